@@ -1,0 +1,282 @@
+"""Borrower rules over whole arrays (labour market, income, spending) and the Borrower view.
+
+Each rule is a function of the state arrays, the month's macro conditions and
+the month's random draws (passed in), so it can be tested alone; the economy's
+``step`` is the only place that knows their order.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import mesa
+import numpy as np
+
+from model.macro import MacroState
+from model.population import SEGMENTS, BorrowerState, PopulationParams
+
+if TYPE_CHECKING:
+    from model.economy import CreditEconomy
+
+
+def labour_market(
+    state: BorrowerState,
+    target_unemployment: float,
+    start_unemployment: float,
+    params: PopulationParams,
+    uniform: np.ndarray,
+) -> tuple[float, float]:
+    """Move borrowers between employment and unemployment for one month.
+
+    The aggregate job-finding rate falls as unemployment rises; the job-loss rate
+    is then set so that the expected unemployment after the month equals the
+    scenario's ``target_unemployment`` (the flows track the path). Hazards are
+    spread over segments by their relative rates.
+
+    Args:
+        state: Borrower state, updated in place (``employed``, ``months_unemployed``).
+        target_unemployment: The scenario's unemployment rate for this month.
+        start_unemployment: Month-0 unemployment (anchors the finding rate).
+        params: Population parameters.
+        uniform: One U(0,1) draw per borrower.
+
+    Returns:
+        The aggregate (job-loss, job-finding) probabilities used.
+    """
+    employed = state.employed
+    n = employed.size
+    n_unemployed = n - int(np.count_nonzero(employed))
+    u_now = n_unemployed / n
+    ratio = start_unemployment / max(target_unemployment, 1e-6)
+    find = min(params.job_finding_rate * ratio**0.7, 0.95)
+    loss = (target_unemployment - u_now + find * u_now) / max(1.0 - u_now, 1e-12)
+    min_loss = 0.2 * params.job_finding_rate * start_unemployment
+    if loss < min_loss:
+        loss = min_loss
+        find = (u_now - target_unemployment + loss * (1.0 - u_now)) / max(u_now, 1e-12)
+    loss, find = float(np.clip(loss, 0.0, 1.0)), float(np.clip(find, 0.0, 1.0))
+    seg = state.segment
+    rel_loss = np.asarray(params.job_loss_relative)[seg]
+    rel_find = np.asarray(params.job_finding_relative)[seg]
+    mean_loss = rel_loss[employed].mean() if n_unemployed < n else 1.0
+    mean_find = rel_find[~employed].mean() if n_unemployed > 0 else 1.0
+    p = np.where(
+        employed,
+        loss * rel_loss / max(mean_loss, 1e-12),
+        find * rel_find / max(mean_find, 1e-12),
+    )
+    switch = uniform < p
+    np.logical_xor(employed, switch, out=employed)
+    state.months_unemployed = np.where(employed, 0, state.months_unemployed + 1).astype(np.int16)
+    return loss, find
+
+
+def illness(
+    state: BorrowerState,
+    params: PopulationParams,
+    illness_factor: float,
+    onset_uniform: np.ndarray,
+    duration_uniform: np.ndarray,
+) -> np.ndarray:
+    """Age ongoing illnesses and start new ones.
+
+    Args:
+        state: Borrower state, ``ill_months`` updated in place.
+        params: Population parameters.
+        illness_factor: The scenario's multiplier on illness incidence.
+        onset_uniform: U(0,1) per borrower: falls ill when below the incidence.
+        duration_uniform: U(0,1) per borrower: sets a new illness's length.
+
+    Returns:
+        Boolean mask of borrowers who fell ill this month (they bear the one-off cost).
+    """
+    ill = state.ill_months > 0
+    rate = min(params.illness_rate * illness_factor, 1.0)
+    onset = ~ill & (onset_uniform < rate)
+    mean = params.illness_months
+    duration = 1 + np.floor(-(mean - 1) * np.log1p(-duration_uniform))
+    state.ill_months = np.where(
+        onset, np.minimum(duration, 120), np.maximum(state.ill_months - 1, 0)
+    ).astype(np.int16)
+    return onset
+
+
+def income(
+    state: BorrowerState,
+    params: PopulationParams,
+    macro: MacroState,
+    start_unemployment: float,
+    common_shock: float,
+    idiosyncratic: np.ndarray,
+) -> None:
+    """Set this month's income.
+
+    Employed: permanent income x wage index x business-cycle loss x a transitory
+    log-normal shock whose driver is ``sqrt(rho)*Z + sqrt(1-rho)*e`` (one-factor
+    model, ``rho = income_common_share``). Unemployed: benefit at the replacement
+    ratio for ``benefit_months``, then assistance. Illness cuts income.
+
+    Args:
+        state: Borrower state; ``income`` and ``smoothed_income`` updated in place.
+        params: Population parameters.
+        macro: This month's macro conditions.
+        start_unemployment: Month-0 unemployment (the business-cycle reference).
+        common_shock: This month's common factor Z ~ N(0, 1).
+        idiosyncratic: One N(0, 1) draw per borrower.
+    """
+    rho = params.income_common_share
+    driver = np.sqrt(rho) * common_shock + np.sqrt(1.0 - rho) * idiosyncratic
+    sd = state.shock_sd
+    gap = max(macro.unemployment - start_unemployment, 0.0)
+    cycle = np.maximum(1.0 - state.cycle_beta * gap, 0.05)
+    wage = state.base_income * macro.wage_index
+    employed_income = wage * cycle * np.exp(sd * driver - 0.5 * sd * sd)
+    ratio = np.where(
+        state.months_unemployed <= params.benefit_months,
+        params.replacement_ratio,
+        params.assistance_ratio,
+    )
+    value = np.where(state.employed, employed_income, wage * ratio)
+    value *= np.where(state.ill_months > 0, 1.0 - params.illness_income_loss, 1.0)
+    state.income = value
+    state.smoothed_income = 0.85 * state.smoothed_income + 0.15 * value
+
+
+def spending_needs(
+    state: BorrowerState,
+    params: PopulationParams,
+    macro: MacroState,
+    fell_ill: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cash on hand after essentials, and the discretionary spending a borrower protects.
+
+    Essentials scale with prices; falling ill costs ``illness_cost`` months of income.
+    Over-spenders protect their whole habit before paying debt; others part of it.
+
+    Returns:
+        ``(cash, protected)``: savings + income - essentials - medical costs (may be
+        negative), and the discretionary amount spent before debt.
+    """
+    essentials = state.essentials * macro.price_index
+    medical = fell_ill * (params.illness_cost * state.base_income * macro.wage_index)
+    cash = state.savings + state.income - essentials - medical
+    protected = state.habit * np.where(state.overspender, 1.0, params.habit_protected)
+    return cash, protected
+
+
+def settle_spending(
+    state: BorrowerState, params: PopulationParams, remaining: np.ndarray
+) -> None:
+    """Spend the rest of the month's discretionary habit, save what is left, adapt the habit.
+
+    The habit moves a share ``habit_adjustment`` of the way toward its target
+    (``disc_share`` x smoothed income), so a fall in income bites for months.
+    Savings above the buffer target are spent down at 20% a month.
+
+    Args:
+        state: Borrower state; ``savings`` and ``habit`` updated in place.
+        params: Population parameters.
+        remaining: Cash left after essentials and debt payments.
+    """
+    discretionary = np.clip(remaining, 0.0, state.habit)
+    left = np.maximum(remaining - discretionary, 0.0)
+    excess = np.maximum(left - state.buffer_target * state.smoothed_income, 0.0)
+    state.savings = left - 0.2 * excess
+    target = state.disc_share * state.smoothed_income
+    state.habit = state.habit + params.habit_adjustment * (target - state.habit)
+
+
+class Borrower(mesa.Agent):
+    """One borrower: a view on row ``index`` of the economy's arrays.
+
+    Reading an attribute reads the model's current state; the view holds no
+    numbers of its own, so it costs nothing on the monthly hot path.
+    """
+
+    def __init__(self, model: CreditEconomy, index: int) -> None:
+        super().__init__(model)
+        self.index = index
+
+    @property
+    def _state(self) -> BorrowerState:
+        return self.model.state
+
+    @property
+    def segment(self) -> str:
+        """Segment name: salaried, self_employed or young."""
+        return SEGMENTS[int(self._state.segment[self.index])]
+
+    @property
+    def income(self) -> float:
+        """This month's income."""
+        return float(self._state.income[self.index])
+
+    @property
+    def savings(self) -> float:
+        """Savings buffer."""
+        return float(self._state.savings[self.index])
+
+    @property
+    def employed(self) -> bool:
+        """Whether the borrower has a job."""
+        return bool(self._state.employed[self.index])
+
+    @property
+    def ill(self) -> bool:
+        """Whether the borrower is ill this month."""
+        return bool(self._state.ill_months[self.index] > 0)
+
+    @property
+    def overspender(self) -> bool:
+        """Whether the borrower consumes ahead of income."""
+        return bool(self._state.overspender[self.index])
+
+    @property
+    def literacy(self) -> float:
+        """Financial literacy in [0, 1]."""
+        return float(self._state.literacy[self.index])
+
+    @property
+    def willingness(self) -> float:
+        """Monthly probability of paying a due instalment when able."""
+        return float(self._state.willingness[self.index])
+
+    @property
+    def reported_income_factor(self) -> float:
+        """Reported over true income (1 = honest)."""
+        return float(self._state.misreport[self.index])
+
+    @property
+    def credit_damaged(self) -> bool:
+        """Whether the credit record shows a 90+ DPD default."""
+        return bool(self._state.record_damaged_until[self.index] >= self.model.month)
+
+    @property
+    def dpd(self) -> int:
+        """Days past due of the borrower's worst loan (0 when current or no loan)."""
+        return int(self.model.book.dpd[:, self.index].max()) * 30
+
+    @property
+    def debt(self) -> float:
+        """Total balance owed on active loans, over all lenders."""
+        return float(self.model.book.balance[:, self.index].sum())
+
+    @property
+    def loans(self) -> list[dict[str, Any]]:
+        """The borrower's active loans, one dict per lender holding one."""
+        return self.model.book.describe_borrower(self.index)
+
+    @property
+    def status(self) -> str:
+        """``no loan``, ``current``, ``overdue`` (1-90 DPD) or ``default`` (90+ DPD)."""
+        book = self.model.book
+        if not book.active[:, self.index].any():
+            return "no loan"
+        worst = int(book.dpd[:, self.index].max())
+        return "current" if worst == 0 else ("overdue" if worst < 4 else "default")
+
+    def __repr__(self) -> str:
+        return (
+            f"Borrower(index={self.index}, segment={self.segment}, income={self.income:.0f}, "
+            f"savings={self.savings:.0f}, employed={self.employed}, dpd={self.dpd})"
+        )

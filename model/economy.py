@@ -1,0 +1,361 @@
+"""CreditEconomy: the Mesa model that ties borrowers, lenders and the macro path together."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from model import borrowers as rules
+from model._checks import check_number
+from model.borrowers import Borrower
+from model.lender import Lender
+from model.loans import DEFAULT_DPD_MONTHS, LoanBook
+from model.macro import MacroScenario, MacroState
+from model.metrics import (
+    EXTRA_COLUMNS,
+    METRIC_COLUMNS,
+    RollRates,
+    Vintages,
+    book_metrics,
+    combine_accounts,
+)
+from model.policy import RiskPolicy
+from model.population import BorrowerState, PopulationParams, init_population
+from model.repayment import pay_loans
+
+#: Independent random streams, one per purpose, spawned from the seed in this order.
+STREAMS = (
+    "population",
+    "screening",
+    "macro",
+    "labour",
+    "illness",
+    "income",
+    "repayment",
+    "relief",
+    "applications",
+)
+#: Largest population accepted (memory is about 300 bytes per borrower per lender).
+MAX_BORROWERS = 50_000_000
+DEFAULT_BURN_IN = 36
+
+
+def _resolve_policies(policy: Any) -> list[RiskPolicy]:
+    if isinstance(policy, str | RiskPolicy):
+        policy = [policy]
+    if not isinstance(policy, Sequence) or len(policy) == 0:
+        raise TypeError(
+            "policy must be a preset name, a RiskPolicy, or a non-empty list of them; "
+            f"got {policy!r}"
+        )
+    out = []
+    for item in policy:
+        if isinstance(item, str):
+            out.append(RiskPolicy.preset(item))
+        elif isinstance(item, RiskPolicy):
+            out.append(item)
+        else:
+            raise TypeError(
+                f"policy must be a preset name ({', '.join(RiskPolicy.names())}) or a RiskPolicy, "
+                f"got {type(item).__name__}"
+            )
+    return out
+
+
+class CreditEconomy(mesa.Model):
+    """An online consumer-lending market under a macro scenario, one step a month.
+
+    Args:
+        n_borrowers: Number of borrowers.
+        scenario: A preset name (see ``MacroScenario.names()``) or a ``MacroScenario``.
+        policy: A preset name, a ``RiskPolicy``, or a list of them (one lender each).
+        seed: Seed of every random stream (int >= 0, or a ``numpy.random.SeedSequence``);
+            None draws fresh entropy, recorded in ``seed_entropy``.
+        population: Population parameters (``PopulationParams`` or a dict of overrides).
+        burn_in: Months simulated under month-0 conditions before month 0, so the loan
+            book starts seasoned; not recorded.
+
+    Example:
+        >>> eco = CreditEconomy(n_borrowers=2_000, scenario="severe_recession", seed=7)
+        >>> df = eco.run(months=24)
+        >>> round(float(df["overdue_rate"].mean()), 3) > 0
+        True
+    """
+
+    def __init__(
+        self,
+        n_borrowers: int = 10_000,
+        scenario: str | MacroScenario = "baseline",
+        policy: str | RiskPolicy | Sequence[str | RiskPolicy] = "balanced",
+        seed: int | np.random.SeedSequence | None = None,
+        *,
+        population: PopulationParams | dict[str, Any] | None = None,
+        burn_in: int = DEFAULT_BURN_IN,
+    ) -> None:
+        n_borrowers = check_number("n_borrowers", n_borrowers, low=1, high=MAX_BORROWERS, integer=True)
+        burn_in = check_number("burn_in", burn_in, low=0, high=600, integer=True)
+        if isinstance(seed, np.random.SeedSequence):
+            seq = seed
+        elif seed is None:
+            seq = np.random.SeedSequence()
+        else:
+            seq = np.random.SeedSequence(check_number("seed", seed, low=0, integer=True))
+        self.seed_entropy = seq.entropy
+        super().__init__(seed=int(seq.generate_state(1)[0]))
+        if isinstance(scenario, str):
+            self.scenario = MacroScenario.preset(scenario, months=60)
+            self._preset_name: str | None = scenario
+        elif isinstance(scenario, MacroScenario):
+            self.scenario, self._preset_name = scenario, None
+        else:
+            raise TypeError(
+                f"scenario must be a preset name ({', '.join(MacroScenario.names())}) or a "
+                f"MacroScenario, got {type(scenario).__name__}"
+            )
+        if population is None:
+            population = PopulationParams()
+        elif isinstance(population, dict):
+            population = PopulationParams().replace(**population)
+        elif not isinstance(population, PopulationParams):
+            raise TypeError(
+                f"population must be PopulationParams or a dict, got {type(population).__name__}"
+            )
+        self.params = population
+        self.n_borrowers = n_borrowers
+        self.burn_in = burn_in
+        self.streams = {
+            name: np.random.default_rng(child)
+            for name, child in zip(STREAMS, seq.spawn(len(STREAMS)), strict=True)
+        }
+        policies = _resolve_policies(policy)
+        self.start_unemployment = float(self.scenario.unemployment[0])
+        self.state: BorrowerState = init_population(
+            population, n_borrowers, self.start_unemployment, self.streams["population"]
+        )
+        self.book = LoanBook(len(policies), n_borrowers)
+        self.lenders = [Lender(self, j, p, n_borrowers) for j, p in enumerate(policies)]
+        self.score_error = self.streams["screening"].standard_normal((len(policies), n_borrowers))
+        raw = self._raw_quality(np.arange(n_borrowers), np.zeros(n_borrowers), 1.0)
+        self._quality_center, self._quality_scale = float(raw.mean()), float(raw.std() or 1.0)
+        self._views: dict[int, Borrower] = {}
+        self.month = -burn_in
+        self.cum_net_loss = 0.0
+        self.roll_rates = RollRates()
+        self.vintages = Vintages(self.scenario.months)
+        self._rows: list[dict[str, float]] = []
+        self._last_repaid = np.zeros(n_borrowers, bool)
+        for _ in range(burn_in):
+            self._advance(record=False)
+
+    # ----------------------------------------------------------------- public API
+    def step(self) -> None:
+        """Advance one month and record its metrics."""
+        self._advance(record=True)
+
+    def run(self, months: int) -> pd.DataFrame:
+        """Step ``months`` months and return every recorded month's metrics.
+
+        Returns:
+            One row per month with the columns of ``METRIC_COLUMNS`` then
+            ``EXTRA_COLUMNS``.
+        """
+        months = check_number("months", months, low=0, high=1200, integer=True)
+        end = self.month + months
+        if self._preset_name is not None and end > self.scenario.months:
+            self.scenario = MacroScenario.preset(self._preset_name, months=end)
+        self.vintages.grow(end)
+        for _ in range(months):
+            self.step()
+        return self.metrics()
+
+    def metrics(self) -> pd.DataFrame:
+        """Metrics of every recorded month so far, one row per month."""
+        return pd.DataFrame(self._rows, columns=[*METRIC_COLUMNS, *EXTRA_COLUMNS])
+
+    def borrower(self, index: int) -> Borrower:
+        """The Borrower agent viewing row ``index`` (created on first use)."""
+        index = check_number("index", index, low=0, high=self.n_borrowers - 1, integer=True)
+        if index not in self._views:
+            self._views[index] = Borrower(self, index)
+        return self._views[index]
+
+    def lender_history(self) -> pd.DataFrame:
+        """Every lender's monthly accounts (long table with a ``lender`` column)."""
+        frames = []
+        for lender in self.lenders:
+            frame = pd.DataFrame(lender.history)
+            frame.insert(0, "month", np.arange(len(frame)))
+            frame.insert(0, "lender", lender.index)
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+    def roll_rate_table(self) -> pd.DataFrame:
+        """Roll-rate matrix over the recorded months (share of starting bucket balance)."""
+        return self.roll_rates.table()
+
+    def vintage_table(self) -> pd.DataFrame:
+        """Cumulative write-off rate by vintage and months on book."""
+        return self.vintages.table()
+
+    # --------------------------------------------------------------- the schedule
+    def _macro(self) -> MacroState:
+        return self.scenario.state(max(self.month, 0))
+
+    def _advance(self, record: bool) -> None:
+        """One month, in the order of the process overview (docs/model.md)."""
+        macro = self._macro()
+        z = float(self.streams["macro"].standard_normal())
+        for lender in self.lenders:
+            lender.open_month(self.book, macro.policy_rate)
+        self._labour_market(macro)
+        fell_ill = self._income(macro, z)
+        repaid, written_off = self._repay_and_collect(macro, fell_ill)
+        self._originate(macro, repaid.any(axis=0))
+        self._close_month(macro, record)
+
+    def _labour_market(self, macro: MacroState) -> None:
+        rules.labour_market(
+            self.state,
+            macro.unemployment,
+            self.start_unemployment,
+            self.params,
+            self.streams["labour"].random(self.n_borrowers),
+        )
+
+    def _income(self, macro: MacroState, z: float) -> np.ndarray:
+        n = self.n_borrowers
+        stream = self.streams["illness"]
+        fell_ill = rules.illness(
+            self.state, self.params, macro.illness_factor, stream.random(n), stream.random(n)
+        )
+        rules.income(
+            self.state,
+            self.params,
+            macro,
+            self.start_unemployment,
+            z,
+            self.streams["income"].standard_normal(n),
+        )
+        return fell_ill
+
+    def _repay_and_collect(
+        self, macro: MacroState, fell_ill: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        book, state, n = self.book, self.state, self.n_borrowers
+        n_lenders = len(self.lenders)
+        start_bucket = np.minimum(book.dpd, DEFAULT_DPD_MONTHS)
+        start_balance = book.balance.copy()
+        was_active = book.active.copy()
+        due = np.empty((n_lenders, n))
+        for lender in self.lenders:
+            interest, due[lender.index] = book.due(lender.index, lender.policy.penalty_rate / 12)
+            lender.accounts["interest_income"] += float(interest.sum())
+        cash, protected = rules.spending_needs(state, self.params, macro, fell_ill)
+        pay_uniform = self.streams["repayment"].random((n_lenders, n))
+        paid, recovered, remaining = pay_loans(
+            book, self.lenders, state, cash, protected, due, pay_uniform
+        )
+        repaid = np.zeros_like(book.active)
+        for lender in self.lenders:
+            j = lender.index
+            fees, repaid[j] = book.settle(j, due[j], paid[j], lender.policy.late_fee)
+            lender.accounts["fee_income"] += float(fees.sum())
+            lender.accounts["repayments"] += float(paid[j].sum())
+            lender.accounts["recoveries"] += float(recovered[j].sum())
+        rules.settle_spending(state, self.params, remaining)
+        state.distressed = (paid.sum(axis=0) < due.sum(axis=0) - 1e-6) | (remaining < protected)
+        asks = self.streams["relief"].random(n) < 0.2 + 0.6 * state.literacy
+        written_off = np.zeros_like(book.active, dtype=float)
+        for lender in self.lenders:
+            j = lender.index
+            lender.collect(book)
+            lender.relieve(book, state, asks)
+            vintage, age = book.vintage[j].copy(), book.age[j].copy()
+            written_off[j] = lender.write_off(book, state, self.month)
+            self.vintages.record_writeoffs(vintage, age, written_off[j])
+        book.wo_months += book.wo_balance > 0
+        book.wo_balance[book.wo_months > 36] = 0.0
+        if self.month >= 0:
+            self.roll_rates.record(
+                start_bucket, start_balance, was_active, book, written_off > 0, repaid
+            )
+        return repaid, written_off
+
+    def _raw_quality(
+        self, idx: np.ndarray, debt_service: np.ndarray, price_index: float
+    ) -> np.ndarray:
+        """True creditworthiness of borrowers ``idx`` (unobserved by lenders)."""
+        s = self.state
+        income = np.maximum(s.smoothed_income[idx], 1.0)
+        protect = np.where(s.overspender[idx], 1.0, self.params.habit_protected)
+        slack = (
+            income - s.essentials[idx] * price_index - s.habit[idx] * protect - debt_service
+        ) / income
+        buffer = np.minimum(s.savings[idx] / income, 6.0)
+        return (
+            3.0 * np.clip(slack, -1.0, 1.0)
+            + 0.3 * buffer
+            + 4.0 * (s.willingness[idx] - 1.0)
+            + 0.8 * s.employed[idx]
+            - 0.5 * s.overspender[idx]
+            - 2.0 * s.shock_sd[idx]
+            + 0.5 * s.literacy[idx]
+            - 0.5 * (s.ill_months[idx] > 0)
+        )
+
+    def _originate(self, macro: MacroState, repaid_any: np.ndarray) -> None:
+        state, book, p = self.state, self.book, self.params
+        n, n_lenders = self.n_borrowers, len(self.lenders)
+        stream = self.streams["applications"]
+        u_apply, u_choice, need = stream.random(n), stream.random(n), stream.standard_normal(n)
+        prob = (
+            p.apply_rate
+            * np.where(state.distressed, p.distress_apply_multiplier, 1.0)
+            * np.where(state.segment == 2, 1.5, 1.0)
+            * np.where(state.overspender, 2.0, 1.0)
+            * (1.3 - 0.6 * state.literacy)
+        )
+        prob = np.where(repaid_any, p.reborrow_probability, prob)
+        applies = u_apply < prob
+        first = np.minimum((u_choice * n_lenders).astype(np.intp), n_lenders - 1)
+        target = np.full(n, -1, np.intp)
+        cols = np.arange(n)
+        for shift in range(n_lenders):
+            cand = (first + shift) % n_lenders
+            free = applies & (target < 0) & ~book.active[cand, cols]
+            target[free] = cand[free]
+        debt_service = book.debt_service()
+        damaged = state.record_damaged_until >= self.month
+        for lender in self.lenders:
+            idx = np.flatnonzero(target == lender.index)
+            if idx.size == 0:
+                continue
+            quality = (
+                self._raw_quality(idx, debt_service[idx], macro.price_index) - self._quality_center
+            ) / self._quality_scale
+            score = lender.score(quality, self.score_error[lender.index, idx], damaged[idx])
+            wanted = p.loan_need_months * np.exp(0.5 * need[idx] - 0.125) * state.smoothed_income[idx]
+            reported = state.income[idx] * state.misreport[idx]
+            lent = lender.originate(
+                book, idx, score, wanted, reported, debt_service[idx], macro.policy_rate, self.month
+            )
+            # Borrowers in distress keep the proceeds as cash (to repay); others spend them.
+            state.savings[idx] += lent * state.distressed[idx]
+            self.vintages.record_originations(self.month, float(lent.sum()))
+
+    def _close_month(self, macro: MacroState, record: bool) -> None:
+        accounts = [lender.close_month(self.book, record) for lender in self.lenders]
+        if record:
+            row = combine_accounts(accounts)
+            row.update(book_metrics(self.book))
+            self.cum_net_loss += row["net_loss"]
+            row["cum_net_loss"] = self.cum_net_loss
+            row["month"] = self.month
+            row["unemployment_rate"] = 1.0 - float(np.count_nonzero(self.state.employed)) / self.n_borrowers
+            row["scenario_unemployment"] = macro.unemployment
+            self._rows.append(row)
+        self.month += 1

@@ -1,0 +1,249 @@
+"""The lender agent: screening, sizing, pricing, graded collection, relief, write-off, accounts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from model.loans import DEFAULT_DPD_MONTHS, LoanBook, annuity_factor
+from model.policy import RiskPolicy
+from model.population import BorrowerState
+
+if TYPE_CHECKING:
+    from model.economy import CreditEconomy
+
+#: Effect of each collection stage (by bucket current, 1-30, 31-60, 61-90, 90+) at full
+#: intensity on the chance a reluctant borrower pays: it closes this share of the gap to 1.
+STAGE_PAY_EFFECT = np.array([0.0, 0.6, 0.7, 0.8, 0.85])
+#: Share of the protected discretionary spending a borrower under collection gives up to pay.
+STAGE_SQUEEZE = np.array([0.0, 0.3, 0.5, 0.7, 0.8])
+#: Score points lost while the credit record shows a 90+ DPD default.
+DAMAGED_RECORD_PENALTY = 150.0
+#: Months a 90+ DPD default stays on the credit record.
+RECORD_MONTHS = 60
+#: Smallest loan worth making.
+MIN_LOAN = 300.0
+#: Observed-score lower bounds of tiers A, B, C (below C is D).
+TIER_BOUNDS = (700.0, 650.0, 600.0)
+
+ACCOUNT_FIELDS = (
+    "applications",
+    "approvals",
+    "new_loans",
+    "originations",
+    "interest_income",
+    "fee_income",
+    "repayments",
+    "writeoffs",
+    "recoveries",
+    "waived",
+    "funding_cost",
+    "collection_cost",
+    "acquisition_cost",
+    "relief_granted",
+)
+
+
+class Lender(mesa.Agent):
+    """A lender: holds a :class:`RiskPolicy` and its slice of the loan book.
+
+    Attributes:
+        index: Row of the loan book holding this lender's loans.
+        policy: The risk policy.
+        tightening: Score points currently added to the cut-off by the dynamic rule.
+        capital: Equity: initial capital plus cumulative profit.
+        funding_limit: Largest loan book the lender can fund.
+        accounts: This month's flows (see ``ACCOUNT_FIELDS``), reset every month.
+        history: One dict of accounts per recorded month.
+    """
+
+    def __init__(
+        self, model: CreditEconomy, index: int, policy: RiskPolicy, n_borrowers: int
+    ) -> None:
+        super().__init__(model)
+        self.index = index
+        self.policy = policy
+        self.tightening = 0.0
+        self.funding_limit = policy.funding_limit_per_borrower * n_borrowers
+        self.capital = policy.capital_ratio * self.funding_limit
+        self.accounts: dict[str, float] = dict.fromkeys(ACCOUNT_FIELDS, 0.0)
+        self.history: list[dict[str, float]] = []
+
+    @property
+    def cutoff(self) -> float:
+        """Score cut-off in force: the policy's plus the dynamic tightening."""
+        return self.policy.score_cutoff + self.tightening
+
+    def open_month(self, book: LoanBook, policy_rate: float) -> None:
+        """Reset the month's flows and charge funding cost on the opening balance."""
+        self.accounts = dict.fromkeys(ACCOUNT_FIELDS, 0.0)
+        opening = float(book.balance[self.index].sum())
+        self.accounts["funding_cost"] = opening * (policy_rate + self.policy.funding_spread) / 12
+
+    def collection_pressure(self, book: LoanBook) -> tuple[np.ndarray, np.ndarray]:
+        """Per-slot effect of this lender's collection on the coming payment.
+
+        Returns:
+            ``(pay_effect, squeeze)`` arrays over borrowers: the share of a reluctant
+            borrower's gap to certain payment that collection closes, and the share of
+            protected spending the borrower gives up to pay.
+        """
+        bucket = book.bucket(self.index)
+        intensity = self.policy.collection_intensity
+        return STAGE_PAY_EFFECT[bucket] * intensity, STAGE_SQUEEZE[bucket] * intensity
+
+    def collect(self, book: LoanBook) -> None:
+        """Run graded collection on overdue accounts: count the cost by stage."""
+        j = self.index
+        overdue = book.active[j] & (book.dpd[j] > 0)
+        counts = np.bincount(book.bucket(j)[overdue], minlength=5)[1:]
+        costs = np.asarray(self.policy.collection_costs)
+        self.accounts["collection_cost"] += float(
+            counts @ costs * self.policy.collection_intensity
+        )
+
+    def relieve(
+        self, book: LoanBook, state: BorrowerState, asks: np.ndarray
+    ) -> None:
+        """Grant relief to overdue borrowers in temporary trouble who ask.
+
+        Qualifies: the loan is 1-60 DPD and never relieved before, and the borrower
+        is ill, recently unemployed (within a year) or earning under 80% of their
+        usual income. ``asks`` marks borrowers who contact the lender this month.
+        """
+        p = self.policy
+        if not p.relief_enabled:
+            return
+        j = self.index
+        trouble = (
+            (state.ill_months > 0)
+            | (~state.employed & (state.months_unemployed <= 12))
+            | (state.income < 0.8 * state.smoothed_income)
+        )
+        eligible = book.active[j] & (book.dpd[j] >= 1) & (book.dpd[j] <= 2) & ~book.relieved[j]
+        mask = eligible & trouble & asks
+        waived = book.grant_relief(
+            j, mask, p.relief_waiver, p.relief_rate_cut, p.relief_extension_months
+        )
+        self.accounts["waived"] += float(waived.sum())
+        self.accounts["relief_granted"] += float(np.count_nonzero(mask))
+
+    def write_off(self, book: LoanBook, state: BorrowerState, month: int) -> np.ndarray:
+        """Write off loans at the policy's DPD and mark 90+ DPD on the credit record.
+
+        Returns:
+            The amount written off per borrower (for vintage accounting).
+        """
+        j = self.index
+        defaulted = book.active[j] & (book.dpd[j] >= DEFAULT_DPD_MONTHS)
+        state.record_damaged_until[defaulted] = month + RECORD_MONTHS
+        amount = book.write_off(j, self.policy.writeoff_dpd // 30)
+        self.accounts["writeoffs"] += float(amount.sum())
+        return amount
+
+    def score(
+        self, quality: np.ndarray, error: np.ndarray, damaged: np.ndarray
+    ) -> np.ndarray:
+        """Observed credit score (300-850) from standardised true quality and this lender's error."""
+        raw = 620.0 + 60.0 * (quality + self.policy.score_noise * error)
+        return np.clip(raw - DAMAGED_RECORD_PENALTY * damaged, 300.0, 850.0)
+
+    def originate(
+        self,
+        book: LoanBook,
+        applicants: np.ndarray,
+        score: np.ndarray,
+        wanted: np.ndarray,
+        reported_income: np.ndarray,
+        debt_service: np.ndarray,
+        policy_rate: float,
+        month: int,
+    ) -> np.ndarray:
+        """Screen, size, price and fund applications; open the approved loans.
+
+        Approve when the observed score clears the cut-off, the loan fits the
+        debt-to-income cap (with existing instalments) and the loan-to-income cap,
+        and funding remains (best scores first when funding binds).
+
+        Args:
+            book: The loan book.
+            applicants: Borrower indices applying to this lender.
+            score: Their observed scores.
+            wanted: Loan amounts they ask for.
+            reported_income: Their reported monthly incomes.
+            debt_service: Their existing monthly instalments (all lenders).
+            policy_rate: This month's policy rate.
+            month: Month number (the loans' vintage).
+
+        Returns:
+            The amounts lent per applicant (0 where refused).
+        """
+        p = self.policy
+        j = self.index
+        self.accounts["applications"] += applicants.size
+        tier = sum((score < bound).astype(np.int8) for bound in TIER_BOUNDS)
+        annual = np.array([p.annual_rate(k, policy_rate) for k in range(4)])
+        monthly = annual[tier] / 12
+        factor = np.array([annuity_factor(r / 12, p.term_months) for r in annual])[tier]
+        room = p.max_dti * reported_income - debt_service
+        amount = np.minimum(wanted, p.max_loan_to_income * reported_income)
+        amount = np.minimum(amount, np.maximum(room, 0.0) * factor)
+        approve = (score >= self.cutoff) & (amount >= MIN_LOAN)
+        capacity = self.funding_limit - float(book.balance[j].sum())
+        if approve.any() and amount[approve].sum() > capacity:
+            order = np.flatnonzero(approve)[np.argsort(-score[approve], kind="stable")]
+            fits = np.cumsum(amount[order]) <= capacity
+            approve[:] = False
+            approve[order[fits]] = True
+        lent = np.where(approve, amount, 0.0)
+        chosen = applicants[approve]
+        book.originate(j, chosen, lent[approve], monthly[approve], p.term_months, tier[approve], month)
+        self.accounts["approvals"] += chosen.size
+        self.accounts["new_loans"] += chosen.size
+        self.accounts["originations"] += float(lent.sum())
+        self.accounts["acquisition_cost"] += chosen.size * p.acquisition_cost
+        return lent
+
+    def close_month(self, book: LoanBook, record: bool) -> dict[str, float]:
+        """Close the accounts: profit, capital, book state and the dynamic cut-off rule.
+
+        Profit = interest + fees + recoveries - write-offs - waived - funding cost -
+        collection cost - acquisition cost.
+
+        Returns:
+            The month's accounts (appended to ``history`` when ``record``).
+        """
+        a = self.accounts
+        j = self.index
+        a["profit"] = (
+            a["interest_income"]
+            + a["fee_income"]
+            + a["recoveries"]
+            - a["writeoffs"]
+            - a["waived"]
+            - a["funding_cost"]
+            - a["collection_cost"]
+            - a["acquisition_cost"]
+        )
+        self.capital += a["profit"]
+        active = book.active[j]
+        n_active = int(np.count_nonzero(active))
+        overdue = int(np.count_nonzero(active & (book.dpd[j] > 0)))
+        a["active_loans"] = n_active
+        a["overdue_loans"] = overdue
+        a["balance"] = float(book.balance[j].sum())
+        a["capital"] = self.capital
+        a["cutoff"] = self.cutoff
+        target = self.policy.dynamic_overdue_target
+        if target is not None:
+            rate = overdue / n_active if n_active else 0.0
+            step = self.policy.dynamic_step
+            if rate > target:
+                self.tightening = min(self.tightening + step, self.policy.dynamic_max_tightening)
+            else:
+                self.tightening = max(self.tightening - step, 0.0)
+        if record:
+            self.history.append(dict(a))
+        return a
