@@ -164,9 +164,7 @@ def spending_needs(
     return cash, protected
 
 
-def settle_spending(
-    state: BorrowerState, params: PopulationParams, remaining: np.ndarray
-) -> None:
+def settle_spending(state: BorrowerState, params: PopulationParams, remaining: np.ndarray) -> None:
     """Spend the rest of the month's discretionary habit, save what is left, adapt the habit.
 
     The habit moves a share ``habit_adjustment`` of the way toward its target

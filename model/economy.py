@@ -41,7 +41,7 @@ STREAMS = (
 )
 #: Largest population accepted (memory is about 300 bytes per borrower per lender).
 MAX_BORROWERS = 50_000_000
-DEFAULT_BURN_IN = 36
+DEFAULT_BURN_IN = 60
 
 
 def _resolve_policies(policy: Any) -> list[RiskPolicy]:
@@ -96,7 +96,9 @@ class CreditEconomy(mesa.Model):
         population: PopulationParams | dict[str, Any] | None = None,
         burn_in: int = DEFAULT_BURN_IN,
     ) -> None:
-        n_borrowers = check_number("n_borrowers", n_borrowers, low=1, high=MAX_BORROWERS, integer=True)
+        n_borrowers = check_number(
+            "n_borrowers", n_borrowers, low=1, high=MAX_BORROWERS, integer=True
+        )
         burn_in = check_number("burn_in", burn_in, low=0, high=600, integer=True)
         if isinstance(seed, np.random.SeedSequence):
             seq = seed
@@ -268,12 +270,12 @@ class CreditEconomy(mesa.Model):
             lender.accounts["recoveries"] += float(recovered[j].sum())
         rules.settle_spending(state, self.params, remaining)
         state.distressed = (paid.sum(axis=0) < due.sum(axis=0) - 1e-6) | (remaining < protected)
-        asks = self.streams["relief"].random(n) < 0.2 + 0.6 * state.literacy
+        contact = self.streams["relief"].random(n)
         written_off = np.zeros_like(book.active, dtype=float)
         for lender in self.lenders:
             j = lender.index
             lender.collect(book)
-            lender.relieve(book, state, asks)
+            lender.relieve(book, state, contact)
             vintage, age = book.vintage[j].copy(), book.age[j].copy()
             written_off[j] = lender.write_off(book, state, self.month)
             self.vintages.record_writeoffs(vintage, age, written_off[j])
@@ -338,7 +340,9 @@ class CreditEconomy(mesa.Model):
                 self._raw_quality(idx, debt_service[idx], macro.price_index) - self._quality_center
             ) / self._quality_scale
             score = lender.score(quality, self.score_error[lender.index, idx], damaged[idx])
-            wanted = p.loan_need_months * np.exp(0.5 * need[idx] - 0.125) * state.smoothed_income[idx]
+            wanted = (
+                p.loan_need_months * np.exp(0.5 * need[idx] - 0.125) * state.smoothed_income[idx]
+            )
             reported = state.income[idx] * state.misreport[idx]
             lent = lender.originate(
                 book, idx, score, wanted, reported, debt_service[idx], macro.policy_rate, self.month
@@ -355,7 +359,9 @@ class CreditEconomy(mesa.Model):
             self.cum_net_loss += row["net_loss"]
             row["cum_net_loss"] = self.cum_net_loss
             row["month"] = self.month
-            row["unemployment_rate"] = 1.0 - float(np.count_nonzero(self.state.employed)) / self.n_borrowers
+            row["unemployment_rate"] = (
+                1.0 - float(np.count_nonzero(self.state.employed)) / self.n_borrowers
+            )
             row["scenario_unemployment"] = macro.unemployment
             self._rows.append(row)
         self.month += 1

@@ -16,13 +16,16 @@ if TYPE_CHECKING:
 
 #: Effect of each collection stage (by bucket current, 1-30, 31-60, 61-90, 90+) at full
 #: intensity on the chance a reluctant borrower pays: it closes this share of the gap to 1.
-STAGE_PAY_EFFECT = np.array([0.0, 0.6, 0.7, 0.8, 0.85])
+#: On current loans the reminder stage is a pre-due reminder.
+STAGE_PAY_EFFECT = np.array([0.5, 0.6, 0.7, 0.8, 0.85])
 #: Share of the protected discretionary spending a borrower under collection gives up to pay.
 STAGE_SQUEEZE = np.array([0.0, 0.3, 0.5, 0.7, 0.8])
+#: Cost of a pre-due reminder on a current loan, as a share of the reminder stage's cost.
+PREDUE_REMINDER_SHARE = 0.05
 #: Score points lost while the credit record shows a 90+ DPD default.
 DAMAGED_RECORD_PENALTY = 150.0
-#: Months a 90+ DPD default stays on the credit record.
-RECORD_MONTHS = 60
+#: Months a 90+ DPD default stays on the credit record (refused or penalised meanwhile).
+RECORD_MONTHS = 36
 #: Smallest loan worth making.
 MIN_LOAN = 300.0
 #: Observed-score lower bounds of tiers A, B, C (below C is D).
@@ -95,23 +98,21 @@ class Lender(mesa.Agent):
         return STAGE_PAY_EFFECT[bucket] * intensity, STAGE_SQUEEZE[bucket] * intensity
 
     def collect(self, book: LoanBook) -> None:
-        """Run graded collection on overdue accounts: count the cost by stage."""
+        """Run graded collection: count the cost by stage (pre-due reminders on current loans)."""
         j = self.index
-        overdue = book.active[j] & (book.dpd[j] > 0)
-        counts = np.bincount(book.bucket(j)[overdue], minlength=5)[1:]
+        counts = np.bincount(book.bucket(j)[book.active[j]], minlength=5)
         costs = np.asarray(self.policy.collection_costs)
-        self.accounts["collection_cost"] += float(
-            counts @ costs * self.policy.collection_intensity
-        )
+        cost = counts[1:] @ costs + counts[0] * costs[0] * PREDUE_REMINDER_SHARE
+        self.accounts["collection_cost"] += float(cost * self.policy.collection_intensity)
 
-    def relieve(
-        self, book: LoanBook, state: BorrowerState, asks: np.ndarray
-    ) -> None:
+    def relieve(self, book: LoanBook, state: BorrowerState, contact_uniform: np.ndarray) -> None:
         """Grant relief to overdue borrowers in temporary trouble who ask.
 
-        Qualifies: the loan is 1-60 DPD and never relieved before, and the borrower
+        Qualifies: the loan is 1-90 DPD and never relieved before, and the borrower
         is ill, recently unemployed (within a year) or earning under 80% of their
-        usual income. ``asks`` marks borrowers who contact the lender this month.
+        usual income. A borrower asks with probability ``0.2 + 0.5 * literacy``; the
+        lender's collection team reaches others (``0.3 * collection_intensity``),
+        drawn from ``contact_uniform``.
         """
         p = self.policy
         if not p.relief_enabled:
@@ -122,7 +123,8 @@ class Lender(mesa.Agent):
             | (~state.employed & (state.months_unemployed <= 12))
             | (state.income < 0.8 * state.smoothed_income)
         )
-        eligible = book.active[j] & (book.dpd[j] >= 1) & (book.dpd[j] <= 2) & ~book.relieved[j]
+        eligible = book.active[j] & (book.dpd[j] >= 1) & (book.dpd[j] <= 3) & ~book.relieved[j]
+        asks = contact_uniform < 0.2 + 0.5 * state.literacy + 0.3 * p.collection_intensity
         mask = eligible & trouble & asks
         waived = book.grant_relief(
             j, mask, p.relief_waiver, p.relief_rate_cut, p.relief_extension_months
@@ -143,9 +145,7 @@ class Lender(mesa.Agent):
         self.accounts["writeoffs"] += float(amount.sum())
         return amount
 
-    def score(
-        self, quality: np.ndarray, error: np.ndarray, damaged: np.ndarray
-    ) -> np.ndarray:
+    def score(self, quality: np.ndarray, error: np.ndarray, damaged: np.ndarray) -> np.ndarray:
         """Observed credit score (300-850) from standardised true quality and this lender's error."""
         raw = 620.0 + 60.0 * (quality + self.policy.score_noise * error)
         return np.clip(raw - DAMAGED_RECORD_PENALTY * damaged, 300.0, 850.0)
@@ -199,7 +199,9 @@ class Lender(mesa.Agent):
             approve[order[fits]] = True
         lent = np.where(approve, amount, 0.0)
         chosen = applicants[approve]
-        book.originate(j, chosen, lent[approve], monthly[approve], p.term_months, tier[approve], month)
+        book.originate(
+            j, chosen, lent[approve], monthly[approve], p.term_months, tier[approve], month
+        )
         self.accounts["approvals"] += chosen.size
         self.accounts["new_loans"] += chosen.size
         self.accounts["originations"] += float(lent.sum())

@@ -21,7 +21,9 @@ BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 DEFAULT_DPD_MONTHS = 4
 
 
-def annuity_payment(principal: np.ndarray, monthly_rate: np.ndarray, months: np.ndarray) -> np.ndarray:
+def annuity_payment(
+    principal: np.ndarray, monthly_rate: np.ndarray, months: np.ndarray
+) -> np.ndarray:
     """Level monthly instalment that repays ``principal`` over ``months`` at ``monthly_rate``."""
     months = np.maximum(months, 1)
     rate = np.asarray(monthly_rate, dtype=float)
@@ -103,9 +105,7 @@ class LoanBook:
         balance += fees
         self.arrears[lender] = np.where(missed, shortfall + fees, 0.0)
         self.dpd[lender] = np.where(missed, self.dpd[lender] + 1, 0)
-        self.months_left[lender] = np.where(
-            active, np.maximum(self.months_left[lender] - 1, 0), 0
-        )
+        self.months_left[lender] = np.where(active, np.maximum(self.months_left[lender] - 1, 0), 0)
         self.age[lender] += active
         repaid = active & ~missed & (balance <= 1e-6)
         # Residues below a millionth of a unit are rounding: the borrower has paid.

@@ -29,7 +29,7 @@ Knots = Sequence[tuple[float, float]]
 
 _BASELINE: dict[str, Knots] = {
     "unemployment": [(0, 0.042)],
-    "wage_growth": [(0, 0.03)],
+    "wage_growth": [(0, 0.025)],
     "inflation": [(0, 0.025)],
     "policy_rate": [(0, 0.035)],
     "illness_factor": [(0, 1.0)],
@@ -39,22 +39,30 @@ _BASELINE: dict[str, Knots] = {
 _PRESET_KNOTS: dict[str, dict[str, Knots]] = {
     "baseline": {},
     "mild_recession": {
-        "unemployment": [(0, 0.042), (3, 0.042), (12, 0.065), (24, 0.060), (48, 0.047)],
-        "wage_growth": [(0, 0.03), (6, 0.015), (24, 0.025), (36, 0.03)],
+        "unemployment": [(0, 0.042), (3, 0.042), (8, 0.058), (12, 0.065), (24, 0.060), (48, 0.047)],
+        "wage_growth": [(0, 0.025), (6, 0.01), (24, 0.02), (36, 0.025)],
         "policy_rate": [(0, 0.035), (12, 0.02), (36, 0.03)],
     },
     # US 2025 severely adverse: +5.9 pp to a 10% peak over 7 quarters, slow recovery.
     "severe_recession": {
-        "unemployment": [(0, 0.042), (3, 0.042), (24, 0.100), (36, 0.092), (60, 0.065)],
-        "wage_growth": [(0, 0.03), (9, -0.01), (27, 0.0), (42, 0.025)],
+        "unemployment": [
+            (0, 0.042),
+            (3, 0.042),
+            (9, 0.068),
+            (15, 0.087),
+            (24, 0.100),
+            (36, 0.092),
+            (60, 0.065),
+        ],
+        "wage_growth": [(0, 0.025), (9, -0.01), (27, 0.0), (42, 0.025)],
         "inflation": [(0, 0.025), (12, 0.015), (36, 0.021)],
         "policy_rate": [(0, 0.035), (9, 0.005), (36, 0.005), (60, 0.02)],
     },
     # EU 2025 adverse as a stagflation template: inflation 5.0, 3.5, 1.9% in years 1-3,
     # unemployment +6.1 pp over three years, rates up.
     "stagflation": {
-        "unemployment": [(0, 0.042), (3, 0.042), (36, 0.103), (60, 0.085)],
-        "wage_growth": [(0, 0.03), (6, 0.02), (36, 0.02), (48, 0.03)],
+        "unemployment": [(0, 0.042), (3, 0.042), (15, 0.075), (36, 0.103), (60, 0.085)],
+        "wage_growth": [(0, 0.025), (6, 0.02), (36, 0.02), (48, 0.025)],
         "inflation": [(0, 0.025), (3, 0.05), (12, 0.05), (24, 0.035), (36, 0.019)],
         "policy_rate": [(0, 0.035), (12, 0.07), (36, 0.05), (60, 0.035)],
     },
@@ -62,7 +70,7 @@ _PRESET_KNOTS: dict[str, dict[str, Knots]] = {
     # illness incidence rises for half a year; small businesses are hit.
     "pandemic": {
         "unemployment": [(0, 0.042), (2, 0.042), (4, 0.19), (6, 0.15), (12, 0.09), (24, 0.05)],
-        "wage_growth": [(0, 0.03), (3, -0.02), (12, 0.03)],
+        "wage_growth": [(0, 0.025), (3, -0.02), (12, 0.025)],
         "inflation": [(0, 0.025), (4, 0.005), (15, 0.03), (24, 0.025)],
         "policy_rate": [(0, 0.035), (3, 0.0025), (24, 0.0025), (36, 0.015)],
         "illness_factor": [(0, 1.0), (2, 1.0), (3, 4.0), (8, 2.0), (14, 1.0)],
@@ -70,7 +78,7 @@ _PRESET_KNOTS: dict[str, dict[str, Knots]] = {
 }
 
 _DESCRIPTIONS: dict[str, str] = {
-    "baseline": "unemployment flat at 4.2%, inflation 2.5%, wage growth 3%",
+    "baseline": "unemployment flat at 4.2%, inflation and wage growth 2.5%",
     "mild_recession": "unemployment 4.2% -> 6.5% over 9 months, gentle recovery",
     "severe_recession": "US severely adverse: unemployment 4.2% -> 10% over 7 quarters, rates cut",
     "stagflation": "EU adverse: inflation 5% then 3.5%, unemployment +6 pp over 3 years, rates up",
@@ -233,7 +241,9 @@ class MacroScenario:
         months = check_number("months", months, low=1, high=1200, integer=True)
         for key in series_knots:
             if key not in SERIES_BOUNDS:
-                raise ValueError(f"unknown scenario series {key!r}; allowed: {', '.join(SERIES_BOUNDS)}")
+                raise ValueError(
+                    f"unknown scenario series {key!r}; allowed: {', '.join(SERIES_BOUNDS)}"
+                )
         paths = {
             series: interpolate_knots(series, series_knots.get(series, _BASELINE[series]), months)
             for series in SERIES_BOUNDS

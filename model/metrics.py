@@ -175,7 +175,11 @@ class Vintages:
             rate = cum[v, : horizon + 1] / self.originated[v]
             rows.append(
                 pd.DataFrame(
-                    {"vintage": v, "months_on_book": np.arange(horizon + 1), "cum_writeoff_rate": rate}
+                    {
+                        "vintage": v,
+                        "months_on_book": np.arange(horizon + 1),
+                        "cum_writeoff_rate": rate,
+                    }
                 )
             )
         if not rows:

@@ -111,13 +111,17 @@ class RiskPolicy:
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"name must be a non-empty string, got {self.name!r}")
         set_ = object.__setattr__
-        set_(self, "score_cutoff", check_number("score_cutoff", self.score_cutoff, low=300, high=850))
+        set_(
+            self, "score_cutoff", check_number("score_cutoff", self.score_cutoff, low=300, high=850)
+        )
         set_(self, "score_noise", check_number("score_noise", self.score_noise, low=0, high=5))
         set_(self, "max_dti", check_number("max_dti", self.max_dti, low=0, high=1, low_open=True))
         set_(
             self,
             "max_loan_to_income",
-            check_number("max_loan_to_income", self.max_loan_to_income, low=0, high=36, low_open=True),
+            check_number(
+                "max_loan_to_income", self.max_loan_to_income, low=0, high=36, low_open=True
+            ),
         )
         set_(
             self,
@@ -157,19 +161,31 @@ class RiskPolicy:
             self,
             "relief_extension_months",
             check_number(
-                "relief_extension_months", self.relief_extension_months, low=0, high=36, integer=True
+                "relief_extension_months",
+                self.relief_extension_months,
+                low=0,
+                high=36,
+                integer=True,
             ),
         )
         set_(
-            self, "relief_rate_cut", check_number("relief_rate_cut", self.relief_rate_cut, low=0, high=1)
+            self,
+            "relief_rate_cut",
+            check_number("relief_rate_cut", self.relief_rate_cut, low=0, high=1),
         )
-        set_(self, "relief_waiver", check_number("relief_waiver", self.relief_waiver, low=0, high=1))
+        set_(
+            self, "relief_waiver", check_number("relief_waiver", self.relief_waiver, low=0, high=1)
+        )
         if self.dynamic_overdue_target is not None:
             set_(
                 self,
                 "dynamic_overdue_target",
                 check_number(
-                    "dynamic_overdue_target", self.dynamic_overdue_target, low=0, high=1, low_open=True
+                    "dynamic_overdue_target",
+                    self.dynamic_overdue_target,
+                    low=0,
+                    high=1,
+                    low_open=True,
                 ),
             )
         set_(self, "dynamic_step", check_number("dynamic_step", self.dynamic_step, low=0, high=200))
@@ -185,7 +201,11 @@ class RiskPolicy:
                 "funding_limit_per_borrower", self.funding_limit_per_borrower, low=0, high=1e9
             ),
         )
-        set_(self, "funding_spread", check_number("funding_spread", self.funding_spread, low=0, high=1))
+        set_(
+            self,
+            "funding_spread",
+            check_number("funding_spread", self.funding_spread, low=0, high=1),
+        )
         set_(
             self,
             "capital_ratio",

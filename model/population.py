@@ -16,7 +16,9 @@ SEGMENTS = ("salaried", "self_employed", "young")
 
 def _check_triple(name: str, value: Any, low: float, high: float) -> tuple[float, float, float]:
     if isinstance(value, str | bytes) or not hasattr(value, "__len__") or len(value) != 3:
-        raise ValueError(f"{name} must be 3 numbers (salaried, self_employed, young), got {value!r}")
+        raise ValueError(
+            f"{name} must be 3 numbers (salaried, self_employed, young), got {value!r}"
+        )
     return tuple(check_number(f"{name}[{i}]", v, low=low, high=high) for i, v in enumerate(value))
 
 
@@ -55,6 +57,8 @@ class PopulationParams:
         savings_spread: S.d. of log buffer target.
         low_willingness_share: Share of borrowers with low willingness to pay.
         low_willingness: Monthly probability that a low-willingness borrower pays when able.
+        oversight_rate: Monthly probability that a borrower of average literacy forgets a
+            payment they could make (scaled by ``1.5 - literacy``; pre-due reminders cut it).
         misreport_share: Share of applicants who overstate income.
         misreport_factor: Mean overstatement of those who do (0.3 = +30%).
         apply_rate: Monthly probability a borrower without a loan applies.
@@ -88,14 +92,15 @@ class PopulationParams:
     overspender_extra: float = 0.15
     savings_months: float = 2.0
     savings_spread: float = 0.8
-    low_willingness_share: float = 0.05
+    low_willingness_share: float = 0.03
     low_willingness: float = 0.6
-    misreport_share: float = 0.15
-    misreport_factor: float = 0.3
+    oversight_rate: float = 0.015
+    misreport_share: float = 0.25
+    misreport_factor: float = 0.5
     apply_rate: float = 0.03
     distress_apply_multiplier: float = 3.0
     reborrow_probability: float = 0.5
-    loan_need_months: float = 2.5
+    loan_need_months: float = 3.0
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -134,6 +139,7 @@ class PopulationParams:
             "savings_spread": (0, 3, False),
             "low_willingness_share": (0, 1, False),
             "low_willingness": (0, 1, False),
+            "oversight_rate": (0, 1, False),
             "misreport_share": (0, 1, False),
             "misreport_factor": (0, 5, False),
             "apply_rate": (0, 1, False),
@@ -142,7 +148,11 @@ class PopulationParams:
             "loan_need_months": (0, 60, False),
         }
         for name, (low, high, integer) in scalars.items():
-            set_(self, name, check_number(name, getattr(self, name), low=low, high=high, integer=integer))
+            set_(
+                self,
+                name,
+                check_number(name, getattr(self, name), low=low, high=high, integer=integer),
+            )
         if self.essentials_spread > self.essentials_share:
             raise ValueError(
                 f"essentials_spread must be <= essentials_share ({self.essentials_share}), "
@@ -236,7 +246,8 @@ def init_population(
     )
     savings = buffer_target * base_income * rng.uniform(0.3, 1.2, n)
     low_will = rng.random(n) < params.low_willingness_share
-    willingness = np.where(low_will, params.low_willingness, 1.0)
+    oversight = np.clip(params.oversight_rate * (1.5 - literacy), 0.0, 1.0)
+    willingness = np.where(low_will, params.low_willingness, 1.0) * (1.0 - oversight)
     misreport = 1.0 + (rng.random(n) < params.misreport_share) * rng.exponential(
         params.misreport_factor, n
     )

@@ -1,0 +1,460 @@
+"""Experiment configs: parse a TOML file into a fully validated :class:`ExperimentConfig`.
+
+Every problem raises :class:`ConfigError` with one line naming the key and what
+is allowed. Validation builds every scenario, policy and population through
+the model, so a config that loads is a config that runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model import MacroScenario, PopulationParams, RiskPolicy
+from model.macro import SERIES_BOUNDS
+
+#: Chart kinds a ``[[chart]]`` table may ask for.
+CHART_KINDS = ("timeseries", "sweep", "frontier", "composition", "vintage", "rollrate")
+#: Sampling methods of ``[sample]``.
+SAMPLE_METHODS = ("lhs", "sobol")
+#: Groups of dotted lever names (``policy.max_dti``, ``scenario.severity``, ...).
+LEVER_GROUPS = ("policy", "scenario", "population")
+#: Levers whose sampled values must lie on a grid coarser than the integers.
+LEVER_STEPS = {"policy.writeoff_dpd": 30}
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_EXPERIMENT_KEYS = ("name", "months", "borrowers", "replications", "seed", "burn_in")
+_TOP_KEYS = ("experiment", "scenario", "policy", "population", "sweep", "sample", "chart")
+
+
+class ConfigError(ValueError):
+    """A config (or command-line argument) is invalid; the message is one line."""
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    """One ``[[scenario]]``: a preset (scaled by ``severity``) or a custom path from knots."""
+
+    name: str
+    preset: str | None = None
+    severity: float = 1.0
+    knots: dict[str, list[list[float]]] = field(default_factory=dict)
+
+    def build(self, months: int, severity: float | None = None) -> MacroScenario:
+        """Return the macro path over ``months`` months.
+
+        Args:
+            months: Length of the path.
+            severity: Scale on the shock replacing the spec's own ``severity``
+                (a ``scenario.severity`` sweep value); custom paths are scaled
+                around the baseline the same way presets are.
+        """
+        scale = self.severity if severity is None else severity
+        if self.preset is not None:
+            path = MacroScenario.preset(self.preset, months=months, severity=scale)
+            return dataclasses.replace(path, name=self.name)
+        custom = MacroScenario.from_knots(self.name, months, **self.knots)
+        if scale == 1.0:
+            return custom
+        base = MacroScenario.preset("baseline", months=months)
+        series = {
+            s: np.clip(getattr(base, s) + scale * (getattr(custom, s) - getattr(base, s)), lo, hi)
+            for s, (lo, hi) in SERIES_BOUNDS.items()
+        }
+        return MacroScenario(name=self.name, **series)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the spec as a ``[[scenario]]`` table."""
+        out: dict[str, Any] = {"name": self.name, "severity": self.severity}
+        if self.preset is not None:
+            out["preset"] = self.preset
+        return {**out, **self.knots}
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """One ``[[policy]]``: a preset with some levers overridden."""
+
+    name: str
+    preset: str = "balanced"
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def build(self, changes: dict[str, Any] | None = None) -> RiskPolicy:
+        """Return the policy, with sweep values ``changes`` applied over the overrides."""
+        return RiskPolicy.preset(self.preset, **{**self.overrides, **(changes or {}), "name": self.name})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the spec as a ``[[policy]]`` table."""
+        return {"name": self.name, "preset": self.preset, **self.overrides}
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """A sampled design (``[sample]``): ``n`` points of a scrambled LHS or Sobol design."""
+
+    method: str
+    n: int
+    seed: int
+    ranges: dict[str, tuple[float, float]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the spec as a ``[sample]`` table."""
+        ranges = {k: list(v) for k, v in self.ranges.items()}
+        return {"method": self.method, "n": self.n, "seed": self.seed, "ranges": ranges}
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """One ``[[chart]]``: a chart kind and what it shows."""
+
+    kind: str
+    metric: str | None = None
+    x: str | None = None
+    y: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the spec as a ``[[chart]]`` table (unset keys left out)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A validated experiment: what to simulate, how often, and what to draw."""
+
+    name: str
+    seed: int
+    months: int = 60
+    borrowers: int = 10_000
+    replications: int = 1
+    burn_in: int = 36
+    scenarios: tuple[ScenarioSpec, ...] = ()
+    policies: tuple[PolicySpec, ...] = ()
+    population: dict[str, Any] = field(default_factory=dict)
+    sweep: dict[str, list[Any]] = field(default_factory=dict)
+    sample: SampleSpec | None = None
+    charts: tuple[ChartSpec, ...] = ()
+
+    @property
+    def params(self) -> list[str]:
+        """Dotted names of the swept parameters, in config order."""
+        return list(self.sample.ranges) if self.sample else list(self.sweep)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the normalised config (defaults filled in), parseable by :func:`parse_config`."""
+        out: dict[str, Any] = {
+            "experiment": {k: getattr(self, k) for k in _EXPERIMENT_KEYS},
+            "scenario": [s.to_dict() for s in self.scenarios],
+            "policy": [p.to_dict() for p in self.policies],
+        }
+        if self.population:
+            out["population"] = dict(self.population)
+        if self.sweep:
+            out["sweep"] = {k: list(v) for k, v in self.sweep.items()}
+        if self.sample:
+            out["sample"] = self.sample.to_dict()
+        if self.charts:
+            out["chart"] = [c.to_dict() for c in self.charts]
+        return out
+
+    def config_hash(self) -> str:
+        """SHA-256 of the canonical JSON form of :meth:`to_dict`."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+# ------------------------------------------------------------------ loading
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate a TOML config file.
+
+    Raises:
+        ConfigError: If the file is missing, is not valid TOML, or any value is invalid.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file '{path}' not found")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config '{path}' is not valid TOML: {exc}") from None
+    return parse_config(raw)
+
+
+def parse_config(raw: dict[str, Any]) -> ExperimentConfig:
+    """Validate a config given as nested dicts (parsed TOML or :meth:`ExperimentConfig.to_dict`).
+
+    Raises:
+        ConfigError: Naming the offending key and what is allowed.
+    """
+    _check_keys("config", raw, _TOP_KEYS)
+    exp = _table(raw, "experiment", required=True)
+    _check_keys("config [experiment]", exp, _EXPERIMENT_KEYS)
+    if "name" not in exp:
+        raise ConfigError("config [experiment] needs 'name' (the output folder name)")
+    name = exp["name"]
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise ConfigError(
+            f"config [experiment] name must be a folder name of letters, digits, '_', '-', '.'; "
+            f"got {name!r}"
+        )
+    if "seed" not in exp:
+        raise ConfigError("config [experiment] needs 'seed' (an integer >= 0)")
+    where = "config [experiment]"
+    months = _int(where, "months", exp.get("months", 60), 1, 1200)
+    config = ExperimentConfig(
+        name=name,
+        seed=_int(where, "seed", exp["seed"], 0, 2**63 - 1),
+        months=months,
+        borrowers=_int(where, "borrowers", exp.get("borrowers", 10_000), 1, 50_000_000),
+        replications=_int(where, "replications", exp.get("replications", 1), 1, 100_000),
+        burn_in=_int(where, "burn_in", exp.get("burn_in", 36), 0, 600),
+        scenarios=_scenarios(_array(raw, "scenario"), months),
+        policies=_policies(_array(raw, "policy")),
+        population=_population(_table(raw, "population")),
+        sweep=_sweep(_table(raw, "sweep")),
+        sample=_sample(_table(raw, "sample"), exp["seed"]),
+        charts=(),
+    )
+    if config.sweep and config.sample:
+        raise ConfigError("config: [sweep] and [sample] cannot be combined; use one of them")
+    return dataclasses.replace(config, charts=_charts(_array(raw, "chart"), config.params))
+
+
+def _table(raw: dict[str, Any], key: str, required: bool = False) -> dict[str, Any]:
+    value = raw.get(key)
+    if value is None:
+        if required:
+            raise ConfigError(f"config needs an [{key}] table")
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"config [{key}] must be a table, got {type(value).__name__}")
+    return value
+
+
+def _array(raw: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ConfigError(f"config [[{key}]] must be an array of tables ([[{key}]] blocks)")
+    return value
+
+
+def _check_keys(where: str, table: dict[str, Any], allowed: tuple[str, ...] | list[str]) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"{where}: unknown key '{key}'; allowed: {', '.join(allowed)}")
+
+
+def _int(where: str, key: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{where} {key} must be an integer, got {type(value).__name__} {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"{where} {key} must be in [{low}, {high}], got {value}")
+    return value
+
+
+def _number(where: str, key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{where} {key} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _unique(kind: str, names: list[str]) -> None:
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise ConfigError(f"config [[{kind}]]: name '{name}' is used twice; names must be unique")
+        seen.add(name)
+
+
+def _scenarios(tables: list[dict[str, Any]], months: int) -> tuple[ScenarioSpec, ...]:
+    if not tables:
+        return (ScenarioSpec(name="baseline", preset="baseline"),)
+    allowed = ("name", "preset", "severity", *SERIES_BOUNDS)
+    specs = []
+    for i, table in enumerate(tables, start=1):
+        where = f"config [[scenario]] #{i}"
+        _check_keys(where, table, allowed)
+        knots = {k: v for k, v in table.items() if k in SERIES_BOUNDS}
+        preset = table.get("preset")
+        if preset is not None and knots:
+            raise ConfigError(f"{where}: give either 'preset' or knot series ({', '.join(knots)}), not both")
+        if preset is None and not knots:
+            raise ConfigError(
+                f"{where}: needs 'preset' (one of {', '.join(MacroScenario.names())}) "
+                f"or knot series ({', '.join(SERIES_BOUNDS)})"
+            )
+        if preset is not None and (not isinstance(preset, str) or preset not in MacroScenario.names()):
+            raise ConfigError(
+                f"{where}: unknown scenario preset {preset!r}; allowed: {', '.join(MacroScenario.names())}"
+            )
+        name = table.get("name", preset)
+        if name is None:
+            raise ConfigError(f"{where}: a custom scenario needs a 'name'")
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{where} name must be a non-empty string, got {name!r}")
+        severity = _number(where, "severity", table.get("severity", 1.0))
+        spec = ScenarioSpec(name=name, preset=preset, severity=severity, knots=knots)
+        _build(where, lambda spec=spec: spec.build(months))
+        specs.append(spec)
+    _unique("scenario", [s.name for s in specs])
+    return tuple(specs)
+
+
+def _policies(tables: list[dict[str, Any]]) -> tuple[PolicySpec, ...]:
+    if not tables:
+        return (PolicySpec(name="balanced"),)
+    levers = [f for f in RiskPolicy.field_names() if f != "name"]
+    specs = []
+    for i, table in enumerate(tables, start=1):
+        where = f"config [[policy]] #{i}"
+        for key in table:
+            if key not in ("name", "preset", *levers):
+                raise ConfigError(
+                    f"{where}: unknown policy field '{key}'; allowed: name, preset, {', '.join(levers)}"
+                )
+        preset = table.get("preset", "balanced")
+        if not isinstance(preset, str) or preset not in RiskPolicy.names():
+            raise ConfigError(
+                f"{where}: unknown policy preset {preset!r}; allowed: {', '.join(RiskPolicy.names())}"
+            )
+        name = table.get("name", preset)
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{where} name must be a non-empty string, got {name!r}")
+        overrides = {k: v for k, v in table.items() if k not in ("name", "preset")}
+        spec = PolicySpec(name=name, preset=preset, overrides=overrides)
+        _build(where, spec.build)
+        specs.append(spec)
+    _unique("policy", [p.name for p in specs])
+    return tuple(specs)
+
+
+def _population(table: dict[str, Any]) -> dict[str, Any]:
+    _build("config [population]", lambda: PopulationParams().replace(**table))
+    return dict(table)
+
+
+def _build(where: str, make: Any) -> Any:
+    """Call ``make`` and turn the model's ValueError/TypeError into a ConfigError."""
+    try:
+        return make()
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def lever_fields() -> dict[str, list[str]]:
+    """Return the levers a sweep may vary, by group (``policy``, ``scenario``, ``population``)."""
+    return {
+        "policy": [f for f in RiskPolicy.field_names() if f != "name"],
+        "scenario": ["severity"],
+        "population": PopulationParams.field_names(),
+    }
+
+
+def lever_kind(lever: str) -> str:
+    """Return the declared type of a lever's field (``'int'``, ``'float'``, ``'bool'``, ...)."""
+    group, name = lever.split(".", 1)
+    if group == "scenario":
+        return "float"
+    cls = RiskPolicy if group == "policy" else PopulationParams
+    return next(str(f.type) for f in dataclasses.fields(cls) if f.name == name)
+
+
+def _check_lever(where: str, lever: str) -> None:
+    group, _, name = lever.partition(".")
+    fields = lever_fields()
+    if group not in fields:
+        raise ConfigError(
+            f"{where}: unknown lever '{lever}'; names are dotted: {', '.join(g + '.<field>' for g in fields)}"
+        )
+    if name not in fields[group]:
+        raise ConfigError(f"{where}: unknown lever '{lever}'; allowed {group}.*: {', '.join(fields[group])}")
+
+
+def _sweep(table: dict[str, Any]) -> dict[str, list[Any]]:
+    out = {}
+    for lever, values in table.items():
+        where = f"config [sweep] '{lever}'"
+        _check_lever("config [sweep]", lever)
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{where} must be a non-empty array of values")
+        for v in values:
+            if not isinstance(v, bool | int | float):
+                raise ConfigError(f"{where}: values must be numbers or booleans, got {v!r}")
+        if len(set(values)) != len(values):
+            raise ConfigError(f"{where}: values must be distinct, got {values}")
+        if any(isinstance(v, bool) for v in values) and not all(isinstance(v, bool) for v in values):
+            raise ConfigError(f"{where}: do not mix booleans and numbers, got {values}")
+        out[lever] = values
+    return out
+
+
+def _sample(table: dict[str, Any], experiment_seed: int) -> SampleSpec | None:
+    if not table:
+        return None
+    where = "config [sample]"
+    _check_keys(where, table, ("method", "n", "seed", "ranges"))
+    method = table.get("method")
+    if method not in SAMPLE_METHODS:
+        raise ConfigError(f"{where} method must be one of {', '.join(SAMPLE_METHODS)}, got {method!r}")
+    if "n" not in table:
+        raise ConfigError(f"{where} needs 'n' (the number of design points)")
+    n = _int(where, "n", table["n"], 1, 1_000_000)
+    if method == "sobol" and n & (n - 1):
+        raise ConfigError(f"{where} n must be a power of 2 for method 'sobol', got {n}")
+    seed = _int(where, "seed", table.get("seed", experiment_seed), 0, 2**63 - 1)
+    ranges_raw = table.get("ranges")
+    if not isinstance(ranges_raw, dict) or not ranges_raw:
+        raise ConfigError(f"{where} needs a [sample.ranges] table of \"lever\" = [low, high]")
+    ranges = {}
+    for lever, bounds in ranges_raw.items():
+        _check_lever("config [sample.ranges]", lever)
+        if lever_kind(lever) not in ("int", "float", "float | None"):
+            raise ConfigError(f"config [sample.ranges] '{lever}' is not numeric and cannot be sampled")
+        if not isinstance(bounds, list) or len(bounds) != 2:
+            raise ConfigError(f"config [sample.ranges] '{lever}' must be [low, high], got {bounds!r}")
+        low = _number("config [sample.ranges]", f"'{lever}' low", bounds[0])
+        high = _number("config [sample.ranges]", f"'{lever}' high", bounds[1])
+        if not low < high:
+            raise ConfigError(f"config [sample.ranges] '{lever}' needs low < high, got {bounds}")
+        ranges[lever] = (low, high)
+    return SampleSpec(method=method, n=n, seed=seed, ranges=ranges)
+
+
+def _charts(tables: list[dict[str, Any]], params: list[str]) -> tuple[ChartSpec, ...]:
+    from experiments.analysis import SUMMARY_METRICS  # local: analysis imports nothing from here
+    from model import EXTRA_COLUMNS, METRIC_COLUMNS
+
+    series = [c for c in (*METRIC_COLUMNS, *EXTRA_COLUMNS) if c != "month"]
+    specs = []
+    for i, table in enumerate(tables, start=1):
+        where = f"config [[chart]] #{i}"
+        _check_keys(where, table, ("kind", "metric", "x", "y"))
+        kind = table.get("kind")
+        if kind not in CHART_KINDS:
+            raise ConfigError(f"{where} kind must be one of {', '.join(CHART_KINDS)}, got {kind!r}")
+        metric, x, y = table.get("metric"), table.get("x"), table.get("y")
+        if kind == "timeseries" and metric not in series:
+            raise ConfigError(f"{where} metric must be a monthly column ({', '.join(series)}), got {metric!r}")
+        if kind == "sweep":
+            if metric not in SUMMARY_METRICS:
+                raise ConfigError(
+                    f"{where} metric must be a summary metric ({', '.join(SUMMARY_METRICS)}), got {metric!r}"
+                )
+            for key, value in (("x", x), ("y", y)):
+                if (key == "x" or value is not None) and value not in params:
+                    allowed = ", ".join(params) or "none: the config sweeps nothing"
+                    raise ConfigError(f"{where} {key} must be a swept parameter ({allowed}), got {value!r}")
+        elif kind != "timeseries" and metric is not None:
+            raise ConfigError(f"{where}: kind '{kind}' takes no 'metric'")
+        if kind != "sweep" and (x is not None or y is not None):
+            raise ConfigError(f"{where}: only kind 'sweep' takes 'x' and 'y'")
+        specs.append(ChartSpec(kind=kind, metric=metric, x=x, y=y))
+    return tuple(specs)

@@ -1,0 +1,181 @@
+"""Experimental design: expand a config into run specs (scenario x policy x point x replication)."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+from dataclasses import asdict, dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+from scipy.stats import qmc
+
+from experiments.config import LEVER_STEPS, ConfigError, ExperimentConfig, lever_kind
+from model import MacroScenario, PopulationParams, RiskPolicy
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that identifies one simulation run.
+
+    Attributes:
+        index: Position in the design (results are sorted by it).
+        run_id: Stable identifier: zero-padded index and a short hash of the spec.
+        scenario: Scenario name from the config.
+        policy: Policy name from the config.
+        replication: Replication index ``k``.
+        seed: Seed passed to the model; depends on the experiment seed and ``k`` only.
+        params: Swept parameter values by dotted name.
+    """
+
+    index: int
+    run_id: str
+    scenario: str
+    policy: str
+    replication: int
+    seed: int
+    params: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the spec as plain JSON-able data."""
+        return asdict(self)
+
+
+def replication_seeds(seed: int, replications: int) -> list[int]:
+    """Seed of each replication: ``SeedSequence(seed).spawn(replications)[k]`` as an integer.
+
+    The model gets this integer, so a run is reproduced with
+    ``CreditEconomy(..., seed=spec.seed)``.
+    """
+    children = np.random.SeedSequence(seed).spawn(replications)
+    return [int(child.generate_state(1, np.uint32)[0]) for child in children]
+
+
+def param_types(config: ExperimentConfig) -> dict[str, str]:
+    """Column type of each swept parameter: ``'bool'``, ``'int'`` or ``'float'``."""
+    types = {}
+    if config.sample:
+        for lever in config.sample.ranges:
+            types[lever] = "int" if lever_kind(lever) == "int" else "float"
+    for lever, values in config.sweep.items():
+        if all(isinstance(v, bool) for v in values):
+            types[lever] = "bool"
+        elif all(isinstance(v, int) for v in values):
+            types[lever] = "int"
+        else:
+            types[lever] = "float"
+    return types
+
+
+def sweep_points(config: ExperimentConfig) -> list[dict[str, Any]]:
+    """Parameter points of the design: the grid of ``[sweep]`` or the ``[sample]`` design.
+
+    Returns ``[{}]`` when nothing is swept. Sampled integer levers are spread
+    evenly over the integers (or the lever's step, e.g. 30 days) in their range.
+    """
+    types = param_types(config)
+    if config.sample:
+        spec = config.sample
+        dims = len(spec.ranges)
+        if spec.method == "lhs":
+            unit = qmc.LatinHypercube(d=dims, seed=spec.seed).random(spec.n)
+        else:
+            unit = qmc.Sobol(d=dims, scramble=True, seed=spec.seed).random(spec.n)
+        points = []
+        for row in unit:
+            point = {}
+            for u, (lever, (low, high)) in zip(row, spec.ranges.items(), strict=True):
+                if types[lever] == "int":
+                    step = LEVER_STEPS.get(lever, 1)
+                    first, last = math.ceil(low / step), math.floor(high / step)
+                    if last < first:
+                        raise ConfigError(
+                            f"config [sample.ranges] '{lever}' holds no multiple of {step} in [{low}, {high}]"
+                        )
+                    point[lever] = step * min(first + int(u * (last - first + 1)), last)
+                else:
+                    point[lever] = float(low + u * (high - low))
+            points.append(point)
+        return points
+    cast = {"bool": bool, "int": int, "float": float}
+    axes = [[cast[types[k]](v) for v in values] for k, values in config.sweep.items()]
+    return [dict(zip(config.sweep, combo, strict=True)) for combo in itertools.product(*axes)]
+
+
+def split_params(params: dict[str, Any]) -> tuple[dict[str, Any], float | None, dict[str, Any]]:
+    """Split swept values into policy changes, scenario severity and population changes."""
+    policy, population, severity = {}, {}, None
+    for lever, value in params.items():
+        group, name = lever.split(".", 1)
+        if group == "policy":
+            policy[name] = value
+        elif group == "population":
+            population[name] = value
+        else:
+            severity = value
+    return policy, severity, population
+
+
+def model_inputs(
+    config: ExperimentConfig, spec: RunSpec
+) -> tuple[MacroScenario, RiskPolicy, PopulationParams]:
+    """Build the scenario, policy and population of one run.
+
+    Raises:
+        ValueError: If a swept value is invalid for the model (message names the field).
+        TypeError: Likewise, for a value of the wrong type.
+    """
+    policy_changes, severity, population_changes = split_params(spec.params)
+    scenario = next(s for s in config.scenarios if s.name == spec.scenario)
+    policy = next(p for p in config.policies if p.name == spec.policy)
+    population = PopulationParams().replace(**{**config.population, **population_changes})
+    return (
+        _scenario(scenario, config.months, severity),
+        policy.build(policy_changes),
+        population,
+    )
+
+
+@cache
+def _scenario_cached(spec_json: str, months: int, severity: float | None) -> MacroScenario:
+    from experiments.config import ScenarioSpec
+
+    return ScenarioSpec(**json.loads(spec_json)).build(months, severity)
+
+
+def _scenario(spec: Any, months: int, severity: float | None) -> MacroScenario:
+    return _scenario_cached(json.dumps(asdict(spec), sort_keys=True), months, severity)
+
+
+def build_design(config: ExperimentConfig) -> list[RunSpec]:
+    """Expand a config into its runs, checking that every point builds a valid model input.
+
+    Runs are ordered scenario, then policy, then sweep point, then replication.
+
+    Raises:
+        ConfigError: If a sweep point gives an invalid policy, scenario or population.
+    """
+    points = sweep_points(config)
+    seeds = replication_seeds(config.seed, config.replications)
+    combos = list(itertools.product(config.scenarios, config.policies, points))
+    total = len(combos) * config.replications
+    width = max(5, len(str(total - 1)))
+    specs = []
+    for scenario, policy, point in combos:
+        for k, seed in enumerate(seeds):
+            body = {"scenario": scenario.name, "policy": policy.name, "replication": k,
+                    "seed": seed, "params": point}
+            digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:8]
+            index = len(specs)
+            specs.append(RunSpec(index=index, run_id=f"{index:0{width}d}-{digest}", **body))
+        try:
+            model_inputs(config, specs[-1])
+        except (ValueError, TypeError) as exc:
+            where = ", ".join(f"{k}={v!r}" for k, v in point.items()) or "no sweep"
+            raise ConfigError(
+                f"config: scenario '{scenario.name}' x policy '{policy.name}' at {where}: {exc}"
+            ) from None
+    return specs
