@@ -90,7 +90,8 @@ class PolicySpec:
 
     def build(self, changes: dict[str, Any] | None = None) -> RiskPolicy:
         """Return the policy, with sweep values ``changes`` applied over the overrides."""
-        return RiskPolicy.preset(self.preset, **{**self.overrides, **(changes or {}), "name": self.name})
+        policy = RiskPolicy.preset(self.preset, **{**self.overrides, **(changes or {})})
+        return policy.replace(name=self.name)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the spec as a ``[[policy]]`` table."""

@@ -13,7 +13,13 @@ from typing import Any
 import numpy as np
 from scipy.stats import qmc
 
-from experiments.config import LEVER_STEPS, ConfigError, ExperimentConfig, lever_kind
+from experiments.config import (
+    LEVER_STEPS,
+    ConfigError,
+    ExperimentConfig,
+    ScenarioSpec,
+    lever_kind,
+)
 from model import MacroScenario, PopulationParams, RiskPolicy
 
 
@@ -141,12 +147,10 @@ def model_inputs(
 
 @cache
 def _scenario_cached(spec_json: str, months: int, severity: float | None) -> MacroScenario:
-    from experiments.config import ScenarioSpec
-
     return ScenarioSpec(**json.loads(spec_json)).build(months, severity)
 
 
-def _scenario(spec: Any, months: int, severity: float | None) -> MacroScenario:
+def _scenario(spec: ScenarioSpec, months: int, severity: float | None) -> MacroScenario:
     return _scenario_cached(json.dumps(asdict(spec), sort_keys=True), months, severity)
 
 

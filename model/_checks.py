@@ -45,9 +45,9 @@ def check_number(
         kind = "an integer" if integer else "a number"
         raise TypeError(f"{name} must be {kind}, got {type(value).__name__} {value!r}")
     if integer:
-        if isinstance(value, float | np.floating):
-            if not math.isfinite(value) or value != int(value):
-                raise TypeError(f"{name} must be an integer, got {value!r}")
+        is_float = isinstance(value, float | np.floating)
+        if is_float and (not math.isfinite(value) or value != int(value)):
+            raise TypeError(f"{name} must be an integer, got {value!r}")
         value = int(value)
     else:
         value = float(value)

@@ -146,7 +146,7 @@ class Lender(mesa.Agent):
         return amount
 
     def score(self, quality: np.ndarray, error: np.ndarray, damaged: np.ndarray) -> np.ndarray:
-        """Observed credit score (300-850) from standardised true quality and this lender's error."""
+        """Observed score (300-850) from standardised true quality and this lender's error."""
         raw = 620.0 + 60.0 * (quality + self.policy.score_noise * error)
         return np.clip(raw - DAMAGED_RECORD_PENALTY * damaged, 300.0, 850.0)
 

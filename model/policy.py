@@ -8,6 +8,30 @@ from typing import Any, ClassVar
 
 from model._checks import check_known_fields, check_number
 
+#: Allowed range of each numeric lever: (low, high, integer, low end excluded).
+_BOUNDS: dict[str, tuple[float, float, bool, bool]] = {
+    "score_cutoff": (300, 850, False, False),
+    "score_noise": (0, 5, False, False),
+    "max_dti": (0, 1, False, True),
+    "max_loan_to_income": (0, 36, False, True),
+    "term_months": (1, 60, True, False),
+    "base_margin": (0, 1, False, False),
+    "tier_spread": (0, 0.5, False, False),
+    "late_fee": (0, 1, False, False),
+    "penalty_rate": (0, 2, False, False),
+    "writeoff_dpd": (90, 720, True, False),
+    "collection_intensity": (0, 1, False, False),
+    "relief_extension_months": (0, 36, True, False),
+    "relief_rate_cut": (0, 1, False, False),
+    "relief_waiver": (0, 1, False, False),
+    "dynamic_step": (0, 200, False, False),
+    "dynamic_max_tightening": (0, 550, False, False),
+    "funding_limit_per_borrower": (0, 1e9, False, False),
+    "funding_spread": (0, 1, False, False),
+    "capital_ratio": (0, 1, False, True),
+    "acquisition_cost": (0, 1e6, False, False),
+}
+
 #: Graded collection stages, by DPD bucket 1-30, 31-60, 61-90, 90+.
 COLLECTION_STAGES = ("reminder", "phone", "agency", "legal")
 
@@ -111,36 +135,15 @@ class RiskPolicy:
         if not isinstance(self.name, str) or not self.name:
             raise TypeError(f"name must be a non-empty string, got {self.name!r}")
         set_ = object.__setattr__
-        set_(
-            self, "score_cutoff", check_number("score_cutoff", self.score_cutoff, low=300, high=850)
-        )
-        set_(self, "score_noise", check_number("score_noise", self.score_noise, low=0, high=5))
-        set_(self, "max_dti", check_number("max_dti", self.max_dti, low=0, high=1, low_open=True))
-        set_(
-            self,
-            "max_loan_to_income",
-            check_number(
-                "max_loan_to_income", self.max_loan_to_income, low=0, high=36, low_open=True
-            ),
-        )
-        set_(
-            self,
-            "term_months",
-            check_number("term_months", self.term_months, low=1, high=60, integer=True),
-        )
-        set_(self, "base_margin", check_number("base_margin", self.base_margin, low=0, high=1))
-        set_(self, "tier_spread", check_number("tier_spread", self.tier_spread, low=0, high=0.5))
-        set_(self, "late_fee", check_number("late_fee", self.late_fee, low=0, high=1))
-        set_(self, "penalty_rate", check_number("penalty_rate", self.penalty_rate, low=0, high=2))
-        wo = check_number("writeoff_dpd", self.writeoff_dpd, low=90, high=720, integer=True)
-        if wo % 30:
-            raise ValueError(f"writeoff_dpd must be a multiple of 30 in [90, 720], got {wo}")
-        set_(self, "writeoff_dpd", wo)
-        set_(
-            self,
-            "collection_intensity",
-            check_number("collection_intensity", self.collection_intensity, low=0, high=1),
-        )
+        for name, (low, high, integer, low_open) in _BOUNDS.items():
+            value = check_number(
+                name, getattr(self, name), low=low, high=high, integer=integer, low_open=low_open
+            )
+            set_(self, name, value)
+        if self.writeoff_dpd % 30:
+            raise ValueError(
+                f"writeoff_dpd must be a multiple of 30 in [90, 720], got {self.writeoff_dpd}"
+            )
         costs = self.collection_costs
         if not isinstance(costs, tuple | list) or len(costs) != len(COLLECTION_STAGES):
             raise ValueError(
@@ -157,65 +160,11 @@ class RiskPolicy:
         )
         if not isinstance(self.relief_enabled, bool):
             raise TypeError(f"relief_enabled must be true or false, got {self.relief_enabled!r}")
-        set_(
-            self,
-            "relief_extension_months",
-            check_number(
-                "relief_extension_months",
-                self.relief_extension_months,
-                low=0,
-                high=36,
-                integer=True,
-            ),
-        )
-        set_(
-            self,
-            "relief_rate_cut",
-            check_number("relief_rate_cut", self.relief_rate_cut, low=0, high=1),
-        )
-        set_(
-            self, "relief_waiver", check_number("relief_waiver", self.relief_waiver, low=0, high=1)
-        )
         if self.dynamic_overdue_target is not None:
-            set_(
-                self,
-                "dynamic_overdue_target",
-                check_number(
-                    "dynamic_overdue_target",
-                    self.dynamic_overdue_target,
-                    low=0,
-                    high=1,
-                    low_open=True,
-                ),
+            target = check_number(
+                "dynamic_overdue_target", self.dynamic_overdue_target, low=0, high=1, low_open=True
             )
-        set_(self, "dynamic_step", check_number("dynamic_step", self.dynamic_step, low=0, high=200))
-        set_(
-            self,
-            "dynamic_max_tightening",
-            check_number("dynamic_max_tightening", self.dynamic_max_tightening, low=0, high=550),
-        )
-        set_(
-            self,
-            "funding_limit_per_borrower",
-            check_number(
-                "funding_limit_per_borrower", self.funding_limit_per_borrower, low=0, high=1e9
-            ),
-        )
-        set_(
-            self,
-            "funding_spread",
-            check_number("funding_spread", self.funding_spread, low=0, high=1),
-        )
-        set_(
-            self,
-            "capital_ratio",
-            check_number("capital_ratio", self.capital_ratio, low=0, high=1, low_open=True),
-        )
-        set_(
-            self,
-            "acquisition_cost",
-            check_number("acquisition_cost", self.acquisition_cost, low=0, high=1e6),
-        )
+            set_(self, "dynamic_overdue_target", target)
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> RiskPolicy:

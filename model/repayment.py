@@ -10,8 +10,8 @@ from model.lender import Lender
 from model.loans import LoanBook
 from model.population import BorrowerState
 
-#: Share of a borrower's spare cash (at most the month's income) collected each month on written-off debt, with no
-#: collection effort, and the extra share at full collection intensity.
+#: Share of a borrower's spare cash (at most the month's income) collected each month on
+#: written-off debt with no collection effort, and the extra share at full intensity.
 RECOVERY_BASE, RECOVERY_COLLECTION = 0.01, 0.03
 
 

@@ -1,0 +1,123 @@
+"""Command line: ``python -m experiments run|charts|compare|list``.
+
+Bad arguments or configs exit with status 2 and one ``error: ...`` line on
+stderr; failed runs give status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from experiments.config import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line, not usage plus message."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``python -m experiments``."""
+    parser = _Parser(prog="python -m experiments", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="run an experiment config")
+    run.add_argument("config", help="experiment config (TOML)")
+    run.add_argument("--out", help="results folder (default: results/<experiment name>)")
+    run.add_argument("--workers", type=int, help="worker processes (default: CPU count; 1 = serial)")
+    run.add_argument("--resume", action="store_true", help="finish a folder made by the same config")
+    run.add_argument("--force", action="store_true", help="overwrite the results in the folder")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    charts = sub.add_parser("charts", help="redraw every figure of a results folder from its files")
+    charts.add_argument("dir", help="results folder")
+    compare = sub.add_parser("compare", help="policy comparison table (also DIR/comparison.csv)")
+    compare.add_argument("dir", help="results folder")
+    compare.add_argument("--baseline", help="policy to compare against (default: the config's first)")
+    sub.add_parser("list", help="shipped configs, scenario presets and policy presets")
+    return parser
+
+
+def _results_dir(path: str) -> Path:
+    from experiments import store
+
+    folder = Path(path)
+    for name in (store.MANIFEST, "summary.parquet"):
+        if not (folder / name).is_file():
+            raise ConfigError(f"argument dir: '{folder}' is not a results folder (no {name})")
+    return folder
+
+
+def _run(args: argparse.Namespace) -> int:
+    from experiments.config import load_config
+    from experiments.runner import run_experiment
+
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"argument --workers must be >= 1, got {args.workers}")
+    config = load_config(args.config)
+    report = run_experiment(
+        config,
+        out_dir=args.out,
+        workers=args.workers,
+        resume=args.resume,
+        force=args.force,
+        progress=not args.quiet,
+        source=Path(args.config).read_text(encoding="utf-8"),
+    )
+    print(report.text())
+    return 1 if report.failed else 0
+
+
+def _charts(args: argparse.Namespace) -> int:
+    from experiments.charts import draw_all
+
+    paths = draw_all(_results_dir(args.dir))
+    print(f"{len(paths)} figure files written to {Path(args.dir) / 'figures'}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from experiments import store
+    from experiments.analysis import compare_policies, format_comparison
+    from experiments.config import parse_config
+
+    folder = _results_dir(args.dir)
+    config = parse_config(store.read_manifest(folder)["config"])
+    policies = [p.name for p in config.policies]
+    if args.baseline is not None and args.baseline not in policies:
+        raise ConfigError(f"argument --baseline: unknown policy '{args.baseline}'; allowed: {', '.join(policies)}")
+    table = compare_policies(
+        store.read_table(folder, "summary"), params=config.params, baseline=args.baseline, policies=policies
+    )
+    table.to_csv(folder / "comparison.csv", index=False)
+    print(format_comparison(table, config.params))
+    print(f"\nwritten to {folder / 'comparison.csv'}")
+    return 0
+
+
+def _list(_args: argparse.Namespace) -> int:
+    from experiments.catalog import catalog
+
+    print(catalog(CONFIG_DIR))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 ok, 1 failed runs, 2 usage/config error)."""
+    try:
+        args = build_parser().parse_args(argv)
+        commands = {"run": _run, "charts": _charts, "compare": _compare, "list": _list}
+        return commands[args.command](args)
+    except ConfigError as exc:
+        message = " ".join(str(exc).split())
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; finished runs are kept, continue with --resume", file=sys.stderr)
+        return 130

@@ -1,0 +1,169 @@
+import mesa
+import numpy as np
+import pandas as pd
+import pytest
+
+from model import (
+    EXTRA_COLUMNS,
+    METRIC_COLUMNS,
+    Borrower,
+    CreditEconomy,
+    Lender,
+    MacroScenario,
+    RiskPolicy,
+)
+
+CONTRACT_COLUMNS = [
+    "month", "unemployment_rate", "active_loans", "balance", "overdue_rate", "overdue_rate_30",
+    "npl_rate", "overdue_balance_rate", "applications", "approvals", "approval_rate",
+    "originations", "writeoffs", "recoveries", "net_loss", "cum_net_loss", "interest_income",
+    "fee_income", "funding_cost", "collection_cost", "profit", "relief_granted",
+]
+
+
+def test_public_api_contract():
+    eco = CreditEconomy(n_borrowers=1000, scenario="severe_recession", policy="balanced", seed=7,
+                        burn_in=12)
+    assert isinstance(eco, mesa.Model)
+    df = eco.run(months=6)
+    assert isinstance(df, pd.DataFrame)
+    assert list(df.columns[: len(CONTRACT_COLUMNS)]) == CONTRACT_COLUMNS
+    assert list(df.columns) == [*METRIC_COLUMNS, *EXTRA_COLUMNS]
+    assert df["month"].tolist() == list(range(6))
+    b = eco.borrower(0)
+    assert isinstance(b, Borrower) and isinstance(b, mesa.Agent)
+    for attr in ("income", "savings", "employed", "dpd", "segment", "debt", "status", "loans"):
+        getattr(b, attr)
+    assert eco.borrower(0) is b
+    assert isinstance(eco.lenders, list) and isinstance(eco.lenders[0], Lender)
+    assert isinstance(eco.lenders[0].policy, RiskPolicy)
+    assert eco.steps == 6
+
+
+def test_step_advances_one_month_and_records_it(tiny_economy):
+    tiny_economy.step()
+    tiny_economy.step()
+    df = tiny_economy.metrics()
+    assert len(df) == 2 and tiny_economy.month == 2
+
+
+def test_same_seed_is_bit_identical_and_different_seeds_differ():
+    a = CreditEconomy(2000, "pandemic", "aggressive", seed=11, burn_in=12).run(18)
+    b = CreditEconomy(2000, "pandemic", "aggressive", seed=11, burn_in=12).run(18)
+    c = CreditEconomy(2000, "pandemic", "aggressive", seed=12, burn_in=12).run(18)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert not a["overdue_rate"].equals(c["overdue_rate"])
+
+
+def test_policies_on_the_same_seed_see_the_same_borrowers_and_shocks():
+    econ = [CreditEconomy(3000, "severe_recession", p, seed=5, burn_in=12)
+            for p in ("conservative", "aggressive")]
+    for eco in econ:
+        eco.run(24)
+    s0, s1 = econ[0].state, econ[1].state
+    np.testing.assert_array_equal(s0.employed, s1.employed)
+    np.testing.assert_array_equal(s0.income, s1.income)
+    np.testing.assert_array_equal(s0.ill_months, s1.ill_months)
+    np.testing.assert_array_equal(s0.base_income, s1.base_income)
+    assert econ[0].metrics()["unemployment_rate"].equals(econ[1].metrics()["unemployment_rate"])
+
+
+def test_simulated_unemployment_tracks_the_scenario():
+    eco = CreditEconomy(20000, "severe_recession", seed=1, burn_in=12)
+    df = eco.run(60)
+    gap = (df["unemployment_rate"] - df["scenario_unemployment"]).abs()
+    assert gap.max() < 0.006
+    pandemic = CreditEconomy(20000, "pandemic", seed=1, burn_in=12).run(12)
+    assert pandemic["unemployment_rate"].iloc[4] > 0.16
+
+
+def test_book_starts_seasoned_not_empty():
+    eco = CreditEconomy(5000, "baseline", seed=2)
+    ages = eco.book.age[eco.book.active]
+    assert ages.min() < 2 and ages.max() >= 9  # loans of all ages at month 0
+    df = eco.run(24)
+    assert df["active_loans"].iloc[0] > 0.85 * df["active_loans"].iloc[12:].mean()
+    assert df["writeoffs"].iloc[:3].sum() > 0
+
+
+def test_several_lenders_and_multi_borrowing():
+    eco = CreditEconomy(4000, "severe_recession", ["balanced", "aggressive"], seed=3, burn_in=24)
+    eco.run(12)
+    assert len(eco.lenders) == 2 and eco.lenders[1].policy.name == "aggressive"
+    both = eco.book.active.all(axis=0)
+    assert both.any()  # some borrowers hold loans at both lenders
+    hist = eco.lender_history()
+    assert set(hist["lender"]) == {0, 1} and len(hist) == 24
+    row = eco.metrics().iloc[-1]
+    assert row["approvals"] == hist[hist.month == 11]["approvals"].sum()
+
+
+def test_custom_scenario_object_and_population_dict():
+    sc = MacroScenario.from_knots("v", 24, unemployment=[(0, 0.05), (3, 0.12), (15, 0.06)])
+    eco = CreditEconomy(2000, sc, RiskPolicy.preset("conservative"), seed=1, burn_in=6,
+                        population={"savings_months": 0.5})
+    df = eco.run(24)
+    assert df["unemployment_rate"].iloc[3] > 0.09
+
+
+def test_run_longer_than_a_preset_extends_it():
+    df = CreditEconomy(500, "baseline", seed=1, burn_in=0).run(80)
+    assert len(df) == 80
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "fragment"),
+    [
+        ({"n_borrowers": -5}, ValueError, "n_borrowers"),
+        ({"n_borrowers": 10.5}, TypeError, "n_borrowers"),
+        ({"n_borrowers": 10**12}, ValueError, "n_borrowers"),
+        ({"scenario": "depression"}, ValueError, "unknown scenario preset"),
+        ({"scenario": 3}, TypeError, "scenario"),
+        ({"policy": "reckless"}, ValueError, "unknown policy preset"),
+        ({"policy": []}, TypeError, "policy"),
+        ({"policy": [1]}, TypeError, "policy"),
+        ({"seed": -1}, ValueError, "seed"),
+        ({"seed": "abc"}, TypeError, "seed"),
+        ({"burn_in": -1}, ValueError, "burn_in"),
+        ({"population": {"savings_mnths": 1}}, ValueError, "unknown population field"),
+        ({"population": {"segment_shares": (0.5, 0.5, 0.5)}}, ValueError, "sum to 1"),
+        ({"population": 5}, TypeError, "population"),
+    ],
+)
+def test_bad_arguments_raise_naming_the_argument(kwargs, exc, fragment):
+    args = {"n_borrowers": 100, "seed": 1, "burn_in": 0, **kwargs}
+    with pytest.raises(exc) as err:
+        CreditEconomy(**args)
+    assert fragment in str(err.value)
+
+
+def test_bad_run_and_borrower_arguments(tiny_economy):
+    with pytest.raises(ValueError, match="months"):
+        tiny_economy.run(-1)
+    with pytest.raises(ValueError, match="index"):
+        tiny_economy.borrower(500)
+
+
+def test_roll_rate_and_vintage_tables():
+    eco = CreditEconomy(5000, "severe_recession", seed=4, burn_in=24)
+    eco.run(36)
+    roll = eco.roll_rate_table()
+    assert roll.shape == (5, 7)
+    np.testing.assert_allclose(roll.sum(axis=1), 1.0)
+    assert roll.loc["90+", "written_off"] > roll.loc["current", "written_off"]
+    assert roll.loc["current", "current"] > 0.8
+    vint = eco.vintage_table()
+    assert {"vintage", "months_on_book", "cum_writeoff_rate"} <= set(vint.columns)
+    first = vint[vint.vintage == 0]["cum_writeoff_rate"].to_numpy()
+    assert np.all(np.diff(first) >= 0) and first[-1] > 0
+
+
+def test_dynamic_rule_tightens_cutoff_when_overdue_passes_target():
+    pol = RiskPolicy.preset("aggressive", dynamic_overdue_target=0.02, dynamic_step=10)
+    eco = CreditEconomy(3000, "severe_recession", pol, seed=1, burn_in=12)
+    df = eco.run(24)
+    assert df["cutoff"].max() > pol.score_cutoff
+    static = CreditEconomy(3000, "severe_recession", pol.replace(dynamic_overdue_target=None),
+                           seed=1, burn_in=12).run(24)
+    assert (static["cutoff"] == pol.score_cutoff).all()
+    assert df["approvals"].sum() < static["approvals"].sum()
