@@ -1,0 +1,64 @@
+"""Nanoseconds per borrower-month of CreditEconomy, construction and burn-in included.
+
+Each size runs in a fresh subprocess so peak RSS is that run's own.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+
+SCENARIO = "severe_recession"
+
+
+def measure(n_borrowers: int, months: int, seed: int = 1) -> dict[str, float]:
+    """Build and run one economy; return timings and peak memory of this process."""
+    from model import CreditEconomy
+
+    start = time.perf_counter()
+    eco = CreditEconomy(n_borrowers=n_borrowers, scenario=SCENARIO, seed=seed)
+    built = time.perf_counter()
+    eco.run(months)
+    done = time.perf_counter()
+    steps = months + eco.burn_in
+    return {
+        "borrowers": n_borrowers,
+        "months": months,
+        "burn_in": eco.burn_in,
+        "seconds": done - start,
+        "construction_seconds": built - start,
+        "ns_per_borrower_month": (done - start) / (n_borrowers * steps) * 1e9,
+        "ns_per_borrower_month_recorded": (done - start) / (n_borrowers * months) * 1e9,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def measure_in_subprocess(n_borrowers: int, months: int) -> dict[str, float]:
+    """Run :func:`measure` in a fresh interpreter and return its result."""
+    code = (
+        "import json; from benchmarks.step_speed import measure; "
+        f"print(json.dumps(measure({n_borrowers}, {months})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main(sizes: list[tuple[int, int]]) -> list[dict[str, float]]:
+    """Measure each ``(borrowers, months)`` size and print a table."""
+    print(f"scenario={SCENARIO}; ns per borrower-month counts burn-in months too")
+    header = ("borrowers", "months", "burn-in", "seconds", "ns/b-month", "peak MB")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(header, (10, 6, 7, 8, 11, 8), strict=True)))
+    results = []
+    for n, m in sizes:
+        r = measure_in_subprocess(n, m)
+        results.append(r)
+        print(
+            f"{r['borrowers']:>10,} {r['months']:>6} {r['burn_in']:>7} {r['seconds']:>8.2f} "
+            f"{r['ns_per_borrower_month']:>11.0f} {r['peak_rss_mb']:>8.0f}"
+        )
+    return results
