@@ -54,17 +54,17 @@ def pay_loans(
     available = np.maximum(cash - protected * (1.0 - squeeze.max(axis=0)), 0.0)
     will = state.willingness
     willing = pay_uniform < will + (1.0 - will) * pay_effect
-    paid = np.zeros_like(due)
     if n_lenders == 1:
-        order = np.zeros((1, due.shape[1]), np.intp)
+        paid = np.where(willing, np.minimum(due, available), 0.0)
+        available -= paid[0]
     else:
+        paid = np.zeros_like(due)
         order = np.argsort(-pay_effect, axis=0, kind="stable")
-    cols = np.arange(due.shape[1])
-    for k in range(n_lenders):
-        j = order[k]
-        pay = np.where(willing[j, cols], np.minimum(due[j, cols], available), 0.0)
-        paid[j, cols] = pay
-        available -= pay
+        cols = np.arange(due.shape[1])
+        for j in order:
+            pay = np.where(willing[j, cols], np.minimum(due[j, cols], available), 0.0)
+            paid[j, cols] = pay
+            available -= pay
     recovered = np.zeros_like(due)
     for j, lender in enumerate(lenders):
         owed = book.wo_balance[j]
