@@ -93,8 +93,12 @@ def illness(
     ill = state.ill_months > 0
     rate = min(params.illness_rate * illness_factor, 1.0)
     onset = ~ill & (onset_uniform < rate)
-    mean = params.illness_months
-    duration = 1 + np.floor(-(mean - 1) * np.log1p(-duration_uniform))
+    # Geometric duration on 1, 2, ... months with mean ``illness_months``.
+    stay = 1.0 - 1.0 / params.illness_months
+    if stay > 0:
+        duration = np.maximum(np.ceil(np.log1p(-duration_uniform) / np.log(stay)), 1)
+    else:
+        duration = np.ones_like(duration_uniform)
     state.ill_months = np.where(
         onset, np.minimum(duration, 120), np.maximum(state.ill_months - 1, 0)
     ).astype(np.int16)

@@ -152,6 +152,8 @@ class CreditEconomy(mesa.Model):
         self._last_repaid = np.zeros(n_borrowers, bool)
         for _ in range(burn_in):
             self._advance(record=False)
+        for lender in self.lenders:
+            lender.reset_capital()
 
     # ----------------------------------------------------------------- public API
     def step(self) -> None:

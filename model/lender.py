@@ -56,7 +56,8 @@ class Lender(mesa.Agent):
         index: Row of the loan book holding this lender's loans.
         policy: The risk policy.
         tightening: Score points currently added to the cut-off by the dynamic rule.
-        capital: Equity: initial capital plus cumulative profit.
+        capital: Equity: initial capital plus profit since month 0 (the burn-in's is not
+            counted).
         funding_limit: Largest loan book the lender can fund.
         accounts: This month's flows (see ``ACCOUNT_FIELDS``), reset every month.
         history: One dict of accounts per recorded month.
@@ -70,7 +71,8 @@ class Lender(mesa.Agent):
         self.policy = policy
         self.tightening = 0.0
         self.funding_limit = policy.funding_limit_per_borrower * n_borrowers
-        self.capital = policy.capital_ratio * self.funding_limit
+        self.capital = 0.0
+        self.reset_capital()
         self.accounts: dict[str, float] = dict.fromkeys(ACCOUNT_FIELDS, 0.0)
         self.history: list[dict[str, float]] = []
 
@@ -78,6 +80,10 @@ class Lender(mesa.Agent):
     def cutoff(self) -> float:
         """Score cut-off in force: the policy's plus the dynamic tightening."""
         return self.policy.score_cutoff + self.tightening
+
+    def reset_capital(self) -> None:
+        """Set capital back to the initial equity (at the end of the burn-in)."""
+        self.capital = self.policy.capital_ratio * self.funding_limit
 
     def open_month(self, book: LoanBook, policy_rate: float) -> None:
         """Reset the month's flows and charge funding cost on the opening balance."""
@@ -133,15 +139,15 @@ class Lender(mesa.Agent):
         self.accounts["relief_granted"] += float(np.count_nonzero(mask))
 
     def write_off(self, book: LoanBook, state: BorrowerState, month: int) -> np.ndarray:
-        """Write off loans at the policy's DPD and mark 90+ DPD on the credit record.
+        """Write off loans at the policy's DPD; mark 90+ DPD and write-offs on the credit record.
 
         Returns:
             The amount written off per borrower (for vintage accounting).
         """
         j = self.index
-        defaulted = book.active[j] & (book.dpd[j] >= DEFAULT_DPD_MONTHS)
-        state.record_damaged_until[defaulted] = month + RECORD_MONTHS
         amount = book.write_off(j, self.policy.writeoff_dpd // 30)
+        defaulted = (book.active[j] & (book.dpd[j] >= DEFAULT_DPD_MONTHS)) | (amount > 0)
+        state.record_damaged_until[defaulted] = month + RECORD_MONTHS
         self.accounts["writeoffs"] += float(amount.sum())
         return amount
 

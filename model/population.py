@@ -61,10 +61,10 @@ class PopulationParams:
             payment they could make (scaled by ``1.5 - literacy``; pre-due reminders cut it).
         misreport_share: Share of applicants who overstate income.
         misreport_factor: Mean overstatement of those who do (0.3 = +30%).
-        apply_rate: Monthly probability a borrower without a loan applies.
+        apply_rate: Monthly probability a borrower applies to a lender where they hold no loan.
         distress_apply_multiplier: Multiplier on ``apply_rate`` for borrowers in distress.
         reborrow_probability: Probability of applying again when a loan is repaid.
-        loan_need_months: Median loan amount wanted, months of income.
+        loan_need_months: Mean loan amount wanted, months of smoothed income (log-normal).
     """
 
     segment_shares: tuple[float, float, float] = (0.6, 0.25, 0.15)
