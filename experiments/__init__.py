@@ -11,9 +11,21 @@ The modules follow the data flow, each usable from Python::
 work on a finished results folder.
 """
 
+from typing import Any
+
 from experiments.config import ConfigError, ExperimentConfig, load_config, parse_config
 from experiments.design import RunSpec, build_design
-from experiments.runner import RunReport, run_experiment
+
+
+def __getattr__(name: str) -> Any:
+    # The runner pulls in matplotlib and tqdm; import it on first use so that
+    # worker processes, which only need the executor, start quickly.
+    if name in ("RunReport", "run_experiment"):
+        from experiments import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module 'experiments' has no attribute {name!r}")
+
 
 __all__ = [
     "ConfigError",

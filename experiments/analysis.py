@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 #: Per-run summary metrics (contract columns of ``summary.parquet`` after the identifiers).
 SUMMARY_METRICS = (
@@ -61,7 +60,9 @@ def summarise_timeseries(ts: pd.DataFrame) -> dict[str, float | int]:
     }
 
 
-def t_interval(values: Sequence[float] | np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+def t_interval(
+    values: Sequence[float] | np.ndarray, level: float = 0.95
+) -> tuple[float, float, float]:
     """Mean and two-sided t-interval of ``values`` (NaN bounds for fewer than two values).
 
     Returns:
@@ -74,6 +75,8 @@ def t_interval(values: Sequence[float] | np.ndarray, level: float = 0.95) -> tup
     mean = float(x.mean())
     if x.size < 2:
         return mean, float("nan"), float("nan")
+    from scipy import stats  # imported here: workers never need it
+
     half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size))
     return mean, mean - half, mean + half
 
@@ -118,7 +121,11 @@ def compare_policies(
                 if runs.empty:
                     continue
                 mean, low, high = t_interval(runs[metric].to_numpy())
-                paired = runs[metric].sub(base[metric]).dropna() if not base.empty else pd.Series(dtype=float)
+                paired = (
+                    runs[metric].sub(base[metric]).dropna()
+                    if not base.empty
+                    else pd.Series(dtype=float)
+                )
                 diff, d_low, d_high = t_interval(paired.to_numpy())
                 rows.append(
                     {
@@ -145,11 +152,23 @@ def format_comparison(table: pd.DataFrame, params: Sequence[str] = ()) -> str:
         return "no finished runs to compare"
     blocks = []
     keys = ["scenario", *params]
-    shown = ["metric", "policy", "n", "mean", "ci_low", "ci_high", "diff", "diff_ci_low", "diff_ci_high"]
+    shown = [
+        "metric",
+        "policy",
+        "n",
+        "mean",
+        "ci_low",
+        "ci_high",
+        "diff",
+        "diff_ci_low",
+        "diff_ci_high",
+    ]
     for group_key, group in table.groupby(keys, sort=False, dropna=False):
         group_key = group_key if isinstance(group_key, tuple) else (group_key,)
         head = ", ".join(f"{k}={v}" for k, v in zip(keys, group_key, strict=True))
         base = group["baseline"].iloc[0]
         text = group[shown].to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep="NaN")
-        blocks.append(f"== {head} (diff = policy - {base}, paired by replication; 95% t-CI)\n{text}")
+        blocks.append(
+            f"== {head} (diff = policy - {base}, paired by replication; 95% t-CI)\n{text}"
+        )
     return "\n\n".join(blocks)

@@ -25,7 +25,9 @@ def catalog(config_dir: Path) -> str:
     lines += [f"  {p.name:<{width}}  {config_question(p)}" for p in configs]
     lines.append("scenario presets:")
     width = max(len(n) for n in MacroScenario.names())
-    lines += [f"  {n:<{width}}  {MacroScenario.DESCRIPTIONS.get(n, '')}" for n in MacroScenario.names()]
+    lines += [
+        f"  {n:<{width}}  {MacroScenario.DESCRIPTIONS.get(n, '')}" for n in MacroScenario.names()
+    ]
     lines.append("policy presets:")
     width = max(len(n) for n in RiskPolicy.names())
     lines += [f"  {n:<{width}}  {RiskPolicy.DESCRIPTIONS.get(n, '')}" for n in RiskPolicy.names()]

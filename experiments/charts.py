@@ -13,7 +13,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend is chosen first
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
 
@@ -22,9 +21,23 @@ from experiments.analysis import t_interval  # noqa: E402
 from experiments.config import ChartSpec, ExperimentConfig, parse_config  # noqa: E402
 
 _MONEY = {
-    "balance", "originations", "writeoffs", "recoveries", "net_loss", "cum_net_loss",
-    "interest_income", "fee_income", "funding_cost", "collection_cost", "profit", "repayments",
-    "waived", "acquisition_cost", "capital", "bad_debt_loss", "total_originations",
+    "balance",
+    "originations",
+    "writeoffs",
+    "recoveries",
+    "net_loss",
+    "cum_net_loss",
+    "interest_income",
+    "fee_income",
+    "funding_cost",
+    "collection_cost",
+    "profit",
+    "repayments",
+    "waived",
+    "acquisition_cost",
+    "capital",
+    "bad_debt_loss",
+    "total_originations",
 }
 _COUNTS = {"active_loans", "applications", "approvals", "relief_granted"}
 _BUCKET_SHARES = {
@@ -44,7 +57,11 @@ def _unit(metric: str) -> str:
         return "score points"
     if metric.endswith("month"):
         return "month"
-    if metric.startswith("scenario.") or metric.startswith("policy.") or metric.startswith("population."):
+    if (
+        metric.startswith("scenario.")
+        or metric.startswith("policy.")
+        or metric.startswith("population.")
+    ):
         return ""
     return "%"
 
@@ -75,8 +92,13 @@ def _grid(
     rows: int, cols: int, width: float = 4.6, height: float = 3.4, share: bool = False
 ) -> tuple[Figure, np.ndarray]:
     fig, axes = plt.subplots(
-        rows, cols, figsize=(width * cols + 1.6, height * rows + 0.6), squeeze=False,
-        sharex=share, sharey=share, layout="constrained",
+        rows,
+        cols,
+        figsize=(width * cols + 1.6, height * rows + 0.6),
+        squeeze=False,
+        sharex=share,
+        sharey=share,
+        layout="constrained",
     )
     return fig, axes
 
@@ -86,13 +108,17 @@ def _facets(n: int) -> tuple[int, int]:
     return math.ceil(n / cols), cols
 
 
-def _finish(fig: Figure, axes: np.ndarray, used: int, title: str, legend: str | None = None) -> None:
+def _finish(
+    fig: Figure, axes: np.ndarray, used: int, title: str, legend: str | None = None
+) -> None:
     for ax in axes.flat[used:]:
         ax.set_visible(False)
     fig.suptitle(title, fontsize=13)
     if legend is not None:
         handles, labels = axes.flat[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside right upper", title=legend, fontsize=8, title_fontsize=8)
+        fig.legend(
+            handles, labels, loc="outside right center", title=legend, fontsize=8, title_fontsize=8
+        )
 
 
 def _save(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
@@ -105,13 +131,15 @@ def _save(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
     return paths
 
 
-def _colors(policies: list[str]) -> dict[str, tuple]:
+def _colors(series: list) -> dict:
     cmap = plt.get_cmap("tab10")
-    return {p: cmap(i % 10) for i, p in enumerate(policies)}
+    return {p: cmap(i % 10) for i, p in enumerate(series)}
 
 
-def timeseries_chart(ts: pd.DataFrame, metric: str, scenarios: list[str], policies: list[str]) -> Figure:
-    """Median and 5-95% band across runs of a monthly metric: a panel per scenario, a line per policy."""
+def timeseries_chart(
+    ts: pd.DataFrame, metric: str, scenarios: list[str], policies: list[str]
+) -> Figure:
+    """Median and 5-95% band of a monthly metric: a panel per scenario, a line per policy."""
     rows, cols = _facets(len(scenarios))
     fig, axes = _grid(rows, cols, share=True)
     colors = _colors(policies)
@@ -129,8 +157,13 @@ def timeseries_chart(ts: pd.DataFrame, metric: str, scenarios: list[str], polici
         ax.set_ylabel(label(metric))
         _format_axis(ax.yaxis, metric)
         ax.grid(alpha=0.3)
-    _finish(fig, axes, len(scenarios), f"{metric.replace('_', ' ')} by scenario",
-            legend="policy\n(median, 5-95%\nof runs)")
+    _finish(
+        fig,
+        axes,
+        len(scenarios),
+        f"{metric.replace('_', ' ')} by scenario",
+        legend="policy\n(median, 5-95%\nof runs)",
+    )
     return fig
 
 
@@ -140,53 +173,95 @@ def _mean_ci(values: pd.Series) -> pd.Series:
 
 
 def sweep_chart(
-    summary: pd.DataFrame, metric: str, x: str, y: str | None, scenarios: list[str], policies: list[str]
+    summary: pd.DataFrame,
+    metric: str,
+    x: str,
+    y: str | None,
+    scenarios: list[str],
+    policies: list[str],
+    params: list[str],
 ) -> Figure:
-    """A summary metric over one swept parameter (lines) or two (heatmaps or a coloured scatter)."""
-    colors = _colors(policies)
+    """A summary metric over one swept parameter (lines) or two (heatmaps or a coloured scatter).
+
+    Line plots draw one line per policy and value of the other swept parameters
+    (when that makes at most 10 lines; otherwise they are averaged over).
+    """
     if y is None:
+        others = [c for c in params if c != x]
+        keys = (
+            ["policy", *others]
+            if summary.groupby(["policy", *others]).ngroups <= 10
+            else ["policy"]
+        )
+        series = list(summary[keys].drop_duplicates().itertuples(index=False, name=None))
+        colors = _colors(series)
         rows, cols = _facets(len(scenarios))
-        fig, axes = _grid(rows, cols)
+        fig, axes = _grid(rows, cols, share=True)
         for ax, scenario in zip(axes.flat, scenarios, strict=False):
             part = summary[summary["scenario"] == scenario]
-            for policy in policies:
-                runs = part[part["policy"] == policy]
-                if runs.empty:
-                    continue
+            for key, runs in part.groupby(keys, sort=False):
+                name = ", ".join(
+                    f"{k}={v:g}" if k != "policy" else v for k, v in zip(keys, key, strict=True)
+                )
                 if runs[x].nunique() > 25:
-                    ax.scatter(runs[x], runs[metric], s=12, alpha=0.6, color=colors[policy], label=policy)
+                    ax.scatter(
+                        runs[x], runs[metric], s=12, alpha=0.6, color=colors[key], label=name
+                    )
                     continue
                 stats = runs.groupby(x)[metric].apply(_mean_ci).unstack()
-                ax.errorbar(stats.index, stats["mean"], yerr=stats["half"], marker="o", capsize=3,
-                            color=colors[policy], label=policy)
+                ax.errorbar(
+                    stats.index,
+                    stats["mean"],
+                    yerr=stats["half"],
+                    marker="o",
+                    capsize=3,
+                    color=colors[key],
+                    label=name,
+                )
             ax.set_title(scenario)
             ax.set_xlabel(label(x))
             ax.set_ylabel(label(metric))
             _format_axis(ax.yaxis, metric)
             ax.grid(alpha=0.3)
-        _finish(fig, axes, len(scenarios), f"{metric.replace('_', ' ')} against {x}",
-                legend="policy\n(mean, 95% CI)")
+        _finish(
+            fig,
+            axes,
+            len(scenarios),
+            f"{metric.replace('_', ' ')} against {x}",
+            legend="(mean, 95% CI)",
+        )
         return fig
-    fig, axes = _grid(len(scenarios), len(policies), width=4.4, height=3.8)
+    fig, axes = _grid(len(scenarios), len(policies), width=5.6, height=3.8)
     for i, scenario in enumerate(scenarios):
         for j, policy in enumerate(policies):
             ax = axes[i, j]
             runs = summary[(summary["scenario"] == scenario) & (summary["policy"] == policy)]
             scale = 100.0 if _unit(metric) == "%" else 1.0
-            if runs[x].nunique() * runs[y].nunique() > 400:
-                art = ax.scatter(runs[x], runs[y], c=runs[metric] * scale, s=14, cmap="viridis")
+            cells = runs[x].nunique() * runs[y].nunique()
+            if cells > 400 or len(runs[[x, y]].drop_duplicates()) < cells:
+                art = ax.scatter(
+                    runs[x],
+                    runs[y],
+                    c=runs[metric] * scale,
+                    s=40,
+                    cmap="viridis",
+                    edgecolors="black",
+                    linewidths=0.3,
+                )
             else:
                 grid = runs.pivot_table(index=y, columns=x, values=metric, aggfunc="mean") * scale
                 art = ax.imshow(grid.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
                 ax.set_xticks(range(grid.shape[1]), [f"{v:g}" for v in grid.columns], fontsize=8)
                 ax.set_yticks(range(grid.shape[0]), [f"{v:g}" for v in grid.index], fontsize=8)
                 for (r, c), value in np.ndenumerate(grid.to_numpy()):
-                    ax.text(c, r, f"{value:.3g}", ha="center", va="center", fontsize=7, color="white")
+                    ax.text(
+                        c, r, f"{value:.3g}", ha="center", va="center", fontsize=7, color="white"
+                    )
             fig.colorbar(art, ax=ax, label=label(metric))
             ax.set_title(f"{scenario} / {policy}", fontsize=10)
             ax.set_xlabel(label(x))
             ax.set_ylabel(label(y))
-    _finish(fig, axes, axes.size, f"mean {metric.replace('_', ' ')} over {x} and {y}")
+    _finish(fig, axes, axes.size, f"mean {metric.replace('_', ' ')}\nby {x} and {y}")
     return fig
 
 
@@ -201,24 +276,43 @@ def frontier_chart(summary: pd.DataFrame, scenarios: list[str], policies: list[s
             runs = part[part["policy"] == policy]
             if runs.empty:
                 continue
-            ax.scatter(runs["approval_rate"], runs["bad_debt_loss_rate"], s=10, alpha=0.35,
-                       color=colors[policy])
+            ax.scatter(
+                runs["approval_rate"],
+                runs["bad_debt_loss_rate"],
+                s=10,
+                alpha=0.35,
+                color=colors[policy],
+            )
             xs, ys = _mean_ci(runs["approval_rate"]), _mean_ci(runs["bad_debt_loss_rate"])
-            ax.errorbar(xs["mean"], ys["mean"], xerr=xs["half"], yerr=ys["half"], marker="D",
-                        markersize=7, capsize=3, color=colors[policy], label=policy)
+            ax.errorbar(
+                xs["mean"],
+                ys["mean"],
+                xerr=xs["half"],
+                yerr=ys["half"],
+                marker="D",
+                markersize=7,
+                capsize=3,
+                color=colors[policy],
+                label=policy,
+            )
         ax.set_title(scenario)
         ax.set_xlabel(label("approval_rate"))
         ax.set_ylabel("bad debt loss rate (% of originations)")
         _format_axis(ax.xaxis, "approval_rate")
         _format_axis(ax.yaxis, "bad_debt_loss_rate")
         ax.grid(alpha=0.3)
-    _finish(fig, axes, len(scenarios), "risk-volume frontier: loss rate against approval rate",
-            legend="policy\n(mean, 95% CI;\ndots = runs)")
+    _finish(
+        fig,
+        axes,
+        len(scenarios),
+        "risk-volume frontier: loss rate against approval rate",
+        legend="policy\n(mean, 95% CI;\ndots = runs)",
+    )
     return fig
 
 
 def composition_chart(ts: pd.DataFrame, scenarios: list[str], policies: list[str]) -> Figure:
-    """Overdue loans by DPD bucket over time (stacked, mean across runs), per scenario and policy."""
+    """Overdue loans by DPD bucket over time (stacked, mean of runs), per scenario and policy."""
     fig, axes = _grid(len(scenarios), len(policies), width=4.2, height=3.0, share=True)
     palette = plt.get_cmap("YlOrRd")(np.linspace(0.35, 0.95, len(_BUCKET_SHARES)))
     for i, scenario in enumerate(scenarios):
@@ -226,20 +320,26 @@ def composition_chart(ts: pd.DataFrame, scenarios: list[str], policies: list[str
             ax = axes[i, j]
             runs = ts[(ts["scenario"] == scenario) & (ts["policy"] == policy)]
             mean = runs.groupby("month")[list(_BUCKET_SHARES)].mean()
-            ax.stackplot(mean.index, mean.to_numpy().T, labels=list(_BUCKET_SHARES.values()),
-                         colors=palette)
+            ax.stackplot(
+                mean.index, mean.to_numpy().T, labels=list(_BUCKET_SHARES.values()), colors=palette
+            )
             ax.set_title(f"{scenario} / {policy}", fontsize=10)
             ax.set_xlabel("month")
             ax.set_ylabel("share of active loans (%)")
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
             ax.grid(alpha=0.3)
-    _finish(fig, axes, axes.size, "overdue loans by days-past-due bucket (rest are current)",
-            legend="bucket")
+    _finish(
+        fig,
+        axes,
+        axes.size,
+        "overdue loans by days-past-due bucket (rest are current)",
+        legend="bucket",
+    )
     return fig
 
 
 def vintage_chart(vintages: pd.DataFrame, scenarios: list[str], policies: list[str]) -> Figure:
-    """Cumulative write-off rate by months on book for selected vintages, per scenario and policy."""
+    """Cumulative write-off rate by months on book of some vintages, per scenario and policy."""
     fig, axes = _grid(len(scenarios), len(policies), width=4.2, height=3.0, share=True)
     last = int(vintages["vintage"].max()) if not vintages.empty else 0
     step = max(1, math.ceil((last + 1) / 6))
@@ -253,22 +353,34 @@ def vintage_chart(vintages: pd.DataFrame, scenarios: list[str], policies: list[s
             for k, vintage in enumerate(chosen):
                 if vintage in curves.index.get_level_values(0):
                     curve = curves.loc[vintage]
-                    ax.plot(curve.index, curve.to_numpy(), color=cmap(k / max(1, len(chosen) - 1)),
-                            label=f"month {vintage}")
+                    ax.plot(
+                        curve.index,
+                        curve.to_numpy(),
+                        color=cmap(k / max(1, len(chosen) - 1)),
+                        label=f"month {vintage}",
+                    )
             ax.set_title(f"{scenario} / {policy}", fontsize=10)
             ax.set_xlabel("months on book")
             ax.set_ylabel("cum. write-offs (% of vintage)")
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
             ax.grid(alpha=0.3)
-    _finish(fig, axes, axes.size, "vintage loss curves (mean across runs)",
-            legend="vintage\n(month originated)")
+    _finish(
+        fig,
+        axes,
+        axes.size,
+        "vintage loss curves (mean across runs)",
+        legend="vintage\n(month originated)",
+    )
     return fig
 
 
 def rollrate_chart(rollrates: pd.DataFrame, scenarios: list[str], policies: list[str]) -> Figure:
-    """Mean roll-rate matrix (share of starting-bucket balance by end state) per scenario and policy."""
-    states = [c for c in rollrates.columns if c not in
-              ("run_id", "scenario", "policy", "replication", "from_bucket") and "." not in c]
+    """Mean roll-rate matrix (share of bucket balance by end state) per scenario and policy."""
+    states = [
+        c
+        for c in rollrates.columns
+        if c not in ("run_id", "scenario", "policy", "replication", "from_bucket") and "." not in c
+    ]
     fig, axes = _grid(len(scenarios), len(policies), width=5.2, height=3.6)
     for i, scenario in enumerate(scenarios):
         for j, policy in enumerate(policies):
@@ -276,12 +388,24 @@ def rollrate_chart(rollrates: pd.DataFrame, scenarios: list[str], policies: list
             runs = rollrates[(rollrates["scenario"] == scenario) & (rollrates["policy"] == policy)]
             matrix = runs.groupby("from_bucket", sort=False)[states].mean()
             art = ax.imshow(matrix.to_numpy() * 100, cmap="Blues", vmin=0, vmax=100)
-            ax.set_xticks(range(len(states)), [s.replace("_", " ") for s in states], rotation=35,
-                          ha="right", fontsize=8)
+            ax.set_xticks(
+                range(len(states)),
+                [s.replace("_", " ") for s in states],
+                rotation=35,
+                ha="right",
+                fontsize=8,
+            )
             ax.set_yticks(range(len(matrix.index)), list(matrix.index), fontsize=8)
             for (r, c), value in np.ndenumerate(matrix.to_numpy() * 100):
-                ax.text(c, r, f"{value:.0f}", ha="center", va="center", fontsize=7,
-                        color="white" if value > 60 else "black")
+                ax.text(
+                    c,
+                    r,
+                    f"{value:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if value > 60 else "black",
+                )
             ax.set_title(f"{scenario} / {policy}", fontsize=10)
             ax.set_xlabel("end state")
             ax.set_ylabel("from DPD bucket")
@@ -292,7 +416,9 @@ def rollrate_chart(rollrates: pd.DataFrame, scenarios: list[str], policies: list
 
 def default_charts(config: ExperimentConfig) -> list[ChartSpec]:
     """Charts drawn when a config has no ``[[chart]]``: the standard set, plus sweep plots."""
-    specs = [ChartSpec("timeseries", metric=m) for m in ("overdue_rate", "npl_rate", "cum_net_loss")]
+    specs = [
+        ChartSpec("timeseries", metric=m) for m in ("overdue_rate", "npl_rate", "cum_net_loss")
+    ]
     specs += [ChartSpec(kind) for kind in ("frontier", "composition", "vintage", "rollrate")]
     for param in config.params:
         specs.append(ChartSpec("sweep", metric="bad_debt_loss_rate", x=param))
@@ -334,9 +460,14 @@ def draw_all(out_dir: Path | str) -> list[Path]:
 
     drawers: dict[str, Callable[[ChartSpec], Figure]] = {
         "timeseries": lambda c: timeseries_chart(
-            table("timeseries")[["scenario", "policy", "month", c.metric]], c.metric, scenarios, policies
+            table("timeseries")[["scenario", "policy", "month", c.metric]],
+            c.metric,
+            scenarios,
+            policies,
         ),
-        "sweep": lambda c: sweep_chart(summary, c.metric, c.x, c.y, scenarios, policies),
+        "sweep": lambda c: sweep_chart(
+            summary, c.metric, c.x, c.y, scenarios, policies, config.params
+        ),
         "frontier": lambda c: frontier_chart(summary, scenarios, policies),
         "composition": lambda c: composition_chart(table("timeseries"), scenarios, policies),
         "vintage": lambda c: vintage_chart(table("vintages"), scenarios, policies),

@@ -31,15 +31,24 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run an experiment config")
     run.add_argument("config", help="experiment config (TOML)")
     run.add_argument("--out", help="results folder (default: results/<experiment name>)")
-    run.add_argument("--workers", type=int, help="worker processes (default: CPU count; 1 = serial)")
-    run.add_argument("--resume", action="store_true", help="finish a folder made by the same config")
+    run.add_argument(
+        "--workers", type=int, help="worker processes (default: CPU count; 1 = serial)"
+    )
+    run.add_argument(
+        "--resume", action="store_true", help="finish a folder made by the same config"
+    )
     run.add_argument("--force", action="store_true", help="overwrite the results in the folder")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--no-charts", action="store_true", help="skip the figures (draw later with charts)"
+    )
     charts = sub.add_parser("charts", help="redraw every figure of a results folder from its files")
     charts.add_argument("dir", help="results folder")
     compare = sub.add_parser("compare", help="policy comparison table (also DIR/comparison.csv)")
     compare.add_argument("dir", help="results folder")
-    compare.add_argument("--baseline", help="policy to compare against (default: the config's first)")
+    compare.add_argument(
+        "--baseline", help="policy to compare against (default: the config's first)"
+    )
     sub.add_parser("list", help="shipped configs, scenario presets and policy presets")
     return parser
 
@@ -69,6 +78,7 @@ def _run(args: argparse.Namespace) -> int:
         force=args.force,
         progress=not args.quiet,
         source=Path(args.config).read_text(encoding="utf-8"),
+        draw=not args.no_charts,
     )
     print(report.text())
     return 1 if report.failed else 0
@@ -91,9 +101,14 @@ def _compare(args: argparse.Namespace) -> int:
     config = parse_config(store.read_manifest(folder)["config"])
     policies = [p.name for p in config.policies]
     if args.baseline is not None and args.baseline not in policies:
-        raise ConfigError(f"argument --baseline: unknown policy '{args.baseline}'; allowed: {', '.join(policies)}")
+        raise ConfigError(
+            f"argument --baseline: unknown policy '{args.baseline}'; allowed: {', '.join(policies)}"
+        )
     table = compare_policies(
-        store.read_table(folder, "summary"), params=config.params, baseline=args.baseline, policies=policies
+        store.read_table(folder, "summary"),
+        params=config.params,
+        baseline=args.baseline,
+        policies=policies,
     )
     table.to_csv(folder / "comparison.csv", index=False)
     print(format_comparison(table, config.params))
@@ -117,6 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         message = " ".join(str(exc).split())
         print(f"error: {message}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}: '{exc.filename}'", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted; finished runs are kept, continue with --resume", file=sys.stderr)

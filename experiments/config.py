@@ -271,7 +271,9 @@ def _unique(kind: str, names: list[str]) -> None:
     seen = set()
     for name in names:
         if name in seen:
-            raise ConfigError(f"config [[{kind}]]: name '{name}' is used twice; names must be unique")
+            raise ConfigError(
+                f"config [[{kind}]]: name '{name}' is used twice; names must be unique"
+            )
         seen.add(name)
 
 
@@ -286,15 +288,20 @@ def _scenarios(tables: list[dict[str, Any]], months: int) -> tuple[ScenarioSpec,
         knots = {k: v for k, v in table.items() if k in SERIES_BOUNDS}
         preset = table.get("preset")
         if preset is not None and knots:
-            raise ConfigError(f"{where}: give either 'preset' or knot series ({', '.join(knots)}), not both")
+            raise ConfigError(
+                f"{where}: give either 'preset' or knot series ({', '.join(knots)}), not both"
+            )
         if preset is None and not knots:
             raise ConfigError(
                 f"{where}: needs 'preset' (one of {', '.join(MacroScenario.names())}) "
                 f"or knot series ({', '.join(SERIES_BOUNDS)})"
             )
-        if preset is not None and (not isinstance(preset, str) or preset not in MacroScenario.names()):
+        if preset is not None and (
+            not isinstance(preset, str) or preset not in MacroScenario.names()
+        ):
             raise ConfigError(
-                f"{where}: unknown scenario preset {preset!r}; allowed: {', '.join(MacroScenario.names())}"
+                f"{where}: unknown scenario preset {preset!r}; "
+                f"allowed: {', '.join(MacroScenario.names())}"
             )
         name = table.get("name", preset)
         if name is None:
@@ -319,12 +326,14 @@ def _policies(tables: list[dict[str, Any]]) -> tuple[PolicySpec, ...]:
         for key in table:
             if key not in ("name", "preset", *levers):
                 raise ConfigError(
-                    f"{where}: unknown policy field '{key}'; allowed: name, preset, {', '.join(levers)}"
+                    f"{where}: unknown policy field '{key}'; "
+                    f"allowed: name, preset, {', '.join(levers)}"
                 )
         preset = table.get("preset", "balanced")
         if not isinstance(preset, str) or preset not in RiskPolicy.names():
             raise ConfigError(
-                f"{where}: unknown policy preset {preset!r}; allowed: {', '.join(RiskPolicy.names())}"
+                f"{where}: unknown policy preset {preset!r}; "
+                f"allowed: {', '.join(RiskPolicy.names())}"
             )
         name = table.get("name", preset)
         if not isinstance(name, str) or not name:
@@ -373,10 +382,13 @@ def _check_lever(where: str, lever: str) -> None:
     fields = lever_fields()
     if group not in fields:
         raise ConfigError(
-            f"{where}: unknown lever '{lever}'; names are dotted: {', '.join(g + '.<field>' for g in fields)}"
+            f"{where}: unknown lever '{lever}'; "
+            f"names are dotted: {', '.join(g + '.<field>' for g in fields)}"
         )
     if name not in fields[group]:
-        raise ConfigError(f"{where}: unknown lever '{lever}'; allowed {group}.*: {', '.join(fields[group])}")
+        raise ConfigError(
+            f"{where}: unknown lever '{lever}'; allowed {group}.*: {', '.join(fields[group])}"
+        )
 
 
 def _sweep(table: dict[str, Any]) -> dict[str, list[Any]]:
@@ -391,7 +403,9 @@ def _sweep(table: dict[str, Any]) -> dict[str, list[Any]]:
                 raise ConfigError(f"{where}: values must be numbers or booleans, got {v!r}")
         if len(set(values)) != len(values):
             raise ConfigError(f"{where}: values must be distinct, got {values}")
-        if any(isinstance(v, bool) for v in values) and not all(isinstance(v, bool) for v in values):
+        if any(isinstance(v, bool) for v in values) and not all(
+            isinstance(v, bool) for v in values
+        ):
             raise ConfigError(f"{where}: do not mix booleans and numbers, got {values}")
         out[lever] = values
     return out
@@ -404,7 +418,9 @@ def _sample(table: dict[str, Any], experiment_seed: int) -> SampleSpec | None:
     _check_keys(where, table, ("method", "n", "seed", "ranges"))
     method = table.get("method")
     if method not in SAMPLE_METHODS:
-        raise ConfigError(f"{where} method must be one of {', '.join(SAMPLE_METHODS)}, got {method!r}")
+        raise ConfigError(
+            f"{where} method must be one of {', '.join(SAMPLE_METHODS)}, got {method!r}"
+        )
     if "n" not in table:
         raise ConfigError(f"{where} needs 'n' (the number of design points)")
     n = _int(where, "n", table["n"], 1, 1_000_000)
@@ -413,14 +429,18 @@ def _sample(table: dict[str, Any], experiment_seed: int) -> SampleSpec | None:
     seed = _int(where, "seed", table.get("seed", experiment_seed), 0, 2**63 - 1)
     ranges_raw = table.get("ranges")
     if not isinstance(ranges_raw, dict) or not ranges_raw:
-        raise ConfigError(f"{where} needs a [sample.ranges] table of \"lever\" = [low, high]")
+        raise ConfigError(f'{where} needs a [sample.ranges] table of "lever" = [low, high]')
     ranges = {}
     for lever, bounds in ranges_raw.items():
         _check_lever("config [sample.ranges]", lever)
         if lever_kind(lever) not in ("int", "float", "float | None"):
-            raise ConfigError(f"config [sample.ranges] '{lever}' is not numeric and cannot be sampled")
+            raise ConfigError(
+                f"config [sample.ranges] '{lever}' is not numeric and cannot be sampled"
+            )
         if not isinstance(bounds, list) or len(bounds) != 2:
-            raise ConfigError(f"config [sample.ranges] '{lever}' must be [low, high], got {bounds!r}")
+            raise ConfigError(
+                f"config [sample.ranges] '{lever}' must be [low, high], got {bounds!r}"
+            )
         low = _number("config [sample.ranges]", f"'{lever}' low", bounds[0])
         high = _number("config [sample.ranges]", f"'{lever}' high", bounds[1])
         if not low < high:
@@ -443,16 +463,21 @@ def _charts(tables: list[dict[str, Any]], params: list[str]) -> tuple[ChartSpec,
             raise ConfigError(f"{where} kind must be one of {', '.join(CHART_KINDS)}, got {kind!r}")
         metric, x, y = table.get("metric"), table.get("x"), table.get("y")
         if kind == "timeseries" and metric not in series:
-            raise ConfigError(f"{where} metric must be a monthly column ({', '.join(series)}), got {metric!r}")
+            raise ConfigError(
+                f"{where} metric must be a monthly column ({', '.join(series)}), got {metric!r}"
+            )
         if kind == "sweep":
             if metric not in SUMMARY_METRICS:
                 raise ConfigError(
-                    f"{where} metric must be a summary metric ({', '.join(SUMMARY_METRICS)}), got {metric!r}"
+                    f"{where} metric must be a summary metric "
+                    f"({', '.join(SUMMARY_METRICS)}), got {metric!r}"
                 )
             for key, value in (("x", x), ("y", y)):
                 if (key == "x" or value is not None) and value not in params:
                     allowed = ", ".join(params) or "none: the config sweeps nothing"
-                    raise ConfigError(f"{where} {key} must be a swept parameter ({allowed}), got {value!r}")
+                    raise ConfigError(
+                        f"{where} {key} must be a swept parameter ({allowed}), got {value!r}"
+                    )
         elif kind != "timeseries" and metric is not None:
             raise ConfigError(f"{where}: kind '{kind}' takes no 'metric'")
         if kind != "sweep" and (x is not None or y is not None):

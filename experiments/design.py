@@ -11,7 +11,6 @@ from functools import cache
 from typing import Any
 
 import numpy as np
-from scipy.stats import qmc
 
 from experiments.config import (
     LEVER_STEPS,
@@ -84,6 +83,8 @@ def sweep_points(config: ExperimentConfig) -> list[dict[str, Any]]:
     """
     types = param_types(config)
     if config.sample:
+        from scipy.stats import qmc  # imported here: workers never need it
+
         spec = config.sample
         dims = len(spec.ranges)
         if spec.method == "lhs":
@@ -99,7 +100,8 @@ def sweep_points(config: ExperimentConfig) -> list[dict[str, Any]]:
                     first, last = math.ceil(low / step), math.floor(high / step)
                     if last < first:
                         raise ConfigError(
-                            f"config [sample.ranges] '{lever}' holds no multiple of {step} in [{low}, {high}]"
+                            f"config [sample.ranges] '{lever}' holds no multiple of {step} "
+                            f"in [{low}, {high}]"
                         )
                     point[lever] = step * min(first + int(u * (last - first + 1)), last)
                 else:
@@ -170,8 +172,13 @@ def build_design(config: ExperimentConfig) -> list[RunSpec]:
     specs = []
     for scenario, policy, point in combos:
         for k, seed in enumerate(seeds):
-            body = {"scenario": scenario.name, "policy": policy.name, "replication": k,
-                    "seed": seed, "params": point}
+            body = {
+                "scenario": scenario.name,
+                "policy": policy.name,
+                "replication": k,
+                "seed": seed,
+                "params": point,
+            }
             digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:8]
             index = len(specs)
             specs.append(RunSpec(index=index, run_id=f"{index:0{width}d}-{digest}", **body))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
+import signal
 import time
 import traceback
 from collections.abc import Callable
@@ -44,8 +46,13 @@ def simulate(config: ExperimentConfig, spec: RunSpec) -> RunResult:
         burn_in=config.burn_in,
     )
     monthly = eco.run(config.months)
-    ids = {"run_id": spec.run_id, "scenario": spec.scenario, "policy": spec.policy,
-           "replication": spec.replication, **spec.params}
+    ids = {
+        "run_id": spec.run_id,
+        "scenario": spec.scenario,
+        "policy": spec.policy,
+        "replication": spec.replication,
+        **spec.params,
+    }
 
     def tag(frame: pd.DataFrame) -> pd.DataFrame:
         return frame.assign(**ids)
@@ -68,8 +75,11 @@ def run_and_store(config: ExperimentConfig, spec: RunSpec, out_dir: Path) -> Run
         write_run(out_dir, spec, result, seconds, param_types(config))
     except Exception as exc:  # noqa: BLE001 - a failing run is recorded, the sweep goes on
         return RunOutcome(
-            spec.run_id, False, time.perf_counter() - start,
-            error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(),
+            spec.run_id,
+            False,
+            time.perf_counter() - start,
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc(),
         )
     return RunOutcome(spec.run_id, True, seconds)
 
@@ -79,6 +89,9 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(config_dict: dict[str, Any], out_dir: str) -> None:
+    # Ctrl-C reaches the whole process group: workers leave quietly (each run's files are
+    # written atomically) and the main process reports the interruption.
+    signal.signal(signal.SIGINT, lambda *_: os._exit(130))
     _WORKER["config"] = parse_config(config_dict)
     _WORKER["out_dir"] = Path(out_dir)
 
@@ -130,9 +143,21 @@ def execute(
             initializer=_init_worker,
             initargs=(config.to_dict(), str(out_dir)),
         ) as pool:
-            futures = [pool.submit(_run_batch, batch) for batch in batches(specs, workers)]
-            for future in as_completed(futures):
-                for outcome in future.result():
-                    record(outcome)
+            futures = {pool.submit(_run_batch, batch): batch for batch in batches(specs, workers)}
+            try:
+                for future in as_completed(futures):
+                    try:
+                        batch_outcomes = future.result()
+                    except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS
+                        error = f"{type(exc).__name__}: {exc}"
+                        batch_outcomes = [
+                            RunOutcome(s.run_id, False, 0.0, error, traceback.format_exc())
+                            for s in futures[future]
+                        ]
+                    for outcome in batch_outcomes:
+                        record(outcome)
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
     order = {spec.run_id: spec.index for spec in specs}
     return sorted(outcomes, key=lambda o: order[o.run_id])

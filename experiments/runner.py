@@ -1,4 +1,4 @@
-"""Run a whole experiment: check the output folder, execute, consolidate, write the manifest, draw."""
+"""Run a whole experiment: check the folder, execute, consolidate, write the manifest, draw."""
 
 from __future__ import annotations
 
@@ -58,10 +58,19 @@ def code_version() -> str:
     root = Path(__file__).resolve().parent.parent
     try:
         head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True, timeout=10
+            ["git", "rev-parse", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, check=True,
+            ["git", "status", "--porcelain"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
             timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
@@ -95,12 +104,15 @@ def prepare_output(config: ExperimentConfig, out_dir: Path, resume: bool, force:
         return
     if not resume:
         raise ConfigError(
-            f"'{out_dir}' already holds results; pass --resume to finish them or --force to overwrite"
+            f"'{out_dir}' already holds results; "
+            "pass --resume to finish them or --force to overwrite"
         )
     try:
         previous = store.read_manifest(out_dir)["config_hash"]
     except (OSError, ValueError, KeyError):
-        raise ConfigError(f"argument --resume: '{out_dir}' has no readable manifest.json; use --force") from None
+        raise ConfigError(
+            f"argument --resume: '{out_dir}' has no readable manifest.json; use --force"
+        ) from None
     if previous != config.config_hash():
         raise ConfigError(
             f"argument --resume: the config differs from the one that made '{out_dir}' "
@@ -135,6 +147,7 @@ def run_experiment(
     force: bool = False,
     progress: bool = True,
     source: str | None = None,
+    draw: bool = True,
 ) -> RunReport:
     """Run every unfinished run of ``config`` and leave a complete results folder.
 
@@ -146,6 +159,7 @@ def run_experiment(
         force: Delete the results already in the folder first.
         progress: Show a tqdm progress bar over runs.
         source: The config file's text, kept in the manifest.
+        draw: Draw the figures at the end (``charts DIR`` can draw them later).
 
     Returns:
         Counts, failures, wall time and figure paths.
@@ -167,8 +181,14 @@ def run_experiment(
     store.write_manifest(out_dir, manifest)
     already = store.finished(out_dir, specs)
     todo = [s for s in specs if s.run_id not in already]
-    with tqdm(total=len(specs), initial=len(already), unit="run", disable=not progress,
-              file=sys.stderr, desc=config.name) as bar:
+    with tqdm(
+        total=len(specs),
+        initial=len(already),
+        unit="run",
+        disable=not progress,
+        file=sys.stderr,
+        desc=config.name,
+    ) as bar:
 
         def advance(outcome: RunOutcome) -> None:
             bar.update(1)
@@ -176,21 +196,33 @@ def run_experiment(
         outcomes = execute(config, todo, out_dir, workers, on_done=advance)
     by_id = {s.run_id: s for s in specs}
     failed = [
-        {"run_id": o.run_id, "spec": by_id[o.run_id].to_dict(), "error": o.error, "traceback": o.traceback}
+        {
+            "run_id": o.run_id,
+            "spec": by_id[o.run_id].to_dict(),
+            "error": o.error,
+            "traceback": o.traceback,
+        }
         for o in outcomes
         if not o.ok
     ]
     consolidated = store.consolidate(out_dir, specs, param_types(config))
-    figures = charts.draw_all(out_dir) if consolidated else []
+    figures = charts.draw_all(out_dir) if consolidated and draw else []
     wall = time.perf_counter() - start
     timings = store.finished(out_dir, specs)
     manifest.update(
         status="complete" if not failed else "some runs failed",
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
         timings={"wall_seconds": wall, "workers": workers, "run_seconds": timings},
-        counts={"total": len(specs), "finished": consolidated, "done_now": len(outcomes) - len(failed),
-                "skipped": len(already), "failed": len(failed)},
+        counts={
+            "total": len(specs),
+            "finished": consolidated,
+            "done_now": len(outcomes) - len(failed),
+            "skipped": len(already),
+            "failed": len(failed),
+        },
         failures=failed,
     )
     store.write_manifest(out_dir, manifest)
-    return RunReport(out_dir, len(specs), len(outcomes) - len(failed), len(already), failed, wall, figures)
+    return RunReport(
+        out_dir, len(specs), len(outcomes) - len(failed), len(already), failed, wall, figures
+    )

@@ -65,17 +65,27 @@ def schemas(param_types: dict[str, str]) -> dict[str, pa.Schema]:
         for c in (*METRIC_COLUMNS, *EXTRA_COLUMNS)
     ]
     summary = [
-        pa.field(m, pa.int64() if m == "peak_overdue_month" else pa.float64()) for m in SUMMARY_METRICS
+        pa.field(m, pa.int64() if m == "peak_overdue_month" else pa.float64())
+        for m in SUMMARY_METRICS
     ]
     return {
         "timeseries": pa.schema([*ids, *params, *monthly]),
         "rollrates": pa.schema(
-            [*ids, *params, pa.field("from_bucket", pa.string()),
-             *(pa.field(s, pa.float64()) for s in ROLL_STATES)]
+            [
+                *ids,
+                *params,
+                pa.field("from_bucket", pa.string()),
+                *(pa.field(s, pa.float64()) for s in ROLL_STATES),
+            ]
         ),
         "vintages": pa.schema(
-            [*ids, *params, pa.field("vintage", pa.int64()), pa.field("months_on_book", pa.int64()),
-             pa.field("cum_writeoff_rate", pa.float64())]
+            [
+                *ids,
+                *params,
+                pa.field("vintage", pa.int64()),
+                pa.field("months_on_book", pa.int64()),
+                pa.field("cum_writeoff_rate", pa.float64()),
+            ]
         ),
         "summary": pa.schema([*ids, pa.field("seed", pa.int64()), *params, *summary]),
     }
@@ -83,7 +93,9 @@ def schemas(param_types: dict[str, str]) -> dict[str, pa.Schema]:
 
 def _to_table(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     frame = frame[schema.names].reset_index(drop=True)
-    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False).replace_schema_metadata(None)
+    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False).replace_schema_metadata(
+        None
+    )
 
 
 def _tmp(path: Path) -> Path:
@@ -116,7 +128,9 @@ def write_run(
     (out_dir / RUNS_DIR).mkdir(parents=True, exist_ok=True)
     tables = schemas(param_types)
     for name in TABLES:
-        _atomic_parquet(_to_table(getattr(result, name), tables[name]), run_file(out_dir, spec.run_id, name))
+        _atomic_parquet(
+            _to_table(getattr(result, name), tables[name]), run_file(out_dir, spec.run_id, name)
+        )
     atomic_write_text(run_file(out_dir, spec.run_id, "done"), json.dumps({"seconds": seconds}))
 
 
@@ -139,7 +153,11 @@ def consolidate(out_dir: Path, specs: list[RunSpec], param_types: dict[str, str]
     Returns:
         The number of runs consolidated.
     """
-    done = [s for s in sorted(specs, key=lambda s: s.index) if run_file(out_dir, s.run_id, "done").is_file()]
+    done = [
+        s
+        for s in sorted(specs, key=lambda s: s.index)
+        if run_file(out_dir, s.run_id, "done").is_file()
+    ]
     for name, schema in schemas(param_types).items():
         target = out_dir / f"{name}.parquet"
         tmp = _tmp(target)

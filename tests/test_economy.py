@@ -14,16 +14,35 @@ from model import (
 )
 
 CONTRACT_COLUMNS = [
-    "month", "unemployment_rate", "active_loans", "balance", "overdue_rate", "overdue_rate_30",
-    "npl_rate", "overdue_balance_rate", "applications", "approvals", "approval_rate",
-    "originations", "writeoffs", "recoveries", "net_loss", "cum_net_loss", "interest_income",
-    "fee_income", "funding_cost", "collection_cost", "profit", "relief_granted",
+    "month",
+    "unemployment_rate",
+    "active_loans",
+    "balance",
+    "overdue_rate",
+    "overdue_rate_30",
+    "npl_rate",
+    "overdue_balance_rate",
+    "applications",
+    "approvals",
+    "approval_rate",
+    "originations",
+    "writeoffs",
+    "recoveries",
+    "net_loss",
+    "cum_net_loss",
+    "interest_income",
+    "fee_income",
+    "funding_cost",
+    "collection_cost",
+    "profit",
+    "relief_granted",
 ]
 
 
 def test_public_api_contract():
-    eco = CreditEconomy(n_borrowers=1000, scenario="severe_recession", policy="balanced", seed=7,
-                        burn_in=12)
+    eco = CreditEconomy(
+        n_borrowers=1000, scenario="severe_recession", policy="balanced", seed=7, burn_in=12
+    )
     assert isinstance(eco, mesa.Model)
     df = eco.run(months=6)
     assert isinstance(df, pd.DataFrame)
@@ -56,8 +75,10 @@ def test_same_seed_is_bit_identical_and_different_seeds_differ():
 
 
 def test_policies_on_the_same_seed_see_the_same_borrowers_and_shocks():
-    econ = [CreditEconomy(3000, "severe_recession", p, seed=5, burn_in=12)
-            for p in ("conservative", "aggressive")]
+    econ = [
+        CreditEconomy(3000, "severe_recession", p, seed=5, burn_in=12)
+        for p in ("conservative", "aggressive")
+    ]
     for eco in econ:
         eco.run(24)
     s0, s1 = econ[0].state, econ[1].state
@@ -100,8 +121,14 @@ def test_several_lenders_and_multi_borrowing():
 
 def test_custom_scenario_object_and_population_dict():
     sc = MacroScenario.from_knots("v", 24, unemployment=[(0, 0.05), (3, 0.12), (15, 0.06)])
-    eco = CreditEconomy(2000, sc, RiskPolicy.preset("conservative"), seed=1, burn_in=6,
-                        population={"savings_months": 0.5})
+    eco = CreditEconomy(
+        2000,
+        sc,
+        RiskPolicy.preset("conservative"),
+        seed=1,
+        burn_in=6,
+        population={"savings_months": 0.5},
+    )
     df = eco.run(24)
     assert df["unemployment_rate"].iloc[3] > 0.09
 
@@ -163,7 +190,8 @@ def test_dynamic_rule_tightens_cutoff_when_overdue_passes_target():
     eco = CreditEconomy(3000, "severe_recession", pol, seed=1, burn_in=12)
     df = eco.run(24)
     assert df["cutoff"].max() > pol.score_cutoff
-    static = CreditEconomy(3000, "severe_recession", pol.replace(dynamic_overdue_target=None),
-                           seed=1, burn_in=12).run(24)
+    static = CreditEconomy(
+        3000, "severe_recession", pol.replace(dynamic_overdue_target=None), seed=1, burn_in=12
+    ).run(24)
     assert (static["cutoff"] == pol.score_cutoff).all()
     assert df["approvals"].sum() < static["approvals"].sum()

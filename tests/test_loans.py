@@ -6,8 +6,15 @@ from model.loans import LoanBook, annuity_factor, annuity_payment
 
 def _book_with_loan(amount=1200.0, annual_rate=0.24, term=12):
     book = LoanBook(1, 1)
-    book.originate(0, np.array([0]), np.array([amount]), np.array([annual_rate / 12]), term,
-                   np.array([0], np.int8), month=0)
+    book.originate(
+        0,
+        np.array([0]),
+        np.array([amount]),
+        np.array([annual_rate / 12]),
+        term,
+        np.array([0], np.int8),
+        month=0,
+    )
     return book
 
 
@@ -83,7 +90,11 @@ def test_relief_cures_extends_and_lowers_instalment():
     for _ in range(2):
         _, due = book.due(0, 0.0)
         book.settle(0, due, np.zeros(1), 0.05)
-    before_bal, before_inst, left = book.balance[0, 0], book.instalment[0, 0], book.months_left[0, 0]
+    before_bal, before_inst, left = (
+        book.balance[0, 0],
+        book.instalment[0, 0],
+        book.months_left[0, 0],
+    )
     arrears = book.arrears[0, 0]
     waived = book.grant_relief(0, np.array([True]), waiver=0.5, rate_cut=0.3, extension=6)
     assert waived[0] == pytest.approx(0.5 * arrears)

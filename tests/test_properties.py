@@ -91,8 +91,12 @@ def test_accounts_balance_and_states_stay_legal(policy, second, scenario, popula
         h = hist[hist.lender == lender.index]
         prev = np.concatenate([[opening[lender.index]], h["balance"].to_numpy()[:-1]])
         flows = (
-            h["originations"] + h["interest_income"] + h["fee_income"]
-            - h["repayments"] - h["writeoffs"] - h["waived"]
+            h["originations"]
+            + h["interest_income"]
+            + h["fee_income"]
+            - h["repayments"]
+            - h["writeoffs"]
+            - h["waived"]
         ).to_numpy()
         np.testing.assert_allclose(h["balance"].to_numpy() - prev, flows, rtol=1e-9, atol=1e-6)
 
