@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import matplotlib
@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend is chosen first
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
 
@@ -136,6 +137,17 @@ def _colors(series: list) -> dict:
     return {p: cmap(i % 10) for i, p in enumerate(series)}
 
 
+def _panels(
+    frame: pd.DataFrame, axes: np.ndarray, scenarios: list[str], policies: list[str]
+) -> Iterator[tuple[Axes, pd.DataFrame]]:
+    """Yield each (scenario row, policy column) panel with its rows of ``frame``, titled."""
+    for i, scenario in enumerate(scenarios):
+        for j, policy in enumerate(policies):
+            ax = axes[i, j]
+            ax.set_title(f"{scenario} / {policy}", fontsize=10)
+            yield ax, frame[(frame["scenario"] == scenario) & (frame["policy"] == policy)]
+
+
 def timeseries_chart(
     ts: pd.DataFrame, metric: str, scenarios: list[str], policies: list[str]
 ) -> Figure:
@@ -232,35 +244,29 @@ def sweep_chart(
         )
         return fig
     fig, axes = _grid(len(scenarios), len(policies), width=5.6, height=3.8)
-    for i, scenario in enumerate(scenarios):
-        for j, policy in enumerate(policies):
-            ax = axes[i, j]
-            runs = summary[(summary["scenario"] == scenario) & (summary["policy"] == policy)]
-            scale = 100.0 if _unit(metric) == "%" else 1.0
-            cells = runs[x].nunique() * runs[y].nunique()
-            if cells > 400 or len(runs[[x, y]].drop_duplicates()) < cells:
-                art = ax.scatter(
-                    runs[x],
-                    runs[y],
-                    c=runs[metric] * scale,
-                    s=40,
-                    cmap="viridis",
-                    edgecolors="black",
-                    linewidths=0.3,
-                )
-            else:
-                grid = runs.pivot_table(index=y, columns=x, values=metric, aggfunc="mean") * scale
-                art = ax.imshow(grid.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
-                ax.set_xticks(range(grid.shape[1]), [f"{v:g}" for v in grid.columns], fontsize=8)
-                ax.set_yticks(range(grid.shape[0]), [f"{v:g}" for v in grid.index], fontsize=8)
-                for (r, c), value in np.ndenumerate(grid.to_numpy()):
-                    ax.text(
-                        c, r, f"{value:.3g}", ha="center", va="center", fontsize=7, color="white"
-                    )
-            fig.colorbar(art, ax=ax, label=label(metric))
-            ax.set_title(f"{scenario} / {policy}", fontsize=10)
-            ax.set_xlabel(label(x))
-            ax.set_ylabel(label(y))
+    for ax, runs in _panels(summary, axes, scenarios, policies):
+        scale = 100.0 if _unit(metric) == "%" else 1.0
+        cells = runs[x].nunique() * runs[y].nunique()
+        if cells > 400 or len(runs[[x, y]].drop_duplicates()) < cells:
+            art = ax.scatter(
+                runs[x],
+                runs[y],
+                c=runs[metric] * scale,
+                s=40,
+                cmap="viridis",
+                edgecolors="black",
+                linewidths=0.3,
+            )
+        else:
+            grid = runs.pivot_table(index=y, columns=x, values=metric, aggfunc="mean") * scale
+            art = ax.imshow(grid.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
+            ax.set_xticks(range(grid.shape[1]), [f"{v:g}" for v in grid.columns], fontsize=8)
+            ax.set_yticks(range(grid.shape[0]), [f"{v:g}" for v in grid.index], fontsize=8)
+            for (r, c), value in np.ndenumerate(grid.to_numpy()):
+                ax.text(c, r, f"{value:.3g}", ha="center", va="center", fontsize=7, color="white")
+        fig.colorbar(art, ax=ax, label=label(metric))
+        ax.set_xlabel(label(x))
+        ax.set_ylabel(label(y))
     _finish(fig, axes, axes.size, f"mean {metric.replace('_', ' ')}\nby {x} and {y}")
     return fig
 
@@ -315,19 +321,15 @@ def composition_chart(ts: pd.DataFrame, scenarios: list[str], policies: list[str
     """Overdue loans by DPD bucket over time (stacked, mean of runs), per scenario and policy."""
     fig, axes = _grid(len(scenarios), len(policies), width=4.2, height=3.0, share=True)
     palette = plt.get_cmap("YlOrRd")(np.linspace(0.35, 0.95, len(_BUCKET_SHARES)))
-    for i, scenario in enumerate(scenarios):
-        for j, policy in enumerate(policies):
-            ax = axes[i, j]
-            runs = ts[(ts["scenario"] == scenario) & (ts["policy"] == policy)]
-            mean = runs.groupby("month")[list(_BUCKET_SHARES)].mean()
-            ax.stackplot(
-                mean.index, mean.to_numpy().T, labels=list(_BUCKET_SHARES.values()), colors=palette
-            )
-            ax.set_title(f"{scenario} / {policy}", fontsize=10)
-            ax.set_xlabel("month")
-            ax.set_ylabel("share of active loans (%)")
-            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-            ax.grid(alpha=0.3)
+    for ax, runs in _panels(ts, axes, scenarios, policies):
+        mean = runs.groupby("month")[list(_BUCKET_SHARES)].mean()
+        ax.stackplot(
+            mean.index, mean.to_numpy().T, labels=list(_BUCKET_SHARES.values()), colors=palette
+        )
+        ax.set_xlabel("month")
+        ax.set_ylabel("share of active loans (%)")
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.grid(alpha=0.3)
     _finish(
         fig,
         axes,
@@ -345,25 +347,21 @@ def vintage_chart(vintages: pd.DataFrame, scenarios: list[str], policies: list[s
     step = max(1, math.ceil((last + 1) / 6))
     chosen = list(range(0, last + 1, step))
     cmap = plt.get_cmap("viridis")
-    for i, scenario in enumerate(scenarios):
-        for j, policy in enumerate(policies):
-            ax = axes[i, j]
-            runs = vintages[(vintages["scenario"] == scenario) & (vintages["policy"] == policy)]
-            curves = runs.groupby(["vintage", "months_on_book"])["cum_writeoff_rate"].mean()
-            for k, vintage in enumerate(chosen):
-                if vintage in curves.index.get_level_values(0):
-                    curve = curves.loc[vintage]
-                    ax.plot(
-                        curve.index,
-                        curve.to_numpy(),
-                        color=cmap(k / max(1, len(chosen) - 1)),
-                        label=f"month {vintage}",
-                    )
-            ax.set_title(f"{scenario} / {policy}", fontsize=10)
-            ax.set_xlabel("months on book")
-            ax.set_ylabel("cum. write-offs (% of vintage)")
-            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-            ax.grid(alpha=0.3)
+    for ax, runs in _panels(vintages, axes, scenarios, policies):
+        curves = runs.groupby(["vintage", "months_on_book"])["cum_writeoff_rate"].mean()
+        for k, vintage in enumerate(chosen):
+            if vintage in curves.index.get_level_values(0):
+                curve = curves.loc[vintage]
+                ax.plot(
+                    curve.index,
+                    curve.to_numpy(),
+                    color=cmap(k / max(1, len(chosen) - 1)),
+                    label=f"month {vintage}",
+                )
+        ax.set_xlabel("months on book")
+        ax.set_ylabel("cum. write-offs (% of vintage)")
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.grid(alpha=0.3)
     _finish(
         fig,
         axes,
@@ -382,34 +380,30 @@ def rollrate_chart(rollrates: pd.DataFrame, scenarios: list[str], policies: list
         if c not in ("run_id", "scenario", "policy", "replication", "from_bucket") and "." not in c
     ]
     fig, axes = _grid(len(scenarios), len(policies), width=5.2, height=3.6)
-    for i, scenario in enumerate(scenarios):
-        for j, policy in enumerate(policies):
-            ax = axes[i, j]
-            runs = rollrates[(rollrates["scenario"] == scenario) & (rollrates["policy"] == policy)]
-            matrix = runs.groupby("from_bucket", sort=False)[states].mean()
-            art = ax.imshow(matrix.to_numpy() * 100, cmap="Blues", vmin=0, vmax=100)
-            ax.set_xticks(
-                range(len(states)),
-                [s.replace("_", " ") for s in states],
-                rotation=35,
-                ha="right",
-                fontsize=8,
+    for ax, runs in _panels(rollrates, axes, scenarios, policies):
+        matrix = runs.groupby("from_bucket", sort=False)[states].mean()
+        art = ax.imshow(matrix.to_numpy() * 100, cmap="Blues", vmin=0, vmax=100)
+        ax.set_xticks(
+            range(len(states)),
+            [s.replace("_", " ") for s in states],
+            rotation=35,
+            ha="right",
+            fontsize=8,
+        )
+        ax.set_yticks(range(len(matrix.index)), list(matrix.index), fontsize=8)
+        for (r, c), value in np.ndenumerate(matrix.to_numpy() * 100):
+            ax.text(
+                c,
+                r,
+                f"{value:.0f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if value > 60 else "black",
             )
-            ax.set_yticks(range(len(matrix.index)), list(matrix.index), fontsize=8)
-            for (r, c), value in np.ndenumerate(matrix.to_numpy() * 100):
-                ax.text(
-                    c,
-                    r,
-                    f"{value:.0f}",
-                    ha="center",
-                    va="center",
-                    fontsize=7,
-                    color="white" if value > 60 else "black",
-                )
-            ax.set_title(f"{scenario} / {policy}", fontsize=10)
-            ax.set_xlabel("end state")
-            ax.set_ylabel("from DPD bucket")
-            fig.colorbar(art, ax=ax, label="% of bucket balance")
+        ax.set_xlabel("end state")
+        ax.set_ylabel("from DPD bucket")
+        fig.colorbar(art, ax=ax, label="% of bucket balance")
     _finish(fig, axes, axes.size, "monthly roll rates between DPD buckets")
     return fig
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -170,12 +171,12 @@ class MacroScenario:
         """Number of months in the path."""
         return int(self.unemployment.size)
 
-    @property
+    @cached_property
     def wage_index(self) -> np.ndarray:
         """Nominal wage level per month (1.0 at month 0)."""
         return _index_from_growth(self.wage_growth)
 
-    @property
+    @cached_property
     def price_index(self) -> np.ndarray:
         """Consumer-price level per month (1.0 at month 0)."""
         return _index_from_growth(self.inflation)
@@ -183,13 +184,11 @@ class MacroScenario:
     def state(self, month: int) -> MacroState:
         """Conditions of ``month``; months past the end repeat the last month's rates."""
         t = min(max(month, 0), self.months - 1)
-        wage = _index_from_growth(np.append(self.wage_growth, self.wage_growth[-1]))
-        price = _index_from_growth(np.append(self.inflation, self.inflation[-1]))
         extra = max(month - t, 0)
         return MacroState(
             unemployment=float(self.unemployment[t]),
-            wage_index=float(wage[t] * (1 + self.wage_growth[-1]) ** (extra / 12)),
-            price_index=float(price[t] * (1 + self.inflation[-1]) ** (extra / 12)),
+            wage_index=float(self.wage_index[t] * (1 + self.wage_growth[-1]) ** (extra / 12)),
+            price_index=float(self.price_index[t] * (1 + self.inflation[-1]) ** (extra / 12)),
             policy_rate=float(self.policy_rate[t]),
             illness_factor=float(self.illness_factor[t]),
         )
