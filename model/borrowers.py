@@ -143,7 +143,8 @@ def income(
     value = np.where(state.employed, employed_income, wage * ratio)
     value *= np.where(state.ill_months > 0, 1.0 - params.illness_income_loss, 1.0)
     state.income = value
-    state.smoothed_income = 0.85 * state.smoothed_income + 0.15 * value
+    weight = params.income_smoothing
+    state.smoothed_income = (1.0 - weight) * state.smoothed_income + weight * value
 
 
 def spending_needs(
@@ -173,7 +174,7 @@ def settle_spending(state: BorrowerState, params: PopulationParams, remaining: n
 
     The habit moves a share ``habit_adjustment`` of the way toward its target
     (``disc_share`` x smoothed income), so a fall in income bites for months.
-    Savings above the buffer target are spent down at 20% a month.
+    Savings above the buffer target are spent down at ``savings_spend_down`` a month.
 
     Args:
         state: Borrower state; ``savings`` and ``habit`` updated in place.
@@ -183,7 +184,7 @@ def settle_spending(state: BorrowerState, params: PopulationParams, remaining: n
     discretionary = np.clip(remaining, 0.0, state.habit)
     left = np.maximum(remaining - discretionary, 0.0)
     excess = np.maximum(left - state.buffer_target * state.smoothed_income, 0.0)
-    state.savings = left - 0.2 * excess
+    state.savings = left - params.savings_spend_down * excess
     target = state.disc_share * state.smoothed_income
     state.habit = state.habit + params.habit_adjustment * (target - state.habit)
 

@@ -271,7 +271,8 @@ class CreditEconomy(mesa.Model):
             lender.accounts["repayments"] += float(paid[j].sum())
             lender.accounts["recoveries"] += float(recovered[j].sum())
         rules.settle_spending(state, self.params, remaining)
-        state.distressed = (paid.sum(axis=0) < due.sum(axis=0) - 1e-6) | (remaining < protected)
+        state.missed = paid.sum(axis=0) < due.sum(axis=0) - 1e-6
+        state.distressed = state.missed | (remaining < protected)
         contact = self.streams["relief"].random(n)
         written_off = np.zeros_like(book.active, dtype=float)
         for lender in self.lenders:
@@ -316,6 +317,7 @@ class CreditEconomy(mesa.Model):
         n, n_lenders = self.n_borrowers, len(self.lenders)
         stream = self.streams["applications"]
         u_apply, u_choice, need = stream.random(n), stream.random(n), stream.standard_normal(n)
+        sd = p.loan_need_dispersion
         prob = (
             p.apply_rate
             * np.where(state.distressed, p.distress_apply_multiplier, 1.0)
@@ -343,14 +345,17 @@ class CreditEconomy(mesa.Model):
             ) / self._quality_scale
             score = lender.score(quality, self.score_error[lender.index, idx], damaged[idx])
             wanted = (
-                p.loan_need_months * np.exp(0.5 * need[idx] - 0.125) * state.smoothed_income[idx]
+                p.loan_need_months
+                * np.exp(sd * need[idx] - 0.5 * sd * sd)
+                * state.smoothed_income[idx]
             )
             reported = state.income[idx] * state.misreport[idx]
             lent = lender.originate(
                 book, idx, score, wanted, reported, debt_service[idx], macro.policy_rate, self.month
             )
-            # Borrowers in distress keep the proceeds as cash (to repay); others spend them.
-            state.savings[idx] += lent * state.distressed[idx]
+            # Borrowers who missed a payment keep the proceeds as cash to repay (borrowing
+            # to repay); others spend them.
+            state.savings[idx] += lent * state.missed[idx]
             self.vintages.record_originations(self.month, float(lent.sum()))
 
     def _close_month(self, macro: MacroState, record: bool) -> None:

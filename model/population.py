@@ -49,12 +49,14 @@ class PopulationParams:
         essentials_share: Mean essential spending, share of permanent income.
         essentials_spread: Half-width of the uniform spread of the essentials share.
         discretionary_share: Discretionary habit target, share of income.
+        income_smoothing: Weight of this month's income in the smoothed (usual) income.
         habit_adjustment: Monthly speed at which the habit moves toward its target.
         habit_protected: Share of the habit a borrower keeps spending before paying debt.
         overspender_share: Share of over-spenders per segment (spend ahead of income).
         overspender_extra: Extra discretionary share of over-spenders.
         savings_months: Mean savings buffer target, months of income (0 = no buffer).
         savings_spread: S.d. of log buffer target.
+        savings_spend_down: Monthly share of savings above the buffer target spent.
         low_willingness_share: Share of borrowers with low willingness to pay.
         low_willingness: Monthly probability that a low-willingness borrower pays when able.
         oversight_rate: Monthly probability that a borrower of average literacy forgets a
@@ -65,6 +67,7 @@ class PopulationParams:
         distress_apply_multiplier: Multiplier on ``apply_rate`` for borrowers in distress.
         reborrow_probability: Probability of applying again when a loan is repaid.
         loan_need_months: Mean loan amount wanted, months of smoothed income (log-normal).
+        loan_need_dispersion: S.d. of the log loan amount wanted (0 = everyone wants the mean).
     """
 
     segment_shares: tuple[float, float, float] = (0.6, 0.25, 0.15)
@@ -86,12 +89,14 @@ class PopulationParams:
     essentials_share: float = 0.45
     essentials_spread: float = 0.1
     discretionary_share: float = 0.3
+    income_smoothing: float = 0.15
     habit_adjustment: float = 0.1
     habit_protected: float = 0.5
     overspender_share: tuple[float, float, float] = (0.08, 0.1, 0.3)
     overspender_extra: float = 0.15
     savings_months: float = 2.0
     savings_spread: float = 0.8
+    savings_spend_down: float = 0.2
     low_willingness_share: float = 0.03
     low_willingness: float = 0.6
     oversight_rate: float = 0.015
@@ -101,6 +106,7 @@ class PopulationParams:
     distress_apply_multiplier: float = 3.0
     reborrow_probability: float = 0.5
     loan_need_months: float = 3.0
+    loan_need_dispersion: float = 0.5
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -132,11 +138,13 @@ class PopulationParams:
             "essentials_share": (0, 1.5, False),
             "essentials_spread": (0, 0.5, False),
             "discretionary_share": (0, 1.5, False),
+            "income_smoothing": (0, 1, False),
             "habit_adjustment": (0, 1, False),
             "habit_protected": (0, 1, False),
             "overspender_extra": (0, 1, False),
             "savings_months": (0, 120, False),
             "savings_spread": (0, 3, False),
+            "savings_spend_down": (0, 1, False),
             "low_willingness_share": (0, 1, False),
             "low_willingness": (0, 1, False),
             "oversight_rate": (0, 1, False),
@@ -146,6 +154,7 @@ class PopulationParams:
             "distress_apply_multiplier": (0, 100, False),
             "reborrow_probability": (0, 1, False),
             "loan_need_months": (0, 60, False),
+            "loan_need_dispersion": (0, 3, False),
         }
         for name, (low, high, integer) in scalars.items():
             set_(
@@ -200,6 +209,7 @@ class BorrowerState:
         "misreport",
         "record_damaged_until",
         "distressed",
+        "missed",
         "shock_sd",
         "cycle_beta",
     )
@@ -271,6 +281,7 @@ def init_population(
         misreport=misreport,
         record_damaged_until=np.full(n, np.iinfo(np.int32).min, np.int32),
         distressed=np.zeros(n, bool),
+        missed=np.zeros(n, bool),
         shock_sd=np.asarray(params.income_shock_sd)[segment],
         cycle_beta=np.asarray(params.business_cycle_beta)[segment],
     )
