@@ -55,9 +55,7 @@ def labour_market(
         loss = min_loss
         find = (u_now - target_unemployment + loss * (1.0 - u_now)) / max(u_now, 1e-12)
     loss, find = float(np.clip(loss, 0.0, 1.0)), float(np.clip(find, 0.0, 1.0))
-    seg = state.segment
-    rel_loss = np.asarray(params.job_loss_relative)[seg]
-    rel_find = np.asarray(params.job_finding_relative)[seg]
+    rel_loss, rel_find = state.rel_job_loss, state.rel_job_finding
     mean_loss = rel_loss[employed].mean() if n_unemployed < n else 1.0
     mean_find = rel_find[~employed].mean() if n_unemployed > 0 else 1.0
     p = np.where(
@@ -93,15 +91,16 @@ def illness(
     ill = state.ill_months > 0
     rate = min(params.illness_rate * illness_factor, 1.0)
     onset = ~ill & (onset_uniform < rate)
+    months = state.ill_months
+    months -= ill
+    new = np.flatnonzero(onset)
     # Geometric duration on 1, 2, ... months with mean ``illness_months``.
     stay = 1.0 - 1.0 / params.illness_months
     if stay > 0:
-        duration = np.maximum(np.ceil(np.log1p(-duration_uniform) / np.log(stay)), 1)
+        duration = np.ceil(np.log1p(-duration_uniform[new]) / np.log(stay))
+        months[new] = np.clip(duration, 1, 120)
     else:
-        duration = np.ones_like(duration_uniform)
-    state.ill_months = np.where(
-        onset, np.minimum(duration, 120), np.maximum(state.ill_months - 1, 0)
-    ).astype(np.int16)
+        months[new] = 1
     return onset
 
 
@@ -162,11 +161,11 @@ def spending_needs(
         ``(cash, protected)``: savings + income - essentials - medical costs (may be
         negative), and the discretionary amount spent before debt.
     """
-    essentials = state.essentials * macro.price_index
-    medical = fell_ill * (params.illness_cost * state.base_income * macro.wage_index)
-    cash = state.savings + state.income - essentials - medical
-    protected = state.habit * np.where(state.overspender, 1.0, params.habit_protected)
-    return cash, protected
+    cash = state.savings + state.income
+    cash -= state.essentials * macro.price_index
+    ill = np.flatnonzero(fell_ill)
+    cash[ill] -= params.illness_cost * state.base_income[ill] * macro.wage_index
+    return cash, state.habit * state.protect_share
 
 
 def settle_spending(state: BorrowerState, params: PopulationParams, remaining: np.ndarray) -> None:

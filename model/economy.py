@@ -217,7 +217,7 @@ class CreditEconomy(mesa.Model):
             lender.open_month(self.book, macro.policy_rate)
         self._labour_market(macro)
         fell_ill = self._income(macro, z)
-        repaid, written_off = self._repay_and_collect(macro, fell_ill)
+        repaid = self._repay_and_collect(macro, fell_ill)
         self._originate(macro, repaid.any(axis=0))
         self._close_month(macro, record)
 
@@ -246,14 +246,14 @@ class CreditEconomy(mesa.Model):
         )
         return fell_ill
 
-    def _repay_and_collect(
-        self, macro: MacroState, fell_ill: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _repay_and_collect(self, macro: MacroState, fell_ill: np.ndarray) -> np.ndarray:
         book, state, n = self.book, self.state, self.n_borrowers
         n_lenders = len(self.lenders)
-        start_bucket = np.minimum(book.dpd, DEFAULT_DPD_MONTHS)
-        start_balance = book.balance.copy()
-        was_active = book.active.copy()
+        record = self.month >= 0
+        if record:
+            opened = np.flatnonzero(book.active)  # flat (lender, borrower) slots
+            start_bucket = np.minimum(book.dpd.ravel()[opened], DEFAULT_DPD_MONTHS)
+            start_balance = book.balance.ravel()[opened]
         due = np.empty((n_lenders, n))
         for lender in self.lenders:
             interest, due[lender.index] = book.due(lender.index, lender.policy.penalty_rate / 12)
@@ -274,21 +274,24 @@ class CreditEconomy(mesa.Model):
         state.missed = paid.sum(axis=0) < due.sum(axis=0) - 1e-6
         state.distressed = state.missed | (remaining < protected)
         contact = self.streams["relief"].random(n)
-        written_off = np.zeros_like(book.active, dtype=float)
+        written_off = np.zeros_like(book.active)
         for lender in self.lenders:
             j = lender.index
             lender.collect(book)
             lender.relieve(book, state, contact)
-            vintage, age = book.vintage[j].copy(), book.age[j].copy()
-            written_off[j] = lender.write_off(book, state, self.month)
-            self.vintages.record_writeoffs(vintage, age, written_off[j])
-        book.wo_months += book.wo_balance > 0
-        book.wo_balance[book.wo_months > 36] = 0.0
-        if self.month >= 0:
+            hit, amount = lender.write_off(book, state, self.month)
+            written_off[j, hit] = True
+            self.vintages.record_writeoffs(book.vintage[j, hit], book.age[j, hit], amount)
+        recovering = np.flatnonzero(book.wo_balance)
+        wo_months = book.wo_months.ravel()
+        wo_months[recovering] += 1
+        expired = recovering[wo_months[recovering] > 36]
+        book.wo_balance.ravel()[expired] = 0.0
+        if record:
             self.roll_rates.record(
-                start_bucket, start_balance, was_active, book, written_off > 0, repaid
+                opened, start_bucket, start_balance, book, written_off.ravel(), repaid.ravel()
             )
-        return repaid, written_off
+        return repaid
 
     def _raw_quality(
         self, idx: np.ndarray, debt_service: np.ndarray, price_index: float
@@ -296,7 +299,7 @@ class CreditEconomy(mesa.Model):
         """True creditworthiness of borrowers ``idx`` (unobserved by lenders)."""
         s = self.state
         income = np.maximum(s.smoothed_income[idx], 1.0)
-        protect = np.where(s.overspender[idx], 1.0, self.params.habit_protected)
+        protect = s.protect_share[idx]
         slack = (
             income - s.essentials[idx] * price_index - s.habit[idx] * protect - debt_service
         ) / income
@@ -318,32 +321,30 @@ class CreditEconomy(mesa.Model):
         stream = self.streams["applications"]
         u_apply, u_choice, need = stream.random(n), stream.random(n), stream.standard_normal(n)
         sd = p.loan_need_dispersion
-        prob = (
-            p.apply_rate
-            * np.where(state.distressed, p.distress_apply_multiplier, 1.0)
-            * np.where(state.segment == 2, 1.5, 1.0)
-            * np.where(state.overspender, 2.0, 1.0)
-            * (1.3 - 0.6 * state.literacy)
-        )
-        prob = np.where(repaid_any, p.reborrow_probability, prob)
+        base = state.apply_base
+        prob = np.where(state.distressed, base * p.distress_apply_multiplier, base)
+        prob[repaid_any] = p.reborrow_probability
         applies = u_apply < prob
-        first = np.minimum((u_choice * n_lenders).astype(np.intp), n_lenders - 1)
-        target = np.full(n, -1, np.intp)
-        cols = np.arange(n)
-        for shift in range(n_lenders):
-            cand = (first + shift) % n_lenders
-            free = applies & (target < 0) & ~book.active[cand, cols]
-            target[free] = cand[free]
-        debt_service = book.debt_service()
-        damaged = state.record_damaged_until >= self.month
+        if n_lenders == 1:
+            target = np.where(applies & ~book.active[0], 0, -1)
+        else:
+            first = np.minimum((u_choice * n_lenders).astype(np.intp), n_lenders - 1)
+            target = np.full(n, -1, np.intp)
+            cols = np.arange(n)
+            for shift in range(n_lenders):
+                cand = (first + shift) % n_lenders
+                free = applies & (target < 0) & ~book.active[cand, cols]
+                target[free] = cand[free]
         for lender in self.lenders:
             idx = np.flatnonzero(target == lender.index)
             if idx.size == 0:
                 continue
+            debt_service = book.debt_service(idx)
             quality = (
-                self._raw_quality(idx, debt_service[idx], macro.price_index) - self._quality_center
+                self._raw_quality(idx, debt_service, macro.price_index) - self._quality_center
             ) / self._quality_scale
-            score = lender.score(quality, self.score_error[lender.index, idx], damaged[idx])
+            damaged = state.record_damaged_until[idx] >= self.month
+            score = lender.score(quality, self.score_error[lender.index, idx], damaged)
             wanted = (
                 p.loan_need_months
                 * np.exp(sd * need[idx] - 0.5 * sd * sd)
@@ -351,7 +352,7 @@ class CreditEconomy(mesa.Model):
             )
             reported = state.income[idx] * state.misreport[idx]
             lent = lender.originate(
-                book, idx, score, wanted, reported, debt_service[idx], macro.policy_rate, self.month
+                book, idx, score, wanted, reported, debt_service, macro.policy_rate, self.month
             )
             # Borrowers who missed a payment keep the proceeds as cash to repay (borrowing
             # to repay); others spend them.

@@ -124,32 +124,38 @@ class Lender(mesa.Agent):
         if not p.relief_enabled:
             return
         j = self.index
+        dpd = book.dpd[j]
+        idx = np.flatnonzero((dpd >= 1) & (dpd <= 3))  # only open loans have DPD
+        idx = idx[~book.relieved[j, idx]]
         trouble = (
-            (state.ill_months > 0)
-            | (~state.employed & (state.months_unemployed <= 12))
-            | (state.income < 0.8 * state.smoothed_income)
+            (state.ill_months[idx] > 0)
+            | (~state.employed[idx] & (state.months_unemployed[idx] <= 12))
+            | (state.income[idx] < 0.8 * state.smoothed_income[idx])
         )
-        eligible = book.active[j] & (book.dpd[j] >= 1) & (book.dpd[j] <= 3) & ~book.relieved[j]
-        asks = contact_uniform < 0.2 + 0.5 * state.literacy + 0.3 * p.collection_intensity
-        mask = eligible & trouble & asks
+        asks = contact_uniform[idx] < (
+            0.2 + 0.5 * state.literacy[idx] + 0.3 * p.collection_intensity
+        )
+        chosen = idx[trouble & asks]
         waived = book.grant_relief(
-            j, mask, p.relief_waiver, p.relief_rate_cut, p.relief_extension_months
+            j, chosen, p.relief_waiver, p.relief_rate_cut, p.relief_extension_months
         )
         self.accounts["waived"] += float(waived.sum())
-        self.accounts["relief_granted"] += float(np.count_nonzero(mask))
+        self.accounts["relief_granted"] += float(chosen.size)
 
-    def write_off(self, book: LoanBook, state: BorrowerState, month: int) -> np.ndarray:
+    def write_off(
+        self, book: LoanBook, state: BorrowerState, month: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Write off loans at the policy's DPD; mark 90+ DPD and write-offs on the credit record.
 
         Returns:
-            The amount written off per borrower (for vintage accounting).
+            ``(borrowers, amounts)`` of the loans written off.
         """
         j = self.index
-        amount = book.write_off(j, self.policy.writeoff_dpd // 30)
-        defaulted = (book.active[j] & (book.dpd[j] >= DEFAULT_DPD_MONTHS)) | (amount > 0)
-        state.record_damaged_until[defaulted] = month + RECORD_MONTHS
+        hit, amount = book.write_off(j, self.policy.writeoff_dpd // 30)
+        state.record_damaged_until[hit] = month + RECORD_MONTHS
+        state.record_damaged_until[book.dpd[j] >= DEFAULT_DPD_MONTHS] = month + RECORD_MONTHS
         self.accounts["writeoffs"] += float(amount.sum())
-        return amount
+        return hit, amount
 
     def score(self, quality: np.ndarray, error: np.ndarray, damaged: np.ndarray) -> np.ndarray:
         """Observed score (300-850) from standardised true quality and this lender's error."""

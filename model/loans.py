@@ -76,15 +76,12 @@ class LoanBook:
         arrears (the snowball). Due is the arrears plus the instalment, or the
         whole balance in the final month.
         """
-        active = self.active[lender]
+        # Closed slots hold zero balance and arrears, so they accrue and owe nothing.
         balance = self.balance[lender]
-        interest = np.where(
-            active, balance * self.rate[lender] + self.arrears[lender] * penalty_monthly, 0.0
-        )
+        interest = balance * self.rate[lender] + self.arrears[lender] * penalty_monthly
         balance += interest
         scheduled = np.minimum(balance, self.arrears[lender] + self.instalment[lender])
-        due = np.where(self.months_left[lender] <= 1, balance, scheduled)
-        return interest, np.where(active, due, 0.0)
+        return interest, np.where(self.months_left[lender] <= 1, balance, scheduled)
 
     def settle(
         self, lender: int, due: np.ndarray, paid: np.ndarray, late_fee_share: float
@@ -100,12 +97,16 @@ class LoanBook:
         balance -= paid
         np.maximum(balance, 0.0, out=balance)
         shortfall = due - paid
-        missed = active & (shortfall > 1e-6)
+        missed = shortfall > 1e-6  # closed slots owe nothing, so never miss
         fees = np.where(missed, late_fee_share * self.instalment[lender], 0.0)
         balance += fees
         self.arrears[lender] = np.where(missed, shortfall + fees, 0.0)
-        self.dpd[lender] = np.where(missed, self.dpd[lender] + 1, 0)
-        self.months_left[lender] = np.where(active, np.maximum(self.months_left[lender] - 1, 0), 0)
+        dpd = self.dpd[lender]
+        dpd += 1
+        dpd *= missed
+        months_left = self.months_left[lender]
+        months_left -= active
+        np.maximum(months_left, 0, out=months_left)
         self.age[lender] += active
         repaid = active & ~missed & (balance <= 1e-6)
         # Residues below a millionth of a unit are rounding: the borrower has paid.
@@ -113,24 +114,24 @@ class LoanBook:
         active &= ~repaid
         return fees, repaid
 
-    def write_off(self, lender: int, writeoff_months: int) -> np.ndarray:
+    def write_off(self, lender: int, writeoff_months: int) -> tuple[np.ndarray, np.ndarray]:
         """Write off loans at or past ``writeoff_months`` missed instalments.
 
         The written-off balance moves to ``wo_balance``, where recoveries are
         collected later.
 
         Returns:
-            The amount written off per slot.
+            ``(borrowers, amounts)``: indices of the loans written off and their balances.
         """
-        hit = self.active[lender] & (self.dpd[lender] >= writeoff_months)
-        amount = np.where(hit, self.balance[lender], 0.0)
-        self.wo_balance[lender] += amount
+        hit = np.flatnonzero(self.dpd[lender] >= writeoff_months)  # only open loans have DPD
+        amount = self.balance[lender, hit]
+        self.wo_balance[lender, hit] += amount
         self.wo_months[lender][hit] = 0
         self.active[lender][hit] = False
         self.balance[lender][hit] = 0.0
         self.arrears[lender][hit] = 0.0
         self.dpd[lender][hit] = 0
-        return amount
+        return hit, amount
 
     def grant_relief(
         self,
@@ -140,17 +141,17 @@ class LoanBook:
         rate_cut: float,
         extension: int,
     ) -> np.ndarray:
-        """Restructure the loans in ``mask``: waive part of the arrears, capitalise the rest.
+        """Restructure the loans ``mask`` (borrower indices): waive part of the arrears.
 
         The loan is cured (DPD 0), its rate cut and its term extended, and the
         instalment recomputed over the new remaining term (an instalment plan for
         the arrears).
 
         Returns:
-            The amount waived per slot.
+            The amount waived per loan restructured.
         """
-        waived = np.where(mask, waiver * self.arrears[lender], 0.0)
-        self.balance[lender] -= waived
+        waived = waiver * self.arrears[lender, mask]
+        self.balance[lender, mask] -= waived
         self.arrears[lender][mask] = 0.0
         self.dpd[lender][mask] = 0
         self.rate[lender][mask] *= 1.0 - rate_cut
@@ -188,9 +189,9 @@ class LoanBook:
         self.tier[lender, borrowers] = tier
         self.relieved[lender, borrowers] = False
 
-    def debt_service(self) -> np.ndarray:
-        """Sum of scheduled instalments of each borrower's active loans."""
-        return (self.instalment * self.active).sum(axis=0)
+    def debt_service(self, borrowers: np.ndarray) -> np.ndarray:
+        """Sum of the scheduled instalments of the active loans of ``borrowers``."""
+        return (self.instalment[:, borrowers] * self.active[:, borrowers]).sum(axis=0)
 
     def describe_borrower(self, index: int) -> list[dict[str, Any]]:
         """The active loans of borrower ``index`` as plain dicts (for inspection)."""

@@ -113,20 +113,30 @@ class RollRates:
 
     def record(
         self,
+        opened: np.ndarray,
         start_bucket: np.ndarray,
         start_balance: np.ndarray,
-        was_active: np.ndarray,
         book: LoanBook,
         written_off: np.ndarray,
         repaid: np.ndarray,
     ) -> None:
-        """Add one month's transitions of the loans active at the start of the month."""
-        end = np.minimum(book.dpd, DEFAULT_DPD_MONTHS).astype(np.intp)
-        end = np.where(written_off, 5, np.where(repaid, 6, end))
-        idx = start_bucket[was_active].astype(np.intp) * len(ROLL_STATES) + end[was_active]
-        self.flows += np.bincount(
-            idx, weights=start_balance[was_active], minlength=self.flows.size
-        ).reshape(self.flows.shape)
+        """Add one month's transitions of the loans open at the start of the month.
+
+        Args:
+            opened: Flat (lender, borrower) slot indices of the loans open at the start.
+            start_bucket: Their DPD buckets at the start.
+            start_balance: Their balances at the start.
+            book: The loan book at the end of the month.
+            written_off: Flat mask of slots written off this month.
+            repaid: Flat mask of slots repaid this month.
+        """
+        end = np.minimum(book.dpd.ravel()[opened], DEFAULT_DPD_MONTHS).astype(np.intp)
+        end[repaid[opened]] = 6
+        end[written_off[opened]] = 5
+        idx = start_bucket.astype(np.intp) * len(ROLL_STATES) + end
+        self.flows += np.bincount(idx, weights=start_balance, minlength=self.flows.size).reshape(
+            self.flows.shape
+        )
 
     def table(self) -> pd.DataFrame:
         """Roll-rate matrix: share of each starting bucket's balance by end state."""

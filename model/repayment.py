@@ -50,8 +50,9 @@ def pay_loans(
     n_lenders, _ = due.shape
     effects = [lender.collection_pressure(book) for lender in lenders]
     pay_effect = np.stack([e[0] for e in effects])
-    squeeze = np.stack([e[1] for e in effects]) * book.active
-    available = np.maximum(cash - protected * (1.0 - squeeze.max(axis=0)), 0.0)
+    squeeze = np.stack([e[1] for e in effects])  # zero on closed slots (bucket 0)
+    strongest = squeeze[0] if n_lenders == 1 else squeeze.max(axis=0)
+    available = np.maximum(cash - protected * (1.0 - strongest), 0.0)
     will = state.willingness
     willing = pay_uniform < will + (1.0 - will) * pay_effect
     if n_lenders == 1:
@@ -68,10 +69,13 @@ def pay_loans(
     recovered = np.zeros_like(due)
     for j, lender in enumerate(lenders):
         owed = book.wo_balance[j]
+        debtors = np.flatnonzero(owed)
         share = RECOVERY_BASE + RECOVERY_COLLECTION * lender.policy.collection_intensity
-        take = np.minimum(owed, share * np.minimum(available, state.income))
-        recovered[j] = take
-        owed -= take
-        available -= take
+        take = np.minimum(
+            owed[debtors], share * np.minimum(available[debtors], state.income[debtors])
+        )
+        recovered[j, debtors] = take
+        owed[debtors] -= take
+        available[debtors] -= take
     remaining = cash - paid.sum(axis=0) - recovered.sum(axis=0)
     return paid, recovered, remaining
