@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 #: Effect of each collection stage (by bucket current, 1-30, 31-60, 61-90, 90+) at full
 #: intensity on the chance a reluctant borrower pays: it closes this share of the gap to 1.
 #: On current loans the reminder stage is a pre-due reminder.
-STAGE_PAY_EFFECT = np.array([0.5, 0.6, 0.7, 0.8, 0.85])
+STAGE_PAY_EFFECT = np.array([0.8, 0.6, 0.7, 0.8, 0.85])
 #: Share of the protected discretionary spending a borrower under collection gives up to pay.
 STAGE_SQUEEZE = np.array([0.0, 0.3, 0.5, 0.7, 0.8])
 #: Cost of a pre-due reminder on a current loan, as a share of the reminder stage's cost.
@@ -45,6 +45,7 @@ ACCOUNT_FIELDS = (
     "funding_cost",
     "collection_cost",
     "acquisition_cost",
+    "servicing_cost",
     "relief_granted",
 )
 
@@ -86,10 +87,12 @@ class Lender(mesa.Agent):
         self.capital = self.policy.capital_ratio * self.funding_limit
 
     def open_month(self, book: LoanBook, policy_rate: float) -> None:
-        """Reset the month's flows and charge funding cost on the opening balance."""
+        """Reset the month's flows; charge funding and servicing cost on the opening book."""
         self.accounts = dict.fromkeys(ACCOUNT_FIELDS, 0.0)
         opening = float(book.balance[self.index].sum())
         self.accounts["funding_cost"] = opening * (policy_rate + self.policy.funding_spread) / 12
+        open_loans = int(np.count_nonzero(book.active[self.index]))
+        self.accounts["servicing_cost"] = open_loans * self.policy.servicing_cost
 
     def collection_pressure(self, book: LoanBook) -> tuple[np.ndarray, np.ndarray]:
         """Per-slot effect of this lender's collection on the coming payment.
@@ -224,7 +227,7 @@ class Lender(mesa.Agent):
         """Close the accounts: profit, capital, book state and the dynamic cut-off rule.
 
         Profit = interest + fees + recoveries - write-offs - waived - funding cost -
-        collection cost - acquisition cost.
+        collection cost - acquisition cost - servicing cost.
 
         Returns:
             The month's accounts (appended to ``history`` when ``record``).
@@ -240,6 +243,7 @@ class Lender(mesa.Agent):
             - a["funding_cost"]
             - a["collection_cost"]
             - a["acquisition_cost"]
+            - a["servicing_cost"]
         )
         self.capital += a["profit"]
         active = book.active[j]

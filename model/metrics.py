@@ -40,6 +40,7 @@ EXTRA_COLUMNS = (
     "repayments",
     "waived",
     "acquisition_cost",
+    "servicing_cost",
     "capital",
     "cutoff",
     "share_current",
@@ -66,6 +67,7 @@ _SUMMED = (
     "repayments",
     "waived",
     "acquisition_cost",
+    "servicing_cost",
     "capital",
 )
 

@@ -30,6 +30,7 @@ _BOUNDS: dict[str, tuple[float, float, bool, bool]] = {
     "funding_spread": (0, 1, False, False),
     "capital_ratio": (0, 1, False, True),
     "acquisition_cost": (0, 1e6, False, False),
+    "servicing_cost": (0, 1e6, False, False),
 }
 
 #: Graded collection stages, by DPD bucket 1-30, 31-60, 61-90, 90+.
@@ -77,6 +78,8 @@ class RiskPolicy:
         funding_spread: Annual spread of the lender's funding over the policy rate.
         capital_ratio: Initial equity as a share of the funding line.
         acquisition_cost: Operating cost per new loan.
+        servicing_cost: Operating cost per open loan per month (staff, systems, funding
+            operations), the lender's fixed-like cost of running the book.
     """
 
     name: str = "balanced"
@@ -91,7 +94,7 @@ class RiskPolicy:
     penalty_rate: float = 0.18
     writeoff_dpd: int = 180
     collection_intensity: float = 0.6
-    collection_costs: tuple[float, float, float, float] = (2.0, 12.0, 40.0, 80.0)
+    collection_costs: tuple[float, float, float, float] = (5.0, 30.0, 100.0, 200.0)
     relief_enabled: bool = True
     relief_extension_months: int = 6
     relief_rate_cut: float = 0.3
@@ -103,6 +106,7 @@ class RiskPolicy:
     funding_spread: float = 0.02
     capital_ratio: float = 0.12
     acquisition_cost: float = 60.0
+    servicing_cost: float = 35.0
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "conservative": dict(

@@ -99,13 +99,13 @@ class PopulationParams:
     savings_spend_down: float = 0.2
     low_willingness_share: float = 0.03
     low_willingness: float = 0.6
-    oversight_rate: float = 0.015
+    oversight_rate: float = 0.03
     misreport_share: float = 0.25
     misreport_factor: float = 0.5
     apply_rate: float = 0.03
     distress_apply_multiplier: float = 3.0
     reborrow_probability: float = 0.5
-    loan_need_months: float = 3.0
+    loan_need_months: float = 2.7
     loan_need_dispersion: float = 0.5
 
     def __post_init__(self) -> None:

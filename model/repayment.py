@@ -12,7 +12,7 @@ from model.population import BorrowerState
 
 #: Share of a borrower's spare cash (at most the month's income) collected each month on
 #: written-off debt with no collection effort, and the extra share at full intensity.
-RECOVERY_BASE, RECOVERY_COLLECTION = 0.01, 0.03
+RECOVERY_BASE, RECOVERY_COLLECTION = 0.003, 0.01
 
 
 def pay_loans(
