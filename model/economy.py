@@ -207,7 +207,7 @@ class CreditEconomy(mesa.Model):
 
     # --------------------------------------------------------------- the schedule
     def _macro(self) -> MacroState:
-        return self.scenario.state(max(self.month, 0))
+        return self.scenario.state(self.month)
 
     def _advance(self, record: bool) -> None:
         """One month, in the order of the process overview (docs/model.md)."""

@@ -182,13 +182,18 @@ class MacroScenario:
         return _index_from_growth(self.inflation)
 
     def state(self, month: int) -> MacroState:
-        """Conditions of ``month``; months past the end repeat the last month's rates."""
+        """Conditions of ``month``.
+
+        Months past the end repeat the last month's rates; months before 0 (the
+        burn-in) repeat month 0's, with wage and price levels growing into month 0 at
+        month 0's rates, so the economy enters month 0 in a steady state with growth.
+        """
         t = min(max(month, 0), self.months - 1)
-        extra = max(month - t, 0)
+        extra = month - t
         return MacroState(
             unemployment=float(self.unemployment[t]),
-            wage_index=float(self.wage_index[t] * (1 + self.wage_growth[-1]) ** (extra / 12)),
-            price_index=float(self.price_index[t] * (1 + self.inflation[-1]) ** (extra / 12)),
+            wage_index=float(self.wage_index[t] * (1 + self.wage_growth[t]) ** (extra / 12)),
+            price_index=float(self.price_index[t] * (1 + self.inflation[t]) ** (extra / 12)),
             policy_rate=float(self.policy_rate[t]),
             illness_factor=float(self.illness_factor[t]),
         )
