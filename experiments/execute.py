@@ -1,26 +1,50 @@
-"""Execution: simulate runs serially or in a spawn process pool, storing each as it finishes."""
+"""Execution: simulate runs serially, in a spawn process pool or on a Dask cluster.
+
+Each run is stored as soon as it finishes. On a Dask cluster (``--scheduler``) the
+workers only simulate: every result comes back to this process, which writes it with
+the same store code as a local run, so workers need no access to the results folder.
+"""
 
 from __future__ import annotations
 
 import math
 import multiprocessing
 import os
+import re
 import signal
 import time
 import traceback
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from experiments.analysis import summarise_timeseries
-from experiments.config import ExperimentConfig, parse_config
+from experiments.config import ConfigError, ExperimentConfig, parse_config
 from experiments.design import RunSpec, model_inputs, param_types
 from experiments.store import RunResult, write_run
 from model import CreditEconomy
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+#: How to get the optional Dask dependencies (named in the error without them).
+CLUSTER_EXTRA = 'pip install -e ".[cluster]"'
+#: Seconds to wait for a Dask scheduler before giving up.
+CONNECT_TIMEOUT = 10.0
+#: Runs in flight on a Dask cluster: this many per worker thread (at least MIN_IN_FLIGHT).
+IN_FLIGHT_PER_THREAD = 3
+MIN_IN_FLIGHT = 8
+#: Dask ``retries=`` of each run: re-executions after an error outside the run's own
+#: ``try`` (e.g. a worker that cannot unpickle the task). A run that raises is recorded
+#: as failed, never retried; a run whose worker dies is rescheduled by the scheduler
+#: (up to ``distributed.scheduler.allowed-failures`` times, default 3).
+RETRIES = 2
 
 
 @dataclass(frozen=True)
@@ -66,22 +90,52 @@ def simulate(config: ExperimentConfig, spec: RunSpec) -> RunResult:
     )
 
 
-def run_and_store(config: ExperimentConfig, spec: RunSpec, out_dir: Path) -> RunOutcome:
-    """Simulate one run and store it; an exception is caught and returned as a failure."""
+def _failure(run_id: str, seconds: float, exc: BaseException) -> RunOutcome:
+    """The outcome of a run that raised ``exc`` (call inside the ``except`` block)."""
+    return RunOutcome(
+        run_id,
+        False,
+        seconds,
+        error=f"{type(exc).__name__}: {exc}",
+        traceback=traceback.format_exc(),
+    )
+
+
+def simulate_safely(config: ExperimentConfig, spec: RunSpec) -> tuple[RunResult | None, RunOutcome]:
+    """Simulate one run; an exception is caught and returned as a failed outcome.
+
+    Returns:
+        ``(result, outcome)``: the tables and an ok outcome with the run time, or
+        ``None`` and the failure (error and traceback).
+    """
     start = time.perf_counter()
     try:
         result = simulate(config, spec)
-        seconds = time.perf_counter() - start
-        write_run(out_dir, spec, result, seconds, param_types(config))
     except Exception as exc:  # noqa: BLE001 - a failing run is recorded, the sweep goes on
-        return RunOutcome(
-            spec.run_id,
-            False,
-            time.perf_counter() - start,
-            error=f"{type(exc).__name__}: {exc}",
-            traceback=traceback.format_exc(),
-        )
-    return RunOutcome(spec.run_id, True, seconds)
+        return None, _failure(spec.run_id, time.perf_counter() - start, exc)
+    return result, RunOutcome(spec.run_id, True, time.perf_counter() - start)
+
+
+def store_safely(
+    config: ExperimentConfig,
+    spec: RunSpec,
+    out_dir: Path,
+    result: RunResult | None,
+    outcome: RunOutcome,
+) -> RunOutcome:
+    """Store a simulated run; a failed run or a failed write gives a failed outcome."""
+    if result is None:
+        return outcome
+    try:
+        write_run(out_dir, spec, result, outcome.seconds, param_types(config))
+    except Exception as exc:  # noqa: BLE001 - e.g. a full disk: recorded, the sweep goes on
+        return _failure(spec.run_id, outcome.seconds, exc)
+    return outcome
+
+
+def run_and_store(config: ExperimentConfig, spec: RunSpec, out_dir: Path) -> RunOutcome:
+    """Simulate one run and store it; an exception is caught and returned as a failure."""
+    return store_safely(config, spec, out_dir, *simulate_safely(config, spec))
 
 
 # Per-worker state, set once by the pool initializer so tasks stay small.
@@ -106,12 +160,126 @@ def batches(specs: list[RunSpec], workers: int) -> list[list[RunSpec]]:
     return [specs[i : i + size] for i in range(0, len(specs), size)]
 
 
+_ADDRESS_RE = re.compile(r"^(?:(?:tcp|tls)://)?(?:\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):\d{1,5}$")
+
+
+@contextmanager
+def dask_client(scheduler: str | None, workers: int = 1) -> Iterator[Client | None]:
+    """Connect to a Dask scheduler for :func:`execute`; yield ``None`` without one.
+
+    Args:
+        scheduler: ``'local'`` starts a ``LocalCluster`` on 127.0.0.1 (``workers``
+            single-threaded worker processes), an address such as ``tcp://HOST:PORT``
+            connects to a running cluster, ``None`` yields ``None`` (no cluster).
+        workers: Worker processes of a ``'local'`` cluster.
+
+    Raises:
+        ConfigError: If the cluster extra is not installed, the address is malformed or
+            no scheduler answers within :data:`CONNECT_TIMEOUT` seconds.
+    """
+    if scheduler is None:
+        yield None
+        return
+    try:
+        import distributed
+    except ImportError:
+        raise ConfigError(
+            "argument --scheduler needs dask.distributed, which is not installed; "
+            f"install the cluster extra: {CLUSTER_EXTRA}"
+        ) from None
+    if scheduler != "local" and not _ADDRESS_RE.match(scheduler):
+        raise ConfigError(
+            f"argument --scheduler: expected 'local' or an address like tcp://HOST:PORT, "
+            f"got '{scheduler}'"
+        )
+    with ExitStack() as stack:
+        address: Any = scheduler
+        if scheduler == "local":
+            address = stack.enter_context(
+                distributed.LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    silence_logs=40,  # logging.ERROR
+                )
+            )
+        try:
+            client = distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(
+                f"argument --scheduler: no Dask scheduler answered at '{scheduler}' "
+                f"within {CONNECT_TIMEOUT:g} s ({exc})"
+            ) from None
+        stack.enter_context(client)
+        yield client
+
+
+def in_flight_limit(client: Client) -> int:
+    """Runs to keep submitted: :data:`IN_FLIGHT_PER_THREAD` per worker thread, at least 8."""
+    threads = sum(client.nthreads().values())
+    return max(MIN_IN_FLIGHT, IN_FLIGHT_PER_THREAD * threads)
+
+
+def _execute_dask(
+    client: Client,
+    config: ExperimentConfig,
+    specs: list[RunSpec],
+    out_dir: Path,
+    record: Callable[[RunOutcome], None],
+) -> None:
+    """Simulate ``specs`` on the cluster, a bounded number at a time, storing results here."""
+    from distributed import as_completed as dask_as_completed
+
+    token = uuid.uuid4().hex[:8]  # keys unique per sweep: a cluster may serve many clients
+    todo = iter(specs)
+    running: dict[Any, tuple[Any, RunSpec]] = {}  # future and spec by task key
+
+    def submit(count: int) -> list[Any]:
+        futures: list[Any] = []
+        if count <= 0:
+            return futures
+        for spec in todo:
+            future = client.submit(
+                simulate_safely,
+                config,
+                spec,
+                key=f"run-{spec.run_id}-{token}",
+                retries=RETRIES,
+                pure=False,
+            )
+            running[future.key] = (future, spec)
+            futures.append(future)
+            if len(futures) >= count:
+                break
+        return futures
+
+    pending = dask_as_completed(submit(in_flight_limit(client)), loop=client.loop)
+    try:
+        for future in pending:
+            _, spec = running.pop(future.key)
+            try:
+                result, outcome = future.result()
+            except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: recorded, sweep goes on
+                result, outcome = None, _failure(spec.run_id, 0.0, exc)
+            future.release()
+            record(store_safely(config, spec, out_dir, result, outcome))
+            del result
+            for new in submit(in_flight_limit(client) - len(running)):
+                pending.add(new)
+    except BaseException:
+        client.cancel([f for f, _ in running.values()])
+        raise
+
+
 def execute(
     config: ExperimentConfig,
     specs: list[RunSpec],
     out_dir: Path,
     workers: int = 1,
     on_done: Callable[[RunOutcome], None] | None = None,
+    client: Client | None = None,
 ) -> list[RunOutcome]:
     """Run ``specs``, storing each run in ``out_dir`` as soon as it finishes.
 
@@ -121,6 +289,8 @@ def execute(
         out_dir: Results folder.
         workers: 1 runs serially in this process; more uses a spawn process pool.
         on_done: Called in this process with each outcome (e.g. to advance a progress bar).
+        client: A Dask client (see :func:`dask_client`): runs are simulated on its
+            cluster and stored by this process; ``workers`` is then ignored.
 
     Returns:
         The outcomes, in design order.
@@ -132,7 +302,9 @@ def execute(
         if on_done is not None:
             on_done(outcome)
 
-    if workers <= 1 or len(specs) <= 1:
+    if client is not None:
+        _execute_dask(client, config, specs, out_dir, record)
+    elif workers <= 1 or len(specs) <= 1:
         for spec in specs:
             record(run_and_store(config, spec, out_dir))
     else:

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from experiments import charts, store
 from experiments.config import ConfigError, ExperimentConfig
 from experiments.design import RunSpec, build_design, param_types, replication_seeds
-from experiments.execute import RunOutcome, execute
+from experiments.execute import RunOutcome, dask_client, execute
 
 _PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "scipy", "matplotlib", "tqdm")
 
@@ -140,6 +140,7 @@ def run_experiment(
     progress: bool = True,
     source: str | None = None,
     draw: bool = True,
+    scheduler: str | None = None,
 ) -> RunReport:
     """Run every unfinished run of ``config`` and leave a complete results folder.
 
@@ -152,6 +153,9 @@ def run_experiment(
         progress: Show a tqdm progress bar over runs.
         source: The config file's text, kept in the manifest.
         draw: Draw the figures at the end (``charts DIR`` can draw them later).
+        scheduler: Run on a Dask cluster: ``'local'`` starts one with ``workers``
+            processes, ``tcp://HOST:PORT`` uses a running one (``workers`` not allowed).
+            Results come back here and are stored as in a local run (same files).
 
     Returns:
         Counts, failures, wall time and figure paths.
@@ -160,32 +164,42 @@ def run_experiment(
         ConfigError: For a bad design or output folder (nothing is written then).
     """
     out_dir = Path(out_dir) if out_dir is not None else Path("results") / config.name
+    if scheduler not in (None, "local") and workers is not None:
+        raise ConfigError(
+            "argument --workers: not allowed with --scheduler ADDRESS (the cluster has its "
+            "workers); use it with --scheduler local"
+        )
     workers = workers if workers is not None else (os.cpu_count() or 1)
     if workers < 1:
         raise ConfigError(f"argument --workers must be >= 1, got {workers}")
     specs = build_design(config)
     prepare_output(config, out_dir, resume, force)
     start = time.perf_counter()
-    if force:
-        store.clear_results(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = _manifest(config, specs, source, datetime.now(UTC).isoformat(timespec="seconds"))
-    store.write_manifest(out_dir, manifest)
-    already = store.finished(out_dir, specs)
-    todo = [s for s in specs if s.run_id not in already]
-    with tqdm(
-        total=len(specs),
-        initial=len(already),
-        unit="run",
-        disable=not progress,
-        file=sys.stderr,
-        desc=config.name,
-    ) as bar:
+    # Connect to the cluster (if any) before writing anything: a bad address writes nothing.
+    with dask_client(scheduler, workers) as client:
+        if force:
+            store.clear_results(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        manifest = _manifest(config, specs, source, started)
+        store.write_manifest(out_dir, manifest)
+        already = store.finished(out_dir, specs)
+        todo = [s for s in specs if s.run_id not in already]
+        with tqdm(
+            total=len(specs),
+            initial=len(already),
+            unit="run",
+            disable=not progress,
+            file=sys.stderr,
+            desc=config.name,
+        ) as bar:
 
-        def advance(outcome: RunOutcome) -> None:
-            bar.update(1)
+            def advance(outcome: RunOutcome) -> None:
+                bar.update(1)
 
-        outcomes = execute(config, todo, out_dir, workers, on_done=advance)
+            outcomes = execute(config, todo, out_dir, workers, on_done=advance, client=client)
+        if client is not None and scheduler != "local":
+            workers = sum(client.nthreads().values())
     by_id = {s.run_id: s for s in specs}
     failed = [
         {
@@ -204,7 +218,12 @@ def run_experiment(
     manifest.update(
         status="complete" if not failed else "some runs failed",
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        timings={"wall_seconds": wall, "workers": workers, "run_seconds": timings},
+        timings={
+            "wall_seconds": wall,
+            "workers": workers,
+            "scheduler": scheduler,
+            "run_seconds": timings,
+        },
         counts={
             "total": len(specs),
             "finished": consolidated,
