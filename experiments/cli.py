@@ -1,4 +1,4 @@
-"""Command line: ``python -m experiments run|charts|compare|list``.
+"""Command line: ``python -m experiments run|charts|compare|list|dashboard``.
 
 Bad arguments or configs exit with status 2 and one ``error: ...`` line on
 stderr; failed runs give status 1.
@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--no-charts", action="store_true", help="skip the figures (draw later with charts)"
     )
+    run.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on a Dask cluster: tcp://HOST:PORT of a running scheduler, or 'local' "
+        "to start one with --workers processes (needs the cluster extra)",
+    )
     charts = sub.add_parser("charts", help="redraw every figure of a results folder from its files")
     charts.add_argument("dir", help="results folder")
     compare = sub.add_parser("compare", help="policy comparison table (also DIR/comparison.csv)")
@@ -50,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline", help="policy to compare against (default: the config's first)"
     )
     sub.add_parser("list", help="shipped configs, scenario presets and policy presets")
+    dashboard = sub.add_parser("dashboard", help="serve the interactive dashboard (solara)")
+    dashboard.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
+    dashboard.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
     return parser
 
 
@@ -79,6 +88,7 @@ def _run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         source=Path(args.config).read_text(encoding="utf-8"),
         draw=not args.no_charts,
+        scheduler=args.scheduler,
     )
     print(report.text())
     return 1 if report.failed else 0
@@ -123,11 +133,18 @@ def _list(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    from experiments.dashboard_server import serve
+
+    return serve(host=args.host, port=args.port)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 ok, 1 failed runs, 2 usage/config error)."""
     try:
         args = build_parser().parse_args(argv)
         commands = {"run": _run, "charts": _charts, "compare": _compare, "list": _list}
+        commands["dashboard"] = _dashboard
         return commands[args.command](args)
     except ConfigError as exc:
         message = " ".join(str(exc).split())
