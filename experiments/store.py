@@ -103,15 +103,21 @@ def _tmp(path: Path) -> Path:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
+    """Write ``text`` to ``path`` through a synced temporary file and ``os.replace``."""
     tmp = _tmp(path)
-    tmp.write_text(text, encoding="utf-8")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
 def _atomic_parquet(table: pa.Table, path: Path) -> None:
     tmp = _tmp(path)
-    pq.write_table(table, tmp)
+    with open(tmp, "wb") as f:
+        pq.write_table(table, f)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
@@ -124,23 +130,50 @@ def run_file(out_dir: Path, run_id: str, table: str) -> Path:
 def write_run(
     out_dir: Path, spec: RunSpec, result: RunResult, seconds: float, param_types: dict[str, str]
 ) -> None:
-    """Store one finished run: its tables, then the ``done`` marker (each atomically)."""
+    """Store one finished run: its tables, then the ``done`` marker (each atomically).
+
+    The marker records each table's row count, so a damaged file is found on resume.
+    """
     (out_dir / RUNS_DIR).mkdir(parents=True, exist_ok=True)
     tables = schemas(param_types)
+    rows = {}
     for name in TABLES:
-        _atomic_parquet(
-            _to_table(getattr(result, name), tables[name]), run_file(out_dir, spec.run_id, name)
-        )
-    atomic_write_text(run_file(out_dir, spec.run_id, "done"), json.dumps({"seconds": seconds}))
+        table = _to_table(getattr(result, name), tables[name])
+        _atomic_parquet(table, run_file(out_dir, spec.run_id, name))
+        rows[name] = table.num_rows
+    marker = json.dumps({"seconds": seconds, "rows": rows})
+    atomic_write_text(run_file(out_dir, spec.run_id, "done"), marker)
+
+
+def _intact(out_dir: Path, run_id: str) -> float | None:
+    """The stored run time if the run's marker and every table are readable and complete."""
+    try:
+        marker = json.loads(run_file(out_dir, run_id, "done").read_text(encoding="utf-8"))
+        for name in TABLES:
+            meta = pq.read_metadata(run_file(out_dir, run_id, name))
+            if meta.num_rows != marker["rows"][name]:
+                return None
+        return float(marker["seconds"])
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+        return None
 
 
 def finished(out_dir: Path, specs: Iterable[RunSpec]) -> dict[str, float]:
-    """Run ids already stored in ``out_dir`` with their recorded run time (seconds)."""
+    """Run ids stored intact in ``out_dir``, with their recorded run time (seconds).
+
+    A run whose marker or files are missing, truncated or corrupt is not finished:
+    its leftovers are removed so that it is run again.
+    """
     done = {}
     for spec in specs:
-        marker = run_file(out_dir, spec.run_id, "done")
-        if marker.is_file():
-            done[spec.run_id] = json.loads(marker.read_text())["seconds"]
+        if not run_file(out_dir, spec.run_id, "done").exists():
+            continue
+        seconds = _intact(out_dir, spec.run_id)
+        if seconds is None:
+            for name in (*TABLES, "done"):
+                run_file(out_dir, spec.run_id, name).unlink(missing_ok=True)
+        else:
+            done[spec.run_id] = seconds
     return done
 
 

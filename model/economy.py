@@ -39,9 +39,42 @@ STREAMS = (
     "relief",
     "applications",
 )
-#: Largest population accepted (memory is about 300 bytes per borrower per lender).
-MAX_BORROWERS = 50_000_000
+#: Largest population accepted at all.
+MAX_BORROWERS = 100_000_000
 DEFAULT_BURN_IN = 60
+#: Measured peak memory (benchmarks): a fixed part, then per borrower and per loan slot.
+BASE_BYTES, BYTES_PER_BORROWER, BYTES_PER_LOAN_SLOT = 150e6, 170, 160
+
+
+def memory_estimate(n_borrowers: int, n_lenders: int = 1) -> float:
+    """Estimated peak memory of an economy, in bytes (within about 10% when measured)."""
+    return BASE_BYTES + n_borrowers * (BYTES_PER_BORROWER + BYTES_PER_LOAN_SLOT * n_lenders)
+
+
+def available_memory() -> float | None:
+    """Memory the system can still give this process, in bytes (None if unknown)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_memory(n_borrowers: int, n_lenders: int = 1) -> None:
+    """Refuse up front a population that would not fit in the available memory.
+
+    Raises:
+        ValueError: Naming ``n_borrowers``, the estimate and what is available.
+    """
+    need, have = memory_estimate(n_borrowers, n_lenders), available_memory()
+    if have is not None and need > have:
+        raise ValueError(
+            f"n_borrowers={n_borrowers:,} with {n_lenders} lender(s) needs about "
+            f"{need / 1e9:.1f} GB of memory; {have / 1e9:.1f} GB is available"
+        )
 
 
 def _resolve_policies(policy: Any) -> list[RiskPolicy]:
@@ -134,6 +167,7 @@ class CreditEconomy(mesa.Model):
             for name, child in zip(STREAMS, seq.spawn(len(STREAMS)), strict=True)
         }
         policies = _resolve_policies(policy)
+        check_memory(n_borrowers, len(policies))
         self.start_unemployment = float(self.scenario.unemployment[0])
         self.state: BorrowerState = init_population(
             population, n_borrowers, self.start_unemployment, self.streams["population"]
