@@ -1,4 +1,4 @@
-"""Command line: ``python -m experiments run|charts|compare|list|dashboard``.
+"""Command line: ``python -m experiments run|charts|compare|list|validate|reference|dashboard``.
 
 Bad arguments or configs exit with status 2 and one ``error: ...`` line on
 stderr; failed runs give status 1.
@@ -56,6 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline", help="policy to compare against (default: the config's first)"
     )
     sub.add_parser("list", help="shipped configs, scenario presets and policy presets")
+    validate = sub.add_parser(
+        "validate", help="measure the stylized facts and write docs/validation.md"
+    )
+    validate.add_argument(
+        "config", nargs="?", default=str(CONFIG_DIR / "validation.toml"), help="validation config"
+    )
+    validate.add_argument("--out", help="results folder (default: results/<experiment name>)")
+    validate.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
+    validate.add_argument("--doc", default="docs/validation.md", help="report to write")
+    validate.add_argument("--force", action="store_true", help="rerun instead of resuming")
+    reference = sub.add_parser(
+        "reference", help="check the quickstart results against results/reference/"
+    )
+    reference.add_argument(
+        "--update", action="store_true", help="regenerate the reference (a deliberate change)"
+    )
     dashboard = sub.add_parser("dashboard", help="serve the interactive dashboard (solara)")
     dashboard.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
     dashboard.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
@@ -133,6 +149,48 @@ def _list(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from experiments import store
+    from experiments.config import load_config
+    from experiments.runner import run_experiment
+    from experiments.validate import write_report
+
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"argument --workers must be >= 1, got {args.workers}")
+    config = load_config(args.config)
+    out = Path(args.out) if args.out else Path("results") / config.name
+    report = run_experiment(
+        config,
+        out_dir=out,
+        workers=args.workers,
+        resume=store.has_results(out) and not args.force,
+        force=args.force,
+        source=Path(args.config).read_text(encoding="utf-8"),
+        draw=False,
+    )
+    print(report.text())
+    if report.failed:
+        return 1
+    facts = write_report(out, Path(args.doc))
+    for fact in facts:
+        print(f"  [{'pass' if fact.passed else 'FAIL'}] {fact.key}: {fact.measured}")
+    print(f"{sum(f.passed for f in facts)} of {len(facts)} checks pass; report: {args.doc}")
+    return 0
+
+
+def _reference(args: argparse.Namespace) -> int:
+    from experiments.reference import check_reference, update_reference
+
+    if args.update:
+        print(f"reference written to {update_reference()}")
+        return 0
+    differences = check_reference()
+    for line in differences:
+        print(line)
+    print("quickstart matches the reference" if not differences else "quickstart CHANGED")
+    return 1 if differences else 0
+
+
 def _dashboard(args: argparse.Namespace) -> int:
     from experiments.dashboard_server import serve
 
@@ -143,8 +201,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 ok, 1 failed runs, 2 usage/config error)."""
     try:
         args = build_parser().parse_args(argv)
-        commands = {"run": _run, "charts": _charts, "compare": _compare, "list": _list}
-        commands["dashboard"] = _dashboard
+        commands = {
+            "run": _run,
+            "charts": _charts,
+            "compare": _compare,
+            "list": _list,
+            "validate": _validate,
+            "reference": _reference,
+            "dashboard": _dashboard,
+        }
         return commands[args.command](args)
     except ConfigError as exc:
         message = " ".join(str(exc).split())
