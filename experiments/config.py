@@ -180,6 +180,8 @@ def load_config(path: str | Path) -> ExperimentConfig:
         ConfigError: If the file is missing, is not valid TOML, or any value is invalid.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config '{path}' is a directory; give a TOML file")
     if not path.is_file():
         raise ConfigError(f"config file '{path}' not found")
     try:

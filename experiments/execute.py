@@ -123,13 +123,16 @@ def store_safely(
     result: RunResult | None,
     outcome: RunOutcome,
 ) -> RunOutcome:
-    """Store a simulated run; a failed run or a failed write gives a failed outcome."""
+    """Store a simulated run; a failed run gives a failed outcome.
+
+    Raises:
+        OSError: If the results folder cannot be written (full disk, read-only): the
+            sweep stops, since every later run would fail the same way; the runs
+            already stored are intact and ``--resume`` continues.
+    """
     if result is None:
         return outcome
-    try:
-        write_run(out_dir, spec, result, outcome.seconds, param_types(config))
-    except Exception as exc:  # noqa: BLE001 - e.g. a full disk: recorded, the sweep goes on
-        return _failure(spec.run_id, outcome.seconds, exc)
+    write_run(out_dir, spec, result, outcome.seconds, param_types(config))
     return outcome
 
 
@@ -320,6 +323,8 @@ def execute(
                 for future in as_completed(futures):
                     try:
                         batch_outcomes = future.result()
+                    except OSError:
+                        raise  # the results folder cannot be written: stop the sweep
                     except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS
                         error = f"{type(exc).__name__}: {exc}"
                         batch_outcomes = [

@@ -19,6 +19,7 @@ from experiments import charts, store
 from experiments.config import ConfigError, ExperimentConfig
 from experiments.design import RunSpec, build_design, param_types, replication_seeds
 from experiments.execute import RunOutcome, dask_client, execute
+from model.economy import available_memory, memory_estimate
 
 _PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "scipy", "matplotlib", "tqdm")
 
@@ -79,6 +80,17 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+def _check_memory(config: ExperimentConfig, parallel: int) -> None:
+    """Refuse up front a sweep whose parallel runs would not fit in memory."""
+    need, have = memory_estimate(config.borrowers) * parallel, available_memory()
+    if have is not None and need > have:
+        raise ConfigError(
+            f"config [experiment] borrowers = {config.borrowers:,} with {parallel} parallel "
+            f"run(s) needs about {need / 1e9:.1f} GB of memory; {have / 1e9:.1f} GB is "
+            "available (lower borrowers or --workers)"
+        )
 
 
 def prepare_output(config: ExperimentConfig, out_dir: Path, resume: bool, force: bool) -> None:
@@ -173,6 +185,8 @@ def run_experiment(
     if workers < 1:
         raise ConfigError(f"argument --workers must be >= 1, got {workers}")
     specs = build_design(config)
+    if scheduler is None:
+        _check_memory(config, min(workers, len(specs)))
     prepare_output(config, out_dir, resume, force)
     start = time.perf_counter()
     # Connect to the cluster (if any) before writing anything: a bad address writes nothing.
@@ -183,6 +197,7 @@ def run_experiment(
         started = datetime.now(UTC).isoformat(timespec="seconds")
         manifest = _manifest(config, specs, source, started)
         store.write_manifest(out_dir, manifest)
+        store.remove_partial_files(out_dir)
         already = store.finished(out_dir, specs)
         todo = [s for s in specs if s.run_id not in already]
         with tqdm(

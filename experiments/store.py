@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 import pyarrow as pa
@@ -102,23 +102,27 @@ def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a synced temporary file and ``os.replace``."""
+def _atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write through a synced temporary file renamed into place; never leave a partial file."""
     tmp = _tmp(path)
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (UTF-8)."""
+    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def _atomic_parquet(table: pa.Table, path: Path) -> None:
-    tmp = _tmp(path)
-    with open(tmp, "wb") as f:
-        pq.write_table(table, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    _atomic_write(path, lambda f: pq.write_table(table, f))
 
 
 def run_file(out_dir: Path, run_id: str, table: str) -> Path:
@@ -158,6 +162,14 @@ def _intact(out_dir: Path, run_id: str) -> float | None:
         return None
 
 
+def remove_partial_files(out_dir: Path) -> int:
+    """Delete temporary files left by a process killed mid-write; return how many."""
+    partial = [p for p in out_dir.rglob(".*.tmp") if p.is_file()]
+    for path in partial:
+        path.unlink(missing_ok=True)
+    return len(partial)
+
+
 def finished(out_dir: Path, specs: Iterable[RunSpec]) -> dict[str, float]:
     """Run ids stored intact in ``out_dir``, with their recorded run time (seconds).
 
@@ -193,11 +205,14 @@ def consolidate(out_dir: Path, specs: list[RunSpec], param_types: dict[str, str]
     ]
     for name, schema in schemas(param_types).items():
         target = out_dir / f"{name}.parquet"
-        tmp = _tmp(target)
-        with pq.ParquetWriter(tmp, schema) as writer:
-            for spec in done:
-                writer.write_table(pq.read_table(run_file(out_dir, spec.run_id, name)).cast(schema))
-        os.replace(tmp, target)
+
+        def stream(sink: BinaryIO, name: str = name, schema: pa.Schema = schema) -> None:
+            with pq.ParquetWriter(sink, schema) as writer:
+                for spec in done:
+                    table = pq.read_table(run_file(out_dir, spec.run_id, name))
+                    writer.write_table(table.cast(schema))
+
+        _atomic_write(target, stream)
     return len(done)
 
 
