@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import mesa
 import numpy as np
@@ -25,7 +25,7 @@ from model.metrics import (
 )
 from model.policy import RiskPolicy
 from model.population import BorrowerState, PopulationParams, init_population
-from model.repayment import pay_loans
+from model.repayment import available_cash, pay_loans
 
 #: Independent random streams, one per purpose, spawned from the seed in this order.
 STREAMS = (
@@ -42,6 +42,16 @@ STREAMS = (
 #: Largest population accepted at all.
 MAX_BORROWERS = 100_000_000
 DEFAULT_BURN_IN = 60
+
+
+class _Applications(NamedTuple):
+    """This month's application draws, one per borrower (fixed shape: common random numbers)."""
+
+    apply: np.ndarray  # U(0,1): applies when below the application probability
+    choice: np.ndarray  # U(0,1): which lender is tried first
+    need: np.ndarray  # N(0,1): log loan amount wanted
+
+
 #: Measured peak memory (benchmarks): a fixed part, then per borrower and per loan slot.
 BASE_BYTES, BYTES_PER_BORROWER, BYTES_PER_LOAN_SLOT = 150e6, 170, 160
 
@@ -251,8 +261,9 @@ class CreditEconomy(mesa.Model):
             lender.open_month(self.book, macro.policy_rate)
         self._labour_market(macro)
         fell_ill = self._income(macro, z)
-        repaid = self._repay_and_collect(macro, fell_ill)
-        self._originate(macro, repaid.any(axis=0))
+        applications = self._draw_applications()
+        repaid = self._repay_and_collect(macro, fell_ill, applications)
+        self._originate(macro, repaid.any(axis=0), applications)
         self._close_month(macro, record)
 
     def _labour_market(self, macro: MacroState) -> None:
@@ -280,7 +291,9 @@ class CreditEconomy(mesa.Model):
         )
         return fell_ill
 
-    def _repay_and_collect(self, macro: MacroState, fell_ill: np.ndarray) -> np.ndarray:
+    def _repay_and_collect(
+        self, macro: MacroState, fell_ill: np.ndarray, applications: _Applications
+    ) -> np.ndarray:
         book, state, n = self.book, self.state, self.n_borrowers
         n_lenders = len(self.lenders)
         record = self.month >= 0
@@ -293,6 +306,8 @@ class CreditEconomy(mesa.Model):
             interest, due[lender.index] = book.due(lender.index, lender.policy.penalty_rate / 12)
             lender.accounts["interest_income"] += float(interest.sum())
         cash, protected = rules.spending_needs(state, self.params, macro, fell_ill)
+        if n_lenders > 1 and self.params.borrow_to_repay:
+            self._borrow_to_repay(macro, cash, protected, due, applications)
         pay_uniform = self.streams["repayment"].random((n_lenders, n))
         paid, recovered, remaining = pay_loans(
             book, self.lenders, state, cash, protected, due, pay_uniform
@@ -349,49 +364,102 @@ class CreditEconomy(mesa.Model):
             - 0.5 * (s.ill_months[idx] > 0)
         )
 
-    def _originate(self, macro: MacroState, repaid_any: np.ndarray) -> None:
-        state, book, p = self.state, self.book, self.params
-        n, n_lenders = self.n_borrowers, len(self.lenders)
-        stream = self.streams["applications"]
-        u_apply, u_choice, need = stream.random(n), stream.random(n), stream.standard_normal(n)
+    def _draw_applications(self) -> _Applications:
+        stream, n = self.streams["applications"], self.n_borrowers
+        return _Applications(stream.random(n), stream.random(n), stream.standard_normal(n))
+
+    def _free_lender(self, idx: np.ndarray, choice: np.ndarray) -> np.ndarray:
+        """For borrowers ``idx``, a lender where they hold no loan (-1 if none).
+
+        The search starts at a lender drawn from ``choice`` (U(0,1) per borrower) and
+        goes round the lenders in order.
+        """
+        book, n_lenders = self.book, len(self.lenders)
+        if n_lenders == 1:
+            return np.where(book.active[0, idx], -1, 0)
+        first = np.minimum((choice[idx] * n_lenders).astype(np.intp), n_lenders - 1)
+        target = np.full(idx.size, -1, np.intp)
+        for shift in range(n_lenders):
+            cand = (first + shift) % n_lenders
+            free = (target < 0) & ~book.active[cand, idx]
+            target[free] = cand[free]
+        return target
+
+    def _apply(
+        self,
+        lender: Lender,
+        idx: np.ndarray,
+        macro: MacroState,
+        applications: _Applications,
+        at_least: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Borrowers ``idx`` apply to ``lender``; return the amounts lent (0 if refused).
+
+        The amount wanted is the borrower's usual need, or ``at_least`` if larger.
+        """
+        state, p = self.state, self.params
+        debt_service = self.book.debt_service(idx)
+        quality = (
+            self._raw_quality(idx, debt_service, macro.price_index) - self._quality_center
+        ) / self._quality_scale
+        damaged = state.record_damaged_until[idx] >= self.month
+        score = lender.score(quality, self.score_error[lender.index, idx], damaged)
         sd = p.loan_need_dispersion
+        wanted = (
+            p.loan_need_months
+            * np.exp(sd * applications.need[idx] - 0.5 * sd * sd)
+            * state.smoothed_income[idx]
+        )
+        if at_least is not None:
+            wanted = np.maximum(wanted, at_least)
+        reported = state.income[idx] * state.misreport[idx]
+        lent = lender.originate(
+            self.book, idx, score, wanted, reported, debt_service, macro.policy_rate, self.month
+        )
+        self.vintages.record_originations(self.month, float(lent.sum()))
+        return lent
+
+    def _borrow_to_repay(
+        self,
+        macro: MacroState,
+        cash: np.ndarray,
+        protected: np.ndarray,
+        due: np.ndarray,
+        applications: _Applications,
+    ) -> None:
+        """Borrowers who cannot meet this month's dues apply at another lender to repay.
+
+        Only borrowers who already hold a loan and have a lender without one do this;
+        the proceeds add to this month's cash (borrowing from one platform to repay
+        another). Adds the proceeds to ``cash`` in place.
+        """
+        squeeze = [lender.collection_pressure(self.book)[1] for lender in self.lenders]
+        available = available_cash(cash, protected, squeeze)
+        shortfall = due.sum(axis=0) - available
+        short = np.flatnonzero(shortfall > 1e-6)
+        target = self._free_lender(short, applications.choice)
+        for lender in self.lenders:
+            idx = short[target == lender.index]
+            if idx.size:
+                cash[idx] += self._apply(lender, idx, macro, applications, shortfall[idx])
+
+    def _originate(
+        self, macro: MacroState, repaid_any: np.ndarray, applications: _Applications
+    ) -> None:
+        state, p = self.state, self.params
         base = state.apply_base
         prob = np.where(state.distressed, base * p.distress_apply_multiplier, base)
         prob[repaid_any] = p.reborrow_probability
-        applies = u_apply < prob
-        if n_lenders == 1:
-            target = np.where(applies & ~book.active[0], 0, -1)
-        else:
-            first = np.minimum((u_choice * n_lenders).astype(np.intp), n_lenders - 1)
-            target = np.full(n, -1, np.intp)
-            cols = np.arange(n)
-            for shift in range(n_lenders):
-                cand = (first + shift) % n_lenders
-                free = applies & (target < 0) & ~book.active[cand, cols]
-                target[free] = cand[free]
+        applicants = np.flatnonzero(applications.apply < prob)
+        target = self._free_lender(applicants, applications.choice)
         for lender in self.lenders:
-            idx = np.flatnonzero(target == lender.index)
+            idx = applicants[target == lender.index]
             if idx.size == 0:
                 continue
-            debt_service = book.debt_service(idx)
-            quality = (
-                self._raw_quality(idx, debt_service, macro.price_index) - self._quality_center
-            ) / self._quality_scale
-            damaged = state.record_damaged_until[idx] >= self.month
-            score = lender.score(quality, self.score_error[lender.index, idx], damaged)
-            wanted = (
-                p.loan_need_months
-                * np.exp(sd * need[idx] - 0.5 * sd * sd)
-                * state.smoothed_income[idx]
-            )
-            reported = state.income[idx] * state.misreport[idx]
-            lent = lender.originate(
-                book, idx, score, wanted, reported, debt_service, macro.policy_rate, self.month
-            )
+            lent = self._apply(lender, idx, macro, applications)
             # Borrowers who missed a payment keep the proceeds as cash to repay (borrowing
             # to repay); others spend them.
             state.savings[idx] += lent * state.missed[idx]
-            self.vintages.record_originations(self.month, float(lent.sum()))
 
     def _close_month(self, macro: MacroState, record: bool) -> None:
         accounts = [lender.close_month(self.book, record) for lender in self.lenders]

@@ -68,6 +68,8 @@ class PopulationParams:
         reborrow_probability: Probability of applying again when a loan is repaid.
         loan_need_months: Mean loan amount wanted, months of smoothed income (log-normal).
         loan_need_dispersion: S.d. of the log loan amount wanted (0 = everyone wants the mean).
+        borrow_to_repay: Whether borrowers short of this month's dues apply at another lender
+            to repay (with several lenders).
     """
 
     segment_shares: tuple[float, float, float] = (0.6, 0.25, 0.15)
@@ -107,6 +109,7 @@ class PopulationParams:
     reborrow_probability: float = 0.5
     loan_need_months: float = 2.7
     loan_need_dispersion: float = 0.5
+    borrow_to_repay: bool = True
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -162,6 +165,8 @@ class PopulationParams:
                 name,
                 check_number(name, getattr(self, name), low=low, high=high, integer=integer),
             )
+        if not isinstance(self.borrow_to_repay, bool):
+            raise TypeError(f"borrow_to_repay must be true or false, got {self.borrow_to_repay!r}")
         if self.essentials_spread > self.essentials_share:
             raise ValueError(
                 f"essentials_spread must be <= essentials_share ({self.essentials_share}), "

@@ -15,6 +15,19 @@ from model.population import BorrowerState
 RECOVERY_BASE, RECOVERY_COLLECTION = 0.003, 0.01
 
 
+def available_cash(
+    cash: np.ndarray, protected: np.ndarray, squeeze: Sequence[np.ndarray]
+) -> np.ndarray:
+    """Cash a borrower can put to debt this month.
+
+    Cash after essentials, less the protected discretionary spending; the strongest
+    collection stage a borrower faces (``squeeze``, one array per lender, from
+    ``Lender.collection_pressure``; zero on closed slots) makes them give up part of it.
+    """
+    strongest = squeeze[0] if len(squeeze) == 1 else np.max(squeeze, axis=0)
+    return np.maximum(cash - protected * (1.0 - strongest), 0.0)
+
+
 def pay_loans(
     book: LoanBook,
     lenders: Sequence[Lender],
@@ -48,11 +61,9 @@ def pay_loans(
         and each borrower's cash left for spending and saving.
     """
     n_lenders, _ = due.shape
-    effects = [lender.collection_pressure(book) for lender in lenders]
-    pay_effect = np.stack([e[0] for e in effects])
-    squeeze = np.stack([e[1] for e in effects])  # zero on closed slots (bucket 0)
-    strongest = squeeze[0] if n_lenders == 1 else squeeze.max(axis=0)
-    available = np.maximum(cash - protected * (1.0 - strongest), 0.0)
+    pressure = [lender.collection_pressure(book) for lender in lenders]
+    pay_effect = np.stack([effect for effect, _ in pressure])
+    available = available_cash(cash, protected, [squeeze for _, squeeze in pressure])
     will = state.willingness
     willing = pay_uniform < will + (1.0 - will) * pay_effect
     if n_lenders == 1:
