@@ -1,0 +1,938 @@
+"""Per-agent reference implementation of :class:`model.CreditEconomy`, in plain Mesa.
+
+``PerAgentEconomy`` runs the same monthly rules as ``CreditEconomy``, but the way a
+textbook Mesa model would: every borrower is a ``mesa.Agent`` holding its own state
+as Python floats, ints and bools, and its own loans as small ``Loan`` objects, and the
+borrowers are stepped one at a time with ``agents_by_type[...].shuffle_do("step")``.
+No numpy array spans the population on the monthly path.
+
+It exists for two reasons:
+
+* **Speed.** :func:`speedup` times both models at equal settings, so the gain of the
+  structure-of-arrays ``CreditEconomy`` is measured against an honest per-agent
+  baseline, not guessed.
+* **Cross-checking the rules.** Each rule is one method of ``BorrowerAgent`` (or of
+  ``Loan`` / ``LenderAgent``), in the order of ``CreditEconomy._advance``, so this file
+  doubles as a readable specification. At equal settings its mean overdue rate and
+  loss rate must agree with ``CreditEconomy``'s within sampling error
+  (``tests/test_mesa_reference.py``). The random draws differ (one Python
+  ``random.Random`` stream, drawn per agent in activation order, and only when a rule
+  needs them), so the agreement is statistical, not bit-for-bit. For an exact check,
+  :meth:`PerAgentEconomy.from_credit_economy` copies a ``CreditEconomy``'s state into
+  agents; fed ``CreditEconomy``'s own draws, the agents' rules reproduce its month to
+  rounding (tested).
+
+What is shared with ``model/``: the parameter classes (``PopulationParams``,
+``RiskPolicy``, ``MacroScenario``), the module constants, ``annuity_factor``,
+``combine_accounts``, the policy resolution and the initial population. Construction
+draws the population with ``model.population.init_population`` (arrays, from the same
+seed stream as ``CreditEconomy``) and converts each row into an agent; construction is
+not the hot path, but it is included in the timings of :func:`speedup`.
+
+Numbers that ``model/`` writes inline rather than as named constants (the relief
+contact odds, the true-quality weights, the 36-month recovery window, the score scale)
+are repeated here; keep them in step with ``model/``.
+
+Aggregate steps that are population-level in ``CreditEconomy`` stay population-level
+here, computed in plain Python over the agents: the labour-market flow rates, the
+quality normalisation constants, and the lender's funding limit (best score first).
+Roll rates and vintage curves are not kept.
+
+Several lenders are supported (one loan slot per lender on each borrower, payments to
+the lender pressing hardest first, applications routed cyclically), as in
+``CreditEconomy``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from model._checks import check_number
+from model.economy import DEFAULT_BURN_IN, MAX_BORROWERS, STREAMS, _resolve_policies
+from model.lender import (
+    ACCOUNT_FIELDS,
+    DAMAGED_RECORD_PENALTY,
+    MIN_LOAN,
+    PREDUE_REMINDER_SHARE,
+    RECORD_MONTHS,
+    STAGE_PAY_EFFECT,
+    STAGE_SQUEEZE,
+    TIER_BOUNDS,
+)
+from model.loans import DEFAULT_DPD_MONTHS, annuity_factor
+from model.macro import MacroScenario, MacroState
+from model.metrics import EXTRA_COLUMNS, METRIC_COLUMNS, combine_accounts
+from model.policy import RiskPolicy
+from model.population import PopulationParams, init_population
+from model.repayment import RECOVERY_BASE, RECOVERY_COLLECTION
+
+# Module constants as plain Python floats (indexing a numpy array gives numpy scalars,
+# whose arithmetic is several times slower than float arithmetic).
+PAY_EFFECT = tuple(float(x) for x in STAGE_PAY_EFFECT)
+SQUEEZE = tuple(float(x) for x in STAGE_SQUEEZE)
+#: Months a written-off balance stays in recovery (``economy.py``: ``wo_months > 36``).
+RECOVERY_WINDOW = 36
+#: Longest illness, months (``borrowers.illness``).
+MAX_ILLNESS_MONTHS = 120
+#: Dues below this are treated as paid (rounding), as in ``LoanBook.settle``.
+EPS = 1e-6
+
+SCENARIO_FOR_SPEEDUP = "severe_recession"
+
+
+def instalment(principal: float, monthly_rate: float, months: int) -> float:
+    """Level monthly instalment repaying ``principal`` over ``months`` (``annuity_payment``)."""
+    months = max(months, 1)
+    if monthly_rate > 1e-12:
+        return principal * monthly_rate / (1.0 - (1.0 + monthly_rate) ** (-months))
+    return principal / months
+
+
+# --------------------------------------------------------------------------- loans
+class Loan:
+    """One amortising instalment loan, held by a borrower at one lender."""
+
+    __slots__ = (
+        "lender",
+        "balance",
+        "arrears",
+        "principal",
+        "rate",
+        "instalment",
+        "dpd",
+        "months_left",
+        "age",
+        "vintage",
+        "tier",
+        "relieved",
+    )
+
+    def __init__(
+        self, lender: LenderAgent, amount: float, monthly_rate: float, tier: int, month: int
+    ) -> None:
+        term = lender.policy.term_months
+        self.lender = lender
+        self.balance = amount
+        self.arrears = 0.0
+        self.principal = amount
+        self.rate = monthly_rate
+        self.instalment = instalment(amount, monthly_rate, term)
+        self.dpd = 0
+        self.months_left = term
+        self.age = 0
+        self.vintage = month
+        self.tier = tier
+        self.relieved = False
+
+    @property
+    def bucket(self) -> int:
+        """DPD bucket 0-4 (current, 1-30, 31-60, 61-90, 90+)."""
+        return min(self.dpd, DEFAULT_DPD_MONTHS)
+
+    def accrue(self) -> tuple[float, float]:
+        """Accrue the month's interest (and penalty interest on arrears); return (interest, due).
+
+        Due is the arrears plus the instalment, or the whole balance in the final month.
+        """
+        penalty_monthly = self.lender.policy.penalty_rate / 12
+        interest = self.balance * self.rate + self.arrears * penalty_monthly
+        self.balance += interest
+        if self.months_left <= 1:
+            return interest, self.balance
+        return interest, min(self.balance, self.arrears + self.instalment)
+
+    def settle(self, due: float, paid: float) -> tuple[float, bool]:
+        """Book the payment: cure, or age one bucket and charge a late fee.
+
+        Returns:
+            ``(fee, repaid)``: the late fee charged and whether the loan is now repaid.
+        """
+        balance = max(self.balance - paid, 0.0)
+        shortfall = due - paid
+        missed = shortfall > EPS
+        fee = self.lender.policy.late_fee * self.instalment if missed else 0.0
+        balance += fee
+        if missed:
+            self.arrears = shortfall + fee
+            self.dpd += 1
+        else:
+            self.arrears = 0.0
+            self.dpd = 0
+        self.months_left = max(self.months_left - 1, 0)
+        self.age += 1
+        repaid = not missed and balance <= EPS
+        self.balance = 0.0 if repaid else balance
+        return fee, repaid
+
+    def restructure(self) -> float:
+        """Relief: waive part of the arrears, capitalise the rest, cut the rate, extend.
+
+        Returns:
+            The amount waived.
+        """
+        p = self.lender.policy
+        waived = p.relief_waiver * self.arrears
+        self.balance -= waived
+        self.arrears = 0.0
+        self.dpd = 0
+        self.rate *= 1.0 - p.relief_rate_cut
+        self.months_left = max(self.months_left, 1) + p.relief_extension_months
+        self.instalment = instalment(self.balance, self.rate, self.months_left)
+        self.relieved = True
+        return waived
+
+
+# ------------------------------------------------------------------------- lenders
+class LenderAgent(mesa.Agent):
+    """A lender: its policy, its loans, the month's accounts and the dynamic cut-off."""
+
+    def __init__(self, model: PerAgentEconomy, index: int, policy: RiskPolicy) -> None:
+        super().__init__(model)
+        self.index = index
+        self.policy = policy
+        self.tightening = 0.0
+        self.funding_limit = policy.funding_limit_per_borrower * model.n_borrowers
+        self.capital = policy.capital_ratio * self.funding_limit
+        self.loans: set[Loan] = set()
+        self.accounts: dict[str, float] = dict.fromkeys(ACCOUNT_FIELDS, 0.0)
+        self.history: list[dict[str, float]] = []
+        self.pending: list[tuple[float, BorrowerAgent, float, int]] = []
+        self.monthly_rates = [0.0] * 4
+        self.factors = [0.0] * 4
+
+    @property
+    def cutoff(self) -> float:
+        """Score cut-off in force: the policy's plus the dynamic tightening."""
+        return self.policy.score_cutoff + self.tightening
+
+    @property
+    def balance(self) -> float:
+        """Total balance of this lender's active loans."""
+        return sum(loan.balance for loan in self.loans)
+
+    def reset_capital(self) -> None:
+        """Set capital back to the initial equity (end of the burn-in)."""
+        self.capital = self.policy.capital_ratio * self.funding_limit
+
+    def open_month(self, policy_rate: float) -> None:
+        """Reset the month's flows, charge funding and servicing cost, price the four tiers."""
+        p = self.policy
+        self.accounts = dict.fromkeys(ACCOUNT_FIELDS, 0.0)
+        self.accounts["funding_cost"] = self.balance * (policy_rate + p.funding_spread) / 12
+        self.accounts["servicing_cost"] = len(self.loans) * p.servicing_cost
+        self.pending = []
+        for tier in range(4):
+            monthly = p.annual_rate(tier, policy_rate) / 12
+            self.monthly_rates[tier] = monthly
+            self.factors[tier] = annuity_factor(monthly, p.term_months)
+
+    def score(self, quality: float, error: float, damaged: bool) -> float:
+        """Observed score (300-850): true quality plus this lender's error, minus the record."""
+        raw = 620.0 + 60.0 * (quality + self.policy.score_noise * error)
+        return min(max(raw - DAMAGED_RECORD_PENALTY * damaged, 300.0), 850.0)
+
+    def screen(
+        self,
+        borrower: BorrowerAgent,
+        score: float,
+        wanted: float,
+        reported_income: float,
+        debt_service: float,
+    ) -> None:
+        """Screen and size one application; queue it for funding when approved."""
+        p = self.policy
+        self.accounts["applications"] += 1
+        tier = sum(score < bound for bound in TIER_BOUNDS)
+        room = p.max_dti * reported_income - debt_service
+        amount = min(wanted, p.max_loan_to_income * reported_income)
+        amount = min(amount, max(room, 0.0) * self.factors[tier])
+        if score >= self.cutoff and amount >= MIN_LOAN:
+            self.pending.append((score, borrower, amount, tier))
+
+    def fund(self, month: int) -> None:
+        """Fund the approved applications (best score first when funding binds); open loans."""
+        p = self.policy
+        approved = self.pending
+        capacity = self.funding_limit - self.balance
+        if sum(amount for _, _, amount, _ in approved) > capacity:
+            approved = sorted(approved, key=lambda app: -app[0])
+            funded, total = [], 0.0
+            for app in approved:
+                total += app[2]
+                if total > capacity:
+                    break
+                funded.append(app)
+            approved = funded
+        for _, borrower, amount, tier in approved:
+            loan = Loan(self, amount, self.monthly_rates[tier], tier, month)
+            self.loans.add(loan)
+            borrower.receive_loan(loan)
+            self.accounts["approvals"] += 1
+            self.accounts["new_loans"] += 1
+            self.accounts["originations"] += amount
+            self.accounts["acquisition_cost"] += p.acquisition_cost
+        self.pending = []
+
+    def close_month(self, record: bool) -> dict[str, float]:
+        """Profit, capital, book state and the dynamic cut-off rule."""
+        a = self.accounts
+        p = self.policy
+        a["profit"] = (
+            a["interest_income"]
+            + a["fee_income"]
+            + a["recoveries"]
+            - a["writeoffs"]
+            - a["waived"]
+            - a["funding_cost"]
+            - a["collection_cost"]
+            - a["acquisition_cost"]
+            - a["servicing_cost"]
+        )
+        self.capital += a["profit"]
+        n_active = len(self.loans)
+        overdue = sum(1 for loan in self.loans if loan.dpd > 0)
+        a["active_loans"] = n_active
+        a["overdue_loans"] = overdue
+        a["balance"] = self.balance
+        a["capital"] = self.capital
+        a["cutoff"] = self.cutoff
+        target = p.dynamic_overdue_target
+        if target is not None:
+            rate = overdue / n_active if n_active else 0.0
+            if rate > target:
+                self.tightening = min(self.tightening + p.dynamic_step, p.dynamic_max_tightening)
+            else:
+                self.tightening = max(self.tightening - p.dynamic_step, 0.0)
+        if record:
+            self.history.append(dict(a))
+        return a
+
+
+# ----------------------------------------------------------------------- borrowers
+class BorrowerAgent(mesa.Agent):
+    """One borrower, with its own state and loans, stepped once a month."""
+
+    def __init__(self, model: PerAgentEconomy, **state: Any) -> None:
+        super().__init__(model)
+        self.segment: int = state["segment"]
+        self.base_income: float = state["base_income"]
+        self.employed: bool = state["employed"]
+        self.months_unemployed: int = state["months_unemployed"]
+        self.ill_months: int = state["ill_months"]
+        self.income: float = state["income"]
+        self.smoothed_income: float = state["smoothed_income"]
+        self.essentials: float = state["essentials"]
+        self.habit: float = state["habit"]
+        self.disc_share: float = state["disc_share"]
+        self.savings: float = state["savings"]
+        self.buffer_target: float = state["buffer_target"]
+        self.overspender: bool = state["overspender"]
+        self.literacy: float = state["literacy"]
+        self.willingness: float = state["willingness"]
+        self.misreport: float = state["misreport"]
+        self.record_damaged_until: int = state["record_damaged_until"]
+        self.distressed = False
+        self.missed = False
+        self.shock_sd: float = state["shock_sd"]
+        self.cycle_beta: float = state["cycle_beta"]
+        self.score_error: list[float] = state["score_error"]
+        n_lenders = len(model.lenders)
+        #: One loan slot per lender (None when the borrower holds no loan there).
+        self.loans: list[Loan | None] = [None] * n_lenders
+        #: Written-off debt still in recovery, and months since its write-off, per lender.
+        self.wo_balance = [0.0] * n_lenders
+        self.wo_months = [0] * n_lenders
+
+    # ---------------------------------------------------------------- the month
+    def step(self) -> None:
+        """One month of this borrower, in the order of ``CreditEconomy._advance``."""
+        self.labour_market()
+        fell_ill = self.illness()
+        self.earn_income()
+        cash, protected = self.spending_needs(fell_ill)
+        due = self.accrue_interest()
+        paid, remaining = self.pay_loans(cash, protected, due)
+        repaid_any = self.settle_loans(due, paid)
+        self.settle_spending(remaining)
+        self.missed = sum(paid) < sum(due) - EPS
+        self.distressed = self.missed or remaining < protected
+        self.pay_collection_costs()
+        self.ask_for_relief()
+        self.write_off()
+        self.age_recoveries()
+        self.apply_for_loan(repaid_any)
+
+    # ---------------------------------------------------------------- the rules
+    def labour_market(self) -> None:
+        """Lose or find a job at this month's segment hazards (set by the economy)."""
+        model = self.model
+        u = model.random.random()
+        if self.employed:
+            if u < model.job_loss_prob[self.segment]:
+                self.employed = False
+        elif u < model.job_find_prob[self.segment]:
+            self.employed = True
+        self.months_unemployed = 0 if self.employed else self.months_unemployed + 1
+
+    def illness(self) -> bool:
+        """Age an ongoing illness, or fall ill (geometric duration); return True at onset."""
+        model = self.model
+        if self.ill_months > 0:
+            self.ill_months -= 1
+            return False
+        if model.random.random() >= model.illness_rate:
+            return False
+        stay = model.illness_stay
+        if stay > 0:
+            u = model.random.random()
+            duration = max(math.ceil(math.log1p(-u) / math.log(stay)), 1)
+        else:
+            duration = 1
+        self.ill_months = min(duration, MAX_ILLNESS_MONTHS)
+        return True
+
+    def earn_income(self) -> None:
+        """Wage x cycle x transitory shock (common factor), or benefit; illness cuts it."""
+        model, p, macro = self.model, self.model.params, self.model.macro
+        wage = self.base_income * macro.wage_index
+        if self.employed:
+            rho = p.income_common_share
+            e = model.random.gauss(0.0, 1.0)
+            driver = math.sqrt(rho) * model.common_shock + math.sqrt(1.0 - rho) * e
+            cycle = max(1.0 - self.cycle_beta * model.cycle_gap, 0.05)
+            sd = self.shock_sd
+            value = wage * cycle * math.exp(sd * driver - 0.5 * sd * sd)
+        elif self.months_unemployed <= p.benefit_months:
+            value = wage * p.replacement_ratio
+        else:
+            value = wage * p.assistance_ratio
+        if self.ill_months > 0:
+            value *= 1.0 - p.illness_income_loss
+        self.income = value
+        weight = p.income_smoothing
+        self.smoothed_income = (1.0 - weight) * self.smoothed_income + weight * value
+
+    def spending_needs(self, fell_ill: bool) -> tuple[float, float]:
+        """Cash after essentials and medical costs, and the protected discretionary spending."""
+        p, macro = self.model.params, self.model.macro
+        essentials = self.essentials * macro.price_index
+        medical = p.illness_cost * self.base_income * macro.wage_index if fell_ill else 0.0
+        cash = self.savings + self.income - essentials - medical
+        protected = self.habit * (1.0 if self.overspender else p.habit_protected)
+        return cash, protected
+
+    def accrue_interest(self) -> list[float]:
+        """Accrue interest on every loan (the lender's income); return the due per lender slot."""
+        due = [0.0] * len(self.loans)
+        for j, loan in enumerate(self.loans):
+            if loan is not None:
+                interest, due[j] = loan.accrue()
+                loan.lender.accounts["interest_income"] += interest
+        return due
+
+    def pay_loans(
+        self, cash: float, protected: float, due: list[float]
+    ) -> tuple[list[float], float]:
+        """Split spare cash between the loans (hardest-pressing lender first), then recoveries.
+
+        Collection pressure comes from each loan's bucket at the start of the month: it
+        squeezes the protected spending (the strongest stage counts) and raises the
+        chance that a reluctant borrower pays.
+        """
+        loans = self.loans
+        squeeze = 0.0
+        for loan in loans:
+            if loan is not None:
+                intensity = loan.lender.policy.collection_intensity
+                squeeze = max(squeeze, SQUEEZE[loan.bucket] * intensity)
+        available = max(cash - protected * (1.0 - squeeze), 0.0)
+        held = [loan for loan in loans if loan is not None]
+        if len(held) > 1:  # stable: ties keep lender order
+            held.sort(key=lambda ln: -PAY_EFFECT[ln.bucket] * ln.lender.policy.collection_intensity)
+        paid = [0.0] * len(loans)
+        will = self.willingness
+        rand = self.model.random.random
+        for loan in held:
+            effect = PAY_EFFECT[loan.bucket] * loan.lender.policy.collection_intensity
+            if rand() < will + (1.0 - will) * effect:
+                j = loan.lender.index
+                paid[j] = min(due[j], available)
+                available -= paid[j]
+        recovered = [0.0] * len(loans)
+        for j, owed in enumerate(self.wo_balance):
+            if owed > 0.0:
+                lender = self.model.lenders[j]
+                share = RECOVERY_BASE + RECOVERY_COLLECTION * lender.policy.collection_intensity
+                take = min(owed, share * min(available, self.income))
+                recovered[j] = take
+                self.wo_balance[j] = owed - take
+                available -= take
+                lender.accounts["recoveries"] += take
+        remaining = cash - sum(paid) - sum(recovered)
+        return paid, remaining
+
+    def settle_loans(self, due: list[float], paid: list[float]) -> bool:
+        """Book payments on every loan; close those repaid. Return True if any was repaid."""
+        repaid_any = False
+        for j, loan in enumerate(self.loans):
+            if loan is None:
+                continue
+            fee, repaid = loan.settle(due[j], paid[j])
+            accounts = loan.lender.accounts
+            accounts["fee_income"] += fee
+            accounts["repayments"] += paid[j]
+            if repaid:
+                self.close_loan(j)
+                repaid_any = True
+        return repaid_any
+
+    def settle_spending(self, remaining: float) -> None:
+        """Spend the rest of the habit, save what is left, spend down excess savings, adapt."""
+        p = self.model.params
+        discretionary = min(max(remaining, 0.0), self.habit)
+        left = max(remaining - discretionary, 0.0)
+        excess = max(left - self.buffer_target * self.smoothed_income, 0.0)
+        self.savings = left - p.savings_spend_down * excess
+        target = self.disc_share * self.smoothed_income
+        self.habit = self.habit + p.habit_adjustment * (target - self.habit)
+
+    def pay_collection_costs(self) -> None:
+        """Book the collection cost of each active loan by stage (pre-due reminder if current)."""
+        for loan in self.loans:
+            if loan is None:
+                continue
+            policy = loan.lender.policy
+            costs = policy.collection_costs
+            bucket = loan.bucket
+            cost = costs[bucket - 1] if bucket > 0 else costs[0] * PREDUE_REMINDER_SHARE
+            loan.lender.accounts["collection_cost"] += cost * policy.collection_intensity
+
+    def in_trouble(self) -> bool:
+        """Ill, unemployed for at most a year, or earning under 80% of usual income."""
+        return (
+            self.ill_months > 0
+            or (not self.employed and self.months_unemployed <= 12)
+            or self.income < 0.8 * self.smoothed_income
+        )
+
+    def ask_for_relief(self) -> None:
+        """Relief on 1-90 DPD loans never relieved, for a borrower in trouble who asks."""
+        contact = None
+        for loan in self.loans:
+            if loan is None or loan.relieved or not 1 <= loan.dpd <= 3:
+                continue
+            policy = loan.lender.policy
+            if not policy.relief_enabled or not self.in_trouble():
+                continue
+            if contact is None:  # one draw per borrower, shared by its lenders
+                contact = self.model.random.random()
+            if contact < 0.2 + 0.5 * self.literacy + 0.3 * policy.collection_intensity:
+                accounts = loan.lender.accounts
+                accounts["waived"] += loan.restructure()
+                accounts["relief_granted"] += 1
+
+    def write_off(self) -> None:
+        """Write off loans at the lender's write-off DPD; mark 90+ DPD on the credit record."""
+        month = self.model.month
+        for j, loan in enumerate(self.loans):
+            if loan is None:
+                continue
+            if loan.dpd >= loan.lender.policy.writeoff_dpd // 30:
+                amount = loan.balance
+                self.wo_balance[j] += amount
+                self.wo_months[j] = 0
+                loan.lender.accounts["writeoffs"] += amount
+                self.close_loan(j)
+                if amount > 0:
+                    self.record_damaged_until = month + RECORD_MONTHS
+            elif loan.dpd >= DEFAULT_DPD_MONTHS:
+                self.record_damaged_until = month + RECORD_MONTHS
+
+    def age_recoveries(self) -> None:
+        """Written-off debt ages in recovery; it is dropped after the recovery window."""
+        for j, owed in enumerate(self.wo_balance):
+            if owed > 0.0:
+                self.wo_months[j] += 1
+                if self.wo_months[j] > RECOVERY_WINDOW:
+                    self.wo_balance[j] = 0.0
+
+    def apply_for_loan(self, repaid_any: bool) -> None:
+        """Maybe apply, to a lender where no loan is held; the lender scores and screens."""
+        model, p = self.model, self.model.params
+        if repaid_any:
+            prob = p.reborrow_probability
+        else:
+            prob = (
+                p.apply_rate
+                * (p.distress_apply_multiplier if self.distressed else 1.0)
+                * (1.5 if self.segment == 2 else 1.0)
+                * (2.0 if self.overspender else 1.0)
+                * (1.3 - 0.6 * self.literacy)
+            )
+        rand = model.random.random
+        if rand() >= prob:
+            return
+        n_lenders = len(self.loans)
+        first = min(int(rand() * n_lenders), n_lenders - 1) if n_lenders > 1 else 0
+        for shift in range(n_lenders):
+            j = (first + shift) % n_lenders
+            if self.loans[j] is None:
+                break
+        else:
+            return  # a loan at every lender: no application
+        lender = model.lenders[j]
+        debt_service = sum(loan.instalment for loan in self.loans if loan is not None)
+        quality = (self.raw_quality(debt_service) - model.quality_center) / model.quality_scale
+        damaged = self.record_damaged_until >= model.month
+        score = lender.score(quality, self.score_error[j], damaged)
+        sd = p.loan_need_dispersion
+        need = model.random.gauss(0.0, 1.0)
+        wanted = p.loan_need_months * math.exp(sd * need - 0.5 * sd * sd) * self.smoothed_income
+        reported = self.income * self.misreport
+        lender.screen(self, score, wanted, reported, debt_service)
+
+    def receive_loan(self, loan: Loan) -> None:
+        """Take a new loan; a borrower who missed a payment keeps the proceeds to repay."""
+        self.loans[loan.lender.index] = loan
+        if self.missed:
+            self.savings += loan.principal
+
+    # ---------------------------------------------------------------- helpers
+    def close_loan(self, j: int) -> None:
+        """Remove the loan at lender ``j`` (repaid or written off)."""
+        loan = self.loans[j]
+        loan.lender.loans.discard(loan)
+        self.loans[j] = None
+
+    def raw_quality(self, debt_service: float, price_index: float | None = None) -> float:
+        """True creditworthiness (unobserved by lenders), before normalisation."""
+        p = self.model.params
+        if price_index is None:
+            price_index = self.model.macro.price_index
+        income = max(self.smoothed_income, 1.0)
+        protect = 1.0 if self.overspender else p.habit_protected
+        slack = (
+            income - self.essentials * price_index - self.habit * protect - debt_service
+        ) / income
+        buffer = min(self.savings / income, 6.0)
+        return (
+            3.0 * min(max(slack, -1.0), 1.0)
+            + 0.3 * buffer
+            + 4.0 * (self.willingness - 1.0)
+            + 0.8 * self.employed
+            - 0.5 * self.overspender
+            - 2.0 * self.shock_sd
+            + 0.5 * self.literacy
+            - 0.5 * (self.ill_months > 0)
+        )
+
+
+# ------------------------------------------------------------------------ economy
+class PerAgentEconomy(mesa.Model):
+    """The rules of ``CreditEconomy``, one Mesa agent per borrower (see the module doc).
+
+    Same constructor and ``run`` as :class:`model.CreditEconomy`. With the same seed it
+    starts from the same population and score errors; the monthly draws differ.
+    """
+
+    def __init__(
+        self,
+        n_borrowers: int = 10_000,
+        scenario: str | MacroScenario = "baseline",
+        policy: str | RiskPolicy | Sequence[str | RiskPolicy] = "balanced",
+        seed: int | np.random.SeedSequence | None = None,
+        *,
+        population: PopulationParams | dict[str, Any] | None = None,
+        burn_in: int = DEFAULT_BURN_IN,
+    ) -> None:
+        n_borrowers = check_number(
+            "n_borrowers", n_borrowers, low=1, high=MAX_BORROWERS, integer=True
+        )
+        burn_in = check_number("burn_in", burn_in, low=0, high=600, integer=True)
+        if isinstance(seed, np.random.SeedSequence):
+            seq = seed
+        elif seed is None:
+            seq = np.random.SeedSequence()
+        else:
+            seq = np.random.SeedSequence(check_number("seed", seed, low=0, integer=True))
+        self.seed_entropy = seq.entropy
+        # Mesa's ``random`` (Python's Random) drives every monthly draw and the shuffle.
+        super().__init__(seed=int(seq.generate_state(1)[0]))
+        if isinstance(scenario, str):
+            self.scenario = MacroScenario.preset(scenario, months=60)
+            self._preset_name: str | None = scenario
+        elif isinstance(scenario, MacroScenario):
+            self.scenario, self._preset_name = scenario, None
+        else:
+            raise TypeError(
+                f"scenario must be a preset name ({', '.join(MacroScenario.names())}) or a "
+                f"MacroScenario, got {type(scenario).__name__}"
+            )
+        if population is None:
+            population = PopulationParams()
+        elif isinstance(population, dict):
+            population = PopulationParams().replace(**population)
+        elif not isinstance(population, PopulationParams):
+            raise TypeError(
+                f"population must be PopulationParams or a dict, got {type(population).__name__}"
+            )
+        self.params = population
+        self.n_borrowers = n_borrowers
+        self.burn_in = burn_in
+        self.start_unemployment = float(self.scenario.unemployment[0])
+        self.month = -burn_in
+        self.cum_net_loss = 0.0
+        self._rows: list[dict[str, float]] = []
+        self._set_month_conditions()
+
+        self.lenders = [LenderAgent(self, j, p) for j, p in enumerate(_resolve_policies(policy))]
+        self.borrowers = self._create_borrowers(seq)
+        # Quality normalisation: mean and s.d. of raw quality at month 0 conditions.
+        raw = [b.raw_quality(0.0, price_index=1.0) for b in self.borrowers]
+        center = sum(raw) / len(raw)
+        scale = math.sqrt(sum((r - center) ** 2 for r in raw) / len(raw))
+        self.quality_center, self.quality_scale = center, scale or 1.0
+
+        for _ in range(burn_in):
+            self._advance(record=False)
+        for lender in self.lenders:
+            lender.reset_capital()
+
+    def _create_borrowers(self, seq: np.random.SeedSequence) -> list[BorrowerAgent]:
+        """Draw the population as ``CreditEconomy`` does (same streams) and make agents.
+
+        The draws use ``init_population`` (numpy arrays); each row becomes one agent
+        holding plain Python values. This is construction, not the monthly path.
+        """
+        children = seq.spawn(len(STREAMS))
+        population_rng = np.random.default_rng(children[STREAMS.index("population")])
+        screening_rng = np.random.default_rng(children[STREAMS.index("screening")])
+        state = init_population(
+            self.params, self.n_borrowers, self.start_unemployment, population_rng
+        )
+        errors = screening_rng.standard_normal((len(self.lenders), self.n_borrowers))
+        columns = {
+            name: getattr(state, name).tolist()
+            for name in (
+                "segment",
+                "base_income",
+                "employed",
+                "months_unemployed",
+                "ill_months",
+                "income",
+                "smoothed_income",
+                "essentials",
+                "habit",
+                "disc_share",
+                "savings",
+                "buffer_target",
+                "overspender",
+                "literacy",
+                "willingness",
+                "misreport",
+                "record_damaged_until",
+                "shock_sd",
+                "cycle_beta",
+            )
+        }
+        columns["score_error"] = errors.T.tolist()
+        names = list(columns)
+        return [
+            BorrowerAgent(self, **dict(zip(names, row, strict=True)))
+            for row in zip(*columns.values(), strict=True)
+        ]
+
+    @classmethod
+    def from_credit_economy(cls, eco: Any, seed: int = 0) -> PerAgentEconomy:
+        """A per-agent copy of ``eco``'s current state (borrowers, loans, lenders, month).
+
+        For cross-checking rules from an identical state: stepping the copy and ``eco``
+        one month differs only by the random draws. Reads ``CreditEconomy`` internals.
+        """
+        policies = [lender.policy for lender in eco.lenders]
+        ref = cls(eco.n_borrowers, eco.scenario, policies, seed, population=eco.params, burn_in=0)
+        s, book = eco.state, eco.book
+        for i, agent in enumerate(ref.borrowers):
+            for name in (
+                "segment",
+                "base_income",
+                "employed",
+                "months_unemployed",
+                "ill_months",
+                "income",
+                "smoothed_income",
+                "essentials",
+                "habit",
+                "disc_share",
+                "savings",
+                "buffer_target",
+                "overspender",
+                "literacy",
+                "willingness",
+                "misreport",
+                "record_damaged_until",
+                "distressed",
+                "missed",
+                "shock_sd",
+                "cycle_beta",
+            ):
+                setattr(agent, name, getattr(s, name)[i].item())
+            agent.score_error = eco.score_error[:, i].tolist()
+            agent.wo_balance = book.wo_balance[:, i].tolist()
+            agent.wo_months = book.wo_months[:, i].tolist()
+        for lender, source in zip(ref.lenders, eco.lenders, strict=True):
+            j = lender.index
+            lender.tightening, lender.capital = source.tightening, source.capital
+            for i in np.flatnonzero(book.active[j]).tolist():
+                loan = Loan(lender, 1.0, 0.0, 0, 0)
+                for name in Loan.__slots__[1:]:
+                    setattr(loan, name, getattr(book, name)[j, i].item())
+                lender.loans.add(loan)
+                ref.borrowers[i].loans[j] = loan
+        ref.quality_center, ref.quality_scale = eco._quality_center, eco._quality_scale
+        ref.month, ref.cum_net_loss = eco.month, eco.cum_net_loss
+        ref._set_month_conditions()
+        return ref
+
+    # ----------------------------------------------------------------- public API
+    def step(self) -> None:
+        """Advance one month and record its metrics."""
+        self._advance(record=True)
+
+    def run(self, months: int) -> pd.DataFrame:
+        """Step ``months`` months and return every recorded month's metrics."""
+        months = check_number("months", months, low=0, high=1200, integer=True)
+        end = self.month + months
+        if self._preset_name is not None and end > self.scenario.months:
+            self.scenario = MacroScenario.preset(self._preset_name, months=end)
+        for _ in range(months):
+            self.step()
+        return self.metrics()
+
+    def metrics(self) -> pd.DataFrame:
+        """Metrics of every recorded month so far, one row per month."""
+        return pd.DataFrame(self._rows, columns=[*METRIC_COLUMNS, *EXTRA_COLUMNS])
+
+    # --------------------------------------------------------------- the schedule
+    def _advance(self, record: bool) -> None:
+        """One month: macro, labour-market rates, every borrower in random order, funding."""
+        self._set_month_conditions()
+        self.common_shock = self.random.gauss(0.0, 1.0)
+        for lender in self.lenders:
+            lender.open_month(self.macro.policy_rate)
+        self._labour_market_rates()
+        self.agents_by_type[BorrowerAgent].shuffle_do("step")
+        for lender in self.lenders:
+            lender.fund(self.month)
+        self._close_month(record)
+
+    def _set_month_conditions(self) -> None:
+        """This month's macro state and the numbers every borrower shares."""
+        p = self.params
+        # Burn-in months (< 0) repeat month 0's conditions, with wage and price levels
+        # growing into month 0 (``MacroScenario.state``).
+        self.macro: MacroState = self.scenario.state(self.month)
+        self.cycle_gap = max(self.macro.unemployment - self.start_unemployment, 0.0)
+        self.illness_rate = min(p.illness_rate * self.macro.illness_factor, 1.0)
+        self.illness_stay = 1.0 - 1.0 / p.illness_months
+
+    def _labour_market_rates(self) -> None:
+        """Aggregate job-loss and job-finding rates that make unemployment track the path.
+
+        Population-level, as in ``borrowers.labour_market``, then spread over segments by
+        their relative hazards (normalised over the current employed / unemployed pools).
+        """
+        p = self.params
+        target, u0 = self.macro.unemployment, self.start_unemployment
+        n = len(self.borrowers)
+        loss_rel, find_rel = p.job_loss_relative, p.job_finding_relative
+        employed_rel = [loss_rel[b.segment] for b in self.borrowers if b.employed]
+        unemployed_rel = [find_rel[b.segment] for b in self.borrowers if not b.employed]
+        u_now = len(unemployed_rel) / n
+        find = min(p.job_finding_rate * (u0 / max(target, 1e-6)) ** 0.7, 0.95)
+        loss = (target - u_now + find * u_now) / max(1.0 - u_now, 1e-12)
+        min_loss = 0.2 * p.job_finding_rate * u0
+        if loss < min_loss:
+            loss = min_loss
+            find = (u_now - target + loss * (1.0 - u_now)) / max(u_now, 1e-12)
+        loss, find = min(max(loss, 0.0), 1.0), min(max(find, 0.0), 1.0)
+        mean_loss = sum(employed_rel) / len(employed_rel) if employed_rel else 1.0
+        mean_find = sum(unemployed_rel) / len(unemployed_rel) if unemployed_rel else 1.0
+        self.job_loss_prob = [loss * r / max(mean_loss, 1e-12) for r in loss_rel]
+        self.job_find_prob = [find * r / max(mean_find, 1e-12) for r in find_rel]
+
+    def _close_month(self, record: bool) -> None:
+        accounts = [lender.close_month(record) for lender in self.lenders]
+        if record:
+            row = combine_accounts(accounts)
+            row.update(self._book_metrics())
+            self.cum_net_loss += row["net_loss"]
+            row["cum_net_loss"] = self.cum_net_loss
+            row["month"] = self.month
+            employed = sum(1 for b in self.borrowers if b.employed)
+            row["unemployment_rate"] = 1.0 - employed / self.n_borrowers
+            row["scenario_unemployment"] = self.macro.unemployment
+            self._rows.append(row)
+        self.month += 1
+
+    def _book_metrics(self) -> dict[str, float]:
+        """Counts and rates over every lender's active loans (as ``metrics.book_metrics``)."""
+        counts = [0] * (DEFAULT_DPD_MONTHS + 1)
+        total_balance = overdue_balance = 0.0
+        for lender in self.lenders:
+            for loan in lender.loans:
+                counts[loan.bucket] += 1
+                total_balance += loan.balance
+                if loan.dpd > 0:
+                    overdue_balance += loan.balance
+        n_active = sum(counts)
+        share = [c / n_active for c in counts] if n_active else [0.0] * len(counts)
+        return {
+            "active_loans": n_active,
+            "balance": total_balance,
+            "overdue_rate": sum(share[1:]),
+            "overdue_rate_30": sum(share[2:]),
+            "npl_rate": share[4],
+            "overdue_balance_rate": overdue_balance / total_balance if total_balance > 0 else 0.0,
+            "share_current": share[0],
+            "share_1_30": share[1],
+            "share_31_60": share[2],
+            "share_61_90": share[3],
+            "share_90_plus": share[4],
+        }
+
+
+# ------------------------------------------------------------------------ speed-up
+def speedup(n_borrowers: int = 5000, months: int = 24, seed: int = 1) -> dict[str, float]:
+    """Time both models (construction + run, same settings, severe recession).
+
+    Returns:
+        ``seconds_vectorized`` (CreditEconomy), ``seconds_per_agent`` (PerAgentEconomy)
+        and ``ratio`` = per-agent seconds / vectorized seconds.
+    """
+    from model import CreditEconomy
+
+    timings = {}
+    for key, cls in (("vectorized", CreditEconomy), ("per_agent", PerAgentEconomy)):
+        start = time.perf_counter()
+        cls(n_borrowers=n_borrowers, scenario=SCENARIO_FOR_SPEEDUP, seed=seed).run(months)
+        timings[key] = time.perf_counter() - start
+    return {
+        "n_borrowers": n_borrowers,
+        "months": months,
+        "burn_in": DEFAULT_BURN_IN,
+        "seconds_vectorized": timings["vectorized"],
+        "seconds_per_agent": timings["per_agent"],
+        "ratio": timings["per_agent"] / timings["vectorized"],
+    }
+
+
+if __name__ == "__main__":
+    print(speedup())
