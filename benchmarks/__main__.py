@@ -1,10 +1,76 @@
-"""Run the benchmark table: ``python -m benchmarks [--quick]``."""
+"""Benchmark suite: ``python -m benchmarks [--quick] [--json PATH]``.
+
+Prints, per population size, the time of one run (construction and burn-in
+included), nanoseconds per borrower-month (counting burn-in months, and counting
+recorded months only), peak memory, and the speed-up over the per-agent Mesa
+reference; then sweep throughput with 1 and 2 workers. Writes everything as JSON
+(default ``results/benchmarks/latest.json``).
+"""
+
+from __future__ import annotations
 
 import argparse
+import json
+import platform
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
 
-from benchmarks.step_speed import main
+import numpy as np
 
-parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-parser.add_argument("--quick", action="store_true", help="10k borrowers only (seconds)")
-args = parser.parse_args()
-main([(10_000, 60)] if args.quick else [(10_000, 60), (100_000, 60)])
+from benchmarks import step_speed, sweep_throughput
+from benchmarks.mesa_reference import speedup
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite and return the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes only (under a minute)")
+    parser.add_argument(
+        "--json", default="results/benchmarks/latest.json", help="where to write the figures"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        sizes, reference, sweep = [(10_000, 60)], (2_000, 12), (8, 5_000, 24)
+    else:
+        sizes, reference, sweep = (
+            [(10_000, 60), (100_000, 60), (1_000_000, 60)],
+            (5_000, 24),
+            (
+                200,
+                10_000,
+                60,
+            ),
+        )
+    ref = speedup(*reference)
+    per_agent_ns = ref["seconds_per_agent"] / (reference[0] * (reference[1] + ref["burn_in"])) * 1e9
+    print(
+        f"per-agent Mesa reference at {reference[0]:,} x {reference[1]} months: "
+        f"{ref['seconds_per_agent']:.2f} s against {ref['seconds_vectorized']:.3f} s, "
+        f"speed-up {ref['ratio']:.1f}x ({per_agent_ns:,.0f} ns per borrower-month)"
+    )
+    runs = step_speed.main(sizes)
+    for r in runs:
+        r["speedup_over_reference"] = per_agent_ns / r["ns_per_borrower_month"]
+    print("speed-up over the reference (its ns per borrower-month at the size above):")
+    for r in runs:
+        print(f"  {r['borrowers']:>10,}: {r['speedup_over_reference']:.0f}x")
+    sweeps = sweep_throughput.main(*sweep)
+    report = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"python": sys.version.split()[0], "platform": platform.platform()},
+        "numpy": np.__version__,
+        "quick": args.quick,
+        "reference": ref,
+        "runs": runs,
+        "sweeps": sweeps,
+    }
+    path = Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
