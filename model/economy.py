@@ -398,7 +398,8 @@ class CreditEconomy(mesa.Model):
         The amount wanted is the borrower's usual need, or ``at_least`` if larger.
         """
         state, p = self.state, self.params
-        debt_service = self.book.debt_service(idx)
+        visible = None if lender.policy.sees_other_loans else lender.index
+        debt_service = self.book.debt_service(idx, visible)
         quality = (
             self._raw_quality(idx, debt_service, macro.price_index) - self._quality_center
         ) / self._quality_scale

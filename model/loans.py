@@ -189,8 +189,13 @@ class LoanBook:
         self.tier[lender, borrowers] = tier
         self.relieved[lender, borrowers] = False
 
-    def debt_service(self, borrowers: np.ndarray) -> np.ndarray:
-        """Sum of the scheduled instalments of the active loans of ``borrowers``."""
+    def debt_service(self, borrowers: np.ndarray, lender: int | None = None) -> np.ndarray:
+        """Scheduled instalments of the active loans of ``borrowers``.
+
+        Counts the loans at ``lender`` only if given, else at every lender.
+        """
+        if lender is not None:
+            return self.instalment[lender, borrowers] * self.active[lender, borrowers]
         return (self.instalment[:, borrowers] * self.active[:, borrowers]).sum(axis=0)
 
     def describe_borrower(self, index: int) -> list[dict[str, Any]]:

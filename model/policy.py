@@ -77,6 +77,9 @@ class RiskPolicy:
             in the economy, the lender can fund.
         funding_spread: Annual spread of the lender's funding over the policy rate.
         capital_ratio: Initial equity as a share of the funding line.
+        sees_other_loans: Whether screening sees the applicant's loans at other lenders
+            (a shared credit bureau); if not, the debt-to-income test and the score count
+            only this lender's own loans, and multi-borrowing goes unseen.
         acquisition_cost: Operating cost per new loan.
         servicing_cost: Operating cost per open loan per month (staff, systems, funding
             operations), the lender's fixed-like cost of running the book.
@@ -105,6 +108,7 @@ class RiskPolicy:
     funding_limit_per_borrower: float = 10_000.0
     funding_spread: float = 0.02
     capital_ratio: float = 0.12
+    sees_other_loans: bool = True
     acquisition_cost: float = 60.0
     servicing_cost: float = 35.0
 
@@ -162,8 +166,9 @@ class RiskPolicy:
                 for i, c in enumerate(costs)
             ),
         )
-        if not isinstance(self.relief_enabled, bool):
-            raise TypeError(f"relief_enabled must be true or false, got {self.relief_enabled!r}")
+        for flag in ("relief_enabled", "sees_other_loans"):
+            if not isinstance(getattr(self, flag), bool):
+                raise TypeError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
         if self.dynamic_overdue_target is not None:
             target = check_number(
                 "dynamic_overdue_target", self.dynamic_overdue_target, low=0, high=1, low_open=True
