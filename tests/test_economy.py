@@ -195,3 +195,35 @@ def test_dynamic_rule_tightens_cutoff_when_overdue_passes_target():
     ).run(24)
     assert (static["cutoff"] == pol.score_cutoff).all()
     assert df["approvals"].sum() < static["approvals"].sum()
+
+
+def test_borrowing_to_repay_happens_with_several_lenders_and_can_be_switched_off():
+    pol = RiskPolicy.preset("balanced", sees_other_loans=False)
+    lenders = [pol, pol.replace(name="second")]
+    on = CreditEconomy(4000, "severe_recession", lenders, seed=2, burn_in=24).run(12)
+    off = CreditEconomy(
+        4000,
+        "severe_recession",
+        lenders,
+        seed=2,
+        burn_in=24,
+        population={"borrow_to_repay": False},
+    ).run(12)
+    assert on["applications"].sum() > off["applications"].sum()
+    assert not on["overdue_rate"].equals(off["overdue_rate"])
+    single = [
+        CreditEconomy(
+            2000, "baseline", "balanced", seed=3, burn_in=12, population={"borrow_to_repay": flag}
+        ).run(6)
+        for flag in (True, False)
+    ]
+    pd.testing.assert_frame_equal(*single)  # one lender: nowhere else to borrow
+
+
+def test_lenders_blind_to_other_loans_let_borrowers_stack_debt():
+    def stacked(sees: bool) -> int:
+        pol = RiskPolicy.preset("aggressive", sees_other_loans=sees)
+        eco = CreditEconomy(4000, "baseline", [pol, pol.replace(name="b")], seed=4, burn_in=36)
+        return int(eco.book.active.all(axis=0).sum())
+
+    assert stacked(False) > stacked(True)
