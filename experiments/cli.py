@@ -157,14 +157,23 @@ def _validate(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"argument --workers must be >= 1, got {args.workers}")
+    from experiments.runner import code_version, same_code
+
     config = load_config(args.config)
     out = Path(args.out) if args.out else Path("results") / config.name
+    resume = store.has_results(out) and not args.force
+    if resume:  # results of another model version are redone, not mixed in
+        try:
+            made_by = store.read_manifest(out).get("code_version", "unknown")
+        except (OSError, ValueError):
+            made_by = "unknown"
+        resume = same_code(made_by, code_version())
     report = run_experiment(
         config,
         out_dir=out,
         workers=args.workers,
-        resume=store.has_results(out) and not args.force,
-        force=args.force,
+        resume=resume,
+        force=not resume and store.has_results(out),
         source=Path(args.config).read_text(encoding="utf-8"),
         draw=False,
     )

@@ -112,7 +112,8 @@ def prepare_output(config: ExperimentConfig, out_dir: Path, resume: bool, force:
             "pass --resume to finish them or --force to overwrite"
         )
     try:
-        previous = store.read_manifest(out_dir)["config_hash"]
+        manifest = store.read_manifest(out_dir)
+        previous = manifest["config_hash"]
     except (OSError, ValueError, KeyError):
         raise ConfigError(
             f"argument --resume: '{out_dir}' has no readable manifest.json; use --force"
@@ -122,6 +123,18 @@ def prepare_output(config: ExperimentConfig, out_dir: Path, resume: bool, force:
             f"argument --resume: the config differs from the one that made '{out_dir}' "
             f"(hash {config.config_hash()[:12]} vs {previous[:12]}); use --force or another --out"
         )
+    if not same_code(manifest.get("code_version", "unknown"), code_version()):
+        raise ConfigError(
+            f"argument --resume: '{out_dir}' was made by code {manifest['code_version'][:12]}, "
+            f"this is {code_version()[:12]}; results would mix model versions: use --force"
+        )
+
+
+def same_code(previous: str, current: str) -> bool:
+    """Whether two code versions are the same commit (unknown versions are not compared)."""
+    if "unknown" in (previous, current):
+        return True
+    return previous.removesuffix("+dirty") == current.removesuffix("+dirty")
 
 
 def _manifest(

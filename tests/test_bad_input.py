@@ -119,3 +119,17 @@ def test_api_refuses_a_population_that_would_not_fit(monkeypatch):
 def test_memory_estimate_is_close_to_measured():
     # Measured in benchmarks: about 490 MB peak RSS at 1M borrowers, one lender.
     assert 400e6 < model.economy.memory_estimate(1_000_000) < 600e6
+
+
+def test_resume_refuses_results_made_by_other_code(tmp_path, capsys, monkeypatch):
+    config = tmp_path / "c.toml"
+    config.write_text(GOOD)
+    out = tmp_path / "out"
+    monkeypatch.setattr(experiments.runner, "code_version", lambda: "a" * 40)
+    assert main(_run_args(config, out) + ["--no-charts"]) == 0
+    before = sorted(p.name for p in out.rglob("*"))
+    monkeypatch.setattr(experiments.runner, "code_version", lambda: "b" * 40)
+    assert main(_run_args(config, out) + ["--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "mix model versions" in err and "--force" in err
+    assert sorted(p.name for p in out.rglob("*")) == before
