@@ -3,7 +3,8 @@
 ``PerAgentEconomy`` runs the same monthly rules as ``CreditEconomy``, but the way a
 textbook Mesa model would: every borrower is a ``mesa.Agent`` holding its own state
 as Python floats, ints and bools, and its own loans as small ``Loan`` objects, and the
-borrowers are stepped one at a time with ``agents_by_type[...].shuffle_do("step")``.
+borrowers are stepped one at a time with ``agents_by_type[...].shuffle_do(...)`` (twice a
+month: see "The month in two phases" below).
 No numpy array spans the population on the monthly path.
 
 It exists for two reasons:
@@ -29,9 +30,35 @@ draws the population with ``model.population.init_population`` (arrays, from the
 seed stream as ``CreditEconomy``) and converts each row into an agent; construction is
 not the hot path, but it is included in the timings of :func:`speedup`.
 
-Numbers that ``model/`` writes inline rather than as named constants (the relief
-contact odds, the true-quality weights, the 36-month recovery window, the score scale)
-are repeated here; keep them in step with ``model/``.
+Numbers that ``model/`` writes inline rather than as named constants cannot be imported
+and are repeated here; keep them in step with ``model/``: the relief contact odds and
+the trouble test (``Lender.relieve``), the true-quality weights
+(``CreditEconomy._raw_quality``), the score scale (``Lender.score``), the 36-month
+recovery window (``_repay_and_collect``), the 120-month illness cap, the labour-market
+flow constants (``borrowers.labour_market``) and the 1e-6 rounding tolerance. The
+per-borrower application base rate and protected habit share are taken from the
+``init_population`` state, not recomputed (so their formulas are not repeated).
+
+**The month in two phases.** Borrowing to repay (several lenders,
+``PopulationParams.borrow_to_repay``) needs a lender's decision inside the month, before
+payments, and the lender's funding limit couples the applicants (best score first).
+So the borrowers are stepped twice a month, each time in a fresh random order:
+
+1. ``BorrowerAgent.step_dues``: labour market, illness, income, spending needs,
+   interest and dues; a borrower whose dues exceed the cash they can put to debt applies
+   at a lender where they hold no loan, for at least the shortfall.
+2. The lenders fund those applications (``LenderAgent.fund(..., to_repay=True)``); the
+   proceeds add to the borrower's cash for the month.
+3. ``BorrowerAgent.step_pay``: payments, settlement, spending, collection, relief,
+   write-off, recoveries, and the month's ordinary application.
+4. The lenders fund the ordinary applications.
+
+Nothing a borrower does in a phase depends on another borrower's step in the same phase
+(lenders only queue applications, and fund them between the phases, equal scores in
+agent-id order), so given each borrower's draws the month's outcome does not depend on
+the activation order (up to the order of floating-point sums in the lender accounts).
+As in ``CreditEconomy``, a borrower's lender choice and loan-need draw are drawn once a
+month and shared by the application to repay and the ordinary one.
 
 Aggregate steps that are population-level in ``CreditEconomy`` stay population-level
 here, computed in plain Python over the agents: the labour-market flow rates, the
@@ -39,8 +66,8 @@ quality normalisation constants, and the lender's funding limit (best score firs
 Roll rates and vintage curves are not kept.
 
 Several lenders are supported (one loan slot per lender on each borrower, payments to
-the lender pressing hardest first, applications routed cyclically), as in
-``CreditEconomy``.
+the lender pressing hardest first, applications routed cyclically, borrowing at one
+lender to repay another), as in ``CreditEconomy``.
 """
 
 from __future__ import annotations
@@ -204,6 +231,8 @@ class LenderAgent(mesa.Agent):
         self.accounts: dict[str, float] = dict.fromkeys(ACCOUNT_FIELDS, 0.0)
         self.history: list[dict[str, float]] = []
         self.pending: list[tuple[float, BorrowerAgent, float, int]] = []
+        #: Loans funded this month to borrowers short of their dues (borrowing to repay).
+        self.loans_to_repay = 0
         self.monthly_rates = [0.0] * 4
         self.factors = [0.0] * 4
 
@@ -228,6 +257,7 @@ class LenderAgent(mesa.Agent):
         self.accounts["funding_cost"] = self.balance * (policy_rate + p.funding_spread) / 12
         self.accounts["servicing_cost"] = len(self.loans) * p.servicing_cost
         self.pending = []
+        self.loans_to_repay = 0
         for tier in range(4):
             monthly = p.annual_rate(tier, policy_rate) / 12
             self.monthly_rates[tier] = monthly
@@ -256,13 +286,21 @@ class LenderAgent(mesa.Agent):
         if score >= self.cutoff and amount >= MIN_LOAN:
             self.pending.append((score, borrower, amount, tier))
 
-    def fund(self, month: int) -> None:
-        """Fund the approved applications (best score first when funding binds); open loans."""
-        p = self.policy
+    def fund(self, month: int, to_repay: bool = False) -> None:
+        """Fund the approved applications (best score first when funding binds); open loans.
+
+        Called twice a month: within the month for applications to repay (``to_repay``:
+        the proceeds go to this month's cash), and after the borrowers' month for the
+        ordinary ones. Equal scores go in agent-id order (borrower order, as the stable
+        sort of ``Lender.originate``), so funding does not depend on activation order.
+        """
         approved = self.pending
+        if not approved:
+            return
+        p = self.policy
         capacity = self.funding_limit - self.balance
         if sum(amount for _, _, amount, _ in approved) > capacity:
-            approved = sorted(approved, key=lambda app: -app[0])
+            approved = sorted(approved, key=lambda app: (-app[0], app[1].unique_id))
             funded, total = [], 0.0
             for app in approved:
                 total += app[2]
@@ -273,11 +311,13 @@ class LenderAgent(mesa.Agent):
         for _, borrower, amount, tier in approved:
             loan = Loan(self, amount, self.monthly_rates[tier], tier, month)
             self.loans.add(loan)
-            borrower.receive_loan(loan)
+            borrower.receive_loan(loan, to_repay)
             self.accounts["approvals"] += 1
             self.accounts["new_loans"] += 1
             self.accounts["originations"] += amount
             self.accounts["acquisition_cost"] += p.acquisition_cost
+        if to_repay:
+            self.loans_to_repay += len(approved)
         self.pending = []
 
     def close_month(self, record: bool) -> dict[str, float]:
@@ -317,7 +357,7 @@ class LenderAgent(mesa.Agent):
 
 # ----------------------------------------------------------------------- borrowers
 class BorrowerAgent(mesa.Agent):
-    """One borrower, with its own state and loans, stepped once a month."""
+    """One borrower, with its own state and loans, stepped twice a month (two phases)."""
 
     def __init__(self, model: PerAgentEconomy, **state: Any) -> None:
         super().__init__(model)
@@ -342,6 +382,10 @@ class BorrowerAgent(mesa.Agent):
         self.missed = False
         self.shock_sd: float = state["shock_sd"]
         self.cycle_beta: float = state["cycle_beta"]
+        #: Share of the habit spent before debt, and the base monthly application rate
+        #: (fixed per borrower; from ``init_population``).
+        self.protect_share: float = state["protect_share"]
+        self.apply_base: float = state["apply_base"]
         self.score_error: list[float] = state["score_error"]
         n_lenders = len(model.lenders)
         #: One loan slot per lender (None when the borrower holds no loan there).
@@ -349,16 +393,30 @@ class BorrowerAgent(mesa.Agent):
         #: Written-off debt still in recovery, and months since its write-off, per lender.
         self.wo_balance = [0.0] * n_lenders
         self.wo_months = [0] * n_lenders
+        # The month's working values, kept between the two phases of the month.
+        self.cash = 0.0  # savings + income - essentials - medical (+ loans to repay)
+        self.protected = 0.0  # discretionary spending kept before debt
+        self.due: list[float] = [0.0] * n_lenders  # due per lender slot
+        # The month's application draws, drawn when first needed and shared by the
+        # application to repay and the ordinary one (CreditEconomy's ``_Applications``).
+        self.choice: float | None = None
+        self.need: float | None = None
 
     # ---------------------------------------------------------------- the month
-    def step(self) -> None:
-        """One month of this borrower, in the order of ``CreditEconomy._advance``."""
+    def step_dues(self) -> None:
+        """Phase 1 of the month: income and dues; short of them, apply to borrow to repay."""
+        self.choice = self.need = None
         self.labour_market()
         fell_ill = self.illness()
         self.earn_income()
-        cash, protected = self.spending_needs(fell_ill)
-        due = self.accrue_interest()
-        paid, remaining = self.pay_loans(cash, protected, due)
+        self.cash, self.protected = self.spending_needs(fell_ill)
+        self.due = self.accrue_interest()
+        self.borrow_to_repay()
+
+    def step_pay(self) -> None:
+        """Phase 2 of the month (after loans to repay are funded): pay, settle, apply."""
+        due, protected = self.due, self.protected
+        paid, remaining = self.pay_loans(self.cash, protected, due)
         repaid_any = self.settle_loans(due, paid)
         self.settle_spending(remaining)
         self.missed = sum(paid) < sum(due) - EPS
@@ -425,8 +483,7 @@ class BorrowerAgent(mesa.Agent):
         essentials = self.essentials * macro.price_index
         medical = p.illness_cost * self.base_income * macro.wage_index if fell_ill else 0.0
         cash = self.savings + self.income - essentials - medical
-        protected = self.habit * (1.0 if self.overspender else p.habit_protected)
-        return cash, protected
+        return cash, self.habit * self.protect_share
 
     def accrue_interest(self) -> list[float]:
         """Accrue interest on every loan (the lender's income); return the due per lender slot."""
@@ -437,6 +494,37 @@ class BorrowerAgent(mesa.Agent):
                 loan.lender.accounts["interest_income"] += interest
         return due
 
+    def available_cash(self, cash: float, protected: float) -> float:
+        """Cash the borrower can put to debt: cash less protected spending (``available_cash``).
+
+        The strongest collection stage among the borrower's loans (bucket at the start of
+        the month) makes them give up part of the protected spending.
+        """
+        squeeze = 0.0
+        for loan in self.loans:
+            if loan is not None:
+                intensity = loan.lender.policy.collection_intensity
+                squeeze = max(squeeze, SQUEEZE[loan.bucket] * intensity)
+        return max(cash - protected * (1.0 - squeeze), 0.0)
+
+    def borrow_to_repay(self) -> None:
+        """Short of this month's dues, apply at a lender where no loan is held.
+
+        With several lenders (and ``borrow_to_repay``): a borrower whose total dues
+        exceed the cash they can put to debt asks for their usual need or the shortfall,
+        whichever is larger. The lender decides before payments (funded between the two
+        phases); the proceeds add to this month's cash (``receive_loan``).
+        """
+        model = self.model
+        if len(self.loans) < 2 or not model.params.borrow_to_repay:
+            return
+        shortfall = sum(self.due) - self.available_cash(self.cash, self.protected)
+        if not shortfall > EPS:
+            return
+        j = self.free_lender()
+        if j is not None:
+            self.apply_at(j, at_least=shortfall)
+
     def pay_loans(
         self, cash: float, protected: float, due: list[float]
     ) -> tuple[list[float], float]:
@@ -444,25 +532,23 @@ class BorrowerAgent(mesa.Agent):
 
         Collection pressure comes from each loan's bucket at the start of the month: it
         squeezes the protected spending (the strongest stage counts) and raises the
-        chance that a reluctant borrower pays.
+        chance that a reluctant borrower pays. One willingness draw per loan, in lender
+        order (a loan taken this month to repay owes nothing yet).
         """
         loans = self.loans
-        squeeze = 0.0
-        for loan in loans:
-            if loan is not None:
-                intensity = loan.lender.policy.collection_intensity
-                squeeze = max(squeeze, SQUEEZE[loan.bucket] * intensity)
-        available = max(cash - protected * (1.0 - squeeze), 0.0)
+        available = self.available_cash(cash, protected)
         held = [loan for loan in loans if loan is not None]
-        if len(held) > 1:  # stable: ties keep lender order
-            held.sort(key=lambda ln: -PAY_EFFECT[ln.bucket] * ln.lender.policy.collection_intensity)
-        paid = [0.0] * len(loans)
         will = self.willingness
         rand = self.model.random.random
-        for loan in held:
-            effect = PAY_EFFECT[loan.bucket] * loan.lender.policy.collection_intensity
-            if rand() < will + (1.0 - will) * effect:
-                j = loan.lender.index
+        effects = [PAY_EFFECT[ln.bucket] * ln.lender.policy.collection_intensity for ln in held]
+        willing = [rand() < will + (1.0 - will) * effect for effect in effects]
+        order = range(len(held))
+        if len(held) > 1:  # stable: ties keep lender order
+            order = sorted(order, key=lambda k: -effects[k])
+        paid = [0.0] * len(loans)
+        for k in order:
+            if willing[k]:
+                j = held[k].lender.index
                 paid[j] = min(due[j], available)
                 available -= paid[j]
         recovered = [0.0] * len(loans)
@@ -568,40 +654,66 @@ class BorrowerAgent(mesa.Agent):
         model, p = self.model, self.model.params
         if repaid_any:
             prob = p.reborrow_probability
+        elif self.distressed:
+            prob = self.apply_base * p.distress_apply_multiplier
         else:
-            prob = (
-                p.apply_rate
-                * (p.distress_apply_multiplier if self.distressed else 1.0)
-                * (1.5 if self.segment == 2 else 1.0)
-                * (2.0 if self.overspender else 1.0)
-                * (1.3 - 0.6 * self.literacy)
-            )
-        rand = model.random.random
-        if rand() >= prob:
+            prob = self.apply_base
+        if model.random.random() >= prob:
             return
-        n_lenders = len(self.loans)
-        first = min(int(rand() * n_lenders), n_lenders - 1) if n_lenders > 1 else 0
+        j = self.free_lender()
+        if j is not None:
+            self.apply_at(j)
+
+    def free_lender(self) -> int | None:
+        """A lender where no loan is held, or None (``CreditEconomy._free_lender``).
+
+        The search starts at the lender drawn from the month's choice draw and goes round.
+        """
+        loans = self.loans
+        n_lenders = len(loans)
+        if n_lenders == 1:
+            return None if loans[0] is not None else 0
+        if self.choice is None:
+            self.choice = self.model.random.random()
+        first = min(int(self.choice * n_lenders), n_lenders - 1)
         for shift in range(n_lenders):
             j = (first + shift) % n_lenders
-            if self.loans[j] is None:
-                break
-        else:
-            return  # a loan at every lender: no application
+            if loans[j] is None:
+                return j
+        return None
+
+    def apply_at(self, j: int, at_least: float | None = None) -> None:
+        """Apply at lender ``j``, for the usual need or ``at_least`` if larger (``_apply``)."""
+        model, p = self.model, self.model.params
         lender = model.lenders[j]
-        debt_service = sum(loan.instalment for loan in self.loans if loan is not None)
+        if lender.policy.sees_other_loans:
+            debt_service = sum(loan.instalment for loan in self.loans if loan is not None)
+        else:  # the lender sees only its own loans, and the applicant holds none there
+            debt_service = 0.0
         quality = (self.raw_quality(debt_service) - model.quality_center) / model.quality_scale
         damaged = self.record_damaged_until >= model.month
         score = lender.score(quality, self.score_error[j], damaged)
+        if self.need is None:
+            self.need = model.random.gauss(0.0, 1.0)
         sd = p.loan_need_dispersion
-        need = model.random.gauss(0.0, 1.0)
-        wanted = p.loan_need_months * math.exp(sd * need - 0.5 * sd * sd) * self.smoothed_income
+        wanted = (
+            p.loan_need_months * math.exp(sd * self.need - 0.5 * sd * sd) * self.smoothed_income
+        )
+        if at_least is not None:
+            wanted = max(wanted, at_least)
         reported = self.income * self.misreport
         lender.screen(self, score, wanted, reported, debt_service)
 
-    def receive_loan(self, loan: Loan) -> None:
-        """Take a new loan; a borrower who missed a payment keeps the proceeds to repay."""
+    def receive_loan(self, loan: Loan, to_repay: bool = False) -> None:
+        """Take a new loan, and its proceeds.
+
+        Borrowed to repay (``to_repay``): the proceeds add to this month's cash. Otherwise
+        a borrower who missed a payment keeps them to repay; others spend them.
+        """
         self.loans[loan.lender.index] = loan
-        if self.missed:
+        if to_repay:
+            self.cash += loan.principal
+        elif self.missed:
             self.savings += loan.principal
 
     # ---------------------------------------------------------------- helpers
@@ -613,13 +725,11 @@ class BorrowerAgent(mesa.Agent):
 
     def raw_quality(self, debt_service: float, price_index: float | None = None) -> float:
         """True creditworthiness (unobserved by lenders), before normalisation."""
-        p = self.model.params
         if price_index is None:
             price_index = self.model.macro.price_index
         income = max(self.smoothed_income, 1.0)
-        protect = 1.0 if self.overspender else p.habit_protected
         slack = (
-            income - self.essentials * price_index - self.habit * protect - debt_service
+            income - self.essentials * price_index - self.habit * self.protect_share - debt_service
         ) / income
         buffer = min(self.savings / income, 6.0)
         return (
@@ -740,6 +850,8 @@ class PerAgentEconomy(mesa.Model):
                 "record_damaged_until",
                 "shock_sd",
                 "cycle_beta",
+                "protect_share",
+                "apply_base",
             )
         }
         columns["score_error"] = errors.T.tolist()
@@ -782,6 +894,8 @@ class PerAgentEconomy(mesa.Model):
                 "missed",
                 "shock_sd",
                 "cycle_beta",
+                "protect_share",
+                "apply_base",
             ):
                 setattr(agent, name, getattr(s, name)[i].item())
             agent.score_error = eco.score_error[:, i].tolist()
@@ -790,6 +904,7 @@ class PerAgentEconomy(mesa.Model):
         for lender, source in zip(ref.lenders, eco.lenders, strict=True):
             j = lender.index
             lender.tightening, lender.capital = source.tightening, source.capital
+            lender.funding_limit = source.funding_limit
             for i in np.flatnonzero(book.active[j]).tolist():
                 loan = Loan(lender, 1.0, 0.0, 0, 0)
                 for name in Loan.__slots__[1:]:
@@ -821,14 +936,28 @@ class PerAgentEconomy(mesa.Model):
         return pd.DataFrame(self._rows, columns=[*METRIC_COLUMNS, *EXTRA_COLUMNS])
 
     # --------------------------------------------------------------- the schedule
+    @property
+    def loans_to_repay(self) -> int:
+        """Loans funded this month (so far) to borrowers short of their dues."""
+        return sum(lender.loans_to_repay for lender in self.lenders)
+
     def _advance(self, record: bool) -> None:
-        """One month: macro, labour-market rates, every borrower in random order, funding."""
+        """One month: macro, labour-market rates, then two phases over the borrowers.
+
+        Every borrower computes its dues (and applies to borrow to repay if short), the
+        lenders fund those loans, every borrower pays and applies, the lenders fund.
+        Each phase steps the borrowers in a fresh random order (see the module doc).
+        """
         self._set_month_conditions()
         self.common_shock = self.random.gauss(0.0, 1.0)
         for lender in self.lenders:
             lender.open_month(self.macro.policy_rate)
         self._labour_market_rates()
-        self.agents_by_type[BorrowerAgent].shuffle_do("step")
+        borrowers = self.agents_by_type[BorrowerAgent]
+        borrowers.shuffle_do("step_dues")
+        for lender in self.lenders:
+            lender.fund(self.month, to_repay=True)
+        borrowers.shuffle_do("step_pay")
         for lender in self.lenders:
             lender.fund(self.month)
         self._close_month(record)

@@ -155,72 +155,191 @@ class _Replay:
         return mu + sigma * float(self.normals.pop(0))
 
 
-@pytest.mark.parametrize("scenario", ["baseline", "severe_recession"])
-def test_same_draws_give_the_same_month(scenario):
-    """From one state, with CreditEconomy's own draws, the agents' rules reproduce its month."""
-    eco = CreditEconomy(3000, scenario, "balanced", seed=21, burn_in=24)
-    eco.run(12)
-    ref = PerAgentEconomy.from_credit_economy(eco)
-    eco.streams = {name: _Recorder(gen) for name, gen in eco.streams.items()}
-    eco.step()
-    draws = {name: rec.draws for name, rec in eco.streams.items()}
+def _replay_month(eco, ref, draws, reverse=False):
+    """One month of ``ref`` (PerAgentEconomy._advance), each agent's rules fed ``eco``'s draws.
+
+    The two phases of the month step the agents in index order, or in reverse order.
+    Returns the number of applications to repay made in the month.
+    """
     (z,), (u_labour,), (u_onset, u_duration), (e,) = (
         draws["macro"],
         draws["labour"],
         draws["illness"],
         draws["income"],
     )
-    (u_pay,), (u_contact,), (u_apply, _, need) = (
+    (u_pay,), (u_contact,), (u_apply, choice, need) = (
         draws["repayment"],
         draws["relief"],
         draws["applications"],
     )
-
-    # One month of PerAgentEconomy._advance, each agent's rules fed the same numbers.
+    order = list(enumerate(ref.borrowers))
+    if reverse:
+        order.reverse()
     ref._set_month_conditions()
     ref.common_shock = float(z)
     for lender in ref.lenders:
         lender.open_month(ref.macro.policy_rate)
     ref._labour_market_rates()
-    for i, agent in enumerate(ref.borrowers):
+    for i, agent in order:  # phase 1: BorrowerAgent.step_dues
+        agent.choice = agent.need = None
         ref.random = _Replay([u_labour[i]])
         agent.labour_market()
         ref.random = _Replay([u_onset[i], u_duration[i]])
         fell_ill = agent.illness()
         ref.random = _Replay(normals=[e[i]])
         agent.earn_income()
-        cash, protected = agent.spending_needs(fell_ill)
-        due = agent.accrue_interest()
-        ref.random = _Replay([u_pay[0, i]])
-        paid, remaining = agent.pay_loans(cash, protected, due)
-        repaid_any = agent.settle_loans(due, paid)
+        agent.cash, agent.protected = agent.spending_needs(fell_ill)
+        agent.due = agent.accrue_interest()
+        ref.random = _Replay([choice[i]], [need[i]])
+        agent.borrow_to_repay()
+    applied_to_repay = sum(lender.accounts["applications"] for lender in ref.lenders)
+    for lender in ref.lenders:
+        lender.fund(ref.month, to_repay=True)
+    for i, agent in order:  # phase 2: BorrowerAgent.step_pay
+        # One willingness draw per loan held, in lender order.
+        ref.random = _Replay([u_pay[j, i] for j, loan in enumerate(agent.loans) if loan])
+        paid, remaining = agent.pay_loans(agent.cash, agent.protected, agent.due)
+        repaid_any = agent.settle_loans(agent.due, paid)
         agent.settle_spending(remaining)
-        agent.missed = sum(paid) < sum(due) - 1e-6
-        agent.distressed = agent.missed or remaining < protected
+        agent.missed = sum(paid) < sum(agent.due) - 1e-6
+        agent.distressed = agent.missed or remaining < agent.protected
         agent.pay_collection_costs()
         ref.random = _Replay([u_contact[i]])
         agent.ask_for_relief()
         agent.write_off()
         agent.age_recoveries()
-        ref.random = _Replay([u_apply[i]], [need[i]])
+        # The lender choice and the need are the month's draws, shared with phase 1.
+        ref.random = _Replay([u_apply[i], choice[i]], [need[i]])
         agent.apply_for_loan(repaid_any)
     for lender in ref.lenders:
         lender.fund(ref.month)
     ref._close_month(record=True)
+    return applied_to_repay
 
+
+def _assert_same_state(eco, ref):
     s, book = eco.state, eco.book
     for name in ("employed", "ill_months", "income", "savings", "habit", "record_damaged_until"):
         assert [getattr(a, name) for a in ref.borrowers] == pytest.approx(
             getattr(s, name).tolist(), rel=1e-9, abs=1e-6
         ), name
-    for field in ("balance", "arrears", "dpd", "months_left", "instalment"):
-        mine = [getattr(a.loans[0], field) if a.loans[0] else 0 for a in ref.borrowers]
-        theirs = (getattr(book, field)[0] * book.active[0]).tolist()
-        assert mine == pytest.approx(theirs, rel=1e-9, abs=1e-6), field
-    assert [a.wo_balance[0] for a in ref.borrowers] == pytest.approx(
-        book.wo_balance[0].tolist(), rel=1e-9, abs=1e-6
-    )
+    for j in range(len(eco.lenders)):
+        assert [a.loans[j] is not None for a in ref.borrowers] == book.active[j].tolist()
+        for field in Loan.__slots__[1:]:
+            mine = [float(getattr(a.loans[j], field)) if a.loans[j] else 0.0 for a in ref.borrowers]
+            theirs = (getattr(book, field)[j] * book.active[j]).astype(float).tolist()
+            assert mine == pytest.approx(theirs, rel=1e-9, abs=1e-6), (j, field)
+        assert [a.wo_balance[j] for a in ref.borrowers] == pytest.approx(
+            book.wo_balance[j].tolist(), rel=1e-9, abs=1e-6
+        )
+        mine, theirs = ref.lenders[j].history[-1], eco.lenders[j].history[-1]
+        assert mine.keys() == theirs.keys()
+        for key, value in theirs.items():
+            assert mine[key] == pytest.approx(value, rel=1e-9, abs=1e-6), (j, key)
     row_vec, row_ref = eco.metrics().iloc[-1], ref.metrics().iloc[-1]
-    assert row_vec["writeoffs"] > 0 and row_vec["relief_granted"] > 0 and row_vec["npl_rate"] > 0
     for column in [*METRIC_COLUMNS, *EXTRA_COLUMNS]:
         assert row_ref[column] == pytest.approx(row_vec[column], rel=1e-9, abs=1e-6), column
+
+
+def _step_recording(eco):
+    """Step ``eco`` one month; return every array each stream drew, by stream."""
+    eco.streams = {name: _Recorder(gen) for name, gen in eco.streams.items()}
+    eco.step()
+    return {name: rec.draws for name, rec in eco.streams.items()}
+
+
+@pytest.mark.parametrize("scenario", ["baseline", "severe_recession"])
+def test_same_draws_give_the_same_month(scenario):
+    """From one state, with CreditEconomy's own draws, the agents' rules reproduce its month."""
+    eco = CreditEconomy(3000, scenario, "balanced", seed=21, burn_in=24)
+    eco.run(12)
+    ref = PerAgentEconomy.from_credit_economy(eco)
+    draws = _step_recording(eco)
+    assert _replay_month(eco, ref, draws) == 0  # one lender: no borrowing to repay
+    _assert_same_state(eco, ref)
+    row = eco.metrics().iloc[-1]
+    assert row["writeoffs"] > 0 and row["relief_granted"] > 0 and row["npl_rate"] > 0
+
+
+# Two lenders in a severe recession, 23 months in: dozens of borrowers short of their
+# dues apply at the other lender to repay, and a few are funded (checked below).
+TWO_LENDERS = ("aggressive", "balanced")
+
+
+def _two_lender_economy():
+    eco = CreditEconomy(3000, "severe_recession", TWO_LENDERS, seed=21, burn_in=24)
+    eco.run(23)
+    return eco
+
+
+def _loans_to_repay(eco, month):
+    """Per lender, the loans to repay opened in ``month``: the only new ones settled once."""
+    book = eco.book
+    return book.active & (book.vintage == month) & (book.age == 1)
+
+
+def _bind_funding(eco):
+    """Cut one lender's funding limit so the month's loans to repay no longer all fit.
+
+    Which loans those are is learnt from a twin economy; the limit leaves room for all but
+    one unit of their total, so the lowest-scored one is refused (best score first).
+    Returns the number of loans to repay expected.
+    """
+    twin = _two_lender_economy()
+    month = twin.month
+    twin.step()
+    new = _loans_to_repay(twin, month)
+    j = int(new.sum(axis=1).argmax())
+    assert new[j].sum() >= 2
+    book, lender = eco.book, eco.lenders[j]
+    penalty_monthly = lender.policy.penalty_rate / 12
+    accrued = book.balance[j] * (1.0 + book.rate[j]) + book.arrears[j] * penalty_monthly
+    lender.funding_limit = float(accrued.sum()) + float(twin.book.principal[j, new[j]].sum()) - 1
+    return int(new.sum()) - 1
+
+
+@pytest.mark.parametrize(
+    ("reverse", "binding"),
+    [(False, False), (True, False), (False, True)],
+    ids=["index_order", "reverse_order", "funding_binds"],
+)
+def test_same_draws_give_the_same_month_two_lenders(reverse, binding):
+    """Two lenders, borrowing to repay included; the activation order does not matter."""
+    eco = _two_lender_economy()
+    expected = _bind_funding(eco) if binding else None
+    ref = PerAgentEconomy.from_credit_economy(eco)
+    month = eco.month
+    draws = _step_recording(eco)
+    applied_to_repay = _replay_month(eco, ref, draws, reverse=reverse)
+    _assert_same_state(eco, ref)
+    to_repay = int(_loans_to_repay(eco, month).sum())
+    assert ref.loans_to_repay == to_repay > 0
+    assert applied_to_repay > 10 * to_repay  # most are refused
+    if binding:
+        assert to_repay == expected
+    row = eco.metrics().iloc[-1]
+    assert row["writeoffs"] > 0 and row["relief_granted"] > 0 and row["approvals"] > to_repay
+
+
+def test_application_to_repay_asks_for_the_shortfall_and_shares_the_draws():
+    """Short of dues: apply at the free lender for max(usual need, shortfall); the month's
+    lender choice and need draw are reused by the ordinary application."""
+    eco = PerAgentEconomy(50, "baseline", ["balanced", "balanced"], seed=3, burn_in=0)
+    agent = next(a for a in eco.borrowers if a.loans == [None, None])
+    asked = []
+    for lender in eco.lenders:
+        lender.screen = lambda borrower, score, wanted, *_, j=lender.index: asked.append(
+            (j, wanted)
+        )
+    p = eco.params
+    usual = p.loan_need_months * math.exp(-0.5 * p.loan_need_dispersion**2) * agent.smoothed_income
+    shortfall = 2 * usual  # larger than the usual need, so it sets the amount asked
+    agent.loans[0] = Loan(eco.lenders[0], 10_000.0, 0.01, 0, eco.month)
+    agent.cash, agent.protected, agent.due = 1000.0, 0.0, [1000.0 + shortfall, 0.0]
+    agent.choice = agent.need = None
+    eco.random = _Replay([0.2], [0.0])  # choice 0.2: lender 0 first (held), so lender 1
+    agent.borrow_to_repay()
+    assert asked == [(1, pytest.approx(shortfall))]
+    eco.random = _Replay([0.0])  # the apply draw only: no new choice or need
+    agent.apply_for_loan(repaid_any=True)
+    assert asked[1] == (1, pytest.approx(usual))
