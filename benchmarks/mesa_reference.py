@@ -192,8 +192,9 @@ class Loan:
         else:
             self.arrears = 0.0
             self.dpd = 0
-        self.months_left = max(self.months_left - 1, 0)
-        self.age += 1
+        if self.vintage != self.lender.model.month:  # a loan made this month does not age yet
+            self.months_left = max(self.months_left - 1, 0)
+            self.age += 1
         repaid = not missed and balance <= EPS
         self.balance = 0.0 if repaid else balance
         return fee, repaid

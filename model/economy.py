@@ -306,8 +306,10 @@ class CreditEconomy(mesa.Model):
             interest, due[lender.index] = book.due(lender.index, lender.policy.penalty_rate / 12)
             lender.accounts["interest_income"] += float(interest.sum())
         cash, protected = rules.spending_needs(state, self.params, macro, fell_ill)
+        new_since = None  # loans made before payments this month (borrowing to repay)
         if n_lenders > 1 and self.params.borrow_to_repay:
             self._borrow_to_repay(macro, cash, protected, due, applications)
+            new_since = self.month
         pay_uniform = self.streams["repayment"].random((n_lenders, n))
         paid, recovered, remaining = pay_loans(
             book, self.lenders, state, cash, protected, due, pay_uniform
@@ -315,7 +317,7 @@ class CreditEconomy(mesa.Model):
         repaid = np.zeros_like(book.active)
         for lender in self.lenders:
             j = lender.index
-            fees, repaid[j] = book.settle(j, due[j], paid[j], lender.policy.late_fee)
+            fees, repaid[j] = book.settle(j, due[j], paid[j], lender.policy.late_fee, new_since)
             lender.accounts["fee_income"] += float(fees.sum())
             lender.accounts["repayments"] += float(paid[j].sum())
             lender.accounts["recoveries"] += float(recovered[j].sum())

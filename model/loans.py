@@ -84,9 +84,17 @@ class LoanBook:
         return interest, np.where(self.months_left[lender] <= 1, balance, scheduled)
 
     def settle(
-        self, lender: int, due: np.ndarray, paid: np.ndarray, late_fee_share: float
+        self,
+        lender: int,
+        due: np.ndarray,
+        paid: np.ndarray,
+        late_fee_share: float,
+        new_since: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Book this month's payments: cure, or age DPD and charge a late fee.
+
+        Loans made this month before payments (vintage ``new_since``, when given) owe
+        nothing yet and do not age.
 
         Returns:
             ``(fees, repaid)``: the late fee charged per slot, and a mask of loans
@@ -104,10 +112,11 @@ class LoanBook:
         dpd = self.dpd[lender]
         dpd += 1
         dpd *= missed
+        ageing = active if new_since is None else active & (self.vintage[lender] != new_since)
         months_left = self.months_left[lender]
-        months_left -= active
+        months_left -= ageing
         np.maximum(months_left, 0, out=months_left)
-        self.age[lender] += active
+        self.age[lender] += ageing
         repaid = active & ~missed & (balance <= 1e-6)
         # Residues below a millionth of a unit are rounding: the borrower has paid.
         self.balance[lender] = np.where(repaid, 0.0, balance)

@@ -4,6 +4,7 @@ import math
 import statistics
 
 import mesa
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -272,10 +273,23 @@ def _two_lender_economy():
     return eco
 
 
-def _loans_to_repay(eco, month):
-    """Per lender, the loans to repay opened in ``month``: the only new ones settled once."""
-    book = eco.book
-    return book.active & (book.vintage == month) & (book.age == 1)
+def _capture_loans_to_repay(eco):
+    """Record, per lender, the loans to repay that ``eco`` makes while it steps.
+
+    They are the loans lent by ``CreditEconomy._apply`` with an ``at_least`` floor.
+    Returns the (lenders, borrowers) mask, filled in as the economy steps.
+    """
+    mask = np.zeros_like(eco.book.active)
+    apply = eco._apply
+
+    def recording(lender, idx, macro, applications, at_least=None):
+        lent = apply(lender, idx, macro, applications, at_least)
+        if at_least is not None:
+            mask[lender.index, idx[lent > 0]] = True
+        return lent
+
+    eco._apply = recording
+    return mask
 
 
 def _bind_funding(eco):
@@ -286,9 +300,8 @@ def _bind_funding(eco):
     Returns the number of loans to repay expected.
     """
     twin = _two_lender_economy()
-    month = twin.month
+    new = _capture_loans_to_repay(twin)
     twin.step()
-    new = _loans_to_repay(twin, month)
     j = int(new.sum(axis=1).argmax())
     assert new[j].sum() >= 2
     book, lender = eco.book, eco.lenders[j]
@@ -308,11 +321,11 @@ def test_same_draws_give_the_same_month_two_lenders(reverse, binding):
     eco = _two_lender_economy()
     expected = _bind_funding(eco) if binding else None
     ref = PerAgentEconomy.from_credit_economy(eco)
-    month = eco.month
+    made = _capture_loans_to_repay(eco)
     draws = _step_recording(eco)
     applied_to_repay = _replay_month(eco, ref, draws, reverse=reverse)
     _assert_same_state(eco, ref)
-    to_repay = int(_loans_to_repay(eco, month).sum())
+    to_repay = int(made.sum())
     assert ref.loans_to_repay == to_repay > 0
     assert applied_to_repay > 10 * to_repay  # most are refused
     if binding:
