@@ -65,7 +65,7 @@ def code_version() -> str:
     root = Path(__file__).resolve().parent.parent
     try:
         head = _git(root, "rev-parse", "HEAD")
-        dirty = _git(root, "status", "--porcelain")
+        dirty = _git(root, "status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return f"{head}+dirty" if dirty else head
