@@ -82,7 +82,7 @@ import numpy as np
 import pandas as pd
 
 from model._checks import check_number
-from model.economy import DEFAULT_BURN_IN, MAX_BORROWERS, STREAMS, _resolve_policies
+from model.economy import DEFAULT_BURN_IN, STREAMS, resolve_inputs
 from model.lender import (
     ACCOUNT_FIELDS,
     DAMAGED_RECORD_PENALTY,
@@ -763,47 +763,22 @@ class PerAgentEconomy(mesa.Model):
         population: PopulationParams | dict[str, Any] | None = None,
         burn_in: int = DEFAULT_BURN_IN,
     ) -> None:
-        n_borrowers = check_number(
-            "n_borrowers", n_borrowers, low=1, high=MAX_BORROWERS, integer=True
-        )
-        burn_in = check_number("burn_in", burn_in, low=0, high=600, integer=True)
-        if isinstance(seed, np.random.SeedSequence):
-            seq = seed
-        elif seed is None:
-            seq = np.random.SeedSequence()
-        else:
-            seq = np.random.SeedSequence(check_number("seed", seed, low=0, integer=True))
+        inputs = resolve_inputs(n_borrowers, scenario, policy, seed, population, burn_in)
+        seq = inputs.seeds
         self.seed_entropy = seq.entropy
         # Mesa's ``random`` (Python's Random) drives every monthly draw and the shuffle.
         super().__init__(seed=int(seq.generate_state(1)[0]))
-        if isinstance(scenario, str):
-            self.scenario = MacroScenario.preset(scenario, months=60)
-            self._preset_name: str | None = scenario
-        elif isinstance(scenario, MacroScenario):
-            self.scenario, self._preset_name = scenario, None
-        else:
-            raise TypeError(
-                f"scenario must be a preset name ({', '.join(MacroScenario.names())}) or a "
-                f"MacroScenario, got {type(scenario).__name__}"
-            )
-        if population is None:
-            population = PopulationParams()
-        elif isinstance(population, dict):
-            population = PopulationParams().replace(**population)
-        elif not isinstance(population, PopulationParams):
-            raise TypeError(
-                f"population must be PopulationParams or a dict, got {type(population).__name__}"
-            )
-        self.params = population
-        self.n_borrowers = n_borrowers
-        self.burn_in = burn_in
+        self.scenario, self._preset_name = inputs.scenario, inputs.preset_name
+        self.params = inputs.population
+        self.n_borrowers = inputs.n_borrowers
+        self.burn_in = burn_in = inputs.burn_in
         self.start_unemployment = float(self.scenario.unemployment[0])
         self.month = -burn_in
         self.cum_net_loss = 0.0
         self._rows: list[dict[str, float]] = []
         self._set_month_conditions()
 
-        self.lenders = [LenderAgent(self, j, p) for j, p in enumerate(_resolve_policies(policy))]
+        self.lenders = [LenderAgent(self, j, p) for j, p in enumerate(inputs.policies)]
         self.borrowers = self._create_borrowers(seq)
         # Quality normalisation: mean and s.d. of raw quality at month 0 conditions.
         raw = [b.raw_quality(0.0, price_index=1.0) for b in self.borrowers]

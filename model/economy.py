@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import mesa
@@ -109,6 +110,64 @@ def _resolve_policies(policy: Any) -> list[RiskPolicy]:
     return out
 
 
+@dataclass(frozen=True)
+class EconomyInputs:
+    """The constructor arguments of an economy, checked and resolved to objects."""
+
+    n_borrowers: int
+    burn_in: int
+    seeds: np.random.SeedSequence
+    scenario: MacroScenario
+    preset_name: str | None  # the scenario preset, extended on longer runs
+    population: PopulationParams
+    policies: list[RiskPolicy]
+
+
+def resolve_inputs(
+    n_borrowers: Any,
+    scenario: Any,
+    policy: Any,
+    seed: Any,
+    population: Any,
+    burn_in: Any,
+) -> EconomyInputs:
+    """Check an economy's arguments and resolve names and dicts to objects.
+
+    Shared by :class:`CreditEconomy` and the per-agent reference in ``benchmarks/``.
+
+    Raises:
+        ValueError, TypeError: Naming the argument and what is allowed.
+    """
+    n_borrowers = check_number("n_borrowers", n_borrowers, low=1, high=MAX_BORROWERS, integer=True)
+    burn_in = check_number("burn_in", burn_in, low=0, high=600, integer=True)
+    if isinstance(seed, np.random.SeedSequence):
+        seq = seed
+    elif seed is None:
+        seq = np.random.SeedSequence()
+    else:
+        seq = np.random.SeedSequence(check_number("seed", seed, low=0, integer=True))
+    if isinstance(scenario, str):
+        scenario, preset_name = MacroScenario.preset(scenario, months=60), scenario
+    elif isinstance(scenario, MacroScenario):
+        preset_name = None
+    else:
+        raise TypeError(
+            f"scenario must be a preset name ({', '.join(MacroScenario.names())}) or a "
+            f"MacroScenario, got {type(scenario).__name__}"
+        )
+    if population is None:
+        population = PopulationParams()
+    elif isinstance(population, dict):
+        population = PopulationParams().replace(**population)
+    elif not isinstance(population, PopulationParams):
+        raise TypeError(
+            f"population must be PopulationParams or a dict, got {type(population).__name__}"
+        )
+    policies = _resolve_policies(policy)
+    check_memory(n_borrowers, len(policies))
+    return EconomyInputs(n_borrowers, burn_in, seq, scenario, preset_name, population, policies)
+
+
 class CreditEconomy(mesa.Model):
     """An online consumer-lending market under a macro scenario, one step a month.
 
@@ -139,45 +198,18 @@ class CreditEconomy(mesa.Model):
         population: PopulationParams | dict[str, Any] | None = None,
         burn_in: int = DEFAULT_BURN_IN,
     ) -> None:
-        n_borrowers = check_number(
-            "n_borrowers", n_borrowers, low=1, high=MAX_BORROWERS, integer=True
-        )
-        burn_in = check_number("burn_in", burn_in, low=0, high=600, integer=True)
-        if isinstance(seed, np.random.SeedSequence):
-            seq = seed
-        elif seed is None:
-            seq = np.random.SeedSequence()
-        else:
-            seq = np.random.SeedSequence(check_number("seed", seed, low=0, integer=True))
+        inputs = resolve_inputs(n_borrowers, scenario, policy, seed, population, burn_in)
+        seq, n_borrowers, policies = inputs.seeds, inputs.n_borrowers, inputs.policies
         self.seed_entropy = seq.entropy
         super().__init__(seed=int(seq.generate_state(1)[0]))
-        if isinstance(scenario, str):
-            self.scenario = MacroScenario.preset(scenario, months=60)
-            self._preset_name: str | None = scenario
-        elif isinstance(scenario, MacroScenario):
-            self.scenario, self._preset_name = scenario, None
-        else:
-            raise TypeError(
-                f"scenario must be a preset name ({', '.join(MacroScenario.names())}) or a "
-                f"MacroScenario, got {type(scenario).__name__}"
-            )
-        if population is None:
-            population = PopulationParams()
-        elif isinstance(population, dict):
-            population = PopulationParams().replace(**population)
-        elif not isinstance(population, PopulationParams):
-            raise TypeError(
-                f"population must be PopulationParams or a dict, got {type(population).__name__}"
-            )
-        self.params = population
+        self.scenario, self._preset_name = inputs.scenario, inputs.preset_name
+        self.params = population = inputs.population
         self.n_borrowers = n_borrowers
-        self.burn_in = burn_in
+        self.burn_in = inputs.burn_in
         self.streams = {
             name: np.random.default_rng(child)
             for name, child in zip(STREAMS, seq.spawn(len(STREAMS)), strict=True)
         }
-        policies = _resolve_policies(policy)
-        check_memory(n_borrowers, len(policies))
         self.start_unemployment = float(self.scenario.unemployment[0])
         self.state: BorrowerState = init_population(
             population, n_borrowers, self.start_unemployment, self.streams["population"]
@@ -188,13 +220,13 @@ class CreditEconomy(mesa.Model):
         raw = self._raw_quality(np.arange(n_borrowers), np.zeros(n_borrowers), 1.0)
         self._quality_center, self._quality_scale = float(raw.mean()), float(raw.std() or 1.0)
         self._views: dict[int, Borrower] = {}
-        self.month = -burn_in
+        self.month = -self.burn_in
         self.cum_net_loss = 0.0
         self.roll_rates = RollRates()
         self.vintages = Vintages(self.scenario.months)
         self._rows: list[dict[str, float]] = []
         self._last_repaid = np.zeros(n_borrowers, bool)
-        for _ in range(burn_in):
+        for _ in range(self.burn_in):
             self._advance(record=False)
         for lender in self.lenders:
             lender.reset_capital()
