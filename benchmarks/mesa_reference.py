@@ -97,7 +97,7 @@ from model.loans import DEFAULT_DPD_MONTHS, annuity_factor
 from model.macro import MacroScenario, MacroState
 from model.metrics import EXTRA_COLUMNS, METRIC_COLUMNS, combine_accounts
 from model.policy import RiskPolicy
-from model.population import PopulationParams, init_population
+from model.population import BorrowerState, PopulationParams, init_population
 from model.repayment import RECOVERY_BASE, RECOVERY_COLLECTION
 
 # Module constants as plain Python floats (indexing a numpy array gives numpy scalars,
@@ -112,6 +112,15 @@ MAX_ILLNESS_MONTHS = 120
 EPS = 1e-6
 
 SCENARIO_FOR_SPEEDUP = "severe_recession"
+
+
+#: Borrower fields an agent holds, from CreditEconomy's arrays (the labour-market
+#: relative hazards are looked up per segment instead).
+COPIED_FIELDS = tuple(
+    f for f in BorrowerState.__slots__ if f not in ("rel_job_loss", "rel_job_finding")
+)
+#: Fields given to a new agent (the monthly flags start false).
+INITIAL_FIELDS = tuple(f for f in COPIED_FIELDS if f not in ("distressed", "missed"))
 
 
 def instalment(principal: float, monthly_rate: float, months: int) -> float:
@@ -804,32 +813,7 @@ class PerAgentEconomy(mesa.Model):
             self.params, self.n_borrowers, self.start_unemployment, population_rng
         )
         errors = screening_rng.standard_normal((len(self.lenders), self.n_borrowers))
-        columns = {
-            name: getattr(state, name).tolist()
-            for name in (
-                "segment",
-                "base_income",
-                "employed",
-                "months_unemployed",
-                "ill_months",
-                "income",
-                "smoothed_income",
-                "essentials",
-                "habit",
-                "disc_share",
-                "savings",
-                "buffer_target",
-                "overspender",
-                "literacy",
-                "willingness",
-                "misreport",
-                "record_damaged_until",
-                "shock_sd",
-                "cycle_beta",
-                "protect_share",
-                "apply_base",
-            )
-        }
+        columns = {name: getattr(state, name).tolist() for name in INITIAL_FIELDS}
         columns["score_error"] = errors.T.tolist()
         names = list(columns)
         return [
@@ -848,31 +832,7 @@ class PerAgentEconomy(mesa.Model):
         ref = cls(eco.n_borrowers, eco.scenario, policies, seed, population=eco.params, burn_in=0)
         s, book = eco.state, eco.book
         for i, agent in enumerate(ref.borrowers):
-            for name in (
-                "segment",
-                "base_income",
-                "employed",
-                "months_unemployed",
-                "ill_months",
-                "income",
-                "smoothed_income",
-                "essentials",
-                "habit",
-                "disc_share",
-                "savings",
-                "buffer_target",
-                "overspender",
-                "literacy",
-                "willingness",
-                "misreport",
-                "record_damaged_until",
-                "distressed",
-                "missed",
-                "shock_sd",
-                "cycle_beta",
-                "protect_share",
-                "apply_base",
-            ):
+            for name in COPIED_FIELDS:
                 setattr(agent, name, getattr(s, name)[i].item())
             agent.score_error = eco.score_error[:, i].tolist()
             agent.wo_balance = book.wo_balance[:, i].tolist()
