@@ -114,11 +114,9 @@ EPS = 1e-6
 SCENARIO_FOR_SPEEDUP = "severe_recession"
 
 
-#: Borrower fields an agent holds, from CreditEconomy's arrays (the labour-market
-#: relative hazards are looked up per segment instead).
-COPIED_FIELDS = tuple(
-    f for f in BorrowerState.__slots__ if f not in ("rel_job_loss", "rel_job_finding")
-)
+#: Borrower fields an agent holds, from CreditEconomy's arrays (the half variance of the
+#: income shock is computed from ``shock_sd`` instead).
+COPIED_FIELDS = tuple(f for f in BorrowerState.__slots__ if f != "shock_half_var")
 #: Fields given to a new agent (the monthly flags start false).
 INITIAL_FIELDS = tuple(f for f in COPIED_FIELDS if f not in ("distressed", "missed"))
 

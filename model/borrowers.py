@@ -55,17 +55,22 @@ def labour_market(
         loss = min_loss
         find = (u_now - target_unemployment + loss * (1.0 - u_now)) / max(u_now, 1e-12)
     loss, find = float(np.clip(loss, 0.0, 1.0)), float(np.clip(find, 0.0, 1.0))
-    rel_loss, rel_find = state.rel_job_loss, state.rel_job_finding
-    mean_loss = rel_loss[employed].mean() if n_unemployed < n else 1.0
-    mean_find = rel_find[~employed].mean() if n_unemployed > 0 else 1.0
-    p = np.where(
-        employed,
-        loss * rel_loss / max(mean_loss, 1e-12),
-        find * rel_find / max(mean_find, 1e-12),
+    # Hazards are fixed per segment: a 6-entry table (segment x employed) does the rest.
+    seg = state.segment
+    working = np.bincount(seg[employed], minlength=3)
+    jobless = np.bincount(seg, minlength=3) - working
+    rel_loss = np.asarray(params.job_loss_relative)
+    rel_find = np.asarray(params.job_finding_relative)
+    mean_loss = rel_loss @ working / max(working.sum(), 1)
+    mean_find = rel_find @ jobless / max(jobless.sum(), 1)
+    table = np.concatenate(
+        [find * rel_find / max(mean_find, 1e-12), loss * rel_loss / max(mean_loss, 1e-12)]
     )
-    switch = uniform < p
-    np.logical_xor(employed, switch, out=employed)
-    state.months_unemployed = np.where(employed, 0, state.months_unemployed + 1).astype(np.int16)
+    p = table[seg + 3 * employed]
+    np.logical_xor(employed, uniform < p, out=employed)
+    months = state.months_unemployed
+    months += 1
+    months *= ~employed
     return loss, find
 
 
@@ -128,22 +133,32 @@ def income(
         idiosyncratic: One N(0, 1) draw per borrower.
     """
     rho = params.income_common_share
-    driver = np.sqrt(rho) * common_shock + np.sqrt(1.0 - rho) * idiosyncratic
-    sd = state.shock_sd
+    if rho > 0:
+        log_shock = np.sqrt(1.0 - rho) * idiosyncratic
+        log_shock += np.sqrt(rho) * common_shock
+        log_shock *= state.shock_sd
+    else:
+        log_shock = state.shock_sd * idiosyncratic
+    log_shock -= state.shock_half_var
+    value = np.exp(log_shock, out=log_shock)
+    value *= state.base_income
+    value *= macro.wage_index
     gap = max(macro.unemployment - start_unemployment, 0.0)
-    cycle = np.maximum(1.0 - state.cycle_beta * gap, 0.05)
-    wage = state.base_income * macro.wage_index
-    employed_income = wage * cycle * np.exp(sd * driver - 0.5 * sd * sd)
+    if gap > 0:
+        value *= np.maximum(1.0 - state.cycle_beta * gap, 0.05)
+    jobless = np.flatnonzero(~state.employed)
     ratio = np.where(
-        state.months_unemployed <= params.benefit_months,
+        state.months_unemployed[jobless] <= params.benefit_months,
         params.replacement_ratio,
         params.assistance_ratio,
     )
-    value = np.where(state.employed, employed_income, wage * ratio)
-    value *= np.where(state.ill_months > 0, 1.0 - params.illness_income_loss, 1.0)
+    value[jobless] = state.base_income[jobless] * macro.wage_index * ratio
+    value[np.flatnonzero(state.ill_months)] *= 1.0 - params.illness_income_loss
     state.income = value
     weight = params.income_smoothing
-    state.smoothed_income = (1.0 - weight) * state.smoothed_income + weight * value
+    smoothed = state.smoothed_income
+    smoothed *= 1.0 - weight
+    smoothed += weight * value
 
 
 def spending_needs(
@@ -180,12 +195,18 @@ def settle_spending(state: BorrowerState, params: PopulationParams, remaining: n
         params: Population parameters.
         remaining: Cash left after essentials and debt payments.
     """
-    discretionary = np.clip(remaining, 0.0, state.habit)
-    left = np.maximum(remaining - discretionary, 0.0)
-    excess = np.maximum(left - state.buffer_target * state.smoothed_income, 0.0)
-    state.savings = left - params.savings_spend_down * excess
-    target = state.disc_share * state.smoothed_income
-    state.habit = state.habit + params.habit_adjustment * (target - state.habit)
+    left = remaining - np.clip(remaining, 0.0, state.habit)  # after discretionary spending
+    np.maximum(left, 0.0, out=left)
+    excess = state.buffer_target * state.smoothed_income
+    np.subtract(left, excess, out=excess)
+    np.maximum(excess, 0.0, out=excess)
+    excess *= params.savings_spend_down
+    left -= excess
+    state.savings = left
+    step = state.disc_share * state.smoothed_income
+    step -= state.habit
+    step *= params.habit_adjustment
+    state.habit += step
 
 
 class Borrower(mesa.Agent):

@@ -104,7 +104,7 @@ class Lender(mesa.Agent):
         """
         bucket = book.bucket(self.index)
         intensity = self.policy.collection_intensity
-        return STAGE_PAY_EFFECT[bucket] * intensity, STAGE_SQUEEZE[bucket] * intensity
+        return (STAGE_PAY_EFFECT * intensity)[bucket], (STAGE_SQUEEZE * intensity)[bucket]
 
     def collect(self, book: LoanBook) -> None:
         """Run graded collection: count the cost by stage (pre-due reminders on current loans)."""

@@ -192,7 +192,7 @@ class BorrowerState:
     """Structure of arrays: one numpy array per borrower field, one row per borrower.
 
     Money fields are float64 (they enter the accounts); shares and flags use the
-    smallest exact dtype. The last four fields are fixed per borrower and kept to
+    smallest exact dtype. The last five fields are fixed per borrower and kept to
     save recomputing them every month.
     """
 
@@ -218,10 +218,9 @@ class BorrowerState:
         "missed",
         "shock_sd",
         "cycle_beta",
-        "rel_job_loss",
-        "rel_job_finding",
         "protect_share",
         "apply_base",
+        "shock_half_var",
     )
 
     def __init__(self, **arrays: np.ndarray) -> None:
@@ -294,9 +293,8 @@ def init_population(
         missed=np.zeros(n, bool),
         shock_sd=np.asarray(params.income_shock_sd)[segment],
         cycle_beta=np.asarray(params.business_cycle_beta)[segment],
-        rel_job_loss=rel_loss,
-        rel_job_finding=np.asarray(params.job_finding_relative)[segment],
         protect_share=np.where(overspender, 1.0, params.habit_protected),
+        shock_half_var=0.5 * np.asarray(params.income_shock_sd)[segment] ** 2,
         apply_base=(
             params.apply_rate
             * np.where(young, 1.5, 1.0)

@@ -88,5 +88,6 @@ def pay_loans(
         recovered[j, debtors] = take
         owed[debtors] -= take
         available[debtors] -= take
-    remaining = cash - paid.sum(axis=0) - recovered.sum(axis=0)
+    remaining = cash - paid[0] if n_lenders == 1 else cash - paid.sum(axis=0)
+    remaining -= recovered[0] if n_lenders == 1 else recovered.sum(axis=0)
     return paid, recovered, remaining
