@@ -57,8 +57,9 @@ def labour_market(
     loss, find = float(np.clip(loss, 0.0, 1.0)), float(np.clip(find, 0.0, 1.0))
     # Hazards are fixed per segment: a 6-entry table (segment x employed) does the rest.
     seg = state.segment
-    working = np.bincount(seg[employed], minlength=3)
-    jobless = np.bincount(seg, minlength=3) - working
+    in_segment = [seg == k for k in range(3)]  # int8 compares: cheaper than bincount
+    working = np.array([np.count_nonzero(employed & mask) for mask in in_segment])
+    jobless = np.array([np.count_nonzero(mask) for mask in in_segment]) - working
     rel_loss = np.asarray(params.job_loss_relative)
     rel_find = np.asarray(params.job_finding_relative)
     mean_loss = rel_loss @ working / max(working.sum(), 1)
@@ -66,7 +67,7 @@ def labour_market(
     table = np.concatenate(
         [find * rel_find / max(mean_find, 1e-12), loss * rel_loss / max(mean_loss, 1e-12)]
     )
-    p = table[seg + 3 * employed]
+    p = table[seg + np.int8(3) * employed]  # int8 keys: no int64 temporary
     np.logical_xor(employed, uniform < p, out=employed)
     months = state.months_unemployed
     months += 1
@@ -153,7 +154,7 @@ def income(
         params.assistance_ratio,
     )
     value[jobless] = state.base_income[jobless] * macro.wage_index * ratio
-    value[np.flatnonzero(state.ill_months)] *= 1.0 - params.illness_income_loss
+    value[np.flatnonzero(state.ill_months != 0)] *= 1.0 - params.illness_income_loss
     state.income = value
     weight = params.income_smoothing
     smoothed = state.smoothed_income
@@ -195,7 +196,8 @@ def settle_spending(state: BorrowerState, params: PopulationParams, remaining: n
         params: Population parameters.
         remaining: Cash left after essentials and debt payments.
     """
-    left = remaining - np.clip(remaining, 0.0, state.habit)  # after discretionary spending
+    # After discretionary spending (the habit is never negative).
+    left = np.subtract(remaining, state.habit)
     np.maximum(left, 0.0, out=left)
     excess = state.buffer_target * state.smoothed_income
     np.subtract(left, excess, out=excess)

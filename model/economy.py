@@ -374,7 +374,7 @@ class CreditEconomy(mesa.Model):
             hit, amount = lender.write_off(book, state, self.month)
             written_off[j, hit] = True
             self.vintages.record_writeoffs(book.vintage[j, hit], book.age[j, hit], amount)
-        recovering = np.flatnonzero(book.wo_balance)
+        recovering = np.flatnonzero(book.wo_balance != 0)
         wo_months = book.wo_months.ravel()
         wo_months[recovering] += 1
         expired = recovering[wo_months[recovering] > 36]
@@ -477,8 +477,8 @@ class CreditEconomy(mesa.Model):
         the proceeds add to this month's cash (borrowing from one platform to repay
         another). Adds the proceeds to ``cash`` in place.
         """
-        squeeze = [lender.collection_pressure(self.book)[1] for lender in self.lenders]
-        available = available_cash(cash, protected, squeeze)
+        pressure = [lender.collection_pressure(self.book) for lender in self.lenders]
+        available = available_cash(cash, protected, pressure)
         shortfall = due.sum(axis=0) - available
         short = np.flatnonzero(shortfall > 1e-6)
         target = self._free_lender(short, applications.choice)

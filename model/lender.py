@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import mesa
 import numpy as np
@@ -30,6 +30,37 @@ RECORD_MONTHS = 36
 MIN_LOAN = 300.0
 #: Observed-score lower bounds of tiers A, B, C (below C is D).
 TIER_BOUNDS = (700.0, 650.0, 600.0)
+
+
+class CollectionPressure(NamedTuple):
+    """A lender's collection stages this month, kept sparse: most slots are at stage 0.
+
+    Current and closed slots (DPD 0) are at stage 0 (``base_effect``, ``base_squeeze``);
+    only the overdue slots are listed.
+
+    Attributes:
+        overdue: Borrower indices of the overdue slots.
+        pay_effect: Share of a reluctant borrower's gap to certain payment that
+            collection closes, at ``overdue``.
+        squeeze: Share of protected spending the borrower gives up to pay, at ``overdue``.
+        base_effect: Pay effect at stage 0 (the pre-due reminder).
+        base_squeeze: Squeeze at stage 0.
+    """
+
+    overdue: np.ndarray
+    pay_effect: np.ndarray
+    squeeze: np.ndarray
+    base_effect: float
+    base_squeeze: float
+
+    def dense(self, n_borrowers: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(pay_effect, squeeze)`` as arrays over all ``n_borrowers`` slots."""
+        effect = np.full(n_borrowers, self.base_effect)
+        squeeze = np.full(n_borrowers, self.base_squeeze)
+        effect[self.overdue] = self.pay_effect
+        squeeze[self.overdue] = self.squeeze
+        return effect, squeeze
+
 
 ACCOUNT_FIELDS = (
     "applications",
@@ -76,6 +107,9 @@ class Lender(mesa.Agent):
         self.reset_capital()
         self.accounts: dict[str, float] = dict.fromkeys(ACCOUNT_FIELDS, 0.0)
         self.history: list[dict[str, float]] = []
+        # Pay threshold of every borrower at stage 0, for the willingness array it was made
+        # from (willingness is fixed per borrower, so it is computed once).
+        self._base_threshold: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def cutoff(self) -> float:
@@ -94,22 +128,43 @@ class Lender(mesa.Agent):
         open_loans = int(np.count_nonzero(book.active[self.index]))
         self.accounts["servicing_cost"] = open_loans * self.policy.servicing_cost
 
-    def collection_pressure(self, book: LoanBook) -> tuple[np.ndarray, np.ndarray]:
-        """Per-slot effect of this lender's collection on the coming payment.
-
-        Returns:
-            ``(pay_effect, squeeze)`` arrays over borrowers: the share of a reluctant
-            borrower's gap to certain payment that collection closes, and the share of
-            protected spending the borrower gives up to pay.
-        """
-        bucket = book.bucket(self.index)
+    def collection_pressure(self, book: LoanBook) -> CollectionPressure:
+        """This lender's collection stage on every slot, for the coming payments."""
         intensity = self.policy.collection_intensity
-        return (STAGE_PAY_EFFECT * intensity)[bucket], (STAGE_SQUEEZE * intensity)[bucket]
+        effect, squeeze = STAGE_PAY_EFFECT * intensity, STAGE_SQUEEZE * intensity
+        dpd = book.dpd[self.index]
+        overdue = np.flatnonzero(dpd != 0)
+        bucket = np.minimum(dpd[overdue], DEFAULT_DPD_MONTHS)
+        return CollectionPressure(
+            overdue, effect[bucket], squeeze[bucket], float(effect[0]), float(squeeze[0])
+        )
+
+    def willing_to_pay(
+        self, pressure: CollectionPressure, willingness: np.ndarray, uniform: np.ndarray
+    ) -> np.ndarray:
+        """Whether each borrower would pay this lender's instalment this month.
+
+        A borrower pays with probability ``w + (1 - w) * pay_effect``: collection
+        closes part of a reluctant borrower's gap to certain payment.
+
+        Args:
+            pressure: This month's collection pressure (``collection_pressure``).
+            willingness: Each borrower's willingness ``w`` (fixed per borrower).
+            uniform: One U(0,1) draw per borrower.
+        """
+        if self._base_threshold is None or self._base_threshold[0] is not willingness:
+            base = willingness + (1.0 - willingness) * pressure.base_effect
+            self._base_threshold = (willingness, base)
+        willing = uniform < self._base_threshold[1]
+        late = pressure.overdue
+        w = willingness[late]
+        willing[late] = uniform[late] < w + (1.0 - w) * pressure.pay_effect
+        return willing
 
     def collect(self, book: LoanBook) -> None:
         """Run graded collection: count the cost by stage (pre-due reminders on current loans)."""
         j = self.index
-        counts = np.bincount(book.bucket(j)[book.active[j]], minlength=5)
+        counts = book.bucket_counts(j)
         costs = np.asarray(self.policy.collection_costs)
         cost = counts[1:] @ costs + counts[0] * costs[0] * PREDUE_REMINDER_SHARE
         self.accounts["collection_cost"] += float(cost * self.policy.collection_intensity)
@@ -246,9 +301,9 @@ class Lender(mesa.Agent):
             - a["servicing_cost"]
         )
         self.capital += a["profit"]
-        active = book.active[j]
-        n_active = int(np.count_nonzero(active))
-        overdue = int(np.count_nonzero(active & (book.dpd[j] > 0)))
+        counts = book.bucket_counts(j)
+        n_active = int(counts.sum())
+        overdue = n_active - int(counts[0])
         a["active_loans"] = n_active
         a["overdue_loans"] = overdue
         a["balance"] = float(book.balance[j].sum())

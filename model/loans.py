@@ -65,9 +65,16 @@ class LoanBook:
         """Number of lenders."""
         return int(self.active.shape[0])
 
-    def bucket(self, lender: int) -> np.ndarray:
-        """DPD bucket index 0-4 of every slot at ``lender`` (meaningful where active)."""
-        return np.minimum(self.dpd[lender], DEFAULT_DPD_MONTHS)
+    def bucket_counts(self, lender: int | None = None) -> np.ndarray:
+        """Active loans per DPD bucket (``BUCKETS`` order) at ``lender``, or at every lender.
+
+        Closed slots hold DPD 0, so they are counted out of the current bucket.
+        """
+        dpd = self.dpd if lender is None else self.dpd[lender]
+        active = self.active if lender is None else self.active[lender]
+        late = [np.count_nonzero(dpd == k) for k in range(1, DEFAULT_DPD_MONTHS)]
+        late.append(np.count_nonzero(dpd >= DEFAULT_DPD_MONTHS))
+        return np.array([np.count_nonzero(active) - sum(late), *late], dtype=np.int64)
 
     def due(self, lender: int, penalty_monthly: float) -> tuple[np.ndarray, np.ndarray]:
         """Accrue this month's interest and return ``(interest, amount_due)``.
@@ -80,8 +87,10 @@ class LoanBook:
         balance = self.balance[lender]
         interest = balance * self.rate[lender] + self.arrears[lender] * penalty_monthly
         balance += interest
-        scheduled = np.minimum(balance, self.arrears[lender] + self.instalment[lender])
-        return interest, np.where(self.months_left[lender] <= 1, balance, scheduled)
+        due = np.minimum(balance, self.arrears[lender] + self.instalment[lender])
+        final = np.flatnonzero((self.months_left[lender] <= 1) & self.active[lender])
+        due[final] = balance[final]
+        return interest, due
 
     def settle(
         self,
@@ -106,9 +115,13 @@ class LoanBook:
         np.maximum(balance, 0.0, out=balance)
         shortfall = due - paid
         missed = shortfall > 1e-6  # closed slots owe nothing, so never miss
-        fees = np.where(missed, late_fee_share * self.instalment[lender], 0.0)
-        balance += fees
-        self.arrears[lender] = np.where(missed, shortfall + fees, 0.0)
+        late = np.flatnonzero(missed)
+        fees = np.zeros_like(balance)
+        fees[late] = late_fee_share * self.instalment[lender, late]
+        balance[late] += fees[late]
+        arrears = self.arrears[lender]
+        arrears.fill(0.0)
+        arrears[late] = shortfall[late] + fees[late]
         dpd = self.dpd[lender]
         dpd += 1
         dpd *= missed
@@ -119,7 +132,7 @@ class LoanBook:
         self.age[lender] += ageing
         repaid = active & ~missed & (balance <= 1e-6)
         # Residues below a millionth of a unit are rounding: the borrower has paid.
-        self.balance[lender] = np.where(repaid, 0.0, balance)
+        balance[repaid] = 0.0
         active &= ~repaid
         return fees, repaid
 

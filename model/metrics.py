@@ -74,13 +74,10 @@ _SUMMED = (
 
 def book_metrics(book: LoanBook) -> dict[str, float]:
     """Counts and rates over all active loans of all lenders (by count and by balance)."""
-    n_active = int(np.count_nonzero(book.active))
-    # Closed slots have DPD 0 and zero balance: count them out of bucket 0 afterwards.
-    dpd = book.dpd.ravel()
-    bucket_counts = np.bincount(np.minimum(dpd, DEFAULT_DPD_MONTHS), minlength=len(BUCKETS))
-    bucket_counts[0] -= dpd.size - n_active
+    bucket_counts = book.bucket_counts()
+    n_active = int(bucket_counts.sum())
     balance = book.balance.ravel()
-    overdue_balance = float(balance[dpd > 0].sum())
+    overdue_balance = float(balance[book.dpd.ravel() > 0].sum())  # closed slots have DPD 0
     total_balance = float(balance.sum())
     share = bucket_counts / n_active if n_active else np.zeros(len(BUCKETS))
     return {

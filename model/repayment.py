@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from model.lender import Lender
+from model.lender import CollectionPressure, Lender
 from model.loans import LoanBook
 from model.population import BorrowerState
 
@@ -16,16 +16,23 @@ RECOVERY_BASE, RECOVERY_COLLECTION = 0.003, 0.01
 
 
 def available_cash(
-    cash: np.ndarray, protected: np.ndarray, squeeze: Sequence[np.ndarray]
+    cash: np.ndarray, protected: np.ndarray, pressure: Sequence[CollectionPressure]
 ) -> np.ndarray:
     """Cash a borrower can put to debt this month.
 
     Cash after essentials, less the protected discretionary spending; the strongest
-    collection stage a borrower faces (``squeeze``, one array per lender, from
-    ``Lender.collection_pressure``; zero on closed slots) makes them give up part of it.
+    collection stage a borrower faces (``pressure``, one per lender, from
+    ``Lender.collection_pressure``) makes them give up part of it.
     """
-    strongest = squeeze[0] if len(squeeze) == 1 else np.max(squeeze, axis=0)
-    return np.maximum(cash - protected * (1.0 - strongest), 0.0)
+    if len(pressure) == 1:
+        base, pressed, squeeze = pressure[0].base_squeeze, pressure[0].overdue, pressure[0].squeeze
+    else:
+        strongest = np.max([p.dense(cash.size)[1] for p in pressure], axis=0)
+        base, pressed = 0.0, np.flatnonzero(strongest != 0)
+        squeeze = strongest[pressed]
+    available = cash - protected if base == 0.0 else cash - protected * (1.0 - base)
+    available[pressed] = cash[pressed] - protected[pressed] * (1.0 - squeeze)
+    return np.maximum(available, 0.0, out=available)
 
 
 def pay_loans(
@@ -60,34 +67,46 @@ def pay_loans(
         ``(paid, recovered, remaining)``: payments per slot, recoveries per slot,
         and each borrower's cash left for spending and saving.
     """
-    n_lenders, _ = due.shape
+    n_lenders, n = due.shape
     pressure = [lender.collection_pressure(book) for lender in lenders]
-    pay_effect = np.stack([effect for effect, _ in pressure])
-    available = available_cash(cash, protected, [squeeze for _, squeeze in pressure])
+    available = available_cash(cash, protected, pressure)
     will = state.willingness
-    willing = pay_uniform < will + (1.0 - will) * pay_effect
     if n_lenders == 1:
-        paid = np.where(willing, np.minimum(due, available), 0.0)
-        available -= paid[0]
+        # Dues and available cash are never negative, so a refusal pays exactly 0.
+        paid = np.minimum(due, available)
+        paid[0] *= lenders[0].willing_to_pay(pressure[0], will, pay_uniform[0])
+        pending = paid[0]  # not yet taken off ``available``: done below where it is read
     else:
         paid = np.zeros_like(due)
+        pay_effect = np.stack([p.dense(n)[0] for p in pressure])
         order = np.argsort(-pay_effect, axis=0, kind="stable")
-        cols = np.arange(due.shape[1])
+        cols = np.arange(n)
+        willing = np.stack(
+            [
+                lender.willing_to_pay(p, will, pay_uniform[j])
+                for j, (lender, p) in enumerate(zip(lenders, pressure, strict=True))
+            ]
+        )
         for j in order:
             pay = np.where(willing[j, cols], np.minimum(due[j, cols], available), 0.0)
             paid[j, cols] = pay
             available -= pay
+        pending = None
+    remaining = cash - paid[0] if n_lenders == 1 else cash - paid.sum(axis=0)
     recovered = np.zeros_like(due)
     for j, lender in enumerate(lenders):
         owed = book.wo_balance[j]
-        debtors = np.flatnonzero(owed)
+        debtors = np.flatnonzero(owed != 0)
+        left = available[debtors]
+        if pending is not None:
+            left -= pending[debtors]
         share = RECOVERY_BASE + RECOVERY_COLLECTION * lender.policy.collection_intensity
-        take = np.minimum(
-            owed[debtors], share * np.minimum(available[debtors], state.income[debtors])
-        )
+        take = np.minimum(owed[debtors], share * np.minimum(left, state.income[debtors]))
         recovered[j, debtors] = take
         owed[debtors] -= take
-        available[debtors] -= take
-    remaining = cash - paid[0] if n_lenders == 1 else cash - paid.sum(axis=0)
-    remaining -= recovered[0] if n_lenders == 1 else recovered.sum(axis=0)
+        available[debtors] = left - take
+        if n_lenders == 1:
+            remaining[debtors] -= take
+    if n_lenders > 1:
+        remaining -= recovered.sum(axis=0)
     return paid, recovered, remaining
