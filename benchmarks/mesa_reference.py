@@ -82,7 +82,8 @@ import numpy as np
 import pandas as pd
 
 from model._checks import check_number
-from model.economy import DEFAULT_BURN_IN, STREAMS, resolve_inputs
+from model.draws import STREAMS
+from model.economy import DEFAULT_BURN_IN, resolve_inputs
 from model.lender import (
     ACCOUNT_FIELDS,
     DAMAGED_RECORD_PENALTY,
@@ -406,7 +407,7 @@ class BorrowerAgent(mesa.Agent):
         self.protected = 0.0  # discretionary spending kept before debt
         self.due: list[float] = [0.0] * n_lenders  # due per lender slot
         # The month's application draws, drawn when first needed and shared by the
-        # application to repay and the ordinary one (CreditEconomy's ``_Applications``).
+        # application to repay and the ordinary one (CreditEconomy's month-keyed draws).
         self.choice: float | None = None
         self.need: float | None = None
 

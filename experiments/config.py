@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from model import MacroScenario, PopulationParams, RiskPolicy
+from model.economy import DEFAULT_BURN_IN
 from model.macro import SERIES_BOUNDS
 
 #: Chart kinds a ``[[chart]]`` table may ask for.
@@ -136,7 +137,7 @@ class ExperimentConfig:
     months: int = 60
     borrowers: int = 10_000
     replications: int = 1
-    burn_in: int = 36
+    burn_in: int = DEFAULT_BURN_IN
     scenarios: tuple[ScenarioSpec, ...] = ()
     policies: tuple[PolicySpec, ...] = ()
     population: dict[str, Any] = field(default_factory=dict)
@@ -218,7 +219,7 @@ def parse_config(raw: dict[str, Any]) -> ExperimentConfig:
         months=months,
         borrowers=_int(where, "borrowers", exp.get("borrowers", 10_000), 1, 50_000_000),
         replications=_int(where, "replications", exp.get("replications", 1), 1, 100_000),
-        burn_in=_int(where, "burn_in", exp.get("burn_in", 36), 0, 600),
+        burn_in=_int(where, "burn_in", exp.get("burn_in", DEFAULT_BURN_IN), 0, 600),
         scenarios=_scenarios(_array(raw, "scenario"), months),
         policies=_policies(_array(raw, "policy")),
         population=_population(_table(raw, "population")),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import mesa
 import numpy as np
 
+from model.draws import Draw
 from model.macro import MacroState
 from model.population import SEGMENTS, BorrowerState, PopulationParams
 
@@ -80,7 +81,7 @@ def illness(
     params: PopulationParams,
     illness_factor: float,
     onset_uniform: np.ndarray,
-    duration_uniform: np.ndarray,
+    duration_draw: Draw,
 ) -> np.ndarray:
     """Age ongoing illnesses and start new ones.
 
@@ -89,7 +90,7 @@ def illness(
         params: Population parameters.
         illness_factor: The scenario's multiplier on illness incidence.
         onset_uniform: U(0,1) per borrower: falls ill when below the incidence.
-        duration_uniform: U(0,1) per borrower: sets a new illness's length.
+        duration_draw: U(0,1) draws for given borrower indices: set a new illness's length.
 
     Returns:
         Boolean mask of borrowers who fell ill this month (they bear the one-off cost).
@@ -103,7 +104,7 @@ def illness(
     # Geometric duration on 1, 2, ... months with mean ``illness_months``.
     stay = 1.0 - 1.0 / params.illness_months
     if stay > 0:
-        duration = np.ceil(np.log1p(-duration_uniform[new]) / np.log(stay))
+        duration = np.ceil(np.log1p(-duration_draw(new)) / np.log(stay))
         months[new] = np.clip(duration, 1, 120)
     else:
         months[new] = 1

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import mesa
 import numpy as np
 import pandas as pd
-from scipy.special import ndtri
 
 from model import borrowers as rules
 from model._checks import check_number
 from model.borrowers import Borrower
+from model.draws import KEYED_STREAMS, STREAMS, RandomAccessUniform, normal_quantile
 from model.lender import Lender
 from model.loans import DEFAULT_DPD_MONTHS, LoanBook
 from model.macro import MacroScenario, MacroState
@@ -29,34 +29,11 @@ from model.policy import RiskPolicy
 from model.population import BorrowerState, PopulationParams, init_population
 from model.repayment import available_cash, pay_loans
 
-#: Independent random streams, one per purpose, spawned from the seed in this order.
-STREAMS = (
-    "population",
-    "screening",
-    "macro",
-    "labour",
-    "illness",
-    "income",
-    "repayment",
-    "relief",
-    "applications",
-)
 #: Largest population accepted at all.
 MAX_BORROWERS = 100_000_000
-DEFAULT_BURN_IN = 60
-
-
-def _normal_quantile(uniform: np.ndarray) -> np.ndarray:
-    """Standard normal draws from uniforms, only where needed (draws stay positional)."""
-    return ndtri(np.clip(uniform, 1e-16, 1.0 - 1e-16))
-
-
-class _Applications(NamedTuple):
-    """This month's application draws, one per borrower (fixed shape: common random numbers)."""
-
-    apply: np.ndarray  # U(0,1): applies when below the application probability
-    choice: np.ndarray  # U(0,1): which lender is tried first
-    need: np.ndarray  # U(0,1): quantile of the log loan amount wanted (normal)
+#: Burn-in months: one full cycle of the longest memories in the model (the 36 months a
+#: default stays on the credit record and a write-off stays in recovery).
+DEFAULT_BURN_IN = 36
 
 
 #: Measured peak memory (benchmarks): a fixed part, then per borrower and per loan slot.
@@ -212,9 +189,14 @@ class CreditEconomy(mesa.Model):
         self.params = population = inputs.population
         self.n_borrowers = n_borrowers
         self.burn_in = inputs.burn_in
+        children = seq.spawn(len(STREAMS) + len(KEYED_STREAMS))
         self.streams = {
             name: np.random.default_rng(child)
-            for name, child in zip(STREAMS, seq.spawn(len(STREAMS)), strict=True)
+            for name, child in zip(STREAMS, children, strict=False)
+        }
+        self.keyed = {
+            name: RandomAccessUniform(child, n_borrowers, first_month=-self.burn_in)
+            for name, child in zip(KEYED_STREAMS, children[len(STREAMS) :], strict=True)
         }
         self.start_unemployment = float(self.scenario.unemployment[0])
         self.state: BorrowerState = init_population(
@@ -299,9 +281,9 @@ class CreditEconomy(mesa.Model):
             lender.open_month(self.book, macro.policy_rate)
         self._labour_market(macro)
         fell_ill = self._income(macro, z)
-        applications = self._draw_applications()
-        repaid = self._repay_and_collect(macro, fell_ill, applications)
-        self._originate(macro, repaid.any(axis=0), applications)
+        apply_uniform = self.streams["applications"].random(self.n_borrowers)
+        repaid = self._repay_and_collect(macro, fell_ill)
+        self._originate(macro, repaid.any(axis=0), apply_uniform)
         self._close_month(macro, record)
 
     def _labour_market(self, macro: MacroState) -> None:
@@ -315,9 +297,12 @@ class CreditEconomy(mesa.Model):
 
     def _income(self, macro: MacroState, z: float) -> np.ndarray:
         n = self.n_borrowers
-        stream = self.streams["illness"]
         fell_ill = rules.illness(
-            self.state, self.params, macro.illness_factor, stream.random(n), stream.random(n)
+            self.state,
+            self.params,
+            macro.illness_factor,
+            self.streams["illness"].random(n),
+            self.keyed["illness_duration"].for_month(self.month),
         )
         rules.income(
             self.state,
@@ -329,9 +314,7 @@ class CreditEconomy(mesa.Model):
         )
         return fell_ill
 
-    def _repay_and_collect(
-        self, macro: MacroState, fell_ill: np.ndarray, applications: _Applications
-    ) -> np.ndarray:
+    def _repay_and_collect(self, macro: MacroState, fell_ill: np.ndarray) -> np.ndarray:
         book, state, n = self.book, self.state, self.n_borrowers
         n_lenders = len(self.lenders)
         record = self.month >= 0
@@ -346,7 +329,7 @@ class CreditEconomy(mesa.Model):
         cash, protected = rules.spending_needs(state, self.params, macro, fell_ill)
         new_since = None  # loans made before payments this month (borrowing to repay)
         if n_lenders > 1 and self.params.borrow_to_repay:
-            self._borrow_to_repay(macro, cash, protected, due, applications)
+            self._borrow_to_repay(macro, cash, protected, due)
             new_since = self.month
         pay_uniform = self.streams["repayment"].random((n_lenders, n))
         paid, recovered, remaining = pay_loans(
@@ -365,7 +348,7 @@ class CreditEconomy(mesa.Model):
         else:
             state.missed = paid.sum(axis=0) < due.sum(axis=0) - 1e-6
         state.distressed = state.missed | (remaining < protected)
-        contact = self.streams["relief"].random(n)
+        contact = self.keyed["relief_contact"].for_month(self.month)
         written_off = np.zeros_like(book.active)
         for lender in self.lenders:
             j = lender.index
@@ -407,20 +390,17 @@ class CreditEconomy(mesa.Model):
             - 0.5 * (s.ill_months[idx] > 0)
         )
 
-    def _draw_applications(self) -> _Applications:
-        stream, n = self.streams["applications"], self.n_borrowers
-        return _Applications(stream.random(n), stream.random(n), stream.random(n))
-
-    def _free_lender(self, idx: np.ndarray, choice: np.ndarray) -> np.ndarray:
+    def _free_lender(self, idx: np.ndarray) -> np.ndarray:
         """For borrowers ``idx``, a lender where they hold no loan (-1 if none).
 
-        The search starts at a lender drawn from ``choice`` (U(0,1) per borrower) and
-        goes round the lenders in order.
+        The search starts at a lender drawn from the month's ``lender_choice`` draw
+        and goes round the lenders in order.
         """
         book, n_lenders = self.book, len(self.lenders)
         if n_lenders == 1:
             return np.where(book.active[0, idx], -1, 0)
-        first = np.minimum((choice[idx] * n_lenders).astype(np.intp), n_lenders - 1)
+        choice = self.keyed["lender_choice"](self.month, idx)
+        first = np.minimum((choice * n_lenders).astype(np.intp), n_lenders - 1)
         target = np.full(idx.size, -1, np.intp)
         for shift in range(n_lenders):
             cand = (first + shift) % n_lenders
@@ -433,7 +413,6 @@ class CreditEconomy(mesa.Model):
         lender: Lender,
         idx: np.ndarray,
         macro: MacroState,
-        applications: _Applications,
         at_least: np.ndarray | None = None,
     ) -> np.ndarray:
         """Borrowers ``idx`` apply to ``lender``; return the amounts lent (0 if refused).
@@ -451,7 +430,7 @@ class CreditEconomy(mesa.Model):
         sd = p.loan_need_dispersion
         wanted = (
             p.loan_need_months
-            * np.exp(sd * _normal_quantile(applications.need[idx]) - 0.5 * sd * sd)
+            * np.exp(sd * normal_quantile(self.keyed["loan_need"](self.month, idx)) - 0.5 * sd * sd)
             * state.smoothed_income[idx]
         )
         if at_least is not None:
@@ -469,7 +448,6 @@ class CreditEconomy(mesa.Model):
         cash: np.ndarray,
         protected: np.ndarray,
         due: np.ndarray,
-        applications: _Applications,
     ) -> None:
         """Borrowers who cannot meet this month's dues apply at another lender to repay.
 
@@ -481,26 +459,27 @@ class CreditEconomy(mesa.Model):
         available = available_cash(cash, protected, pressure)
         shortfall = due.sum(axis=0) - available
         short = np.flatnonzero(shortfall > 1e-6)
-        target = self._free_lender(short, applications.choice)
+        target = self._free_lender(short)
         for lender in self.lenders:
             idx = short[target == lender.index]
             if idx.size:
-                cash[idx] += self._apply(lender, idx, macro, applications, shortfall[idx])
+                cash[idx] += self._apply(lender, idx, macro, shortfall[idx])
 
     def _originate(
-        self, macro: MacroState, repaid_any: np.ndarray, applications: _Applications
+        self, macro: MacroState, repaid_any: np.ndarray, apply_uniform: np.ndarray
     ) -> None:
         state, p = self.state, self.params
-        base = state.apply_base
-        prob = np.where(state.distressed, base * p.distress_apply_multiplier, base)
+        prob = state.apply_base.copy()
+        distressed = np.flatnonzero(state.distressed)
+        prob[distressed] *= p.distress_apply_multiplier
         prob[repaid_any] = p.reborrow_probability
-        applicants = np.flatnonzero(applications.apply < prob)
-        target = self._free_lender(applicants, applications.choice)
+        applicants = np.flatnonzero(apply_uniform < prob)
+        target = self._free_lender(applicants)
         for lender in self.lenders:
             idx = applicants[target == lender.index]
             if idx.size == 0:
                 continue
-            lent = self._apply(lender, idx, macro, applications)
+            lent = self._apply(lender, idx, macro)
             # Borrowers who missed a payment keep the proceeds as cash to repay (borrowing
             # to repay); others spend them.
             state.savings[idx] += lent * state.missed[idx]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import mesa
 import numpy as np
 
+from model.draws import Draw
 from model.loans import DEFAULT_DPD_MONTHS, LoanBook, annuity_factor
 from model.policy import RiskPolicy
 from model.population import BorrowerState
@@ -169,14 +170,14 @@ class Lender(mesa.Agent):
         cost = counts[1:] @ costs + counts[0] * costs[0] * PREDUE_REMINDER_SHARE
         self.accounts["collection_cost"] += float(cost * self.policy.collection_intensity)
 
-    def relieve(self, book: LoanBook, state: BorrowerState, contact_uniform: np.ndarray) -> None:
+    def relieve(self, book: LoanBook, state: BorrowerState, contact: Draw) -> None:
         """Grant relief to overdue borrowers in temporary trouble who ask.
 
         Qualifies: the loan is 1-90 DPD and never relieved before, and the borrower
         is ill, recently unemployed (within a year) or earning under 80% of their
         usual income. A borrower asks with probability ``0.2 + 0.5 * literacy``; the
         lender's collection team reaches others (``0.3 * collection_intensity``),
-        drawn from ``contact_uniform``.
+        drawn from ``contact`` (the month's U(0,1) draw of each borrower asked about).
         """
         p = self.policy
         if not p.relief_enabled:
@@ -190,9 +191,7 @@ class Lender(mesa.Agent):
             | (~state.employed[idx] & (state.months_unemployed[idx] <= 12))
             | (state.income[idx] < 0.8 * state.smoothed_income[idx])
         )
-        asks = contact_uniform[idx] < (
-            0.2 + 0.5 * state.literacy[idx] + 0.3 * p.collection_intensity
-        )
+        asks = contact(idx) < (0.2 + 0.5 * state.literacy[idx] + 0.3 * p.collection_intensity)
         chosen = idx[trouble & asks]
         waived = book.grant_relief(
             j, chosen, p.relief_waiver, p.relief_rate_cut, p.relief_extension_months

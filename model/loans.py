@@ -116,7 +116,7 @@ class LoanBook:
         shortfall = due - paid
         missed = shortfall > 1e-6  # closed slots owe nothing, so never miss
         late = np.flatnonzero(missed)
-        fees = np.zeros_like(balance)
+        fees = np.zeros(balance.shape)
         fees[late] = late_fee_share * self.instalment[lender, late]
         balance[late] += fees[late]
         arrears = self.arrears[lender]

@@ -93,7 +93,7 @@ def pay_loans(
             available -= pay
         pending = None
     remaining = cash - paid[0] if n_lenders == 1 else cash - paid.sum(axis=0)
-    recovered = np.zeros_like(due)
+    recovered = np.zeros(due.shape)
     for j, lender in enumerate(lenders):
         owed = book.wo_balance[j]
         debtors = np.flatnonzero(owed != 0)

@@ -43,7 +43,8 @@ def test_job_losses_hit_young_and_self_employed_harder():
 def test_illness_starts_at_the_scaled_rate_and_lasts_geometric_months():
     p, s = _state(n=200_000, illness_rate=0.01, illness_months=3.0)
     rng = np.random.default_rng(1)
-    onset = rules.illness(s, p, 2.0, rng.random(len(s)), rng.random(len(s)))
+    duration = rng.random(len(s))
+    onset = rules.illness(s, p, 2.0, rng.random(len(s)), lambda idx: duration[idx])
     assert onset.mean() == pytest.approx(0.02, rel=0.05)
     assert s.ill_months[onset].mean() == pytest.approx(3.0, rel=0.05)
 
