@@ -1,10 +1,10 @@
-"""Benchmark suite: ``python -m benchmarks [--quick] [--json PATH]``.
+"""Benchmark suite: ``python -m benchmarks [--quick] [--sizes NxM ...] [--json PATH]``.
 
 Prints, per population size, the time of one run (construction and burn-in
 included), nanoseconds per borrower-month (counting burn-in months, and counting
-recorded months only), peak memory, and the speed-up over the per-agent Mesa
-reference; then sweep throughput with 1 and 2 workers. Writes everything as JSON
-(default ``results/benchmarks/latest.json``).
+recorded months only) against the targets, peak memory, and the speed-up over the
+per-agent Mesa reference; then sweep throughput with 1 and 2 workers. Writes
+everything as JSON (default ``results/benchmarks/latest.json``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import platform
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -22,10 +23,37 @@ from benchmarks import step_speed, sweep_throughput
 from benchmarks.mesa_reference import speedup
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line (exit status 2), not usage plus message."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _size(text: str) -> tuple[int, int]:
+    """Parse ``BORROWERSxMONTHS`` (e.g. ``10000000x60``)."""
+    try:
+        borrowers, months = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        borrowers = months = 0
+    if not (1 <= borrowers <= 100_000_000 and 1 <= months <= 1200):
+        raise argparse.ArgumentTypeError(
+            f"expected BORROWERSxMONTHS with 1-100000000 borrowers and 1-1200 months, got {text!r}"
+        )
+    return borrowers, months
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the suite and return the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser = _Parser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes only (under a minute)")
+    parser.add_argument(
+        "--sizes",
+        nargs="+",
+        type=_size,
+        metavar="NxM",
+        help="run sizes to time instead of the defaults, e.g. 10000000x60",
+    )
     parser.add_argument(
         "--json", default="results/benchmarks/latest.json", help="where to write the figures"
     )
@@ -33,15 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         sizes, reference, sweep = [(10_000, 60)], (2_000, 12), (8, 5_000, 24)
     else:
-        sizes, reference, sweep = (
-            [(10_000, 60), (100_000, 60), (1_000_000, 60)],
-            (5_000, 24),
-            (
-                200,
-                10_000,
-                60,
-            ),
-        )
+        sizes, reference, sweep = step_speed.TARGET_SIZES, (5_000, 24), (200, 10_000, 60)
+    if args.sizes:
+        sizes = args.sizes
     ref = speedup(*reference)
     per_agent_ns = ref["seconds_per_agent"] / (reference[0] * (reference[1] + ref["burn_in"])) * 1e9
     print(

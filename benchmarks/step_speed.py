@@ -12,6 +12,10 @@ import sys
 import time
 
 SCENARIO = "severe_recession"
+#: The sizes timed by default, and the target of each (ns per recorded borrower-month,
+#: one core, construction and burn-in included).
+TARGET_SIZES = [(10_000, 60), (100_000, 120), (1_000_000, 60)]
+TARGETS_NS = {(100_000, 120): 300.0, (1_000_000, 60): 200.0}
 
 
 def measure(n_borrowers: int, months: int, seed: int = 1) -> dict[str, float]:
@@ -51,13 +55,29 @@ def measure_in_subprocess(n_borrowers: int, months: int) -> dict[str, float]:
 def main(sizes: list[tuple[int, int]]) -> list[dict[str, float]]:
     """Measure each ``(borrowers, months)`` size and print a table."""
     print(f"one run, scenario={SCENARIO}, one core, construction and burn-in included")
-    header = ("borrowers", "months", "burn-in", "seconds", "ns/b-month", "ns/rec-month", "peak MB")
-    widths = (10, 6, 7, 8, 11, 12, 8)
+    header = (
+        "borrowers",
+        "months",
+        "burn-in",
+        "seconds",
+        "ns/b-month",
+        "ns/rec-month",
+        "target",
+        "peak MB",
+    )
+    widths = (10, 6, 7, 8, 11, 12, 12, 8)
     print(" ".join(f"{h:>{w}}" for h, w in zip(header, widths, strict=True)))
     results = []
     for n, m in sizes:
         r = measure_in_subprocess(n, m)
+        target = TARGETS_NS.get((n, m))
+        r["target_ns_per_borrower_month_recorded"] = target
         results.append(r)
+        if target is None:
+            verdict = ""
+        else:
+            met = r["ns_per_borrower_month_recorded"] <= target
+            verdict = f"<={target:.0f} {'met' if met else 'MISSED'}"
         values = (
             f"{r['borrowers']:,}",
             r["months"],
@@ -65,6 +85,7 @@ def main(sizes: list[tuple[int, int]]) -> list[dict[str, float]]:
             f"{r['seconds']:.2f}",
             f"{r['ns_per_borrower_month']:.0f}",
             f"{r['ns_per_borrower_month_recorded']:.0f}",
+            verdict,
             f"{r['peak_rss_mb']:.0f}",
         )
         print(" ".join(f"{v:>{w}}" for v, w in zip(values, widths, strict=True)))

@@ -1,0 +1,49 @@
+"""The benchmark command: its arguments, and a small end-to-end run (timings are not tested)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks import step_speed
+
+
+def _run(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args], capture_output=True, text=True, cwd=cwd
+    )
+
+
+@pytest.mark.parametrize("size", ["10x0", "abc", "0x60", "10x60x2", "200000000x60"])
+def test_bad_sizes_get_one_line_and_exit_2(size):
+    done = _run("--sizes", size)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "python -m benchmarks: error: argument --sizes: expected BORROWERSxMONTHS with "
+        f"1-100000000 borrowers and 1-1200 months, got '{size}'"
+    ]
+
+
+def test_one_size_is_measured_with_burn_in_counted_both_ways():
+    r = step_speed.measure(2_000, 12)
+    assert r["burn_in"] == 36
+    steps = r["burn_in"] + 12
+    assert r["ns_per_borrower_month"] == pytest.approx(r["seconds"] / (2_000 * steps) * 1e9)
+    assert r["ns_per_borrower_month_recorded"] == pytest.approx(
+        r["ns_per_borrower_month"] * steps / 12
+    )
+    assert 0 < r["construction_seconds"] < r["seconds"]
+    assert r["peak_rss_mb"] > 0
+
+
+@pytest.mark.slow
+def test_quick_suite_writes_its_figures(tmp_path):
+    out = tmp_path / "bench.json"
+    done = _run("--quick", "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    assert report["quick"] is True
+    assert [r["borrowers"] for r in report["runs"]] == [10_000]
+    assert report["reference"]["ratio"] > 1
+    assert {s["workers"] for s in report["sweeps"]} == {1, 2}
