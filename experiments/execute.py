@@ -7,6 +7,7 @@ the same store code as a local run, so workers need no access to the results fol
 
 from __future__ import annotations
 
+import logging
 import math
 import multiprocessing
 import os
@@ -45,6 +46,10 @@ MIN_IN_FLIGHT = 8
 #: as failed, never retried; a run whose worker dies is rescheduled by the scheduler
 #: (up to ``distributed.scheduler.allowed-failures`` times, default 3).
 RETRIES = 2
+
+
+class SchedulerLostError(RuntimeError):
+    """The Dask scheduler went away mid-sweep; the runs stored so far are kept."""
 
 
 @dataclass(frozen=True)
@@ -196,6 +201,10 @@ def dask_client(scheduler: str | None, workers: int = 1) -> Iterator[Client | No
             f"got '{scheduler}'"
         )
     with ExitStack() as stack:
+        # A lost scheduler is reported in one line (SchedulerLostError), not in Dask's logs.
+        client_log = logging.getLogger("distributed.client")
+        stack.callback(client_log.setLevel, client_log.level)
+        client_log.setLevel(logging.CRITICAL)
         address: Any = scheduler
         if scheduler == "local":
             address = stack.enter_context(
@@ -258,19 +267,28 @@ def _execute_dask(
                 break
         return futures
 
-    pending = dask_as_completed(submit(in_flight_limit(client)), loop=client.loop)
     try:
+        pending = dask_as_completed(submit(in_flight_limit(client)), loop=client.loop)
         for future in pending:
             _, spec = running.pop(future.key)
             try:
                 result, outcome = future.result()
             except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: recorded, sweep goes on
+                if client.status != "running":  # the run did not fail: the scheduler is gone
+                    raise SchedulerLostError(str(exc)) from exc
                 result, outcome = None, _failure(spec.run_id, 0.0, exc)
             future.release()
             record(store_safely(config, spec, out_dir, result, outcome))
             del result
             for new in submit(in_flight_limit(client) - len(running)):
                 pending.add(new)
+    except SchedulerLostError:
+        raise
+    except Exception as exc:
+        if client.status != "running":
+            raise SchedulerLostError(str(exc)) from exc
+        client.cancel([f for f, _ in running.values()])
+        raise
     except BaseException:
         client.cancel([f for f, _ in running.values()])
         raise

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from experiments import charts, store
 from experiments.config import ConfigError, ExperimentConfig
 from experiments.design import RunSpec, build_design, param_types, replication_seeds
-from experiments.execute import RunOutcome, dask_client, execute
+from experiments.execute import RunOutcome, SchedulerLostError, dask_client, execute
 from model.economy import available_memory, memory_estimate
 
 _PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "scipy", "matplotlib", "tqdm")
@@ -225,7 +225,14 @@ def run_experiment(
             def advance(outcome: RunOutcome) -> None:
                 bar.update(1)
 
-            outcomes = execute(config, todo, out_dir, workers, on_done=advance, client=client)
+            try:
+                outcomes = execute(config, todo, out_dir, workers, on_done=advance, client=client)
+            except SchedulerLostError:
+                kept = len(store.finished(out_dir, specs))
+                raise ConfigError(
+                    f"lost the Dask scheduler at {scheduler}; {kept} finished runs are kept; "
+                    "continue with --resume"
+                ) from None
         if client is not None and scheduler != "local":
             workers = sum(client.nthreads().values())
     by_id = {s.run_id: s for s in specs}

@@ -360,3 +360,38 @@ def test_cluster_command_prints_job_script(capsys):
     assert "#SBATCH -t 00:30:00" in script and "--lifetime 1590s --lifetime-stagger 90s" in script
     assert cluster_main(["--job-script", "--walltime", "soon"]) == 2
     assert "walltime" in capsys.readouterr().err
+
+
+@needs_dask
+def test_lost_scheduler_stops_with_one_line_and_resume_completes(dask_processes, tmp_path):
+    config = write_config(tmp_path, borrowers=20000, months=48)  # ~0.3 s a run
+    assert run(config, tmp_path / "local", "--workers", "1") == 0
+    dask_processes.add_workers("w0")
+    out = tmp_path / "cluster"
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "experiments", "run", str(config), "--out", str(out)]
+        + ["--quiet", "--no-charts", "--scheduler", dask_processes.address],
+        cwd=tmp_path,
+        env=dask_processes.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 40
+        while len(list((out / "runs").glob("*.done.json"))) < 2:
+            assert sweep.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        dask_processes.procs[0].send_signal(signal.SIGKILL)  # the scheduler
+        _, stderr = sweep.communicate(timeout=45)
+    finally:
+        stop(sweep)
+    kept = len(list((out / "runs").glob("*.done.json")))
+    assert sweep.returncode == 2, stderr
+    assert stderr.strip().splitlines() == [
+        f"error: lost the Dask scheduler at {dask_processes.address}; {kept} finished runs "
+        "are kept; continue with --resume"
+    ]
+    assert kept < N_RUNS
+    assert run(config, out, "--resume", "--workers", "1") == 0
+    assert digests(out) == digests(tmp_path / "local")
