@@ -1,4 +1,4 @@
-"""Benchmark suite: ``python -m benchmarks [--quick] [--sizes NxM ...] [--json PATH]``.
+"""Benchmark suite: ``python -m benchmarks [--quick] [--sizes NxM ...] [--reuse-freed-memory]``.
 
 Prints, per population size, the time of one run (construction and burn-in
 included), nanoseconds per borrower-month (counting burn-in months, and counting
@@ -55,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         help="run sizes to time instead of the defaults, e.g. 10000000x60",
     )
     parser.add_argument(
+        "--reuse-freed-memory",
+        action="store_true",
+        help="time runs after model.reuse_freed_memory(), as python -m experiments runs them",
+    )
+    parser.add_argument(
         "--json", default="results/benchmarks/latest.json", help="where to write the figures"
     )
     args = parser.parse_args(argv)
@@ -71,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{ref['seconds_per_agent']:.2f} s against {ref['seconds_vectorized']:.3f} s, "
         f"speed-up {ref['ratio']:.1f}x ({per_agent_ns:,.0f} ns per borrower-month)"
     )
-    runs = step_speed.main(sizes)
+    runs = step_speed.main(sizes, args.reuse_freed_memory)
     for r in runs:
         r["speedup_over_reference"] = per_agent_ns / r["ns_per_borrower_month"]
     print("speed-up over the reference (its ns per borrower-month at the size above):")

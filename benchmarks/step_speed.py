@@ -40,10 +40,17 @@ def measure(n_borrowers: int, months: int, seed: int = 1) -> dict[str, float]:
     }
 
 
-def measure_in_subprocess(n_borrowers: int, months: int) -> dict[str, float]:
-    """Run :func:`measure` in a fresh interpreter and return its result."""
+def measure_in_subprocess(
+    n_borrowers: int, months: int, reuse_memory: bool = False
+) -> dict[str, float]:
+    """Run :func:`measure` in a fresh interpreter and return its result.
+
+    With ``reuse_memory``, the interpreter first calls ``model.reuse_freed_memory()``
+    (as ``python -m experiments`` does in its run processes).
+    """
+    setup = "from model import reuse_freed_memory; reuse_freed_memory(); " if reuse_memory else ""
     code = (
-        "import json; from benchmarks.step_speed import measure; "
+        f"import json; {setup}from benchmarks.step_speed import measure; "
         f"print(json.dumps(measure({n_borrowers}, {months})))"
     )
     out = subprocess.run(
@@ -52,9 +59,10 @@ def measure_in_subprocess(n_borrowers: int, months: int) -> dict[str, float]:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def main(sizes: list[tuple[int, int]]) -> list[dict[str, float]]:
+def main(sizes: list[tuple[int, int]], reuse_memory: bool = False) -> list[dict[str, float]]:
     """Measure each ``(borrowers, months)`` size and print a table."""
-    print(f"one run, scenario={SCENARIO}, one core, construction and burn-in included")
+    allocator = "freed memory reused" if reuse_memory else "default allocator"
+    print(f"one run, scenario={SCENARIO}, one core, construction and burn-in included, {allocator}")
     header = (
         "borrowers",
         "months",
@@ -69,7 +77,8 @@ def main(sizes: list[tuple[int, int]]) -> list[dict[str, float]]:
     print(" ".join(f"{h:>{w}}" for h, w in zip(header, widths, strict=True)))
     results = []
     for n, m in sizes:
-        r = measure_in_subprocess(n, m)
+        r = measure_in_subprocess(n, m, reuse_memory)
+        r["reuse_freed_memory"] = reuse_memory
         target = TARGETS_NS.get((n, m))
         r["target_ns_per_borrower_month_recorded"] = target
         results.append(r)

@@ -7,6 +7,7 @@ Public API::
     df = eco.run(months=60)
 """
 
+from model.allocator import reuse_freed_memory
 from model.borrowers import Borrower
 from model.economy import CreditEconomy
 from model.lender import Lender
@@ -24,4 +25,5 @@ __all__ = [
     "MacroScenario",
     "PopulationParams",
     "RiskPolicy",
+    "reuse_freed_memory",
 ]
