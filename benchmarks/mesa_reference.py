@@ -236,6 +236,7 @@ class LenderAgent(mesa.Agent):
         self.tightening = 0.0
         self.funding_limit = policy.funding_limit_per_borrower * model.n_borrowers
         self.capital = policy.capital_ratio * self.funding_limit
+        self.provisions = 0.0  # loss allowance at the end of the last month
         self.loans: set[Loan] = set()
         self.accounts: dict[str, float] = dict.fromkeys(ACCOUNT_FIELDS, 0.0)
         self.history: list[dict[str, float]] = []
@@ -330,15 +331,19 @@ class LenderAgent(mesa.Agent):
         self.pending = []
 
     def close_month(self, record: bool) -> dict[str, float]:
-        """Profit, capital, book state and the dynamic cut-off rule."""
+        """Provisions, profit, capital, book state and the dynamic cut-off rule."""
         a = self.accounts
         p = self.policy
+        provisions = sum(p.provision_rates[loan.bucket] * loan.balance for loan in self.loans)
+        a["provision_charge"] = provisions - self.provisions
+        self.provisions = provisions
         a["profit"] = (
             a["interest_income"]
             + a["fee_income"]
             + a["recoveries"]
             - a["writeoffs"]
             - a["waived"]
+            - a["provision_charge"]
             - a["funding_cost"]
             - a["collection_cost"]
             - a["acquisition_cost"]
@@ -351,6 +356,7 @@ class LenderAgent(mesa.Agent):
         a["overdue_loans"] = overdue
         a["balance"] = self.balance
         a["capital"] = self.capital
+        a["provisions"] = provisions
         a["cutoff"] = self.cutoff
         target = p.dynamic_overdue_target
         if target is not None:
@@ -839,6 +845,7 @@ class PerAgentEconomy(mesa.Model):
         for lender, source in zip(ref.lenders, eco.lenders, strict=True):
             j = lender.index
             lender.tightening, lender.capital = source.tightening, source.capital
+            lender.provisions = source.provisions
             lender.funding_limit = source.funding_limit
             for i in np.flatnonzero(book.active[j]).tolist():
                 loan = Loan(lender, 1.0, 0.0, 0, 0)

@@ -79,6 +79,7 @@ ACCOUNT_FIELDS = (
     "acquisition_cost",
     "servicing_cost",
     "relief_granted",
+    "provision_charge",
 )
 
 
@@ -91,6 +92,8 @@ class Lender(mesa.Agent):
         tightening: Score points currently added to the cut-off by the dynamic rule.
         capital: Equity: initial capital plus profit since month 0 (the burn-in's is not
             counted).
+        provisions: Loss allowance held against the book at the end of the last month
+            (``policy.provision_rates`` times the balance in each DPD bucket).
         funding_limit: Largest loan book the lender can fund.
         accounts: This month's flows (see ``ACCOUNT_FIELDS``), reset every month.
         history: One dict of accounts per recorded month.
@@ -105,6 +108,7 @@ class Lender(mesa.Agent):
         self.tightening = 0.0
         self.funding_limit = policy.funding_limit_per_borrower * n_borrowers
         self.capital = 0.0
+        self.provisions = 0.0
         self.reset_capital()
         self.accounts: dict[str, float] = dict.fromkeys(ACCOUNT_FIELDS, 0.0)
         self.history: list[dict[str, float]] = []
@@ -278,9 +282,11 @@ class Lender(mesa.Agent):
         return lent
 
     def close_month(self, book: LoanBook, record: bool) -> dict[str, float]:
-        """Close the accounts: profit, capital, book state and the dynamic cut-off rule.
+        """Close the accounts: provisions, profit, capital, book state and the dynamic rule.
 
-        Profit = interest + fees + recoveries - write-offs - waived - funding cost -
+        The loss allowance is set to ``provision_rates`` times the balance in each DPD
+        bucket; the provision charge is its change over the month. Profit = interest +
+        fees + recoveries - write-offs - waived - provision charge - funding cost -
         collection cost - acquisition cost - servicing cost.
 
         Returns:
@@ -288,12 +294,16 @@ class Lender(mesa.Agent):
         """
         a = self.accounts
         j = self.index
+        provisions = float(np.dot(self.policy.provision_rates, book.balance_by_bucket(j)))
+        a["provision_charge"] = provisions - self.provisions
+        self.provisions = provisions
         a["profit"] = (
             a["interest_income"]
             + a["fee_income"]
             + a["recoveries"]
             - a["writeoffs"]
             - a["waived"]
+            - a["provision_charge"]
             - a["funding_cost"]
             - a["collection_cost"]
             - a["acquisition_cost"]
@@ -307,6 +317,7 @@ class Lender(mesa.Agent):
         a["overdue_loans"] = overdue
         a["balance"] = float(book.balance[j].sum())
         a["capital"] = self.capital
+        a["provisions"] = provisions
         a["cutoff"] = self.cutoff
         target = self.policy.dynamic_overdue_target
         if target is not None:

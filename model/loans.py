@@ -76,6 +76,16 @@ class LoanBook:
         late.append(np.count_nonzero(dpd >= DEFAULT_DPD_MONTHS))
         return np.array([np.count_nonzero(active) - sum(late), *late], dtype=np.int64)
 
+    def balance_by_bucket(self, lender: int) -> np.ndarray:
+        """Balance of the active loans per DPD bucket (``BUCKETS`` order) at ``lender``."""
+        dpd, balance = self.dpd[lender], self.balance[lender]
+        late = np.flatnonzero(dpd != 0)  # closed slots hold DPD 0 and zero balance
+        sums = np.bincount(
+            np.minimum(dpd[late], DEFAULT_DPD_MONTHS), weights=balance[late], minlength=len(BUCKETS)
+        )
+        sums[0] = float(balance.sum()) - float(sums[1:].sum())
+        return sums
+
     def due(self, lender: int, penalty_monthly: float) -> tuple[np.ndarray, np.ndarray]:
         """Accrue this month's interest and return ``(interest, amount_due)``.
 

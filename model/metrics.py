@@ -42,6 +42,8 @@ EXTRA_COLUMNS = (
     "acquisition_cost",
     "servicing_cost",
     "capital",
+    "provisions",
+    "provision_charge",
     "cutoff",
     "share_current",
     "share_1_30",
@@ -69,6 +71,8 @@ _SUMMED = (
     "acquisition_cost",
     "servicing_cost",
     "capital",
+    "provisions",
+    "provision_charge",
 )
 
 

@@ -35,6 +35,8 @@ _BOUNDS: dict[str, tuple[float, float, bool, bool]] = {
 
 #: Graded collection stages, by DPD bucket 1-30, 31-60, 61-90, 90+.
 COLLECTION_STAGES = ("reminder", "phone", "agency", "legal")
+#: DPD buckets of the loss allowance (provision matrix).
+PROVISION_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,10 @@ class RiskPolicy:
         acquisition_cost: Operating cost per new loan.
         servicing_cost: Operating cost per open loan per month (staff, systems, funding
             operations), the lender's fixed-like cost of running the book.
+        provision_rates: Loss allowance (expected credit loss) held against the balance
+            of loans current, 1-30, 31-60, 61-90 and 90+ DPD, as shares of the balance
+            (a provision matrix; IFRS 9 stages 1, 1, 2, 2, 3). Profit is charged with
+            the month's change in the allowance.
     """
 
     name: str = "balanced"
@@ -111,6 +117,7 @@ class RiskPolicy:
     sees_other_loans: bool = True
     acquisition_cost: float = 60.0
     servicing_cost: float = 35.0
+    provision_rates: tuple[float, float, float, float, float] = (0.025, 0.15, 0.40, 0.55, 0.65)
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "conservative": dict(
@@ -164,6 +171,19 @@ class RiskPolicy:
             tuple(
                 check_number(f"collection_costs[{i}]", c, low=0, high=1e6)
                 for i, c in enumerate(costs)
+            ),
+        )
+        rates = self.provision_rates
+        if not isinstance(rates, tuple | list) or len(rates) != len(PROVISION_BUCKETS):
+            raise ValueError(
+                "provision_rates must be 5 numbers (current, 1-30, 31-60, 61-90, 90+ DPD), "
+                f"got {rates!r}"
+            )
+        set_(
+            self,
+            "provision_rates",
+            tuple(
+                check_number(f"provision_rates[{i}]", r, low=0, high=1) for i, r in enumerate(rates)
             ),
         )
         for flag in ("relief_enabled", "sees_other_loans"):

@@ -52,6 +52,8 @@ def test_replace_returns_validated_copy_and_policy_is_frozen():
         ({"dynamic_overdue_target": 0.0}, ValueError, "dynamic_overdue_target"),
         ({"score_cutof": 600}, ValueError, "unknown policy field 'score_cutof'"),
         ({"collection_costs": (1, 2)}, ValueError, "collection_costs"),
+        ({"provision_rates": (0.1, 0.2)}, ValueError, "provision_rates must be 5 numbers"),
+        ({"provision_rates": (0, 0, 0, 0, 1.5)}, ValueError, "provision_rates[4]"),
         ({"score_noise": "high"}, TypeError, "score_noise"),
     ],
 )
