@@ -24,6 +24,8 @@ from model.economy import DEFAULT_BURN_IN
 from model.macro import SERIES_BOUNDS
 
 #: Chart kinds a ``[[chart]]`` table may ask for.
+#: Most lenders a ``[[policy]]`` market may have.
+MAX_LENDERS = 20
 CHART_KINDS = ("timeseries", "sweep", "frontier", "composition", "vintage", "rollrate")
 #: Sampling methods of ``[sample]``.
 SAMPLE_METHODS = ("lhs", "sobol")
@@ -83,20 +85,32 @@ class ScenarioSpec:
 
 @dataclass(frozen=True)
 class PolicySpec:
-    """One ``[[policy]]``: a preset with some levers overridden."""
+    """One ``[[policy]]``: a preset with some levers overridden, for ``lenders`` lenders.
+
+    With ``lenders`` > 1 the market has that many competing lenders, all with this
+    policy (sweep values apply to each); borrowers may hold a loan at each.
+    """
 
     name: str
     preset: str = "balanced"
     overrides: dict[str, Any] = field(default_factory=dict)
+    lenders: int = 1
 
     def build(self, changes: dict[str, Any] | None = None) -> RiskPolicy:
         """Return the policy, with sweep values ``changes`` applied over the overrides."""
         policy = RiskPolicy.preset(self.preset, **{**self.overrides, **(changes or {})})
         return policy.replace(name=self.name)
 
+    def build_market(self, changes: dict[str, Any] | None = None) -> list[RiskPolicy]:
+        """Return the market's lenders' policies (named ``name``, ``name-2``, ...)."""
+        policy = self.build(changes)
+        others = [policy.replace(name=f"{self.name}-{k}") for k in range(2, self.lenders + 1)]
+        return [policy, *others]
+
     def to_dict(self) -> dict[str, Any]:
         """Return the spec as a ``[[policy]]`` table."""
-        return {"name": self.name, "preset": self.preset, **self.overrides}
+        lenders = {"lenders": self.lenders} if self.lenders != 1 else {}
+        return {"name": self.name, "preset": self.preset, **lenders, **self.overrides}
 
 
 @dataclass(frozen=True)
@@ -327,10 +341,10 @@ def _policies(tables: list[dict[str, Any]]) -> tuple[PolicySpec, ...]:
     for i, table in enumerate(tables, start=1):
         where = f"config [[policy]] #{i}"
         for key in table:
-            if key not in ("name", "preset", *levers):
+            if key not in ("name", "preset", "lenders", *levers):
                 raise ConfigError(
                     f"{where}: unknown policy field '{key}'; "
-                    f"allowed: name, preset, {', '.join(levers)}"
+                    f"allowed: name, preset, lenders, {', '.join(levers)}"
                 )
         preset = table.get("preset", "balanced")
         if not isinstance(preset, str) or preset not in RiskPolicy.names():
@@ -341,8 +355,9 @@ def _policies(tables: list[dict[str, Any]]) -> tuple[PolicySpec, ...]:
         name = table.get("name", preset)
         if not isinstance(name, str) or not name:
             raise ConfigError(f"{where} name must be a non-empty string, got {name!r}")
-        overrides = {k: v for k, v in table.items() if k not in ("name", "preset")}
-        spec = PolicySpec(name=name, preset=preset, overrides=overrides)
+        lenders = _int(where, "lenders", table.get("lenders", 1), 1, MAX_LENDERS)
+        overrides = {k: v for k, v in table.items() if k not in ("name", "preset", "lenders")}
+        spec = PolicySpec(name=name, preset=preset, overrides=overrides, lenders=lenders)
         _build(where, spec.build)
         specs.append(spec)
     _unique("policy", [p.name for p in specs])

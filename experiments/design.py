@@ -129,8 +129,10 @@ def split_params(params: dict[str, Any]) -> tuple[dict[str, Any], float | None, 
 
 def model_inputs(
     config: ExperimentConfig, spec: RunSpec
-) -> tuple[MacroScenario, RiskPolicy, PopulationParams]:
+) -> tuple[MacroScenario, RiskPolicy | list[RiskPolicy], PopulationParams]:
     """Build the scenario, policy and population of one run.
+
+    The policy is a list of policies when the ``[[policy]]`` market has several lenders.
 
     Raises:
         ValueError: If a swept value is invalid for the model (message names the field).
@@ -140,9 +142,10 @@ def model_inputs(
     scenario = next(s for s in config.scenarios if s.name == spec.scenario)
     policy = next(p for p in config.policies if p.name == spec.policy)
     population = PopulationParams().replace(**{**config.population, **population_changes})
+    lenders = policy.build_market(policy_changes)
     return (
         _scenario(scenario, config.months, severity),
-        policy.build(policy_changes),
+        lenders[0] if len(lenders) == 1 else lenders,
         population,
     )
 

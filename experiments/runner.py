@@ -84,7 +84,8 @@ def package_versions() -> dict[str, str]:
 
 def _check_memory(config: ExperimentConfig, parallel: int) -> None:
     """Refuse up front a sweep whose parallel runs would not fit in memory."""
-    need, have = memory_estimate(config.borrowers) * parallel, available_memory()
+    lenders = max(p.lenders for p in config.policies)
+    need, have = memory_estimate(config.borrowers, lenders) * parallel, available_memory()
     if have is not None and need > have:
         raise ConfigError(
             f"config [experiment] borrowers = {config.borrowers:,} with {parallel} parallel "

@@ -303,3 +303,23 @@ def test_list_shows_configs_and_presets(capsys):
 def test_shipped_configs_are_valid(path):
     assert path.read_text().startswith("# ")
     assert build_design(load_config(path))
+
+
+def test_a_market_of_two_lenders_runs_as_the_model_does(tmp_path):
+    """``lenders = 2`` in a [[policy]]: each run is the two-lender economy of its seed."""
+    text = CONFIG.format(borrowers=600).replace(
+        "score_cutoff = 560", "score_cutoff = 560\nlenders = 2\nsees_other_loans = false"
+    )
+    path = tmp_path / "market.toml"
+    path.write_text(text + "\n[population]\nborrow_to_repay = true\n")
+    assert run(path, tmp_path / "out", "--workers", "1", "--no-charts") == 0
+    config = load_config(path)
+    spec = next(s for s in build_design(config) if s.policy == "loose")
+    scenario, policies, population = experiments.execute.model_inputs(config, spec)
+    assert len(policies) == 2 and not any(p.sees_other_loans for p in policies)
+    eco = CreditEconomy(600, scenario, policies, seed=spec.seed, population=population, burn_in=12)
+    expected = eco.run(12)
+    ts = pd.read_parquet(tmp_path / "out" / "timeseries.parquet")
+    got = ts[ts["run_id"] == spec.run_id].reset_index(drop=True)
+    for column in ("active_loans", "overdue_rate", "applications", "profit"):
+        assert got[column].astype(float).tolist() == expected[column].astype(float).tolist()

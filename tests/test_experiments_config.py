@@ -148,6 +148,14 @@ BAD = {
     "malformed toml": (BASE.replace("months = 12", "months = = 12"), "not valid TOML"),
     "bad chart": (BASE + '\n[[chart]]\nkind = "pie"\n', "kind must be one of"),
     "bad population": (BASE + "\n[population]\napply_rate = 2.0\n", "apply_rate"),
+    "zero lenders": (
+        BASE.replace("score_cutoff = 560", "score_cutoff = 560\nlenders = 0"),
+        "config [[policy]] #2 lenders must be in [1, 20], got 0",
+    ),
+    "lenders not an integer": (
+        BASE.replace("score_cutoff = 560", "score_cutoff = 560\nlenders = 1.5"),
+        "config [[policy]] #2 lenders must be an integer, got float 1.5",
+    ),
 }
 
 
@@ -244,3 +252,25 @@ def test_compare_with_one_replication_shows_nan():
     assert "NaN" in format_comparison(table)
     mean, low, high = t_interval([1.0, 2.0, 3.0])
     assert mean == 2.0 and low < 2.0 < high
+
+
+MARKET = BASE.replace("score_cutoff = 560", "score_cutoff = 560\nlenders = 3")
+
+
+def test_a_policy_market_has_several_lenders_each_swept(tmp_path):
+    from experiments.design import model_inputs
+
+    config = load_config(write(tmp_path, MARKET))
+    assert [p.lenders for p in config.policies] == [1, 3]
+    specs = build_design(config)
+    spec = next(s for s in specs if s.policy == "loose" and s.params["policy.max_dti"] == 0.3)
+    _, policies, _ = model_inputs(config, spec)
+    assert [p.name for p in policies] == ["loose", "loose-2", "loose-3"]
+    assert {(p.score_cutoff, p.max_dti) for p in policies} == {(560, 0.3)}
+    single = next(s for s in specs if s.policy == "conservative")
+    assert model_inputs(config, single)[1].name == "conservative"  # one lender: a policy
+    # The table round-trips, and a config without 'lenders' keeps its hash.
+    assert parse_config(config.to_dict()).config_hash() == config.config_hash()
+    plain = load_config(write(tmp_path, BASE, "plain.toml"))
+    assert "lenders" not in plain.to_dict()["policy"][1]
+    assert config.to_dict()["policy"][1]["lenders"] == 3
