@@ -285,10 +285,12 @@ class LenderAgent(mesa.Agent):
         wanted: float,
         reported_income: float,
         debt_service: float,
+        to_repay: bool = False,
     ) -> None:
         """Screen and size one application; queue it for funding when approved."""
         p = self.policy
         self.accounts["applications"] += 1
+        self.accounts["applications_to_repay"] += to_repay
         tier = sum(score < bound for bound in TIER_BOUNDS)
         room = p.max_dti * reported_income - debt_service
         amount = min(wanted, p.max_loan_to_income * reported_income)
@@ -328,6 +330,7 @@ class LenderAgent(mesa.Agent):
             self.accounts["acquisition_cost"] += p.acquisition_cost
         if to_repay:
             self.loans_to_repay += len(approved)
+            self.accounts["approvals_to_repay"] += len(approved)
         self.pending = []
 
     def close_month(self, record: bool) -> dict[str, float]:
@@ -717,7 +720,7 @@ class BorrowerAgent(mesa.Agent):
         if at_least is not None:
             wanted = max(wanted, at_least)
         reported = self.income * self.misreport
-        lender.screen(self, score, wanted, reported, debt_service)
+        lender.screen(self, score, wanted, reported, debt_service, at_least is not None)
 
     def receive_loan(self, loan: Loan, to_repay: bool = False) -> None:
         """Take a new loan, and its proceeds.

@@ -439,6 +439,9 @@ class CreditEconomy(mesa.Model):
         lent = lender.originate(
             self.book, idx, score, wanted, reported, debt_service, macro.policy_rate, self.month
         )
+        if at_least is not None:  # borrowing to repay
+            lender.accounts["applications_to_repay"] += idx.size
+            lender.accounts["approvals_to_repay"] += int(np.count_nonzero(lent))
         self.vintages.record_originations(self.month, float(lent.sum()))
         return lent
 

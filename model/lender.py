@@ -80,6 +80,8 @@ ACCOUNT_FIELDS = (
     "servicing_cost",
     "relief_granted",
     "provision_charge",
+    "applications_to_repay",
+    "approvals_to_repay",
 )
 
 

@@ -44,6 +44,8 @@ EXTRA_COLUMNS = (
     "capital",
     "provisions",
     "provision_charge",
+    "applications_to_repay",
+    "approvals_to_repay",
     "cutoff",
     "share_current",
     "share_1_30",
@@ -73,6 +75,8 @@ _SUMMED = (
     "capital",
     "provisions",
     "provision_charge",
+    "applications_to_repay",
+    "approvals_to_repay",
 )
 
 

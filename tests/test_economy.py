@@ -227,3 +227,29 @@ def test_lenders_blind_to_other_loans_let_borrowers_stack_debt():
         return int(eco.book.active.all(axis=0).sum())
 
     assert stacked(False) > stacked(True)
+
+
+def test_applications_to_repay_are_counted_apart():
+    """Borrowing to repay is counted in its own columns (and within applications/approvals)."""
+    loose = RiskPolicy.preset("aggressive", sees_other_loans=False)
+    eco = CreditEconomy(
+        3000, "severe_recession", [loose, loose.replace(name="b")], seed=2, burn_in=12,
+        population={"borrow_to_repay": True},
+    )  # fmt: skip
+    made = []
+    apply = eco._apply
+
+    def recording(lender, idx, macro, at_least=None):
+        lent = apply(lender, idx, macro, at_least)
+        if at_least is not None:
+            made.append((idx.size, int((lent > 0).sum())))
+        return lent
+
+    eco._apply = recording
+    df = eco.run(24)
+    assert df["applications_to_repay"].sum() == sum(a for a, _ in made) > 0
+    assert df["approvals_to_repay"].sum() == sum(f for _, f in made) > 0
+    assert (df["approvals_to_repay"] <= df["applications_to_repay"]).all()
+    assert (df["applications_to_repay"] <= df["applications"]).all()
+    one = CreditEconomy(1000, "severe_recession", "balanced", seed=2, burn_in=12).run(6)
+    assert (one["applications_to_repay"] == 0).all() and (one["approvals_to_repay"] == 0).all()
