@@ -244,6 +244,7 @@ class DashboardModel(mesa.Model):
             ("overdue 1+", each("overdue_rate", lambda v: f"{v:.1%}")),
             ("NPL 90+", each("npl_rate", lambda v: f"{v:.1%}")),
             ("cum. loss", each("cum_net_loss", lambda v: f"{v / 1e6:,.1f}m")),
+            ("provisions", each("provisions", lambda v: f"{v / 1e6:,.1f}m")),
             ("capital", each("capital", lambda v: f"{v / 1e6:,.1f}m")),
         ]
 
@@ -329,6 +330,11 @@ def chart_cum_loss(model: DashboardModel) -> str:
     return _policy_chart(model, "cum_net_loss", "Cumulative bad-debt loss (net of recoveries)")
 
 
+def chart_provisions(model: DashboardModel) -> str:
+    """The lender's loss allowance (provisions) against its book."""
+    return _policy_chart(model, "provisions", "Loss allowance (provisions)")
+
+
 def chart_approvals(model: DashboardModel) -> str:
     """Approved applications per month."""
     return _policy_chart(model, "approvals", "Approvals per month", svg.count)
@@ -356,6 +362,7 @@ CHARTS: tuple[Callable[[DashboardModel], str], ...] = (
     chart_buckets,
     chart_writeoffs,
     chart_cum_loss,
+    chart_provisions,
     chart_approvals,
     chart_originations,
     chart_profit,
