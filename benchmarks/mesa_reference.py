@@ -778,7 +778,7 @@ class PerAgentEconomy(mesa.Model):
         seed: int | np.random.SeedSequence | None = None,
         *,
         population: PopulationParams | dict[str, Any] | None = None,
-        burn_in: int = DEFAULT_BURN_IN,
+        burn_in: int | None = None,
     ) -> None:
         inputs = resolve_inputs(n_borrowers, scenario, policy, seed, population, burn_in)
         seq = inputs.seeds

@@ -36,11 +36,21 @@ _MONEY = {
     "repayments",
     "waived",
     "acquisition_cost",
+    "servicing_cost",
     "capital",
+    "provisions",
+    "provision_charge",
     "bad_debt_loss",
     "total_originations",
 }
-_COUNTS = {"active_loans", "applications", "approvals", "relief_granted"}
+_COUNTS = {
+    "active_loans",
+    "applications",
+    "approvals",
+    "relief_granted",
+    "applications_to_repay",
+    "approvals_to_repay",
+}
 _BUCKET_SHARES = {
     "share_1_30": "1-30 DPD",
     "share_31_60": "31-60 DPD",

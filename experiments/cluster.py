@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from experiments.config import ConfigError
 from experiments.execute import CLUSTER_EXTRA
+from model.allocator import WORKER_ENVIRONMENT
 
 if TYPE_CHECKING:
     from dask_jobqueue import SLURMCluster
@@ -104,7 +105,8 @@ def slurm_cluster(
         queue: Slurm partition (``#SBATCH -p``).
         account: Slurm account (``#SBATCH -A``).
         job_script_prologue: Shell lines run before the worker starts, e.g. activating
-            the environment where this package is installed.
+            the environment where this package is installed (after the exports of
+            ``model.allocator.WORKER_ENVIRONMENT``).
         worker_extra_args: More ``dask worker`` arguments.
         scheduler_options: Options of the scheduler (runs in this process), e.g.
             ``{"interface": "ib0"}`` or ``{"dashboard_address": ":8787"}``.
@@ -129,7 +131,12 @@ def slurm_cluster(
         walltime=walltime,
         queue=queue,
         account=account,
-        job_script_prologue=list(job_script_prologue),
+        # Workers simulate in a thread: one glibc memory pool lets them reuse freed arrays
+        # (model.allocator).
+        job_script_prologue=[
+            *(f"export {k}={v}" for k, v in WORKER_ENVIRONMENT.items()),
+            *job_script_prologue,
+        ],
         worker_extra_args=[
             "--lifetime",
             lifetime,

@@ -20,12 +20,11 @@ from typing import Any
 import numpy as np
 
 from model import MacroScenario, PopulationParams, RiskPolicy
-from model.economy import DEFAULT_BURN_IN
 from model.macro import SERIES_BOUNDS
 
-#: Chart kinds a ``[[chart]]`` table may ask for.
 #: Most lenders a ``[[policy]]`` market may have.
 MAX_LENDERS = 20
+#: Chart kinds a ``[[chart]]`` table may ask for.
 CHART_KINDS = ("timeseries", "sweep", "frontier", "composition", "vintage", "rollrate")
 #: Sampling methods of ``[sample]``.
 SAMPLE_METHODS = ("lhs", "sobol")
@@ -151,7 +150,7 @@ class ExperimentConfig:
     months: int = 60
     borrowers: int = 10_000
     replications: int = 1
-    burn_in: int = DEFAULT_BURN_IN
+    burn_in: int | None = None  # None: the model's default for the policies
     scenarios: tuple[ScenarioSpec, ...] = ()
     policies: tuple[PolicySpec, ...] = ()
     population: dict[str, Any] = field(default_factory=dict)
@@ -167,7 +166,9 @@ class ExperimentConfig:
     def to_dict(self) -> dict[str, Any]:
         """Return the normalised config (defaults filled in), parseable by :func:`parse_config`."""
         out: dict[str, Any] = {
-            "experiment": {k: getattr(self, k) for k in _EXPERIMENT_KEYS},
+            "experiment": {
+                k: getattr(self, k) for k in _EXPERIMENT_KEYS if getattr(self, k) is not None
+            },
             "scenario": [s.to_dict() for s in self.scenarios],
             "policy": [p.to_dict() for p in self.policies],
         }
@@ -233,7 +234,7 @@ def parse_config(raw: dict[str, Any]) -> ExperimentConfig:
         months=months,
         borrowers=_int(where, "borrowers", exp.get("borrowers", 10_000), 1, 50_000_000),
         replications=_int(where, "replications", exp.get("replications", 1), 1, 100_000),
-        burn_in=_int(where, "burn_in", exp.get("burn_in", DEFAULT_BURN_IN), 0, 600),
+        burn_in=_int(where, "burn_in", exp["burn_in"], 0, 600) if "burn_in" in exp else None,
         scenarios=_scenarios(_array(raw, "scenario"), months),
         policies=_policies(_array(raw, "policy")),
         population=_population(_table(raw, "population")),

@@ -30,7 +30,8 @@ from experiments.analysis import summarise_timeseries
 from experiments.config import ConfigError, ExperimentConfig, parse_config
 from experiments.design import RunSpec, model_inputs, param_types
 from experiments.store import RunResult, write_run
-from model import CreditEconomy, reuse_freed_memory
+from model import CreditEconomy, release_freed_memory, reuse_freed_memory
+from model.allocator import WORKER_ENVIRONMENT
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -70,10 +71,18 @@ class RunOutcome:
 def simulate(config: ExperimentConfig, spec: RunSpec) -> RunResult:
     """Run one simulation and return its tables, identifier columns included.
 
-    The simulating process keeps freed memory for reuse (``model.reuse_freed_memory``):
-    run processes live for the sweep, and large runs are markedly faster.
+    During the run the process reuses freed memory (``model.reuse_freed_memory``), which
+    makes large runs markedly faster; after it, the memory is given back to the system
+    (``model.release_freed_memory``), so a worker does not hold its peak between runs.
     """
     _reuse_freed_memory()
+    try:
+        return _simulate(config, spec)
+    finally:
+        release_freed_memory()
+
+
+def _simulate(config: ExperimentConfig, spec: RunSpec) -> RunResult:
     scenario, policy, population = model_inputs(config, spec)
     eco = CreditEconomy(
         n_borrowers=config.borrowers,
@@ -221,6 +230,7 @@ def dask_client(scheduler: str | None, workers: int = 1) -> Iterator[Client | No
                     n_workers=workers,
                     threads_per_worker=1,
                     processes=True,
+                    env=WORKER_ENVIRONMENT,  # runs simulate in a thread: see model.allocator
                     host="127.0.0.1",
                     dashboard_address=None,
                     silence_logs=40,  # logging.ERROR
@@ -241,6 +251,13 @@ def in_flight_limit(client: Client) -> int:
     """Runs to keep submitted: :data:`IN_FLIGHT_PER_THREAD` per worker thread, at least 8."""
     threads = sum(client.nthreads().values())
     return max(MIN_IN_FLIGHT, IN_FLIGHT_PER_THREAD * threads)
+
+
+def _scheduler_lost(exc: BaseException) -> bool:
+    """Whether ``exc``, raised by a run's future, means the connection to the scheduler was lost."""
+    from distributed.client import FutureCancelledError
+
+    return isinstance(exc, FutureCancelledError) and exc.reason == "scheduler-connection-lost"
 
 
 def _execute_dask(
@@ -283,7 +300,7 @@ def _execute_dask(
             try:
                 result, outcome = future.result()
             except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: recorded, sweep goes on
-                if client.status != "running":  # the run did not fail: the scheduler is gone
+                if _scheduler_lost(exc):  # the run did not fail: the scheduler went away
                     raise SchedulerLostError(str(exc)) from exc
                 result, outcome = None, _failure(spec.run_id, 0.0, exc)
             future.release()

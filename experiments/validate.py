@@ -273,9 +273,10 @@ def multi_lender_fact(borrowers: int, replications: int, seed: int) -> tuple[Fac
     only its own loans, as with the online platforms of the source) and a dynamic
     tightening rule; the paired runs share seeds (same borrowers and shocks) and differ
     only in whether borrowers short of their dues may borrow at the other lender to
-    repay. Months are classed by the state of credit: loose while the two markets'
-    mean tightening is under a third of the largest, tight from two thirds up. The fact
-    holds if borrowing to repay lowers the overdue rate while credit is loose (it hides
+    repay. Months are classed by the state of credit in the market without borrowing to
+    repay (so the classes do not depend on the treatment): loose while its lenders'
+    tightening is under a third of the largest, tight from two thirds up. The fact holds
+    if borrowing to repay lowers the overdue rate while credit is loose (it hides
     distress) and raises it while credit is tight (it amplifies it), both significantly.
     """
     policy = MULTI_LENDER_POLICY
@@ -296,7 +297,8 @@ def multi_lender_fact(borrowers: int, replications: int, seed: int) -> tuple[Fac
     index = ["replication", "month"]
     overdue = ts.pivot_table(index=index, columns="market", values="overdue_rate")
     diff = overdue["borrowing to repay"] - overdue["no borrowing to repay"]
-    credit = ts.pivot_table(index=index, columns="market", values="tightening").mean(axis=1)
+    tightening = ts.pivot_table(index=index, columns="market", values="tightening")
+    credit = tightening["no borrowing to repay"]
     loose = diff[credit < LOOSE_SHARE].groupby("replication").mean()
     tight = diff[credit >= TIGHT_SHARE].groupby("replication").mean()
     months_loose = (credit < LOOSE_SHARE).groupby("replication").sum().mean()
@@ -308,7 +310,7 @@ def multi_lender_fact(borrowers: int, replications: int, seed: int) -> tuple[Fac
         "Multi-borrowing and borrowing-to-repay hide distress for a while, then amplify it when "
         "credit tightens (two loose lenders that do not see each other's loans, with a dynamic "
         "cut-off, borrowing to repay allowed against not; months classed by the lenders' "
-        "tightening).",
+        "tightening without it).",
         f"overdue with - without, loose credit ({months_loose:.0f} months a run): "
         f"{loose_text}; tight credit ({months_tight:.0f} months a run): {tight_text}",
         loose_high < 0 and tight_low > 0,

@@ -7,7 +7,7 @@ Public API::
     df = eco.run(months=60)
 """
 
-from model.allocator import reuse_freed_memory
+from model.allocator import release_freed_memory, reuse_freed_memory
 from model.borrowers import Borrower
 from model.economy import CreditEconomy
 from model.lender import Lender
@@ -25,5 +25,6 @@ __all__ = [
     "MacroScenario",
     "PopulationParams",
     "RiskPolicy",
+    "release_freed_memory",
     "reuse_freed_memory",
 ]

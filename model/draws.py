@@ -74,8 +74,11 @@ class RandomAccessUniform:
         """The draws of borrowers ``index`` in ``month``, as float64 in [0, 1)."""
         if month < self._first:
             raise ValueError(f"month must be >= {self._first}, got {month}")
-        z = np.asarray(index, dtype=np.uint64) + np.uint64((month - self._first) * self._n + 1)
-        z *= _GAMMA  # integer arithmetic wraps modulo 2**64, as SplitMix64 needs
+        index = np.atleast_1d(np.asarray(index))
+        if index.size and (index.min() < 0 or index.max() >= self._n):
+            raise ValueError(f"borrower indices must be in [0, {self._n - 1}]")
+        z = index.astype(np.uint64) + np.uint64((month - self._first) * self._n + 1)
+        z *= _GAMMA  # integer arithmetic on arrays wraps modulo 2**64, as SplitMix64 needs
         z += self._key
         s30, s27, s31, s11 = _SHIFTS
         z ^= z >> s30

@@ -14,7 +14,7 @@ from model import borrowers as rules
 from model._checks import check_number
 from model.borrowers import Borrower
 from model.draws import KEYED_STREAMS, STREAMS, RandomAccessUniform, normal_quantile
-from model.lender import Lender
+from model.lender import RECORD_MONTHS, Lender
 from model.loans import DEFAULT_DPD_MONTHS, LoanBook
 from model.macro import MacroScenario, MacroState
 from model.metrics import (
@@ -31,9 +31,24 @@ from model.repayment import available_cash, pay_loans
 
 #: Largest population accepted at all.
 MAX_BORROWERS = 100_000_000
-#: Burn-in months: one full cycle of the longest memories in the model (the 36 months a
-#: default stays on the credit record and a write-off stays in recovery).
-DEFAULT_BURN_IN = 36
+#: Months the burn-in adds to the write-off horizon and the 36-month memories (time for
+#: the book to fill and the first loans to fall overdue).
+BURN_IN_LEAD = 6
+
+
+def default_burn_in(policies: Sequence[RiskPolicy]) -> int:
+    """Burn-in months long enough for every memory of the model to fill.
+
+    The longest memories are the 36 months a default stays on the credit record and a
+    write-off stays in recovery; they start to fill only once the first loans reach the
+    write-off DPD. So the burn-in is ``RECORD_MONTHS`` + the longest write-off horizon
+    (in months) + ``BURN_IN_LEAD``: 48 months at the default write-off of 180 DPD.
+    """
+    return RECORD_MONTHS + max(p.writeoff_dpd // 30 for p in policies) + BURN_IN_LEAD
+
+
+#: The default burn-in of the preset policies (all write off at 180 DPD).
+DEFAULT_BURN_IN = default_burn_in([RiskPolicy()])
 
 
 #: Measured peak memory (benchmarks): a fixed part, then per borrower and per loan slot.
@@ -122,9 +137,15 @@ def resolve_inputs(
         ValueError, TypeError: Naming the argument and what is allowed.
     """
     n_borrowers = check_number("n_borrowers", n_borrowers, low=1, high=MAX_BORROWERS, integer=True)
-    burn_in = check_number("burn_in", burn_in, low=0, high=600, integer=True)
     if isinstance(seed, np.random.SeedSequence):
-        seq = seed
+        # A copy: spawning from the caller's sequence would change it, and a second
+        # economy built from the same sequence would then get other borrowers and shocks.
+        seq = np.random.SeedSequence(
+            seed.entropy,
+            spawn_key=seed.spawn_key,
+            pool_size=seed.pool_size,
+            n_children_spawned=seed.n_children_spawned,
+        )
     elif seed is None:
         seq = np.random.SeedSequence()
     else:
@@ -147,6 +168,9 @@ def resolve_inputs(
             f"population must be PopulationParams or a dict, got {type(population).__name__}"
         )
     policies = _resolve_policies(policy)
+    if burn_in is None:
+        burn_in = default_burn_in(policies)
+    burn_in = check_number("burn_in", burn_in, low=0, high=600, integer=True)
     check_memory(n_borrowers, len(policies))
     return EconomyInputs(n_borrowers, burn_in, seq, scenario, preset_name, population, policies)
 
@@ -162,7 +186,8 @@ class CreditEconomy(mesa.Model):
             None draws fresh entropy, recorded in ``seed_entropy``.
         population: Population parameters (``PopulationParams`` or a dict of overrides).
         burn_in: Months simulated under month-0 conditions before month 0, so the loan
-            book starts seasoned; not recorded.
+            book starts seasoned; not recorded. None: :func:`default_burn_in` of the
+            policies (48 months at the default write-off of 180 DPD).
 
     Example:
         >>> eco = CreditEconomy(n_borrowers=2_000, scenario="severe_recession", seed=7)
@@ -179,7 +204,7 @@ class CreditEconomy(mesa.Model):
         seed: int | np.random.SeedSequence | None = None,
         *,
         population: PopulationParams | dict[str, Any] | None = None,
-        burn_in: int = DEFAULT_BURN_IN,
+        burn_in: int | None = None,
     ) -> None:
         inputs = resolve_inputs(n_borrowers, scenario, policy, seed, population, burn_in)
         seq, n_borrowers, policies = inputs.seeds, inputs.n_borrowers, inputs.policies

@@ -83,7 +83,7 @@ class LoanBook:
         sums = np.bincount(
             np.minimum(dpd[late], DEFAULT_DPD_MONTHS), weights=balance[late], minlength=len(BUCKETS)
         )
-        sums[0] = float(balance.sum()) - float(sums[1:].sum())
+        sums[0] = max(float(balance.sum()) - float(sums[1:].sum()), 0.0)
         return sums
 
     def due(self, lender: int, penalty_monthly: float) -> tuple[np.ndarray, np.ndarray]:

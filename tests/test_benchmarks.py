@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from benchmarks import step_speed
+from model.economy import DEFAULT_BURN_IN
 
 
 def _run(*args, cwd=None):
@@ -27,7 +28,7 @@ def test_bad_sizes_get_one_line_and_exit_2(size):
 
 def test_one_size_is_measured_with_burn_in_counted_both_ways():
     r = step_speed.measure(2_000, 12)
-    assert r["burn_in"] == 36
+    assert r["burn_in"] == DEFAULT_BURN_IN == 48
     steps = r["burn_in"] + 12
     assert r["ns_per_borrower_month"] == pytest.approx(r["seconds"] / (2_000 * steps) * 1e9)
     assert r["ns_per_borrower_month_recorded"] == pytest.approx(

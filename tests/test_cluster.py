@@ -329,6 +329,7 @@ def test_slurm_cluster_job_script():
     ):
         assert directive in lines
     assert "source ~/venvs/abm/bin/activate" in lines
+    assert "export MALLOC_ARENA_MAX=1" in lines
     # 5400 s walltime: 270 s stagger and 270 s to close, so a worker leaves by 5400 s.
     assert "--lifetime 4860s --lifetime-stagger 270s" in script
     assert "--nworkers 2" in script and "--nthreads 1" in script
@@ -395,3 +396,12 @@ def test_lost_scheduler_stops_with_one_line_and_resume_completes(dask_processes,
     assert kept < N_RUNS
     assert run(config, out, "--resume", "--workers", "1") == 0
     assert digests(out) == digests(tmp_path / "local")
+
+
+@needs_dask
+def test_local_cluster_workers_share_one_memory_pool():
+    from experiments.execute import dask_client
+
+    with dask_client("local", 1) as client:
+        values = client.run(lambda: os.environ.get("MALLOC_ARENA_MAX"))
+    assert list(values.values()) == ["1"]

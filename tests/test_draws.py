@@ -69,3 +69,11 @@ def test_normal_quantile_gives_standard_normals():
     z = normal_quantile(_draw(n=100_000)(0, np.arange(100_000)))
     assert np.isfinite(normal_quantile(np.array([0.0, 1.0]))).all()
     assert stats.kstest(z, "norm").pvalue > 1e-3
+
+
+def test_indices_outside_the_population_are_refused():
+    draw = _draw(n=10)
+    for bad in ([10], [-1], [3, 12]):
+        with pytest.raises(ValueError, match=r"borrower indices must be in \[0, 9\]"):
+            draw(0, np.array(bad))
+    assert draw(0, 3).shape == (1,)  # a scalar index gives one draw, without warnings

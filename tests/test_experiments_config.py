@@ -274,3 +274,13 @@ def test_a_policy_market_has_several_lenders_each_swept(tmp_path):
     plain = load_config(write(tmp_path, BASE, "plain.toml"))
     assert "lenders" not in plain.to_dict()["policy"][1]
     assert config.to_dict()["policy"][1]["lenders"] == 3
+
+
+def test_every_metric_column_has_its_unit():
+    from experiments.charts import label
+    from model import EXTRA_COLUMNS, METRIC_COLUMNS
+
+    for column in [*METRIC_COLUMNS, *EXTRA_COLUMNS]:
+        rate = "_rate" in column or column.startswith("share_")
+        rate |= column == "scenario_unemployment"
+        assert label(column).endswith("(%)") == rate, column
