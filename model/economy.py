@@ -363,10 +363,10 @@ class CreditEconomy(mesa.Model):
         repaid = np.zeros_like(book.active)
         for lender in self.lenders:
             j = lender.index
-            fees, repaid[j] = book.settle(j, due[j], paid[j], lender.policy.late_fee, new_since)
+            _, fees, repaid[j] = book.settle(j, due[j], paid[j], lender.policy.late_fee, new_since)
             lender.accounts["fee_income"] += float(fees.sum())
             lender.accounts["repayments"] += float(paid[j].sum())
-            lender.accounts["recoveries"] += float(recovered[j].sum())
+            lender.accounts["recoveries"] += float(recovered[j])
         rules.settle_spending(state, self.params, remaining)
         if n_lenders == 1:
             state.missed = paid[0] < due[0] - 1e-6

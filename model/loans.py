@@ -109,15 +109,16 @@ class LoanBook:
         paid: np.ndarray,
         late_fee_share: float,
         new_since: int | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Book this month's payments: cure, or age DPD and charge a late fee.
 
         Loans made this month before payments (vintage ``new_since``, when given) owe
         nothing yet and do not age.
 
         Returns:
-            ``(fees, repaid)``: the late fee charged per slot, and a mask of loans
-            repaid in full this month (closed).
+            ``(late, fees, repaid)``: the borrower indices of the loans that missed a
+            payment, the late fee charged to each, and a mask of loans repaid in full
+            this month (closed).
         """
         active = self.active[lender]
         balance = self.balance[lender]
@@ -126,12 +127,11 @@ class LoanBook:
         shortfall = due - paid
         missed = shortfall > 1e-6  # closed slots owe nothing, so never miss
         late = np.flatnonzero(missed)
-        fees = np.zeros(balance.shape)
-        fees[late] = late_fee_share * self.instalment[lender, late]
-        balance[late] += fees[late]
+        fees = late_fee_share * self.instalment[lender][late]
+        balance[late] += fees
         arrears = self.arrears[lender]
         arrears.fill(0.0)
-        arrears[late] = shortfall[late] + fees[late]
+        arrears[late] = shortfall[late] + fees
         dpd = self.dpd[lender]
         dpd += 1
         dpd *= missed
@@ -144,7 +144,7 @@ class LoanBook:
         # Residues below a millionth of a unit are rounding: the borrower has paid.
         balance[repaid] = 0.0
         active &= ~repaid
-        return fees, repaid
+        return late, fees, repaid
 
     def write_off(self, lender: int, writeoff_months: int) -> tuple[np.ndarray, np.ndarray]:
         """Write off loans at or past ``writeoff_months`` missed instalments.

@@ -64,8 +64,8 @@ def pay_loans(
         pay_uniform: U(0,1) per slot, shape (lenders, borrowers).
 
     Returns:
-        ``(paid, recovered, remaining)``: payments per slot, recoveries per slot,
-        and each borrower's cash left for spending and saving.
+        ``(paid, recovered, remaining)``: payments per slot, recoveries per lender
+        (total), and each borrower's cash left for spending and saving.
     """
     n_lenders, n = due.shape
     pressure = [lender.collection_pressure(book) for lender in lenders]
@@ -93,7 +93,7 @@ def pay_loans(
             available -= pay
         pending = None
     remaining = cash - paid[0] if n_lenders == 1 else cash - paid.sum(axis=0)
-    recovered = np.zeros(due.shape)
+    recovered = np.zeros(n_lenders)
     for j, lender in enumerate(lenders):
         owed = book.wo_balance[j]
         debtors = np.flatnonzero(owed != 0)
@@ -102,11 +102,8 @@ def pay_loans(
             left -= pending[debtors]
         share = RECOVERY_BASE + RECOVERY_COLLECTION * lender.policy.collection_intensity
         take = np.minimum(owed[debtors], share * np.minimum(left, state.income[debtors]))
-        recovered[j, debtors] = take
+        recovered[j] = take.sum()
         owed[debtors] -= take
         available[debtors] = left - take
-        if n_lenders == 1:
-            remaining[debtors] -= take
-    if n_lenders > 1:
-        remaining -= recovered.sum(axis=0)
+        remaining[debtors] -= take
     return paid, recovered, remaining

@@ -24,7 +24,7 @@ def test_annuity_repays_exactly_over_the_term():
     for _ in range(12):
         interest, due = book.due(0, penalty_monthly=0.0)
         payments.append(due[0])
-        _, repaid = book.settle(0, due, due.copy(), late_fee_share=0.05)
+        _, _, repaid = book.settle(0, due, due.copy(), late_fee_share=0.05)
     assert repaid[0] and not book.active[0, 0]
     assert book.balance[0, 0] == 0.0
     assert payments[0] == pytest.approx(payments[5])
@@ -43,9 +43,9 @@ def test_missed_payment_ages_dpd_charges_fee_and_cure_resets():
     book = _book_with_loan()
     inst = book.instalment[0, 0]
     _, due = book.due(0, penalty_monthly=0.02)
-    fees, _ = book.settle(0, due, np.zeros(1), late_fee_share=0.05)
+    late, fees, _ = book.settle(0, due, np.zeros(1), late_fee_share=0.05)
     assert book.dpd[0, 0] == 1
-    assert fees[0] == pytest.approx(0.05 * inst)
+    assert late.tolist() == [0] and fees[0] == pytest.approx(0.05 * inst)
     assert book.arrears[0, 0] == pytest.approx(due[0] + fees[0])
     _, due2 = book.due(0, penalty_monthly=0.02)
     assert due2[0] == pytest.approx(book.arrears[0, 0] + inst)  # arrears plus the new instalment
