@@ -43,6 +43,13 @@ def _size(text: str) -> tuple[int, int]:
     return borrowers, months
 
 
+def _count(text: str) -> int:
+    """Parse a number of runs, 1-20."""
+    if not text.isdigit() or not 1 <= int(text) <= 20:
+        raise argparse.ArgumentTypeError(f"expected a number of runs from 1 to 20, got {text!r}")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the suite and return the exit status."""
     parser = _Parser(prog="python -m benchmarks", description=__doc__)
@@ -58,6 +65,13 @@ def main(argv: list[str] | None = None) -> int:
         "--reuse-freed-memory",
         action="store_true",
         help="time runs after model.reuse_freed_memory(), as python -m experiments runs them",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=_count,
+        default=None,
+        metavar="N",
+        help="runs per size; the fastest is reported (default 3, 1 with --quick)",
     )
     parser.add_argument(
         "--json", default="results/benchmarks/latest.json", help="where to write the figures"
@@ -76,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{ref['seconds_per_agent']:.2f} s against {ref['seconds_vectorized']:.3f} s, "
         f"speed-up {ref['ratio']:.1f}x ({per_agent_ns:,.0f} ns per borrower-month)"
     )
-    runs = step_speed.main(sizes, args.reuse_freed_memory)
+    repeat = args.repeat if args.repeat is not None else (1 if args.quick else 3)
+    runs = step_speed.main(sizes, args.reuse_freed_memory, repeat)
     for r in runs:
         r["speedup_over_reference"] = per_agent_ns / r["ns_per_borrower_month"]
     print("speed-up over the reference (its ns per borrower-month at the size above):")

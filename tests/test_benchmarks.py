@@ -48,3 +48,13 @@ def test_quick_suite_writes_its_figures(tmp_path):
     assert [r["borrowers"] for r in report["runs"]] == [10_000]
     assert report["reference"]["ratio"] > 1
     assert {s["workers"] for s in report["sweeps"]} == {1, 2}
+
+
+@pytest.mark.parametrize("count", ["0", "21", "two"])
+def test_bad_repeat_gets_one_line_and_exit_2(count):
+    done = _run("--repeat", count)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "python -m benchmarks: error: argument --repeat: expected a number of runs from 1 to 20, "
+        f"got '{count}'"
+    ]
