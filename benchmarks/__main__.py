@@ -19,8 +19,7 @@ from typing import NoReturn
 
 import numpy as np
 
-from benchmarks import step_speed, sweep_throughput
-from benchmarks.mesa_reference import speedup
+from benchmarks import step_speed
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         sizes, reference, sweep = step_speed.TARGET_SIZES, (5_000, 24), (200, 10_000, 60)
     if args.sizes:
         sizes = args.sizes
+    # Imported only now, so that argument errors come back at once.
+    from benchmarks import sweep_throughput
+    from benchmarks.mesa_reference import speedup
+
     ref = speedup(*reference)
     per_agent_ns = ref["seconds_per_agent"] / (reference[0] * (reference[1] + ref["burn_in"])) * 1e9
     print(
