@@ -4,7 +4,7 @@ A month allocates dozens of temporary arrays, one element per borrower. glibc (t
 library of most Linux systems) serves blocks this large with fresh pages from the
 system and returns them when freed, so every temporary is page-faulted in and zeroed by
 the kernel again, month after month. At a million borrowers that is a few percent of
-the run time, at ten million about a third (``python -m benchmarks``).
+the run time, at ten million about half (``python -m benchmarks``).
 
 :func:`reuse_freed_memory` raises glibc's thresholds so freed blocks stay in the
 process and are reused; :func:`release_freed_memory` hands what is free back to the
