@@ -217,6 +217,8 @@ def sweep_chart(
         )
         series = list(summary[keys].drop_duplicates().itertuples(index=False, name=None))
         colors = _colors(series)
+        # A true/false parameter is two categories: points side by side, not a line.
+        categorical = summary[x].dtype == bool
         rows, cols = _facets(len(scenarios))
         fig, axes = _grid(rows, cols, share=True)
         for ax, scenario in zip(axes.flat, scenarios, strict=False):
@@ -231,15 +233,22 @@ def sweep_chart(
                     )
                     continue
                 stats = runs.groupby(x)[metric].apply(_mean_ci).unstack()
+                at = stats.index.to_numpy(dtype=float)
+                if categorical:
+                    at = at + 0.08 * (series.index(key) - (len(series) - 1) / 2)
                 ax.errorbar(
-                    stats.index,
+                    at,
                     stats["mean"],
                     yerr=stats["half"],
                     marker="o",
+                    linestyle="none" if categorical else "-",
                     capsize=3,
                     color=colors[key],
                     label=name,
                 )
+            if categorical:
+                ax.set_xticks([0, 1], ["false", "true"])
+                ax.set_xlim(-0.6, 1.6)
             ax.set_title(scenario)
             ax.set_xlabel(label(x))
             ax.set_ylabel(label(metric))
