@@ -462,11 +462,16 @@ class CreditEconomy(mesa.Model):
             wanted = np.maximum(wanted, at_least)
         reported = state.income[idx] * state.misreport[idx]
         lent = lender.originate(
-            self.book, idx, score, wanted, reported, debt_service, macro.policy_rate, self.month
+            self.book,
+            idx,
+            score,
+            wanted,
+            reported,
+            debt_service,
+            macro.policy_rate,
+            self.month,
+            to_repay=at_least is not None,
         )
-        if at_least is not None:  # borrowing to repay
-            lender.accounts["applications_to_repay"] += idx.size
-            lender.accounts["approvals_to_repay"] += int(np.count_nonzero(lent))
         self.vintages.record_originations(self.month, float(lent.sum()))
         return lent
 

@@ -235,6 +235,7 @@ class Lender(mesa.Agent):
         debt_service: np.ndarray,
         policy_rate: float,
         month: int,
+        to_repay: bool = False,
     ) -> np.ndarray:
         """Screen, size, price and fund applications; open the approved loans.
 
@@ -251,6 +252,8 @@ class Lender(mesa.Agent):
             debt_service: Their existing monthly instalments (all lenders).
             policy_rate: This month's policy rate.
             month: Month number (the loans' vintage).
+            to_repay: Whether these are applications to repay another lender (counted
+                also in ``applications_to_repay`` and ``approvals_to_repay``).
 
         Returns:
             The amounts lent per applicant (0 where refused).
@@ -278,6 +281,9 @@ class Lender(mesa.Agent):
             j, chosen, lent[approve], monthly[approve], p.term_months, tier[approve], month
         )
         self.accounts["approvals"] += chosen.size
+        if to_repay:
+            self.accounts["applications_to_repay"] += applicants.size
+            self.accounts["approvals_to_repay"] += chosen.size
         self.accounts["new_loans"] += chosen.size
         self.accounts["originations"] += float(lent.sum())
         self.accounts["acquisition_cost"] += chosen.size * p.acquisition_cost

@@ -16,13 +16,22 @@ def _run(*args, cwd=None):
     )
 
 
-@pytest.mark.parametrize("size", ["10x0", "abc", "0x60", "10x60x2", "200000000x60"])
-def test_bad_sizes_get_one_line_and_exit_2(size):
-    done = _run("--sizes", size)
+SIZES = "expected BORROWERSxMONTHS with 1-100000000 borrowers and 1-1200 months"
+REPEATS = "expected a number of runs from 1 to 20"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        *(("--sizes", v, SIZES) for v in ("10x0", "abc", "0x60", "10x60x2", "200000000x60")),
+        *(("--repeat", v, REPEATS) for v in ("0", "21", "two")),
+    ],
+)
+def test_bad_arguments_get_one_line_and_exit_2(option, value, expected):
+    done = _run(option, value)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "python -m benchmarks: error: argument --sizes: expected BORROWERSxMONTHS with "
-        f"1-100000000 borrowers and 1-1200 months, got '{size}'"
+        f"python -m benchmarks: error: argument {option}: {expected}, got '{value}'"
     ]
 
 
@@ -48,13 +57,3 @@ def test_quick_suite_writes_its_figures(tmp_path):
     assert [r["borrowers"] for r in report["runs"]] == [10_000]
     assert report["reference"]["ratio"] > 1
     assert {s["workers"] for s in report["sweeps"]} == {1, 2}
-
-
-@pytest.mark.parametrize("count", ["0", "21", "two"])
-def test_bad_repeat_gets_one_line_and_exit_2(count):
-    done = _run("--repeat", count)
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [
-        "python -m benchmarks: error: argument --repeat: expected a number of runs from 1 to 20, "
-        f"got '{count}'"
-    ]

@@ -148,6 +148,27 @@ class DaskProcesses:
             stop(proc)
 
 
+def start_sweep(config: Path, out: Path, cluster: DaskProcesses) -> subprocess.Popen:
+    """``python -m experiments run`` of ``config`` on ``cluster``, in the background."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "experiments", "run", str(config), "--out", str(out)]
+        + ["--quiet", "--no-charts", "--scheduler", cluster.address],
+        cwd=out.parent,
+        env=cluster.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_runs(sweep: subprocess.Popen, out: Path, count: int, timeout: float = 40) -> None:
+    """Wait until ``count`` runs of ``sweep`` are stored (the sweep still running)."""
+    deadline = time.monotonic() + timeout
+    while len(list((out / "runs").glob("*.done.json"))) < count:
+        assert sweep.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+
+
 @pytest.fixture
 def dask_processes(tmp_path) -> Iterator[DaskProcesses]:
     cluster = DaskProcesses(tmp_path / "dask")
@@ -197,21 +218,10 @@ def test_sweep_survives_a_killed_worker(dask_processes, tmp_path):
     local_seconds = time.perf_counter() - start
     dask_processes.add_workers("w0", "w1")
     out = tmp_path / "cluster"
-    sweep = subprocess.Popen(
-        [sys.executable, "-m", "experiments", "run", str(config), "--out", str(out)]
-        + ["--quiet", "--no-charts", "--scheduler", dask_processes.address],
-        cwd=tmp_path,
-        env=dask_processes.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    sweep = start_sweep(config, out, dask_processes)
     try:
         with Client(dask_processes.address, timeout=10, set_as_default=False) as client:
-            deadline = time.monotonic() + 40
-            while len(list((out / "runs").glob("*.done.json"))) < 3:
-                assert sweep.poll() is None and time.monotonic() < deadline
-                time.sleep(0.01)
+            wait_for_runs(sweep, out, 3)
             names = {a: w["name"] for a, w in client.scheduler_info()["workers"].items()}
             busy = {names[a] for a, keys in client.processing().items() if keys}
             dask_processes.workers["w0"].send_signal(signal.SIGKILL)
@@ -369,20 +379,9 @@ def test_lost_scheduler_stops_with_one_line_and_resume_completes(dask_processes,
     assert run(config, tmp_path / "local", "--workers", "1") == 0
     dask_processes.add_workers("w0")
     out = tmp_path / "cluster"
-    sweep = subprocess.Popen(
-        [sys.executable, "-m", "experiments", "run", str(config), "--out", str(out)]
-        + ["--quiet", "--no-charts", "--scheduler", dask_processes.address],
-        cwd=tmp_path,
-        env=dask_processes.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    sweep = start_sweep(config, out, dask_processes)
     try:
-        deadline = time.monotonic() + 40
-        while len(list((out / "runs").glob("*.done.json"))) < 2:
-            assert sweep.poll() is None and time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_for_runs(sweep, out, 2)
         dask_processes.procs[0].send_signal(signal.SIGKILL)  # the scheduler
         _, stderr = sweep.communicate(timeout=45)
     finally:
