@@ -7,7 +7,6 @@ the same store code as a local run, so workers need no access to the results fol
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import multiprocessing
@@ -50,9 +49,6 @@ MIN_IN_FLIGHT = 8
 RETRIES = 2
 
 
-_reuse_freed_memory = functools.cache(reuse_freed_memory)  # once per process
-
-
 class SchedulerLostError(RuntimeError):
     """The Dask scheduler went away mid-sweep; the runs stored so far are kept."""
 
@@ -75,7 +71,7 @@ def simulate(config: ExperimentConfig, spec: RunSpec) -> RunResult:
     makes large runs markedly faster; after it, the memory is given back to the system
     (``model.release_freed_memory``), so a worker does not hold its peak between runs.
     """
-    _reuse_freed_memory()
+    reuse_freed_memory()
     try:
         return _simulate(config, spec)
     finally:
@@ -293,8 +289,15 @@ def _execute_dask(
                 break
         return futures
 
+    def room() -> int:
+        """Runs that may still be submitted (asks the scheduler for its workers)."""
+        try:
+            return in_flight_limit(client) - len(running)
+        except OSError as exc:  # the connection to the scheduler is gone
+            raise SchedulerLostError(str(exc)) from exc
+
     try:
-        pending = dask_as_completed(submit(in_flight_limit(client)), loop=client.loop)
+        pending = dask_as_completed(submit(room()), loop=client.loop)
         for future in pending:
             _, spec = running.pop(future.key)
             try:
@@ -306,7 +309,7 @@ def _execute_dask(
             future.release()
             record(store_safely(config, spec, out_dir, result, outcome))
             del result
-            for new in submit(in_flight_limit(client) - len(running)):
+            for new in submit(room()):
                 pending.add(new)
     except SchedulerLostError:
         raise

@@ -235,7 +235,10 @@ def run_experiment(
                     "continue with --resume"
                 ) from None
         if client is not None and scheduler != "local":
-            workers = sum(client.nthreads().values())
+            try:
+                workers = sum(client.nthreads().values())
+            except OSError:  # the scheduler went away after the last run: count unknown
+                workers = None
     by_id = {s.run_id: s for s in specs}
     failed = [
         {
