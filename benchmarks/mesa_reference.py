@@ -85,7 +85,6 @@ from model._checks import check_number
 from model.draws import STREAMS
 from model.economy import DEFAULT_BURN_IN, resolve_inputs
 from model.lender import (
-    ACCOUNT_FIELDS,
     DAMAGED_RECORD_PENALTY,
     MIN_LOAN,
     PREDUE_REMINDER_SHARE,
@@ -96,7 +95,7 @@ from model.lender import (
 )
 from model.loans import DEFAULT_DPD_MONTHS, annuity_factor
 from model.macro import MacroScenario, MacroState
-from model.metrics import EXTRA_COLUMNS, METRIC_COLUMNS, combine_accounts
+from model.metrics import EXTRA_COLUMNS, FLOW_FIELDS, METRIC_COLUMNS, combine, derive
 from model.policy import RiskPolicy
 from model.population import BorrowerState, PopulationParams, init_population
 from model.repayment import RECOVERY_BASE, RECOVERY_COLLECTION
@@ -236,9 +235,10 @@ class LenderAgent(mesa.Agent):
         self.tightening = 0.0
         self.funding_limit = policy.funding_limit_per_borrower * model.n_borrowers
         self.capital = policy.capital_ratio * self.funding_limit
+        self.cum_net_loss = 0.0
         self.provisions = 0.0  # loss allowance at the end of the last month
         self.loans: set[Loan] = set()
-        self.accounts: dict[str, float] = dict.fromkeys(ACCOUNT_FIELDS, 0.0)
+        self.accounts: dict[str, float] = dict.fromkeys(FLOW_FIELDS, 0.0)
         self.history: list[dict[str, float]] = []
         self.pending: list[tuple[float, BorrowerAgent, float, int]] = []
         #: Loans funded this month to borrowers short of their dues (borrowing to repay).
@@ -259,11 +259,12 @@ class LenderAgent(mesa.Agent):
     def reset_capital(self) -> None:
         """Set capital back to the initial equity (end of the burn-in)."""
         self.capital = self.policy.capital_ratio * self.funding_limit
+        self.cum_net_loss = 0.0
 
     def open_month(self, policy_rate: float) -> None:
         """Reset the month's flows, charge funding and servicing cost, price the four tiers."""
         p = self.policy
-        self.accounts = dict.fromkeys(ACCOUNT_FIELDS, 0.0)
+        self.accounts = dict.fromkeys(FLOW_FIELDS, 0.0)
         self.accounts["funding_cost"] = self.balance * (policy_rate + p.funding_spread) / 12
         self.accounts["servicing_cost"] = len(self.loans) * p.servicing_cost
         self.pending = []
@@ -325,7 +326,6 @@ class LenderAgent(mesa.Agent):
             self.loans.add(loan)
             borrower.receive_loan(loan, to_repay)
             self.accounts["approvals"] += 1
-            self.accounts["new_loans"] += 1
             self.accounts["originations"] += amount
             self.accounts["acquisition_cost"] += p.acquisition_cost
         if to_repay:
@@ -353,24 +353,45 @@ class LenderAgent(mesa.Agent):
             - a["servicing_cost"]
         )
         self.capital += a["profit"]
-        n_active = len(self.loans)
-        overdue = sum(1 for loan in self.loans if loan.dpd > 0)
-        a["active_loans"] = n_active
-        a["overdue_loans"] = overdue
-        a["balance"] = self.balance
-        a["capital"] = self.capital
-        a["provisions"] = provisions
-        a["cutoff"] = self.cutoff
+        row = {**a, **self._book_measures()}
+        row["capital"] = self.capital
+        row["provisions"] = provisions
+        row["cutoff"] = self.cutoff
+        self.cum_net_loss += a["writeoffs"] - a["recoveries"]
+        row["cum_net_loss"] = self.cum_net_loss
+        derive(row)
         target = p.dynamic_overdue_target
         if target is not None:
-            rate = overdue / n_active if n_active else 0.0
+            rate = row["overdue_rate"]
             if rate > target:
                 self.tightening = min(self.tightening + p.dynamic_step, p.dynamic_max_tightening)
             else:
                 self.tightening = max(self.tightening - p.dynamic_step, 0.0)
         if record:
-            self.history.append(dict(a))
-        return a
+            self.history.append(row)
+        return row
+
+    def _book_measures(self) -> dict[str, float]:
+        """The book metrics of this lender's loans (as ``model.metrics.book_measures``)."""
+        counts = [0] * (DEFAULT_DPD_MONTHS + 1)
+        overdue_balance = 0.0
+        for loan in self.loans:
+            counts[loan.bucket] += 1
+            if loan.dpd > 0:
+                overdue_balance += loan.balance
+        current, m1, m2, m3, npl = counts
+        return {
+            "active_loans": sum(counts),
+            "balance": self.balance,
+            "loans_current": current,
+            "loans_1_30": m1,
+            "loans_31_60": m2,
+            "loans_61_90": m3,
+            "overdue_loans": m1 + m2 + m3 + npl,
+            "overdue_loans_30": m2 + m3 + npl,
+            "npl_loans": npl,
+            "overdue_balance": overdue_balance,
+        }
 
 
 # ----------------------------------------------------------------------- borrowers
@@ -791,7 +812,6 @@ class PerAgentEconomy(mesa.Model):
         self.burn_in = burn_in = inputs.burn_in
         self.start_unemployment = float(self.scenario.unemployment[0])
         self.month = -burn_in
-        self.cum_net_loss = 0.0
         self._rows: list[dict[str, float]] = []
         self._set_month_conditions()
 
@@ -848,7 +868,7 @@ class PerAgentEconomy(mesa.Model):
         for lender, source in zip(ref.lenders, eco.lenders, strict=True):
             j = lender.index
             lender.tightening, lender.capital = source.tightening, source.capital
-            lender.provisions = source.provisions
+            lender.provisions, lender.cum_net_loss = source.provisions, source.cum_net_loss
             lender.funding_limit = source.funding_limit
             for i in np.flatnonzero(book.active[j]).tolist():
                 loan = Loan(lender, 1.0, 0.0, 0, 0)
@@ -857,7 +877,7 @@ class PerAgentEconomy(mesa.Model):
                 lender.loans.add(loan)
                 ref.borrowers[i].loans[j] = loan
         ref.quality_center, ref.quality_scale = eco._quality_center, eco._quality_scale
-        ref.month, ref.cum_net_loss = eco.month, eco.cum_net_loss
+        ref.month = eco.month
         ref._set_month_conditions()
         return ref
 
@@ -943,44 +963,15 @@ class PerAgentEconomy(mesa.Model):
         self.job_find_prob = [find * r / max(mean_find, 1e-12) for r in find_rel]
 
     def _close_month(self, record: bool) -> None:
-        accounts = [lender.close_month(record) for lender in self.lenders]
+        rows = [lender.close_month(record) for lender in self.lenders]
         if record:
-            row = combine_accounts(accounts)
-            row.update(self._book_metrics())
-            self.cum_net_loss += row["net_loss"]
-            row["cum_net_loss"] = self.cum_net_loss
+            row = combine(rows)
             row["month"] = self.month
             employed = sum(1 for b in self.borrowers if b.employed)
             row["unemployment_rate"] = 1.0 - employed / self.n_borrowers
             row["scenario_unemployment"] = self.macro.unemployment
             self._rows.append(row)
         self.month += 1
-
-    def _book_metrics(self) -> dict[str, float]:
-        """Counts and rates over every lender's active loans (as ``metrics.book_metrics``)."""
-        counts = [0] * (DEFAULT_DPD_MONTHS + 1)
-        total_balance = overdue_balance = 0.0
-        for lender in self.lenders:
-            for loan in lender.loans:
-                counts[loan.bucket] += 1
-                total_balance += loan.balance
-                if loan.dpd > 0:
-                    overdue_balance += loan.balance
-        n_active = sum(counts)
-        share = [c / n_active for c in counts] if n_active else [0.0] * len(counts)
-        return {
-            "active_loans": n_active,
-            "balance": total_balance,
-            "overdue_rate": sum(share[1:]),
-            "overdue_rate_30": sum(share[2:]),
-            "npl_rate": share[4],
-            "overdue_balance_rate": overdue_balance / total_balance if total_balance > 0 else 0.0,
-            "share_current": share[0],
-            "share_1_30": share[1],
-            "share_31_60": share[2],
-            "share_61_90": share[3],
-            "share_90_plus": share[4],
-        }
 
 
 # ------------------------------------------------------------------------ speed-up

@@ -3,22 +3,47 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-#: Per-run summary metrics (contract columns of ``summary.parquet`` after the identifiers).
-SUMMARY_METRICS = (
-    "mean_overdue_rate",
-    "peak_overdue_rate",
-    "peak_overdue_month",
-    "peak_npl_rate",
-    "bad_debt_loss",
-    "bad_debt_loss_rate",
-    "total_originations",
-    "approval_rate",
-    "profit",
+from model.metrics import unit_of as metric_unit
+
+
+@dataclass(frozen=True)
+class SummaryMetric:
+    """One per-run summary metric: its unit (as in ``model.metrics.UNITS``) and meaning."""
+
+    name: str
+    unit: str
+    description: str
+
+
+_SUMMARIES = (
+    SummaryMetric("mean_overdue_rate", "share", "Mean of the monthly overdue rate (1+ DPD)."),
+    SummaryMetric("peak_overdue_rate", "share", "Highest monthly overdue rate."),
+    SummaryMetric("peak_overdue_month", "month", "Month of the highest overdue rate."),
+    SummaryMetric("peak_npl_rate", "share", "Highest monthly 91+ DPD rate."),
+    SummaryMetric("bad_debt_loss", "currency", "Cumulative net loss (write-offs - recoveries)."),
+    SummaryMetric("bad_debt_loss_rate", "share", "Cumulative net loss over cumulative lending."),
+    SummaryMetric("total_originations", "currency", "Amount lent over the run."),
+    SummaryMetric("approval_rate", "share", "Approvals over applications over the run."),
+    SummaryMetric("profit", "currency", "Profit summed over the run."),
 )
+#: Per-run summary metrics by name (contract columns of ``summary.parquet``, in order).
+SUMMARIES = {m.name: m for m in _SUMMARIES}
+#: Their names, in order.
+SUMMARY_METRICS = tuple(SUMMARIES)
+
+
+def unit_of(name: str) -> str | None:
+    """Unit of a monthly or summary metric (``model.metrics.UNITS``), None for other names."""
+    if name in SUMMARIES:
+        return SUMMARIES[name].unit
+    return metric_unit(name)
+
+
 #: Metrics compared across policies by :func:`compare_policies`.
 COMPARED_METRICS = (
     "bad_debt_loss_rate",

@@ -18,39 +18,9 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
 
 from experiments import store  # noqa: E402
-from experiments.analysis import t_interval  # noqa: E402
+from experiments.analysis import t_interval, unit_of  # noqa: E402
 from experiments.config import ChartSpec, ExperimentConfig, parse_config  # noqa: E402
 
-_MONEY = {
-    "balance",
-    "originations",
-    "writeoffs",
-    "recoveries",
-    "net_loss",
-    "cum_net_loss",
-    "interest_income",
-    "fee_income",
-    "funding_cost",
-    "collection_cost",
-    "profit",
-    "repayments",
-    "waived",
-    "acquisition_cost",
-    "servicing_cost",
-    "capital",
-    "provisions",
-    "provision_charge",
-    "bad_debt_loss",
-    "total_originations",
-}
-_COUNTS = {
-    "active_loans",
-    "applications",
-    "approvals",
-    "relief_granted",
-    "applications_to_repay",
-    "approvals_to_repay",
-}
 _BUCKET_SHARES = {
     "share_1_30": "1-30 DPD",
     "share_31_60": "31-60 DPD",
@@ -59,22 +29,20 @@ _BUCKET_SHARES = {
 }
 
 
+#: How each unit of ``model.metrics.UNITS`` is written on an axis.
+_UNIT_LABELS = {
+    "share": "%",
+    "currency": "currency units",
+    "count": "count",
+    "points": "score points",
+    "month": "month",
+}
+
+
 def _unit(metric: str) -> str:
-    if metric in _MONEY:
-        return "currency units"
-    if metric in _COUNTS:
-        return "count"
-    if metric == "cutoff":
-        return "score points"
-    if metric.endswith("month"):
-        return "month"
-    if (
-        metric.startswith("scenario.")
-        or metric.startswith("policy.")
-        or metric.startswith("population.")
-    ):
-        return ""
-    return "%"
+    """Axis unit of a metric; parameters (``policy.x``, ...) have none."""
+    unit = unit_of(metric)
+    return _UNIT_LABELS[unit] if unit is not None else ""
 
 
 def label(metric: str) -> str:

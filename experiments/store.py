@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from experiments.analysis import SUMMARY_METRICS
 from experiments.design import RunSpec
 from model import EXTRA_COLUMNS, METRIC_COLUMNS
-from model.metrics import ROLL_STATES
+from model.observers import ROLL_STATES
 
 #: Tables stored per run and consolidated, in the order they are written.
 TABLES = ("timeseries", "rollrates", "vintages", "summary")

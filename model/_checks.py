@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -67,21 +67,6 @@ def _describe_bounds(low: float | None, high: float | None, low_open: bool) -> s
     if low is not None:
         return f"{'>' if low_open else '>='} {low}"
     return f"<= {high}"
-
-
-def check_choice(name: str, value: Any, allowed: Iterable[str]) -> str:
-    """Check that ``value`` is one of the ``allowed`` strings.
-
-    Raises:
-        TypeError: If the value is not a string.
-        ValueError: If it is not one of the allowed strings.
-    """
-    allowed = list(allowed)
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be one of {allowed}, got {type(value).__name__} {value!r}")
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-    return value
 
 
 def check_known_fields(owner: str, cls: type, overrides: Mapping[str, Any]) -> None:

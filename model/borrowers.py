@@ -212,6 +212,58 @@ def settle_spending(state: BorrowerState, params: PopulationParams, remaining: n
     state.habit += step
 
 
+#: Chance per month that a borrower in trouble asks for relief, at zero literacy, and the
+#: extra chance at full literacy.
+RELIEF_ASK_BASE, RELIEF_ASK_LITERACY = 0.2, 0.5
+#: Income below this share of usual income counts as trouble (relief is for temporary
+#: trouble), as do illness and unemployment within ``RECENT_JOB_LOSS_MONTHS``.
+TROUBLE_INCOME_SHARE, RECENT_JOB_LOSS_MONTHS = 0.8, 12
+
+
+def asks_for_relief(
+    state: BorrowerState, idx: np.ndarray, reach: float, uniform: np.ndarray
+) -> np.ndarray:
+    """Which of the borrowers ``idx`` (overdue at a lender offering relief) ask for it.
+
+    Relief is for temporary trouble: the borrower is ill, lost their job within the
+    last year, or earns under 80% of their usual income. Such a borrower asks with
+    probability ``0.2 + 0.5 * literacy``, or is reached by the lender's collection team
+    (``reach``, from ``Lender.relief_reach``).
+
+    Args:
+        state: Borrower state (read).
+        idx: Borrower indices of the qualifying loans.
+        reach: The lender's chance of reaching a borrower who does not ask.
+        uniform: One U(0,1) draw per borrower in ``idx`` (this month's contact draw).
+
+    Returns:
+        Boolean mask over ``idx``.
+    """
+    trouble = (
+        (state.ill_months[idx] > 0)
+        | (~state.employed[idx] & (state.months_unemployed[idx] <= RECENT_JOB_LOSS_MONTHS))
+        | (state.income[idx] < TROUBLE_INCOME_SHARE * state.smoothed_income[idx])
+    )
+    asks = uniform < (RELIEF_ASK_BASE + RELIEF_ASK_LITERACY * state.literacy[idx] + reach)
+    return trouble & asks
+
+
+def application_probability(
+    state: BorrowerState, params: PopulationParams, repaid_any: np.ndarray
+) -> np.ndarray:
+    """Each borrower's chance of applying for a loan this month.
+
+    The base rate (higher for the young, over-spenders and the less literate) is
+    multiplied in distress; a borrower who has just repaid a loan applies again with
+    ``reborrow_probability``.
+    """
+    prob = state.apply_base.copy()
+    distressed = np.flatnonzero(state.distressed)
+    prob[distressed] *= params.distress_apply_multiplier
+    prob[repaid_any] = params.reborrow_probability
+    return prob
+
+
 class Borrower(mesa.Agent):
     """One borrower: a view on row ``index`` of the economy's arrays.
 

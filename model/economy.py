@@ -11,29 +11,26 @@ import numpy as np
 import pandas as pd
 
 from model import borrowers as rules
+from model import repayment
 from model._checks import check_number
 from model.borrowers import Borrower
 from model.draws import KEYED_STREAMS, STREAMS, RandomAccessUniform, normal_quantile
 from model.lender import RECORD_MONTHS, Lender
 from model.loans import DEFAULT_DPD_MONTHS, LoanBook
-from model.macro import MacroScenario, MacroState
-from model.metrics import (
-    EXTRA_COLUMNS,
-    METRIC_COLUMNS,
-    RollRates,
-    Vintages,
-    book_metrics,
-    combine_accounts,
-)
+from model.macro import MacroScenario
+from model.metrics import EXTRA_COLUMNS, METRIC_COLUMNS, combine
+from model.month import Month
+from model.observers import RollRates, Vintages
 from model.policy import RiskPolicy
 from model.population import BorrowerState, PopulationParams, init_population
-from model.repayment import available_cash, pay_loans
 
 #: Largest population accepted at all.
 MAX_BORROWERS = 100_000_000
 #: Months the burn-in adds to the write-off horizon and the 36-month memories (time for
 #: the book to fill and the first loans to fall overdue).
 BURN_IN_LEAD = 6
+#: Months written-off debt stays in recovery before it is dropped.
+RECOVERY_MONTHS = 36
 
 
 def default_burn_in(policies: Sequence[RiskPolicy]) -> int:
@@ -230,25 +227,28 @@ class CreditEconomy(mesa.Model):
         self.book = LoanBook(len(policies), n_borrowers)
         self.lenders = [Lender(self, j, p, n_borrowers) for j, p in enumerate(policies)]
         self.score_error = self.streams["screening"].standard_normal((len(policies), n_borrowers))
+        # Each lender's stage-0 pay threshold (willingness is fixed per borrower).
+        self._stage0_thresholds = [
+            repayment.pay_threshold(
+                self.state.willingness, lender.collection_pressure(self.book).base_effect
+            )
+            for lender in self.lenders
+        ]
         raw = self._raw_quality(np.arange(n_borrowers), np.zeros(n_borrowers), 1.0)
         self._quality_center, self._quality_scale = float(raw.mean()), float(raw.std() or 1.0)
         self._views: dict[int, Borrower] = {}
         self.month = -self.burn_in
-        self.cum_net_loss = 0.0
         self.roll_rates = RollRates()
         self.vintages = Vintages(self.scenario.months)
+        self.observers = (self.roll_rates, self.vintages)
         self._rows: list[dict[str, float]] = []
-        self._last_repaid = np.zeros(n_borrowers, bool)
         for _ in range(self.burn_in):
-            self._advance(record=False)
+            self.step()
+        self.steps = 0  # Mesa's step count: recorded months only
         for lender in self.lenders:
             lender.reset_capital()
 
     # ----------------------------------------------------------------- public API
-    def step(self) -> None:
-        """Advance one month and record its metrics."""
-        self._advance(record=True)
-
     def run(self, months: int) -> pd.DataFrame:
         """Step ``months`` months and return every recorded month's metrics.
 
@@ -277,7 +277,7 @@ class CreditEconomy(mesa.Model):
         return self._views[index]
 
     def lender_history(self) -> pd.DataFrame:
-        """Every lender's monthly accounts (long table with a ``lender`` column)."""
+        """Every lender's monthly metrics (long table with ``lender`` and ``month`` columns)."""
         frames = []
         for lender in self.lenders:
             frame = pd.DataFrame(lender.history)
@@ -291,108 +291,217 @@ class CreditEconomy(mesa.Model):
         return self.roll_rates.table()
 
     def vintage_table(self) -> pd.DataFrame:
-        """Cumulative write-off rate by vintage and months on book."""
+        """Cumulative write-off rate by vintage and months on book (simulated months only)."""
         return self.vintages.table()
 
     # --------------------------------------------------------------- the schedule
-    def _macro(self) -> MacroState:
-        return self.scenario.state(self.month)
+    def step(self) -> None:
+        """Advance one month: the process overview of docs/model.md, rule by rule, in order.
 
-    def _advance(self, record: bool) -> None:
-        """One month, in the order of the process overview (docs/model.md)."""
-        macro = self._macro()
-        z = float(self.streams["macro"].standard_normal())
+        Months before 0 are the burn-in and are not recorded.
+        """
+        m = self._begin_month()
+        self._open_books(m)
+        self._labour_market(m)
+        self._illness_and_income(m)
+        self._fall_due(m)
+        self._spending_needs(m)
+        self._borrow_to_repay(m)
+        self._pay(m)
+        self._settle(m)
+        self._spend_and_save(m)
+        self._collect(m)
+        self._relieve(m)
+        self._write_off(m)
+        self._mark_credit_records(m)
+        self._age_recoveries(m)
+        self._originate(m)
+        self._close_books(m)
+        self._end_month(m)
+
+    def _begin_month(self) -> Month:
+        """1. Macro: read the month's conditions (and draw the common factor)."""
+        macro = self.scenario.state(self.month)
+        self._common_factor = float(self.streams["macro"].standard_normal())
+        m = Month(self.month, macro, record=self.month >= 0)
+        for observer in self.observers:
+            observer.begin(self.book, m)
+        return m
+
+    def _open_books(self, m: Month) -> None:
+        """Lenders open their accounts: funding and servicing cost on the opening book."""
         for lender in self.lenders:
-            lender.open_month(self.book, macro.policy_rate)
-        self._labour_market(macro)
-        fell_ill = self._income(macro, z)
-        apply_uniform = self.streams["applications"].random(self.n_borrowers)
-        repaid = self._repay_and_collect(macro, fell_ill)
-        self._originate(macro, repaid.any(axis=0), apply_uniform)
-        self._close_month(macro, record)
+            lender.open_month(self.book, m.macro.policy_rate)
 
-    def _labour_market(self, macro: MacroState) -> None:
+    def _labour_market(self, m: Month) -> None:
+        """2. Labour market: job loss and re-employment by segment, tracking the path."""
         rules.labour_market(
             self.state,
-            macro.unemployment,
+            m.macro.unemployment,
             self.start_unemployment,
             self.params,
             self.streams["labour"].random(self.n_borrowers),
         )
 
-    def _income(self, macro: MacroState, z: float) -> np.ndarray:
+    def _illness_and_income(self, m: Month) -> None:
+        """3. Income: illness, then wages with idiosyncratic and common shocks, or benefit."""
         n = self.n_borrowers
-        fell_ill = rules.illness(
+        m.fell_ill = rules.illness(
             self.state,
             self.params,
-            macro.illness_factor,
+            m.macro.illness_factor,
             self.streams["illness"].random(n),
-            self.keyed["illness_duration"].for_month(self.month),
+            self.keyed["illness_duration"].for_month(m.number),
         )
         rules.income(
             self.state,
             self.params,
-            macro,
+            m.macro,
             self.start_unemployment,
-            z,
+            self._common_factor,
             self.streams["income"].standard_normal(n),
         )
-        return fell_ill
 
-    def _repay_and_collect(self, macro: MacroState, fell_ill: np.ndarray) -> np.ndarray:
-        book, state, n = self.book, self.state, self.n_borrowers
-        n_lenders = len(self.lenders)
-        record = self.month >= 0
-        if record:
-            opened = np.flatnonzero(book.active)  # flat (lender, borrower) slots
-            start_bucket = np.minimum(book.dpd.ravel()[opened], DEFAULT_DPD_MONTHS)
-            start_balance = book.balance.ravel()[opened]
-        due = np.empty((n_lenders, n))
+    def _fall_due(self, m: Month) -> None:
+        """5a. Loans: interest accrues and the month's instalments fall due."""
+        m.due = np.empty((len(self.lenders), self.n_borrowers))
         for lender in self.lenders:
-            interest, due[lender.index] = book.due(lender.index, lender.policy.penalty_rate / 12)
-            lender.accounts["interest_income"] += float(interest.sum())
-        cash, protected = rules.spending_needs(state, self.params, macro, fell_ill)
-        new_since = None  # loans made before payments this month (borrowing to repay)
-        if n_lenders > 1 and self.params.borrow_to_repay:
-            self._borrow_to_repay(macro, cash, protected, due)
-            new_since = self.month
-        pay_uniform = self.streams["repayment"].random((n_lenders, n))
-        paid, recovered, remaining = pay_loans(
-            book, self.lenders, state, cash, protected, due, pay_uniform
+            m.due[lender.index] = lender.accrue(self.book)
+
+    def _spending_needs(self, m: Month) -> None:
+        """4a. Spending: essentials and medical costs come first; part of the habit is kept."""
+        m.cash, m.protected = rules.spending_needs(self.state, self.params, m.macro, m.fell_ill)
+
+    def _borrow_to_repay(self, m: Month) -> None:
+        """5b. Borrowers short of their dues apply at a lender where they hold no loan.
+
+        Only with several lenders (and ``PopulationParams.borrow_to_repay``). The proceeds
+        add to this month's cash (borrowing from one platform to repay another).
+        """
+        if len(self.lenders) == 1 or not self.params.borrow_to_repay:
+            return
+        m.made_before_payments = m.number
+        pressure = [lender.collection_pressure(self.book) for lender in self.lenders]
+        available = repayment.available_cash(m.cash, m.protected, pressure)
+        shortfall = m.due.sum(axis=0) - available
+        short = np.flatnonzero(shortfall > 1e-6)
+        target = self._free_lender(short, m.number)
+        for lender in self.lenders:
+            idx = short[target == lender.index]
+            if idx.size:
+                m.cash[idx] += self._apply(lender, idx, m, shortfall[idx])
+
+    def _pay(self, m: Month) -> None:
+        """5c. Borrowers pay their dues, pressed lenders first, then recoveries on old debt."""
+        pressure = [lender.collection_pressure(self.book) for lender in self.lenders]
+        uniform = self.streams["repayment"].random((len(self.lenders), self.n_borrowers))
+        m.paid, available, pending = repayment.pay_loans(
+            pressure,
+            self.state.willingness,
+            self._stage0_thresholds,
+            m.cash,
+            m.protected,
+            m.due,
+            uniform,
         )
-        repaid = np.zeros_like(book.active)
+        m.remaining = m.cash - m.paid[0] if len(self.lenders) == 1 else m.cash - m.paid.sum(axis=0)
+        shares = [repayment.recovery_share(x.policy.collection_intensity) for x in self.lenders]
+        recovered = repayment.pay_recoveries(
+            self.book.wo_balance, shares, available, pending, self.state.income, m.remaining
+        )
         for lender in self.lenders:
-            j = lender.index
-            _, fees, repaid[j] = book.settle(j, due[j], paid[j], lender.policy.late_fee, new_since)
-            lender.accounts["fee_income"] += float(fees.sum())
-            lender.accounts["repayments"] += float(paid[j].sum())
-            lender.accounts["recoveries"] += float(recovered[j])
-        rules.settle_spending(state, self.params, remaining)
-        if n_lenders == 1:
-            state.missed = paid[0] < due[0] - 1e-6
-        else:
-            state.missed = paid.sum(axis=0) < due.sum(axis=0) - 1e-6
-        state.distressed = state.missed | (remaining < protected)
-        contact = self.keyed["relief_contact"].for_month(self.month)
-        written_off = np.zeros_like(book.active)
-        for lender in self.lenders:
-            j = lender.index
-            lender.collect(book)
-            lender.relieve(book, state, contact)
-            hit, amount = lender.write_off(book, state, self.month)
-            written_off[j, hit] = True
-            self.vintages.record_writeoffs(book.vintage[j, hit], book.age[j, hit], amount)
-        recovering = np.flatnonzero(book.wo_balance != 0)
-        wo_months = book.wo_months.ravel()
-        wo_months[recovering] += 1
-        expired = recovering[wo_months[recovering] > 36]
-        book.wo_balance.ravel()[expired] = 0.0
-        if record:
-            self.roll_rates.record(
-                opened, start_bucket, start_balance, book, written_off.ravel(), repaid.ravel()
-            )
-        return repaid
+            lender.receive_recoveries(recovered[lender.index])
 
+    def _settle(self, m: Month) -> None:
+        """5d. Lenders book the payments: loans cure, age and pay late fees, or close."""
+        m.repaid = np.zeros_like(self.book.active)
+        for lender in self.lenders:
+            j = lender.index
+            m.repaid[j] = lender.settle(self.book, m.due[j], m.paid[j], m.made_before_payments)
+        state = self.state
+        if len(self.lenders) == 1:
+            state.missed = m.paid[0] < m.due[0] - 1e-6
+        else:
+            state.missed = m.paid.sum(axis=0) < m.due.sum(axis=0) - 1e-6
+        state.distressed = state.missed | (m.remaining < m.protected)
+
+    def _spend_and_save(self, m: Month) -> None:
+        """4b. Spending: the rest of the habit is spent, the rest saved; the habit adapts."""
+        rules.settle_spending(self.state, self.params, m.remaining)
+
+    def _collect(self, m: Month) -> None:
+        """6a. Lenders run graded collection by DPD bucket (its cost; its effect is in 5c)."""
+        for lender in self.lenders:
+            lender.collect(self.book)
+
+    def _relieve(self, m: Month) -> None:
+        """6b. Overdue borrowers in temporary trouble who ask (or are reached) get relief."""
+        contact = self.keyed["relief_contact"].for_month(m.number)
+        for lender in self.lenders:
+            idx = lender.relief_candidates(self.book)
+            asking = rules.asks_for_relief(self.state, idx, lender.relief_reach, contact(idx))
+            lender.grant_relief(self.book, idx[asking])
+
+    def _write_off(self, m: Month) -> None:
+        """6c. Lenders write off loans at their policy's DPD."""
+        m.written_off = np.zeros_like(self.book.active)
+        for lender in self.lenders:
+            j = lender.index
+            vintage, age = self.book.vintage[j].copy(), self.book.age[j].copy()
+            hit, amount = lender.write_off(self.book)
+            m.written_off[j, hit] = True
+            m.writeoffs.append((vintage[hit], age[hit], amount))
+
+    def _mark_credit_records(self, m: Month) -> None:
+        """6d. The credit record shows a default for 36 months after 90+ DPD or a write-off."""
+        damaged = self.state.record_damaged_until
+        until = m.number + RECORD_MONTHS
+        for j in range(len(self.lenders)):
+            damaged[m.written_off[j]] = until
+            damaged[self.book.dpd[j] >= DEFAULT_DPD_MONTHS] = until
+
+    def _age_recoveries(self, m: Month) -> None:
+        """6e. Written-off debt is pursued for 36 months, then dropped."""
+        recovering = np.flatnonzero(self.book.wo_balance != 0)
+        wo_months = self.book.wo_months.ravel()
+        wo_months[recovering] += 1
+        expired = recovering[wo_months[recovering] > RECOVERY_MONTHS]
+        self.book.wo_balance.ravel()[expired] = 0.0
+
+    def _originate(self, m: Month) -> None:
+        """7. Applicants (more in distress) are scored, screened, sized, priced and funded."""
+        state = self.state
+        prob = rules.application_probability(state, self.params, m.repaid.any(axis=0))
+        applicants = np.flatnonzero(self.streams["applications"].random(self.n_borrowers) < prob)
+        target = self._free_lender(applicants, m.number)
+        for lender in self.lenders:
+            idx = applicants[target == lender.index]
+            if idx.size == 0:
+                continue
+            lent = self._apply(lender, idx, m)
+            # Borrowers who missed a payment keep the proceeds as cash to repay (borrowing
+            # to repay); others spend them.
+            state.savings[idx] += lent * state.missed[idx]
+
+    def _close_books(self, m: Month) -> None:
+        """8. Lenders close their accounts: provisions, profit, capital, the dynamic rule."""
+        self._lender_rows = [lender.close_month(self.book, m.record) for lender in self.lenders]
+
+    def _end_month(self, m: Month) -> None:
+        """Observers read the month; the market's row of metrics is recorded."""
+        for observer in self.observers:
+            observer.end(self.book, m)
+        if m.record:
+            row = combine(self._lender_rows)
+            row["month"] = m.number
+            row["unemployment_rate"] = (
+                1.0 - float(np.count_nonzero(self.state.employed)) / self.n_borrowers
+            )
+            row["scenario_unemployment"] = m.macro.unemployment
+            self._rows.append(row)
+        self.month += 1
+
+    # ------------------------------------------------------------ origination helpers
     def _raw_quality(
         self, idx: np.ndarray, debt_service: np.ndarray, price_index: float
     ) -> np.ndarray:
@@ -415,7 +524,7 @@ class CreditEconomy(mesa.Model):
             - 0.5 * (s.ill_months[idx] > 0)
         )
 
-    def _free_lender(self, idx: np.ndarray) -> np.ndarray:
+    def _free_lender(self, idx: np.ndarray, month: int) -> np.ndarray:
         """For borrowers ``idx``, a lender where they hold no loan (-1 if none).
 
         The search starts at a lender drawn from the month's ``lender_choice`` draw
@@ -424,7 +533,7 @@ class CreditEconomy(mesa.Model):
         book, n_lenders = self.book, len(self.lenders)
         if n_lenders == 1:
             return np.where(book.active[0, idx], -1, 0)
-        choice = self.keyed["lender_choice"](self.month, idx)
+        choice = self.keyed["lender_choice"](month, idx)
         first = np.minimum((choice * n_lenders).astype(np.intp), n_lenders - 1)
         target = np.full(idx.size, -1, np.intp)
         for shift in range(n_lenders):
@@ -437,7 +546,7 @@ class CreditEconomy(mesa.Model):
         self,
         lender: Lender,
         idx: np.ndarray,
-        macro: MacroState,
+        m: Month,
         at_least: np.ndarray | None = None,
     ) -> np.ndarray:
         """Borrowers ``idx`` apply to ``lender``; return the amounts lent (0 if refused).
@@ -448,14 +557,14 @@ class CreditEconomy(mesa.Model):
         visible = None if lender.policy.sees_other_loans else lender.index
         debt_service = self.book.debt_service(idx, visible)
         quality = (
-            self._raw_quality(idx, debt_service, macro.price_index) - self._quality_center
+            self._raw_quality(idx, debt_service, m.macro.price_index) - self._quality_center
         ) / self._quality_scale
-        damaged = state.record_damaged_until[idx] >= self.month
+        damaged = state.record_damaged_until[idx] >= m.number
         score = lender.score(quality, self.score_error[lender.index, idx], damaged)
         sd = p.loan_need_dispersion
         wanted = (
             p.loan_need_months
-            * np.exp(sd * normal_quantile(self.keyed["loan_need"](self.month, idx)) - 0.5 * sd * sd)
+            * np.exp(sd * normal_quantile(self.keyed["loan_need"](m.number, idx)) - 0.5 * sd * sd)
             * state.smoothed_income[idx]
         )
         if at_least is not None:
@@ -468,66 +577,9 @@ class CreditEconomy(mesa.Model):
             wanted,
             reported,
             debt_service,
-            macro.policy_rate,
-            self.month,
+            m.macro.policy_rate,
+            m.number,
             to_repay=at_least is not None,
         )
-        self.vintages.record_originations(self.month, float(lent.sum()))
+        m.originated += float(lent.sum())
         return lent
-
-    def _borrow_to_repay(
-        self,
-        macro: MacroState,
-        cash: np.ndarray,
-        protected: np.ndarray,
-        due: np.ndarray,
-    ) -> None:
-        """Borrowers who cannot meet this month's dues apply at another lender to repay.
-
-        Only borrowers who already hold a loan and have a lender without one do this;
-        the proceeds add to this month's cash (borrowing from one platform to repay
-        another). Adds the proceeds to ``cash`` in place.
-        """
-        pressure = [lender.collection_pressure(self.book) for lender in self.lenders]
-        available = available_cash(cash, protected, pressure)
-        shortfall = due.sum(axis=0) - available
-        short = np.flatnonzero(shortfall > 1e-6)
-        target = self._free_lender(short)
-        for lender in self.lenders:
-            idx = short[target == lender.index]
-            if idx.size:
-                cash[idx] += self._apply(lender, idx, macro, shortfall[idx])
-
-    def _originate(
-        self, macro: MacroState, repaid_any: np.ndarray, apply_uniform: np.ndarray
-    ) -> None:
-        state, p = self.state, self.params
-        prob = state.apply_base.copy()
-        distressed = np.flatnonzero(state.distressed)
-        prob[distressed] *= p.distress_apply_multiplier
-        prob[repaid_any] = p.reborrow_probability
-        applicants = np.flatnonzero(apply_uniform < prob)
-        target = self._free_lender(applicants)
-        for lender in self.lenders:
-            idx = applicants[target == lender.index]
-            if idx.size == 0:
-                continue
-            lent = self._apply(lender, idx, macro)
-            # Borrowers who missed a payment keep the proceeds as cash to repay (borrowing
-            # to repay); others spend them.
-            state.savings[idx] += lent * state.missed[idx]
-
-    def _close_month(self, macro: MacroState, record: bool) -> None:
-        accounts = [lender.close_month(self.book, record) for lender in self.lenders]
-        if record:
-            row = combine_accounts(accounts)
-            row.update(book_metrics(self.book))
-            self.cum_net_loss += row["net_loss"]
-            row["cum_net_loss"] = self.cum_net_loss
-            row["month"] = self.month
-            row["unemployment_rate"] = (
-                1.0 - float(np.count_nonzero(self.state.employed)) / self.n_borrowers
-            )
-            row["scenario_unemployment"] = macro.unemployment
-            self._rows.append(row)
-        self.month += 1

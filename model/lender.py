@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING, NamedTuple
 import mesa
 import numpy as np
 
-from model.draws import Draw
 from model.loans import DEFAULT_DPD_MONTHS, LoanBook, annuity_factor
+from model.metrics import FLOW_FIELDS, book_measures, derive
 from model.policy import RiskPolicy
-from model.population import BorrowerState
 
 if TYPE_CHECKING:
     from model.economy import CreditEconomy
@@ -27,6 +26,9 @@ PREDUE_REMINDER_SHARE = 0.05
 DAMAGED_RECORD_PENALTY = 150.0
 #: Months a 90+ DPD default stays on the credit record (refused or penalised meanwhile).
 RECORD_MONTHS = 36
+#: Chance per month, at full collection intensity, that the collection team reaches a
+#: borrower in trouble who did not ask for relief.
+RELIEF_REACH = 0.3
 #: Smallest loan worth making.
 MIN_LOAN = 300.0
 #: Observed-score lower bounds of tiers A, B, C (below C is D).
@@ -63,28 +65,6 @@ class CollectionPressure(NamedTuple):
         return effect, squeeze
 
 
-ACCOUNT_FIELDS = (
-    "applications",
-    "approvals",
-    "new_loans",
-    "originations",
-    "interest_income",
-    "fee_income",
-    "repayments",
-    "writeoffs",
-    "recoveries",
-    "waived",
-    "funding_cost",
-    "collection_cost",
-    "acquisition_cost",
-    "servicing_cost",
-    "relief_granted",
-    "provision_charge",
-    "applications_to_repay",
-    "approvals_to_repay",
-)
-
-
 class Lender(mesa.Agent):
     """A lender: holds a :class:`RiskPolicy` and its slice of the loan book.
 
@@ -97,7 +77,8 @@ class Lender(mesa.Agent):
         provisions: Loss allowance held against the book at the end of the last month
             (``policy.provision_rates`` times the balance in each DPD bucket).
         funding_limit: Largest loan book the lender can fund.
-        accounts: This month's flows (see ``ACCOUNT_FIELDS``), reset every month.
+        accounts: This month's flows (``model.metrics.FLOW_FIELDS``), reset every month;
+            only the lender's own methods book them.
         history: One dict of accounts per recorded month.
     """
 
@@ -110,13 +91,11 @@ class Lender(mesa.Agent):
         self.tightening = 0.0
         self.funding_limit = policy.funding_limit_per_borrower * n_borrowers
         self.capital = 0.0
+        self.cum_net_loss = 0.0
         self.provisions = 0.0
         self.reset_capital()
-        self.accounts: dict[str, float] = dict.fromkeys(ACCOUNT_FIELDS, 0.0)
+        self.accounts: dict[str, float] = dict.fromkeys(FLOW_FIELDS, 0.0)
         self.history: list[dict[str, float]] = []
-        # Pay threshold of every borrower at stage 0, for the willingness array it was made
-        # from (willingness is fixed per borrower, so it is computed once).
-        self._base_threshold: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def cutoff(self) -> float:
@@ -124,12 +103,13 @@ class Lender(mesa.Agent):
         return self.policy.score_cutoff + self.tightening
 
     def reset_capital(self) -> None:
-        """Set capital back to the initial equity (at the end of the burn-in)."""
+        """Set capital back to the initial equity and the loss count to 0 (end of burn-in)."""
         self.capital = self.policy.capital_ratio * self.funding_limit
+        self.cum_net_loss = 0.0
 
     def open_month(self, book: LoanBook, policy_rate: float) -> None:
         """Reset the month's flows; charge funding and servicing cost on the opening book."""
-        self.accounts = dict.fromkeys(ACCOUNT_FIELDS, 0.0)
+        self.accounts = dict.fromkeys(FLOW_FIELDS, 0.0)
         opening = float(book.balance[self.index].sum())
         self.accounts["funding_cost"] = opening * (policy_rate + self.policy.funding_spread) / 12
         open_loans = int(np.count_nonzero(book.active[self.index]))
@@ -146,27 +126,32 @@ class Lender(mesa.Agent):
             overdue, effect[bucket], squeeze[bucket], float(effect[0]), float(squeeze[0])
         )
 
-    def willing_to_pay(
-        self, pressure: CollectionPressure, willingness: np.ndarray, uniform: np.ndarray
-    ) -> np.ndarray:
-        """Whether each borrower would pay this lender's instalment this month.
+    def accrue(self, book: LoanBook) -> np.ndarray:
+        """Accrue the month's interest on this lender's loans and book it; return what is due."""
+        interest, due = book.due(self.index, self.policy.penalty_rate / 12)
+        self.accounts["interest_income"] += float(interest.sum())
+        return due
 
-        A borrower pays with probability ``w + (1 - w) * pay_effect``: collection
-        closes part of a reluctant borrower's gap to certain payment.
+    def settle(
+        self, book: LoanBook, due: np.ndarray, paid: np.ndarray, new_since: int | None
+    ) -> np.ndarray:
+        """Book the month's payments on this lender's loans; return the loans repaid in full.
 
         Args:
-            pressure: This month's collection pressure (``collection_pressure``).
-            willingness: Each borrower's willingness ``w`` (fixed per borrower).
-            uniform: One U(0,1) draw per borrower.
+            book: The loan book.
+            due: Amount due per borrower (from :meth:`accrue`).
+            paid: Amount paid per borrower.
+            new_since: Vintage of loans made this month before payments (they owe nothing
+                yet and do not age), or None.
         """
-        if self._base_threshold is None or self._base_threshold[0] is not willingness:
-            base = willingness + (1.0 - willingness) * pressure.base_effect
-            self._base_threshold = (willingness, base)
-        willing = uniform < self._base_threshold[1]
-        late = pressure.overdue
-        w = willingness[late]
-        willing[late] = uniform[late] < w + (1.0 - w) * pressure.pay_effect
-        return willing
+        _, fees, repaid = book.settle(self.index, due, paid, self.policy.late_fee, new_since)
+        self.accounts["fee_income"] += float(fees.sum())
+        self.accounts["repayments"] += float(paid.sum())
+        return repaid
+
+    def receive_recoveries(self, amount: float) -> None:
+        """Book cash recovered on written-off debt."""
+        self.accounts["recoveries"] += float(amount)
 
     def collect(self, book: LoanBook) -> None:
         """Run graded collection: count the cost by stage (pre-due reminders on current loans)."""
@@ -176,47 +161,36 @@ class Lender(mesa.Agent):
         cost = counts[1:] @ costs + counts[0] * costs[0] * PREDUE_REMINDER_SHARE
         self.accounts["collection_cost"] += float(cost * self.policy.collection_intensity)
 
-    def relieve(self, book: LoanBook, state: BorrowerState, contact: Draw) -> None:
-        """Grant relief to overdue borrowers in temporary trouble who ask.
+    @property
+    def relief_reach(self) -> float:
+        """Chance the collection team reaches a borrower in trouble who did not ask."""
+        return RELIEF_REACH * self.policy.collection_intensity
 
-        Qualifies: the loan is 1-90 DPD and never relieved before, and the borrower
-        is ill, recently unemployed (within a year) or earning under 80% of their
-        usual income. A borrower asks with probability ``0.2 + 0.5 * literacy``; the
-        lender's collection team reaches others (``0.3 * collection_intensity``),
-        drawn from ``contact`` (the month's U(0,1) draw of each borrower asked about).
-        """
-        p = self.policy
-        if not p.relief_enabled:
-            return
+    def relief_candidates(self, book: LoanBook) -> np.ndarray:
+        """Borrowers whose loan here qualifies for relief: 1-90 DPD, never relieved before."""
+        if not self.policy.relief_enabled:
+            return np.empty(0, np.intp)
         j = self.index
         dpd = book.dpd[j]
         idx = np.flatnonzero((dpd >= 1) & (dpd <= 3))  # only open loans have DPD
-        idx = idx[~book.relieved[j, idx]]
-        trouble = (
-            (state.ill_months[idx] > 0)
-            | (~state.employed[idx] & (state.months_unemployed[idx] <= 12))
-            | (state.income[idx] < 0.8 * state.smoothed_income[idx])
-        )
-        asks = contact(idx) < (0.2 + 0.5 * state.literacy[idx] + 0.3 * p.collection_intensity)
-        chosen = idx[trouble & asks]
+        return idx[~book.relieved[j, idx]]
+
+    def grant_relief(self, book: LoanBook, borrowers: np.ndarray) -> None:
+        """Restructure the loans of ``borrowers`` on the policy's relief terms and book it."""
+        p = self.policy
         waived = book.grant_relief(
-            j, chosen, p.relief_waiver, p.relief_rate_cut, p.relief_extension_months
+            self.index, borrowers, p.relief_waiver, p.relief_rate_cut, p.relief_extension_months
         )
         self.accounts["waived"] += float(waived.sum())
-        self.accounts["relief_granted"] += float(chosen.size)
+        self.accounts["relief_granted"] += float(borrowers.size)
 
-    def write_off(
-        self, book: LoanBook, state: BorrowerState, month: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Write off loans at the policy's DPD; mark 90+ DPD and write-offs on the credit record.
+    def write_off(self, book: LoanBook) -> tuple[np.ndarray, np.ndarray]:
+        """Write off this lender's loans at the policy's DPD and book the loss.
 
         Returns:
             ``(borrowers, amounts)`` of the loans written off.
         """
-        j = self.index
-        hit, amount = book.write_off(j, self.policy.writeoff_dpd // 30)
-        state.record_damaged_until[hit] = month + RECORD_MONTHS
-        state.record_damaged_until[book.dpd[j] >= DEFAULT_DPD_MONTHS] = month + RECORD_MONTHS
+        hit, amount = book.write_off(self.index, self.policy.writeoff_dpd // 30)
         self.accounts["writeoffs"] += float(amount.sum())
         return hit, amount
 
@@ -284,7 +258,6 @@ class Lender(mesa.Agent):
         if to_repay:
             self.accounts["applications_to_repay"] += applicants.size
             self.accounts["approvals_to_repay"] += chosen.size
-        self.accounts["new_loans"] += chosen.size
         self.accounts["originations"] += float(lent.sum())
         self.accounts["acquisition_cost"] += chosen.size * p.acquisition_cost
         return lent
@@ -298,7 +271,8 @@ class Lender(mesa.Agent):
         collection cost - acquisition cost - servicing cost.
 
         Returns:
-            The month's accounts (appended to ``history`` when ``record``).
+            The month's row of this lender's metrics (appended to ``history`` when
+            ``record``); ratios are filled by ``model.metrics.derive``.
         """
         a = self.accounts
         j = self.index
@@ -318,23 +292,25 @@ class Lender(mesa.Agent):
             - a["servicing_cost"]
         )
         self.capital += a["profit"]
-        counts = book.bucket_counts(j)
-        n_active = int(counts.sum())
-        overdue = n_active - int(counts[0])
-        a["active_loans"] = n_active
-        a["overdue_loans"] = overdue
-        a["balance"] = float(book.balance[j].sum())
-        a["capital"] = self.capital
-        a["provisions"] = provisions
-        a["cutoff"] = self.cutoff
-        target = self.policy.dynamic_overdue_target
-        if target is not None:
-            rate = overdue / n_active if n_active else 0.0
-            step = self.policy.dynamic_step
-            if rate > target:
-                self.tightening = min(self.tightening + step, self.policy.dynamic_max_tightening)
-            else:
-                self.tightening = max(self.tightening - step, 0.0)
+        row = {**a, **book_measures(book, j)}
+        row["capital"] = self.capital
+        row["provisions"] = provisions
+        row["cutoff"] = self.cutoff
+        self.cum_net_loss += a["writeoffs"] - a["recoveries"]
+        row["cum_net_loss"] = self.cum_net_loss
+        derive(row)
+        self._tighten(row["overdue_rate"])
         if record:
-            self.history.append(dict(a))
-        return a
+            self.history.append(row)
+        return row
+
+    def _tighten(self, overdue_rate: float) -> None:
+        """The dynamic rule: move the cut-off by one step toward the overdue target."""
+        target = self.policy.dynamic_overdue_target
+        if target is None:
+            return
+        step = self.policy.dynamic_step
+        if overdue_rate > target:
+            self.tightening = min(self.tightening + step, self.policy.dynamic_max_tightening)
+        else:
+            self.tightening = max(self.tightening - step, 0.0)

@@ -60,11 +60,6 @@ class LoanBook:
         self.wo_balance = np.zeros(shape)
         self.wo_months = np.zeros(shape, np.int16)
 
-    @property
-    def n_lenders(self) -> int:
-        """Number of lenders."""
-        return int(self.active.shape[0])
-
     def bucket_counts(self, lender: int | None = None) -> np.ndarray:
         """Active loans per DPD bucket (``BUCKETS`` order) at ``lender``, or at every lender.
 

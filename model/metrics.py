@@ -1,204 +1,276 @@
-"""Monthly metrics, roll rates between DPD buckets, and vintage loss curves."""
+"""The metric registry: every monthly metric declared once, with its unit and aggregation.
+
+Each :class:`Metric` says what a column means, its unit, where its value comes from
+and how it aggregates:
+
+- across lenders (``lenders``): ``"sum"`` (counts, money), ``"mean"`` (the cut-off in
+  force), ``"ratio"`` (recomputed from the summed numerator and denominator, so a
+  market's overdue rate is overdue loans over active loans of all lenders, not a mean
+  of rates), or ``"market"`` (a value of the whole economy, not of a lender);
+- across months (``months``): ``"sum"`` for flows (totals add up), ``"last"`` for
+  stocks and running totals, ``"mean"`` for rates;
+- across runs: always the mean, with a t-interval over replications (the analysis
+  layer's job).
+
+The monthly frame (:data:`METRIC_COLUMNS` then :data:`EXTRA_COLUMNS`), a lender's
+accounts (:data:`FLOW_FIELDS`), chart units and the docs all read this table.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
+from model.loans import LoanBook
 
-from model.loans import BUCKETS, DEFAULT_DPD_MONTHS, LoanBook
+#: Units a metric may have: shares in [0, 1] (shown as %), currency units, counts,
+#: months, score points.
+UNITS = ("share", "currency", "count", "month", "points")
+#: Where a metric's monthly value comes from.
+SOURCES = ("flow", "book", "ledger", "derived", "economy")
 
-#: Monthly metric columns (contract; DESIGN.md), in order.
-METRIC_COLUMNS = (
-    "month",
-    "unemployment_rate",
-    "active_loans",
-    "balance",
-    "overdue_rate",
-    "overdue_rate_30",
-    "npl_rate",
-    "overdue_balance_rate",
-    "applications",
-    "approvals",
-    "approval_rate",
-    "originations",
-    "writeoffs",
-    "recoveries",
-    "net_loss",
-    "cum_net_loss",
-    "interest_income",
-    "fee_income",
-    "funding_cost",
-    "collection_cost",
-    "profit",
-    "relief_granted",
+
+@dataclass(frozen=True)
+class Metric:
+    """One monthly metric.
+
+    Attributes:
+        name: Column name.
+        unit: One of :data:`UNITS`.
+        description: One line: what the value is.
+        source: ``"flow"`` (booked by a lender during the month), ``"book"`` (measured
+            on the loan book at the end of the month), ``"ledger"`` (the lender's
+            closing accounts), ``"derived"`` (computed from other metrics of the row),
+            or ``"economy"`` (a value of the whole economy).
+        lenders: How a market's value comes from its lenders' values.
+        months: How months aggregate: ``"sum"``, ``"last"`` or ``"mean"``.
+        ratio: ``(numerator, denominator)`` metric names when ``lenders == "ratio"``.
+        contract: Whether the column is part of the published contract (DESIGN.md).
+    """
+
+    name: str
+    unit: str
+    description: str
+    source: str
+    lenders: str = "sum"
+    months: str = "sum"
+    ratio: tuple[str, str] | None = None
+    contract: bool = False
+
+
+def _flow(name: str, unit: str, description: str, contract: bool = False) -> Metric:
+    return Metric(name, unit, description, "flow", "sum", "sum", contract=contract)
+
+
+def _count(name: str, description: str, contract: bool = False) -> Metric:
+    return Metric(name, "count", description, "book", "sum", "last", contract=contract)
+
+
+def _share(
+    name: str, num: str, den: str, description: str, contract: bool = False, source: str = "derived"
+) -> Metric:
+    return Metric(name, "share", description, source, "ratio", "mean", (num, den), contract)
+
+
+_METRICS: tuple[Metric, ...] = (
+    # --- the published contract, in its column order
+    Metric(
+        "month",
+        "month",
+        "Month number (0 = first recorded month).",
+        "economy",
+        "market",
+        "last",
+        contract=True,
+    ),
+    Metric(
+        "unemployment_rate",
+        "share",
+        "Share of borrowers without a job (simulated).",
+        "economy",
+        "market",
+        "mean",
+        contract=True,
+    ),
+    _count("active_loans", "Open loans.", contract=True),
+    Metric(
+        "balance",
+        "currency",
+        "Outstanding balance of open loans.",
+        "book",
+        "sum",
+        "last",
+        contract=True,
+    ),
+    _share(
+        "overdue_rate",
+        "overdue_loans",
+        "active_loans",
+        "Share of open loans 1+ days past due (by count).",
+        contract=True,
+    ),
+    _share(
+        "overdue_rate_30",
+        "overdue_loans_30",
+        "active_loans",
+        "Share of open loans 31+ days past due (by count).",
+        contract=True,
+    ),
+    _share(
+        "npl_rate",
+        "npl_loans",
+        "active_loans",
+        "Share of open loans 91+ days past due (non-performing, by count).",
+        contract=True,
+    ),
+    _share(
+        "overdue_balance_rate",
+        "overdue_balance",
+        "balance",
+        "Share of the balance on loans 1+ days past due.",
+        contract=True,
+    ),
+    _flow("applications", "count", "Loan applications received.", contract=True),
+    _flow("approvals", "count", "Applications approved (loans made).", contract=True),
+    _share(
+        "approval_rate", "approvals", "applications", "Approvals over applications.", contract=True
+    ),
+    _flow("originations", "currency", "Amount lent.", contract=True),
+    _flow("writeoffs", "currency", "Balance written off.", contract=True),
+    _flow("recoveries", "currency", "Cash recovered on written-off debt.", contract=True),
+    Metric(
+        "net_loss",
+        "currency",
+        "Write-offs less recoveries.",
+        "derived",
+        "sum",
+        "sum",
+        contract=True,
+    ),
+    Metric(
+        "cum_net_loss",
+        "currency",
+        "Net loss summed since month 0.",
+        "derived",
+        "sum",
+        "last",
+        contract=True,
+    ),
+    _flow("interest_income", "currency", "Interest accrued (contract and penalty).", contract=True),
+    _flow("fee_income", "currency", "Late fees charged.", contract=True),
+    _flow("funding_cost", "currency", "Cost of funding the opening book.", contract=True),
+    _flow("collection_cost", "currency", "Cost of graded collection and reminders.", contract=True),
+    Metric(
+        "profit",
+        "currency",
+        "Income less losses, provision charge and costs.",
+        "ledger",
+        "sum",
+        "sum",
+        contract=True,
+    ),
+    _flow("relief_granted", "count", "Loans granted repayment relief.", contract=True),
+    # --- further columns
+    Metric(
+        "scenario_unemployment",
+        "share",
+        "The scenario's unemployment rate this month.",
+        "economy",
+        "market",
+        "mean",
+    ),
+    _flow("repayments", "currency", "Payments received on open loans."),
+    _flow("waived", "currency", "Arrears waived under relief."),
+    _flow("acquisition_cost", "currency", "Operating cost of the new loans."),
+    _flow("servicing_cost", "currency", "Operating cost of the open loans."),
+    Metric(
+        "capital",
+        "currency",
+        "Equity: initial capital plus profit since month 0.",
+        "ledger",
+        "sum",
+        "last",
+    ),
+    Metric(
+        "provisions", "currency", "Loss allowance held against the book.", "ledger", "sum", "last"
+    ),
+    _flow("provision_charge", "currency", "Change in the loss allowance over the month."),
+    _flow("applications_to_repay", "count", "Applications made to repay another lender."),
+    _flow("approvals_to_repay", "count", "Of those, approved."),
+    Metric(
+        "cutoff", "points", "Score cut-off in force (mean over lenders).", "ledger", "mean", "mean"
+    ),
+    _share("share_current", "loans_current", "active_loans", "Share of open loans current."),
+    _share("share_1_30", "loans_1_30", "active_loans", "Share of open loans 1-30 DPD."),
+    _share("share_31_60", "loans_31_60", "active_loans", "Share of open loans 31-60 DPD."),
+    _share("share_61_90", "loans_61_90", "active_loans", "Share of open loans 61-90 DPD."),
+    _share("share_90_plus", "npl_loans", "active_loans", "Share of open loans 91+ DPD."),
+    # --- counts behind the ratios (so markets aggregate exactly)
+    _count("loans_current", "Open loans current."),
+    _count("loans_1_30", "Open loans 1-30 DPD."),
+    _count("loans_31_60", "Open loans 31-60 DPD."),
+    _count("loans_61_90", "Open loans 61-90 DPD."),
+    _count("overdue_loans", "Open loans 1+ DPD."),
+    _count("overdue_loans_30", "Open loans 31+ DPD."),
+    _count("npl_loans", "Open loans 91+ DPD."),
+    Metric("overdue_balance", "currency", "Balance of open loans 1+ DPD.", "book", "sum", "last"),
 )
-#: Further monthly columns: the scenario's own unemployment, other flows, bucket shares.
-EXTRA_COLUMNS = (
-    "scenario_unemployment",
-    "repayments",
-    "waived",
-    "acquisition_cost",
-    "servicing_cost",
-    "capital",
-    "provisions",
-    "provision_charge",
-    "applications_to_repay",
-    "approvals_to_repay",
-    "cutoff",
-    "share_current",
-    "share_1_30",
-    "share_31_60",
-    "share_61_90",
-    "share_90_plus",
-)
-#: Roll-rate destinations: the five buckets, then written off and repaid.
-ROLL_STATES = (*BUCKETS, "written_off", "repaid")
 
-_SUMMED = (
-    "applications",
-    "approvals",
-    "originations",
-    "writeoffs",
-    "recoveries",
-    "interest_income",
-    "fee_income",
-    "funding_cost",
-    "collection_cost",
-    "profit",
-    "relief_granted",
-    "repayments",
-    "waived",
-    "acquisition_cost",
-    "servicing_cost",
-    "capital",
-    "provisions",
-    "provision_charge",
-    "applications_to_repay",
-    "approvals_to_repay",
-)
+#: Every monthly metric by name, in column order.
+METRICS: Mapping[str, Metric] = {m.name: m for m in _METRICS}
+#: Monthly columns of the published contract (DESIGN.md), in order.
+METRIC_COLUMNS: tuple[str, ...] = tuple(m.name for m in _METRICS if m.contract)
+#: Further monthly columns, in order.
+EXTRA_COLUMNS: tuple[str, ...] = tuple(m.name for m in _METRICS if not m.contract)
+#: The flows a lender books during a month (its accounts, reset every month).
+FLOW_FIELDS: tuple[str, ...] = tuple(m.name for m in _METRICS if m.source == "flow")
+#: The metrics a lender has of its own (everything but the economy's values).
+LENDER_COLUMNS: tuple[str, ...] = tuple(m.name for m in _METRICS if m.lenders != "market")
 
 
-def book_metrics(book: LoanBook) -> dict[str, float]:
-    """Counts and rates over all active loans of all lenders (by count and by balance)."""
-    bucket_counts = book.bucket_counts()
-    n_active = int(bucket_counts.sum())
-    balance = book.balance.ravel()
-    overdue_balance = float(balance[book.dpd.ravel() > 0].sum())  # closed slots have DPD 0
-    total_balance = float(balance.sum())
-    share = bucket_counts / n_active if n_active else np.zeros(len(BUCKETS))
+def unit_of(name: str) -> str | None:
+    """Unit of a monthly metric (see :data:`UNITS`), or None if it is not one."""
+    metric = METRICS.get(name)
+    return metric.unit if metric is not None else None
+
+
+def derive(row: dict[str, float]) -> dict[str, float]:
+    """Fill a row's derived metrics (ratios and net loss) from its other values, in place.
+
+    A ratio with a zero denominator is 0 (no loans, no applications).
+    """
+    row["net_loss"] = row["writeoffs"] - row["recoveries"]
+    for metric in _METRICS:
+        if metric.lenders == "ratio":
+            num, den = metric.ratio
+            row[metric.name] = row[num] / row[den] if row[den] else 0.0
+    return row
+
+
+def combine(rows: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """A market's row from its lenders' rows, each metric aggregated as the registry says."""
+    out: dict[str, float] = {}
+    for metric in _METRICS:
+        if metric.lenders == "sum":
+            out[metric.name] = float(sum(r[metric.name] for r in rows))
+        elif metric.lenders == "mean":
+            out[metric.name] = float(sum(r[metric.name] for r in rows) / len(rows))
+    return derive(out)
+
+
+def book_measures(book: LoanBook, lender: int) -> dict[str, float]:
+    """The ``"book"`` metrics of one lender's loans at the end of a month."""
+    current, m1, m2, m3, npl = (int(c) for c in book.bucket_counts(lender))
+    balance, dpd = book.balance[lender], book.dpd[lender]
     return {
-        "active_loans": n_active,
-        "balance": total_balance,
-        "overdue_rate": float(share[1:].sum()),
-        "overdue_rate_30": float(share[2:].sum()),
-        "npl_rate": float(share[4]),
-        "overdue_balance_rate": overdue_balance / total_balance if total_balance > 0 else 0.0,
-        "share_current": float(share[0]),
-        "share_1_30": float(share[1]),
-        "share_31_60": float(share[2]),
-        "share_61_90": float(share[3]),
-        "share_90_plus": float(share[4]),
+        "active_loans": current + m1 + m2 + m3 + npl,
+        "balance": float(balance.sum()),
+        "loans_current": current,
+        "loans_1_30": m1,
+        "loans_31_60": m2,
+        "loans_61_90": m3,
+        "overdue_loans": m1 + m2 + m3 + npl,
+        "overdue_loans_30": m2 + m3 + npl,
+        "npl_loans": npl,
+        "overdue_balance": float(balance[dpd > 0].sum()),  # closed slots have DPD 0
     }
-
-
-def combine_accounts(accounts: Sequence[dict[str, float]]) -> dict[str, float]:
-    """Sum the lenders' monthly accounts; cut-off is the first lender's."""
-    out = {key: float(sum(a[key] for a in accounts)) for key in _SUMMED}
-    out["cutoff"] = float(accounts[0]["cutoff"])
-    out["approval_rate"] = out["approvals"] / out["applications"] if out["applications"] else 0.0
-    out["net_loss"] = out["writeoffs"] - out["recoveries"]
-    return out
-
-
-class RollRates:
-    """Balance flowing between DPD buckets month to month, summed over the run."""
-
-    def __init__(self) -> None:
-        self.flows = np.zeros((len(BUCKETS), len(ROLL_STATES)))
-
-    def record(
-        self,
-        opened: np.ndarray,
-        start_bucket: np.ndarray,
-        start_balance: np.ndarray,
-        book: LoanBook,
-        written_off: np.ndarray,
-        repaid: np.ndarray,
-    ) -> None:
-        """Add one month's transitions of the loans open at the start of the month.
-
-        Args:
-            opened: Flat (lender, borrower) slot indices of the loans open at the start.
-            start_bucket: Their DPD buckets at the start.
-            start_balance: Their balances at the start.
-            book: The loan book at the end of the month.
-            written_off: Flat mask of slots written off this month.
-            repaid: Flat mask of slots repaid this month.
-        """
-        end = np.minimum(book.dpd.ravel()[opened], DEFAULT_DPD_MONTHS).astype(np.intp)
-        end[repaid[opened]] = 6
-        end[written_off[opened]] = 5
-        idx = start_bucket.astype(np.intp) * len(ROLL_STATES) + end
-        self.flows += np.bincount(idx, weights=start_balance, minlength=self.flows.size).reshape(
-            self.flows.shape
-        )
-
-    def table(self) -> pd.DataFrame:
-        """Roll-rate matrix: share of each starting bucket's balance by end state."""
-        totals = self.flows.sum(axis=1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rates = np.where(totals > 0, self.flows / totals, 0.0)
-        frame = pd.DataFrame(rates, index=list(BUCKETS), columns=list(ROLL_STATES))
-        frame.index.name = "from_bucket"
-        return frame
-
-
-class Vintages:
-    """Originations and write-offs by origination month and months on book."""
-
-    def __init__(self, months: int) -> None:
-        self.months = months
-        self.originated = np.zeros(months)
-        self.written_off = np.zeros((months, months + 1))
-
-    def grow(self, months: int) -> None:
-        """Extend the horizon to ``months`` (for runs longer than planned)."""
-        if months <= self.months:
-            return
-        originated = np.zeros(months)
-        originated[: self.months] = self.originated
-        written = np.zeros((months, months + 1))
-        written[: self.months, : self.months + 1] = self.written_off
-        self.months, self.originated, self.written_off = months, originated, written
-
-    def record_originations(self, month: int, amount: float) -> None:
-        """Add the amount originated in ``month``."""
-        if 0 <= month < self.months:
-            self.originated[month] += amount
-
-    def record_writeoffs(self, vintage: np.ndarray, age: np.ndarray, amount: np.ndarray) -> None:
-        """Add written-off amounts by the loans' vintage and months on book."""
-        hit = (amount > 0) & (vintage >= 0) & (vintage < self.months)
-        np.add.at(self.written_off, (vintage[hit], np.minimum(age[hit], self.months)), amount[hit])
-
-    def table(self) -> pd.DataFrame:
-        """Long table: vintage, months on book, cumulative write-off rate of the vintage."""
-        cum = np.cumsum(self.written_off, axis=1)
-        rows = []
-        for v in np.flatnonzero(self.originated > 0):
-            horizon = self.months - v
-            rate = cum[v, : horizon + 1] / self.originated[v]
-            rows.append(
-                pd.DataFrame(
-                    {
-                        "vintage": v,
-                        "months_on_book": np.arange(horizon + 1),
-                        "cum_writeoff_rate": rate,
-                    }
-                )
-            )
-        if not rows:
-            return pd.DataFrame(columns=["vintage", "months_on_book", "cum_writeoff_rate"])
-        return pd.concat(rows, ignore_index=True)

@@ -1,4 +1,12 @@
-"""Repayment: how a borrower's cash is split between loans, recoveries and spending."""
+"""Repayment: the borrower's decisions on paying debt, and how a month's cash is split.
+
+A borrower first keeps essentials and the protected part of the discretionary habit;
+collection pressure (the strongest stage the borrower faces) makes them give up part
+of that protection. Loans are paid in order of collection pressure (the lender pressing
+hardest first), each in full or with all that is left; a reluctant borrower
+(``willingness`` < 1) skips a payment unless collection persuades them. Written-off
+debts in recovery get a share of what is left.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +14,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from model.lender import CollectionPressure, Lender
-from model.loans import LoanBook
-from model.population import BorrowerState
+from model.lender import CollectionPressure
 
 #: Share of a borrower's spare cash (at most the month's income) collected each month on
 #: written-off debt with no collection effort, and the extra share at full intensity.
 RECOVERY_BASE, RECOVERY_COLLECTION = 0.003, 0.01
+
+
+def recovery_share(collection_intensity: float) -> float:
+    """Share of a debtor's spare cash a lender recovers each month on written-off debt."""
+    return RECOVERY_BASE + RECOVERY_COLLECTION * collection_intensity
 
 
 def available_cash(
@@ -35,75 +46,119 @@ def available_cash(
     return np.maximum(available, 0.0, out=available)
 
 
+def pay_threshold(willingness: np.ndarray, pay_effect: np.ndarray | float) -> np.ndarray:
+    """Probability a borrower pays an instalment they can afford: ``w + (1 - w) * effect``.
+
+    Collection closes a share ``pay_effect`` of a reluctant borrower's gap to certain
+    payment.
+    """
+    return willingness + (1.0 - willingness) * pay_effect
+
+
+def willing_to_pay(
+    pressure: CollectionPressure,
+    willingness: np.ndarray,
+    stage0_threshold: np.ndarray,
+    uniform: np.ndarray,
+) -> np.ndarray:
+    """Whether each borrower would pay one lender's instalment this month.
+
+    Args:
+        pressure: That lender's collection pressure this month.
+        willingness: Each borrower's willingness ``w`` (fixed per borrower).
+        stage0_threshold: :func:`pay_threshold` at the lender's stage-0 effect (the
+            pre-due reminder), computed once per lender since willingness is fixed.
+        uniform: One U(0,1) draw per borrower.
+    """
+    willing = uniform < stage0_threshold
+    late = pressure.overdue
+    willing[late] = uniform[late] < pay_threshold(willingness[late], pressure.pay_effect)
+    return willing
+
+
 def pay_loans(
-    book: LoanBook,
-    lenders: Sequence[Lender],
-    state: BorrowerState,
+    pressure: Sequence[CollectionPressure],
+    willingness: np.ndarray,
+    stage0_thresholds: Sequence[np.ndarray],
     cash: np.ndarray,
     protected: np.ndarray,
     due: np.ndarray,
     pay_uniform: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Pay this month's dues out of the cash a borrower can spare.
 
-    A borrower first keeps essentials and the protected part of the discretionary
-    habit; collection pressure (the strongest stage the borrower faces) makes
-    them give up part of that protection. Loans are then paid in order of
-    collection pressure (the lender pressing hardest first), each in full or with
-    all that is left; a reluctant borrower (``willingness`` < 1) skips a payment
-    unless collection persuades them. Written-off debts in recovery get a share
-    of what is left.
-
     Args:
-        book: The loan book (read; ``wo_balance`` reduced by recoveries).
-        lenders: Lenders in book-row order.
-        state: Borrower state (read).
+        pressure: Each lender's collection pressure, in book-row order.
+        willingness: Each borrower's willingness to pay.
+        stage0_thresholds: Each lender's :func:`pay_threshold` at stage 0.
         cash: Savings + income - essentials - medical costs, per borrower.
         protected: Discretionary spending kept before debt, per borrower.
         due: Amount due per loan slot, shape (lenders, borrowers).
         pay_uniform: U(0,1) per slot, shape (lenders, borrowers).
 
     Returns:
-        ``(paid, recovered, remaining)``: payments per slot, recoveries per lender
-        (total), and each borrower's cash left for spending and saving.
+        ``(paid, available, pending)``: payments per slot; the cash each borrower could
+        put to debt, of which ``pending`` (one lender: the payments, not yet taken off
+        to save a pass over every borrower) or nothing (None) is still to be deducted.
     """
     n_lenders, n = due.shape
-    pressure = [lender.collection_pressure(book) for lender in lenders]
     available = available_cash(cash, protected, pressure)
-    will = state.willingness
     if n_lenders == 1:
         # Dues and available cash are never negative, so a refusal pays exactly 0.
         paid = np.minimum(due, available)
-        paid[0] *= lenders[0].willing_to_pay(pressure[0], will, pay_uniform[0])
-        pending = paid[0]  # not yet taken off ``available``: done below where it is read
-    else:
-        paid = np.zeros_like(due)
-        pay_effect = np.stack([p.dense(n)[0] for p in pressure])
-        order = np.argsort(-pay_effect, axis=0, kind="stable")
-        cols = np.arange(n)
-        willing = np.stack(
-            [
-                lender.willing_to_pay(p, will, pay_uniform[j])
-                for j, (lender, p) in enumerate(zip(lenders, pressure, strict=True))
-            ]
-        )
-        for j in order:
-            pay = np.where(willing[j, cols], np.minimum(due[j, cols], available), 0.0)
-            paid[j, cols] = pay
-            available -= pay
-        pending = None
-    remaining = cash - paid[0] if n_lenders == 1 else cash - paid.sum(axis=0)
-    recovered = np.zeros(n_lenders)
-    for j, lender in enumerate(lenders):
-        owed = book.wo_balance[j]
+        paid[0] *= willing_to_pay(pressure[0], willingness, stage0_thresholds[0], pay_uniform[0])
+        return paid, available, paid[0]
+    paid = np.zeros_like(due)
+    pay_effect = np.stack([p.dense(n)[0] for p in pressure])
+    order = np.argsort(-pay_effect, axis=0, kind="stable")
+    cols = np.arange(n)
+    willing = np.stack(
+        [
+            willing_to_pay(p, willingness, base, pay_uniform[j])
+            for j, (p, base) in enumerate(zip(pressure, stage0_thresholds, strict=True))
+        ]
+    )
+    for j in order:
+        pay = np.where(willing[j, cols], np.minimum(due[j, cols], available), 0.0)
+        paid[j, cols] = pay
+        available -= pay
+    return paid, available, None
+
+
+def pay_recoveries(
+    wo_balance: np.ndarray,
+    shares: Sequence[float],
+    available: np.ndarray,
+    pending: np.ndarray | None,
+    income: np.ndarray,
+    remaining: np.ndarray,
+) -> np.ndarray:
+    """Debtors pay part of their spare cash on written-off debt still in recovery.
+
+    Each lender ``j`` takes ``shares[j]`` of the debtor's spare cash after dues (at most
+    the month's income), up to what is owed.
+
+    Args:
+        wo_balance: Written-off balance in recovery per slot, reduced in place.
+        shares: Each lender's :func:`recovery_share`.
+        available: Spare cash per borrower (from :func:`pay_loans`), reduced in place.
+        pending: Payments still to deduct from ``available`` (from :func:`pay_loans`).
+        income: This month's income per borrower.
+        remaining: Cash left for spending and saving per borrower, reduced in place.
+
+    Returns:
+        The amount recovered by each lender.
+    """
+    recovered = np.zeros(len(shares))
+    for j, share in enumerate(shares):
+        owed = wo_balance[j]
         debtors = np.flatnonzero(owed != 0)
         left = available[debtors]
         if pending is not None:
             left -= pending[debtors]
-        share = RECOVERY_BASE + RECOVERY_COLLECTION * lender.policy.collection_intensity
-        take = np.minimum(owed[debtors], share * np.minimum(left, state.income[debtors]))
+        take = np.minimum(owed[debtors], share * np.minimum(left, income[debtors]))
         recovered[j] = take.sum()
         owed[debtors] -= take
         available[debtors] = left - take
         remaining[debtors] -= take
-    return paid, recovered, remaining
+    return recovered

@@ -1,0 +1,57 @@
+"""The scratch record of one month: what the month's rules hand to each other.
+
+Persistent state lives in the borrower arrays (:class:`~model.population.BorrowerState`),
+the loan book (:class:`~model.loans.LoanBook`) and the lenders. A :class:`Month` holds
+only what one rule computes for a later rule of the same month (the cash a borrower
+has, what is due, what was paid) and is dropped when the month ends, so reading the
+schedule in ``CreditEconomy.step`` tells which rule reads what.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from model.macro import MacroState
+
+
+@dataclass
+class Month:
+    """What the rules of month ``number`` pass to each other.
+
+    Attributes:
+        number: Month number (negative during the burn-in).
+        macro: The scenario's conditions this month.
+        record: Whether the month is recorded (month >= 0).
+        fell_ill: Borrowers who fell ill this month (they bear the one-off cost).
+        cash: Savings + income - essentials - medical costs, per borrower.
+        protected: Discretionary spending a borrower keeps before paying debt.
+        due: Amount due per loan slot, shape (lenders, borrowers).
+        paid: Amount paid per loan slot.
+        remaining: Cash each borrower has left after debt, for spending and saving.
+        repaid: Loan slots repaid in full (closed) this month.
+        written_off: Loan slots written off this month.
+        writeoffs: One ``(vintage, months_on_book, amount)`` triple of arrays per lender
+            that wrote loans off this month.
+        originated: Amount lent this month, all lenders.
+        made_before_payments: Vintage of loans made this month before payments (borrowing
+            to repay), which owe nothing yet; None if there were none.
+    """
+
+    number: int
+    macro: MacroState
+    record: bool
+    fell_ill: np.ndarray = field(default=None, repr=False)
+    cash: np.ndarray = field(default=None, repr=False)
+    protected: np.ndarray = field(default=None, repr=False)
+    due: np.ndarray = field(default=None, repr=False)
+    paid: np.ndarray = field(default=None, repr=False)
+    remaining: np.ndarray = field(default=None, repr=False)
+    repaid: np.ndarray = field(default=None, repr=False)
+    written_off: np.ndarray = field(default=None, repr=False)
+    writeoffs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
+        default_factory=list, repr=False
+    )
+    originated: float = 0.0
+    made_before_payments: int | None = None
