@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import mesa
 import numpy as np
 
+from model._agent_ids import MODEL_IDS
 from model.draws import Draw
 from model.macro import MacroState
 from model.population import SEGMENTS, BorrowerState, PopulationParams
@@ -270,6 +271,8 @@ class Borrower(mesa.Agent):
     Reading an attribute reads the model's current state; the view holds no
     numbers of its own, so it costs nothing on the monthly hot path.
     """
+
+    _ids = MODEL_IDS  # weakly keyed: a finished economy can be freed
 
     def __init__(self, model: CreditEconomy, index: int) -> None:
         super().__init__(model)

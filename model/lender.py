@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import mesa
 import numpy as np
 
+from model._agent_ids import MODEL_IDS
 from model.loans import DEFAULT_DPD_MONTHS, LoanBook, annuity_factor
 from model.metrics import FLOW_FIELDS, book_measures, derive
 from model.policy import RiskPolicy
@@ -81,6 +82,8 @@ class Lender(mesa.Agent):
             only the lender's own methods book them.
         history: One dict of accounts per recorded month.
     """
+
+    _ids = MODEL_IDS  # weakly keyed: a finished economy can be freed
 
     def __init__(
         self, model: CreditEconomy, index: int, policy: RiskPolicy, n_borrowers: int

@@ -1,3 +1,7 @@
+import gc
+import os
+import weakref
+
 import mesa
 import numpy as np
 import pandas as pd
@@ -253,3 +257,33 @@ def test_applications_to_repay_are_counted_apart():
     assert (df["applications_to_repay"] <= df["applications"]).all()
     one = CreditEconomy(1000, "severe_recession", "balanced", seed=2, burn_in=12).run(6)
     assert (one["applications_to_repay"] == 0).all() and (one["approvals_to_repay"] == 0).all()
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_finished_economies_are_freed():
+    """Mesa's class-level agent-id registry must not keep economies alive (sweeps, dashboard)."""
+    eco = CreditEconomy(500, seed=1, burn_in=3)
+    eco.borrower(3)
+    ref = weakref.ref(eco)
+    del eco
+    gc.collect()
+    assert ref() is None
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
+def test_memory_stays_flat_over_many_runs_in_one_process():
+    def one_run(seed):
+        CreditEconomy(5000, "severe_recession", seed=seed, burn_in=6).run(6)
+
+    for seed in range(20):
+        one_run(seed)
+    gc.collect()
+    after_20 = _rss_bytes()
+    for seed in range(20, 200):
+        one_run(seed)
+    gc.collect()
+    assert _rss_bytes() <= 1.10 * after_20
