@@ -36,6 +36,7 @@ _UNIT_LABELS = {
     "count": "count",
     "points": "score points",
     "month": "month",
+    "index": "index",
 }
 
 

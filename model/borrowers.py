@@ -50,9 +50,9 @@ def labour_market(
     n_unemployed = n - int(np.count_nonzero(employed))
     u_now = n_unemployed / n
     ratio = start_unemployment / max(target_unemployment, 1e-6)
-    find = min(params.job_finding_rate * ratio**0.7, 0.95)
+    find = min(params.job_finding_rate * ratio**params.job_finding_elasticity, 0.95)
     loss = (target_unemployment - u_now + find * u_now) / max(1.0 - u_now, 1e-12)
-    min_loss = 0.2 * params.job_finding_rate * start_unemployment
+    min_loss = params.min_job_loss_share * params.job_finding_rate * start_unemployment
     if loss < min_loss:
         loss = min_loss
         find = (u_now - target_unemployment + loss * (1.0 - u_now)) / max(u_now, 1e-12)
@@ -213,26 +213,30 @@ def settle_spending(state: BorrowerState, params: PopulationParams, remaining: n
     state.habit += step
 
 
-#: Chance per month that a borrower in trouble asks for relief, at zero literacy, and the
-#: extra chance at full literacy.
-RELIEF_ASK_BASE, RELIEF_ASK_LITERACY = 0.2, 0.5
 #: Income below this share of usual income counts as trouble (relief is for temporary
 #: trouble), as do illness and unemployment within ``RECENT_JOB_LOSS_MONTHS``.
 TROUBLE_INCOME_SHARE, RECENT_JOB_LOSS_MONTHS = 0.8, 12
+#: Savings count toward creditworthiness up to this many months of income.
+MAX_BUFFER_MONTHS = 6.0
 
 
 def asks_for_relief(
-    state: BorrowerState, idx: np.ndarray, reach: float, uniform: np.ndarray
+    state: BorrowerState,
+    params: PopulationParams,
+    idx: np.ndarray,
+    reach: float,
+    uniform: np.ndarray,
 ) -> np.ndarray:
     """Which of the borrowers ``idx`` (overdue at a lender offering relief) ask for it.
 
     Relief is for temporary trouble: the borrower is ill, lost their job within the
     last year, or earns under 80% of their usual income. Such a borrower asks with
-    probability ``0.2 + 0.5 * literacy``, or is reached by the lender's collection team
-    (``reach``, from ``Lender.relief_reach``).
+    probability ``relief_ask_base + relief_ask_literacy * literacy``, or is reached by the
+    lender's collection team (``reach``, from ``Lender.relief_reach``).
 
     Args:
         state: Borrower state (read).
+        params: Population parameters.
         idx: Borrower indices of the qualifying loans.
         reach: The lender's chance of reaching a borrower who does not ask.
         uniform: One U(0,1) draw per borrower in ``idx`` (this month's contact draw).
@@ -245,8 +249,44 @@ def asks_for_relief(
         | (~state.employed[idx] & (state.months_unemployed[idx] <= RECENT_JOB_LOSS_MONTHS))
         | (state.income[idx] < TROUBLE_INCOME_SHARE * state.smoothed_income[idx])
     )
-    asks = uniform < (RELIEF_ASK_BASE + RELIEF_ASK_LITERACY * state.literacy[idx] + reach)
+    ask = params.relief_ask_base + params.relief_ask_literacy * state.literacy[idx]
+    asks = uniform < ask + reach
     return trouble & asks
+
+
+def true_quality(
+    state: BorrowerState,
+    params: PopulationParams,
+    idx: np.ndarray,
+    debt_service: np.ndarray,
+    price_index: float,
+) -> np.ndarray:
+    """True creditworthiness of borrowers ``idx`` (unobserved by lenders), unstandardised.
+
+    A weighted sum (``quality_weights``) of the monthly slack after essentials, protected
+    spending and debt service (as a share of income), savings, willingness to pay,
+    employment, over-spending, income risk, literacy and illness.
+    """
+    s = state
+    w_slack, w_buffer, w_will, w_job, w_over, w_risk, w_literacy, w_ill = params.quality_weights
+    income = np.maximum(s.smoothed_income[idx], 1.0)
+    slack = (
+        income
+        - s.essentials[idx] * price_index
+        - s.habit[idx] * s.protect_share[idx]
+        - debt_service
+    ) / income
+    buffer = np.minimum(s.savings[idx] / income, MAX_BUFFER_MONTHS)
+    return (
+        w_slack * np.clip(slack, -1.0, 1.0)
+        + w_buffer * buffer
+        + w_will * (s.willingness[idx] - 1.0)
+        + w_job * s.employed[idx]
+        - w_over * s.overspender[idx]
+        - w_risk * s.shock_sd[idx]
+        + w_literacy * s.literacy[idx]
+        - w_ill * (s.ill_months[idx] > 0)
+    )
 
 
 def application_probability(

@@ -1,4 +1,4 @@
-"""The economy's random draws: named sequential streams, and random-access uniforms.
+"""The economy's random draws: streams seeded by name, sequential or random-access.
 
 Every monthly draw is tied to a borrower's position, never to what a policy did,
 so two policies run on the same seed see the same shocks (common random numbers):
@@ -8,20 +8,25 @@ so two policies run on the same seed see the same shocks (common random numbers)
   one per purpose (``STREAMS``), each drawing a whole array in a fixed shape.
 - Draws only a few borrowers need, and which few depends on the policy (the lender
   tried first, the loan amount wanted, the answer to a relief offer, the length of
-  a new illness), come from :class:`RandomAccessUniform`: the draw of borrower ``i``
-  in month ``m`` is a fixed function of the seed, ``m`` and ``i``, computed only for
-  the borrowers that ask. The same value comes back whichever subset asks, without
-  drawing the whole array (``KEYED_STREAMS``).
+  a new illness, the loan term), come from :class:`RandomAccessUniform`: the draw of
+  borrower ``i`` in month ``m`` is a fixed function of the seed, ``m`` and ``i``,
+  computed only for the borrowers that ask. The same value comes back whichever subset
+  asks, without drawing the whole array (``KEYED_STREAMS``).
+
+Every stream is seeded by its name (:func:`stream_seed`): its seed sequence is the
+economy's with a stable key of the name appended to the spawn key, so adding,
+removing or reordering streams leaves every other stream's draws unchanged.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 import numpy as np
 from scipy.special import ndtri
 
-#: Sequential streams, one per purpose, spawned from the seed in this order.
+#: Sequential streams, one per purpose.
 STREAMS = (
     "population",
     "screening",
@@ -30,10 +35,41 @@ STREAMS = (
     "illness",
     "income",
     "repayment",
+    "payment_order",
     "applications",
 )
-#: Random-access streams, spawned after ``STREAMS`` in this order.
-KEYED_STREAMS = ("illness_duration", "lender_choice", "loan_need", "relief_contact")
+#: Random-access streams.
+KEYED_STREAMS = (
+    "illness_duration",
+    "lender_choice",
+    "loan_need",
+    "loan_term",
+    "relief_contact",
+)
+
+
+def stream_key(name: str) -> int:
+    """A stable 32-bit key of a stream name (the first 4 bytes of its BLAKE2b digest)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=4).digest(), "little")
+
+
+def stream_seed(seeds: np.random.SeedSequence, name: str) -> np.random.SeedSequence:
+    """The seed sequence of stream ``name``: ``seeds`` with the name's key appended.
+
+    Independent of any other stream and of how many streams there are; ``seeds`` itself
+    is not changed (nothing is spawned from it).
+    """
+    return np.random.SeedSequence(
+        seeds.entropy,
+        spawn_key=(*seeds.spawn_key, stream_key(name)),
+        pool_size=seeds.pool_size,
+    )
+
+
+def named_streams(seeds: np.random.SeedSequence) -> dict[str, np.random.Generator]:
+    """One generator per name of :data:`STREAMS`, each seeded by its name."""
+    return {name: np.random.default_rng(stream_seed(seeds, name)) for name in STREAMS}
+
 
 #: A month's draws for the given borrower indices (one U(0,1) each).
 Draw = Callable[[np.ndarray], np.ndarray]

@@ -14,34 +14,42 @@ from model import borrowers as rules
 from model import repayment
 from model._checks import check_number
 from model.borrowers import Borrower
-from model.draws import KEYED_STREAMS, STREAMS, RandomAccessUniform, normal_quantile
+from model.draws import (
+    KEYED_STREAMS,
+    RandomAccessUniform,
+    named_streams,
+    normal_quantile,
+    stream_seed,
+)
 from model.lender import RECORD_MONTHS, Lender
-from model.loans import DEFAULT_DPD_MONTHS, LoanBook
+from model.loans import DEFAULT_DPD_MONTHS, LoanBook, RedefaultCohorts
 from model.macro import MacroScenario
 from model.metrics import EXTRA_COLUMNS, METRIC_COLUMNS, combine
 from model.month import Month
-from model.observers import RollRates, Vintages
+from model.observers import RollRates
 from model.policy import RiskPolicy
 from model.population import BorrowerState, PopulationParams, init_population
+from model.recoveries import Recoveries
+from model.tape import LoanTape
 
 #: Largest population accepted at all.
 MAX_BORROWERS = 100_000_000
 #: Months the burn-in adds to the write-off horizon and the 36-month memories (time for
 #: the book to fill and the first loans to fall overdue).
 BURN_IN_LEAD = 6
-#: Months written-off debt stays in recovery before it is dropped.
-RECOVERY_MONTHS = 36
 
 
 def default_burn_in(policies: Sequence[RiskPolicy]) -> int:
     """Burn-in months long enough for every memory of the model to fill.
 
     The longest memories are the 36 months a default stays on the credit record and a
-    write-off stays in recovery; they start to fill only once the first loans reach the
-    write-off DPD. So the burn-in is ``RECORD_MONTHS`` + the longest write-off horizon
-    (in months) + ``BURN_IN_LEAD``: 48 months at the default write-off of 180 DPD.
+    write-off stays in recovery (``recovery_months``); they start to fill only once the
+    first loans reach the write-off DPD. So the burn-in is the longer of the two + the
+    longest write-off horizon (in months) + ``BURN_IN_LEAD``: 48 months at the default
+    write-off of 180 DPD.
     """
-    return RECORD_MONTHS + max(p.writeoff_dpd // 30 for p in policies) + BURN_IN_LEAD
+    memory = max(RECORD_MONTHS, *(p.recovery_months for p in policies))
+    return memory + max(p.writeoff_dpd // 30 for p in policies) + BURN_IN_LEAD
 
 
 #: The default burn-in of the preset policies (all write off at 180 DPD).
@@ -211,42 +219,49 @@ class CreditEconomy(mesa.Model):
         self.params = population = inputs.population
         self.n_borrowers = n_borrowers
         self.burn_in = inputs.burn_in
-        children = seq.spawn(len(STREAMS) + len(KEYED_STREAMS))
-        self.streams = {
-            name: np.random.default_rng(child)
-            for name, child in zip(STREAMS, children, strict=False)
-        }
+        self.streams = named_streams(seq)
         self.keyed = {
-            name: RandomAccessUniform(child, n_borrowers, first_month=-self.burn_in)
-            for name, child in zip(KEYED_STREAMS, children[len(STREAMS) :], strict=True)
+            name: RandomAccessUniform(stream_seed(seq, name), n_borrowers, -self.burn_in)
+            for name in KEYED_STREAMS
         }
         self.start_unemployment = float(self.scenario.unemployment[0])
         self.state: BorrowerState = init_population(
             population, n_borrowers, self.start_unemployment, self.streams["population"]
         )
-        self.book = LoanBook(len(policies), n_borrowers)
+        n_lenders = len(policies)
+        self.book = LoanBook(n_lenders, n_borrowers)
+        self.tape = LoanTape()
+        self.recoveries = Recoveries()
+        self.relief_cohorts = RedefaultCohorts(n_lenders, -self.burn_in, self.burn_in + 60)
         self.lenders = [Lender(self, j, p, n_borrowers) for j, p in enumerate(policies)]
-        self.score_error = self.streams["screening"].standard_normal((len(policies), n_borrowers))
-        # Each lender's stage-0 pay threshold (willingness is fixed per borrower).
+        self.score_error = self.streams["screening"].standard_normal((n_lenders, n_borrowers))
+        # Each lender's pay threshold at stage 0 (willingness is fixed per borrower).
         self._stage0_thresholds = [
             repayment.pay_threshold(
                 self.state.willingness, lender.collection_pressure(self.book).base_effect
             )
             for lender in self.lenders
         ]
-        raw = self._raw_quality(np.arange(n_borrowers), np.zeros(n_borrowers), 1.0)
+        raw = rules.true_quality(
+            self.state, population, np.arange(n_borrowers), np.zeros(n_borrowers), 1.0
+        )
         self._quality_center, self._quality_scale = float(raw.mean()), float(raw.std() or 1.0)
         self._views: dict[int, Borrower] = {}
         self.month = -self.burn_in
         self.roll_rates = RollRates()
-        self.vintages = Vintages(self.scenario.months)
-        self.observers = (self.roll_rates, self.vintages)
+        self.observers = (self.roll_rates,)
         self._rows: list[dict[str, float]] = []
+        self._lender_rows: list[dict[str, float]] = []
         for _ in range(self.burn_in):
             self.step()
         self.steps = 0  # Mesa's step count: recorded months only
+        self._start_recording()
+
+    def _start_recording(self) -> None:
+        """End of the burn-in: lenders take their capital; the tape keeps the open loans."""
         for lender in self.lenders:
-            lender.reset_capital()
+            lender.start_capital(self.book)
+        self.recoveries.renumber(self.tape.drop_closed(self.book))
 
     # ----------------------------------------------------------------- public API
     def run(self, months: int) -> pd.DataFrame:
@@ -260,7 +275,6 @@ class CreditEconomy(mesa.Model):
         end = self.month + months
         if self._preset_name is not None and end > self.scenario.months:
             self.scenario = MacroScenario.preset(self._preset_name, months=end)
-        self.vintages.grow(end)
         for _ in range(months):
             self.step()
         return self.metrics()
@@ -286,13 +300,24 @@ class CreditEconomy(mesa.Model):
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)
 
+    def loan_tape(self) -> pd.DataFrame:
+        """One row per loan: every loan made since month 0 and the seasoned loans open then.
+
+        Columns: ``model.tape.COLUMNS``; open loans show their state now, closed and
+        written-off loans their state at closing.
+        """
+        return self.tape.frame(self.book)
+
     def roll_rate_table(self) -> pd.DataFrame:
         """Roll-rate matrix over the recorded months (share of starting bucket balance)."""
         return self.roll_rates.table()
 
     def vintage_table(self) -> pd.DataFrame:
-        """Cumulative write-off rate by vintage and months on book (simulated months only)."""
-        return self.vintages.table()
+        """Cumulative write-off rate by vintage and months on book, from the loan tape.
+
+        Covers the months simulated so far only.
+        """
+        return self.tape.vintages(last_month=self.month - 1)
 
     # --------------------------------------------------------------- the schedule
     def step(self) -> None:
@@ -314,16 +339,16 @@ class CreditEconomy(mesa.Model):
         self._relieve(m)
         self._write_off(m)
         self._mark_credit_records(m)
-        self._age_recoveries(m)
+        self._expire_recoveries(m)
         self._originate(m)
         self._close_books(m)
         self._end_month(m)
 
     def _begin_month(self) -> Month:
-        """1. Macro: read the month's conditions (and draw the common factor)."""
+        """1. Macro: read the month's conditions and draw the common income factor."""
         macro = self.scenario.state(self.month)
-        self._common_factor = float(self.streams["macro"].standard_normal())
-        m = Month(self.month, macro, record=self.month >= 0)
+        m = Month(self.month, macro, float(self.streams["macro"].standard_normal()))
+        self.relief_cohorts.grow(m.number)
         for observer in self.observers:
             observer.begin(self.book, m)
         return m
@@ -358,7 +383,7 @@ class CreditEconomy(mesa.Model):
             self.params,
             m.macro,
             self.start_unemployment,
-            self._common_factor,
+            m.common_factor,
             self.streams["income"].standard_normal(n),
         )
 
@@ -376,11 +401,11 @@ class CreditEconomy(mesa.Model):
         """5b. Borrowers short of their dues apply at a lender where they hold no loan.
 
         Only with several lenders (and ``PopulationParams.borrow_to_repay``). The proceeds
-        add to this month's cash (borrowing from one platform to repay another).
+        add to this month's cash (borrowing from one platform to repay another); the new
+        loan owes nothing this month.
         """
         if len(self.lenders) == 1 or not self.params.borrow_to_repay:
             return
-        m.made_before_payments = m.number
         pressure = [lender.collection_pressure(self.book) for lender in self.lenders]
         available = repayment.available_cash(m.cash, m.protected, pressure)
         shortfall = m.due.sum(axis=0) - available
@@ -392,10 +417,16 @@ class CreditEconomy(mesa.Model):
                 m.cash[idx] += self._apply(lender, idx, m, shortfall[idx])
 
     def _pay(self, m: Month) -> None:
-        """5c. Borrowers pay their dues, pressed lenders first, then recoveries on old debt."""
+        """5c. Borrowers pay their dues (pressing lenders first), then recoveries on old debt."""
+        n_lenders = len(self.lenders)
         pressure = [lender.collection_pressure(self.book) for lender in self.lenders]
-        uniform = self.streams["repayment"].random((len(self.lenders), self.n_borrowers))
-        m.paid, available, pending = repayment.pay_loans(
+        uniform = self.streams["repayment"].random((n_lenders, self.n_borrowers))
+        tie_break = (
+            self.streams["payment_order"].random((n_lenders, self.n_borrowers))
+            if n_lenders > 1
+            else None
+        )
+        m.paid, available = repayment.pay_loans(
             pressure,
             self.state.willingness,
             self._stage0_thresholds,
@@ -403,21 +434,25 @@ class CreditEconomy(mesa.Model):
             m.protected,
             m.due,
             uniform,
+            tie_break,
         )
-        m.remaining = m.cash - m.paid[0] if len(self.lenders) == 1 else m.cash - m.paid.sum(axis=0)
+        m.remaining = m.cash - m.paid[0] if n_lenders == 1 else m.cash - m.paid.sum(axis=0)
         shares = [repayment.recovery_share(x.policy.collection_intensity) for x in self.lenders]
-        recovered = repayment.pay_recoveries(
-            self.book.wo_balance, shares, available, pending, self.state.income, m.remaining
+        by_lender, by_loan = self.recoveries.collect(
+            shares, available, self.state.income, m.remaining
         )
+        self.tape.add_recovered(self.recoveries.loan_id, by_loan)
         for lender in self.lenders:
-            lender.receive_recoveries(recovered[lender.index])
+            lender.receive_recoveries(by_lender[lender.index])
 
     def _settle(self, m: Month) -> None:
-        """5d. Lenders book the payments: loans cure, age and pay late fees, or close."""
+        """5d. Lenders book the payments: arrears age contractually, fees fall, loans close."""
         m.repaid = np.zeros_like(self.book.active)
         for lender in self.lenders:
             j = lender.index
-            m.repaid[j] = lender.settle(self.book, m.due[j], m.paid[j], m.made_before_payments)
+            done = lender.settle(self.book, m.due[j], m.paid[j], m.number, self.relief_cohorts)
+            m.repaid[j] = done.repaid
+            lender.close_loans(self.book, self.tape, np.flatnonzero(done.repaid), m.number)
         state = self.state
         if len(self.lenders) == 1:
             state.missed = m.paid[0] < m.due[0] - 1e-6
@@ -439,18 +474,20 @@ class CreditEconomy(mesa.Model):
         contact = self.keyed["relief_contact"].for_month(m.number)
         for lender in self.lenders:
             idx = lender.relief_candidates(self.book)
-            asking = rules.asks_for_relief(self.state, idx, lender.relief_reach, contact(idx))
-            lender.grant_relief(self.book, idx[asking])
+            asking = rules.asks_for_relief(
+                self.state, self.params, idx, lender.relief_reach, contact(idx)
+            )
+            lender.grant_relief(self.book, idx[asking], m.number, self.relief_cohorts)
 
     def _write_off(self, m: Month) -> None:
-        """6c. Lenders write off loans at their policy's DPD."""
+        """6c. Lenders write off loans at their policy's DPD; recovery starts on each."""
         m.written_off = np.zeros_like(self.book.active)
         for lender in self.lenders:
-            j = lender.index
-            vintage, age = self.book.vintage[j].copy(), self.book.age[j].copy()
-            hit, amount = lender.write_off(self.book)
-            m.written_off[j, hit] = True
-            m.writeoffs.append((vintage[hit], age[hit], amount))
+            hit, ids, amounts = lender.write_off(self.book, self.tape, m.number)
+            m.written_off[lender.index, hit] = True
+            self.recoveries.add(
+                lender.index, hit, ids, amounts, m.number, lender.policy.recovery_months
+            )
 
     def _mark_credit_records(self, m: Month) -> None:
         """6d. The credit record shows a default for 36 months after 90+ DPD or a write-off."""
@@ -460,13 +497,9 @@ class CreditEconomy(mesa.Model):
             damaged[m.written_off[j]] = until
             damaged[self.book.dpd[j] >= DEFAULT_DPD_MONTHS] = until
 
-    def _age_recoveries(self, m: Month) -> None:
-        """6e. Written-off debt is pursued for 36 months, then dropped."""
-        recovering = np.flatnonzero(self.book.wo_balance != 0)
-        wo_months = self.book.wo_months.ravel()
-        wo_months[recovering] += 1
-        expired = recovering[wo_months[recovering] > RECOVERY_MONTHS]
-        self.book.wo_balance.ravel()[expired] = 0.0
+    def _expire_recoveries(self, m: Month) -> None:
+        """6e. Written-off loans paid off or past their recovery horizon are dropped."""
+        self.recoveries.expire(m.number)
 
     def _originate(self, m: Month) -> None:
         """7. Applicants (more in distress) are scored, screened, sized, priced and funded."""
@@ -485,7 +518,12 @@ class CreditEconomy(mesa.Model):
 
     def _close_books(self, m: Month) -> None:
         """8. Lenders close their accounts: provisions, profit, capital, the dynamic rule."""
-        self._lender_rows = [lender.close_month(self.book, m.record) for lender in self.lenders]
+        self._lender_rows = [
+            lender.close_month(
+                self.book, m.record, self.relief_cohorts.closed_cohorts(lender.index, m.number)
+            )
+            for lender in self.lenders
+        ]
 
     def _end_month(self, m: Month) -> None:
         """Observers read the month; the market's row of metrics is recorded."""
@@ -498,32 +536,15 @@ class CreditEconomy(mesa.Model):
                 1.0 - float(np.count_nonzero(self.state.employed)) / self.n_borrowers
             )
             row["scenario_unemployment"] = m.macro.unemployment
+            row["wage_index"] = m.macro.wage_index
+            row["price_index"] = m.macro.price_index
+            row["policy_rate"] = m.macro.policy_rate
+            row["illness_factor"] = m.macro.illness_factor
+            row["common_factor"] = m.common_factor
             self._rows.append(row)
         self.month += 1
 
     # ------------------------------------------------------------ origination helpers
-    def _raw_quality(
-        self, idx: np.ndarray, debt_service: np.ndarray, price_index: float
-    ) -> np.ndarray:
-        """True creditworthiness of borrowers ``idx`` (unobserved by lenders)."""
-        s = self.state
-        income = np.maximum(s.smoothed_income[idx], 1.0)
-        protect = s.protect_share[idx]
-        slack = (
-            income - s.essentials[idx] * price_index - s.habit[idx] * protect - debt_service
-        ) / income
-        buffer = np.minimum(s.savings[idx] / income, 6.0)
-        return (
-            3.0 * np.clip(slack, -1.0, 1.0)
-            + 0.3 * buffer
-            + 4.0 * (s.willingness[idx] - 1.0)
-            + 0.8 * s.employed[idx]
-            - 0.5 * s.overspender[idx]
-            - 2.0 * s.shock_sd[idx]
-            + 0.5 * s.literacy[idx]
-            - 0.5 * (s.ill_months[idx] > 0)
-        )
-
     def _free_lender(self, idx: np.ndarray, month: int) -> np.ndarray:
         """For borrowers ``idx``, a lender where they hold no loan (-1 if none).
 
@@ -556,11 +577,10 @@ class CreditEconomy(mesa.Model):
         state, p = self.state, self.params
         visible = None if lender.policy.sees_other_loans else lender.index
         debt_service = self.book.debt_service(idx, visible)
-        quality = (
-            self._raw_quality(idx, debt_service, m.macro.price_index) - self._quality_center
-        ) / self._quality_scale
+        raw = rules.true_quality(state, p, idx, debt_service, m.macro.price_index)
+        quality = (raw - self._quality_center) / self._quality_scale
         damaged = state.record_damaged_until[idx] >= m.number
-        score = lender.score(quality, self.score_error[lender.index, idx], damaged)
+        score = lender.score(quality, self.score_error[lender.index, idx], damaged, p)
         sd = p.loan_need_dispersion
         wanted = (
             p.loan_need_months
@@ -570,16 +590,16 @@ class CreditEconomy(mesa.Model):
         if at_least is not None:
             wanted = np.maximum(wanted, at_least)
         reported = state.income[idx] * state.misreport[idx]
-        lent = lender.originate(
+        return lender.originate(
             self.book,
+            self.tape,
             idx,
             score,
             wanted,
             reported,
             debt_service,
+            self.keyed["loan_term"](m.number, idx),
             m.macro.policy_rate,
             m.number,
             to_repay=at_least is not None,
         )
-        m.originated += float(lent.sum())
-        return lent

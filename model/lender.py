@@ -1,16 +1,20 @@
-"""The lender agent: screening, sizing, pricing, graded collection, relief, write-off, accounts."""
+"""The lender agent: screening, pricing, collection, relief, write-off, accounts and capital."""
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING, NamedTuple
 
 import mesa
 import numpy as np
 
+from model import loans
 from model._agent_ids import MODEL_IDS
-from model.loans import DEFAULT_DPD_MONTHS, LoanBook, annuity_factor
+from model.loans import DEFAULT_DPD_MONTHS, LoanBook, RedefaultCohorts, Settlement, annuity_factor
 from model.metrics import FLOW_FIELDS, book_measures, derive
 from model.policy import RiskPolicy
+from model.population import PopulationParams
+from model.tape import LoanTape
 
 if TYPE_CHECKING:
     from model.economy import CreditEconomy
@@ -34,6 +38,11 @@ RELIEF_REACH = 0.3
 MIN_LOAN = 300.0
 #: Observed-score lower bounds of tiers A, B, C (below C is D).
 TIER_BOUNDS = (700.0, 650.0, 600.0)
+#: Months averaged by the dynamic rule's new-delinquency flow.
+FLOW_MONTHS = 3
+#: IFRS 9 stage of a forborne loan: stage 2 while it pays (the provision rate of 31-60
+#: DPD, index 2 of ``provision_rates``), stage 3 once it re-defaults (90+, index 4).
+FORBORNE_STAGE2, FORBORNE_STAGE3 = 2, 4
 
 
 class CollectionPressure(NamedTuple):
@@ -67,20 +76,22 @@ class CollectionPressure(NamedTuple):
 
 
 class Lender(mesa.Agent):
-    """A lender: holds a :class:`RiskPolicy` and its slice of the loan book.
+    """A lender: holds a :class:`RiskPolicy`, its row of the loan book and its accounts.
 
     Attributes:
         index: Row of the loan book holding this lender's loans.
         policy: The risk policy.
         tightening: Score points currently added to the cut-off by the dynamic rule.
-        capital: Equity: initial capital plus profit since month 0 (the burn-in's is not
-            counted).
-        provisions: Loss allowance held against the book at the end of the last month
-            (``policy.provision_rates`` times the balance in each DPD bucket).
         funding_limit: Largest loan book the lender can fund.
+        capital: Equity (None during the burn-in): ``capital_ratio`` times the book at the
+            end of the burn-in, then moved by profit and dividends.
+        failed: Whether equity reached zero: the lender stops lending (its book runs off
+            and is still collected).
+        provisions: Loss allowance held against the book at the end of the last month.
+        cum_net_loss: Net loss since month 0.
         accounts: This month's flows (``model.metrics.FLOW_FIELDS``), reset every month;
             only the lender's own methods book them.
-        history: One dict of accounts per recorded month.
+        history: One row of metrics per recorded month.
     """
 
     _ids = MODEL_IDS  # weakly keyed: a finished economy can be freed
@@ -93,21 +104,40 @@ class Lender(mesa.Agent):
         self.policy = policy
         self.tightening = 0.0
         self.funding_limit = policy.funding_limit_per_borrower * n_borrowers
-        self.capital = 0.0
-        self.cum_net_loss = 0.0
+        self.capital: float | None = None
+        self.failed = False
         self.provisions = 0.0
-        self.reset_capital()
+        self.cum_net_loss = 0.0
         self.accounts: dict[str, float] = dict.fromkeys(FLOW_FIELDS, 0.0)
         self.history: list[dict[str, float]] = []
+        self._flows: deque[float] = deque(maxlen=FLOW_MONTHS)
+        self._book = 0.0  # balance at the last close
+        terms = policy.terms()
+        self._terms = np.array([t for t, _ in terms], np.int16)
+        self._term_cdf = np.cumsum([share for _, share in terms])
 
     @property
     def cutoff(self) -> float:
         """Score cut-off in force: the policy's plus the dynamic tightening."""
         return self.policy.score_cutoff + self.tightening
 
-    def reset_capital(self) -> None:
-        """Set capital back to the initial equity and the loss count to 0 (end of burn-in)."""
-        self.capital = self.policy.capital_ratio * self.funding_limit
+    @property
+    def capital_ratio(self) -> float | None:
+        """Equity over the book at the last close (None during the burn-in)."""
+        if self.capital is None:
+            return None
+        return self.capital / self._book if self._book > 0 else float("inf")
+
+    @property
+    def can_lend(self) -> bool:
+        """Whether the lender may originate: not failed, capital at or above the minimum."""
+        ratio = self.capital_ratio
+        return not self.failed and (ratio is None or ratio >= self.policy.min_capital_ratio)
+
+    def start_capital(self, book: LoanBook) -> None:
+        """Hold ``capital_ratio`` times the book as equity (at the end of the burn-in)."""
+        self._book = float(book.balance[self.index].sum())
+        self.capital = self.policy.capital_ratio * self._book
         self.cum_net_loss = 0.0
 
     def open_month(self, book: LoanBook, policy_rate: float) -> None:
@@ -131,26 +161,45 @@ class Lender(mesa.Agent):
 
     def accrue(self, book: LoanBook) -> np.ndarray:
         """Accrue the month's interest on this lender's loans and book it; return what is due."""
-        interest, due = book.due(self.index, self.policy.penalty_rate / 12)
-        self.accounts["interest_income"] += float(interest.sum())
+        interest, due = loans.fall_due(book, self.index, self.policy.penalty_rate / 12)
+        self.accounts["interest_income"] += interest
         return due
 
     def settle(
-        self, book: LoanBook, due: np.ndarray, paid: np.ndarray, new_since: int | None
-    ) -> np.ndarray:
-        """Book the month's payments on this lender's loans; return the loans repaid in full.
+        self,
+        book: LoanBook,
+        due: np.ndarray,
+        paid: np.ndarray,
+        month: int,
+        redefaults: RedefaultCohorts,
+    ) -> Settlement:
+        """Book the month's payments on this lender's loans (``model.loans.settle``)."""
+        p = self.policy
+        done = loans.settle(
+            book,
+            self.index,
+            due,
+            paid,
+            late_fee=p.late_fee,
+            payment_order=p.payment_order,
+            probation_months=p.probation_months,
+            month=month,
+            redefaults=redefaults,
+        )
+        a = self.accounts
+        a["fee_income"] += done.fees
+        a["repayments"] += float(paid.sum())
+        a["redefaults"] += float(done.redefaulted.size)
+        a["current_balance"] += done.current_balance
+        a["newly_delinquent_balance"] += done.newly_delinquent
+        return done
 
-        Args:
-            book: The loan book.
-            due: Amount due per borrower (from :meth:`accrue`).
-            paid: Amount paid per borrower.
-            new_since: Vintage of loans made this month before payments (they owe nothing
-                yet and do not age), or None.
-        """
-        _, fees, repaid = book.settle(self.index, due, paid, self.policy.late_fee, new_since)
-        self.accounts["fee_income"] += float(fees.sum())
-        self.accounts["repayments"] += float(paid.sum())
-        return repaid
+    def close_loans(
+        self, book: LoanBook, tape: LoanTape, borrowers: np.ndarray, month: int
+    ) -> None:
+        """Close the loans of ``borrowers`` repaid in full."""
+        tape.close(book, self.index, borrowers, month, written_off=False)
+        book.close(self.index, borrowers)
 
     def receive_recoveries(self, amount: float) -> None:
         """Book cash recovered on written-off debt."""
@@ -158,8 +207,7 @@ class Lender(mesa.Agent):
 
     def collect(self, book: LoanBook) -> None:
         """Run graded collection: count the cost by stage (pre-due reminders on current loans)."""
-        j = self.index
-        counts = book.bucket_counts(j)
+        counts = book.bucket_counts(self.index)
         costs = np.asarray(self.policy.collection_costs)
         cost = counts[1:] @ costs + counts[0] * costs[0] * PREDUE_REMINDER_SHARE
         self.accounts["collection_cost"] += float(cost * self.policy.collection_intensity)
@@ -178,55 +226,83 @@ class Lender(mesa.Agent):
         idx = np.flatnonzero((dpd >= 1) & (dpd <= 3))  # only open loans have DPD
         return idx[~book.relieved[j, idx]]
 
-    def grant_relief(self, book: LoanBook, borrowers: np.ndarray) -> None:
+    def grant_relief(
+        self, book: LoanBook, borrowers: np.ndarray, month: int, redefaults: RedefaultCohorts
+    ) -> None:
         """Restructure the loans of ``borrowers`` on the policy's relief terms and book it."""
         p = self.policy
-        waived = book.grant_relief(
-            self.index, borrowers, p.relief_waiver, p.relief_rate_cut, p.relief_extension_months
+        waived = loans.restructure(
+            book,
+            self.index,
+            borrowers,
+            waiver=p.relief_waiver,
+            rate_cut=p.relief_rate_cut,
+            extension=p.relief_extension_months,
+            month=month,
         )
+        redefaults.record_grants(self.index, month, borrowers.size)
         self.accounts["waived"] += float(waived.sum())
         self.accounts["relief_granted"] += float(borrowers.size)
 
-    def write_off(self, book: LoanBook) -> tuple[np.ndarray, np.ndarray]:
+    def write_off(
+        self, book: LoanBook, tape: LoanTape, month: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Write off this lender's loans at the policy's DPD and book the loss.
 
         Returns:
-            ``(borrowers, amounts)`` of the loans written off.
+            ``(borrowers, loan_ids, amounts)`` of the loans written off (slots emptied).
         """
-        hit, amount = book.write_off(self.index, self.policy.writeoff_dpd // 30)
+        j = self.index
+        hit = loans.write_off(book, j, self.policy.writeoff_dpd // 30)
+        amount = book.balance[j, hit]
+        ids = book.loan_id[j, hit]
+        tape.close(book, j, hit, month, written_off=True)
+        book.close(j, hit)
         self.accounts["writeoffs"] += float(amount.sum())
-        return hit, amount
+        return hit, ids, amount
 
-    def score(self, quality: np.ndarray, error: np.ndarray, damaged: np.ndarray) -> np.ndarray:
+    def score(
+        self,
+        quality: np.ndarray,
+        error: np.ndarray,
+        damaged: np.ndarray,
+        params: PopulationParams,
+    ) -> np.ndarray:
         """Observed score (300-850) from standardised true quality and this lender's error."""
-        raw = 620.0 + 60.0 * (quality + self.policy.score_noise * error)
+        raw = params.score_mean + params.score_sd * (quality + self.policy.score_noise * error)
         return np.clip(raw - DAMAGED_RECORD_PENALTY * damaged, 300.0, 850.0)
 
     def originate(
         self,
         book: LoanBook,
+        tape: LoanTape,
         applicants: np.ndarray,
         score: np.ndarray,
         wanted: np.ndarray,
         reported_income: np.ndarray,
         debt_service: np.ndarray,
+        term_draw: np.ndarray,
         policy_rate: float,
         month: int,
         to_repay: bool = False,
     ) -> np.ndarray:
         """Screen, size, price and fund applications; open the approved loans.
 
-        Approve when the observed score clears the cut-off, the loan fits the
-        debt-to-income cap (with existing instalments) and the loan-to-income cap,
-        and funding remains (best scores first when funding binds).
+        Approve when the lender can lend (not failed, capital at or above the minimum),
+        the observed score clears the cut-off in force (the dynamic tightening never
+        pushing the share passing below ``dynamic_min_approval``), the loan fits the
+        debt-to-income cap (with existing instalments) and the loan-to-income cap, and
+        funding remains (best scores first when funding binds).
 
         Args:
             book: The loan book.
+            tape: The loan tape (new loans get a row).
             applicants: Borrower indices applying to this lender.
             score: Their observed scores.
             wanted: Loan amounts they ask for.
             reported_income: Their reported monthly incomes.
-            debt_service: Their existing monthly instalments (all lenders).
+            debt_service: Their existing monthly instalments (the loans this lender sees).
+            term_draw: One U(0,1) per applicant: the term, drawn from the policy's mix.
             policy_rate: This month's policy rate.
             month: Month number (the loans' vintage).
             to_repay: Whether these are applications to repay another lender (counted
@@ -238,14 +314,22 @@ class Lender(mesa.Agent):
         p = self.policy
         j = self.index
         self.accounts["applications"] += applicants.size
+        if to_repay:
+            self.accounts["applications_to_repay"] += applicants.size
+        if not self.can_lend:
+            return np.zeros(applicants.size)
         tier = sum((score < bound).astype(np.int8) for bound in TIER_BOUNDS)
         annual = np.array([p.annual_rate(k, policy_rate) for k in range(4)])
         monthly = annual[tier] / 12
-        factor = np.array([annuity_factor(r / 12, p.term_months) for r in annual])[tier]
+        k = np.searchsorted(self._term_cdf, term_draw, side="right")
+        k = np.minimum(k, len(self._terms) - 1)
+        term = self._terms[k]
+        factor = np.array([[annuity_factor(r / 12, int(t)) for t in self._terms] for r in annual])
+        factor = factor[tier, k]
         room = p.max_dti * reported_income - debt_service
         amount = np.minimum(wanted, p.max_loan_to_income * reported_income)
         amount = np.minimum(amount, np.maximum(room, 0.0) * factor)
-        approve = (score >= self.cutoff) & (amount >= MIN_LOAN)
+        approve = (score >= self._cutoff_for(score)) & (amount >= MIN_LOAN)
         capacity = self.funding_limit - float(book.balance[j].sum())
         if approve.any() and amount[approve].sum() > capacity:
             order = np.flatnonzero(approve)[np.argsort(-score[approve], kind="stable")]
@@ -254,32 +338,52 @@ class Lender(mesa.Agent):
             approve[order[fits]] = True
         lent = np.where(approve, amount, 0.0)
         chosen = applicants[approve]
+        ids = tape.open(j, chosen, lent[approve], monthly[approve], month)
         book.originate(
-            j, chosen, lent[approve], monthly[approve], p.term_months, tier[approve], month
+            j, chosen, lent[approve], monthly[approve], term[approve], tier[approve], month, ids
         )
         self.accounts["approvals"] += chosen.size
         if to_repay:
-            self.accounts["applications_to_repay"] += applicants.size
             self.accounts["approvals_to_repay"] += chosen.size
         self.accounts["originations"] += float(lent.sum())
         self.accounts["acquisition_cost"] += chosen.size * p.acquisition_cost
         return lent
 
-    def close_month(self, book: LoanBook, record: bool) -> dict[str, float]:
+    def _cutoff_for(self, score: np.ndarray) -> float:
+        """The cut-off applied to these applicants: the floor on the share passing binds."""
+        cutoff = self.cutoff
+        if self.tightening <= 0 or score.size == 0:
+            return cutoff
+        base = np.count_nonzero(score >= self.policy.score_cutoff)
+        floor = min(int(np.ceil(self.policy.dynamic_min_approval * score.size)), base)
+        if floor == 0 or np.count_nonzero(score >= cutoff) >= floor:
+            return cutoff
+        return float(np.partition(score, score.size - floor)[score.size - floor])
+
+    def close_month(
+        self, book: LoanBook, record: bool, relief_cohorts: tuple[int, int] = (0, 0)
+    ) -> dict[str, float]:
         """Close the accounts: provisions, profit, capital, book state and the dynamic rule.
 
-        The loss allowance is set to ``provision_rates`` times the balance in each DPD
-        bucket; the provision charge is its change over the month. Profit = interest +
-        fees + recoveries - write-offs - waived - provision charge - funding cost -
-        collection cost - acquisition cost - servicing cost.
+        The loss allowance is ``provision_rates`` times the balance in each DPD bucket,
+        forborne loans held at stage 2 at least (stage 3 once re-defaulted); the
+        provision charge is its change over the month. Profit = interest + fees +
+        recoveries - write-offs - waived - provision charge - funding cost - collection
+        cost - acquisition cost - servicing cost. After the burn-in, equity moves with
+        profit; equity above ``capital_ratio`` times the book is paid out as dividends,
+        and the lender fails when equity reaches zero.
+
+        Args:
+            book: The loan book.
+            record: Whether the month is recorded (its row kept in ``history``).
+            relief_cohorts: Loans relieved 12-23 months before and their re-defaults within
+                12 months (``RedefaultCohorts.closed_cohorts``).
 
         Returns:
-            The month's row of this lender's metrics (appended to ``history`` when
-            ``record``); ratios are filled by ``model.metrics.derive``.
+            The month's row of this lender's metrics.
         """
         a = self.accounts
-        j = self.index
-        provisions = float(np.dot(self.policy.provision_rates, book.balance_by_bucket(j)))
+        provisions = self._allowance(book)
         a["provision_charge"] = provisions - self.provisions
         self.provisions = provisions
         a["profit"] = (
@@ -294,26 +398,52 @@ class Lender(mesa.Agent):
             - a["acquisition_cost"]
             - a["servicing_cost"]
         )
-        self.capital += a["profit"]
-        row = {**a, **book_measures(book, j)}
-        row["capital"] = self.capital
+        row = {**a, **book_measures(book, self.index)}
+        self._book = row["balance"]
+        if self.capital is not None:
+            self._move_capital(row)
+        row["capital"] = self.capital or 0.0
+        row["failed_lenders"] = float(self.failed)
         row["provisions"] = provisions
         row["cutoff"] = self.cutoff
         self.cum_net_loss += a["writeoffs"] - a["recoveries"]
         row["cum_net_loss"] = self.cum_net_loss
+        row["cohort_relieved"], row["cohort_redefaults"] = relief_cohorts
         derive(row)
-        self._tighten(row["overdue_rate"])
+        self._tighten(row)
         if record:
             self.history.append(row)
         return row
 
-    def _tighten(self, overdue_rate: float) -> None:
-        """The dynamic rule: move the cut-off by one step toward the overdue target."""
-        target = self.policy.dynamic_overdue_target
+    def _allowance(self, book: LoanBook) -> float:
+        j, rates = self.index, self.policy.provision_rates
+        allowance = float(np.dot(rates, book.balance_by_bucket(j)))
+        forborne = np.flatnonzero(book.forborne[j])
+        if forborne.size:
+            dpd = book.dpd[j, forborne]
+            held = np.asarray(rates)[np.minimum(dpd, DEFAULT_DPD_MONTHS)]
+            stage = np.where(dpd > 0, rates[FORBORNE_STAGE3], rates[FORBORNE_STAGE2])
+            allowance += float(np.dot(np.maximum(stage - held, 0.0), book.balance[j, forborne]))
+        return allowance
+
+    def _move_capital(self, row: dict[str, float]) -> None:
+        self.capital += row["profit"]
+        target = self.policy.capital_ratio * row["balance"]
+        if self.capital > target and not self.failed:
+            row["dividends"] = self.capital - target
+            self.capital = target
+        if self.capital <= 0:
+            self.failed = True
+
+    def _tighten(self, row: dict[str, float]) -> None:
+        """The dynamic rule: move the cut-off by one step toward the flow target."""
+        target = self.policy.dynamic_target
         if target is None:
             return
+        self._flows.append(row["new_delinquency_rate"])
+        flow = sum(self._flows) / len(self._flows)
         step = self.policy.dynamic_step
-        if overdue_rate > target:
+        if flow > target:
             self.tightening = min(self.tightening + step, self.policy.dynamic_max_tightening)
         else:
             self.tightening = max(self.tightening - step, 0.0)

@@ -1,8 +1,26 @@
-"""The loan book: amortising instalment loans as arrays of shape (lenders, borrowers).
+"""The loan book and its contractual accounting: amortising instalment loans as arrays.
 
-A borrower holds at most one loan at each lender at a time (so a borrower may
-hold loans at several lenders). ``dpd`` counts missed monthly instalments:
-1 = 1-30 DPD (M1), 2 = 31-60 (M2), 3 = 61-90 (M3), 4+ = 90+ (M3+).
+Every array has shape ``(n_lenders, n_borrowers)``: a borrower holds at most one loan
+at each lender at a time (so a borrower may hold loans at several lenders).
+
+A loan owes its ``balance``: the principal and interest not yet paid, of which
+``arrears`` are instalments that have fallen due and are unpaid, and ``fees_due`` late
+fees and penalty interest that are unpaid. Each month (the contract a bank's
+credit-risk function uses):
+
+1. :func:`fall_due`: interest accrues at the loan's rate on the balance net of fees,
+   penalty interest at the policy's rate on the arrears (added to the fees due); the
+   month's instalment falls due (the whole remainder in the final month or after
+   maturity).
+2. :func:`settle`: the payment goes to fees and penalty interest first, then to the
+   oldest unpaid instalment (``PAYMENT_ORDERS``: a lender may take arrears before
+   fees). If an instalment is left unpaid a late fee is charged. Days past due are
+   contractual: ``dpd`` counts the months since the oldest unpaid instalment fell
+   due, which is the number of instalments due and unpaid (30 days each) before
+   maturity; a partial payment that clears whole instalments rolls the loan back a
+   bucket, and the loan is current only when its arrears are cleared. A loan whose
+   balance is paid closes.
+3. :func:`write_off` at the policy's DPD; :func:`restructure` for relief (forbearance).
 
 Money identity, per lender and month (tested)::
 
@@ -11,14 +29,20 @@ Money identity, per lender and month (tested)::
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+from numba import njit
 
-#: Names of the DPD buckets, indexed by ``min(dpd, 4)``.
+#: Names of the monthly DPD buckets, indexed by ``min(dpd, 4)``.
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 #: Missed instalments at which a loan counts as 90+ DPD (default, NPL).
 DEFAULT_DPD_MONTHS = 4
+#: How a payment is split: fees and penalty interest first (the usual consumer-credit
+#: contract, and the snowball of the source material), or arrears first.
+PAYMENT_ORDERS = ("fees_first", "arrears_first")
+#: Amounts below this are rounding: a loan owing less has paid.
+MONEY_TOLERANCE = 1e-6
 
 
 def annuity_payment(
@@ -27,7 +51,7 @@ def annuity_payment(
     """Level monthly instalment that repays ``principal`` over ``months`` at ``monthly_rate``."""
     months = np.maximum(months, 1)
     rate = np.asarray(monthly_rate, dtype=float)
-    growth = (1.0 + rate) ** (-months.astype(float))
+    growth = (1.0 + rate) ** (-np.asarray(months, dtype=float))
     with np.errstate(divide="ignore", invalid="ignore"):
         pay = np.where(rate > 1e-12, principal * rate / (1.0 - growth), principal / months)
     return pay
@@ -40,28 +64,224 @@ def annuity_factor(monthly_rate: float, months: int) -> float:
     return float((1.0 - (1.0 + monthly_rate) ** (-months)) / monthly_rate)
 
 
+# ---------------------------------------------------------------- one loan's rules
+@njit(cache=True)
+def unpaid_instalments(arrears: float, instalment: float) -> int:
+    """Instalments due and unpaid: whole instalments of arrears, a part counting as one."""
+    if arrears <= MONEY_TOLERANCE:
+        return 0
+    if instalment <= MONEY_TOLERANCE:
+        return 1
+    return int(np.ceil(arrears / instalment - 1e-9))
+
+
+@njit(cache=True)
+def allocate_payment(
+    paid: float, fees_due: float, arrears: float, fees_first: bool
+) -> tuple[float, float]:
+    """Split a payment between fees (and penalty interest) and arrears, oldest first.
+
+    Returns:
+        ``(to_fees, to_arrears)``; the rest of the payment (if any) is left over.
+    """
+    if fees_first:
+        to_fees = min(paid, fees_due)
+        return to_fees, min(paid - to_fees, arrears)
+    to_arrears = min(paid, arrears)
+    return min(paid - to_arrears, fees_due), to_arrears
+
+
+@njit(cache=True)
+def next_dpd(dpd: int, before: int, after: int) -> int:
+    """Months past due of the oldest unpaid instalment after this month's payment.
+
+    Args:
+        dpd: Last month's value (months since the oldest unpaid instalment fell due).
+        before: Unpaid instalments before the payment (this month's included).
+        after: Unpaid instalments after the payment.
+
+    A month passes (+1) and each instalment cleared moves the oldest unpaid one a month
+    later (-1 each). Before maturity one instalment falls due a month, so the result
+    equals ``after``; after maturity the oldest unpaid instalment keeps ageing.
+    """
+    if after == 0:
+        return 0
+    return max(dpd + 1 - (before - after), 1)
+
+
+# ---------------------------------------------------------------- the book's rows
+@njit(cache=True, nogil=True)
+def _fall_due_row(
+    active, balance, arrears, fees_due, rate, instalment, months_left, age, penalty, due
+):
+    interest_total = 0.0
+    penalty_total = 0.0
+    for i in range(active.size):
+        if not active[i]:
+            due[i] = 0.0
+            continue
+        interest = (balance[i] - fees_due[i]) * rate[i]
+        charge = arrears[i] * penalty
+        balance[i] += interest + charge
+        fees_due[i] += charge
+        not_due = balance[i] - fees_due[i] - arrears[i]
+        if months_left[i] > 1:
+            arrears[i] += min(instalment[i], not_due)
+            months_left[i] -= 1
+        else:  # the final instalment, or after maturity: everything left falls due
+            arrears[i] += not_due
+            months_left[i] = 0
+        age[i] += 1
+        due[i] = fees_due[i] + arrears[i]
+        interest_total += interest
+        penalty_total += charge
+    return interest_total, penalty_total
+
+
+@njit(cache=True, nogil=True)
+def _settle_row(
+    active,
+    balance,
+    arrears,
+    fees_due,
+    instalment,
+    dpd,
+    forborne,
+    regular,
+    redefaulted,
+    relief_month,
+    due,
+    paid,
+    late_fee,
+    fees_first,
+    probation_months,
+    month,
+    redefault_window,
+    cohort_redefaults,
+    first_month,
+    repaid,
+    new_redefaults,
+):
+    fees_charged = 0.0
+    current_balance = 0.0
+    newly_delinquent = 0.0
+    n_new = 0
+    for i in range(active.size):
+        repaid[i] = False
+        if not active[i] or due[i] <= 0.0:
+            continue  # no loan, or made this month (it owes nothing yet)
+        was_current = dpd[i] == 0
+        owed = balance[i]
+        before = unpaid_instalments(arrears[i], instalment[i])
+        to_fees, to_arrears = allocate_payment(paid[i], fees_due[i], arrears[i], fees_first)
+        fees_due[i] -= to_fees
+        arrears[i] -= to_arrears
+        balance[i] -= paid[i]
+        if arrears[i] <= MONEY_TOLERANCE:
+            arrears[i] = 0.0
+        if fees_due[i] <= MONEY_TOLERANCE:
+            fees_due[i] = 0.0
+        missed = arrears[i] > 0.0
+        if missed:
+            fee = late_fee * instalment[i]
+            fees_due[i] += fee
+            balance[i] += fee
+            fees_charged += fee
+        dpd[i] = next_dpd(dpd[i], before, unpaid_instalments(arrears[i], instalment[i]))
+        if was_current:
+            current_balance += owed
+            if dpd[i] > 0:
+                newly_delinquent += owed
+        if forborne[i]:
+            if missed:
+                regular[i] = 0
+                if not redefaulted[i]:
+                    redefaulted[i] = True
+                    new_redefaults[n_new] = i
+                    n_new += 1
+                    if month - relief_month[i] <= redefault_window:
+                        cohort_redefaults[relief_month[i] - first_month] += 1
+            elif dpd[i] == 0:
+                regular[i] += 1
+                if regular[i] >= probation_months:
+                    forborne[i] = False
+        if balance[i] <= MONEY_TOLERANCE and not missed:
+            balance[i] = 0.0
+            fees_due[i] = 0.0
+            repaid[i] = True
+    return fees_charged, current_balance, newly_delinquent, n_new
+
+
+class Settlement(NamedTuple):
+    """What :func:`settle` did to one lender's loans this month.
+
+    Attributes:
+        fees: Late fees charged, in total.
+        repaid: Mask over borrowers of the loans repaid in full (still to be closed).
+        redefaulted: Borrower indices of forborne loans that missed for the first time
+            since relief (re-defaults).
+        current_balance: Balance (after the month's interest) of the loans that were
+            current before the payment.
+        newly_delinquent: Of that, the balance of loans that fell 1+ DPD.
+    """
+
+    fees: float
+    repaid: np.ndarray
+    redefaulted: np.ndarray
+    current_balance: float
+    newly_delinquent: float
+
+
 class LoanBook:
-    """Structure of arrays for every loan slot, shape ``(n_lenders, n_borrowers)``."""
+    """Structure of arrays for every loan slot, shape ``(n_lenders, n_borrowers)``.
+
+    Attributes:
+        active: Whether the slot holds an open loan.
+        loan_id: Row of the loan in the loan tape (-1 when empty).
+        balance: Principal, interest, fees and penalty interest owed.
+        arrears: Instalments due and unpaid (principal and interest).
+        fees_due: Late fees and penalty interest due and unpaid.
+        principal: Amount lent.
+        rate: Monthly contract rate (cut by relief).
+        instalment: Scheduled monthly instalment.
+        term: Contract term in months (extended by relief).
+        months_left: Instalments not yet fallen due.
+        dpd: Months since the oldest unpaid instalment fell due (days past due / 30).
+        age: Months on book.
+        vintage: Month of origination.
+        tier: Risk tier at origination (0 = A ... 3 = D).
+        relieved: Whether the loan was ever granted relief (once per loan).
+        forborne: Whether the loan is under forbearance (relief granted, probation not
+            yet served).
+        regular: Consecutive months of regular payment since relief (probation).
+        redefaulted: Whether the loan missed a payment while forborne.
+        relief_month: Month relief was granted.
+    """
 
     def __init__(self, n_lenders: int, n_borrowers: int) -> None:
         shape = (n_lenders, n_borrowers)
         self.active = np.zeros(shape, bool)
+        self.loan_id = np.full(shape, -1, np.int64)
         self.balance = np.zeros(shape)
         self.arrears = np.zeros(shape)
+        self.fees_due = np.zeros(shape)
         self.principal = np.zeros(shape)
         self.rate = np.zeros(shape)
         self.instalment = np.zeros(shape)
-        self.dpd = np.zeros(shape, np.int16)
+        self.term = np.zeros(shape, np.int16)
         self.months_left = np.zeros(shape, np.int16)
+        self.dpd = np.zeros(shape, np.int16)
         self.age = np.zeros(shape, np.int16)
         self.vintage = np.zeros(shape, np.int32)
         self.tier = np.zeros(shape, np.int8)
         self.relieved = np.zeros(shape, bool)
-        self.wo_balance = np.zeros(shape)
-        self.wo_months = np.zeros(shape, np.int16)
+        self.forborne = np.zeros(shape, bool)
+        self.regular = np.zeros(shape, np.int16)
+        self.redefaulted = np.zeros(shape, bool)
+        self.relief_month = np.zeros(shape, np.int32)
 
     def bucket_counts(self, lender: int | None = None) -> np.ndarray:
-        """Active loans per DPD bucket (``BUCKETS`` order) at ``lender``, or at every lender.
+        """Open loans per DPD bucket (``BUCKETS`` order) at ``lender``, or at every lender.
 
         Closed slots hold DPD 0, so they are counted out of the current bucket.
         """
@@ -72,7 +292,7 @@ class LoanBook:
         return np.array([np.count_nonzero(active) - sum(late), *late], dtype=np.int64)
 
     def balance_by_bucket(self, lender: int) -> np.ndarray:
-        """Balance of the active loans per DPD bucket (``BUCKETS`` order) at ``lender``."""
+        """Balance of the open loans per DPD bucket (``BUCKETS`` order) at ``lender``."""
         dpd, balance = self.dpd[lender], self.balance[lender]
         late = np.flatnonzero(dpd != 0)  # closed slots hold DPD 0 and zero balance
         sums = np.bincount(
@@ -81,143 +301,8 @@ class LoanBook:
         sums[0] = max(float(balance.sum()) - float(sums[1:].sum()), 0.0)
         return sums
 
-    def due(self, lender: int, penalty_monthly: float) -> tuple[np.ndarray, np.ndarray]:
-        """Accrue this month's interest and return ``(interest, amount_due)``.
-
-        Interest accrues on the balance at the loan's rate plus penalty interest on
-        arrears (the snowball). Due is the arrears plus the instalment, or the
-        whole balance in the final month.
-        """
-        # Closed slots hold zero balance and arrears, so they accrue and owe nothing.
-        balance = self.balance[lender]
-        interest = balance * self.rate[lender] + self.arrears[lender] * penalty_monthly
-        balance += interest
-        due = np.minimum(balance, self.arrears[lender] + self.instalment[lender])
-        final = np.flatnonzero((self.months_left[lender] <= 1) & self.active[lender])
-        due[final] = balance[final]
-        return interest, due
-
-    def settle(
-        self,
-        lender: int,
-        due: np.ndarray,
-        paid: np.ndarray,
-        late_fee_share: float,
-        new_since: int | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Book this month's payments: cure, or age DPD and charge a late fee.
-
-        Loans made this month before payments (vintage ``new_since``, when given) owe
-        nothing yet and do not age.
-
-        Returns:
-            ``(late, fees, repaid)``: the borrower indices of the loans that missed a
-            payment, the late fee charged to each, and a mask of loans repaid in full
-            this month (closed).
-        """
-        active = self.active[lender]
-        balance = self.balance[lender]
-        balance -= paid
-        np.maximum(balance, 0.0, out=balance)
-        shortfall = due - paid
-        missed = shortfall > 1e-6  # closed slots owe nothing, so never miss
-        late = np.flatnonzero(missed)
-        fees = late_fee_share * self.instalment[lender][late]
-        balance[late] += fees
-        arrears = self.arrears[lender]
-        arrears.fill(0.0)
-        arrears[late] = shortfall[late] + fees
-        dpd = self.dpd[lender]
-        dpd += 1
-        dpd *= missed
-        ageing = active if new_since is None else active & (self.vintage[lender] != new_since)
-        months_left = self.months_left[lender]
-        months_left -= ageing
-        np.maximum(months_left, 0, out=months_left)
-        self.age[lender] += ageing
-        repaid = active & ~missed & (balance <= 1e-6)
-        # Residues below a millionth of a unit are rounding: the borrower has paid.
-        balance[repaid] = 0.0
-        active &= ~repaid
-        return late, fees, repaid
-
-    def write_off(self, lender: int, writeoff_months: int) -> tuple[np.ndarray, np.ndarray]:
-        """Write off loans at or past ``writeoff_months`` missed instalments.
-
-        The written-off balance moves to ``wo_balance``, where recoveries are
-        collected later.
-
-        Returns:
-            ``(borrowers, amounts)``: indices of the loans written off and their balances.
-        """
-        hit = np.flatnonzero(self.dpd[lender] >= writeoff_months)  # only open loans have DPD
-        amount = self.balance[lender, hit]
-        self.wo_balance[lender, hit] += amount
-        self.wo_months[lender][hit] = 0
-        self.active[lender][hit] = False
-        self.balance[lender][hit] = 0.0
-        self.arrears[lender][hit] = 0.0
-        self.dpd[lender][hit] = 0
-        return hit, amount
-
-    def grant_relief(
-        self,
-        lender: int,
-        mask: np.ndarray,
-        waiver: float,
-        rate_cut: float,
-        extension: int,
-    ) -> np.ndarray:
-        """Restructure the loans ``mask`` (borrower indices): waive part of the arrears.
-
-        The loan is cured (DPD 0), its rate cut and its term extended, and the
-        instalment recomputed over the new remaining term (an instalment plan for
-        the arrears).
-
-        Returns:
-            The amount waived per loan restructured.
-        """
-        waived = waiver * self.arrears[lender, mask]
-        self.balance[lender, mask] -= waived
-        self.arrears[lender][mask] = 0.0
-        self.dpd[lender][mask] = 0
-        self.rate[lender][mask] *= 1.0 - rate_cut
-        left = np.maximum(self.months_left[lender][mask], 1) + extension
-        self.months_left[lender][mask] = left
-        self.instalment[lender][mask] = annuity_payment(
-            self.balance[lender][mask], self.rate[lender][mask], left
-        )
-        self.relieved[lender][mask] = True
-        return waived
-
-    def originate(
-        self,
-        lender: int,
-        borrowers: np.ndarray,
-        amount: np.ndarray,
-        monthly_rate: np.ndarray,
-        term: int,
-        tier: np.ndarray,
-        month: int,
-    ) -> None:
-        """Open new loans at ``lender`` for the given borrower indices."""
-        self.active[lender, borrowers] = True
-        self.balance[lender, borrowers] = amount
-        self.principal[lender, borrowers] = amount
-        self.arrears[lender, borrowers] = 0.0
-        self.rate[lender, borrowers] = monthly_rate
-        self.instalment[lender, borrowers] = annuity_payment(
-            amount, monthly_rate, np.full(amount.size, term)
-        )
-        self.dpd[lender, borrowers] = 0
-        self.months_left[lender, borrowers] = term
-        self.age[lender, borrowers] = 0
-        self.vintage[lender, borrowers] = month
-        self.tier[lender, borrowers] = tier
-        self.relieved[lender, borrowers] = False
-
     def debt_service(self, borrowers: np.ndarray, lender: int | None = None) -> np.ndarray:
-        """Scheduled instalments of the active loans of ``borrowers``.
+        """Scheduled instalments of the open loans of ``borrowers``.
 
         Counts the loans at ``lender`` only if given, else at every lender.
         """
@@ -225,22 +310,246 @@ class LoanBook:
             return self.instalment[lender, borrowers] * self.active[lender, borrowers]
         return (self.instalment[:, borrowers] * self.active[:, borrowers]).sum(axis=0)
 
+    def originate(
+        self,
+        lender: int,
+        borrowers: np.ndarray,
+        amount: np.ndarray,
+        monthly_rate: np.ndarray,
+        term: np.ndarray,
+        tier: np.ndarray,
+        month: int,
+        loan_id: np.ndarray,
+    ) -> np.ndarray:
+        """Open new loans at ``lender`` for the given borrower indices.
+
+        Returns:
+            Their instalments.
+        """
+        j = lender
+        instalment = annuity_payment(amount, monthly_rate, term)
+        self.active[j, borrowers] = True
+        self.loan_id[j, borrowers] = loan_id
+        self.balance[j, borrowers] = amount
+        self.principal[j, borrowers] = amount
+        self.arrears[j, borrowers] = 0.0
+        self.fees_due[j, borrowers] = 0.0
+        self.rate[j, borrowers] = monthly_rate
+        self.instalment[j, borrowers] = instalment
+        self.term[j, borrowers] = term
+        self.months_left[j, borrowers] = term
+        self.dpd[j, borrowers] = 0
+        self.age[j, borrowers] = 0
+        self.vintage[j, borrowers] = month
+        self.tier[j, borrowers] = tier
+        self.relieved[j, borrowers] = False
+        self.forborne[j, borrowers] = False
+        self.regular[j, borrowers] = 0
+        self.redefaulted[j, borrowers] = False
+        return instalment
+
+    def close(self, lender: int, borrowers: np.ndarray) -> None:
+        """Empty the slots of closed or written-off loans."""
+        j = lender
+        self.active[j, borrowers] = False
+        self.loan_id[j, borrowers] = -1
+        for name in ("balance", "arrears", "fees_due", "dpd", "months_left"):
+            getattr(self, name)[j, borrowers] = 0
+        self.forborne[j, borrowers] = False
+
     def describe_borrower(self, index: int) -> list[dict[str, Any]]:
-        """The active loans of borrower ``index`` as plain dicts (for inspection)."""
+        """The open loans of borrower ``index`` as plain dicts (for inspection)."""
         out = []
         for j in np.flatnonzero(self.active[:, index]):
             out.append(
                 {
                     "lender": int(j),
+                    "loan_id": int(self.loan_id[j, index]),
                     "balance": float(self.balance[j, index]),
                     "principal": float(self.principal[j, index]),
                     "instalment": float(self.instalment[j, index]),
                     "annual_rate": float(self.rate[j, index] * 12),
                     "arrears": float(self.arrears[j, index]),
+                    "fees_due": float(self.fees_due[j, index]),
                     "dpd": int(self.dpd[j, index]) * 30,
                     "months_left": int(self.months_left[j, index]),
                     "months_on_book": int(self.age[j, index]),
-                    "relieved": bool(self.relieved[j, index]),
+                    "forborne": bool(self.forborne[j, index]),
                 }
             )
         return out
+
+
+# ------------------------------------------------------------- the month's rules
+def fall_due(book: LoanBook, lender: int, penalty_monthly: float) -> tuple[float, np.ndarray]:
+    """Accrue the month's interest on ``lender``'s loans and let the instalments fall due.
+
+    Returns:
+        ``(interest, due)``: interest and penalty interest accrued in total, and the
+        amount due per borrower (fees due plus arrears).
+    """
+    j = lender
+    due = np.empty(book.active.shape[1])
+    interest, penalty = _fall_due_row(
+        book.active[j],
+        book.balance[j],
+        book.arrears[j],
+        book.fees_due[j],
+        book.rate[j],
+        book.instalment[j],
+        book.months_left[j],
+        book.age[j],
+        float(penalty_monthly),
+        due,
+    )
+    return interest + penalty, due
+
+
+def settle(
+    book: LoanBook,
+    lender: int,
+    due: np.ndarray,
+    paid: np.ndarray,
+    *,
+    late_fee: float,
+    payment_order: str,
+    probation_months: int,
+    month: int,
+    redefaults: RedefaultCohorts,
+) -> Settlement:
+    """Book the month's payments on ``lender``'s loans (see the module docstring).
+
+    Also serves forbearance: a forborne loan paid in full counts one more month of
+    regular payment and leaves forbearance after ``probation_months``; a forborne loan
+    that misses re-defaults at once (counted once per loan, in ``redefaults`` by its
+    relief month).
+
+    Args:
+        book: The loan book (this lender's row updated in place).
+        lender: Row of the lender.
+        due: Amount due per borrower (from :func:`fall_due`; 0 for loans made this month).
+        paid: Amount paid per borrower (at most ``due``).
+        late_fee: Late fee per missed instalment, as a share of the instalment.
+        payment_order: One of :data:`PAYMENT_ORDERS`.
+        probation_months: Months of regular payment a forborne loan needs to leave
+            forbearance.
+        month: This month's number.
+        redefaults: Re-default counts by relief month.
+    """
+    j = lender
+    repaid = np.empty(book.active.shape[1], bool)
+    new = np.empty(book.active.shape[1], np.intp)
+    fees, current, newly, n_new = _settle_row(
+        book.active[j],
+        book.balance[j],
+        book.arrears[j],
+        book.fees_due[j],
+        book.instalment[j],
+        book.dpd[j],
+        book.forborne[j],
+        book.regular[j],
+        book.redefaulted[j],
+        book.relief_month[j],
+        due,
+        paid,
+        float(late_fee),
+        payment_order == "fees_first",
+        int(probation_months),
+        int(month),
+        int(redefaults.window),
+        redefaults.redefaults[j],
+        int(redefaults.first_month),
+        repaid,
+        new,
+    )
+    return Settlement(fees, repaid, new[:n_new].copy(), current, newly)
+
+
+def write_off(book: LoanBook, lender: int, writeoff_months: int) -> np.ndarray:
+    """Borrower indices of ``lender``'s loans at or past ``writeoff_months`` months past due."""
+    return np.flatnonzero(book.dpd[lender] >= writeoff_months)  # only open loans have DPD
+
+
+def restructure(
+    book: LoanBook,
+    lender: int,
+    borrowers: np.ndarray,
+    *,
+    waiver: float,
+    rate_cut: float,
+    extension: int,
+    month: int,
+) -> np.ndarray:
+    """Grant relief on ``lender``'s loans of ``borrowers``: forbearance.
+
+    A share ``waiver`` of the arrears and fees due is waived; the rest is capitalised
+    into a new schedule (an instalment plan for the arrears) at a rate cut by
+    ``rate_cut`` over the remaining term plus ``extension`` months. The loan is current
+    under its new terms but forborne: it serves a probation of regular payments (see
+    :func:`settle`) and counts as overdue in the underlying overdue rate meanwhile.
+
+    Returns:
+        The amount waived per loan.
+    """
+    j, idx = lender, borrowers
+    waived = waiver * (book.arrears[j, idx] + book.fees_due[j, idx])
+    book.balance[j, idx] -= waived
+    book.arrears[j, idx] = 0.0
+    book.fees_due[j, idx] = 0.0
+    book.dpd[j, idx] = 0
+    book.rate[j, idx] *= 1.0 - rate_cut
+    left = np.maximum(book.months_left[j, idx], 1) + extension
+    book.months_left[j, idx] = left
+    book.term[j, idx] += extension
+    book.instalment[j, idx] = annuity_payment(book.balance[j, idx], book.rate[j, idx], left)
+    book.relieved[j, idx] = True
+    book.forborne[j, idx] = True
+    book.regular[j, idx] = 0
+    book.redefaulted[j, idx] = False
+    book.relief_month[j, idx] = month
+    return waived
+
+
+class RedefaultCohorts:
+    """Relief granted and re-defaults within ``window`` months, by lender and relief month.
+
+    Args:
+        n_lenders: Number of lenders.
+        first_month: The first month simulated (the first burn-in month).
+        months: Months covered (grown on demand).
+        window: Re-defaults count if they come at most this many months after relief.
+    """
+
+    def __init__(self, n_lenders: int, first_month: int, months: int, window: int = 12) -> None:
+        self.first_month = first_month
+        self.window = window
+        self.granted = np.zeros((n_lenders, months), np.int64)
+        self.redefaults = np.zeros((n_lenders, months), np.int64)
+
+    def grow(self, last_month: int) -> None:
+        """Cover months up to ``last_month``."""
+        months = last_month - self.first_month + 1
+        if months <= self.granted.shape[1]:
+            return
+        extra = ((0, 0), (0, months - self.granted.shape[1]))
+        self.granted = np.pad(self.granted, extra)
+        self.redefaults = np.pad(self.redefaults, extra)
+
+    def record_grants(self, lender: int, month: int, count: int) -> None:
+        """Add ``count`` loans relieved by ``lender`` in ``month``."""
+        self.granted[lender, month - self.first_month] += count
+
+    def closed_cohorts(self, lender: int, month: int) -> tuple[int, int]:
+        """Relieved loans and their re-defaults, over the cohorts whose window closed lately.
+
+        The cohorts relieved ``window`` to ``2 * window - 1`` months before ``month``:
+        their ``window``-month re-default count is final.
+        """
+        last = month - self.window - self.first_month
+        first = max(last - self.window + 1, 0)
+        if last < 0:
+            return 0, 0
+        return (
+            int(self.granted[lender, first : last + 1].sum()),
+            int(self.redefaults[lender, first : last + 1].sum()),
+        )

@@ -21,11 +21,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from model.loans import LoanBook
 
 #: Units a metric may have: shares in [0, 1] (shown as %), currency units, counts,
-#: months, score points.
-UNITS = ("share", "currency", "count", "month", "points")
+#: months, score points, and indices (levels without a unit).
+UNITS = ("share", "currency", "count", "month", "points", "index")
 #: Where a metric's monthly value comes from.
 SOURCES = ("flow", "book", "ledger", "derived", "economy")
 
@@ -46,6 +48,8 @@ class Metric:
         months: How months aggregate: ``"sum"``, ``"last"`` or ``"mean"``.
         ratio: ``(numerator, denominator)`` metric names when ``lenders == "ratio"``.
         contract: Whether the column is part of the published contract (DESIGN.md).
+        part_of_whole: For a ratio, whether the numerator is a part of the denominator
+            (the value is then at most 1, rounding in the sums aside).
     """
 
     name: str
@@ -56,6 +60,7 @@ class Metric:
     months: str = "sum"
     ratio: tuple[str, str] | None = None
     contract: bool = False
+    part_of_whole: bool = False
 
 
 def _flow(name: str, unit: str, description: str, contract: bool = False) -> Metric:
@@ -69,7 +74,7 @@ def _count(name: str, description: str, contract: bool = False) -> Metric:
 def _share(
     name: str, num: str, den: str, description: str, contract: bool = False, source: str = "derived"
 ) -> Metric:
-    return Metric(name, "share", description, source, "ratio", "mean", (num, den), contract)
+    return Metric(name, "share", description, source, "ratio", "mean", (num, den), contract, True)
 
 
 _METRICS: tuple[Metric, ...] = (
@@ -214,6 +219,82 @@ _METRICS: tuple[Metric, ...] = (
     _count("overdue_loans_30", "Open loans 31+ DPD."),
     _count("npl_loans", "Open loans 91+ DPD."),
     Metric("overdue_balance", "currency", "Balance of open loans 1+ DPD.", "book", "sum", "last"),
+    # --- forbearance, flows and capital (credit accounting)
+    _share(
+        "forborne_share",
+        "forborne_loans",
+        "active_loans",
+        "Share of open loans under forbearance (relieved, probation not yet served).",
+    ),
+    _share(
+        "overdue_rate_underlying",
+        "underlying_overdue_loans",
+        "active_loans",
+        "Overdue rate counting forborne loans as overdue (relief that only re-ages "
+        "arrears shows here).",
+    ),
+    _share(
+        "redefault_rate",
+        "cohort_redefaults",
+        "cohort_relieved",
+        "Share of loans relieved 12-23 months earlier that missed a payment within 12 "
+        "months of relief.",
+    ),
+    _share(
+        "new_delinquency_rate",
+        "newly_delinquent_balance",
+        "current_balance",
+        "Balance of current loans that fell 1+ DPD this month over the current balance "
+        "(the flow the dynamic rule watches).",
+    ),
+    Metric(
+        "capital_ratio",
+        "share",
+        "Equity over the book.",
+        "derived",
+        "ratio",
+        "mean",
+        ("capital", "balance"),
+    ),
+    _count("forborne_loans", "Open loans under forbearance."),
+    _count("underlying_overdue_loans", "Open loans 1+ DPD or forborne."),
+    Metric(
+        "cohort_relieved", "count", "Loans relieved 12-23 months earlier.", "ledger", "sum", "last"
+    ),
+    Metric(
+        "cohort_redefaults",
+        "count",
+        "Of those, re-defaulted within 12 months of relief.",
+        "ledger",
+        "sum",
+        "last",
+    ),
+    _flow("redefaults", "count", "Forborne loans that missed a payment for the first time."),
+    _flow("current_balance", "currency", "Balance of the loans current before payments."),
+    _flow("newly_delinquent_balance", "currency", "Of that, the balance that fell 1+ DPD."),
+    _flow("dividends", "currency", "Equity above the target ratio paid out."),
+    Metric(
+        "failed_lenders", "count", "Lenders whose equity reached zero.", "ledger", "sum", "last"
+    ),
+    # --- the scenario's drivers
+    Metric(
+        "wage_index", "index", "Nominal wage level (1 at month 0).", "economy", "market", "mean"
+    ),
+    Metric(
+        "price_index", "index", "Consumer-price level (1 at month 0).", "economy", "market", "mean"
+    ),
+    Metric("policy_rate", "share", "Annual policy rate.", "economy", "market", "mean"),
+    Metric(
+        "illness_factor", "index", "Multiplier on illness incidence.", "economy", "market", "mean"
+    ),
+    Metric(
+        "common_factor",
+        "index",
+        "The month's common income shock Z ~ N(0, 1).",
+        "economy",
+        "market",
+        "mean",
+    ),
 )
 
 #: Every monthly metric by name, in column order.
@@ -237,13 +318,15 @@ def unit_of(name: str) -> str | None:
 def derive(row: dict[str, float]) -> dict[str, float]:
     """Fill a row's derived metrics (ratios and net loss) from its other values, in place.
 
-    A ratio with a zero denominator is 0 (no loans, no applications).
+    A ratio with a zero denominator is 0 (no loans, no applications); a part of a whole
+    is at most 1 (the two sums may round differently).
     """
     row["net_loss"] = row["writeoffs"] - row["recoveries"]
     for metric in _METRICS:
         if metric.lenders == "ratio":
             num, den = metric.ratio
-            row[metric.name] = row[num] / row[den] if row[den] else 0.0
+            value = row[num] / row[den] if row[den] else 0.0
+            row[metric.name] = min(value, 1.0) if metric.part_of_whole else value
     return row
 
 
@@ -262,6 +345,9 @@ def book_measures(book: LoanBook, lender: int) -> dict[str, float]:
     """The ``"book"`` metrics of one lender's loans at the end of a month."""
     current, m1, m2, m3, npl = (int(c) for c in book.bucket_counts(lender))
     balance, dpd = book.balance[lender], book.dpd[lender]
+    forborne = book.forborne[lender]
+    n_forborne = int(np.count_nonzero(forborne))
+    forborne_current = int(np.count_nonzero(forborne & (dpd == 0)))
     return {
         "active_loans": current + m1 + m2 + m3 + npl,
         "balance": float(balance.sum()),
@@ -273,4 +359,6 @@ def book_measures(book: LoanBook, lender: int) -> dict[str, float]:
         "overdue_loans_30": m2 + m3 + npl,
         "npl_loans": npl,
         "overdue_balance": float(balance[dpd > 0].sum()),  # closed slots have DPD 0
+        "forborne_loans": n_forborne,
+        "underlying_overdue_loans": m1 + m2 + m3 + npl + forborne_current,
     }

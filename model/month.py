@@ -23,7 +23,7 @@ class Month:
     Attributes:
         number: Month number (negative during the burn-in).
         macro: The scenario's conditions this month.
-        record: Whether the month is recorded (month >= 0).
+        common_factor: The month's common income shock Z ~ N(0, 1).
         fell_ill: Borrowers who fell ill this month (they bear the one-off cost).
         cash: Savings + income - essentials - medical costs, per borrower.
         protected: Discretionary spending a borrower keeps before paying debt.
@@ -32,16 +32,11 @@ class Month:
         remaining: Cash each borrower has left after debt, for spending and saving.
         repaid: Loan slots repaid in full (closed) this month.
         written_off: Loan slots written off this month.
-        writeoffs: One ``(vintage, months_on_book, amount)`` triple of arrays per lender
-            that wrote loans off this month.
-        originated: Amount lent this month, all lenders.
-        made_before_payments: Vintage of loans made this month before payments (borrowing
-            to repay), which owe nothing yet; None if there were none.
     """
 
     number: int
     macro: MacroState
-    record: bool
+    common_factor: float
     fell_ill: np.ndarray = field(default=None, repr=False)
     cash: np.ndarray = field(default=None, repr=False)
     protected: np.ndarray = field(default=None, repr=False)
@@ -50,8 +45,8 @@ class Month:
     remaining: np.ndarray = field(default=None, repr=False)
     repaid: np.ndarray = field(default=None, repr=False)
     written_off: np.ndarray = field(default=None, repr=False)
-    writeoffs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(
-        default_factory=list, repr=False
-    )
-    originated: float = 0.0
-    made_before_payments: int | None = None
+
+    @property
+    def record(self) -> bool:
+        """Whether the month is recorded (month >= 0; the burn-in is not)."""
+        return self.number >= 0

@@ -2,7 +2,8 @@
 
 An observer's ``begin`` sees the state before the month's rules run and its ``end``
 sees the state and the :class:`~model.month.Month` record after them. Nothing here
-changes the economy; roll rates and vintage curves are kept only for recorded months.
+changes the economy. Roll rates are kept for recorded months only; vintage curves are
+a view on the loan tape (``LoanTape.vintages``).
 """
 
 from __future__ import annotations
@@ -55,65 +56,3 @@ class RollRates:
         frame = pd.DataFrame(rates, index=list(BUCKETS), columns=list(ROLL_STATES))
         frame.index.name = "from_bucket"
         return frame
-
-
-class Vintages:
-    """Originations and write-offs by origination month and months on book."""
-
-    def __init__(self, months: int) -> None:
-        self.months = months
-        self.simulated = 0
-        self.originated = np.zeros(months)
-        self.written_off = np.zeros((months, months + 1))
-
-    def grow(self, months: int) -> None:
-        """Extend the horizon to ``months`` (for runs longer than planned)."""
-        if months <= self.months:
-            return
-        originated = np.zeros(months)
-        originated[: self.months] = self.originated
-        written = np.zeros((months, months + 1))
-        written[: self.months, : self.months + 1] = self.written_off
-        self.months, self.originated, self.written_off = months, originated, written
-
-    def begin(self, book: LoanBook, month: Month) -> None:
-        """Nothing to note before the month."""
-
-    def end(self, book: LoanBook, month: Month) -> None:
-        """Add the month's originations and the write-offs by vintage and months on book."""
-        if not month.record:
-            return
-        self.simulated = month.number + 1
-        if month.number < self.months:
-            self.originated[month.number] += month.originated
-        for vintage, age, amount in month.writeoffs:
-            hit = (amount > 0) & (vintage >= 0) & (vintage < self.months)
-            np.add.at(
-                self.written_off,
-                (vintage[hit], np.minimum(age[hit], self.months)),
-                amount[hit],
-            )
-
-    def table(self) -> pd.DataFrame:
-        """Long table: vintage, months on book, cumulative write-off rate of the vintage.
-
-        Only months simulated so far are covered: a vintage of month ``v`` has rows for
-        months on book 0 to ``last simulated month - v``.
-        """
-        cum = np.cumsum(self.written_off, axis=1)
-        rows = []
-        for v in np.flatnonzero(self.originated[: self.simulated] > 0):
-            horizon = self.simulated - 1 - v
-            rate = cum[v, : horizon + 1] / self.originated[v]
-            rows.append(
-                pd.DataFrame(
-                    {
-                        "vintage": v,
-                        "months_on_book": np.arange(horizon + 1),
-                        "cum_writeoff_rate": rate,
-                    }
-                )
-            )
-        if not rows:
-            return pd.DataFrame(columns=["vintage", "months_on_book", "cum_writeoff_rate"])
-        return pd.concat(rows, ignore_index=True)

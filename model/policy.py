@@ -1,123 +1,345 @@
-"""The lender's risk policy: every lever in one frozen, validated dataclass."""
+"""The lender's risk policy: every lever in one frozen dataclass that validates itself.
+
+Each lever is declared once, with its range, unit, group and meaning in the field's
+metadata (:func:`model.params.lever`); validation, config parsing, the dashboard's
+controls and ``docs/configs.md`` all read that declaration.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from model._checks import check_known_fields, check_number
-
-#: Allowed range of each numeric lever: (low, high, integer, low end excluded).
-_BOUNDS: dict[str, tuple[float, float, bool, bool]] = {
-    "score_cutoff": (300, 850, False, False),
-    "score_noise": (0, 5, False, False),
-    "max_dti": (0, 1, False, True),
-    "max_loan_to_income": (0, 36, False, True),
-    "term_months": (1, 60, True, False),
-    "base_margin": (0, 1, False, False),
-    "tier_spread": (0, 0.5, False, False),
-    "late_fee": (0, 1, False, False),
-    "penalty_rate": (0, 2, False, False),
-    "writeoff_dpd": (90, 720, True, False),
-    "collection_intensity": (0, 1, False, False),
-    "relief_extension_months": (0, 36, True, False),
-    "relief_rate_cut": (0, 1, False, False),
-    "relief_waiver": (0, 1, False, False),
-    "dynamic_step": (0, 200, False, False),
-    "dynamic_max_tightening": (0, 550, False, False),
-    "funding_limit_per_borrower": (0, 1e9, False, False),
-    "funding_spread": (0, 1, False, False),
-    "capital_ratio": (0, 1, False, True),
-    "acquisition_cost": (0, 1e6, False, False),
-    "servicing_cost": (0, 1e6, False, False),
-}
+from model.loans import PAYMENT_ORDERS
+from model.params import Parameters, lever
 
 #: Graded collection stages, by DPD bucket 1-30, 31-60, 61-90, 90+.
 COLLECTION_STAGES = ("reminder", "phone", "agency", "legal")
 #: DPD buckets of the loss allowance (provision matrix).
 PROVISION_BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
+#: Loan terms a term mix may use, in months.
+MAX_TERM = 60
+
+
+def _check_term_mix(value: Any) -> tuple[tuple[int, float], ...] | None:
+    if value is None:
+        return None
+    message = (
+        "term_mix must be a list of [months, share] pairs (months 1-60, shares >= 0 summing "
+        f"to 1), e.g. [[3, 0.3], [12, 0.7]]; got {value!r}"
+    )
+    if isinstance(value, str | bytes) or not hasattr(value, "__len__") or len(value) == 0:
+        raise ValueError(message)
+    pairs = []
+    for pair in value:
+        if isinstance(pair, str | bytes) or not hasattr(pair, "__len__") or len(pair) != 2:
+            raise ValueError(message)
+        months, share = pair
+        if isinstance(months, bool) or not isinstance(months, int) or not 1 <= months <= MAX_TERM:
+            raise ValueError(message)
+        if isinstance(share, bool) or not isinstance(share, int | float) or not share >= 0:
+            raise ValueError(message)
+        pairs.append((int(months), float(share)))
+    if abs(sum(s for _, s in pairs) - 1.0) > 1e-9 or len({m for m, _ in pairs}) != len(pairs):
+        raise ValueError(message)
+    return tuple(pairs)
 
 
 @dataclass(frozen=True)
-class RiskPolicy:
+class RiskPolicy(Parameters):
     """A lender's risk policy.
 
     Build one from a preset and derive variants with :meth:`replace`::
 
         RiskPolicy.preset("conservative").replace(score_cutoff=660)
 
-    Every field is checked when the policy is made; a bad value raises
-    ``ValueError``/``TypeError`` naming the field and the allowed range.
-
-    Attributes:
-        name: Label used in results.
-        score_cutoff: Minimum observed credit score (300-850 scale) to approve.
-        score_noise: Standard deviation of the lender's score error, relative to the
-            spread of true creditworthiness (0 = the lender sees true risk).
-        max_dti: Cap on total monthly instalments over reported monthly income.
-        max_loan_to_income: Cap on the loan amount, in months of reported income.
-        term_months: Term of new loans, in months.
-        base_margin: Annual margin over the funding rate for the best tier.
-        tier_spread: Extra annual margin per risk tier (four tiers, A to D).
-        late_fee: Late fee per missed month, as a share of the instalment.
-        penalty_rate: Extra annual interest charged on arrears.
-        writeoff_dpd: Days past due at which a loan is written off (multiple of 30).
-        collection_intensity: Effort of graded collection, 0 (none) to 1 (full);
-            scales both the effect and the cost of every stage.
-        collection_costs: Monthly cost per account of the reminder, phone, agency
-            and legal stages at full intensity.
-        relief_enabled: Whether borrowers in temporary trouble who ask get relief.
-        relief_extension_months: Months added to the term when relief is granted.
-        relief_rate_cut: Share by which the loan's interest rate is cut on relief.
-        relief_waiver: Share of the arrears waived on relief.
-        dynamic_overdue_target: Overdue rate (1+ DPD) above which the cut-off is
-            tightened month by month; None switches the rule off.
-        dynamic_step: Points added to (or removed from) the cut-off per month.
-        dynamic_max_tightening: Largest total tightening, in score points.
-        funding_limit_per_borrower: Funding line: the largest loan book, per borrower
-            in the economy, the lender can fund.
-        funding_spread: Annual spread of the lender's funding over the policy rate.
-        capital_ratio: Initial equity as a share of the funding line.
-        sees_other_loans: Whether screening sees the applicant's loans at other lenders
-            (a shared credit bureau); if not, the debt-to-income test and the score count
-            only this lender's own loans, and multi-borrowing goes unseen.
-        acquisition_cost: Operating cost per new loan.
-        servicing_cost: Operating cost per open loan per month (staff, systems, funding
-            operations), the lender's fixed-like cost of running the book.
-        provision_rates: Loss allowance (expected credit loss) held against the balance
-            of loans current, 1-30, 31-60, 61-90 and 90+ DPD, as shares of the balance
-            (a provision matrix; IFRS 9 stages 1, 1, 2, 2, 3). Profit is charged with
-            the month's change in the allowance.
+    Every lever is checked when the policy is made; a bad value raises
+    ``ValueError``/``TypeError`` naming the lever and what is allowed. What each lever
+    means, its unit and range: :meth:`describe` (and ``docs/configs.md``).
     """
 
-    name: str = "balanced"
-    score_cutoff: float = 600.0
-    score_noise: float = 0.5
-    max_dti: float = 0.45
-    max_loan_to_income: float = 4.0
-    term_months: int = 12
-    base_margin: float = 0.10
-    tier_spread: float = 0.05
-    late_fee: float = 0.05
-    penalty_rate: float = 0.18
-    writeoff_dpd: int = 180
-    collection_intensity: float = 0.6
-    collection_costs: tuple[float, float, float, float] = (5.0, 30.0, 100.0, 200.0)
-    relief_enabled: bool = True
-    relief_extension_months: int = 6
-    relief_rate_cut: float = 0.3
-    relief_waiver: float = 0.2
-    dynamic_overdue_target: float | None = None
-    dynamic_step: float = 10.0
-    dynamic_max_tightening: float = 120.0
-    funding_limit_per_borrower: float = 10_000.0
-    funding_spread: float = 0.02
-    capital_ratio: float = 0.12
-    sees_other_loans: bool = True
-    acquisition_cost: float = 60.0
-    servicing_cost: float = 35.0
-    provision_rates: tuple[float, float, float, float, float] = (0.025, 0.15, 0.40, 0.55, 0.65)
+    name: str = lever("balanced", group="identity", description="Label used in results.")
+    # --- screening, sizing, pricing
+    score_cutoff: float = lever(
+        600.0,
+        low=300,
+        high=850,
+        unit="score points",
+        group="screening",
+        description="Minimum observed credit score (300-850 scale) to approve.",
+    )
+    score_noise: float = lever(
+        0.5,
+        low=0,
+        high=5,
+        unit="s.d. of true quality",
+        group="screening",
+        description="Standard deviation of the lender's score error relative to the spread "
+        "of true creditworthiness (0 = the lender sees true risk).",
+    )
+    sees_other_loans: bool = lever(
+        True,
+        group="screening",
+        description="Whether screening sees the applicant's loans at other lenders (a shared "
+        "credit bureau); if not, the debt-to-income test counts only this lender's loans.",
+    )
+    max_dti: float = lever(
+        0.45,
+        low=0,
+        high=1,
+        low_open=True,
+        unit="share of income",
+        group="sizing",
+        description="Cap on total monthly instalments over reported monthly income.",
+    )
+    max_loan_to_income: float = lever(
+        4.0,
+        low=0,
+        high=36,
+        low_open=True,
+        unit="months of income",
+        group="sizing",
+        description="Cap on the loan amount, in months of reported income.",
+    )
+    term_months: int = lever(
+        12,
+        low=1,
+        high=MAX_TERM,
+        integer=True,
+        unit="months",
+        group="sizing",
+        description="Term of new loans (when no term_mix is given).",
+    )
+    term_mix: tuple[tuple[int, float], ...] | None = lever(
+        None,
+        unit="[months, share] pairs",
+        group="sizing",
+        check=_check_term_mix,
+        description="Mix of loan terms, e.g. [[3, 0.2], [12, 0.5], [36, 0.3]]: each new loan "
+        "draws its term with these shares (short cash loans beside instalment loans); "
+        "none = every loan has term_months.",
+    )
+    base_margin: float = lever(
+        0.10,
+        low=0,
+        high=1,
+        unit="annual rate",
+        group="pricing",
+        description="Annual margin over the funding rate for the best tier (A).",
+    )
+    tier_spread: float = lever(
+        0.05,
+        low=0,
+        high=0.5,
+        unit="annual rate",
+        group="pricing",
+        description="Extra annual margin per risk tier (four tiers, A to D).",
+    )
+    late_fee: float = lever(
+        0.05,
+        low=0,
+        high=1,
+        unit="share of instalment",
+        group="pricing",
+        description="Late fee per missed instalment.",
+    )
+    penalty_rate: float = lever(
+        0.18,
+        low=0,
+        high=2,
+        unit="annual rate",
+        group="pricing",
+        description="Penalty interest charged on arrears, on top of the contract rate.",
+    )
+    payment_order: str = lever(
+        "fees_first",
+        choices=PAYMENT_ORDERS,
+        group="collection",
+        description="How a payment is applied: fees and penalty interest first, then the "
+        "oldest unpaid instalment (fees_first), or arrears first (arrears_first).",
+    )
+    # --- collection, relief, write-off
+    collection_intensity: float = lever(
+        0.6,
+        low=0,
+        high=1,
+        unit="0-1",
+        group="collection",
+        description="Effort of graded collection, 0 (none) to 1 (full); scales both the "
+        "effect and the cost of every stage.",
+    )
+    collection_costs: tuple[float, float, float, float] = lever(
+        (5.0, 30.0, 100.0, 200.0),
+        low=0,
+        high=1e6,
+        length=4,
+        unit="currency per account",
+        group="collection",
+        description="Monthly cost per account of the reminder, phone, agency and legal stages "
+        "(1-30, 31-60, 61-90, 90+ DPD) at full intensity.",
+    )
+    relief_enabled: bool = lever(
+        True,
+        group="relief",
+        description="Whether overdue borrowers in temporary trouble who ask get relief.",
+    )
+    relief_extension_months: int = lever(
+        6,
+        low=0,
+        high=36,
+        integer=True,
+        unit="months",
+        group="relief",
+        description="Months added to the term on relief.",
+    )
+    relief_rate_cut: float = lever(
+        0.3,
+        low=0,
+        high=1,
+        unit="share of rate",
+        group="relief",
+        description="Share by which the loan's interest rate is cut on relief.",
+    )
+    relief_waiver: float = lever(
+        0.2,
+        low=0,
+        high=1,
+        unit="share of arrears",
+        group="relief",
+        description="Share of the arrears and fees due waived on relief.",
+    )
+    probation_months: int = lever(
+        12,
+        low=1,
+        high=60,
+        integer=True,
+        unit="months",
+        group="relief",
+        description="Months of regular payment a relieved (forborne) loan needs before it "
+        "counts as performing again (EBA forbearance probation); a miss meanwhile "
+        "re-defaults it at once.",
+    )
+    writeoff_dpd: int = lever(
+        180,
+        low=90,
+        high=720,
+        integer=True,
+        multiple=30,
+        unit="days",
+        group="collection",
+        description="Days past due at which a loan is written off (a multiple of 30).",
+    )
+    recovery_months: int = lever(
+        36,
+        low=0,
+        high=120,
+        integer=True,
+        unit="months",
+        group="collection",
+        description="Months a written-off loan is pursued for recoveries.",
+    )
+    # --- the dynamic rule
+    dynamic_target: float | None = lever(
+        None,
+        low=0,
+        high=1,
+        low_open=True,
+        unit="share of current balance a month",
+        group="dynamic",
+        description="Target of the new-delinquency flow: the balance of loans current at the "
+        "start of a month that fall 1+ DPD in it, over that current balance (a 3-month "
+        "moving average). Above it the cut-off tightens a step a month, below it it loosens; "
+        "none switches the rule off.",
+    )
+    dynamic_step: float = lever(
+        10.0,
+        low=0,
+        high=200,
+        unit="score points",
+        group="dynamic",
+        description="Points added to (or removed from) the cut-off per month.",
+    )
+    dynamic_max_tightening: float = lever(
+        120.0,
+        low=0,
+        high=550,
+        unit="score points",
+        group="dynamic",
+        description="Largest total tightening.",
+    )
+    dynamic_min_approval: float = lever(
+        0.2,
+        low=0,
+        high=1,
+        unit="share of applicants",
+        group="dynamic",
+        description="The tightening never cuts the share of applicants passing the score "
+        "test below this floor (or below its share at the policy's own cut-off, if lower).",
+    )
+    # --- funding, costs, capital, provisions
+    funding_limit_per_borrower: float = lever(
+        10_000.0,
+        low=0,
+        high=1e9,
+        unit="currency per borrower",
+        group="funding",
+        description="Funding line: the largest loan book the lender can fund, per borrower in "
+        "the economy.",
+    )
+    funding_spread: float = lever(
+        0.02,
+        low=0,
+        high=1,
+        unit="annual rate",
+        group="funding",
+        description="Annual spread of the lender's funding over the policy rate.",
+    )
+    acquisition_cost: float = lever(
+        60.0,
+        low=0,
+        high=1e6,
+        unit="currency per loan",
+        group="costs",
+        description="Operating cost per new loan.",
+    )
+    servicing_cost: float = lever(
+        35.0,
+        low=0,
+        high=1e6,
+        unit="currency per loan a month",
+        group="costs",
+        description="Operating cost per open loan per month.",
+    )
+    capital_ratio: float = lever(
+        0.12,
+        low=0,
+        high=1,
+        low_open=True,
+        unit="share of the book",
+        group="capital",
+        description="Equity at the end of the burn-in, and the target kept after: equity "
+        "above this share of the book is paid out as dividends.",
+    )
+    min_capital_ratio: float = lever(
+        0.06,
+        low=0,
+        high=1,
+        unit="share of the book",
+        group="capital",
+        description="Below this equity over book the lender stops lending (Basel III: 8% of "
+        "risk-weighted assets at a 75% retail risk weight); at zero equity it fails.",
+    )
+    provision_rates: tuple[float, float, float, float, float] = lever(
+        (0.025, 0.15, 0.40, 0.55, 0.65),
+        low=0,
+        high=1,
+        length=5,
+        unit="share of balance",
+        group="capital",
+        description="Loss allowance held against loans current, 1-30, 31-60, 61-90 and 90+ "
+        "DPD (IFRS 9 stages 1, 1, 2, 2, 3); forborne loans are held at stage 2 at least, "
+        "at stage 3 once they re-default. Profit is charged with the allowance's change.",
+    )
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "conservative": dict(
@@ -145,93 +367,45 @@ class RiskPolicy:
         "balanced": "cut-off 600, DTI cap 45%, loans up to 4x income, collection and relief",
         "aggressive": "low cut-off (550), DTI cap 60%, loans up to 6x income, light collection",
     }
+    RENAMED: ClassVar[dict[str, str]] = {
+        "dynamic_overdue_target": "dynamic_target (the rule now watches the new-delinquency "
+        "flow, which a shrinking book cannot inflate)",
+    }
+    OWNER: ClassVar[str] = "policy"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise TypeError(f"name must be a non-empty string, got {self.name!r}")
-        set_ = object.__setattr__
-        for name, (low, high, integer, low_open) in _BOUNDS.items():
-            value = check_number(
-                name, getattr(self, name), low=low, high=high, integer=integer, low_open=low_open
-            )
-            set_(self, name, value)
-        if self.writeoff_dpd % 30:
+        super().__post_init__()
+        if self.min_capital_ratio > self.capital_ratio:
             raise ValueError(
-                f"writeoff_dpd must be a multiple of 30 in [90, 720], got {self.writeoff_dpd}"
+                f"min_capital_ratio must be <= capital_ratio ({self.capital_ratio}), "
+                f"got {self.min_capital_ratio}"
             )
-        costs = self.collection_costs
-        if not isinstance(costs, tuple | list) or len(costs) != len(COLLECTION_STAGES):
-            raise ValueError(
-                "collection_costs must be 4 numbers (reminder, phone, agency, legal), "
-                f"got {costs!r}"
-            )
-        set_(
-            self,
-            "collection_costs",
-            tuple(
-                check_number(f"collection_costs[{i}]", c, low=0, high=1e6)
-                for i, c in enumerate(costs)
-            ),
-        )
-        rates = self.provision_rates
-        if not isinstance(rates, tuple | list) or len(rates) != len(PROVISION_BUCKETS):
-            raise ValueError(
-                "provision_rates must be 5 numbers (current, 1-30, 31-60, 61-90, 90+ DPD), "
-                f"got {rates!r}"
-            )
-        set_(
-            self,
-            "provision_rates",
-            tuple(
-                check_number(f"provision_rates[{i}]", r, low=0, high=1) for i, r in enumerate(rates)
-            ),
-        )
-        for flag in ("relief_enabled", "sees_other_loans"):
-            if not isinstance(getattr(self, flag), bool):
-                raise TypeError(f"{flag} must be true or false, got {getattr(self, flag)!r}")
-        if self.dynamic_overdue_target is not None:
-            target = check_number(
-                "dynamic_overdue_target", self.dynamic_overdue_target, low=0, high=1, low_open=True
-            )
-            set_(self, "dynamic_overdue_target", target)
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> RiskPolicy:
-        """Return a named preset, optionally with fields overridden.
+        """Return a named preset, optionally with levers overridden.
 
         Args:
             name: One of :meth:`names` (``conservative``, ``balanced``, ``aggressive``).
-            **overrides: Any policy field, e.g. ``score_cutoff=620``.
+            **overrides: Any lever, e.g. ``score_cutoff=620``.
 
         Raises:
-            ValueError: For an unknown preset or field, or a value out of range.
+            ValueError: For an unknown preset or lever, or a value out of range.
         """
         if not isinstance(name, str) or name not in cls.PRESETS:
             raise ValueError(f"unknown policy preset {name!r}; allowed: {', '.join(cls.PRESETS)}")
-        fields = {"name": name, **cls.PRESETS[name]}
-        check_known_fields("policy", cls, overrides)
-        fields.update(overrides)
-        return cls(**fields)
+        cls.check_known(overrides)
+        return cls(**{"name": name, **cls.PRESETS[name], **overrides})
 
     @classmethod
     def names(cls) -> list[str]:
         """Return the preset names."""
         return list(cls.PRESETS)
 
-    @classmethod
-    def field_names(cls) -> list[str]:
-        """Return the names of every lever (the fields a config may set)."""
-        return [f.name for f in dataclasses.fields(cls)]
-
-    def replace(self, **changes: Any) -> RiskPolicy:
-        """Return a copy with some fields changed (validated like a new policy).
-
-        Raises:
-            ValueError: For an unknown field or a value out of range.
-        """
-        check_known_fields("policy", type(self), changes)
-        return dataclasses.replace(self, **changes)
-
     def annual_rate(self, tier: int, policy_rate: float) -> float:
         """Annual interest rate charged to risk tier ``tier`` (0 = A ... 3 = D)."""
         return policy_rate + self.funding_spread + self.base_margin + self.tier_spread * tier
+
+    def terms(self) -> tuple[tuple[int, float], ...]:
+        """The loan terms and their shares (``term_mix``, or ``term_months`` alone)."""
+        return self.term_mix if self.term_mix is not None else ((self.term_months, 1.0),)

@@ -2,190 +2,370 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from model._checks import check_known_fields, check_number
+from model._checks import check_number
+from model.params import Parameters, lever
 
 #: Borrower segments, in the order of every per-segment parameter.
 SEGMENTS = ("salaried", "self_employed", "young")
 
 
-def _check_triple(name: str, value: Any, low: float, high: float) -> tuple[float, float, float]:
+def _check_shares(value: Any) -> tuple[float, float, float]:
+    message = (
+        "segment_shares must be 3 shares (salaried, self_employed, young) summing to 1, "
+        f"got {value!r}"
+    )
     if isinstance(value, str | bytes) or not hasattr(value, "__len__") or len(value) != 3:
-        raise ValueError(
-            f"{name} must be 3 numbers (salaried, self_employed, young), got {value!r}"
-        )
-    return tuple(check_number(f"{name}[{i}]", v, low=low, high=high) for i, v in enumerate(value))
+        raise ValueError(message)
+    shares = tuple(
+        check_number(f"segment_shares[{i}]", v, low=0, high=1) for i, v in enumerate(value)
+    )
+    if abs(sum(shares) - 1.0) > 1e-9:
+        raise ValueError(message)
+    return shares
 
 
 @dataclass(frozen=True)
-class PopulationParams:
+class PopulationParams(Parameters):
     """Parameters of the borrower population (per-segment ones in ``SEGMENTS`` order).
 
-    Money is in currency units per month at month-0 prices.
-
-    Attributes:
-        segment_shares: Shares of salaried, self-employed / small business, young.
-        median_income: Median monthly income per segment.
-        income_dispersion: Standard deviation of log permanent income.
-        income_shock_sd: Monthly transitory log-income shock s.d. per segment.
-        income_common_share: Share (rho) of the shock variance that is common to all
-            borrowers in a month (one-factor model); 0 = purely idiosyncratic.
-        business_cycle_beta: Income loss per point of unemployment above month 0.
-        job_loss_relative: Relative job-loss hazard per segment.
-        job_finding_relative: Relative re-employment hazard per segment.
-        job_finding_rate: Monthly re-employment hazard at month-0 unemployment.
-        replacement_ratio: Unemployment benefit as a share of the lost income.
-        benefit_months: Months the benefit is paid; then ``assistance_ratio`` applies.
-        assistance_ratio: Income of the long-term unemployed, share of the lost income.
-        illness_rate: Monthly probability of falling ill (scaled by the scenario).
-        illness_months: Mean duration of an illness, months.
-        illness_income_loss: Share of income lost while ill.
-        illness_cost: One-off medical cost at onset, in months of income.
-        essentials_share: Mean essential spending, share of permanent income.
-        essentials_spread: Half-width of the uniform spread of the essentials share.
-        discretionary_share: Discretionary habit target, share of income.
-        income_smoothing: Weight of this month's income in the smoothed (usual) income.
-        habit_adjustment: Monthly speed at which the habit moves toward its target.
-        habit_protected: Share of the habit a borrower keeps spending before paying debt.
-        overspender_share: Share of over-spenders per segment (spend ahead of income).
-        overspender_extra: Extra discretionary share of over-spenders.
-        savings_months: Mean savings buffer target, months of income (0 = no buffer).
-        savings_spread: S.d. of log buffer target.
-        savings_spend_down: Monthly share of savings above the buffer target spent.
-        low_willingness_share: Share of borrowers with low willingness to pay.
-        low_willingness: Monthly probability that a low-willingness borrower pays when able.
-        oversight_rate: Monthly probability that a borrower of average literacy forgets a
-            payment they could make (scaled by ``1.5 - literacy``; pre-due reminders cut it).
-        misreport_share: Share of applicants who overstate income.
-        misreport_factor: Mean overstatement of those who do (0.3 = +30%).
-        apply_rate: Monthly probability a borrower applies to a lender where they hold no loan.
-        distress_apply_multiplier: Multiplier on ``apply_rate`` for borrowers in distress.
-        reborrow_probability: Probability of applying again when a loan is repaid.
-        loan_need_months: Mean loan amount wanted, months of smoothed income (log-normal).
-        loan_need_dispersion: S.d. of the log loan amount wanted (0 = everyone wants the mean).
-        borrow_to_repay: Whether borrowers short of this month's dues apply at another lender
-            to repay (with several lenders).
+    Money is in currency units per month at month-0 prices. What each parameter means,
+    its unit and range: :meth:`describe` (and ``docs/configs.md``).
     """
 
-    segment_shares: tuple[float, float, float] = (0.6, 0.25, 0.15)
-    median_income: tuple[float, float, float] = (6000.0, 6500.0, 3500.0)
-    income_dispersion: float = 0.45
-    income_shock_sd: tuple[float, float, float] = (0.05, 0.25, 0.12)
-    income_common_share: float = 0.0
-    business_cycle_beta: tuple[float, float, float] = (0.0, 2.5, 0.8)
-    job_loss_relative: tuple[float, float, float] = (0.8, 1.3, 1.8)
-    job_finding_relative: tuple[float, float, float] = (1.0, 0.8, 1.1)
-    job_finding_rate: float = 0.25
-    replacement_ratio: float = 0.5
-    benefit_months: int = 6
-    assistance_ratio: float = 0.2
-    illness_rate: float = 0.004
-    illness_months: float = 3.0
-    illness_income_loss: float = 0.4
-    illness_cost: float = 0.5
-    essentials_share: float = 0.45
-    essentials_spread: float = 0.1
-    discretionary_share: float = 0.3
-    income_smoothing: float = 0.15
-    habit_adjustment: float = 0.1
-    habit_protected: float = 0.5
-    overspender_share: tuple[float, float, float] = (0.08, 0.1, 0.3)
-    overspender_extra: float = 0.15
-    savings_months: float = 2.0
-    savings_spread: float = 0.8
-    savings_spend_down: float = 0.2
-    low_willingness_share: float = 0.03
-    low_willingness: float = 0.6
-    oversight_rate: float = 0.03
-    misreport_share: float = 0.25
-    misreport_factor: float = 0.5
-    apply_rate: float = 0.03
-    distress_apply_multiplier: float = 3.0
-    reborrow_probability: float = 0.5
-    loan_need_months: float = 2.7
-    loan_need_dispersion: float = 0.5
-    borrow_to_repay: bool = True
+    segment_shares: tuple[float, float, float] = lever(
+        (0.6, 0.25, 0.15),
+        check=_check_shares,
+        group="segments",
+        description="Shares of salaried, self-employed / small business, young.",
+    )
+    median_income: tuple[float, float, float] = lever(
+        (6000.0, 6500.0, 3500.0),
+        low=1,
+        high=10000000.0,
+        length=3,
+        group="income",
+        description="Median monthly income per segment.",
+    )
+    income_dispersion: float = lever(
+        0.45,
+        low=0,
+        high=3,
+        group="income",
+        description="Standard deviation of log permanent income.",
+    )
+    income_shock_sd: tuple[float, float, float] = lever(
+        (0.05, 0.25, 0.12),
+        low=0,
+        high=2,
+        length=3,
+        group="income",
+        description="Monthly transitory log-income shock s.d. per segment.",
+    )
+    income_common_share: float = lever(
+        0.0,
+        low=0,
+        high=1,
+        group="income",
+        description="Share (rho) of the income-shock variance that is common to all "
+        "borrowers in a month (one-factor model); 0 = purely idiosyncratic.",
+    )
+    business_cycle_beta: tuple[float, float, float] = lever(
+        (0.0, 2.5, 0.8),
+        low=0,
+        high=20,
+        length=3,
+        group="income",
+        description="Income loss per point of unemployment above month 0.",
+    )
+    job_loss_relative: tuple[float, float, float] = lever(
+        (0.8, 1.3, 1.8),
+        low=0,
+        high=10,
+        length=3,
+        group="labour",
+        description="Relative job-loss hazard per segment.",
+    )
+    job_finding_relative: tuple[float, float, float] = lever(
+        (1.0, 0.8, 1.1),
+        low=0,
+        high=10,
+        length=3,
+        group="labour",
+        description="Relative re-employment hazard per segment.",
+    )
+    job_finding_rate: float = lever(
+        0.25,
+        low=0,
+        high=1,
+        group="labour",
+        description="Monthly re-employment hazard at month-0 unemployment.",
+    )
+    job_finding_elasticity: float = lever(
+        0.7,
+        low=0,
+        high=5,
+        group="labour",
+        description="Elasticity of the job-finding rate to month-0 over current unemployment "
+        "(finding falls as unemployment rises).",
+    )
+    min_job_loss_share: float = lever(
+        0.2,
+        low=0,
+        high=1,
+        group="labour",
+        description="Floor on the monthly job-loss rate, as a share of job_finding_rate x "
+        "month-0 unemployment (jobs are lost even while unemployment falls).",
+    )
+    replacement_ratio: float = lever(
+        0.5,
+        low=0,
+        high=1,
+        group="labour",
+        description="Unemployment benefit as a share of the lost income.",
+    )
+    benefit_months: int = lever(
+        6,
+        low=0,
+        high=120,
+        integer=True,
+        group="labour",
+        description="Months the benefit is paid; then ``assistance_ratio`` applies.",
+    )
+    assistance_ratio: float = lever(
+        0.2,
+        low=0,
+        high=1,
+        group="labour",
+        description="Income of the long-term unemployed, share of the lost income.",
+    )
+    illness_rate: float = lever(
+        0.004,
+        low=0,
+        high=1,
+        group="illness",
+        description="Monthly probability of falling ill (scaled by the scenario).",
+    )
+    illness_months: float = lever(
+        3.0, low=1, high=60, group="illness", description="Mean duration of an illness, months."
+    )
+    illness_income_loss: float = lever(
+        0.4, low=0, high=1, group="illness", description="Share of income lost while ill."
+    )
+    illness_cost: float = lever(
+        0.5,
+        low=0,
+        high=24,
+        group="illness",
+        description="One-off medical cost at onset, in months of income.",
+    )
+    essentials_share: float = lever(
+        0.45,
+        low=0,
+        high=1.5,
+        group="spending",
+        description="Mean essential spending, share of permanent income.",
+    )
+    essentials_spread: float = lever(
+        0.1,
+        low=0,
+        high=0.5,
+        group="spending",
+        description="Half-width of the uniform spread of the essentials share.",
+    )
+    discretionary_share: float = lever(
+        0.3,
+        low=0,
+        high=1.5,
+        group="spending",
+        description="Discretionary habit target, share of income.",
+    )
+    income_smoothing: float = lever(
+        0.15,
+        low=0,
+        high=1,
+        group="spending",
+        description="Weight of this month's income in the smoothed (usual) income.",
+    )
+    habit_adjustment: float = lever(
+        0.1,
+        low=0,
+        high=1,
+        group="spending",
+        description="Monthly speed at which the habit moves toward its target.",
+    )
+    habit_protected: float = lever(
+        0.5,
+        low=0,
+        high=1,
+        group="spending",
+        description="Share of the habit a borrower keeps spending before paying debt.",
+    )
+    overspender_share: tuple[float, float, float] = lever(
+        (0.08, 0.1, 0.3),
+        low=0,
+        high=1,
+        length=3,
+        group="spending",
+        description="Share of over-spenders per segment (spend ahead of income).",
+    )
+    overspender_extra: float = lever(
+        0.15,
+        low=0,
+        high=1,
+        group="spending",
+        description="Extra discretionary share of over-spenders.",
+    )
+    savings_months: float = lever(
+        2.0,
+        low=0,
+        high=120,
+        group="savings",
+        description="Mean savings buffer target, months of income (0 = no buffer).",
+    )
+    savings_spread: float = lever(
+        0.8, low=0, high=3, group="savings", description="S.d. of log buffer target."
+    )
+    savings_spend_down: float = lever(
+        0.2,
+        low=0,
+        high=1,
+        group="savings",
+        description="Monthly share of savings above the buffer target spent.",
+    )
+    low_willingness_share: float = lever(
+        0.03,
+        low=0,
+        high=1,
+        group="credit behaviour",
+        description="Share of borrowers with low willingness to pay.",
+    )
+    low_willingness: float = lever(
+        0.6,
+        low=0,
+        high=1,
+        group="credit behaviour",
+        description="Monthly probability that a low-willingness borrower pays when able.",
+    )
+    oversight_rate: float = lever(
+        0.03,
+        low=0,
+        high=1,
+        group="credit behaviour",
+        description="Monthly probability that a borrower of average literacy forgets a "
+        "payment they could make (scaled by 1.5 - literacy; pre-due reminders cut it).",
+    )
+    misreport_share: float = lever(
+        0.25,
+        low=0,
+        high=1,
+        group="credit behaviour",
+        description="Share of applicants who overstate income.",
+    )
+    misreport_factor: float = lever(
+        0.5,
+        low=0,
+        high=5,
+        group="credit behaviour",
+        description="Mean overstatement of those who do (0.3 = +30%).",
+    )
+    apply_rate: float = lever(
+        0.03,
+        low=0,
+        high=1,
+        group="demand",
+        description="Monthly probability a borrower applies to a lender where they hold no loan.",
+    )
+    distress_apply_multiplier: float = lever(
+        3.0,
+        low=0,
+        high=100,
+        group="demand",
+        description="Multiplier on ``apply_rate`` for borrowers in distress.",
+    )
+    reborrow_probability: float = lever(
+        0.5,
+        low=0,
+        high=1,
+        group="demand",
+        description="Probability of applying again when a loan is repaid.",
+    )
+    loan_need_months: float = lever(
+        2.7,
+        low=0,
+        high=60,
+        group="demand",
+        description="Mean loan amount wanted, months of smoothed income (log-normal).",
+    )
+    loan_need_dispersion: float = lever(
+        0.5,
+        low=0,
+        high=3,
+        group="demand",
+        description="S.d. of the log loan amount wanted (0 = everyone wants the mean).",
+    )
+    borrow_to_repay: bool = lever(
+        True,
+        group="demand",
+        description="Whether borrowers short of this month's dues apply at another lender to "
+        "repay (with several lenders).",
+    )
+
+    relief_ask_base: float = lever(
+        0.2,
+        low=0,
+        high=1,
+        group="credit behaviour",
+        description="Monthly chance that an overdue borrower in temporary trouble asks for "
+        "relief, at zero literacy.",
+    )
+    relief_ask_literacy: float = lever(
+        0.5,
+        low=0,
+        high=1,
+        group="credit behaviour",
+        description="Extra chance of asking for relief at full literacy.",
+    )
+    quality_weights: tuple[float, ...] = lever(
+        (3.0, 0.3, 4.0, 0.8, 0.5, 2.0, 0.5, 0.5),
+        low=0,
+        high=100,
+        length=8,
+        group="screening signal",
+        description="Weights of true creditworthiness on: monthly slack (income less "
+        "essentials, protected spending and debt service, over income), savings in months "
+        "of income (up to 6), willingness to pay - 1, employed, over-spender (-), income "
+        "shock s.d. (-), literacy, ill (-).",
+    )
+    score_mean: float = lever(
+        620.0,
+        low=300,
+        high=850,
+        unit="score points",
+        group="screening signal",
+        description="Score of a borrower of average true creditworthiness (300-850 scale).",
+    )
+    score_sd: float = lever(
+        60.0,
+        low=1,
+        high=300,
+        unit="score points",
+        group="screening signal",
+        description="Score points per standard deviation of true creditworthiness.",
+    )
+    OWNER: ClassVar[str] = "population"
 
     def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        shares = _check_triple("segment_shares", self.segment_shares, 0, 1)
-        if abs(sum(shares) - 1.0) > 1e-9:
-            raise ValueError(f"segment_shares must sum to 1, got {shares}")
-        set_(self, "segment_shares", shares)
-        triples = {
-            "median_income": (1, 1e7),
-            "income_shock_sd": (0, 2),
-            "business_cycle_beta": (0, 20),
-            "job_loss_relative": (0, 10),
-            "job_finding_relative": (0, 10),
-            "overspender_share": (0, 1),
-        }
-        for name, (low, high) in triples.items():
-            set_(self, name, _check_triple(name, getattr(self, name), low, high))
-        scalars = {
-            "income_dispersion": (0, 3, False),
-            "income_common_share": (0, 1, False),
-            "job_finding_rate": (0, 1, False),
-            "replacement_ratio": (0, 1, False),
-            "benefit_months": (0, 120, True),
-            "assistance_ratio": (0, 1, False),
-            "illness_rate": (0, 1, False),
-            "illness_months": (1, 60, False),
-            "illness_income_loss": (0, 1, False),
-            "illness_cost": (0, 24, False),
-            "essentials_share": (0, 1.5, False),
-            "essentials_spread": (0, 0.5, False),
-            "discretionary_share": (0, 1.5, False),
-            "income_smoothing": (0, 1, False),
-            "habit_adjustment": (0, 1, False),
-            "habit_protected": (0, 1, False),
-            "overspender_extra": (0, 1, False),
-            "savings_months": (0, 120, False),
-            "savings_spread": (0, 3, False),
-            "savings_spend_down": (0, 1, False),
-            "low_willingness_share": (0, 1, False),
-            "low_willingness": (0, 1, False),
-            "oversight_rate": (0, 1, False),
-            "misreport_share": (0, 1, False),
-            "misreport_factor": (0, 5, False),
-            "apply_rate": (0, 1, False),
-            "distress_apply_multiplier": (0, 100, False),
-            "reborrow_probability": (0, 1, False),
-            "loan_need_months": (0, 60, False),
-            "loan_need_dispersion": (0, 3, False),
-        }
-        for name, (low, high, integer) in scalars.items():
-            set_(
-                self,
-                name,
-                check_number(name, getattr(self, name), low=low, high=high, integer=integer),
-            )
-        if not isinstance(self.borrow_to_repay, bool):
-            raise TypeError(f"borrow_to_repay must be true or false, got {self.borrow_to_repay!r}")
+        super().__post_init__()
         if self.essentials_spread > self.essentials_share:
             raise ValueError(
                 f"essentials_spread must be <= essentials_share ({self.essentials_share}), "
                 f"got {self.essentials_spread}"
             )
-
-    @classmethod
-    def field_names(cls) -> list[str]:
-        """Return the names of every population parameter."""
-        return [f.name for f in dataclasses.fields(cls)]
-
-    def replace(self, **changes: Any) -> PopulationParams:
-        """Return a copy with some parameters changed (validated).
-
-        Raises:
-            ValueError: For an unknown parameter or a value out of range.
-        """
-        check_known_fields("population", type(self), changes)
-        return dataclasses.replace(self, **changes)
 
 
 class BorrowerState:

@@ -3,9 +3,9 @@
 A borrower first keeps essentials and the protected part of the discretionary habit;
 collection pressure (the strongest stage the borrower faces) makes them give up part
 of that protection. Loans are paid in order of collection pressure (the lender pressing
-hardest first), each in full or with all that is left; a reluctant borrower
-(``willingness`` < 1) skips a payment unless collection persuades them. Written-off
-debts in recovery get a share of what is left.
+hardest first, ties at random), each in full or with all that is left; a reluctant
+borrower (``willingness`` < 1) skips a payment unless collection persuades them.
+Written-off debts in recovery then get a share of what is left (``model.recoveries``).
 """
 
 from __future__ import annotations
@@ -84,8 +84,13 @@ def pay_loans(
     protected: np.ndarray,
     due: np.ndarray,
     pay_uniform: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    tie_break: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Pay this month's dues out of the cash a borrower can spare.
+
+    With several lenders, loans are paid in order of collection pressure (the lender
+    pressing hardest first), ties broken at random (``tie_break``), never by lender
+    index; each loan is paid in full or with all that is left.
 
     Args:
         pressure: Each lender's collection pressure, in book-row order.
@@ -94,12 +99,12 @@ def pay_loans(
         cash: Savings + income - essentials - medical costs, per borrower.
         protected: Discretionary spending kept before debt, per borrower.
         due: Amount due per loan slot, shape (lenders, borrowers).
-        pay_uniform: U(0,1) per slot, shape (lenders, borrowers).
+        pay_uniform: U(0,1) per slot, shape (lenders, borrowers): willingness draws.
+        tie_break: U(0,1) per slot, shape (lenders, borrowers), with several lenders.
 
     Returns:
-        ``(paid, available, pending)``: payments per slot; the cash each borrower could
-        put to debt, of which ``pending`` (one lender: the payments, not yet taken off
-        to save a pass over every borrower) or nothing (None) is still to be deducted.
+        ``(paid, available)``: payments per slot, and the cash each borrower could still
+        put to debt after them.
     """
     n_lenders, n = due.shape
     available = available_cash(cash, protected, pressure)
@@ -107,10 +112,11 @@ def pay_loans(
         # Dues and available cash are never negative, so a refusal pays exactly 0.
         paid = np.minimum(due, available)
         paid[0] *= willing_to_pay(pressure[0], willingness, stage0_thresholds[0], pay_uniform[0])
-        return paid, available, paid[0]
+        available -= paid[0]
+        return paid, available
     paid = np.zeros_like(due)
     pay_effect = np.stack([p.dense(n)[0] for p in pressure])
-    order = np.argsort(-pay_effect, axis=0, kind="stable")
+    order = np.lexsort((tie_break, -pay_effect), axis=0)
     cols = np.arange(n)
     willing = np.stack(
         [
@@ -122,43 +128,4 @@ def pay_loans(
         pay = np.where(willing[j, cols], np.minimum(due[j, cols], available), 0.0)
         paid[j, cols] = pay
         available -= pay
-    return paid, available, None
-
-
-def pay_recoveries(
-    wo_balance: np.ndarray,
-    shares: Sequence[float],
-    available: np.ndarray,
-    pending: np.ndarray | None,
-    income: np.ndarray,
-    remaining: np.ndarray,
-) -> np.ndarray:
-    """Debtors pay part of their spare cash on written-off debt still in recovery.
-
-    Each lender ``j`` takes ``shares[j]`` of the debtor's spare cash after dues (at most
-    the month's income), up to what is owed.
-
-    Args:
-        wo_balance: Written-off balance in recovery per slot, reduced in place.
-        shares: Each lender's :func:`recovery_share`.
-        available: Spare cash per borrower (from :func:`pay_loans`), reduced in place.
-        pending: Payments still to deduct from ``available`` (from :func:`pay_loans`).
-        income: This month's income per borrower.
-        remaining: Cash left for spending and saving per borrower, reduced in place.
-
-    Returns:
-        The amount recovered by each lender.
-    """
-    recovered = np.zeros(len(shares))
-    for j, share in enumerate(shares):
-        owed = wo_balance[j]
-        debtors = np.flatnonzero(owed != 0)
-        left = available[debtors]
-        if pending is not None:
-            left -= pending[debtors]
-        take = np.minimum(owed[debtors], share * np.minimum(left, income[debtors]))
-        recovered[j] = take.sum()
-        owed[debtors] -= take
-        available[debtors] = left - take
-        remaining[debtors] -= take
-    return recovered
+    return paid, available

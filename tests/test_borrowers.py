@@ -91,8 +91,8 @@ def test_essentials_scale_with_prices_and_illness_costs_cash():
 def test_damaged_record_lowers_the_score():
     eco = CreditEconomy(100, seed=1, burn_in=0)
     lender = eco.lenders[0]
-    clean = lender.score(np.zeros(3), np.zeros(3), np.zeros(3, bool))
-    bad = lender.score(np.zeros(3), np.zeros(3), np.ones(3, bool))
+    clean = lender.score(np.zeros(3), np.zeros(3), np.zeros(3, bool), eco.params)
+    bad = lender.score(np.zeros(3), np.zeros(3), np.ones(3, bool), eco.params)
     np.testing.assert_allclose(clean - bad, DAMAGED_RECORD_PENALTY)
 
 

@@ -157,7 +157,7 @@ def test_run_longer_than_a_preset_extends_it():
         ({"seed": "abc"}, TypeError, "seed"),
         ({"burn_in": -1}, ValueError, "burn_in"),
         ({"population": {"savings_mnths": 1}}, ValueError, "unknown population field"),
-        ({"population": {"segment_shares": (0.5, 0.5, 0.5)}}, ValueError, "sum to 1"),
+        ({"population": {"segment_shares": (0.5, 0.5, 0.5)}}, ValueError, "summing to 1"),
         ({"population": 5}, TypeError, "population"),
     ],
 )
@@ -189,13 +189,13 @@ def test_roll_rate_and_vintage_tables():
     assert np.all(np.diff(first) >= 0) and first[-1] > 0
 
 
-def test_dynamic_rule_tightens_cutoff_when_overdue_passes_target():
-    pol = RiskPolicy.preset("aggressive", dynamic_overdue_target=0.02, dynamic_step=10)
+def test_dynamic_rule_tightens_cutoff_when_the_flow_passes_target():
+    pol = RiskPolicy.preset("aggressive", dynamic_target=0.02, dynamic_step=10)
     eco = CreditEconomy(3000, "severe_recession", pol, seed=1, burn_in=12)
     df = eco.run(24)
     assert df["cutoff"].max() > pol.score_cutoff
     static = CreditEconomy(
-        3000, "severe_recession", pol.replace(dynamic_overdue_target=None), seed=1, burn_in=12
+        3000, "severe_recession", pol.replace(dynamic_target=None), seed=1, burn_in=12
     ).run(24)
     assert (static["cutoff"] == pol.score_cutoff).all()
     assert df["approvals"].sum() < static["approvals"].sum()

@@ -280,10 +280,15 @@ def test_every_metric_column_has_its_unit():
     from experiments.charts import label
     from model import EXTRA_COLUMNS, METRIC_COLUMNS
 
+    from model.metrics import METRICS
+
     for column in [*METRIC_COLUMNS, *EXTRA_COLUMNS]:
-        rate = "_rate" in column or column.startswith("share_")
-        rate |= column == "scenario_unemployment"
-        assert label(column).endswith("(%)") == rate, column
+        share = METRICS[column].unit == "share"
+        assert label(column).endswith("(%)") == share, column
+    assert label("balance").endswith("(currency units)")
+    assert label("active_loans").endswith("(count)")
+    for column in ("overdue_rate", "forborne_share", "capital_ratio", "policy_rate"):
+        assert label(column).endswith("(%)")
 
 
 def test_a_true_false_sweep_is_drawn_as_two_categories():

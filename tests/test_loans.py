@@ -1,106 +1,255 @@
+"""Contractual loan accounting: each rule of model/loans.py alone, on hand-made loans."""
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from model.loans import LoanBook, annuity_factor, annuity_payment
+from model import loans
+from model.loans import (
+    LoanBook,
+    RedefaultCohorts,
+    allocate_payment,
+    annuity_factor,
+    annuity_payment,
+    next_dpd,
+    unpaid_instalments,
+)
+
+RATE = 0.24 / 12
 
 
-def _book_with_loan(amount=1200.0, annual_rate=0.24, term=12):
-    book = LoanBook(1, 1)
+def _book(amount=1200.0, rate=RATE, term=12, n=1):
+    book = LoanBook(1, n)
+    idx = np.arange(n)
     book.originate(
         0,
-        np.array([0]),
-        np.array([amount]),
-        np.array([annual_rate / 12]),
-        term,
-        np.array([0], np.int8),
+        idx,
+        np.full(n, amount),
+        np.full(n, rate),
+        np.full(n, term, np.int16),
+        np.zeros(n, np.int8),
         month=0,
+        loan_id=idx.astype(np.int64),
     )
     return book
 
 
+def _month(book, pay, month=1, late_fee=0.05, penalty=0.0, order="fees_first", cohorts=None):
+    """One month of one loan: fall due, pay ``pay(due)``, settle. Returns (due, paid, result)."""
+    _, due = loans.fall_due(book, 0, penalty)
+    paid = np.minimum(np.asarray(pay(due), float), due)
+    cohorts = cohorts or RedefaultCohorts(1, 0, 60)
+    result = loans.settle(
+        book,
+        0,
+        due,
+        paid,
+        late_fee=late_fee,
+        payment_order=order,
+        probation_months=12,
+        month=month,
+        redefaults=cohorts,
+    )
+    return due, paid, result
+
+
 def test_annuity_repays_exactly_over_the_term():
-    book = _book_with_loan()
+    book = _book()
     payments = []
-    for _ in range(12):
-        interest, due = book.due(0, penalty_monthly=0.0)
-        payments.append(due[0])
-        _, _, repaid = book.settle(0, due, due.copy(), late_fee_share=0.05)
-    assert repaid[0] and not book.active[0, 0]
-    assert book.balance[0, 0] == 0.0
-    assert payments[0] == pytest.approx(payments[5])
+    for month in range(1, 13):
+        due, paid, result = _month(book, lambda d: d, month)
+        payments.append(paid[0])
+    assert result.repaid[0]
+    assert book.balance[0, 0] == 0.0 and book.arrears[0, 0] == 0.0
+    assert payments[0] == pytest.approx(book.instalment[0, 0])
     assert payments[-1] == pytest.approx(payments[0], rel=1e-9)
-    assert sum(payments) > 1200.0
+    assert sum(payments) == pytest.approx(12 * annuity_payment(1200.0, RATE, 12))
 
 
 def test_zero_rate_annuity_and_factor():
-    pay = annuity_payment(np.array([1200.0]), np.array([0.0]), np.array([12]))
-    assert pay[0] == pytest.approx(100.0)
+    assert annuity_payment(np.array([1200.0]), np.array([0.0]), np.array([12]))[0] == 100.0
     assert annuity_factor(0.0, 12) == 12.0
     assert annuity_factor(0.01, 12) == pytest.approx(11.2551, rel=1e-4)
 
 
-def test_missed_payment_ages_dpd_charges_fee_and_cure_resets():
-    book = _book_with_loan()
+def test_unpaid_instalments_counts_part_instalments_as_one():
+    assert unpaid_instalments(0.0, 100.0) == 0
+    assert unpaid_instalments(1e-9, 100.0) == 0
+    assert unpaid_instalments(0.5, 100.0) == 1
+    assert unpaid_instalments(100.0, 100.0) == 1
+    assert unpaid_instalments(100.01, 100.0) == 2
+    assert unpaid_instalments(300.0, 100.0) == 3
+
+
+def test_payment_goes_to_fees_first_then_to_arrears_or_the_reverse():
+    assert allocate_payment(50.0, 20.0, 100.0, True) == (20.0, 30.0)
+    assert allocate_payment(50.0, 20.0, 100.0, False) == (0.0, 50.0)
+    assert allocate_payment(130.0, 20.0, 100.0, False) == (20.0, 100.0)
+    assert allocate_payment(10.0, 20.0, 100.0, True) == (10.0, 0.0)
+
+
+def test_next_dpd_is_the_age_of_the_oldest_unpaid_instalment():
+    assert next_dpd(0, 1, 1) == 1  # a miss: 1-30 DPD
+    assert next_dpd(1, 2, 2) == 2  # another miss
+    assert next_dpd(2, 3, 1) == 1  # two instalments cleared: back two buckets
+    assert next_dpd(3, 4, 0) == 0  # arrears cleared: current
+    assert next_dpd(5, 2, 2) == 6  # after maturity, nothing new falls due: it ages
+
+
+def test_a_miss_ages_one_bucket_charges_a_late_fee_and_a_full_payment_cures():
+    book = _book()
     inst = book.instalment[0, 0]
-    _, due = book.due(0, penalty_monthly=0.02)
-    late, fees, _ = book.settle(0, due, np.zeros(1), late_fee_share=0.05)
+    _, _, result = _month(book, lambda d: 0 * d)
     assert book.dpd[0, 0] == 1
-    assert late.tolist() == [0] and fees[0] == pytest.approx(0.05 * inst)
-    assert book.arrears[0, 0] == pytest.approx(due[0] + fees[0])
-    _, due2 = book.due(0, penalty_monthly=0.02)
-    assert due2[0] == pytest.approx(book.arrears[0, 0] + inst)  # arrears plus the new instalment
-    book.settle(0, due2, np.zeros(1), late_fee_share=0.05)
+    assert book.arrears[0, 0] == pytest.approx(inst)
+    assert book.fees_due[0, 0] == pytest.approx(0.05 * inst) == pytest.approx(result.fees)
+    due, _, _ = _month(book, lambda d: 0 * d, month=2)
+    assert due[0] == pytest.approx(2 * inst + 0.05 * inst)  # two instalments and the fee
     assert book.dpd[0, 0] == 2
-    _, due3 = book.due(0, penalty_monthly=0.02)
-    book.settle(0, due3, due3.copy(), late_fee_share=0.05)
-    assert book.dpd[0, 0] == 0 and book.arrears[0, 0] == 0.0
+    _month(book, lambda d: d, month=3)
+    assert book.dpd[0, 0] == 0 and book.arrears[0, 0] == 0 and book.fees_due[0, 0] == 0
 
 
-def test_partial_payment_still_ages_dpd():
-    book = _book_with_loan()
-    _, due = book.due(0, 0.0)
-    book.settle(0, due, due * 0.5, 0.05)
-    assert book.dpd[0, 0] == 1
+def test_a_partial_payment_reduces_arrears_and_rolls_the_loan_back():
+    book = _book()
+    inst = book.instalment[0, 0]
+    for month in (1, 2, 3):
+        _month(book, lambda d: 0 * d, month=month)
+    assert book.dpd[0, 0] == 3
+    # Pays the fees and two of the four instalments now due: 61-90 -> 31-60 DPD.
+    _month(book, lambda d: book.fees_due[0] + 2 * inst, month=4)
+    assert book.dpd[0, 0] == 2
+    assert book.arrears[0, 0] == pytest.approx(2 * inst)
 
 
-def test_penalty_interest_snowballs_unpaid_debt():
-    quiet, harsh = _book_with_loan(), _book_with_loan()
-    for _ in range(4):
-        for book, pen in ((quiet, 0.0), (harsh, 0.03)):
-            _, due = book.due(0, pen)
-            book.settle(0, due, np.zeros(1), 0.05)
-    assert harsh.balance[0, 0] > quiet.balance[0, 0] > 1200.0
+def test_a_payment_short_of_the_instalment_keeps_the_loan_overdue():
+    """Current only when arrears are cleared: 99% of the instalment is still 1-30 DPD."""
+    book = _book()
+    _month(book, lambda d: 0.99 * d)
+    assert book.dpd[0, 0] == 1 and book.arrears[0, 0] > 0
 
 
-def test_write_off_moves_balance_to_recovery():
-    book = _book_with_loan()
-    for _ in range(6):
-        _, due = book.due(0, 0.0)
-        book.settle(0, due, np.zeros(1), 0.05)
-    bal = book.balance[0, 0]
-    hit, amount = book.write_off(0, writeoff_months=7)
-    assert hit.size == 0 and amount.size == 0
-    hit, amount = book.write_off(0, writeoff_months=6)
-    assert hit.tolist() == [0] and amount[0] == pytest.approx(bal)
-    assert not book.active[0, 0] and book.balance[0, 0] == 0.0
-    assert book.wo_balance[0, 0] == pytest.approx(bal)
+def test_fees_first_makes_a_short_payment_age_the_loan_arrears_first_does_not():
+    """The snowball: paying the month's instalment while owing fees leaves it unpaid."""
+    for order, dpd in (("fees_first", 2), ("arrears_first", 1)):
+        book = _book()
+        inst = book.instalment[0, 0]
+        _month(book, lambda d: 0 * d, order=order)
+        _month(book, lambda d: np.full(1, inst), month=2, order=order)
+        assert book.dpd[0, 0] == dpd, order
 
 
-def test_relief_cures_extends_and_lowers_instalment():
-    book = _book_with_loan()
-    for _ in range(2):
-        _, due = book.due(0, 0.0)
-        book.settle(0, due, np.zeros(1), 0.05)
-    before_bal, before_inst, left = (
-        book.balance[0, 0],
-        book.instalment[0, 0],
-        book.months_left[0, 0],
+def test_penalty_interest_goes_to_fees_due_and_snowballs():
+    snow, flat = _book(), _book()
+    for month in range(1, 5):
+        _month(snow, lambda d: 0 * d, month=month, penalty=0.03)
+        _month(flat, lambda d: 0 * d, month=month, penalty=0.0)
+    assert snow.fees_due[0, 0] > flat.fees_due[0, 0]
+    assert snow.balance[0, 0] > flat.balance[0, 0]
+    assert snow.arrears[0, 0] == pytest.approx(flat.arrears[0, 0])  # instalments unchanged
+
+
+def test_after_maturity_an_unpaid_loan_keeps_ageing():
+    book = _book(term=3)
+    for month in range(1, 10):
+        _month(book, lambda d: 0 * d, month=month)
+    assert book.months_left[0, 0] == 0
+    assert book.dpd[0, 0] == 9  # the oldest unpaid instalment fell due 9 months ago
+    assert book.arrears[0, 0] == pytest.approx(book.balance[0, 0] - book.fees_due[0, 0])
+
+
+def test_write_off_picks_loans_at_the_horizon_only():
+    book = _book(n=3)
+    book.dpd[0] = [5, 6, 7]
+    assert loans.write_off(book, 0, 6).tolist() == [1, 2]
+
+
+def test_relief_capitalises_the_arrears_and_makes_the_loan_forborne():
+    book = _book()
+    for month in (1, 2):
+        _month(book, lambda d: 0 * d, month=month)
+    owed = book.balance[0, 0]
+    arrears, fees = book.arrears[0, 0], book.fees_due[0, 0]
+    inst = book.instalment[0, 0]
+    waived = loans.restructure(
+        book, 0, np.array([0]), waiver=0.2, rate_cut=0.3, extension=6, month=2
     )
-    arrears = book.arrears[0, 0]
-    waived = book.grant_relief(0, np.array([0]), waiver=0.5, rate_cut=0.3, extension=6)
-    assert waived[0] == pytest.approx(0.5 * arrears)
-    assert book.balance[0, 0] == pytest.approx(before_bal - waived[0])
-    assert book.dpd[0, 0] == 0 and book.relieved[0, 0]
-    assert book.months_left[0, 0] == left + 6
-    assert book.rate[0, 0] == pytest.approx(0.02 * 0.7)
-    assert book.instalment[0, 0] < before_inst
+    assert waived[0] == pytest.approx(0.2 * (arrears + fees))
+    assert book.balance[0, 0] == pytest.approx(owed - waived[0])
+    assert book.arrears[0, 0] == 0 and book.fees_due[0, 0] == 0 and book.dpd[0, 0] == 0
+    assert book.forborne[0, 0] and book.relieved[0, 0]
+    assert book.rate[0, 0] == pytest.approx(0.7 * RATE)
+    assert book.months_left[0, 0] == 10 + 6
+    assert book.instalment[0, 0] < inst * 1.2
+
+
+def test_forborne_loan_leaves_forbearance_after_its_probation_of_regular_payments():
+    book = _book(term=36)
+    _month(book, lambda d: 0 * d)
+    loans.restructure(book, 0, np.array([0]), waiver=0, rate_cut=0, extension=0, month=1)
+    for month in range(2, 13):
+        _month(book, lambda d: d, month=month)
+    assert book.forborne[0, 0] and book.regular[0, 0] == 11
+    _month(book, lambda d: d, month=13)
+    assert not book.forborne[0, 0]
+
+
+def test_a_miss_in_probation_redefaults_at_once_and_is_counted_once():
+    book = _book(term=36)
+    cohorts = RedefaultCohorts(1, 0, 60)
+    _month(book, lambda d: 0 * d, cohorts=cohorts)
+    loans.restructure(book, 0, np.array([0]), waiver=0, rate_cut=0, extension=0, month=1)
+    cohorts.record_grants(0, 1, 1)
+    for month in range(2, 6):
+        _month(book, lambda d: d, month=month, cohorts=cohorts)
+    _, _, result = _month(book, lambda d: 0 * d, month=6, cohorts=cohorts)
+    assert result.redefaulted.tolist() == [0] and book.redefaulted[0, 0]
+    assert book.regular[0, 0] == 0 and book.forborne[0, 0]
+    _, _, again = _month(book, lambda d: 0 * d, month=7, cohorts=cohorts)
+    assert again.redefaulted.size == 0  # once per loan
+    assert cohorts.redefaults[0, 1] == 1
+    assert cohorts.closed_cohorts(0, 13) == (1, 1)  # the window of the month-1 cohort closed
+    assert cohorts.closed_cohorts(0, 12) == (0, 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    shares=st.lists(st.sampled_from([0.0, 0.3, 0.9, 1.0, 1.5, 3.0]), min_size=1, max_size=30),
+    term=st.integers(1, 24),
+    order=st.sampled_from(loans.PAYMENT_ORDERS),
+    penalty=st.sampled_from([0.0, 0.015]),
+)
+def test_dpd_is_thirty_days_per_instalment_due_and_unpaid(shares, term, order, penalty):
+    """Before maturity DPD = unpaid instalments; after, it ages; balance = fees + arrears + rest."""
+    book = _book(term=term)
+    inst = book.instalment[0, 0]
+    for month, share in enumerate(shares, start=1):
+        if not book.active[0, 0]:
+            break
+        _, _, result = _month(
+            book, lambda d, s=share: np.minimum(s * inst, d), month, order=order, penalty=penalty
+        )
+        b = book
+        assert b.balance[0, 0] >= b.arrears[0, 0] + b.fees_due[0, 0] - 1e-9
+        assert min(b.balance[0, 0], b.arrears[0, 0], b.fees_due[0, 0]) >= 0
+        unpaid = unpaid_instalments(b.arrears[0, 0], inst)
+        if b.months_left[0, 0] > 0:
+            assert b.dpd[0, 0] == unpaid
+        else:
+            assert b.dpd[0, 0] >= min(unpaid, 1)
+        if result.repaid[0]:
+            book.close(0, np.array([0]))
+
+
+def test_a_borrower_paying_90_percent_of_each_instalment_is_not_written_off_early():
+    """Arrears grow by a tenth of an instalment a month (and fees): far from six instalments."""
+    book = _book(term=12)
+    inst = book.instalment[0, 0]
+    for month in range(1, 40):
+        _, _, result = _month(book, lambda d: np.minimum(0.9 * inst, d), month=month)
+        if result.repaid[0]:
+            break
+        assert 1 <= book.dpd[0, 0] < 6
+        assert loans.write_off(book, 0, 6).size == 0
+    assert result.repaid[0] and month > 12  # repaid late, never written off

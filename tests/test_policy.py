@@ -23,10 +23,14 @@ def test_contract_levers_exist():
         "writeoff_dpd",
         "collection_intensity",
         "relief_enabled",
-        "dynamic_overdue_target",
+        "dynamic_target",
+        "min_capital_ratio",
+        "payment_order",
+        "probation_months",
+        "term_mix",
     ):
         assert lever in names
-    assert RiskPolicy().dynamic_overdue_target is None
+    assert RiskPolicy().dynamic_target is None
 
 
 def test_replace_returns_validated_copy_and_policy_is_frozen():
@@ -49,7 +53,12 @@ def test_replace_returns_validated_copy_and_policy_is_frozen():
         ({"collection_intensity": 1.5}, ValueError, "collection_intensity"),
         ({"relief_enabled": "yes"}, TypeError, "relief_enabled"),
         ({"term_months": 2.5}, TypeError, "term_months"),
-        ({"dynamic_overdue_target": 0.0}, ValueError, "dynamic_overdue_target"),
+        ({"dynamic_target": 0.0}, ValueError, "dynamic_target"),
+        ({"dynamic_overdue_target": 0.1}, ValueError, "renamed: use dynamic_target"),
+        ({"payment_order": "oldest"}, ValueError, "fees_first, arrears_first"),
+        ({"term_mix": [[3, 0.5], [12, 0.4]]}, ValueError, "term_mix"),
+        ({"term_mix": [[0, 1.0]]}, ValueError, "term_mix"),
+        ({"min_capital_ratio": 0.2}, ValueError, "min_capital_ratio must be <="),
         ({"score_cutof": 600}, ValueError, "unknown policy field 'score_cutof'"),
         ({"collection_costs": (1, 2)}, ValueError, "collection_costs"),
         ({"provision_rates": (0.1, 0.2)}, ValueError, "provision_rates must be 5 numbers"),

@@ -17,7 +17,7 @@ policies = st.builds(
         relief_enabled=relief,
         penalty_rate=pen,
         late_fee=fee,
-        dynamic_overdue_target=target,
+        dynamic_target=target,
     ),
     st.sampled_from(RiskPolicy.names()),
     st.floats(450, 750),
@@ -29,6 +29,14 @@ policies = st.builds(
     st.floats(0, 1),
     st.floats(0, 0.5),
     st.one_of(st.none(), st.floats(0.01, 0.2)),
+).flatmap(
+    lambda p: st.builds(
+        p.replace,
+        payment_order=st.sampled_from(["fees_first", "arrears_first"]),
+        term_mix=st.sampled_from([None, ((3, 0.3), (12, 0.5), (36, 0.2))]),
+        probation_months=st.integers(1, 24),
+        capital_ratio=st.floats(0.06, 0.3),
+    )
 )
 scenarios = st.builds(
     lambda name, severity: MacroScenario.preset(name, months=15, severity=severity),
@@ -48,7 +56,8 @@ populations = st.fixed_dictionaries(
 
 def _snapshot(eco):
     b = eco.book
-    return {k: getattr(b, k).copy() for k in ("active", "dpd", "balance", "wo_balance", "age")}
+    names = ("active", "dpd", "balance", "months_left", "loan_id", "arrears", "instalment")
+    return {k: getattr(b, k).copy() for k in names}
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -66,24 +75,48 @@ def test_accounts_balance_and_states_stay_legal(policy, second, scenario, popula
     for _ in range(15):
         before = _snapshot(eco)
         eco.step()
-        after = _snapshot(eco)
         b = eco.book
-        for arr in (b.balance, b.arrears, b.wo_balance, eco.state.savings, eco.state.income):
+        for arr in (b.balance, b.arrears, b.fees_due, eco.state.savings, eco.state.income):
             assert np.all(np.isfinite(arr)) and np.all(arr >= 0)
-        # DPD moves up one month or resets to current (cure, relief, repaid, written off, new).
-        was = before["active"]
-        dpd_ok = (after["dpd"] == before["dpd"] + 1) | (after["dpd"] == 0)
-        assert np.all(dpd_ok[was])
-        assert np.all(after["dpd"][~was & after["active"]] == 0)
-        # Write-offs only at or past the policy's DPD.
-        written = after["wo_balance"] > before["wo_balance"] + 1e-9
+        assert np.all(b.balance >= b.arrears + b.fees_due - 1e-6)
+        # Contractual DPD: 30 days per instalment due and unpaid before maturity; after
+        # maturity the oldest unpaid instalment keeps ageing.
+        unpaid = np.ceil(
+            np.where(b.arrears > 1e-6, b.arrears / np.maximum(b.instalment, 1e-12) - 1e-9, 0)
+        )
+        running = b.active & (b.months_left > 0)
+        assert np.array_equal(b.dpd[running], unpaid[running])
+        matured = b.active & (b.months_left == 0)
+        assert np.all(b.dpd[matured] >= (b.arrears[matured] > 1e-6))
+        assert np.all(b.dpd[b.active & (b.arrears == 0)] == 0)
+        # DPD moves up by at most a month.
+        kept = before["active"] & (b.loan_id == before["loan_id"])
+        assert np.all(b.dpd[kept] <= before["dpd"][kept] + 1)
+        # Write-offs only at the policy's DPD, with that many instalments unpaid unless
+        # the loan had matured.
+        tape = eco.loan_tape()
+        written = tape[(tape.status == "written_off") & (tape.closed_month == eco.month - 1)]
         for lender in eco.lenders:
-            j = lender.index
             months = lender.policy.writeoff_dpd // 30
-            assert np.all(before["dpd"][j][written[j]] + 1 >= months)
+            rows = written[written.lender == lender.index]
+            assert (rows.dpd >= 30 * months).all()
+            for row in rows.itertuples():
+                if before["months_left"][lender.index, row.borrower] > 1:
+                    assert np.ceil(row.arrears / row.instalment - 1e-9) >= months
     df = eco.metrics()
-    rates = ["overdue_rate", "overdue_rate_30", "npl_rate", "overdue_balance_rate", "approval_rate"]
+    rates = [
+        "overdue_rate",
+        "overdue_rate_30",
+        "npl_rate",
+        "overdue_balance_rate",
+        "approval_rate",
+        "forborne_share",
+        "overdue_rate_underlying",
+        "redefault_rate",
+        "new_delinquency_rate",
+    ]
     assert ((df[rates] >= 0) & (df[rates] <= 1)).all().all()
+    assert (df.overdue_rate_underlying >= df.overdue_rate - 1e-12).all()
     assert not df.isna().any().any()
     # Money identity per lender and month.
     hist = eco.lender_history()
@@ -99,6 +132,17 @@ def test_accounts_balance_and_states_stay_legal(policy, second, scenario, popula
             - h["waived"]
         ).to_numpy()
         np.testing.assert_allclose(h["balance"].to_numpy() - prev, flows, rtol=1e-9, atol=1e-6)
+        # Equity: moved by profit and dividends only; never above the target.
+        capital = h["capital"].to_numpy()
+        prev_capital = np.concatenate(
+            [[lender.policy.capital_ratio * opening[lender.index]], capital[:-1]]
+        )
+        np.testing.assert_allclose(
+            capital - prev_capital, (h["profit"] - h["dividends"]).to_numpy(), rtol=1e-9, atol=1e-6
+        )
+        alive = ~h["failed_lenders"].astype(bool).to_numpy()
+        target = lender.policy.capital_ratio * h["balance"].to_numpy()
+        assert np.all(capital[alive] <= target[alive] + 1e-6)
 
 
 @settings(max_examples=10, deadline=None)

@@ -1,0 +1,183 @@
+"""Parameters that describe and validate themselves: one declaration per lever.
+
+A parameter class is a frozen dataclass whose fields are made with :func:`lever`,
+which stores the allowed range or choices, the unit, a group and a one-line meaning
+in the field's metadata. :class:`Parameters` reads that metadata to check every value
+when an instance is made (one-line ``ValueError``/``TypeError`` naming the field), and
+to describe the class for config docs and dashboards (:meth:`Parameters.describe`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from model._checks import check_number
+
+
+def lever(
+    default: Any,
+    *,
+    description: str,
+    group: str = "",
+    unit: str = "",
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    integer: bool = False,
+    multiple: int | None = None,
+    length: int | None = None,
+    choices: tuple[str, ...] | None = None,
+    check: Callable[[Any], Any] | None = None,
+) -> Any:
+    """A dataclass field carrying its own validation and documentation.
+
+    Args:
+        default: Default value (numbers, booleans, strings, tuples or None).
+        description: One line: what the parameter means.
+        group: Group name (for docs and dashboards).
+        unit: Unit, in words.
+        low: Smallest allowed value of a number (or of each element of a tuple).
+        high: Largest allowed value.
+        low_open: Whether ``low`` itself is excluded.
+        integer: Whether the value must be an integer.
+        multiple: The value must be a multiple of this integer.
+        length: A tuple of this many numbers.
+        choices: The allowed strings.
+        check: A function that checks (and normalises) the value itself, for shapes the
+            other options do not cover; it raises ``ValueError`` with a full message.
+    """
+    metadata = {
+        "description": description,
+        "group": group,
+        "unit": unit,
+        "low": low,
+        "high": high,
+        "low_open": low_open,
+        "integer": integer,
+        "multiple": multiple,
+        "length": length,
+        "choices": choices,
+        "check": check,
+    }
+    if isinstance(default, list | dict):
+        raise TypeError("lever defaults must be immutable (use a tuple)")
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def _allowed(meta: Mapping[str, Any]) -> str:
+    low, high = meta["low"], meta["high"]
+    if meta["choices"] is not None:
+        return "one of " + ", ".join(meta["choices"])
+    if low is not None and high is not None:
+        text = f"in {'(' if meta['low_open'] else '['}{low:g}, {high:g}]"
+    elif low is not None:
+        text = f"{'>' if meta['low_open'] else '>='} {low:g}"
+    else:
+        text = "any value"
+    if meta["multiple"]:
+        text += f", a multiple of {meta['multiple']}"
+    return text
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """Base of the parameter classes: validation, ``replace`` and self-description."""
+
+    #: Name of the kind of parameter, used in error messages ("policy", "population").
+    OWNER: ClassVar[str] = "parameter"
+    #: Old field names and what replaced them (a clearer error than "unknown field").
+    RENAMED: ClassVar[dict[str, str]] = {}
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            if f.metadata:
+                object.__setattr__(self, f.name, self._checked(f, getattr(self, f.name)))
+
+    @staticmethod
+    def _checked(f: dataclasses.Field, value: Any) -> Any:
+        meta, name, default = f.metadata, f.name, f.default
+        if meta["check"] is not None:
+            return meta["check"](value)
+        if value is None and default is None:
+            return None
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be true or false, got {value!r}")
+            return value
+        if isinstance(default, str):
+            choices = meta["choices"]
+            if not isinstance(value, str) or not value or (choices and value not in choices):
+                allowed = f"one of {', '.join(choices)}" if choices else "a non-empty string"
+                raise (ValueError if isinstance(value, str) else TypeError)(
+                    f"{name} must be {allowed}, got {value!r}"
+                )
+            return value
+        if meta["length"] is not None:
+            n = meta["length"]
+            if isinstance(value, str | bytes) or not hasattr(value, "__len__") or len(value) != n:
+                raise ValueError(
+                    f"{name} must be {n} numbers ({meta['description']}), got {value!r}"
+                )
+            return tuple(
+                check_number(f"{name}[{i}]", v, low=meta["low"], high=meta["high"])
+                for i, v in enumerate(value)
+            )
+        kwargs = {"low": meta["low"], "high": meta["high"], "low_open": meta["low_open"]}
+        value = check_number(name, value, integer=meta["integer"], **kwargs)
+        if meta["multiple"] and value % meta["multiple"]:
+            raise ValueError(f"{name} must be {_allowed(meta)}, got {value}")
+        return value
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        """Return the names of every parameter."""
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def check_known(cls, overrides: Mapping[str, Any]) -> None:
+        """Reject names that are not parameters, naming the first and listing the known ones.
+
+        Raises:
+            ValueError: For an unknown (or renamed) name.
+        """
+        known = cls.field_names()
+        for key in overrides:
+            if key in cls.RENAMED:
+                raise ValueError(f"{cls.OWNER} field {key!r} was renamed: use {cls.RENAMED[key]}")
+            if key not in known:
+                raise ValueError(f"unknown {cls.OWNER} field {key!r}; allowed: {', '.join(known)}")
+
+    def replace(self, **changes: Any) -> Any:
+        """Return a copy with some parameters changed (validated like a new instance).
+
+        Raises:
+            ValueError: For an unknown parameter or a value out of range.
+        """
+        self.check_known(changes)
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def describe(cls) -> list[dict[str, Any]]:
+        """One dict per parameter: name, group, type, default, allowed values, unit, meaning."""
+        out = []
+        for f in dataclasses.fields(cls):
+            meta = f.metadata
+            out.append(
+                {
+                    "name": f.name,
+                    "group": meta.get("group", ""),
+                    "type": str(f.type),
+                    "default": f.default,
+                    "allowed": _allowed(meta) if meta else "",
+                    "unit": meta.get("unit", ""),
+                    "description": meta.get("description", ""),
+                    "low": meta.get("low"),
+                    "high": meta.get("high"),
+                    "integer": meta.get("integer", False),
+                    "choices": meta.get("choices"),
+                }
+            )
+        return out

@@ -1,0 +1,93 @@
+"""Written-off debt in recovery: one row per written-off loan, each on its own clock.
+
+A loan written off in month ``t`` is pursued in months ``t + 1`` to ``t + horizon``
+(the policy's ``recovery_months``), then dropped; a later write-off of another loan
+of the same borrower starts its own clock and never restarts this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from model.loans import MONEY_TOLERANCE
+
+
+class Recoveries:
+    """Rows of written-off loans still owed something."""
+
+    def __init__(self) -> None:
+        self.loan_id = np.empty(0, np.int64)
+        self.lender = np.empty(0, np.int16)
+        self.borrower = np.empty(0, np.int64)
+        self.owed = np.empty(0)
+        self.written_off = np.empty(0, np.int32)
+        self.horizon = np.empty(0, np.int16)
+
+    def __len__(self) -> int:
+        return int(self.owed.size)
+
+    def add(
+        self,
+        lender: int,
+        borrowers: np.ndarray,
+        loan_ids: np.ndarray,
+        amounts: np.ndarray,
+        month: int,
+        horizon: int,
+    ) -> None:
+        """Start the recovery of loans written off by ``lender`` in ``month``."""
+        n = borrowers.size
+        self.loan_id = np.concatenate([self.loan_id, loan_ids])
+        self.lender = np.concatenate([self.lender, np.full(n, lender, np.int16)])
+        self.borrower = np.concatenate([self.borrower, borrowers.astype(np.int64)])
+        self.owed = np.concatenate([self.owed, amounts])
+        self.written_off = np.concatenate([self.written_off, np.full(n, month, np.int32)])
+        self.horizon = np.concatenate([self.horizon, np.full(n, horizon, np.int16)])
+
+    def collect(
+        self,
+        shares: Sequence[float],
+        available: np.ndarray,
+        income: np.ndarray,
+        remaining: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Debtors pay part of their spare cash on each written-off loan.
+
+        A loan of lender ``j`` recovers ``shares[j]`` of the debtor's spare cash after the
+        month's dues (at most the month's income), up to what it is owed; each debt is
+        pursued separately, from the spare cash before the month's recoveries.
+
+        Args:
+            shares: Each lender's share (``repayment.recovery_share``).
+            available: Spare cash per borrower after dues; reduced in place.
+            income: This month's income per borrower.
+            remaining: Cash left for spending and saving; reduced in place.
+
+        Returns:
+            ``(by_lender, by_row)``: amounts recovered per lender, and per row.
+        """
+        if not len(self):
+            return np.zeros(len(shares)), np.empty(0)
+        debtors = self.borrower
+        share = np.asarray(shares)[self.lender]
+        take = np.minimum(self.owed, share * np.minimum(available[debtors], income[debtors]))
+        np.maximum(take, 0.0, out=take)
+        self.owed -= take
+        np.subtract.at(available, debtors, take)
+        np.subtract.at(remaining, debtors, take)
+        by_lender = np.bincount(self.lender, weights=take, minlength=len(shares))
+        return by_lender, take
+
+    def expire(self, month: int) -> None:
+        """Drop the loans paid off or past their recovery horizon at the end of ``month``."""
+        keep = (self.owed > MONEY_TOLERANCE) & (month - self.written_off < self.horizon)
+        if keep.all():
+            return
+        for name in ("loan_id", "lender", "borrower", "owed", "written_off", "horizon"):
+            setattr(self, name, getattr(self, name)[keep])
+
+    def renumber(self, new_ids: np.ndarray) -> None:
+        """Map loan ids after the tape dropped closed loans (-1: no longer on the tape)."""
+        self.loan_id = new_ids[self.loan_id]

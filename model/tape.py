@@ -1,0 +1,246 @@
+"""The loan tape: one row per loan, with its terms and its state (at closing for closed loans).
+
+A bank's credit-risk function works from such a tape. Rows are kept for every loan
+originated after the burn-in and for the seasoned loans (vintage < 0) open at month 0;
+the loans of the burn-in that closed before month 0 are dropped, to bound memory. Open loans
+are read from the loan book when the tape is asked for; a loan that closes (repaid
+or written off) keeps its values at closing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from model.loans import LoanBook
+
+#: Loan statuses (contract), in code order.
+STATUSES = ("current", "delinquent", "forborne", "probation", "written_off", "closed")
+#: DPD buckets of the tape (contract), by days past due.
+DPD_BUCKETS = ("current", "1-30", "31-60", "61-90", "91-180", "180+")
+#: Upper DPD (in months of 30 days) of each bucket but the last.
+_BUCKET_EDGES = np.array([0, 1, 2, 3, 6])
+_CLOSED, _WRITTEN_OFF = STATUSES.index("closed"), STATUSES.index("written_off")
+#: Columns of :meth:`LoanTape.frame` (contract first, then further columns).
+COLUMNS = (
+    "loan_id",
+    "lender",
+    "borrower",
+    "vintage",
+    "amount",
+    "rate",
+    "term",
+    "months_on_book",
+    "balance",
+    "instalment",
+    "arrears",
+    "fees_due",
+    "dpd",
+    "dpd_bucket",
+    "status",
+    "seasoned",
+    "closed_month",
+    "written_off",
+    "recovered",
+    "relieved",
+)
+
+_STATIC = {
+    "lender": np.int16,
+    "borrower": np.int32,
+    "vintage": np.int32,
+    "amount": np.float64,
+    "rate": np.float64,
+}
+_CLOSING = {
+    "term": np.int16,
+    "closed_month": np.int32,
+    "status": np.int8,
+    "balance": np.float64,
+    "arrears": np.float64,
+    "fees_due": np.float64,
+    "instalment": np.float64,
+    "dpd": np.int16,
+    "months_on_book": np.int16,
+    "written_off": np.float64,
+    "recovered": np.float64,
+    "relieved": np.bool_,
+}
+
+
+def dpd_bucket_codes(dpd_months: np.ndarray) -> np.ndarray:
+    """Index into :data:`DPD_BUCKETS` of each DPD given in months past due."""
+    return np.searchsorted(_BUCKET_EDGES, dpd_months, side="left")
+
+
+def status_codes(book: LoanBook, lender: np.ndarray, borrower: np.ndarray) -> np.ndarray:
+    """Index into :data:`STATUSES` of open loans at slots ``(lender, borrower)``."""
+    dpd, forborne = book.dpd[lender, borrower], book.forborne[lender, borrower]
+    late = dpd > 0
+    codes = np.where(late, 1, 0).astype(np.int8)
+    codes[forborne & late] = STATUSES.index("forborne")
+    codes[forborne & ~late] = STATUSES.index("probation")
+    return codes
+
+
+class LoanTape:
+    """Growing arrays, one element per loan; a loan's id is its row.
+
+    Args:
+        capacity: Rows allocated at first (the arrays double as needed).
+    """
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.size = 0
+        self._cols = {
+            name: np.zeros(max(capacity, 1), dtype)
+            for name, dtype in {**_STATIC, **_CLOSING}.items()
+        }
+        self._cols["closed_month"][:] = -1
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _reserve(self, extra: int) -> None:
+        need = self.size + extra
+        capacity = self._cols["lender"].size
+        if need <= capacity:
+            return
+        capacity = max(need, 2 * capacity)
+        for name, col in self._cols.items():
+            grown = np.zeros(capacity, col.dtype)
+            grown[: self.size] = col[: self.size]
+            if name == "closed_month":
+                grown[self.size :] = -1
+            self._cols[name] = grown
+
+    def column(self, name: str) -> np.ndarray:
+        """The stored values of column ``name`` for every row (closing values where closed)."""
+        return self._cols[name][: self.size]
+
+    def open(
+        self,
+        lender: int,
+        borrowers: np.ndarray,
+        amount: np.ndarray,
+        monthly_rate: np.ndarray,
+        month: int,
+    ) -> np.ndarray:
+        """Add new loans; return their ids."""
+        n = borrowers.size
+        self._reserve(n)
+        ids = np.arange(self.size, self.size + n, dtype=np.int64)
+        c = self._cols
+        c["lender"][ids] = lender
+        c["borrower"][ids] = borrowers
+        c["vintage"][ids] = month
+        c["amount"][ids] = amount
+        c["rate"][ids] = monthly_rate * 12
+        self.size += n
+        return ids
+
+    def close(
+        self, book: LoanBook, lender: int, borrowers: np.ndarray, month: int, written_off: bool
+    ) -> None:
+        """Record the closing values of ``lender``'s loans of ``borrowers`` (before emptying)."""
+        ids = book.loan_id[lender, borrowers]
+        c = self._cols
+        c["closed_month"][ids] = month
+        c["status"][ids] = _WRITTEN_OFF if written_off else _CLOSED
+        for name in ("balance", "arrears", "fees_due", "instalment", "dpd", "term", "relieved"):
+            c[name][ids] = getattr(book, name)[lender, borrowers]
+        c["months_on_book"][ids] = book.age[lender, borrowers]
+        if written_off:
+            c["written_off"][ids] = book.balance[lender, borrowers]
+
+    def add_recovered(self, ids: np.ndarray, amounts: np.ndarray) -> None:
+        """Add cash recovered on written-off loans ``ids`` (ids < 0 are loans no longer kept)."""
+        kept = ids >= 0
+        np.add.at(self._cols["recovered"], ids[kept], amounts[kept])
+
+    def drop_closed(self, book: LoanBook) -> np.ndarray:
+        """Drop the loans closed so far and renumber the rest (at the end of the burn-in).
+
+        Returns:
+            The new id of every old id (-1 where dropped), for other holders of ids.
+        """
+        keep = self.column("closed_month") < 0
+        new_ids = np.full(self.size, -1, np.int64)
+        new_ids[keep] = np.arange(int(keep.sum()))
+        for name, col in self._cols.items():
+            kept = col[: self.size][keep]
+            col[: kept.size] = kept
+            col[kept.size : self.size] = -1 if name == "closed_month" else 0
+        self.size = int(keep.sum())
+        held = book.loan_id >= 0
+        book.loan_id[held] = new_ids[book.loan_id[held]]
+        return new_ids
+
+    def frame(self, book: LoanBook) -> pd.DataFrame:
+        """The tape as a table (:data:`COLUMNS`), open loans read from ``book``."""
+        c = {name: self.column(name).copy() for name in self._cols}
+        lender, borrower = np.nonzero(book.active)
+        ids = book.loan_id[lender, borrower]
+        c["status"][ids] = status_codes(book, lender, borrower)
+        for name in ("balance", "arrears", "fees_due", "instalment", "dpd", "term", "relieved"):
+            c[name][ids] = getattr(book, name)[lender, borrower]
+        c["months_on_book"][ids] = book.age[lender, borrower]
+        frame = pd.DataFrame(
+            {
+                "loan_id": np.arange(self.size, dtype=np.int64),
+                **{name: c[name] for name in _STATIC},
+                "term": c["term"],
+                "months_on_book": c["months_on_book"],
+                "balance": c["balance"],
+                "instalment": c["instalment"],
+                "arrears": c["arrears"],
+                "fees_due": c["fees_due"],
+                "dpd": c["dpd"].astype(np.int32) * 30,
+                "dpd_bucket": pd.Categorical.from_codes(
+                    dpd_bucket_codes(c["dpd"]), categories=list(DPD_BUCKETS)
+                ),
+                "status": pd.Categorical.from_codes(c["status"], categories=list(STATUSES)),
+                "seasoned": c["vintage"] < 0,
+                "closed_month": c["closed_month"],
+                "written_off": c["written_off"],
+                "recovered": c["recovered"],
+                "relieved": c["relieved"],
+            }
+        )
+        return frame[list(COLUMNS)]
+
+    def vintages(self, last_month: int) -> pd.DataFrame:
+        """Cumulative write-off rate by vintage and months on book, from month 0 on.
+
+        A vintage ``v`` (month of origination) has rows for months on book 0 to
+        ``last_month - v``: the written-off balance of its loans written off at or
+        before that age, over the amount the vintage lent.
+        """
+        columns = ["vintage", "months_on_book", "cum_writeoff_rate"]
+        vintage = self.column("vintage")
+        kept = vintage >= 0
+        if last_month < 0 or not kept.any():
+            return pd.DataFrame(columns=columns)
+        months = last_month + 1
+        lent = np.bincount(vintage[kept], weights=self.column("amount")[kept], minlength=months)
+        hit = kept & (self.column("status") == _WRITTEN_OFF)
+        lost = np.zeros((months, months))
+        np.add.at(
+            lost,
+            (vintage[hit], self.column("months_on_book")[hit]),
+            self.column("written_off")[hit],
+        )
+        cum = np.cumsum(lost, axis=1)
+        rows = []
+        for v in np.flatnonzero(lent > 0):
+            horizon = last_month - v
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "vintage": v,
+                        "months_on_book": np.arange(horizon + 1),
+                        "cum_writeoff_rate": cum[v, : horizon + 1] / lent[v],
+                    }
+                )
+            )
+        return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)
