@@ -259,9 +259,7 @@ def policy_facts(m: pd.DataFrame) -> list[Fact]:
 
 #: Fact 7's market: loose platforms (DOMAIN: competition loosens screening) that do not
 #: see each other's loans, with a dynamic rule that tightens above 8% overdue.
-MULTI_LENDER_POLICY = RiskPolicy.preset(
-    "aggressive", dynamic_target=0.055, sees_other_loans=False
-)
+MULTI_LENDER_POLICY = RiskPolicy.preset("aggressive", dynamic_target=0.055, sees_other_loans=False)
 #: Credit is loose below this share of the largest tightening, tight from TIGHT_SHARE up.
 LOOSE_SHARE, TIGHT_SHARE = 1 / 3, 2 / 3
 

@@ -279,7 +279,6 @@ def test_a_policy_market_has_several_lenders_each_swept(tmp_path):
 def test_every_metric_column_has_its_unit():
     from experiments.charts import label
     from model import EXTRA_COLUMNS, METRIC_COLUMNS
-
     from model.metrics import METRICS
 
     for column in [*METRIC_COLUMNS, *EXTRA_COLUMNS]:

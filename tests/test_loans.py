@@ -136,7 +136,7 @@ def test_fees_first_makes_a_short_payment_age_the_loan_arrears_first_does_not():
         book = _book()
         inst = book.instalment[0, 0]
         _month(book, lambda d: 0 * d, order=order)
-        _month(book, lambda d: np.full(1, inst), month=2, order=order)
+        _month(book, lambda d, inst=inst: np.full(1, inst), month=2, order=order)
         assert book.dpd[0, 0] == dpd, order
 
 
