@@ -30,6 +30,9 @@ _SUMMARIES = (
     SummaryMetric("total_originations", "currency", "Amount lent over the run."),
     SummaryMetric("approval_rate", "share", "Approvals over applications over the run."),
     SummaryMetric("profit", "currency", "Profit summed over the run."),
+    SummaryMetric(
+        "annual_net_loss_rate", "share", "Net loss a year over the mean balance (charge-off rate)."
+    ),
 )
 #: Per-run summary metrics by name (contract columns of ``summary.parquet``, in order).
 SUMMARIES = {m.name: m for m in _SUMMARIES}
@@ -82,6 +85,9 @@ def summarise_timeseries(ts: pd.DataFrame) -> dict[str, float | int]:
         "total_originations": originations,
         "approval_rate": _ratio(float(ts["approvals"].sum()), float(ts["applications"].sum())),
         "profit": float(ts["profit"].sum()),
+        "annual_net_loss_rate": _ratio(
+            cum_loss * 12 / len(ts), float(ts["balance"].mean()) if len(ts) else 0.0
+        ),
     }
 
 

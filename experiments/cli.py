@@ -7,6 +7,7 @@ stderr; failed runs give status 1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -71,6 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reference.add_argument(
         "--update", action="store_true", help="regenerate the reference (a deliberate change)"
+    )
+    calibrate = sub.add_parser(
+        "calibrate", help="fit free parameters to targets ([calibration] table of a config)"
+    )
+    calibrate.add_argument("config", help="calibration config (TOML)")
+    calibrate.add_argument("--out", help="results folder (default: results/<experiment name>)")
+    calibrate.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
+    calibrate.add_argument(
+        "--write-defaults",
+        action="store_true",
+        help="write the fitted values as the model's defaults (model/calibrated.py) and the "
+        "record to docs/calibration.md",
     )
     dashboard = sub.add_parser("dashboard", help="serve the interactive dashboard (solara)")
     dashboard.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
@@ -206,6 +219,27 @@ def _dashboard(args: argparse.Namespace) -> int:
     return serve(host=args.host, port=args.port)
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from experiments import calibrate
+
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"argument --workers must be >= 1, got {args.workers}")
+    config, spec = calibrate.load_calibration(args.config)
+    workers = args.workers or os.cpu_count() or 1
+    out = Path(args.out) if args.out else Path("results") / config.name
+    result = calibrate.calibrate(config, spec, workers, progress=print)
+    for path in calibrate.write(result, config, out):
+        print(f"wrote {path}")
+    if args.write_defaults:
+        root = Path(calibrate.__file__).resolve().parent.parent
+        defaults = root / "model" / "calibrated.py"
+        print(f"wrote {calibrate.write_defaults(result, Path(args.config), defaults)}")
+        record = root / "docs" / "calibration.md"
+        record.write_text(calibrate.report(result, config), encoding="utf-8")
+        print(f"wrote {record}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 ok, 1 failed runs, 2 usage/config error)."""
     try:
@@ -217,6 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "list": _list,
             "validate": _validate,
             "reference": _reference,
+            "calibrate": _calibrate,
             "dashboard": _dashboard,
         }
         return commands[args.command](args)

@@ -90,7 +90,7 @@ class DashboardModel(mesa.Model):
         collection_intensity: Lender A's collection effort, 0 to 1.
         relief_enabled: Whether lender A grants repayment relief.
         writeoff_dpd: Days past due at which lender A writes a loan off.
-        dynamic_target: Overdue rate above which lender A tightens its cut-off
+        dynamic_target: New-delinquency flow above which lender A tightens its cut-off
             month by month; 0 switches the rule off.
         compare: Whether to run a second economy with policy ``policy_b``.
         policy_b: Policy preset of lender B (side-by-side mode).
@@ -150,7 +150,7 @@ class DashboardModel(mesa.Model):
         policy_a = RiskPolicy.preset(
             policy,
             **levers,
-            dynamic_overdue_target=float(dynamic_target) if dynamic_target > 0 else None,
+            dynamic_target=float(dynamic_target) if dynamic_target > 0 else None,
         )
         policies = {f"A: {policy}{' (edited)' if edited else ''}": policy_a}
         if compare:
@@ -440,7 +440,7 @@ _LEVER_SLIDERS: tuple[tuple[str, str, str, float, float, float], ...] = (
     ("max_loan_to_income", "max loan, months of income", "{:.1f}", 1, 12, 0.5),
     ("collection_intensity", "collection intensity", "{:.1f}", 0, 1, 0.1),
     ("writeoff_dpd", "write-off at DPD", "{:.0f}", 90, 360, 30),
-    ("dynamic_target", "dynamic tightening above overdue", "{:.0%}", 0, 0.2, 0.01),
+    ("dynamic_target", "dynamic tightening above new-delinquency flow", "{:.1%}", 0, 0.1, 0.005),
 )
 
 

@@ -327,6 +327,7 @@ class CreditEconomy(mesa.Model):
         """
         m = self._begin_month()
         self._open_books(m)
+        self._write_off(m)
         self._labour_market(m)
         self._illness_and_income(m)
         self._fall_due(m)
@@ -337,7 +338,6 @@ class CreditEconomy(mesa.Model):
         self._spend_and_save(m)
         self._collect(m)
         self._relieve(m)
-        self._write_off(m)
         self._mark_credit_records(m)
         self._expire_recoveries(m)
         self._originate(m)
@@ -480,7 +480,12 @@ class CreditEconomy(mesa.Model):
             lender.grant_relief(self.book, idx[asking], m.number, self.relief_cohorts)
 
     def _write_off(self, m: Month) -> None:
-        """6c. Lenders write off loans at their policy's DPD; recovery starts on each."""
+        """6c. Lenders write off the loans that closed last month at their policy's DPD.
+
+        Write-off comes first in the month, so month-end snapshots show loans at the
+        horizon (91-120 DPD for a 120-DPD policy) before they are charged off; recovery
+        starts on each loan written off.
+        """
         m.written_off = np.zeros_like(self.book.active)
         for lender in self.lenders:
             hit, ids, amounts = lender.write_off(self.book, self.tape, m.number)

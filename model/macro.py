@@ -36,6 +36,16 @@ _BASELINE: dict[str, Knots] = {
     "illness_factor": [(0, 1.0)],
 }
 
+#: US unemployment rate (%), monthly, January 2007 - December 2012 (BLS LNS14000000).
+_US_UNEMPLOYMENT_2007_2012 = (
+    *(4.6, 4.5, 4.4, 4.5, 4.4, 4.6, 4.6, 4.6, 4.7, 4.7, 4.7, 5.0),
+    *(5.0, 4.8, 5.1, 5.0, 5.4, 5.5, 5.8, 6.1, 6.2, 6.6, 6.9, 7.4),
+    *(7.7, 8.2, 8.6, 8.9, 9.4, 9.5, 9.4, 9.7, 9.8, 10.1, 10.0, 10.0),
+    *(9.7, 9.8, 9.9, 9.9, 9.6, 9.4, 9.4, 9.5, 9.5, 9.4, 9.8, 9.3),
+    *(9.1, 9.0, 9.0, 9.1, 9.0, 9.1, 9.0, 9.0, 9.0, 8.8, 8.6, 8.5),
+    *(8.3, 8.3, 8.2, 8.2, 8.2, 8.2, 8.2, 8.1, 7.8, 7.8, 7.7, 7.9),
+)
+
 # Deviations from the baseline knots, per preset (series not named keep the baseline).
 _PRESET_KNOTS: dict[str, dict[str, Knots]] = {
     "baseline": {},
@@ -76,6 +86,37 @@ _PRESET_KNOTS: dict[str, dict[str, Knots]] = {
         "policy_rate": [(0, 0.035), (3, 0.0025), (24, 0.0025), (36, 0.015)],
         "illness_factor": [(0, 1.0), (2, 1.0), (3, 4.0), (8, 2.0), (14, 1.0)],
     },
+    # The US 2007-12 path, month 0 = January 2007, for replaying the card-loss cycle. Sources:
+    # unemployment BLS series LNS14000000 (seasonally adjusted; the 2009 values of the
+    # September 2009 vintage, peak 10.1% in October 2009); federal funds effective rate
+    # (FRB H.15, monthly averages); CPI-U 12-month inflation and average hourly earnings
+    # growth (BLS), as knots at their turning points.
+    "us_2007": {
+        "unemployment": [(m, u / 100) for m, u in enumerate(_US_UNEMPLOYMENT_2007_2012)],
+        "wage_growth": [(0, 0.037), (20, 0.037), (30, 0.025), (40, 0.018), (71, 0.018)],
+        "inflation": [
+            (0, 0.021),
+            (11, 0.041),
+            (18, 0.056),
+            (23, 0.001),
+            (30, -0.021),
+            (35, 0.027),
+            (42, 0.011),
+            (56, 0.039),
+            (71, 0.017),
+        ],
+        "policy_rate": [
+            (0, 0.0525),
+            (8, 0.0525),
+            (11, 0.0424),
+            (13, 0.0298),
+            (16, 0.0198),
+            (20, 0.0181),
+            (21, 0.0097),
+            (23, 0.0016),
+            (71, 0.0015),
+        ],
+    },
 }
 
 _DESCRIPTIONS: dict[str, str] = {
@@ -84,6 +125,8 @@ _DESCRIPTIONS: dict[str, str] = {
     "severe_recession": "US severely adverse: unemployment 4.2% -> 10% over 7 quarters, rates cut",
     "stagflation": "EU adverse: inflation 5% then 3.5%, unemployment +6 pp over 3 years, rates up",
     "pandemic": "unemployment jumps to 19% within two months, V recovery, illness x4",
+    "us_2007": "US January 2007 - December 2012 as it happened: unemployment 4.6% -> 10.1% "
+    "(October 2009) -> 7.9%, rates cut to zero",
 }
 
 

@@ -67,6 +67,28 @@ def lever(
     return dataclasses.field(default=default, metadata=metadata)
 
 
+def fitted_defaults(values: Mapping[str, Any]) -> Callable[[type], type]:
+    """Class decorator (under ``@dataclass``): take these values as the fields' defaults.
+
+    The values come from a calibration (``model/calibrated.py``); the class keeps their
+    names in ``FITTED`` and :meth:`Parameters.describe` marks them.
+
+    Raises:
+        ValueError: If a value names no field of the class.
+    """
+
+    def apply(cls: type) -> type:
+        for name, value in values.items():
+            field = cls.__dict__.get(name)
+            if not isinstance(field, dataclasses.Field):
+                raise ValueError(f"calibrated value for unknown {cls.__name__} field {name!r}")
+            field.default = value
+        cls.FITTED = tuple(values)
+        return cls
+
+    return apply
+
+
 def _allowed(meta: Mapping[str, Any]) -> str:
     low, high = meta["low"], meta["high"]
     if meta["choices"] is not None:
@@ -90,6 +112,8 @@ class Parameters:
     OWNER: ClassVar[str] = "parameter"
     #: Old field names and what replaced them (a clearer error than "unknown field").
     RENAMED: ClassVar[dict[str, str]] = {}
+    #: Fields whose defaults were fitted by a calibration (see :func:`fitted_defaults`).
+    FITTED: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -178,6 +202,7 @@ class Parameters:
                     "high": meta.get("high"),
                     "integer": meta.get("integer", False),
                     "choices": meta.get("choices"),
+                    "calibrated": f.name in cls.FITTED,
                 }
             )
         return out

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from model.calibrated import POLICY as FITTED
 from model.loans import PAYMENT_ORDERS
-from model.params import Parameters, lever
+from model.params import Parameters, fitted_defaults, lever
 
 #: Graded collection stages, by DPD bucket 1-30, 31-60, 61-90, 90+.
 COLLECTION_STAGES = ("reminder", "phone", "agency", "legal")
@@ -46,6 +47,7 @@ def _check_term_mix(value: Any) -> tuple[tuple[int, float], ...] | None:
 
 
 @dataclass(frozen=True)
+@fitted_defaults(FITTED)
 class RiskPolicy(Parameters):
     """A lender's risk policy.
 
@@ -220,14 +222,15 @@ class RiskPolicy(Parameters):
         "re-defaults it at once.",
     )
     writeoff_dpd: int = lever(
-        180,
+        120,
         low=90,
         high=720,
         integer=True,
         multiple=30,
         unit="days",
         group="collection",
-        description="Days past due at which a loan is written off (a multiple of 30).",
+        description="Days past due at which a loan is written off (a multiple of 30; US "
+        "retail rules: 120 for closed-end instalment loans, 180 for open-end credit).",
     )
     recovery_months: int = lever(
         36,
@@ -243,13 +246,12 @@ class RiskPolicy(Parameters):
         None,
         low=0,
         high=1,
-        low_open=True,
         unit="share of current balance a month",
         group="dynamic",
         description="Target of the new-delinquency flow: the balance of loans current at the "
         "start of a month that fall 1+ DPD in it, over that current balance (a 3-month "
         "moving average). Above it the cut-off tightens a step a month, below it it loosens; "
-        "none switches the rule off.",
+        "none or 0 switches the rule off.",
     )
     dynamic_step: float = lever(
         10.0,
@@ -375,6 +377,8 @@ class RiskPolicy(Parameters):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.dynamic_target == 0:  # configs cannot say none: 0 switches the rule off too
+            object.__setattr__(self, "dynamic_target", None)
         if self.min_capital_ratio > self.capital_ratio:
             raise ValueError(
                 f"min_capital_ratio must be <= capital_ratio ({self.capital_ratio}), "

@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from model._checks import check_number
-from model.params import Parameters, lever
+from model.calibrated import POPULATION as FITTED
+from model.params import Parameters, fitted_defaults, lever
 
 #: Borrower segments, in the order of every per-segment parameter.
 SEGMENTS = ("salaried", "self_employed", "young")
@@ -30,11 +31,13 @@ def _check_shares(value: Any) -> tuple[float, float, float]:
 
 
 @dataclass(frozen=True)
+@fitted_defaults(FITTED)
 class PopulationParams(Parameters):
     """Parameters of the borrower population (per-segment ones in ``SEGMENTS`` order).
 
     Money is in currency units per month at month-0 prices. What each parameter means,
-    its unit and range: :meth:`describe` (and ``docs/configs.md``).
+    its unit and range: :meth:`describe` (and ``docs/configs.md``). The defaults of the
+    parameters in ``model/calibrated.py`` are fitted (``python -m experiments calibrate``).
     """
 
     segment_shares: tuple[float, float, float] = lever(
@@ -67,7 +70,7 @@ class PopulationParams(Parameters):
         description="Monthly transitory log-income shock s.d. per segment.",
     )
     income_common_share: float = lever(
-        0.0,
+        0.1,
         low=0,
         high=1,
         group="income",

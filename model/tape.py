@@ -21,6 +21,8 @@ DPD_BUCKETS = ("current", "1-30", "31-60", "61-90", "91-180", "180+")
 #: Upper DPD (in months of 30 days) of each bucket but the last.
 _BUCKET_EDGES = np.array([0, 1, 2, 3, 6])
 _CLOSED, _WRITTEN_OFF = STATUSES.index("closed"), STATUSES.index("written_off")
+#: ``closed_month`` of a loan still open (months of the burn-in are negative).
+_OPEN = np.iinfo(np.int32).min
 #: Columns of :meth:`LoanTape.frame` (contract first, then further columns).
 COLUMNS = (
     "loan_id",
@@ -96,7 +98,7 @@ class LoanTape:
             name: np.zeros(max(capacity, 1), dtype)
             for name, dtype in {**_STATIC, **_CLOSING}.items()
         }
-        self._cols["closed_month"][:] = -1
+        self._cols["closed_month"][:] = _OPEN
 
     def __len__(self) -> int:
         return self.size
@@ -111,7 +113,7 @@ class LoanTape:
             grown = np.zeros(capacity, col.dtype)
             grown[: self.size] = col[: self.size]
             if name == "closed_month":
-                grown[self.size :] = -1
+                grown[self.size :] = _OPEN
             self._cols[name] = grown
 
     def column(self, name: str) -> np.ndarray:
@@ -164,13 +166,13 @@ class LoanTape:
         Returns:
             The new id of every old id (-1 where dropped), for other holders of ids.
         """
-        keep = self.column("closed_month") < 0
+        keep = self.column("closed_month") == _OPEN
         new_ids = np.full(self.size, -1, np.int64)
         new_ids[keep] = np.arange(int(keep.sum()))
         for name, col in self._cols.items():
             kept = col[: self.size][keep]
             col[: kept.size] = kept
-            col[kept.size : self.size] = -1 if name == "closed_month" else 0
+            col[kept.size : self.size] = _OPEN if name == "closed_month" else 0
         self.size = int(keep.sum())
         held = book.loan_id >= 0
         book.loan_id[held] = new_ids[book.loan_id[held]]
@@ -201,7 +203,9 @@ class LoanTape:
                 ),
                 "status": pd.Categorical.from_codes(c["status"], categories=list(STATUSES)),
                 "seasoned": c["vintage"] < 0,
-                "closed_month": c["closed_month"],
+                "closed_month": pd.arrays.IntegerArray(
+                    c["closed_month"], mask=c["closed_month"] == _OPEN
+                ),
                 "written_off": c["written_off"],
                 "recovered": c["recovered"],
                 "relieved": c["relieved"],

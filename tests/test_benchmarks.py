@@ -37,7 +37,7 @@ def test_bad_arguments_get_one_line_and_exit_2(option, value, expected):
 
 def test_one_size_is_measured_with_burn_in_counted_both_ways():
     r = step_speed.measure(2_000, 12)
-    assert r["burn_in"] == DEFAULT_BURN_IN == 48
+    assert r["burn_in"] == DEFAULT_BURN_IN == 46  # 36 + 120 DPD in months + 6
     steps = r["burn_in"] + 12
     assert r["ns_per_borrower_month"] == pytest.approx(r["seconds"] / (2_000 * steps) * 1e9)
     assert r["ns_per_borrower_month_recorded"] == pytest.approx(

@@ -64,7 +64,7 @@ def test_levers_override_the_preset_and_stop_at_horizon():
     assert label == "A: conservative (edited)"
     policy = model.first.lenders[0].policy
     assert (policy.score_cutoff, policy.relief_enabled, policy.writeoff_dpd) == (700, False, 120)
-    assert policy.dynamic_overdue_target == 0.08
+    assert policy.dynamic_target == 0.08
     assert policy.max_dti == dash.preset_levers("conservative")["max_dti"]
     assert model.scenario.name == "pandemic@0.5"
     model.step()

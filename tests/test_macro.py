@@ -11,6 +11,7 @@ def test_presets_have_the_requested_length_and_contract_names():
         "severe_recession",
         "stagflation",
         "pandemic",
+        "us_2007",
     ]
     for name in MacroScenario.names():
         s = MacroScenario.preset(name, months=48)

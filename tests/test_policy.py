@@ -33,6 +33,11 @@ def test_contract_levers_exist():
     assert RiskPolicy().dynamic_target is None
 
 
+def test_a_zero_dynamic_target_switches_the_rule_off():
+    assert RiskPolicy(dynamic_target=0).dynamic_target is None
+    assert RiskPolicy(dynamic_target=0.04).dynamic_target == 0.04
+
+
 def test_replace_returns_validated_copy_and_policy_is_frozen():
     base = RiskPolicy.preset("conservative")
     tighter = base.replace(score_cutoff=700)
@@ -53,7 +58,7 @@ def test_replace_returns_validated_copy_and_policy_is_frozen():
         ({"collection_intensity": 1.5}, ValueError, "collection_intensity"),
         ({"relief_enabled": "yes"}, TypeError, "relief_enabled"),
         ({"term_months": 2.5}, TypeError, "term_months"),
-        ({"dynamic_target": 0.0}, ValueError, "dynamic_target"),
+        ({"dynamic_target": -0.1}, ValueError, "dynamic_target"),
         ({"dynamic_overdue_target": 0.1}, ValueError, "renamed: use dynamic_target"),
         ({"payment_order": "oldest"}, ValueError, "fees_first, arrears_first"),
         ({"term_mix": [[3, 0.5], [12, 0.4]]}, ValueError, "term_mix"),

@@ -1,0 +1,115 @@
+"""The loan tape (contract) and the views computed from it agree with the monthly metrics."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model import CreditEconomy, RiskPolicy
+from model.tape import COLUMNS, DPD_BUCKETS, STATUSES
+
+CONTRACT = (
+    "loan_id",
+    "lender",
+    "borrower",
+    "vintage",
+    "amount",
+    "rate",
+    "term",
+    "months_on_book",
+    "balance",
+    "instalment",
+    "arrears",
+    "fees_due",
+    "dpd",
+    "dpd_bucket",
+    "status",
+)
+
+
+@pytest.fixture(scope="module")
+def economy():
+    policies = ["balanced", RiskPolicy.preset("aggressive", writeoff_dpd=180)]
+    eco = CreditEconomy(4000, "severe_recession", policies, seed=11, burn_in=30)
+    eco.run(24)
+    return eco
+
+
+def test_tape_has_the_contract_columns_and_vocabularies(economy):
+    tape = economy.loan_tape()
+    assert tuple(tape.columns[: len(CONTRACT)]) == CONTRACT
+    assert tuple(tape.columns) == COLUMNS
+    assert list(tape.status.cat.categories) == list(STATUSES)
+    assert list(tape.dpd_bucket.cat.categories) == list(DPD_BUCKETS)
+    assert (tape.loan_id == np.arange(len(tape))).all()
+    assert set(tape.status) >= {"current", "delinquent", "written_off", "closed", "probation"}
+    # Every loan after the burn-in is on it, and the seasoned loans open at month 0.
+    assert (tape.vintage >= -30).all() and tape.seasoned.any() and (~tape.seasoned).any()
+    assert (tape.seasoned == (tape.vintage < 0)).all()
+
+
+def test_open_loans_on_the_tape_are_the_book(economy):
+    tape, book = economy.loan_tape(), economy.book
+    open_ = tape[tape.closed_month.isna()]
+    assert len(open_) == int(book.active.sum())
+    assert open_.balance.sum() == pytest.approx(book.balance.sum())
+    row = economy.metrics().iloc[-1]
+    assert len(open_) == row.active_loans
+    assert (open_.dpd > 0).sum() == row.overdue_loans
+    assert (open_.dpd > 90).sum() == row.npl_loans
+    forborne = open_.status.isin(["forborne", "probation"])
+    assert forborne.sum() == row.forborne_loans
+    assert ((open_.dpd > 0) | forborne).sum() == row.underlying_overdue_loans
+
+
+def test_closed_loans_keep_their_values_at_closing(economy):
+    tape = economy.loan_tape()
+    closed = tape[tape.status == "closed"]
+    assert (closed.balance == 0).all() and (closed.arrears == 0).all()
+    written = tape[tape.status == "written_off"]
+    assert (written.written_off > 0).all()
+    assert np.allclose(written.written_off, written.balance)
+    for lender in economy.lenders:
+        mine = written[written.lender == lender.index]
+        assert (mine.dpd >= lender.policy.writeoff_dpd).all()
+    assert (written.recovered <= written.written_off + 1e-6).all()
+    assert (tape.closed_month.dropna() < economy.month).all()
+    assert tape.closed_month.isna().sum() == economy.book.active.sum()
+
+
+def test_write_offs_and_recoveries_on_the_tape_add_up_to_the_monthly_metrics(economy):
+    tape, df = economy.loan_tape(), economy.metrics()
+    written = tape[tape.status == "written_off"]
+    assert written.written_off.sum() == pytest.approx(df.writeoffs.sum(), rel=1e-9)
+    # Recoveries on loans written off after month 0 (earlier ones are not on the tape).
+    assert written.recovered.sum() <= df.recoveries.sum() + 1e-6
+
+
+def test_the_vintage_view_is_computed_from_the_tape(economy):
+    tape, vintages = economy.loan_tape(), economy.vintage_table()
+    last = economy.month - 1
+    assert (vintages.vintage + vintages.months_on_book <= last).all()
+    for v in (0, 5):
+        lent = tape[tape.vintage == v].amount.sum()
+        lost = tape[(tape.vintage == v) & (tape.status == "written_off")].written_off.sum()
+        curve = vintages[vintages.vintage == v].cum_writeoff_rate.to_numpy()
+        assert np.all(np.diff(curve) >= 0)
+        assert curve[-1] == pytest.approx(lost / lent)
+
+
+def test_roll_rates_agree_with_the_flows_of_the_monthly_metrics(economy):
+    roll = economy.roll_rate_table()
+    assert np.allclose(roll.sum(axis=1), 1.0)
+    # Current loans fall 1+ DPD at the rate the metrics call the new-delinquency rate.
+    df = economy.metrics()
+    flow = df.newly_delinquent_balance.sum() / df.current_balance.sum()
+    assert roll.loc["current", "1-30"] == pytest.approx(flow, rel=0.1)
+    # With 120 and 180 DPD horizons, loans reach write-off from 90+ only.
+    assert roll.loc["current", "written_off"] == 0 and roll.loc["90+", "written_off"] > 0
+
+
+def test_save_loan_tape_frame_round_trips_through_parquet(tmp_path, economy):
+    tape = economy.loan_tape()
+    path = tmp_path / "tape.parquet"
+    tape.to_parquet(path)
+    back = pd.read_parquet(path)
+    pd.testing.assert_frame_equal(back, tape)
