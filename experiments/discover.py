@@ -109,16 +109,18 @@ def _candidates(
         low, high = values.min(), values.max()
         if low == high:
             continue
+        # The end not peeled keeps its limit (the data's, unless peeled before).
+        limit_low, limit_high = limits[name]
         # Lower end: remove the alpha share of the smallest values (all the smallest value
         # when it alone holds more, as for a grid of levels); upper end alike.
         cut = np.quantile(values, alpha)
         keep = column > cut if cut <= low else column >= cut
         new = inside & keep
-        out.append((name, (float(column[new].min()), float(high)), new))
+        out.append((name, (float(column[new].min()), limit_high), new))
         cut = np.quantile(values, 1 - alpha)
         keep = column < cut if cut >= high else column <= cut
         new = inside & keep
-        out.append((name, (float(low), float(column[new].max())), new))
+        out.append((name, (limit_low, float(column[new].max())), new))
     return out
 
 

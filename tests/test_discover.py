@@ -78,3 +78,133 @@ def test_peel_refuses_what_it_cannot_peel():
         peel(x[[]], np.ones(10, dtype=bool))
     with pytest.raises(ValueError, match="one outcome per case"):
         peel(x, np.ones(9, dtype=bool))
+
+
+# ------------------------------------------------------------------ the discover command
+CONFIG = """[experiment]
+name = "boxes"
+seed = 5
+replications = 2
+
+[[scenario]]
+preset = "severe_recession"
+
+[[policy]]
+preset = "balanced"
+[[policy]]
+preset = "aggressive"
+
+[sample]
+method = "lhs"
+n = 300
+
+[sample.ranges]
+"scenario.severity" = [0.0, 2.0]
+"policy.score_cutoff" = [560, 680]
+"population.savings_months" = [0.5, 4.0]
+"""
+
+
+def fake_results(folder, text: str = CONFIG, constant: bool = False):
+    """A folder whose losses are high when severity > 1.4, cut-off < 600 and the policy loose."""
+    import json
+    import tomllib
+
+    from experiments.config import parse_config
+    from experiments.design import build_design
+
+    config = parse_config(tomllib.loads(text))
+    specs = build_design(config)
+    rows = []
+    for spec in specs:
+        p = spec.params
+        worst = (
+            p.get("scenario.severity", 0) > 1.4
+            and p.get("policy.score_cutoff", 700) < 600
+            and spec.policy == "aggressive"
+        )
+        loss = 0.01 + 0.001 * spec.replication + (0.05 if worst else 0.0)
+        rows.append(
+            {
+                "run_id": spec.run_id,
+                "scenario": spec.scenario,
+                "policy": spec.policy,
+                "replication": spec.replication,
+                **p,
+                "bad_debt_loss_rate": 0.02 if constant else loss,
+                "profit": float("nan") if spec.index == 0 else -loss,
+            }
+        )
+    folder.mkdir(parents=True)
+    pd.DataFrame(rows).to_parquet(folder / "summary.parquet")
+    (folder / "manifest.json").write_text(json.dumps({"config": config.to_dict()}))
+    return folder
+
+
+def test_discover_command_finds_the_box_of_the_worst_losses(tmp_path, capsys):
+    from experiments.cli import main
+
+    folder = fake_results(tmp_path / "boxes")
+    args = ["discover", str(folder), "--metric", "bad_debt_loss_rate", "--above-quantile", "0.9"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "above 0.0" in out and "(the 0.9 quantile over runs)" in out
+    table = pd.read_csv(folder / "discover.csv")
+    chosen = table[table["chosen"]].iloc[0]
+    restricted = {"scenario.severity", "policy.score_cutoff", "policy"}
+    assert set(chosen["restricted"].split()) == restricted
+    assert chosen["policy"] == "aggressive"
+    assert chosen["scenario.severity_low"] == pytest.approx(1.4, abs=0.05)
+    assert chosen["policy.score_cutoff_high"] == pytest.approx(600, abs=3)
+    assert chosen["coverage"] >= 0.9 and chosen["density"] >= 0.9
+    report = (folder / "discover.md").read_text()
+    assert "| policy | {aggressive} | {aggressive, balanced} |" in report
+    # The same runs seen from the other side: low profit.
+    args = ["discover", str(folder), "--metric", "profit", "--below-value", "-0.05"]
+    assert main(args) == 0
+    assert "Note: 1 runs with no value of profit left out" in (folder / "discover.md").read_text()
+
+
+DISCOVER_BAD = {
+    "ambiguous --above": (["--above", "0.9"], "ambiguous option: --above could match"),
+    "two thresholds": (
+        ["--above-quantile", "0.9", "--below-value", "1"],
+        "argument --below-value: not allowed with argument --above-quantile",
+    ),
+    "no threshold": ([], "one of the arguments --above-quantile --above-value"),
+    "quantile outside (0, 1)": (["--above-quantile", "1.5"], "strictly between 0 and 1"),
+    "quantile not a number": (["--above-quantile", "high"], "invalid float value: 'high'"),
+    "value not finite": (["--above-value", "nan"], "--above-value must be a finite number"),
+    "value above every run": (["--above-value", "5"], "no run has bad_debt_loss_rate above 5"),
+    "unknown metric": (["--metric", "loss", "--above-value", "0"], "unknown metric 'loss'"),
+    "density outside (0, 1]": (
+        ["--above-quantile", "0.9", "--min-density", "0"],
+        "--min-density must be in (0, 1]",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DISCOVER_BAD))
+def test_discover_bad_arguments_exit_2_with_one_line(case, tmp_path, capsys):
+    from experiments.cli import main
+
+    args, fragment = DISCOVER_BAD[case]
+    metric = [] if "--metric" in args else ["--metric", "bad_debt_loss_rate"]
+    folder = fake_results(tmp_path / "boxes")
+    assert main(["discover", str(folder), *metric, *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and fragment in err, err
+    assert not (folder / "discover.csv").exists()
+
+
+def test_discover_needs_varying_inputs_and_outcomes(tmp_path, capsys):
+    from experiments.cli import main
+
+    text = CONFIG.split('[[policy]]\npreset = "aggressive"')[0].split("[sample]")[0]
+    folder = fake_results(tmp_path / "flat", text)
+    args = ["--metric", "bad_debt_loss_rate", "--above-quantile", "0.5"]
+    assert main(["discover", str(folder), *args]) == 2
+    assert "nothing varies across the runs" in capsys.readouterr().err
+    folder = fake_results(tmp_path / "constant", constant=True)
+    assert main(["discover", str(folder), *args]) == 2
+    assert "no run has bad_debt_loss_rate above 0.02" in capsys.readouterr().err
