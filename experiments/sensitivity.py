@@ -207,9 +207,14 @@ def analyse_results(
         made = f"[sample] method '{sample.method}'" if sample else "a [sweep] grid"
         if sample is None and not config.sweep:
             made = "no swept levers"
+        hint = (
+            " ('sobol' is a space-filling sequence; Sobol' indices need 'sobol_indices')"
+            if sample is not None and sample.method == "sobol"
+            else ""
+        )
         raise ConfigError(
             f"argument dir: '{folder}' was run with {made}; sensitivity needs a config "
-            f"with [sample] method = {' or '.join(repr(m) for m in designs.ANALYSED)}"
+            f"with [sample] method = {' or '.join(repr(m) for m in designs.ANALYSED)}{hint}"
         )
     specs = build_design(config)
     stored = [run["run_id"] for run in manifest.get("runs", [])]

@@ -206,8 +206,8 @@ def bad_folder(tmp_path: Path, kind: str) -> Path:
         (folder / "manifest.json").write_text(json.dumps({"config": config.to_dict()}))
         pd.DataFrame({"run_id": []}).to_parquet(folder / "summary.parquet")
         return folder
-    if kind == "lhs":
-        return fake_results(tmp_path / "lhs", CONFIG.format(method="lhs", n=8, replications=1))
+    if kind in ("lhs", "sobol"):
+        return fake_results(tmp_path / kind, CONFIG.format(method=kind, n=8, replications=1))
     if kind == "missing":
         text = CONFIG.format(method="morris", n=4, replications=1)
         return fake_results(tmp_path / "missing", text, drop=1)
@@ -225,6 +225,7 @@ def bad_folder(tmp_path: Path, kind: str) -> Path:
 BAD = {
     "grid": ([], "was run with a [sweep] grid; sensitivity needs a config with [sample] method"),
     "lhs": ([], "was run with [sample] method 'lhs'; sensitivity needs"),
+    "sobol": ([], "('sobol' is a space-filling sequence; Sobol' indices need 'sobol_indices')"),
     "missing": (
         ["--metric=profit"],
         "1 of 20 design points of scenario 'severe_recession', policy 'balanced'",
