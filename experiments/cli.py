@@ -1,4 +1,7 @@
-"""Command line: ``python -m experiments run|charts|compare|list|validate|reference|dashboard``.
+"""Command line: ``python -m experiments run|charts|compare|sensitivity|discover|list|...``.
+
+Subcommands: run, charts, compare, sensitivity, discover, list, validate, reference,
+dashboard (``python -m experiments -h``).
 
 Bad arguments or configs exit with status 2 and one ``error: ...`` line on
 stderr; failed runs give status 1.
@@ -55,6 +58,42 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("dir", help="results folder")
     compare.add_argument(
         "--baseline", help="policy to compare against (default: the config's first)"
+    )
+    sensitivity = sub.add_parser(
+        "sensitivity",
+        help="Morris mu*/sigma or Sobol' S1/ST per metric of a folder run with [sample] "
+        "method = 'morris' or 'sobol_indices' (DIR/sensitivity.csv, .md, figures/)",
+    )
+    sensitivity.add_argument("dir", help="results folder")
+    sensitivity.add_argument(
+        "--metric",
+        action="append",
+        metavar="METRIC",
+        help="summary metric to analyse (repeat for several; default: bad_debt_loss_rate, "
+        "peak_overdue_rate, mean_overdue_rate, peak_npl_rate, approval_rate, profit)",
+    )
+    discover = sub.add_parser(
+        "discover",
+        help="PRIM boxes: which parameter ranges give the bad runs (DIR/discover.csv, .md)",
+    )
+    discover.add_argument("dir", help="results folder")
+    discover.add_argument("--metric", required=True, help="summary metric that defines bad runs")
+    bad = discover.add_mutually_exclusive_group(required=True)
+    bad.add_argument(
+        "--above-quantile", type=float, metavar="Q", help="bad: metric above its Q quantile"
+    )
+    bad.add_argument("--above-value", type=float, metavar="X", help="bad: metric above X")
+    bad.add_argument(
+        "--below-quantile", type=float, metavar="Q", help="bad: metric below its Q quantile"
+    )
+    bad.add_argument("--below-value", type=float, metavar="X", help="bad: metric below X")
+    discover.add_argument(
+        "--min-density",
+        type=float,
+        default=0.8,
+        metavar="D",
+        help="choose the box of highest coverage whose share of bad runs is at least D "
+        "(default 0.8)",
     )
     sub.add_parser("list", help="shipped configs, scenario presets and policy presets")
     validate = sub.add_parser(
@@ -155,6 +194,35 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sensitivity(args: argparse.Namespace) -> int:
+    from experiments import sensitivity
+
+    folder = _results_dir(args.dir)
+    result = sensitivity.analyse_results(folder, args.metric or sensitivity.SENSITIVITY_METRICS)
+    paths = sensitivity.write(result, folder)
+    print(sensitivity.format_markdown(result))
+    print(f"\nwritten: {', '.join(str(p) for p in paths[:2])} and {len(paths) - 2} charts")
+    return 0
+
+
+def _discover(args: argparse.Namespace) -> int:
+    from experiments import discover
+
+    folder = _results_dir(args.dir)
+    above = args.above_quantile is not None or args.above_value is not None
+    threshold = discover.Threshold(
+        metric=args.metric,
+        above=above,
+        value=args.above_value if above else args.below_value,
+        quantile=args.above_quantile if above else args.below_quantile,
+    )
+    result = discover.discover_results(folder, threshold, args.min_density)
+    paths = discover.write(result, folder)
+    print(discover.format_markdown(result))
+    print(f"\nwritten: {', '.join(str(p) for p in paths)}")
+    return 0
+
+
 def _list(_args: argparse.Namespace) -> int:
     from experiments.catalog import catalog
 
@@ -248,6 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "run": _run,
             "charts": _charts,
             "compare": _compare,
+            "sensitivity": _sensitivity,
+            "discover": _discover,
             "list": _list,
             "validate": _validate,
             "reference": _reference,

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from experiments import designs
 from model import MacroScenario, PopulationParams, RiskPolicy
 from model.macro import SERIES_BOUNDS
 
@@ -26,8 +27,8 @@ from model.macro import SERIES_BOUNDS
 MAX_LENDERS = 20
 #: Chart kinds a ``[[chart]]`` table may ask for.
 CHART_KINDS = ("timeseries", "sweep", "frontier", "composition", "vintage", "rollrate")
-#: Sampling methods of ``[sample]``.
-SAMPLE_METHODS = ("lhs", "sobol")
+#: Sampling methods of ``[sample]`` (modules of :mod:`experiments.designs`).
+SAMPLE_METHODS = tuple(designs.METHODS)
 #: Groups of dotted lever names (``policy.max_dti``, ``scenario.severity``, ...).
 LEVER_GROUPS = ("policy", "scenario", "population")
 #: Levers whose sampled values must lie on a grid coarser than the integers.
@@ -114,17 +115,38 @@ class PolicySpec:
 
 @dataclass(frozen=True)
 class SampleSpec:
-    """A sampled design (``[sample]``): ``n`` points of a scrambled LHS or Sobol design."""
+    """A sampled design (``[sample]``): a method of :mod:`experiments.designs` over ranges.
+
+    ``n`` is the method's size parameter: the number of points for ``lhs`` and ``sobol``,
+    of trajectories for ``morris``, of base points for ``sobol_indices``; ``options``
+    holds the method's extra keys (``levels`` for ``morris``), defaults filled in.
+    """
 
     method: str
     n: int
     seed: int
     ranges: dict[str, tuple[float, float]]
+    options: dict[str, int] = field(default_factory=dict)
+
+    def problem(self) -> designs.Problem:
+        """The levers, ranges, kinds (int or float) and integer steps the design samples."""
+        return designs.Problem(
+            names=tuple(self.ranges),
+            bounds=tuple(self.ranges.values()),
+            kinds=tuple("int" if lever_kind(k) == "int" else "float" for k in self.ranges),
+            steps={k: LEVER_STEPS[k] for k in self.ranges if k in LEVER_STEPS},
+        )
+
+    @property
+    def size(self) -> int:
+        """Number of design points."""
+        return designs.method(self.method).size(self.n, len(self.ranges), **self.options)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the spec as a ``[sample]`` table."""
         ranges = {k: list(v) for k, v in self.ranges.items()}
-        return {"method": self.method, "n": self.n, "seed": self.seed, "ranges": ranges}
+        head = {"method": self.method, "n": self.n, "seed": self.seed}
+        return {**head, **self.options, "ranges": ranges}
 
 
 @dataclass(frozen=True)
@@ -434,17 +456,28 @@ def _sample(table: dict[str, Any], experiment_seed: int) -> SampleSpec | None:
     if not table:
         return None
     where = "config [sample]"
-    _check_keys(where, table, ("method", "n", "seed", "ranges"))
     method = table.get("method")
     if method not in SAMPLE_METHODS:
         raise ConfigError(
             f"{where} method must be one of {', '.join(SAMPLE_METHODS)}, got {method!r}"
         )
+    module = designs.method(method)
+    allowed = ("method", "n", "seed", "ranges", *module.OPTIONS)
+    for key in table:
+        owners = [m for m, mod in designs.METHODS.items() if key in mod.OPTIONS]
+        if key not in allowed and owners:
+            raise ConfigError(
+                f"{where}: key '{key}' belongs to method {' or '.join(owners)}, "
+                f"not to '{method}'; allowed: {', '.join(allowed)}"
+            )
+    _check_keys(where, table, allowed)
     if "n" not in table:
         raise ConfigError(f"{where} needs 'n' (the number of design points)")
     n = _int(where, "n", table["n"], 1, 1_000_000)
-    if method == "sobol" and n & (n - 1):
-        raise ConfigError(f"{where} n must be a power of 2 for method 'sobol', got {n}")
+    options = {
+        key: _int(where, key, table.get(key, opt.default), opt.low, opt.high)
+        for key, opt in module.OPTIONS.items()
+    }
     seed = _int(where, "seed", table.get("seed", experiment_seed), 0, 2**63 - 1)
     ranges_raw = table.get("ranges")
     if not isinstance(ranges_raw, dict) or not ranges_raw:
@@ -465,7 +498,18 @@ def _sample(table: dict[str, Any], experiment_seed: int) -> SampleSpec | None:
         if not low < high:
             raise ConfigError(f"config [sample.ranges] '{lever}' needs low < high, got {bounds}")
         ranges[lever] = (low, high)
-    return SampleSpec(method=method, n=n, seed=seed, ranges=ranges)
+    spec = SampleSpec(method=method, n=n, seed=seed, ranges=ranges, options=options)
+    problem = spec.problem()
+    for lever, kind in zip(problem.names, problem.kinds, strict=True):
+        if kind == "int":
+            try:
+                problem.integer_grid(lever)
+            except ValueError as exc:
+                raise ConfigError(f"config [sample.ranges] {exc}") from None
+    problem_text = module.check(n, problem, **options)
+    if problem_text is not None:
+        raise ConfigError(f"{where} {problem_text}")
+    return spec
 
 
 def _charts(tables: list[dict[str, Any]], params: list[str]) -> tuple[ChartSpec, ...]:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import math
 from dataclasses import asdict, dataclass
 from functools import cache
 from typing import Any
 
 import numpy as np
 
+from experiments import designs
 from experiments.config import (
-    LEVER_STEPS,
     ConfigError,
     ExperimentConfig,
     ScenarioSpec,
@@ -81,36 +80,39 @@ def sweep_points(config: ExperimentConfig) -> list[dict[str, Any]]:
     Returns ``[{}]`` when nothing is swept. Sampled integer levers are spread
     evenly over the integers (or the lever's step, e.g. 30 days) in their range.
     """
-    types = param_types(config)
     if config.sample:
-        from scipy.stats import qmc  # imported here: workers never need it
+        return sample_design(config)[2]
+    return designs.grid.points(config.sweep, param_types(config))
 
-        spec = config.sample
-        dims = len(spec.ranges)
-        if spec.method == "lhs":
-            unit = qmc.LatinHypercube(d=dims, seed=spec.seed).random(spec.n)
-        else:
-            unit = qmc.Sobol(d=dims, scramble=True, seed=spec.seed).random(spec.n)
-        points = []
-        for row in unit:
-            point = {}
-            for u, (lever, (low, high)) in zip(row, spec.ranges.items(), strict=True):
-                if types[lever] == "int":
-                    step = LEVER_STEPS.get(lever, 1)
-                    first, last = math.ceil(low / step), math.floor(high / step)
-                    if last < first:
-                        raise ConfigError(
-                            f"config [sample.ranges] '{lever}' holds no multiple of {step} "
-                            f"in [{low}, {high}]"
-                        )
-                    point[lever] = step * min(first + int(u * (last - first + 1)), last)
-                else:
-                    point[lever] = float(low + u * (high - low))
-            points.append(point)
-        return points
-    cast = {"bool": bool, "int": int, "float": float}
-    axes = [[cast[types[k]](v) for v in values] for k, values in config.sweep.items()]
-    return [dict(zip(config.sweep, combo, strict=True)) for combo in itertools.product(*axes)]
+
+def sample_design(config: ExperimentConfig) -> tuple[designs.Problem, np.ndarray, list[dict]]:
+    """The ``[sample]`` design: its problem, its unit-cube rows and their lever values.
+
+    The unit rows are what a sensitivity analysis takes (:mod:`experiments.sensitivity`);
+    the values are what the runs simulate.
+
+    Raises:
+        ConfigError: If the config has no ``[sample]`` or an integer range holds no value.
+    """
+    spec = config.sample
+    if spec is None:
+        raise ConfigError("config has no [sample] design")
+    problem = spec.problem()
+    try:
+        unit, points = designs.sample_points(spec.method, problem, spec.n, spec.seed, spec.options)
+    except ValueError as exc:
+        raise ConfigError(f"config [sample.ranges] {exc}") from None
+    return problem, unit, points
+
+
+def point_indices(config: ExperimentConfig, specs: list[RunSpec]) -> list[int]:
+    """Index into :func:`sweep_points` of each run of ``build_design(config)``.
+
+    Runs are ordered scenario, policy, point, replication, so a run's point is its
+    index divided by the replications, modulo the number of points.
+    """
+    count = len(sweep_points(config)) if config.sample is None else config.sample.size
+    return [(spec.index // config.replications) % count for spec in specs]
 
 
 def split_params(params: dict[str, Any]) -> tuple[dict[str, Any], float | None, dict[str, Any]]:
