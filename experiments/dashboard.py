@@ -243,10 +243,20 @@ class DashboardModel(mesa.Model):
             ("unemployment", f"{frames[next(iter(frames))]['unemployment_rate'].iloc[-1]:.1%}"),
             ("overdue 1+", each("overdue_rate", lambda v: f"{v:.1%}")),
             ("NPL 90+", each("npl_rate", lambda v: f"{v:.1%}")),
-            ("cum. loss", each("cum_net_loss", lambda v: f"{v / 1e6:,.1f}m")),
-            ("provisions", each("provisions", lambda v: f"{v / 1e6:,.1f}m")),
-            ("capital", each("capital", lambda v: f"{v / 1e6:,.1f}m")),
+            ("cum. loss", each("cum_net_loss", amount)),
+            ("provisions", each("provisions", amount)),
+            ("capital", each("capital", amount)),
         ]
+
+
+def amount(value: float) -> str:
+    """A money amount in a headline: ``4.5m``, ``38.2k`` or ``950``."""
+    size = abs(value)
+    if size >= 999_950:
+        return f"{value / 1e6:,.1f}m"
+    if size >= 999.5:
+        return f"{value / 1e3:,.1f}k"
+    return f"{value:,.0f}"
 
 
 # ---------------------------------------------------------------------- charts
@@ -315,9 +325,14 @@ def chart_buckets_b(model: DashboardModel) -> str:
 
 
 def _policy_chart(
-    model: DashboardModel, column: str, title: str, fmt: Callable[..., Any] = svg.money
+    model: DashboardModel,
+    column: str,
+    title: str,
+    fmt: Callable[..., Any] = svg.money,
+    integer: bool = False,
 ) -> str:
-    return svg.chart(column, title, _policy_series(model, column), fmt, x_max=_x_max(model))
+    series = _policy_series(model, column)
+    return svg.chart(column, title, series, fmt, x_max=_x_max(model), integer=integer)
 
 
 def chart_writeoffs(model: DashboardModel) -> str:
@@ -337,7 +352,7 @@ def chart_provisions(model: DashboardModel) -> str:
 
 def chart_approvals(model: DashboardModel) -> str:
     """Approved applications per month."""
-    return _policy_chart(model, "approvals", "Approvals per month", svg.count)
+    return _policy_chart(model, "approvals", "Approvals per month", svg.count, integer=True)
 
 
 def chart_originations(model: DashboardModel) -> str:

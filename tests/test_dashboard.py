@@ -18,7 +18,7 @@ pytest.importorskip("altair", reason="Mesa's visualization needs altair")
 
 from experiments import dashboard as dash  # noqa: E402
 from experiments.cli import main  # noqa: E402
-from experiments.dashboard_svg import chart, money, percent  # noqa: E402
+from experiments.dashboard_svg import Series, chart, count, money, percent  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -100,9 +100,35 @@ def test_charts_and_table_follow_the_months():
 
 def test_svg_axis_formats():
     assert percent(0.025)(0.05) == "5.0%" and percent(0.05)(0.1) == "10%"
+    assert percent(0.0005)(0.003) == "0.30%" and percent(2.5e-6)(5e-6) == "0.00050%"
     assert money(2.5e6)(5e6) == "5.0m" and money(2e4)(4e4) == "40k"
+    assert money(0.2)(0.6) == "0.6" and money(250)(1500) == "1,500" and money(2e8)(1e9) == "1.0bn"
+    assert count(2.5)(7.5) == "7.5" and count(500)(2000) == "2,000"
+    assert percent(0.001)(-1e-19) == "0.0%"  # no "-0.0%" from rounding
     svg = chart("x", "T <&>", [], percent)
     assert "T &lt;&amp;&gt;" in svg and "no months yet" in svg
+
+
+def _tick_labels(svg: str) -> list[str]:
+    return re.findall(r'text-anchor="end">([^<]*)</text>', svg)
+
+
+_SMALL_AND_LARGE = (2.5e-6, 4e-5, 0.003, 0.03, 0.9, 7, 12, 450, 2.5e4, 3.3e6, 4e9)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "top"),
+    [(percent, top) for top in _SMALL_AND_LARGE if top <= 1]
+    + [(fmt, top) for fmt in (money, count) for top in _SMALL_AND_LARGE if top < 1e9]
+    + [(money, 4e9)],
+)
+@pytest.mark.parametrize("bottom", [0.0, -0.6])
+def test_tick_labels_are_distinct_and_readable(fmt, top, bottom):
+    svg = chart("x", "t", [Series("s", [0, 1, 2], [bottom * top, top / 3, top], "#000")], fmt)
+    labels = _tick_labels(svg)
+    assert len(labels) >= 3 and len(set(labels)) == len(labels), labels
+    assert all(len(label) <= 9 for label in labels), labels  # fit the 58-pixel margin
+    assert not any(label.startswith("-0") and not label.strip("-0.%km") for label in labels)
 
 
 def test_step_at_20k_borrowers_is_fast():
