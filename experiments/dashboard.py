@@ -17,6 +17,7 @@ browser.
 
 from __future__ import annotations
 
+import gc
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -47,7 +48,7 @@ from experiments.dashboard_config import (  # noqa: E402
 )
 from experiments.dashboard_svg import Series  # noqa: E402
 from experiments.design import build_design, model_inputs, replication_seeds  # noqa: E402
-from model import CreditEconomy, MacroScenario, RiskPolicy  # noqa: E402
+from model import CreditEconomy, MacroScenario, RiskPolicy, release_freed_memory  # noqa: E402
 
 #: Months a dashboard run lasts (the scenario presets settle by month 60).
 HORIZON = 120
@@ -411,18 +412,26 @@ def charts_for(model: DashboardModel) -> list[Callable[[DashboardModel], str]]:
 
 
 # ------------------------------------------------------------------ components
+# The components take the model's reactive variable, not the model: a component keeps
+# the arguments of its first render for its lifetime (in solara's auto-subscribe
+# context), which would keep the first model alive after every Reset.
+ModelVar = solara.Reactive[DashboardModel]
+
+
 @solara.component
-def Chart(model: DashboardModel, draw: Callable[[DashboardModel], str]) -> None:
+def Chart(model_var: ModelVar, draw: Callable[[DashboardModel], str]) -> None:
     """One chart, redrawn when the model steps or is replaced."""
     update_counter.get()
+    model = model_var.value
     with solara.Card(margin=0, classes=["chart-card"]):
         solara.HTML(tag="div", unsafe_innerHTML=draw(model), classes=[draw.__name__])
 
 
 @solara.component
-def Summary(model: DashboardModel) -> None:
+def Summary(model_var: ModelVar) -> None:
     """Headline numbers of the latest month."""
     update_counter.get()
+    model = model_var.value
     labels = list(model.economies)
     with solara.Row(gap="8px", style={"flex-wrap": "wrap", "align-items": "stretch"}):
         for key, text in model.summary():
@@ -438,10 +447,10 @@ def Summary(model: DashboardModel) -> None:
 
 
 @solara.component
-def BorrowerTable(model: DashboardModel) -> None:
+def BorrowerTable(model_var: ModelVar) -> None:
     """The followed borrowers, refreshed every month."""
     update_counter.get()
-    table = model.borrower_table()
+    table = model_var.value.borrower_table()
     with solara.Card("Borrowers to follow", margin=0):
         solara.HTML(
             tag="div",
@@ -450,12 +459,13 @@ def BorrowerTable(model: DashboardModel) -> None:
 
 
 @solara.component
-def Export(model: DashboardModel) -> None:
+def Export(model_var: ModelVar) -> None:
     """Downloads of the current runs: monthly metrics (CSV) and the config that reproduces them."""
     update_counter.get()
-    # Made once per model: a new function at every month would cancel a download under way.
+    model = model_var.value
+    # Made once: a new function at every month would cancel a download under way.
     csv, toml = solara.use_memo(
-        lambda: (lambda: metrics_csv(model), lambda: config_toml(model)), [model]
+        lambda: (lambda: metrics_csv(model_var.value), lambda: config_toml(model_var.value)), []
     )
     with solara.Card("Export the runs", margin=0):
         if model.month < 1:
@@ -680,16 +690,33 @@ def Controls(params: solara.Reactive[dict[str, Any]], pending: bool) -> None:
         )
 
 
+def _free_memory() -> None:
+    """Collect the economies a Reset let go and give their memory back to the system."""
+    gc.collect()
+    release_freed_memory()
+
+
 @solara.component
 def Page() -> None:
     """The dashboard page: controls in the sidebar, views in the main area."""
-    initial = solara.use_memo(lambda: DashboardModel(**DEFAULT_PARAMS), [])
-    model = solara.use_reactive(initial)
+    # The model is made here, not passed to use_reactive: the hook would keep its
+    # first value alive (as a memo dependency) after every Reset.
+    model = solara.use_reactive(None)
+    if model.value is None:
+        model.value = DashboardModel(**DEFAULT_PARAMS)
     params = solara.use_reactive(dict(DEFAULT_PARAMS))
     months_per_step = solara.use_reactive(1)
     play_interval = solara.use_reactive(150)
     use_threads = solara.use_reactive(False)
     current: DashboardModel = model.value
+    shown = solara.use_ref(id(current))
+
+    def free_replaced_model() -> None:
+        if shown.current != id(current):  # a Reset replaced the model
+            shown.current = id(current)
+            _free_memory()
+
+    solara.use_effect(free_replaced_model, [id(current)])
     solara.Style(_CSS)
     solara.Title("creditabm dashboard")
     with solara.AppBar():
@@ -709,18 +736,18 @@ def Page() -> None:
                 min=1,
                 max=12,
             )
-        Export(current)
+        Export(model)
         Controls(params, pending=params.value != current.params)
     with solara.Column(gap="8px", style={"padding": "8px"}):
-        Summary(current)
+        Summary(model)
         charts = charts_for(current)
         with solara.Div(style=_GRID):
             for draw in charts:
-                Chart(current, draw)
+                Chart(model, draw)
             # The table fills the last row: beside a lone chart, or the whole row.
             span = "span 2" if len(charts) % 3 == 1 else "1 / -1"
             with solara.Div(style={"grid-column": span}):
-                BorrowerTable(current)
+                BorrowerTable(model)
 
 
 page = Page

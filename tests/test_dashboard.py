@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import re
@@ -27,6 +28,7 @@ from experiments.config import parse_config  # noqa: E402
 from experiments.dashboard_svg import Series, chart, count, money, percent  # noqa: E402
 from experiments.design import replication_seeds  # noqa: E402
 from experiments.store import read_table  # noqa: E402
+from model import CreditEconomy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -335,7 +337,7 @@ def test_page_renders_and_steps_without_browser():
 
 @pytest.fixture
 def small_page(monkeypatch):
-    """The page at 2,000 borrowers, recording (weakly) every model it makes."""
+    """The page at 2,000 borrowers, recording a weak reference to every model it makes."""
     made: list[weakref.ref] = []
 
     class Recorded(dash.DashboardModel):
@@ -349,6 +351,22 @@ def small_page(monkeypatch):
     rc = _render_page()
     yield rc, made
     rc.close()
+
+
+def test_reset_frees_the_previous_economies(small_page):
+    import ipyvuetify as v
+
+    rc, made = small_page
+    step, reset = (rc.find(v.Btn, children=[name]).widget for name in ("Step", "Reset"))
+    for _ in range(2):
+        step.click()
+        reset.click()
+    gc.collect()
+    assert len(made) == 3 * 3  # the first model and two resets: each a model, two economies
+    alive = [ref() for ref in made]
+    assert all(obj is None for obj in alive[:-3]), [type(obj).__name__ for obj in alive[:-3]]
+    model, *economies = alive[-3:]
+    assert model.month == 0 and all(isinstance(e, CreditEconomy) for e in economies)
 
 
 def test_page_edits_policy_b_and_a_custom_scenario(small_page):
