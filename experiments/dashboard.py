@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import solara
 import solara.lab
+import solara.server.settings
 
 # Mesa 3.3's own ComponentsView (not used here) trips solara's hook check on import.
 warnings.filterwarnings("ignore", message=".*ComponentsView: `use_state`", category=UserWarning)
@@ -49,6 +50,10 @@ from experiments.dashboard_config import (  # noqa: E402
 from experiments.dashboard_svg import Series  # noqa: E402
 from experiments.design import build_design, model_inputs, replication_seeds  # noqa: E402
 from model import CreditEconomy, MacroScenario, RiskPolicy, release_freed_memory  # noqa: E402
+
+# Solara's "runs on Solara" banner is drawn over the page's bottom right corner, on top
+# of whatever scrolls there (the borrower table); the page has its own footer instead.
+solara.server.settings.theme.show_banner = False
 
 #: Months a dashboard run lasts (the scenario presets settle by month 60).
 HORIZON = 120
@@ -455,6 +460,7 @@ def BorrowerTable(model_var: ModelVar) -> None:
         solara.HTML(
             tag="div",
             unsafe_innerHTML=table.to_html(index=False, classes="borrowers", border=0),
+            classes=["borrowers-scroll"],  # scrolls sideways in a narrow window
         )
 
 
@@ -492,11 +498,6 @@ def Export(model_var: ModelVar) -> None:
         )
 
 
-_GRID = {
-    "display": "grid",
-    "grid-template-columns": "repeat(3, minmax(0, 1fr))",
-    "gap": "8px",
-}
 _CSS = """
 .borrowers { border-collapse: collapse; font-size: 13px; width: 100%; }
 .borrowers th, .borrowers td {
@@ -504,7 +505,17 @@ _CSS = """
 }
 .borrowers th { background: #f3f3f3; }
 .borrowers td { white-space: nowrap; }
+.borrowers-scroll { overflow-x: auto; }
 .chart-card .v-card__text, .chart-card { padding: 4px !important; }
+.dash-grid { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 8px; }
+.dash-grid .table-beside { grid-column: span 2; }  /* beside a lone chart in the last row */
+.dash-grid .table-below { grid-column: 1 / -1; }
+@media (max-width: 1250px) {
+  .dash-grid { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+  .dash-grid .table-beside { grid-column: 1 / -1; }
+}
+@media (max-width: 700px) { .dash-grid { grid-template-columns: minmax(0, 1fr); } }
+.dash-footer { color: #777; font-size: 12px; text-align: right; padding: 4px 8px 12px; }
 .policy-tabs .v-tab { text-transform: none; font-size: 15px; }
 """
 
@@ -741,13 +752,15 @@ def Page() -> None:
     with solara.Column(gap="8px", style={"padding": "8px"}):
         Summary(model)
         charts = charts_for(current)
-        with solara.Div(style=_GRID):
+        with solara.Div(classes=["dash-grid"]):
             for draw in charts:
                 Chart(model, draw)
             # The table fills the last row: beside a lone chart, or the whole row.
-            span = "span 2" if len(charts) % 3 == 1 else "1 / -1"
-            with solara.Div(style={"grid-column": span}):
+            with solara.Div(classes=["table-beside" if len(charts) % 3 == 1 else "table-below"]):
                 BorrowerTable(model)
+        solara.Div(
+            children=["creditabm dashboard, built on Mesa and Solara"], classes=["dash-footer"]
+        )
 
 
 page = Page

@@ -417,6 +417,44 @@ def test_cli_rejects_bad_arguments(capsys):
     assert "choose another --port" in capsys.readouterr().err
 
 
+#: Which element is at points spread over the borrower table's visible part (none: not covered).
+_COVERED_JS = """() => {
+  const table = document.querySelector('.borrowers');
+  const box = table.getBoundingClientRect();
+  const scroller = table.parentElement.getBoundingClientRect();  // scrolls sideways
+  const left = Math.max(box.left, scroller.left);
+  const right = Math.min(box.right, scroller.right, innerWidth);
+  const top = Math.max(box.top, 0), bottom = Math.min(box.bottom, innerHeight);
+  const covered = [];
+  for (const fx of [0.01, 0.25, 0.5, 0.75, 0.99]) for (const fy of [0.02, 0.5, 0.98]) {
+    const x = left + fx * (right - left), y = top + fy * (bottom - top);
+    const hit = document.elementFromPoint(x, y);
+    if (!hit || !table.contains(hit)) covered.push([x, y, hit ? hit.outerHTML.slice(0, 80) : null]);
+  }
+  return covered;
+}"""
+
+
+def _table_uncovered(page, width: int, height: int) -> None:
+    """At this window size, nothing (the footer above all) lies over the borrower table."""
+    page.set_viewport_size({"width": width, "height": height})
+    if width < 960:  # Vuetify's mobile layout opens the sidebar over the page: close it
+        page.locator(".v-navigation-drawer--is-mobile").wait_for(state="attached")
+        if page.locator(".v-navigation-drawer--open").count():
+            page.mouse.click(width - 5, height // 2)
+        page.locator(".v-navigation-drawer--open").wait_for(state="detached")
+    table, footer = page.locator(".borrowers"), page.locator(".dash-footer")
+    table.scroll_into_view_if_needed()
+    try:  # drawer and scrim fade out: wait until nothing is over the table
+        page.wait_for_function(f"({_COVERED_JS})().length === 0", timeout=5_000)
+    except Exception:  # noqa: BLE001 - report what covers it
+        pytest.fail(f"at {width}x{height} the table is covered: {page.evaluate(_COVERED_JS)}")
+    footer.scroll_into_view_if_needed()
+    a, b = table.bounding_box(), footer.bounding_box()
+    assert b["y"] >= a["y"] + a["height"], (width, height, a, b)  # below the table
+    assert page.get_by_text("This website runs on").count() == 0  # solara's banner
+
+
 def _download(page, button: str, path: Path) -> str:
     with page.expect_download() as info:
         page.get_by_role("button", name=button).click()
@@ -428,7 +466,7 @@ def _browse(page, tmp_path: Path) -> None:
     overdue = page.locator('svg[data-chart="overdue"]')
     overdue.wait_for()
     for label in ("scenario preset", "policy preset", "score cut-off", "Step at least one"):
-        assert page.get_by_text(label).first.is_visible()
+        page.get_by_text(label).first.wait_for()
     assert page.get_by_text("no months yet").first.is_visible()
     line = overdue.locator('polyline[data-series="1+ DPD, A: balanced"]')
     step = page.get_by_role("button", name="Step", exact=True)
@@ -469,7 +507,7 @@ def _browse(page, tmp_path: Path) -> None:
     # Policy B has its own levers, in its tab.
     page.get_by_role("tab", name="Policy B").click()
     page.get_by_text("run policy B side by side").wait_for()
-    assert page.get_by_text("score cut-off: 550").is_visible()  # aggressive's cut-off
+    page.get_by_text("score cut-off: 550").wait_for()  # aggressive's cut-off
     page.get_by_role("tab", name="Policy A").click()
 
     # A custom scenario: bad knots give a one-line error, good ones wait for Reset.
@@ -489,13 +527,17 @@ def _browse(page, tmp_path: Path) -> None:
     page.get_by_label("seed").press("Enter")
     page.get_by_role("button", name="Reset", exact=True).click()
     page.get_by_text("no months yet").first.wait_for()
-    assert not page.get_by_text("press Reset to apply").is_visible()
+    page.get_by_text("press Reset to apply").wait_for(state="hidden")
     step.click()
     page.get_by_role("button", name="config (TOML)").wait_for()
     config = parse_config(tomllib.loads(_download(page, "config (TOML)", tmp_path / "d.toml")))
     assert config.seed == 11 and config.scenarios[0].knots == {
         "unemployment": [[0, 0.04], [6, 0.09], [24, 0.06]]
     }
+
+    # The footer (or anything else) never covers the borrower table.
+    for width, height in ((1600, 1400), (1024, 600), (800, 600)):
+        _table_uncovered(page, width, height)
 
 
 @pytest.mark.timeout(90)
