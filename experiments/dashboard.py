@@ -8,20 +8,26 @@ Reset, and every view redraws on Mesa's ``update_counter`` as the model steps.
 The model behind the page is :class:`DashboardModel`, a small ``mesa.Model``
 that owns one :class:`~model.CreditEconomy`, or two in side-by-side mode: two
 policies on the same seed and scenario, hence the same borrowers and shocks.
-Each chart is drawn by a plain function of the model (``draw_*``), so the views
-can be checked without a browser.
+It builds them as ``python -m experiments run`` builds the runs of a config
+(:mod:`experiments.dashboard_config`), so the runs can be exported as a CSV of
+their metrics and a TOML config that reproduces them. Each chart is drawn by a
+plain function of the model (``draw_*``), so the views can be checked without a
+browser.
 """
 
 from __future__ import annotations
 
+import gc
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import mesa
 import numpy as np
 import pandas as pd
 import solara
+import solara.lab
+import solara.server.settings
 
 # Mesa 3.3's own ComponentsView (not used here) trips solara's hook check on import.
 warnings.filterwarnings("ignore", message=".*ComponentsView: `use_state`", category=UserWarning)
@@ -29,32 +35,41 @@ from mesa.visualization.solara_viz import ModelController  # noqa: E402
 from mesa.visualization.utils import update_counter  # noqa: E402
 
 from experiments import dashboard_svg as svg  # noqa: E402
+from experiments.dashboard_config import (  # noqa: E402
+    CUSTOM,
+    DEFAULT_KNOTS,
+    LEVERS,
+    config_toml,
+    knots_text,
+    metrics_csv,
+    overrides,
+    parse_knots,
+    preset_levers,
+    settings_config,
+)
 from experiments.dashboard_svg import Series  # noqa: E402
-from model import CreditEconomy, MacroScenario, RiskPolicy  # noqa: E402
+from experiments.design import build_design, model_inputs, replication_seeds  # noqa: E402
+from model import CreditEconomy, MacroScenario, RiskPolicy, release_freed_memory  # noqa: E402
+
+# Solara's "runs on Solara" banner is drawn over the page's bottom right corner, on top
+# of whatever scrolls there (the borrower table); the page has its own footer instead.
+solara.server.settings.theme.show_banner = False
 
 #: Months a dashboard run lasts (the scenario presets settle by month 60).
 HORIZON = 120
 #: Borrowers followed in the table.
 N_SAMPLED = 8
-#: The policy levers the page exposes (RiskPolicy field names).
-LEVERS = (
-    "score_cutoff",
-    "max_dti",
-    "max_loan_to_income",
-    "collection_intensity",
-    "relief_enabled",
-    "writeoff_dpd",
-)
 #: Initial values of the controls (keyword arguments of ``DashboardModel``).
 DEFAULT_PARAMS: dict[str, Any] = {
     "n_borrowers": 20_000,
     "scenario": "severe_recession",
     "severity": 1.0,
-    "policy": "balanced",
-    **{name: getattr(RiskPolicy.preset("balanced"), name) for name in LEVERS},
-    "dynamic_target": 0.0,
+    "knots": DEFAULT_KNOTS,
+    "policy_a": "balanced",
+    "levers_a": preset_levers("balanced"),
     "compare": True,
     "policy_b": "aggressive",
+    "levers_b": preset_levers("aggressive"),
     "seed": 7,
 }
 
@@ -69,32 +84,42 @@ _BUCKETS = (
 )
 
 
-def preset_levers(name: str) -> dict[str, Any]:
-    """Return the values of the exposed levers in policy preset ``name``."""
-    policy = RiskPolicy.preset(name)
-    return {lever: getattr(policy, lever) for lever in LEVERS}
+def full_levers(preset: str, levers: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Every exposed lever: the preset's values, overridden by ``levers``, typed as the preset's.
+
+    Raises:
+        ValueError: For a lever the dashboard does not expose.
+    """
+    base = preset_levers(preset)
+    given = dict(levers or {})
+    unknown = set(given) - set(base)
+    if unknown:
+        raise ValueError(f"unknown lever(s) {', '.join(sorted(unknown))}; allowed: {LEVERS}")
+    return {k: type(v)(given.get(k, v)) for k, v in base.items()}
 
 
 class DashboardModel(mesa.Model):
     """One or two credit economies on the same seed and scenario, stepped together.
 
+    The economies are the runs of the experiment config :attr:`config` (replication
+    0), built as ``python -m experiments run`` builds them.
+
     Args:
         n_borrowers: Borrowers per economy.
-        scenario: Macro scenario preset name.
-        severity: Scale of the scenario's shock (0 = baseline, 1 = as published).
-        policy: Policy preset of lender A; the lever arguments override it (None
-            keeps the preset's value).
-        score_cutoff: Lender A's score cut-off.
-        max_dti: Lender A's debt-to-income cap.
-        max_loan_to_income: Lender A's largest loan, in months of income.
-        collection_intensity: Lender A's collection effort, 0 to 1.
-        relief_enabled: Whether lender A grants repayment relief.
-        writeoff_dpd: Days past due at which lender A writes a loan off.
-        dynamic_target: New-delinquency flow above which lender A tightens its cut-off
-            month by month; 0 switches the rule off.
-        compare: Whether to run a second economy with policy ``policy_b``.
+        scenario: Macro scenario preset name, or ``"custom"`` for ``knots``.
+        severity: Scale of the scenario's shock around the baseline (0 = baseline,
+            1 = as published or as the knots say).
+        knots: Unemployment knots ``(month, rate)`` of the custom scenario, or their
+            text (``"0:4.2%, 6:8%"``, see :func:`~experiments.dashboard_config.parse_knots`).
+        policy_a: Policy preset of lender A.
+        levers_a: Lender A's exposed levers (see ``LEVERS``) overriding the preset;
+            missing ones keep the preset's value. A ``dynamic_target`` of 0
+            switches the dynamic tightening off.
+        compare: Whether to run a second economy with policy B.
         policy_b: Policy preset of lender B (side-by-side mode).
-        seed: Seed of both economies (same borrowers and shocks).
+        levers_b: Lender B's levers, as ``levers_a``.
+        seed: Experiment seed; both economies run on replication 0's seed
+            (:attr:`run_seed`), as a config with this ``seed`` would.
         horizon: Months after which the run stops.
     """
 
@@ -103,64 +128,62 @@ class DashboardModel(mesa.Model):
         n_borrowers: int = DEFAULT_PARAMS["n_borrowers"],
         scenario: str = DEFAULT_PARAMS["scenario"],
         severity: float = DEFAULT_PARAMS["severity"],
-        policy: str = DEFAULT_PARAMS["policy"],
-        score_cutoff: float | None = None,
-        max_dti: float | None = None,
-        max_loan_to_income: float | None = None,
-        collection_intensity: float | None = None,
-        relief_enabled: bool | None = None,
-        writeoff_dpd: int | None = None,
-        dynamic_target: float = DEFAULT_PARAMS["dynamic_target"],
+        knots: Sequence[tuple[float, float]] | str = DEFAULT_KNOTS,
+        policy_a: str = DEFAULT_PARAMS["policy_a"],
+        levers_a: Mapping[str, Any] | None = None,
         compare: bool = DEFAULT_PARAMS["compare"],
         policy_b: str = DEFAULT_PARAMS["policy_b"],
+        levers_b: Mapping[str, Any] | None = None,
         seed: int = DEFAULT_PARAMS["seed"],
         horizon: int = HORIZON,
     ) -> None:
         super().__init__(seed=int(seed))
-        given = {
-            "score_cutoff": score_cutoff,
-            "max_dti": max_dti,
-            "max_loan_to_income": max_loan_to_income,
-            "collection_intensity": collection_intensity,
-            "relief_enabled": relief_enabled,
-            "writeoff_dpd": writeoff_dpd,
-        }
-        levers = {k: v for k, v in given.items() if v is not None}
-        levers = {**preset_levers(policy), **levers}
-        self.params = {
+        if isinstance(knots, str):
+            knots = parse_knots(knots)
+        self.params: dict[str, Any] = {
             "n_borrowers": int(n_borrowers),
             "scenario": scenario,
             "severity": float(severity),
-            "policy": policy,
-            "score_cutoff": float(levers["score_cutoff"]),
-            "max_dti": float(levers["max_dti"]),
-            "max_loan_to_income": float(levers["max_loan_to_income"]),
-            "collection_intensity": float(levers["collection_intensity"]),
-            "relief_enabled": bool(levers["relief_enabled"]),
-            "writeoff_dpd": int(levers["writeoff_dpd"]),
-            "dynamic_target": float(dynamic_target),
+            "knots": tuple((m, float(v)) for m, v in knots),
+            "policy_a": policy_a,
+            "levers_a": full_levers(policy_a, levers_a),
             "compare": bool(compare),
             "policy_b": policy_b,
+            "levers_b": full_levers(policy_b, levers_b),
             "seed": int(seed),
         }
         self.horizon = int(horizon)
-        self.scenario = MacroScenario.preset(scenario, months=self.horizon, severity=severity)
-        levers = {name: self.params[name] for name in LEVERS}
-        edited = levers != preset_levers(policy) or dynamic_target > 0
-        policy_a = RiskPolicy.preset(
-            policy,
-            **levers,
-            dynamic_target=float(dynamic_target) if dynamic_target > 0 else None,
-        )
-        policies = {f"A: {policy}{' (edited)' if edited else ''}": policy_a}
+        p = self.params
+        sides = [("A", policy_a, p["levers_a"])]
         if compare:
-            policies[f"B: {policy_b}"] = RiskPolicy.preset(policy_b)
-        self.economies: dict[str, CreditEconomy] = {
-            label: CreditEconomy(
-                n_borrowers=int(n_borrowers), scenario=self.scenario, policy=p, seed=int(seed)
+            sides.append(("B", policy_b, p["levers_b"]))
+        self.config = settings_config(
+            n_borrowers=p["n_borrowers"],
+            scenario=scenario,
+            severity=p["severity"],
+            knots=p["knots"],
+            policies=[(preset, levers) for _, preset, levers in sides],
+            seed=p["seed"],
+            months=self.horizon,
+        )
+        runs = build_design(self.config)  # one run per policy, replication 0
+        #: The seed the economies run on (replication 0's, from the experiment seed).
+        self.run_seed: int = runs[0].seed
+        self.economies: dict[str, CreditEconomy] = {}
+        self.policy_names: dict[str, str] = {}  # display label -> the config's policy name
+        for run, (side, preset, levers) in zip(runs, sides, strict=True):
+            scenario_path, policy, population = model_inputs(self.config, run)
+            label = f"{side}: {preset}{' (edited)' if overrides(preset, levers) else ''}"
+            self.economies[label] = CreditEconomy(  # as experiments.execute builds a run
+                n_borrowers=self.config.borrowers,
+                scenario=scenario_path,
+                policy=policy,
+                seed=run.seed,
+                population=population,
+                burn_in=self.config.burn_in,
             )
-            for label, p in policies.items()
-        }
+            self.policy_names[label] = run.policy
+        self.scenario: MacroScenario = self.first.scenario
         self.sampled = self._sample_borrowers(int(seed))
         self._frames: tuple[int, dict[str, pd.DataFrame]] | None = None
 
@@ -243,10 +266,20 @@ class DashboardModel(mesa.Model):
             ("unemployment", f"{frames[next(iter(frames))]['unemployment_rate'].iloc[-1]:.1%}"),
             ("overdue 1+", each("overdue_rate", lambda v: f"{v:.1%}")),
             ("NPL 90+", each("npl_rate", lambda v: f"{v:.1%}")),
-            ("cum. loss", each("cum_net_loss", lambda v: f"{v / 1e6:,.1f}m")),
-            ("provisions", each("provisions", lambda v: f"{v / 1e6:,.1f}m")),
-            ("capital", each("capital", lambda v: f"{v / 1e6:,.1f}m")),
+            ("cum. loss", each("cum_net_loss", amount)),
+            ("provisions", each("provisions", amount)),
+            ("capital", each("capital", amount)),
         ]
+
+
+def amount(value: float) -> str:
+    """A money amount in a headline: ``4.5m``, ``38.2k`` or ``950``."""
+    size = abs(value)
+    if size >= 999_950:
+        return f"{value / 1e6:,.1f}m"
+    if size >= 999.5:
+        return f"{value / 1e3:,.1f}k"
+    return f"{value:,.0f}"
 
 
 # ---------------------------------------------------------------------- charts
@@ -315,9 +348,14 @@ def chart_buckets_b(model: DashboardModel) -> str:
 
 
 def _policy_chart(
-    model: DashboardModel, column: str, title: str, fmt: Callable[..., Any] = svg.money
+    model: DashboardModel,
+    column: str,
+    title: str,
+    fmt: Callable[..., Any] = svg.money,
+    integer: bool = False,
 ) -> str:
-    return svg.chart(column, title, _policy_series(model, column), fmt, x_max=_x_max(model))
+    series = _policy_series(model, column)
+    return svg.chart(column, title, series, fmt, x_max=_x_max(model), integer=integer)
 
 
 def chart_writeoffs(model: DashboardModel) -> str:
@@ -337,7 +375,7 @@ def chart_provisions(model: DashboardModel) -> str:
 
 def chart_approvals(model: DashboardModel) -> str:
     """Approved applications per month."""
-    return _policy_chart(model, "approvals", "Approvals per month", svg.count)
+    return _policy_chart(model, "approvals", "Approvals per month", svg.count, integer=True)
 
 
 def chart_originations(model: DashboardModel) -> str:
@@ -379,18 +417,26 @@ def charts_for(model: DashboardModel) -> list[Callable[[DashboardModel], str]]:
 
 
 # ------------------------------------------------------------------ components
+# The components take the model's reactive variable, not the model: a component keeps
+# the arguments of its first render for its lifetime (in solara's auto-subscribe
+# context), which would keep the first model alive after every Reset.
+ModelVar = solara.Reactive[DashboardModel]
+
+
 @solara.component
-def Chart(model: DashboardModel, draw: Callable[[DashboardModel], str]) -> None:
+def Chart(model_var: ModelVar, draw: Callable[[DashboardModel], str]) -> None:
     """One chart, redrawn when the model steps or is replaced."""
     update_counter.get()
+    model = model_var.value
     with solara.Card(margin=0, classes=["chart-card"]):
         solara.HTML(tag="div", unsafe_innerHTML=draw(model), classes=[draw.__name__])
 
 
 @solara.component
-def Summary(model: DashboardModel) -> None:
+def Summary(model_var: ModelVar) -> None:
     """Headline numbers of the latest month."""
     update_counter.get()
+    model = model_var.value
     labels = list(model.economies)
     with solara.Row(gap="8px", style={"flex-wrap": "wrap", "align-items": "stretch"}):
         for key, text in model.summary():
@@ -406,22 +452,52 @@ def Summary(model: DashboardModel) -> None:
 
 
 @solara.component
-def BorrowerTable(model: DashboardModel) -> None:
+def BorrowerTable(model_var: ModelVar) -> None:
     """The followed borrowers, refreshed every month."""
     update_counter.get()
-    table = model.borrower_table()
+    table = model_var.value.borrower_table()
     with solara.Card("Borrowers to follow", margin=0):
         solara.HTML(
             tag="div",
             unsafe_innerHTML=table.to_html(index=False, classes="borrowers", border=0),
+            classes=["borrowers-scroll"],  # scrolls sideways in a narrow window
         )
 
 
-_GRID = {
-    "display": "grid",
-    "grid-template-columns": "repeat(3, minmax(0, 1fr))",
-    "gap": "8px",
-}
+@solara.component
+def Export(model_var: ModelVar) -> None:
+    """Downloads of the current runs: monthly metrics (CSV) and the config that reproduces them."""
+    update_counter.get()
+    model = model_var.value
+    # Made once: a new function at every month would cancel a download under way.
+    csv, toml = solara.use_memo(
+        lambda: (lambda: metrics_csv(model_var.value), lambda: config_toml(model_var.value)), []
+    )
+    with solara.Card("Export the runs", margin=0):
+        if model.month < 1:
+            solara.Text("Step at least one month to export.", style={"font-size": "12px"})
+            return
+        name = model.config.name
+        with solara.Row(gap="8px", style={"flex-wrap": "wrap"}):
+            solara.FileDownload(
+                csv,
+                filename=f"{name}_metrics.csv",
+                label="metrics (CSV)",
+                mime_type="text/csv",
+            )
+            solara.FileDownload(
+                toml,
+                filename=f"{name}.toml",
+                label="config (TOML)",
+                mime_type="application/toml",
+            )
+        months = f"{model.month} month{'s' if model.month > 1 else ''}"
+        solara.Text(
+            f"The {months} so far; python -m experiments run CONFIG reproduces them.",
+            style={"font-size": "12px"},
+        )
+
+
 _CSS = """
 .borrowers { border-collapse: collapse; font-size: 13px; width: 100%; }
 .borrowers th, .borrowers td {
@@ -429,11 +505,22 @@ _CSS = """
 }
 .borrowers th { background: #f3f3f3; }
 .borrowers td { white-space: nowrap; }
+.borrowers-scroll { overflow-x: auto; }
 .chart-card .v-card__text, .chart-card { padding: 4px !important; }
+.dash-grid { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 8px; }
+.dash-grid .table-beside { grid-column: span 2; }  /* beside a lone chart in the last row */
+.dash-grid .table-below { grid-column: 1 / -1; }
+@media (max-width: 1250px) {
+  .dash-grid { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+  .dash-grid .table-beside { grid-column: 1 / -1; }
+}
+@media (max-width: 700px) { .dash-grid { grid-template-columns: minmax(0, 1fr); } }
+.dash-footer { color: #777; font-size: 12px; text-align: right; padding: 4px 8px 12px; }
+.policy-tabs .v-tab { text-transform: none; font-size: 15px; }
 """
 
 
-#: Policy A's lever sliders: name, label, format of the value, min, max, step.
+#: Lever sliders: name, label, format of the value, min, max, step.
 _LEVER_SLIDERS: tuple[tuple[str, str, str, float, float, float], ...] = (
     ("score_cutoff", "score cut-off", "{:.0f}", 450, 750, 5),
     ("max_dti", "debt-to-income cap", "{:.0%}", 0.15, 0.8, 0.05),
@@ -444,91 +531,203 @@ _LEVER_SLIDERS: tuple[tuple[str, str, str, float, float, float], ...] = (
 )
 
 
+def _slider(
+    label: str,
+    value: float,
+    fmt: str,
+    low: float,
+    high: float,
+    step: float,
+    on_value: Callable[[Any], None],
+    disabled: bool = False,
+    off_at_zero: bool = False,
+) -> None:
+    text = "off" if off_at_zero and value == 0 else fmt.format(value)
+    if isinstance(value, int):
+        solara.SliderInt(
+            f"{label}: {text}",
+            value=value,
+            min=int(low),
+            max=int(high),
+            step=int(step),
+            on_value=on_value,
+            disabled=disabled,
+        )
+    else:  # sliders step in binary floats (0.45000000000000007): rounded
+        solara.SliderFloat(
+            f"{label}: {text}",
+            value=value,
+            min=low,
+            max=high,
+            step=step,
+            on_value=lambda v: on_value(round(float(v), 4)),
+            disabled=disabled,
+        )
+
+
+def _setter(params: solara.Reactive[dict[str, Any]], name: str) -> Callable[[Any], None]:
+    def set_(value: Any) -> None:
+        params.set({**params.value, name: value})
+
+    return set_
+
+
 @solara.component
-def Controls(params: solara.Reactive[dict[str, Any]], pending: bool) -> None:
-    """The scenario, policy, side-by-side and population controls."""
+def PolicyControls(params: solara.Reactive[dict[str, Any]], side: str) -> None:
+    """The preset and levers of policy ``side`` (``"a"`` or ``"b"``)."""
     p = params.value
-
-    def set_(name: str, digits: int | None = None) -> Callable[[Any], None]:
-        def setter(value: Any) -> None:
-            if digits is not None:  # sliders step in binary floats: 0.45000000000000007
-                value = round(float(value), digits)
-            params.set({**params.value, name: value})
-
-        return setter
+    preset_key, levers_key = f"policy_{side}", f"levers_{side}"
+    levers = p[levers_key]
+    disabled = side == "b" and not p["compare"]
 
     def set_preset(name: str) -> None:
-        params.set({**params.value, "policy": name, **preset_levers(name)})
+        params.set({**params.value, preset_key: name, levers_key: preset_levers(name)})
 
-    def slider(name: str, label: str, fmt: str, low: float, high: float, step: float) -> None:
-        value = p[name]
-        text = "off" if name == "dynamic_target" and value == 0 else fmt.format(value)
-        if isinstance(DEFAULT_PARAMS[name], int):
-            solara.SliderInt(
-                f"{label}: {text}",
-                value=value,
-                min=int(low),
-                max=int(high),
-                step=int(step),
-                on_value=set_(name),
-            )
-        else:
-            solara.SliderFloat(
-                f"{label}: {text}",
-                value=value,
-                min=low,
-                max=high,
-                step=step,
-                on_value=set_(name, 4),
-            )
+    def set_lever(name: str) -> Callable[[Any], None]:
+        def set_(value: Any) -> None:
+            now = params.value
+            params.set({**now, levers_key: {**now[levers_key], name: value}})
 
-    if pending:
-        solara.Warning("Settings changed: press Reset to apply them.", dense=True)
+        return set_
+
+    solara.Select(
+        "policy preset",
+        value=p[preset_key],
+        values=RiskPolicy.names(),
+        on_value=set_preset,
+        disabled=disabled,
+    )
+    for name, label, fmt, low, high, step in _LEVER_SLIDERS:
+        _slider(
+            label,
+            levers[name],
+            fmt,
+            low,
+            high,
+            step,
+            set_lever(name),
+            disabled=disabled,
+            off_at_zero=name == "dynamic_target",
+        )
+    solara.Checkbox(
+        label="repayment relief",
+        value=levers["relief_enabled"],
+        on_value=set_lever("relief_enabled"),
+        disabled=disabled,
+    )
+
+
+@solara.component
+def ScenarioControls(params: solara.Reactive[dict[str, Any]]) -> None:
+    """The scenario preset or custom unemployment knots, and the severity."""
+    p = params.value
+    text, set_text = solara.use_state(knots_text(p["knots"]))
+    error, set_error = solara.use_state("")
+
+    def set_knots(value: str | None) -> None:
+        set_text(value or "")
+        try:
+            knots = parse_knots(value or "")
+        except ValueError as exc:
+            set_error(str(exc))
+            return
+        set_error("")
+        params.set({**params.value, "knots": knots})
+
+    solara.Select(
+        "scenario preset",
+        value=p["scenario"],
+        values=[*MacroScenario.names(), CUSTOM],
+        on_value=_setter(params, "scenario"),
+    )
+    if p["scenario"] == CUSTOM:
+        solara.InputText(
+            "unemployment knots, month:rate",
+            value=text,
+            on_value=set_knots,
+            error=error or False,
+            message="linear between knots, flat after the last; Enter to apply",
+        )
+    _slider(
+        "severity (1 = as published)" if p["scenario"] != CUSTOM else "severity (1 = as given)",
+        p["severity"],
+        "{:.1f}",
+        0,
+        3,
+        0.1,
+        _setter(params, "severity"),
+    )
+
+
+@solara.component
+def Controls(params: solara.Reactive[dict[str, Any]], pending: bool) -> None:
+    """The scenario, policies, side-by-side and population controls."""
+    p = params.value
+    with solara.Div():  # always there, so the cards below keep their place (and state)
+        if pending:
+            solara.Warning("Settings changed: press Reset to apply them.", dense=True)
     with solara.Card("Scenario", margin=0):
-        solara.Select(
-            "scenario preset",
-            value=p["scenario"],
-            values=MacroScenario.names(),
-            on_value=set_("scenario"),
-        )
-        slider("severity", "severity (1 = as published)", "{:.1f}", 0, 3, 0.1)
-    with solara.Card("Policy A", margin=0):
-        solara.Select(
-            "policy preset", value=p["policy"], values=RiskPolicy.names(), on_value=set_preset
-        )
-        for spec in _LEVER_SLIDERS:
-            slider(*spec)
-        solara.Checkbox(
-            label="repayment relief", value=p["relief_enabled"], on_value=set_("relief_enabled")
-        )
-    with solara.Card("Side by side", margin=0):
-        solara.Checkbox(label="compare with policy B", value=p["compare"], on_value=set_("compare"))
-        solara.Select(
-            "policy B preset",
-            value=p["policy_b"],
-            values=RiskPolicy.names(),
-            on_value=set_("policy_b"),
-            disabled=not p["compare"],
-        )
-        solara.Text("Policy B keeps its preset's levers.", style={"font-size": "12px"})
+        ScenarioControls(params)
+    with solara.Card("Policies", margin=0), solara.lab.Tabs(grow=True):
+        with solara.lab.Tab("Policy A"):
+            PolicyControls(params, "a")
+        with solara.lab.Tab("Policy B"):
+            solara.Checkbox(
+                label="run policy B side by side",
+                value=p["compare"],
+                on_value=_setter(params, "compare"),
+            )
+            PolicyControls(params, "b")
     with solara.Card("Population", margin=0):
-        slider("n_borrowers", "borrowers", "{:,}", 1_000, 50_000, 1_000)
-        solara.InputInt(
-            "seed", value=p["seed"], on_value=lambda v: set_("seed")(max(0, int(v or 0)))
+        _slider(
+            "borrowers",
+            p["n_borrowers"],
+            "{:,}",
+            1_000,
+            50_000,
+            1_000,
+            _setter(params, "n_borrowers"),
         )
-        solara.Text("Changes apply on Reset.", style={"font-size": "12px"})
+        solara.InputInt(
+            "seed",
+            value=p["seed"],
+            on_value=lambda v: _setter(params, "seed")(max(0, int(v or 0))),
+        )
+        run_seed = replication_seeds(p["seed"], 1)[0]
+        solara.Text(
+            f"Experiment seed; the runs use replication 0's seed {run_seed}. "
+            "Changes apply on Reset.",
+            style={"font-size": "12px"},
+        )
+
+
+def _free_memory() -> None:
+    """Collect the economies a Reset let go and give their memory back to the system."""
+    gc.collect()
+    release_freed_memory()
 
 
 @solara.component
 def Page() -> None:
     """The dashboard page: controls in the sidebar, views in the main area."""
-    initial = solara.use_memo(lambda: DashboardModel(**DEFAULT_PARAMS), [])
-    model = solara.use_reactive(initial)
+    # The model is made here, not passed to use_reactive: the hook would keep its
+    # first value alive (as a memo dependency) after every Reset.
+    model = solara.use_reactive(None)
+    if model.value is None:
+        model.value = DashboardModel(**DEFAULT_PARAMS)
     params = solara.use_reactive(dict(DEFAULT_PARAMS))
     months_per_step = solara.use_reactive(1)
     play_interval = solara.use_reactive(150)
     use_threads = solara.use_reactive(False)
-    current = model.value
+    current: DashboardModel = model.value
+    shown = solara.use_ref(id(current))
+
+    def free_replaced_model() -> None:
+        if shown.current != id(current):  # a Reset replaced the model
+            shown.current = id(current)
+            _free_memory()
+
+    solara.use_effect(free_replaced_model, [id(current)])
     solara.Style(_CSS)
     solara.Title("creditabm dashboard")
     with solara.AppBar():
@@ -548,17 +747,20 @@ def Page() -> None:
                 min=1,
                 max=12,
             )
+        Export(model)
         Controls(params, pending=params.value != current.params)
     with solara.Column(gap="8px", style={"padding": "8px"}):
-        Summary(current)
+        Summary(model)
         charts = charts_for(current)
-        with solara.Div(style=_GRID):
+        with solara.Div(classes=["dash-grid"]):
             for draw in charts:
-                Chart(current, draw)
+                Chart(model, draw)
             # The table fills the last row: beside a lone chart, or the whole row.
-            span = "span 2" if len(charts) % 3 == 1 else "1 / -1"
-            with solara.Div(style={"grid-column": span}):
-                BorrowerTable(current)
+            with solara.Div(classes=["table-beside" if len(charts) % 3 == 1 else "table-below"]):
+                BorrowerTable(model)
+        solara.Div(
+            children=["creditabm dashboard, built on Mesa and Solara"], classes=["dash-footer"]
+        )
 
 
 page = Page

@@ -7,6 +7,7 @@ about 0.1 s per chart), and they need no JavaScript library from a CDN.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -30,32 +31,57 @@ class Series:
     dash: str = ""
 
 
-def _decimals(step: float) -> int:
-    """Fewest decimals (up to 3) that show multiples of ``step`` exactly."""
-    for decimals in range(4):
-        if abs(round(step, decimals) - step) < 1e-9 * max(1.0, abs(step)):
-            return decimals
-    return 3
+def decimals(step: float) -> int:
+    """Fewest decimals that write multiples of ``step`` exactly (0.25 needs 2, 20 needs 0)."""
+    step = abs(float(step))
+    if step == 0 or not math.isfinite(step):
+        return 0
+    for places in range(16):
+        if abs(round(step, places) - step) <= 1e-6 * step:
+            return places
+    return 15
+
+
+def _fixed(step: float, scale: float = 1.0, suffix: str = "") -> Callable[[float], str]:
+    """Tick labels ``value / scale`` with the decimals ``step / scale`` needs, and a suffix."""
+    places = decimals(step / scale)
+
+    def label(value: float) -> str:
+        if abs(value) < 1e-9 * step:  # 0, not -0.00 from a rounding error
+            value = 0.0
+        return f"{value / scale:,.{places}f}{suffix}"
+
+    return label
 
 
 def percent(step: float) -> Callable[[float], str]:
     """Tick formatter for shares, with as many decimals as the tick step needs."""
-    decimals = _decimals(step * 100)
-    return lambda v: f"{v * 100:.{decimals}f}%"
+    return _fixed(step, 0.01, "%")
+
+
+#: Units of large amounts: the smallest tick step written in the unit, its size, its suffix.
+_UNITS = ((1e8, 1e9, "bn"), (1e5, 1e6, "m"), (1e3, 1e3, "k"))
+
+
+def _scaled(step: float, units: tuple[tuple[float, float, str], ...]) -> Callable[[float], str]:
+    for smallest, scale, suffix in units:
+        if step >= smallest * (1 - 1e-9):
+            return _fixed(step, scale, suffix)
+    return _fixed(step)
 
 
 def money(step: float) -> Callable[[float], str]:
-    """Tick formatter for amounts in millions (``m``) or thousands (``k``)."""
-    if step >= 1e5 - 1e-6:
-        decimals = _decimals(step / 1e6)
-        return lambda v: f"{v / 1e6:,.{decimals}f}m"
-    decimals = _decimals(step / 1e3)
-    return lambda v: f"{v / 1e3:,.{decimals}f}k"
+    """Tick formatter for amounts: in billions, millions or thousands as the step allows.
+
+    Steps of a thousand and more are written in ``k``, of 100,000 and more in ``m``,
+    of 100 million and more in ``bn``; smaller steps in units (``250``, ``0.05``).
+    """
+    return _scaled(step, _UNITS)
 
 
-def count(_step: float) -> Callable[[float], str]:
-    """Tick formatter for counts."""
-    return lambda v: f"{v:,.0f}"
+def count(step: float) -> Callable[[float], str]:
+    """Tick formatter for counts, in units (``2,500``, or ``0.5``) or ``m`` and ``bn``."""
+    return _scaled(step, _UNITS[:2])
 
 
 def _legend(series: Sequence[tuple[str, str, str]], y: float, kind: str) -> list[str]:
@@ -85,6 +111,7 @@ def chart(
     x_max: float = 12,
     stacked: bool = False,
     zero: bool = True,
+    integer: bool = False,
     width: int = WIDTH,
     legend: Sequence[tuple[str, str, str]] | None = None,
 ) -> str:
@@ -98,6 +125,7 @@ def chart(
         x_max: Right end of the month axis (at least the last month shown).
         stacked: Stack the series as filled areas.
         zero: Include zero in the y range.
+        integer: Put y ticks on whole numbers only (for counts).
         width: Width of the view box (height is fixed).
         legend: Legend entries (label, colour, dash) instead of one per series.
 
@@ -117,7 +145,7 @@ def chart(
         lo, hi = min(lo, 0.0), max(hi, 0.0)
     if hi - lo < 1e-12:
         hi = lo + (abs(lo) * 0.1 or 1.0)
-    ticks = MaxNLocator(nbins=5).tick_values(lo, hi)
+    ticks = MaxNLocator(nbins=5, integer=integer).tick_values(lo, hi)
     ticks = ticks[(ticks >= lo - (ticks[1] - ticks[0])) & (ticks <= hi + (ticks[1] - ticks[0]))]
     lo, hi = min(lo, float(ticks[0])), max(hi, float(ticks[-1]))
     x_max = max(float(x_max), 1.0)
@@ -145,10 +173,11 @@ def chart(
             f'<line x1="{_LEFT}" y1="{y:.1f}" x2="{width - _RIGHT}" y2="{y:.1f}" '
             f'stroke="{"#888" if t == 0 else "#e3e3e3"}" stroke-width="1"/>'
         )
-        out.append(
-            f'<text x="{_LEFT - 5}" y="{y + 4:.1f}" font-size="11" fill="#555" '
-            f'text-anchor="end">{escape(label(float(t)))}</text>'
-        )
+        if has_data:  # an empty chart has grid lines but no made-up scale
+            out.append(
+                f'<text x="{_LEFT - 5}" y="{y + 4:.1f}" font-size="11" fill="#555" '
+                f'text-anchor="end">{escape(label(float(t)))}</text>'
+            )
     for t in x_ticks:
         x = float(px(t))
         out.append(

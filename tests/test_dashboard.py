@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import gc
+import io
 import os
 import re
 import socket
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.request
+import weakref
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 pytest.importorskip("solara", reason="the dashboard extra is not installed")
 pytest.importorskip("altair", reason="Mesa's visualization needs altair")
 
 from experiments import dashboard as dash  # noqa: E402
+from experiments import dashboard_config as dconf  # noqa: E402
 from experiments.cli import main  # noqa: E402
-from experiments.dashboard_svg import chart, money, percent  # noqa: E402
+from experiments.config import parse_config  # noqa: E402
+from experiments.dashboard_svg import Series, chart, count, money, percent  # noqa: E402
+from experiments.design import replication_seeds  # noqa: E402
+from experiments.store import read_table  # noqa: E402
+from model import CreditEconomy, RiskPolicy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -33,6 +43,9 @@ def _points(svg: str, series: str) -> int:
 def test_model_steps_both_economies_on_same_borrowers():
     model = dash.DashboardModel(**SMALL, compare=True, policy_b="aggressive")
     assert list(model.economies) == ["A: balanced", "B: aggressive"]
+    # The seed is the experiment seed: the economies run on replication 0's seed.
+    assert model.run_seed == replication_seeds(SMALL["seed"], 1)[0]
+    assert {eco.seed_entropy for eco in model.economies.values()} == {model.run_seed}
     for _ in range(3):
         model.step()
     assert model.month == 3 and model.steps == 3
@@ -50,11 +63,13 @@ def test_model_steps_both_economies_on_same_borrowers():
 def test_levers_override_the_preset_and_stop_at_horizon():
     model = dash.DashboardModel(
         **SMALL,
-        policy="conservative",
-        score_cutoff=700.0,
-        relief_enabled=False,
-        writeoff_dpd=120,
-        dynamic_target=0.08,
+        policy_a="conservative",
+        levers_a={
+            "score_cutoff": 700.0,
+            "relief_enabled": False,
+            "writeoff_dpd": 120,
+            "dynamic_target": 0.08,
+        },
         compare=False,
         scenario="pandemic",
         severity=0.5,
@@ -65,14 +80,67 @@ def test_levers_override_the_preset_and_stop_at_horizon():
     policy = model.first.lenders[0].policy
     assert (policy.score_cutoff, policy.relief_enabled, policy.writeoff_dpd) == (700, False, 120)
     assert policy.dynamic_target == 0.08
-    assert policy.max_dti == dash.preset_levers("conservative")["max_dti"]
-    assert model.scenario.name == "pandemic@0.5"
+    assert policy.max_dti == dconf.preset_levers("conservative")["max_dti"]
+    assert model.scenario.name == "pandemic"
+    assert model.scenario.unemployment.max() < 0.12  # half the pandemic's 19% peak shock
     model.step()
     assert model.running
     model.step()
     assert not model.running
-    unedited = dash.DashboardModel(**SMALL, policy="aggressive", **dash.preset_levers("aggressive"))
+    unedited = dash.DashboardModel(
+        **SMALL, policy_a="aggressive", levers_a=dconf.preset_levers("aggressive")
+    )
     assert list(unedited.economies)[0] == "A: aggressive"
+    with pytest.raises(ValueError, match="unknown lever"):
+        dash.DashboardModel(**SMALL, levers_a={"late_fee": 0.1})
+
+
+def test_policy_b_takes_levers_like_policy_a():
+    model = dash.DashboardModel(
+        **SMALL,
+        policy_b="conservative",
+        levers_b={"score_cutoff": 680.0, "max_dti": 0.3, "dynamic_target": 0.06},
+    )
+    assert list(model.economies) == ["A: balanced", "B: conservative (edited)"]
+    a, b = (eco.lenders[0].policy for eco in model.economies.values())
+    assert (b.score_cutoff, b.max_dti, b.dynamic_target) == (680, 0.3, 0.06)
+    assert b.collection_intensity == dconf.preset_levers("conservative")["collection_intensity"]
+    assert a.score_cutoff == 600 and a.dynamic_target is None
+    assert model.params["levers_b"]["writeoff_dpd"] == RiskPolicy().writeoff_dpd  # filled in
+
+
+def test_custom_scenario_from_knots():
+    text = "0:4.2%, 6:0.08, 18:10%, 36:6%"
+    knots = dconf.parse_knots(text)
+    assert knots == ((0, 0.042), (6, 0.08), (18, 0.10), (36, 0.06))
+    assert dconf.parse_knots(dconf.knots_text(knots)) == knots
+    model = dash.DashboardModel(**SMALL, scenario="custom", knots=text, compare=False)
+    path = model.scenario.unemployment
+    assert model.scenario.name == "custom" and len(path) == dash.HORIZON
+    assert (path[0], path[6], path[18], path[36], path[-1]) == pytest.approx(
+        (0.042, 0.08, 0.10, 0.06, 0.06)
+    )
+    assert path[12] == pytest.approx(0.09)  # linear between knots
+    model.step()
+    assert model.frames()["A: balanced"]["scenario_unemployment"].iloc[0] == pytest.approx(0.042)
+    assert model.params["knots"] == knots
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "at least one knot"),
+        ("0:0.04, 6", "'6' is not month:rate"),
+        ("0:4.2%, six:8%", "'six:8%' is not month:rate"),
+        ("0:0.04, 6:0.08, 3:0.05", "strictly increasing"),
+        ("0:0.04, 6:80%", "must be in"),
+        ("-1:0.04", "must be in"),
+    ],
+)
+def test_bad_knots_give_one_line(text, message):
+    with pytest.raises(ValueError, match=message) as info:
+        dconf.parse_knots(text)
+    assert "\n" not in str(info.value)
 
 
 def test_charts_and_table_follow_the_months():
@@ -98,11 +166,122 @@ def test_charts_and_table_follow_the_months():
     assert len(dash.charts_for(single)) == len(dash.CHARTS)
 
 
+def _export_case() -> dash.DashboardModel:
+    """A custom scenario and two edited policies writing off at different DPD."""
+    return dash.DashboardModel(
+        n_borrowers=1_500,
+        seed=11,
+        scenario="custom",
+        knots="0:4.2%, 3:9%, 9:7.5%",
+        severity=1.5,
+        policy_a="conservative",
+        levers_a={"score_cutoff": 620.0, "relief_enabled": False, "max_dti": 0.4},
+        policy_b="aggressive",
+        levers_b={"writeoff_dpd": 360, "dynamic_target": 0.05},
+    )
+
+
+def test_export_reproduces_the_runs_with_the_experiment_runner(tmp_path):
+    model = _export_case()
+    with pytest.raises(ValueError, match="step at least once"):
+        dconf.config_toml(model)
+    for _ in range(5):
+        model.step()
+    text = dconf.config_toml(model)
+    config = parse_config(tomllib.loads(text))
+    assert config == dconf.export_config(model)
+    assert (config.seed, config.months, config.borrowers, config.replications) == (11, 5, 1500, 1)
+    assert config.burn_in is None  # 46 and 54 months: each policy's default, as the dashboard's
+    (scenario,) = config.scenarios
+    assert scenario.knots == {"unemployment": [[0, 0.042], [3, 0.09], [9, 0.075]]}
+    assert scenario.severity == 1.5
+    a, b = config.policies
+    assert (a.name, a.preset, b.name, b.preset) == ("A-conservative", "conservative") + (
+        "B-aggressive",
+        "aggressive",
+    )
+    assert a.overrides == {"score_cutoff": 620.0, "max_dti": 0.4, "relief_enabled": False}
+    assert b.overrides == {"writeoff_dpd": 360, "dynamic_target": 0.05}
+    assert f"replication 0 runs on seed {model.run_seed}" in text
+
+    # As a user would: python -m experiments run on the downloaded file.
+    (tmp_path / "dashboard.toml").write_text(text)
+    args = ["run", str(tmp_path / "dashboard.toml"), "--out", str(tmp_path / "out")]
+    assert main([*args, "--workers", "1", "--quiet", "--no-charts"]) == 0
+    ran = read_table(tmp_path / "out", "timeseries")
+    exported = pd.read_csv(io.StringIO(dconf.metrics_csv(model)))
+    assert list(exported.columns[:3]) == ["scenario", "policy", "month"]
+    assert set(exported["scenario"]) == {"custom"}
+    columns = list(exported.columns[2:])
+    for policy in ("A-conservative", "B-aggressive"):
+        mine = exported[exported["policy"] == policy][columns].reset_index(drop=True)
+        theirs = ran[ran["policy"] == policy].sort_values("month")[columns]
+        assert list(mine["month"]) == [0, 1, 2, 3, 4]
+        pd.testing.assert_frame_equal(
+            mine, theirs.reset_index(drop=True), check_dtype=False, check_exact=True
+        )
+
+
+def test_export_of_presets_names_the_shared_burn_in():
+    model = dash.DashboardModel(**SMALL, compare=False, scenario="stagflation", severity=2.0)
+    model.step()
+    config = parse_config(tomllib.loads(dconf.config_toml(model)))
+    assert config.burn_in == model.first.burn_in == 46
+    assert [(s.name, s.preset, s.severity) for s in config.scenarios] == [
+        ("stagflation", "stagflation", 2.0)
+    ]
+    assert [(p.name, p.overrides) for p in config.policies] == [("A-balanced", {})]
+    assert set(pd.read_csv(io.StringIO(dconf.metrics_csv(model)))["policy"]) == {"A-balanced"}
+
+
+def test_toml_writer_quotes_and_escapes():
+    text = dconf.to_toml(
+        {
+            "experiment": {"name": 'a "b"\\c', "seed": 1, "x": 1e-7, "on": True},
+            "sweep": {"policy.max_dti": [0.3, 0.4]},
+            "policy": [{"name": "p", "provision_rates": (0.1, 0.2)}, {"name": "q"}],
+        }
+    )
+    assert tomllib.loads(text) == {
+        "experiment": {"name": 'a "b"\\c', "seed": 1, "x": 1e-7, "on": True},
+        "sweep": {"policy.max_dti": [0.3, 0.4]},
+        "policy": [{"name": "p", "provision_rates": [0.1, 0.2]}, {"name": "q"}],
+    }
+    with pytest.raises(TypeError, match="TOML cannot hold None"):
+        dconf.to_toml({"experiment": {"burn_in": None}})
+
+
 def test_svg_axis_formats():
     assert percent(0.025)(0.05) == "5.0%" and percent(0.05)(0.1) == "10%"
+    assert percent(0.0005)(0.003) == "0.30%" and percent(2.5e-6)(5e-6) == "0.00050%"
     assert money(2.5e6)(5e6) == "5.0m" and money(2e4)(4e4) == "40k"
+    assert money(0.2)(0.6) == "0.6" and money(250)(1500) == "1,500" and money(2e8)(1e9) == "1.0bn"
+    assert count(2.5)(7.5) == "7.5" and count(500)(2000) == "2,000"
+    assert percent(0.001)(-1e-19) == "0.0%"  # no "-0.0%" from rounding
     svg = chart("x", "T <&>", [], percent)
     assert "T &lt;&amp;&gt;" in svg and "no months yet" in svg
+
+
+def _tick_labels(svg: str) -> list[str]:
+    return re.findall(r'text-anchor="end">([^<]*)</text>', svg)
+
+
+_SMALL_AND_LARGE = (2.5e-6, 4e-5, 0.003, 0.03, 0.9, 7, 12, 450, 2.5e4, 3.3e6, 4e9)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "top"),
+    [(percent, top) for top in _SMALL_AND_LARGE if top <= 1]
+    + [(fmt, top) for fmt in (money, count) for top in _SMALL_AND_LARGE if top < 1e9]
+    + [(money, 4e9)],
+)
+@pytest.mark.parametrize("bottom", [0.0, -0.6])
+def test_tick_labels_are_distinct_and_readable(fmt, top, bottom):
+    svg = chart("x", "t", [Series("s", [0, 1, 2], [bottom * top, top / 3, top], "#000")], fmt)
+    labels = _tick_labels(svg)
+    assert len(labels) >= 3 and len(set(labels)) == len(labels), labels
+    assert all(len(label) <= 9 for label in labels), labels  # fit the 58-pixel margin
+    assert not any(label.startswith("-0") and not label.strip("-0.%km") for label in labels)
 
 
 def test_step_at_20k_borrowers_is_fast():
@@ -120,8 +299,7 @@ def test_step_at_20k_borrowers_is_fast():
     assert sorted(times)[len(times) // 2] < 0.5  # measured: ~0.02 s for two economies
 
 
-def test_page_renders_and_steps_without_browser():
-    import ipyvuetify as v
+def _render_page():
     import solara
 
     @solara.component
@@ -130,6 +308,14 @@ def test_page_renders_and_steps_without_browser():
             dash.Page()
 
     _box, rc = solara.render(App(), handle_error=False)
+    return rc
+
+
+def test_page_renders_and_steps_without_browser():
+    import ipyvuetify as v
+    import solara
+
+    rc = _render_page()
     step = rc.find(v.Btn, children=["Step"])
     step.assert_single()
     rc.find(v.Btn, children=["Reset"]).assert_single()
@@ -149,6 +335,70 @@ def test_page_renders_and_steps_without_browser():
     rc.close()
 
 
+@pytest.fixture
+def small_page(monkeypatch):
+    """The page at 2,000 borrowers, recording a weak reference to every model it makes."""
+    made: list[weakref.ref] = []
+
+    class Recorded(dash.DashboardModel):
+        def __init__(self, **params):
+            super().__init__(**params)
+            made.append(weakref.ref(self))
+            made.extend(weakref.ref(eco) for eco in self.economies.values())
+
+    monkeypatch.setattr(dash, "DashboardModel", Recorded)
+    monkeypatch.setitem(dash.DEFAULT_PARAMS, "n_borrowers", 2_000)
+    rc = _render_page()
+    yield rc, made
+    rc.close()
+
+
+def test_reset_frees_the_previous_economies(small_page):
+    import ipyvuetify as v
+
+    rc, made = small_page
+    step, reset = (rc.find(v.Btn, children=[name]).widget for name in ("Step", "Reset"))
+    for _ in range(2):
+        step.click()
+        reset.click()
+    gc.collect()
+    assert len(made) == 3 * 3  # the first model and two resets: each a model, two economies
+    alive = [ref() for ref in made]
+    assert all(obj is None for obj in alive[:-3]), [type(obj).__name__ for obj in alive[:-3]]
+    model, *economies = alive[-3:]
+    assert model.month == 0 and all(isinstance(e, CreditEconomy) for e in economies)
+
+
+def test_page_edits_policy_b_and_a_custom_scenario(small_page):
+    import ipyvuetify as v
+
+    rc, made = small_page
+
+    def pending() -> bool:  # the "press Reset to apply" warning is shown
+        return any("press Reset" in str(alert.children) for alert in rc.find(v.Alert).widgets)
+
+    assert not pending()
+    rc.find(v.Slider, label="score cut-off: 550").widget.v_model = 680  # policy B's
+    rc.find(v.Select, label="scenario preset").widget.v_model = "custom"
+    knots = rc.find(v.TextField, label="unemployment knots, month:rate").widget
+    knots.v_model = "0:4%, 6:0.08, 3:5%"
+    knots.fire_event("keyup.enter", None)
+    field = rc.find(v.TextField, label=knots.label).widget
+    assert field.error and len(field.messages) == 1 and "strictly increasing" in field.messages[0]
+    knots.v_model = "0:4%, 6:12%"
+    knots.fire_event("keyup.enter", None)
+    field = rc.find(v.TextField, label=knots.label).widget
+    assert not field.error and "Enter to apply" in field.messages[0]
+    assert pending()
+    rc.find(v.Btn, children=["Reset"]).widget.click()
+    model = made[-3]()
+    assert model.params["knots"] == ((0, 0.04), (6, 0.12))
+    assert model.scenario.unemployment[6] == pytest.approx(0.12)
+    policy_b = list(model.economies.values())[1].lenders[0].policy
+    assert policy_b.score_cutoff == 680 and policy_b.max_dti == 0.6  # aggressive otherwise
+    assert list(model.economies) == ["A: balanced", "B: aggressive (edited)"]
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -165,6 +415,129 @@ def test_cli_rejects_bad_arguments(capsys):
         port = busy.getsockname()[1]
         assert main(["dashboard", "--port", str(port)]) == 2
     assert "choose another --port" in capsys.readouterr().err
+
+
+#: Which element is at points spread over the borrower table's visible part (none: not covered).
+_COVERED_JS = """() => {
+  const table = document.querySelector('.borrowers');
+  const box = table.getBoundingClientRect();
+  const scroller = table.parentElement.getBoundingClientRect();  // scrolls sideways
+  const left = Math.max(box.left, scroller.left);
+  const right = Math.min(box.right, scroller.right, innerWidth);
+  const top = Math.max(box.top, 0), bottom = Math.min(box.bottom, innerHeight);
+  const covered = [];
+  for (const fx of [0.01, 0.25, 0.5, 0.75, 0.99]) for (const fy of [0.02, 0.5, 0.98]) {
+    const x = left + fx * (right - left), y = top + fy * (bottom - top);
+    const hit = document.elementFromPoint(x, y);
+    if (!hit || !table.contains(hit)) covered.push([x, y, hit ? hit.outerHTML.slice(0, 80) : null]);
+  }
+  return covered;
+}"""
+
+
+def _table_uncovered(page, width: int, height: int) -> None:
+    """At this window size, nothing (the footer above all) lies over the borrower table."""
+    page.set_viewport_size({"width": width, "height": height})
+    if width < 960:  # Vuetify's mobile layout opens the sidebar over the page: close it
+        page.locator(".v-navigation-drawer--is-mobile").wait_for(state="attached")
+        if page.locator(".v-navigation-drawer--open").count():
+            page.mouse.click(width - 5, height // 2)
+        page.locator(".v-navigation-drawer--open").wait_for(state="detached")
+    table, footer = page.locator(".borrowers"), page.locator(".dash-footer")
+    table.scroll_into_view_if_needed()
+    try:  # drawer and scrim fade out: wait until nothing is over the table
+        page.wait_for_function(f"({_COVERED_JS})().length === 0", timeout=5_000)
+    except Exception:  # noqa: BLE001 - report what covers it
+        pytest.fail(f"at {width}x{height} the table is covered: {page.evaluate(_COVERED_JS)}")
+    footer.scroll_into_view_if_needed()
+    a, b = table.bounding_box(), footer.bounding_box()
+    assert b["y"] >= a["y"] + a["height"], (width, height, a, b)  # below the table
+    assert page.get_by_text("This website runs on").count() == 0  # solara's banner
+
+
+def _download(page, button: str, path: Path) -> str:
+    with page.expect_download() as info:
+        page.get_by_role("button", name=button).click()
+    info.value.save_as(path)
+    return path.read_text()
+
+
+def _browse(page, tmp_path: Path) -> None:
+    overdue = page.locator('svg[data-chart="overdue"]')
+    overdue.wait_for()
+    for label in ("scenario preset", "policy preset", "score cut-off", "Step at least one"):
+        page.get_by_text(label).first.wait_for()
+    assert page.get_by_text("no months yet").first.is_visible()
+    line = overdue.locator('polyline[data-series="1+ DPD, A: balanced"]')
+    step = page.get_by_role("button", name="Step", exact=True)
+    step.click()
+    line.wait_for(state="attached")
+    step.click()
+    page.wait_for_function(
+        """(sel) => {
+            const l = document.querySelector(sel);
+            return l && l.getAttribute('points').trim().split(' ').length === 2;
+        }""",
+        arg='svg[data-chart="overdue"] polyline[data-series="1+ DPD, A: balanced"]',
+    )
+    assert page.locator(".borrowers tbody tr").count() == dash.N_SAMPLED
+
+    # Export: the downloads are the runs' two months and a config that reproduces them.
+    config = parse_config(tomllib.loads(_download(page, "config (TOML)", tmp_path / "c.toml")))
+    assert (config.seed, config.months, config.borrowers) == (7, 2, 20_000)
+    assert [p.name for p in config.policies] == ["A-balanced", "B-aggressive"]
+    metrics = pd.read_csv(io.StringIO(_download(page, "metrics (CSV)", tmp_path / "m.csv")))
+    assert list(zip(metrics["policy"], metrics["month"], strict=True)) == [
+        ("A-balanced", 0),
+        ("A-balanced", 1),
+        ("B-aggressive", 0),
+        ("B-aggressive", 1),
+    ]
+
+    page.wait_for_timeout(300)
+    page.screenshot(path=tmp_path / "dashboard.png")
+    target = os.environ.get("DASHBOARD_SCREENSHOT")
+    if target:  # refresh the README's screenshot after a few more months
+        for _ in range(22):
+            step.click()
+            page.wait_for_timeout(250)
+        page.wait_for_timeout(1_000)
+        page.screenshot(path=target)
+
+    # Policy B has its own levers, in its tab.
+    page.get_by_role("tab", name="Policy B").click()
+    page.get_by_text("run policy B side by side").wait_for()
+    page.get_by_text("score cut-off: 550").wait_for()  # aggressive's cut-off
+    page.get_by_role("tab", name="Policy A").click()
+
+    # A custom scenario: bad knots give a one-line error, good ones wait for Reset.
+    page.locator(".v-select").filter(has_text="scenario preset").click()
+    page.get_by_role("option", name="custom").click()
+    page.get_by_text("press Reset to apply").wait_for()
+    knots = page.get_by_label("unemployment knots, month:rate")
+    knots.fill("0:4%, 12:9%, 6:7%")
+    knots.press("Enter")
+    page.get_by_text("knot months must be strictly increasing").wait_for()
+    knots.fill("0:4%, 6:9%, 24:6%")
+    knots.press("Enter")
+    page.get_by_text("strictly increasing").wait_for(state="hidden")
+
+    # Moving a control marks the settings as pending until Reset.
+    page.get_by_label("seed").fill("11")
+    page.get_by_label("seed").press("Enter")
+    page.get_by_role("button", name="Reset", exact=True).click()
+    page.get_by_text("no months yet").first.wait_for()
+    page.get_by_text("press Reset to apply").wait_for(state="hidden")
+    step.click()
+    page.get_by_role("button", name="config (TOML)").wait_for()
+    config = parse_config(tomllib.loads(_download(page, "config (TOML)", tmp_path / "d.toml")))
+    assert config.seed == 11 and config.scenarios[0].knots == {
+        "unemployment": [[0, 0.04], [6, 0.09], [24, 0.06]]
+    }
+
+    # The footer (or anything else) never covers the borrower table.
+    for width, height in ((1600, 1400), (1024, 600), (800, 600)):
+        _table_uncovered(page, width, height)
 
 
 @pytest.mark.timeout(90)
@@ -207,43 +580,12 @@ def test_browser_shows_controls_and_charts_that_move(tmp_path):
                 ],
             )
             try:
-                page = browser.new_page(viewport={"width": 1600, "height": 1400})
+                page = browser.new_page(
+                    viewport={"width": 1600, "height": 1400}, accept_downloads=True
+                )
                 page.set_default_timeout(30_000)
                 page.goto(url)
-                overdue = page.locator('svg[data-chart="overdue"]')
-                overdue.wait_for()
-                for label in ("scenario preset", "policy preset", "score cut-off"):
-                    assert page.get_by_text(label).first.is_visible()
-                assert page.get_by_text("no months yet").first.is_visible()
-                line = overdue.locator('polyline[data-series="1+ DPD, A: balanced"]')
-                step = page.get_by_role("button", name="Step", exact=True)
-                step.click()
-                line.wait_for(state="attached")
-                step.click()
-                page.wait_for_function(
-                    """(sel) => {
-                        const l = document.querySelector(sel);
-                        return l && l.getAttribute('points').trim().split(' ').length === 2;
-                    }""",
-                    arg='svg[data-chart="overdue"] polyline[data-series="1+ DPD, A: balanced"]',
-                )
-                assert page.locator(".borrowers tbody tr").count() == dash.N_SAMPLED
-                page.wait_for_timeout(300)
-                page.screenshot(path=tmp_path / "dashboard.png")
-                target = os.environ.get("DASHBOARD_SCREENSHOT")
-                if target:  # refresh the README's screenshot after a few more months
-                    for _ in range(22):
-                        step.click()
-                        page.wait_for_timeout(250)
-                    page.wait_for_timeout(1_000)
-                    page.screenshot(path=target)
-                # Moving a control marks the settings as pending until Reset.
-                page.get_by_label("seed").fill("11")
-                page.get_by_label("seed").press("Enter")
-                page.get_by_text("press Reset to apply").wait_for()
-                page.get_by_role("button", name="Reset", exact=True).click()
-                page.get_by_text("no months yet").first.wait_for()
-                assert not page.get_by_text("press Reset to apply").is_visible()
+                _browse(page, tmp_path)
             finally:
                 browser.close()
     finally:

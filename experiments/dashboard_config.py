@@ -1,0 +1,268 @@
+"""The dashboard's settings as an experiment config, and the export of its runs.
+
+The dashboard builds its economies the way ``python -m experiments run`` builds a
+run: from an :class:`~experiments.config.ExperimentConfig` (one scenario, policy A
+and perhaps policy B, one replication), through :func:`experiments.design.build_design`
+and :func:`experiments.design.model_inputs`. So the config it exports (a TOML file)
+reproduces its runs exactly, and its ``seed`` means what a config's ``seed`` means:
+the experiment seed, from which replication 0's run seed is derived.
+
+Also here: the text form of a custom scenario's unemployment knots
+(``"0:4.2%, 6:8%, 18:10%"``), a small TOML writer for configs, and the CSV of the
+runs' monthly metrics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from experiments.config import ExperimentConfig, PolicySpec, ScenarioSpec, parse_config
+from model import MacroScenario, RiskPolicy
+
+if TYPE_CHECKING:
+    from experiments.dashboard import DashboardModel
+
+#: The scenario choice that reads its unemployment path from knots.
+CUSTOM = "custom"
+#: Knots of a new custom scenario: a recession to 10% unemployment and a partial recovery.
+DEFAULT_KNOTS: tuple[tuple[float, float], ...] = ((0, 0.042), (6, 0.08), (18, 0.10), (36, 0.06))
+#: The policy levers the dashboard exposes (RiskPolicy field names); a dynamic target
+#: of 0 stands for ``None`` (the rule switched off).
+LEVERS = (
+    "score_cutoff",
+    "max_dti",
+    "max_loan_to_income",
+    "collection_intensity",
+    "writeoff_dpd",
+    "dynamic_target",
+    "relief_enabled",
+)
+#: Config names of the dashboard's two policies (prefixes of their ``[[policy]]`` names).
+SIDES = ("A", "B")
+
+
+# ----------------------------------------------------------------------- knots
+def parse_knots(text: str) -> tuple[tuple[float, float], ...]:
+    """Read unemployment knots written ``"month:rate, month:rate, ..."``.
+
+    A rate is a share (``0.08``) or a percentage (``8%``). The knots are checked as
+    the model checks them (months increasing, rates in range).
+
+    Raises:
+        ValueError: With a one-line message naming the first problem.
+    """
+    parts = [p.strip() for p in re.split(r"[,;\n]", text) if p.strip()]
+    if not parts:
+        raise ValueError("give at least one knot as month:rate, e.g. 0:4.2%, 12:8%")
+    knots = []
+    for part in parts:
+        month_text, sep, rate_text = part.partition(":")
+        if not sep:
+            raise ValueError(f"'{part}' is not month:rate (e.g. 6:8% or 6:0.08)")
+        try:
+            month = float(month_text)
+            percent = rate_text.strip().endswith("%")
+            rate = float(rate_text.strip().removesuffix("%")) / (100 if percent else 1)
+        except ValueError:
+            raise ValueError(f"'{part}' is not month:rate (e.g. 6:8% or 6:0.08)") from None
+        knots.append((int(month) if month.is_integer() else month, rate))
+    MacroScenario.from_knots(CUSTOM, 1, unemployment=knots)  # the model's checks
+    return tuple(knots)
+
+
+def knots_text(knots: Sequence[tuple[float, float]]) -> str:
+    """Write knots as :func:`parse_knots` reads them (rates in percent)."""
+    return ", ".join(f"{month:g}:{rate * 100:.4g}%" for month, rate in knots)
+
+
+# ------------------------------------------------------------------- settings
+def preset_levers(name: str) -> dict[str, Any]:
+    """The exposed levers of policy preset ``name``, as the dashboard shows them."""
+    policy = RiskPolicy.preset(name)
+    levers = {lever: getattr(policy, lever) for lever in LEVERS}
+    levers["dynamic_target"] = levers["dynamic_target"] or 0.0
+    return levers
+
+
+def overrides(preset: str, levers: Mapping[str, Any]) -> dict[str, Any]:
+    """The levers that differ from preset ``preset``, as RiskPolicy field values.
+
+    A ``dynamic_target`` of 0 switches the dynamic rule off (``RiskPolicy`` reads 0 as
+    none, so a config can say it).
+    """
+    base = preset_levers(preset)
+    return {k: v for k, v in levers.items() if v != base[k]}
+
+
+def settings_config(
+    *,
+    n_borrowers: int,
+    scenario: str,
+    severity: float,
+    knots: Sequence[tuple[float, float]],
+    policies: Sequence[tuple[str, Mapping[str, Any]]],
+    seed: int,
+    months: int,
+    burn_in: int | None = None,
+) -> ExperimentConfig:
+    """The experiment of the dashboard's settings: one scenario, one replication.
+
+    Args:
+        n_borrowers: Borrowers per run.
+        scenario: A scenario preset name, or :data:`CUSTOM` for ``knots``.
+        severity: Scale of the scenario's shock around the baseline.
+        knots: Unemployment knots ``(month, rate)`` of the custom scenario.
+        policies: ``(preset, levers)`` of policy A, then of policy B if it runs.
+        seed: The experiment seed.
+        months: Months of the runs.
+        burn_in: Burn-in months; None leaves the model's default for each policy.
+
+    Raises:
+        experiments.config.ConfigError: If a setting is invalid (one line).
+    """
+    if scenario == CUSTOM:
+        spec = ScenarioSpec(
+            name=CUSTOM, severity=severity, knots={"unemployment": [list(k) for k in knots]}
+        )
+    else:
+        spec = ScenarioSpec(name=scenario, preset=scenario, severity=severity)
+    raw = {
+        "experiment": {
+            "name": f"dashboard_{scenario}_seed{seed}",
+            "months": months,
+            "borrowers": n_borrowers,
+            "replications": 1,
+            "seed": seed,
+            **({"burn_in": burn_in} if burn_in is not None else {}),
+        },
+        "scenario": [spec.to_dict()],
+        "policy": [
+            PolicySpec(
+                name=f"{side}-{preset}", preset=preset, overrides=overrides(preset, levers)
+            ).to_dict()
+            for side, (preset, levers) in zip(SIDES, policies, strict=False)
+        ],
+    }
+    return parse_config(raw)  # checked as a config file is
+
+
+# --------------------------------------------------------------------- export
+def export_config(model: DashboardModel) -> ExperimentConfig:
+    """The config that reproduces ``model``'s runs over the months simulated so far.
+
+    The burn-in is written out when the runs share one (they differ only when the
+    policies write off at different DPD; the config then leaves each run its default).
+
+    Raises:
+        ValueError: Before the first month (a config runs at least one month).
+    """
+    if model.month < 1:
+        raise ValueError("no month simulated yet: step at least once before exporting")
+    burn_ins = {eco.burn_in for eco in model.economies.values()}
+    burn_in = burn_ins.pop() if len(burn_ins) == 1 else None
+    return dataclasses.replace(model.config, months=model.month, burn_in=burn_in)
+
+
+def config_toml(model: DashboardModel) -> str:
+    """The TOML config that reproduces ``model``'s runs (``python -m experiments run FILE``)."""
+    config = export_config(model)
+    burn_in = (
+        f"burn_in = {config.burn_in} months"
+        if config.burn_in is not None
+        else "burn_in left out: each policy's default ("
+        + ", ".join(f"{eco.burn_in}" for eco in model.economies.values())
+        + " months)"
+    )
+    header = [
+        f"# The dashboard's runs, months 0 to {config.months - 1}, as an experiment config.",
+        f"# Reproduce them with: python -m experiments run {config.name}.toml",
+        f"# seed is the experiment seed: replication 0 runs on seed {model.run_seed}, as the",
+        f"# dashboard's economies did; {burn_in}.",
+    ]
+    return "\n".join(header) + "\n\n" + to_toml(config.to_dict())
+
+
+def metrics_csv(model: DashboardModel) -> str:
+    """The monthly metrics of ``model``'s runs, one row per policy and month.
+
+    Columns: ``scenario``, ``policy`` (the config's ``[[policy]]`` names, ``A-...``
+    and ``B-...``), then the model's monthly columns, as in an experiment's
+    ``timeseries.parquet``. Floats are written in full (the shortest text that reads
+    back as the same number).
+    """
+    import pandas as pd
+
+    scenario = model.config.scenarios[0].name
+    frames = [
+        frame.assign(scenario=scenario, policy=model.policy_names[label])
+        for label, frame in model.frames().items()
+    ]
+    table = pd.concat(frames, ignore_index=True)
+    columns = ["scenario", "policy", *(c for c in table.columns if c not in ("scenario", "policy"))]
+    return table[columns].to_csv(index=False, lineterminator="\n")
+
+
+# ------------------------------------------------------------------------ TOML
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def to_toml(data: Mapping[str, Any]) -> str:
+    """Write a config dict (as :meth:`ExperimentConfig.to_dict` gives) as TOML text.
+
+    Handles what configs hold: tables, arrays of tables, and strings, booleans,
+    numbers and (nested) arrays of them; a sub-table is written inline.
+
+    Raises:
+        TypeError: For a value TOML cannot hold (``None``, an unknown type).
+    """
+    lines: list[str] = []
+    scalars = {k: v for k, v in data.items() if not _is_table(v) and not _is_table_array(v)}
+    lines += [f"{_key(k)} = {_value(v)}" for k, v in scalars.items()]
+    for key, value in data.items():
+        if _is_table(value):
+            lines += ["", f"[{_key(key)}]"] if lines else [f"[{_key(key)}]"]
+            lines += [f"{_key(k)} = {_value(v)}" for k, v in value.items()]
+        elif _is_table_array(value):
+            for table in value:
+                lines += ["", f"[[{_key(key)}]]"] if lines else [f"[[{_key(key)}]]"]
+                lines += [f"{_key(k)} = {_value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _is_table(value: Any) -> bool:
+    return isinstance(value, Mapping)
+
+
+def _is_table_array(value: Any) -> bool:
+    return isinstance(value, list | tuple) and bool(value) and all(map(_is_table, value))
+
+
+def _key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else json.dumps(key)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # JSON's escapes are TOML's basic-string escapes
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
+    if hasattr(value, "item"):  # a numpy scalar
+        return _value(value.item())
+    raise TypeError(f"TOML cannot hold {value!r} ({type(value).__name__})")
