@@ -239,7 +239,7 @@ def test_compare_prints_and_writes_table(reference, tmp_path, capsys):
     shutil.copytree(out, copy, ignore=shutil.ignore_patterns("figures", "runs"))
     assert main(["compare", str(copy)]) == 0
     text = capsys.readouterr().out
-    assert "diff = policy - conservative" in text and "bad_debt_loss_rate" in text
+    assert "diff = policy - conservative" in text and "Bad-debt loss rate" in text
     table = pd.read_csv(copy / "comparison.csv")
     assert {
         "scenario",
