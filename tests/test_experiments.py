@@ -113,7 +113,7 @@ def test_results_files_and_columns(reference):
     assert manifest["failures"] == [] and manifest["status"] == "complete"
     assert manifest["timings"]["wall_seconds"] > 0
     pngs = sorted((out / "figures").glob("*.png"))
-    assert pngs and len(pngs) == len(list((out / "figures").glob("*.svg")))
+    assert pngs and len(pngs) == len(list((out / "figures").glob("*.pdf")))
 
 
 def test_pairing_and_reproducibility(reference):

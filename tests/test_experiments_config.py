@@ -274,38 +274,3 @@ def test_a_policy_market_has_several_lenders_each_swept(tmp_path):
     plain = load_config(write(tmp_path, BASE, "plain.toml"))
     assert "lenders" not in plain.to_dict()["policy"][1]
     assert config.to_dict()["policy"][1]["lenders"] == 3
-
-
-def test_every_metric_column_has_its_unit():
-    from experiments.charts import label
-    from model import EXTRA_COLUMNS, METRIC_COLUMNS
-
-    for column in [*METRIC_COLUMNS, *EXTRA_COLUMNS]:
-        rate = "_rate" in column or column.startswith("share_")
-        rate |= column == "scenario_unemployment"
-        assert label(column).endswith("(%)") == rate, column
-
-
-def test_a_true_false_sweep_is_drawn_as_two_categories():
-    from experiments.charts import sweep_chart
-
-    summary = pd.DataFrame(
-        {
-            "scenario": "baseline",
-            "policy": ["a"] * 4 + ["b"] * 4,
-            "population.borrow_to_repay": [False, False, True, True] * 2,
-            "peak_overdue_rate": [0.1, 0.12, 0.2, 0.22, 0.1, 0.11, 0.12, 0.13],
-        }
-    )
-    fig = sweep_chart(
-        summary,
-        "peak_overdue_rate",
-        "population.borrow_to_repay",
-        None,
-        ["baseline"],
-        ["a", "b"],
-        ["population.borrow_to_repay"],
-    )
-    ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["false", "true"]
-    assert all(line.get_linestyle() == "None" for line in ax.get_lines())
