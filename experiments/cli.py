@@ -77,15 +77,26 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", help="write the table to this file instead of printing it")
     sub.add_parser("list", help="shipped configs, scenario presets and policy presets")
     validate = sub.add_parser(
-        "validate", help="measure the stylized facts and write docs/validation.md"
+        "validate",
+        help="measure the stylized facts; write validation.md and figures/ into the results "
+        "folder (--update-docs copies them into docs/)",
     )
     validate.add_argument(
         "config", nargs="?", default=str(CONFIG_DIR / "validation.toml"), help="validation config"
     )
     validate.add_argument("--out", help="results folder (default: results/<experiment name>)")
     validate.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
-    validate.add_argument("--doc", default="docs/validation.md", help="report to write")
+    validate.add_argument(
+        "--doc",
+        default="docs/validation.md",
+        help="where --update-docs copies the report (figures go to validation/ beside it)",
+    )
     validate.add_argument("--force", action="store_true", help="rerun instead of resuming")
+    validate.add_argument(
+        "--update-docs",
+        action="store_true",
+        help="copy the report and figures of a finished validation into --doc (no simulation)",
+    )
     reference = sub.add_parser(
         "reference", help="check the quickstart results against results/reference/"
     )
@@ -250,9 +261,14 @@ def _validate(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"argument --workers must be >= 1, got {args.workers}")
     from experiments.runner import code_version, same_code
+    from experiments.validate import update_docs
 
     config = load_config(args.config)
     out = Path(args.out) if args.out else Path("results") / config.name
+    if args.update_docs:
+        written = update_docs(out, Path(args.doc))
+        print(f"copied {out / 'validation.md'} and {len(written)} figures to {args.doc}")
+        return 0
     resume = store.has_results(out) and not args.force
     if resume:  # results of another model version are redone, not mixed in
         try:
@@ -272,10 +288,13 @@ def _validate(args: argparse.Namespace) -> int:
     print(report.text())
     if report.failed:
         return 1
-    facts = write_report(out, Path(args.doc))
+    facts = write_report(out)
     for fact in facts:
         print(f"  [{'pass' if fact.passed else 'FAIL'}] {fact.key}: {fact.measured}")
-    print(f"{sum(f.passed for f in facts)} of {len(facts)} checks pass; report: {args.doc}")
+    print(
+        f"{sum(f.passed for f in facts)} of {len(facts)} checks pass; report: "
+        f"{out / 'validation.md'} (copy it into docs/ with --update-docs)"
+    )
     return 0
 
 
