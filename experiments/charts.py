@@ -701,7 +701,7 @@ def summary_chart(res: Results, spec: ChartSpec) -> list[Figure]:
             ax.errorbar(
                 mean,
                 at,
-                xerr=half,
+                xerr=None if series.pooled > 1 else half,  # pooled points: no CI
                 marker="o",
                 markersize=4,
                 linestyle="none",
@@ -717,7 +717,7 @@ def summary_chart(res: Results, spec: ChartSpec) -> list[Figure]:
         _title(fig, names.name(metric), page, len(pages))
         what = f"mean and 95% CI over {_over(res, series)}"
         if series.pooled > 1:
-            what = _over(res, series)
+            what = f"mean of {_over(res, series)}"
         handles, labels = _unique_handles([ax])
         _legend(fig, handles, labels, f"Scenario ({what})")
         figures.append(fig)
@@ -946,8 +946,10 @@ def _check_free(folder: Path, names: Sequence[str], record: dict[str, list[str]]
     for name in names:
         path = folder / name
         if (path.exists() or path.is_symlink()) and not _ours(folder, name, record):
+            why = "was changed since" if name in record else "is not in its record"
+            hint = "" if record else f" ({MANIFEST} is missing: figures of an older version?)"
             raise ChartsError(
-                f"'{path}' was not written by charts (or was changed since); "
+                f"'{path}' was not written by charts ({why}){hint}; "
                 "move it away to draw the figures"
             )
 

@@ -223,6 +223,9 @@ def test_sampled_designs_draw_one_marker_per_point_with_a_true_legend(tmp_path):
     (fig,) = _draw(res, ChartSpec("timeseries", metric="overdue_rate"))
     assert "pooled" in fig.legends[0].get_title().get_text()
     assert not [c for c in fig.axes[0].collections if isinstance(c, PolyCollection)]
+    (fig,) = _draw(res, ChartSpec("summary", metric="profit"))  # pooled points: no CI bars
+    assert fig.axes[0].containers and not any(c.has_xerr for c in fig.axes[0].containers)
+    assert "mean of all runs of 7 sampled points pooled" in fig.legends[0].get_title().get_text()
 
 
 def test_too_many_lines_split_by_policy_and_too_many_panels_split_into_pages(tmp_path):
