@@ -206,8 +206,10 @@ def _format_axis(axis: object, unit: str | None) -> None:
         axis.set_major_formatter(FuncFormatter(_money))
 
 
-def _pages(items: Sequence, per_page: int = MAX_COLS * MAX_ROWS) -> list[list]:
+def _pages(items: Sequence, most: int = MAX_COLS * MAX_ROWS) -> list[list]:
+    """``items`` in pages of at most ``most``, as even as can be (8 panels: 4 + 4, not 6 + 2)."""
     items = list(items)
+    per_page = math.ceil(len(items) / max(1, math.ceil(len(items) / most))) if items else 1
     return [items[i : i + per_page] for i in range(0, len(items), per_page)] or [[]]
 
 
