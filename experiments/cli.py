@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare = sub.add_parser(
         "compare",
         help="compare policies, scenarios or sweep points, paired by replication "
-        "(--by policy also writes DIR/comparison.csv)",
+        "(--by policy without --metrics also writes DIR/comparison.csv)",
     )
     compare.add_argument("dir", help="results folder")
     compare.add_argument(
