@@ -177,6 +177,29 @@ def test_frontier_has_one_marker_per_sweep_point_and_policy(tmp_path):
     assert {"30%", "70%"} <= {t.get_text() for t in ax.texts}
 
 
+def test_lines_at_the_same_value_are_set_side_by_side(tmp_path):
+    res = charts.load_results(_folder(tmp_path, SWEPT))
+    (fig,) = _draw(res, ChartSpec("sweep", metric="profit", x="policy.max_dti"))
+    xs = [c.lines[0].get_xdata() for c in fig.axes[0].containers]
+    assert len(xs) == 2
+    assert np.allclose(np.mean(xs, axis=0), [0.3, 0.5, 0.7])  # centred on the swept values
+    assert np.all(np.abs(xs[0] - xs[1]) > 0.01)  # but not on top of each other
+    (fig,) = _draw(res, ChartSpec("frontier"))  # 3 points: CI bars on every marker
+    assert all(c.has_xerr and c.has_yerr for c in fig.axes[0].containers)
+
+
+def test_a_matplotlib_style_sheet_may_be_named(tmp_path):
+    import matplotlib.style
+
+    text = config_text(FEW).replace("seed = 3\n", 'seed = 3\nstyle = "seaborn-v0_8-paper"\n')
+    write_results(tmp_path / "out", text)
+    res = charts.load_results(tmp_path / "out")
+    with style_context(res.config.style, res.config.rcparams):
+        size = matplotlib.rcParams["axes.labelsize"]
+        assert not matplotlib.rcParams["text.parse_math"]
+    assert size == matplotlib.style.library["seaborn-v0_8-paper"]["axes.labelsize"]
+
+
 def test_labels_come_from_the_name_table_not_identifiers(tmp_path):
     body = SWEPT.replace('"policy.max_dti" = [0.3, 0.5, 0.7]', '"policy.max_dti" = [0.3, 0.5]')
     body += '"scenario.severity" = [0.5, 1.0]\n'
