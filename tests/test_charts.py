@@ -47,6 +47,12 @@ def _close_figures():
     matplotlib.pyplot.close("all")
 
 
+@pytest.fixture
+def low_dpi(monkeypatch):
+    """Figures at 40 dpi: writing figures/ safely does not depend on the resolution."""
+    monkeypatch.setattr(charts, "DPI", 40)
+
+
 def _folder(tmp_path: Path, body: str = TWO_BY_TWO + FEW, name: str = "out", **kw) -> Path:
     folder = tmp_path / name
     write_results(folder, config_text(body, **kw))
@@ -111,7 +117,7 @@ def test_figures_are_png_at_300_dpi_and_pdf_at_most_6_7_inches_wide(tmp_path):
     assert names == ["01_timeseries_npl_rate.png", "02_rollrate_p1.png", "02_rollrate_p2.png"]
 
 
-def test_figures_are_the_same_bytes_when_redrawn(tmp_path):
+def test_figures_are_the_same_bytes_when_redrawn(tmp_path, low_dpi):
     folder = _folder(tmp_path)
     charts.draw_all(folder)
     first = _digests(folder / "figures")
@@ -336,12 +342,6 @@ def test_style_preset_and_table_apply_to_the_figures_only(tmp_path):
 
 
 # ------------------------------------------------------------------ safe writing
-@pytest.fixture
-def low_dpi(monkeypatch):
-    """Figures at 40 dpi: writing figures/ safely does not depend on the resolution."""
-    monkeypatch.setattr(charts, "DPI", 40)
-
-
 def test_charts_never_delete_or_replace_files_they_did_not_write(tmp_path, capsys, low_dpi):
     folder = _folder(tmp_path)
     figures = folder / "figures"
