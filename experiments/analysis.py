@@ -112,6 +112,148 @@ def t_interval(
     return mean, mean - half, mean + half
 
 
+#: What :func:`compare` can compare: policies within a scenario and sweep point, scenarios
+#: within a policy and point, or sweep points within a scenario and policy.
+COMPARE_BY = ("policy", "scenario", "point")
+
+
+def group_t_intervals(
+    frame: pd.DataFrame, keys: Sequence[str], column: str, level: float = 0.95
+) -> pd.DataFrame:
+    """:func:`t_interval` of ``column`` within each group of ``keys``, vectorised.
+
+    Returns:
+        One row per group (index: the keys) with ``n`` (finite values), ``mean``,
+        ``low`` and ``high`` (NaN bounds for groups of fewer than two values).
+    """
+    from scipy import stats
+
+    values = frame[column].astype(float).where(np.isfinite(frame[column].astype(float)))
+    grouped = values.groupby([frame[k] for k in keys], sort=False)
+    out = pd.DataFrame({"n": grouped.count(), "mean": grouped.mean(), "sd": grouped.std(ddof=1)})
+    n = out["n"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = stats.t.ppf(0.5 + level / 2, np.where(n >= 2, n - 1, np.nan))
+        half = t * out["sd"].to_numpy() / np.sqrt(n)
+    out["low"], out["high"] = out["mean"] - half, out["mean"] + half
+    return out.drop(columns="sd")
+
+
+def point_label(params: Sequence[str], values: Sequence[object]) -> str:
+    """A sweep point as ``name=value`` pairs (``policy.max_dti=0.3, scenario.severity=1``)."""
+    parts = []
+    for name, value in zip(params, values, strict=True):
+        if isinstance(value, bool | np.bool_):
+            text = "true" if value else "false"
+        elif isinstance(value, int | float | np.integer | np.floating):
+            text = f"{float(value):.12g}"
+        else:
+            text = str(value)
+        parts.append(f"{name}={text}")
+    return ", ".join(parts)
+
+
+def _items(summary: pd.DataFrame, by: str, params: Sequence[str]) -> pd.Series:
+    if by != "point":
+        return summary[by]
+    values = summary[list(params)].itertuples(index=False, name=None)
+    return pd.Series([point_label(params, v) for v in values], index=summary.index)
+
+
+def compare(
+    summary: pd.DataFrame,
+    by: str = "policy",
+    params: Sequence[str] = (),
+    baseline: str | None = None,
+    order: Sequence[str] | None = None,
+    metrics: Sequence[str] = COMPARED_METRICS,
+) -> pd.DataFrame:
+    """Compare policies, scenarios or sweep points against a baseline, pairing by replication.
+
+    Every run of replication ``k`` has the same seed whatever its scenario, policy and
+    sweep point (same borrowers and shocks), so the difference of two items is taken
+    within each replication and its t-interval is over those paired differences
+    (replications missing on either side, e.g. failed runs, are left out of the pairs).
+
+    Args:
+        summary: One row per run (``summary.parquet``, possibly with derived metrics).
+        by: ``"policy"`` (within each scenario and sweep point), ``"scenario"`` (within
+            each policy and point) or ``"point"`` (sweep points, within each scenario and
+            policy; a point is named by :func:`point_label`).
+        params: Swept parameter columns.
+        baseline: The item the others are compared against (default: the first of ``order``).
+        order: Item order (default: order of first appearance in ``summary``).
+        metrics: Metric columns to compare.
+
+    Returns:
+        Long table: the group columns (``scenario`` and the swept parameters for
+        ``by="policy"``; ``policy`` and the parameters for ``"scenario"``; ``scenario``,
+        ``policy`` for ``"point"``), ``metric``, the item column (``policy``, ``scenario``
+        or ``point``, then the parameters for points), ``n``, ``mean``, ``ci_low``,
+        ``ci_high``, ``baseline``, ``diff``, ``diff_ci_low``, ``diff_ci_high``, ``n_pairs``.
+        Intervals are 95% t-intervals across replications; NaN with one replication.
+
+    Raises:
+        ValueError: If ``by`` is unknown, ``by="point"`` without swept parameters, or the
+            baseline is not one of the items.
+    """
+    if by not in COMPARE_BY:
+        raise ValueError(f"unknown comparison '{by}'; allowed: {', '.join(COMPARE_BY)}")
+    if by == "point" and not params:
+        raise ValueError("there are no sweep points to compare: the experiment sweeps nothing")
+    params = list(params)
+    items = _items(summary, by, params)
+    frame = summary.assign(_item=items.to_numpy())
+    found = list(dict.fromkeys(items))
+    order = list(order) if order is not None else found
+    baseline = order[0] if baseline is None and order else baseline
+    if baseline not in order:
+        shown = ", ".join(order[:20]) + (", ..." if len(order) > 20 else "")
+        raise ValueError(f"unknown baseline {by} '{baseline}'; allowed: {shown}")
+    keys = {
+        "policy": ["scenario", *params],
+        "scenario": ["policy", *params],
+        "point": ["scenario", "policy"],
+    }[by]
+    extra = params if by == "point" else []
+    rows = []
+    for group_key, group in frame.groupby(keys, sort=False, dropna=False):
+        group_key = group_key if isinstance(group_key, tuple) else (group_key,)
+        head = dict(zip(keys, group_key, strict=True))
+        cells = {item: runs.set_index("replication") for item, runs in group.groupby("_item")}
+        base = cells.get(baseline)
+        for metric in metrics:
+            for item in order:
+                runs = cells.get(item)
+                if runs is None:
+                    continue
+                mean, low, high = t_interval(runs[metric].to_numpy())
+                paired = (
+                    runs[metric].sub(base[metric]).dropna()
+                    if base is not None
+                    else pd.Series(dtype=float)
+                )
+                diff, d_low, d_high = t_interval(paired.to_numpy())
+                rows.append(
+                    {
+                        **head,
+                        "metric": metric,
+                        by: item,
+                        **{p: runs[p].iloc[0] for p in extra},
+                        "n": int(runs[metric].notna().sum()),
+                        "mean": mean,
+                        "ci_low": low,
+                        "ci_high": high,
+                        "baseline": baseline,
+                        "diff": diff,
+                        "diff_ci_low": d_low,
+                        "diff_ci_high": d_high,
+                        "n_pairs": len(paired),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
 def compare_policies(
     summary: pd.DataFrame,
     params: Sequence[str] = (),
@@ -120,6 +262,8 @@ def compare_policies(
     metrics: Sequence[str] = COMPARED_METRICS,
 ) -> pd.DataFrame:
     """Compare policies within each scenario and sweep point, pairing by replication.
+
+    The policy comparison of :func:`compare` (``by="policy"``).
 
     Args:
         summary: One row per run (``summary.parquet``).
@@ -137,44 +281,7 @@ def compare_policies(
     Raises:
         ValueError: If ``baseline`` is not one of the policies.
     """
-    order = list(policies) if policies is not None else list(dict.fromkeys(summary["policy"]))
-    baseline = order[0] if baseline is None else baseline
-    if baseline not in order:
-        raise ValueError(f"unknown baseline policy '{baseline}'; allowed: {', '.join(order)}")
-    keys = ["scenario", *params]
-    rows = []
-    for group_key, group in summary.groupby(keys, sort=False, dropna=False):
-        group_key = group_key if isinstance(group_key, tuple) else (group_key,)
-        base = group[group["policy"] == baseline].set_index("replication")
-        for metric in metrics:
-            for policy in order:
-                runs = group[group["policy"] == policy].set_index("replication")
-                if runs.empty:
-                    continue
-                mean, low, high = t_interval(runs[metric].to_numpy())
-                paired = (
-                    runs[metric].sub(base[metric]).dropna()
-                    if not base.empty
-                    else pd.Series(dtype=float)
-                )
-                diff, d_low, d_high = t_interval(paired.to_numpy())
-                rows.append(
-                    {
-                        **dict(zip(keys, group_key, strict=True)),
-                        "metric": metric,
-                        "policy": policy,
-                        "n": int(runs[metric].notna().sum()),
-                        "mean": mean,
-                        "ci_low": low,
-                        "ci_high": high,
-                        "baseline": baseline,
-                        "diff": diff,
-                        "diff_ci_low": d_low,
-                        "diff_ci_high": d_high,
-                        "n_pairs": len(paired),
-                    }
-                )
-    return pd.DataFrame(rows)
+    return compare(summary, "policy", params, baseline, policies, metrics)
 
 
 def format_comparison(table: pd.DataFrame, params: Sequence[str] = ()) -> str:

@@ -109,8 +109,8 @@ def load_calibration(path: str | Path) -> tuple[ExperimentConfig, CalibrationSpe
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config '{path}' is not valid TOML: {exc}") from None
-    table = raw.pop("calibration", None)
     config = parse_config(raw)
+    table = raw.get("calibration")
     if not isinstance(table, dict):
         raise ConfigError("config needs a [calibration] table (targets and free parameters)")
     return config, parse_calibration(table, config)

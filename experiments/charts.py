@@ -1,9 +1,37 @@
-"""Charts: every figure of a results folder, drawn from its files alone (PNG and SVG)."""
+"""Charts: every figure of a results folder, drawn from its files alone (PNG at 300 dpi and PDF).
+
+What the figures show:
+
+- Lines over months are the mean over replications with a 95% t-interval band
+  (:func:`experiments.analysis.t_interval`); a timeseries ``[[chart]]`` may ask for
+  ``band = "percentile"`` (median and 5-95% of runs, only with at least 20 replications)
+  or ``band = "none"``.
+- Labels come from the name table (:mod:`experiments.labels`): metrics and swept
+  parameters by readable name and unit, scenario and policy names spaced. Labels are
+  plain text (mathtext off), so a ``$`` in a name is shown as written.
+- Sizes are bounded: at most :data:`MAX_COLS` panels across and :data:`MAX_ROWS` down
+  (:data:`MAX_WIDTH` inches wide, 2,010 px at 300 dpi). A chart with more panels is split
+  into pages, ``NN_kind_..._p1``, ``_p2``, ... Legends sit below the panels.
+- At most :data:`MAX_SERIES` lines share a panel; beyond that sweep points are pooled
+  (the legend says so). Sampled designs (``[sample]``) draw one dot per run.
+
+How they are written: the inputs are read and checked first (a damaged results folder
+gives one :class:`ChartsError` line and changes nothing), every figure is drawn into a
+temporary file in ``figures/``, then all are renamed into place. ``figures/`` holds
+:data:`MANIFEST`, the names and SHA-256 of the files the tool wrote: only those are
+ever replaced or deleted, a file of the same name that the tool did not write stops the
+command before anything changes, and symbolic links are never followed.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from collections.abc import Callable, Iterator
+import os
+import stat
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -15,44 +43,155 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter  # noqa: E402
 
 from experiments import store  # noqa: E402
-from experiments.analysis import t_interval, unit_of  # noqa: E402
-from experiments.config import ChartSpec, ExperimentConfig, parse_config  # noqa: E402
+from experiments.analysis import group_t_intervals, t_interval  # noqa: E402
+from experiments.config import ChartSpec, ConfigError, ExperimentConfig  # noqa: E402
+from experiments.derived import add_derived, monthly_needed  # noqa: E402
+from experiments.inputs import IDS, damaged, read_checked, read_config  # noqa: E402
+from experiments.labels import NameTable, display_names, format_value  # noqa: E402
+from experiments.style import style_context  # noqa: E402
 
-_BUCKET_SHARES = {
-    "share_1_30": "1-30 DPD",
-    "share_31_60": "31-60 DPD",
-    "share_61_90": "61-90 DPD",
-    "share_90_plus": "90+ DPD",
-}
+#: Resolution of the PNG files.
+DPI = 300
+#: Widest figure, inches (2,010 px at 300 dpi: a full text width of a paper).
+MAX_WIDTH = 6.7
+#: Width of a one-panel figure, inches.
+SINGLE_WIDTH = 4.5
+#: Height of one row of panels, inches.
+PANEL_HEIGHT = 2.4
+#: Panels across and down a figure; more panels go onto further pages (files).
+MAX_COLS, MAX_ROWS = 2, 3
+#: Most lines (or marker series) in one panel.
+MAX_SERIES = 8
+#: Most lines in a panel that still get their confidence bands (more would overlap).
+MAX_BANDS = 4
+#: Heatmap cells are written in only up to this many cells per panel.
+MAX_ANNOTATED_CELLS = 48
+#: Rows of a summary (dot-and-interval) chart per page.
+MAX_SUMMARY_ROWS = 24
+#: File formats written for every figure.
+FORMATS = ("png", "pdf")
+#: The record of the files this tool wrote in ``figures/``.
+MANIFEST = "charts-manifest.json"
+
+_BUCKET_SHARES = ("share_1_30", "share_31_60", "share_61_90", "share_90_plus")
+_BUCKET_NAMES = ("1-30 DPD", "31-60 DPD", "61-90 DPD", "91+ DPD")
+_LINESTYLES = ("-", "--", ":", "-.")
 
 
-#: How each unit of ``model.metrics.UNITS`` is written on an axis.
-_UNIT_LABELS = {
-    "share": "%",
-    "currency": "currency units",
-    "count": "count",
-    "points": "score points",
-    "month": "month",
-    "index": "index",
-}
+class ChartsError(ConfigError):
+    """``figures/`` cannot be written safely (a file there the tool did not write, a link)."""
 
 
-def _unit(metric: str) -> str:
-    """Axis unit of a metric; parameters (``policy.x``, ...) have none."""
-    unit = unit_of(metric)
-    return _UNIT_LABELS[unit] if unit is not None else ""
+# ----------------------------------------------------------------------- inputs
+@dataclass
+class Results:
+    """A results folder's inputs to the charts, read and checked before anything is drawn."""
+
+    out_dir: Path
+    config: ExperimentConfig
+    summary: pd.DataFrame
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    scenarios: list[str] = field(default_factory=list)
+    policies: list[str] = field(default_factory=list)
+    names: NameTable = field(default_factory=NameTable)
+
+    @property
+    def params(self) -> list[str]:
+        """Swept parameter columns."""
+        return self.config.params
+
+    @property
+    def sampled(self) -> bool:
+        """Whether the design is sampled (every point its own values)."""
+        return self.config.sample is not None
+
+    @property
+    def replications(self) -> int:
+        """Replications per scenario, policy and point."""
+        return self.config.replications
+
+    @property
+    def shown_scenario(self) -> dict[str, str]:
+        """Display names of the scenarios."""
+        return display_names(self.scenarios)
+
+    @property
+    def shown_policy(self) -> dict[str, str]:
+        """Display names of the policies."""
+        return display_names(self.policies)
+
+    def points(self) -> pd.DataFrame:
+        """The sweep points (swept values) in design order, with a ``_point`` label."""
+        if not self.params:
+            return pd.DataFrame({"_point": [""]})
+        points = self.summary[self.params].drop_duplicates().reset_index(drop=True)
+        labels = [self.names.point(self.params, row) for row in points.itertuples(index=False)]
+        return points.assign(_point=labels)
 
 
-def label(metric: str) -> str:
-    """Axis label of a metric or parameter, with its unit."""
-    unit = _unit(metric)
-    text = metric.replace("_", " ")
-    return f"{text} ({unit})" if unit else text
+def _needed_tables(specs: Sequence[ChartSpec], config: ExperimentConfig) -> dict[str, list[str]]:
+    """Columns of each table the charts read (beyond the identifiers and parameters)."""
+    needed: dict[str, list[str]] = {}
+    for spec in specs:
+        if spec.kind == "timeseries":
+            needed.setdefault("timeseries", ["month"]).append(spec.metric)
+        elif spec.kind == "composition":
+            needed.setdefault("timeseries", ["month"]).extend(_BUCKET_SHARES)
+        elif spec.kind == "vintage":
+            needed["vintages"] = ["vintage", "months_on_book", "cum_writeoff_rate"]
+        elif spec.kind == "rollrate":
+            from model.observers import ROLL_STATES
+
+            needed["rollrates"] = ["from_bucket", *ROLL_STATES]
+    monthly = monthly_needed(config.metrics)
+    if monthly:
+        needed.setdefault("timeseries", ["month"]).extend(monthly)
+    return {k: list(dict.fromkeys(v)) for k, v in needed.items()}
 
 
+def load_results(out_dir: Path | str) -> Results | None:
+    """Read and check everything the charts of a results folder need.
+
+    Returns:
+        The inputs, or None when the folder has no finished run.
+
+    Raises:
+        DamagedResults: One line naming the damaged or missing file.
+    """
+    out_dir = Path(out_dir)
+    config = read_config(out_dir)
+    from experiments.analysis import SUMMARY_METRICS
+
+    ids = [*IDS, *config.params]
+    summary = read_checked(out_dir, "summary", [*ids, *SUMMARY_METRICS])
+    if summary.empty:
+        return None
+    specs = config.charts or default_charts(config)
+    tables = {}
+    for name, columns in _needed_tables(specs, config).items():
+        tables[name] = read_checked(out_dir, name, [*ids, *columns])
+        if tables[name].empty:
+            raise damaged(out_dir, f"{name}.parquet", "no rows, though summary.parquet has runs")
+    try:
+        summary = add_derived(summary, config.metrics, tables.get("timeseries"))
+    except (ValueError, KeyError) as exc:
+        raise damaged(out_dir, "timeseries.parquet", exc) from None
+    present_s, present_p = set(summary["scenario"]), set(summary["policy"])
+    return Results(
+        out_dir=out_dir,
+        config=config,
+        summary=summary,
+        tables=tables,
+        scenarios=[s.name for s in config.scenarios if s.name in present_s],
+        policies=[p.name for p in config.policies if p.name in present_p],
+        names=NameTable(config.metrics),
+    )
+
+
+# ----------------------------------------------------------------------- layout
 def _money(value: float, _pos: int | None = None) -> str:
     for size, suffix in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
         if abs(value) >= size:
@@ -60,102 +199,221 @@ def _money(value: float, _pos: int | None = None) -> str:
     return f"{value:g}"
 
 
-def _format_axis(axis: object, metric: str) -> None:
-    unit = _unit(metric)
-    if unit == "%":
+def _format_axis(axis: object, unit: str | None) -> None:
+    if unit == "share":
         axis.set_major_formatter(PercentFormatter(1.0))
-    elif unit == "currency units":
+    elif unit == "currency":
         axis.set_major_formatter(FuncFormatter(_money))
 
 
-def _grid(
-    rows: int, cols: int, width: float = 4.6, height: float = 3.4, share: bool = False
-) -> tuple[Figure, np.ndarray]:
+def _pages(items: Sequence, most: int = MAX_COLS * MAX_ROWS) -> list[list]:
+    """``items`` in pages of at most ``most``, as even as can be (8 panels: 4 + 4, not 6 + 2)."""
+    items = list(items)
+    per_page = math.ceil(len(items) / max(1, math.ceil(len(items) / most))) if items else 1
+    return [items[i : i + per_page] for i in range(0, len(items), per_page)] or [[]]
+
+
+def _figure(
+    panels: int, height: float = PANEL_HEIGHT, share: bool = False, legend_rows: int = 1
+) -> tuple[Figure, list[Axes]]:
+    """A figure of ``panels`` panels, at most :data:`MAX_COLS` across, width bounded."""
+    cols = 1 if panels <= 1 else MAX_COLS
+    rows = max(1, math.ceil(panels / cols))
+    width = SINGLE_WIDTH if cols == 1 else MAX_WIDTH
     fig, axes = plt.subplots(
         rows,
         cols,
-        figsize=(width * cols + 1.6, height * rows + 0.6),
+        figsize=(width, rows * height + 0.55 + 0.22 * legend_rows),
         squeeze=False,
         sharex=share,
         sharey=share,
         layout="constrained",
     )
-    return fig, axes
-
-
-def _facets(n: int) -> tuple[int, int]:
-    cols = min(n, 3)
-    return math.ceil(n / cols), cols
-
-
-def _finish(
-    fig: Figure, axes: np.ndarray, used: int, title: str, legend: str | None = None
-) -> None:
-    for ax in axes.flat[used:]:
+    flat = list(axes.flat)
+    for ax in flat[panels:]:
         ax.set_visible(False)
-    fig.suptitle(title, fontsize=13)
-    if legend is not None:
-        handles, labels = axes.flat[0].get_legend_handles_labels()
-        fig.legend(
-            handles, labels, loc="outside right center", title=legend, fontsize=8, title_fontsize=8
-        )
+    if share:  # hidden panels take no tick labels from the visible ones
+        for ax in flat[:panels]:
+            ax.xaxis.set_tick_params(labelbottom=True)
+    return fig, flat[:panels]
 
 
-def _save(fig: Figure, out_dir: Path, stem: str) -> list[Path]:
-    folder = out_dir / store.FIGURES_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"{stem}.png", folder / f"{stem}.svg"]
-    fig.savefig(paths[0], dpi=110)
-    fig.savefig(paths[1])
-    plt.close(fig)
-    return paths
+def _title(fig: Figure, text: str, page: int, pages: int) -> None:
+    fig.suptitle(text if pages == 1 else f"{text} ({page} of {pages})")
 
 
-def _colors(series: list) -> dict:
-    cmap = plt.get_cmap("tab10")
-    return {p: cmap(i % 10) for i, p in enumerate(series)}
-
-
-def _panels(
-    frame: pd.DataFrame, axes: np.ndarray, scenarios: list[str], policies: list[str]
-) -> Iterator[tuple[Axes, pd.DataFrame]]:
-    """Yield each (scenario row, policy column) panel with its rows of ``frame``, titled."""
-    for i, scenario in enumerate(scenarios):
-        for j, policy in enumerate(policies):
-            ax = axes[i, j]
-            ax.set_title(f"{scenario} / {policy}", fontsize=10)
-            yield ax, frame[(frame["scenario"] == scenario) & (frame["policy"] == policy)]
-
-
-def timeseries_chart(
-    ts: pd.DataFrame, metric: str, scenarios: list[str], policies: list[str]
-) -> Figure:
-    """Median and 5-95% band of a monthly metric: a panel per scenario, a line per policy."""
-    rows, cols = _facets(len(scenarios))
-    fig, axes = _grid(rows, cols, share=True)
-    colors = _colors(policies)
-    for ax, scenario in zip(axes.flat, scenarios, strict=False):
-        part = ts[ts["scenario"] == scenario]
-        for policy in policies:
-            runs = part[part["policy"] == policy]
-            if runs.empty:
-                continue
-            q = runs.groupby("month")[metric].quantile([0.05, 0.5, 0.95]).unstack()
-            ax.fill_between(q.index, q[0.05], q[0.95], color=colors[policy], alpha=0.2, linewidth=0)
-            ax.plot(q.index, q[0.5], color=colors[policy], label=policy, linewidth=1.8)
-        ax.set_title(scenario)
-        ax.set_xlabel("month")
-        ax.set_ylabel(label(metric))
-        _format_axis(ax.yaxis, metric)
-        ax.grid(alpha=0.3)
-    _finish(
-        fig,
-        axes,
-        len(scenarios),
-        f"{metric.replace('_', ' ')} by scenario",
-        legend="policy\n(median, 5-95%\nof runs)",
+def _legend(fig: Figure, handles: list, labels: list[str], title: str | None = None) -> None:
+    if not handles:
+        return
+    ncols = min(len(labels), _legend_cols(labels))
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncols=ncols,
+        title=title,
+        frameon=False,
     )
-    return fig
+
+
+def _legend_cols(labels: Sequence[str]) -> int:
+    longest = max((len(t) for t in labels), default=0)
+    return 4 if longest <= 16 else 3 if longest <= 28 else 2
+
+
+def _legend_rows(labels: Sequence[str]) -> int:
+    return math.ceil(len(labels) / _legend_cols(labels)) if labels else 0
+
+
+def _colors(n: int) -> list:
+    cycle = plt.rcParams["axes.prop_cycle"].by_key().get("color") or ["C0"]
+    return [cycle[i % len(cycle)] for i in range(n)]
+
+
+@dataclass
+class _Series:
+    """How the runs of a chart are split into lines (or rows).
+
+    ``mode`` is ``"policy"`` (a line per policy), ``"policy_point"`` (per policy and
+    sweep point) or ``"point"`` (per sweep point; the policies get panels of their own).
+    """
+
+    column: pd.Series
+    order: list[str]
+    styles: dict[str, str]
+    mode: str
+    pooled: int  # sweep points pooled into each line (1: none)
+
+
+def _series_mode(res: Results, points_alone: bool = False) -> str:
+    """The split of :class:`_Series`: policy and point if that makes at most MAX_SERIES lines.
+
+    With ``points_alone``, too many for that but at most MAX_SERIES points gives a line
+    per point (the caller then draws a panel per policy).
+    """
+    n_points = len(res.points())
+    if not res.params or res.sampled or n_points == 1:
+        return "policy"
+    if n_points * len(res.policies) <= MAX_SERIES:
+        return "policy_point"
+    if points_alone and n_points <= MAX_SERIES:
+        return "point"
+    return "policy"
+
+
+def _series(res: Results, frame: pd.DataFrame, mode: str) -> _Series:
+    shown = res.shown_policy
+    policy_text = frame["policy"].map(shown)
+    style = {shown[p]: _LINESTYLES[i % len(_LINESTYLES)] for i, p in enumerate(res.policies)}
+    points = res.points()
+    if mode == "policy":
+        order = [shown[p] for p in res.policies]
+        return _Series(policy_text, order, style, mode, len(points))
+    point_text = frame[res.params].merge(points, on=res.params, how="left")["_point"]
+    point_text = pd.Series(point_text.to_numpy(), index=frame.index)
+    if mode == "point" or len(res.policies) == 1:
+        order = list(points["_point"])
+        return _Series(point_text, order, dict.fromkeys(order, "-"), mode, 1)
+    order = [f"{shown[p]}, {pt}" for p in res.policies for pt in points["_point"]]
+    styles = {f"{shown[p]}, {pt}": style[shown[p]] for p in res.policies for pt in points["_point"]}
+    return _Series(policy_text + ", " + point_text, order, styles, mode, 1)
+
+
+def _over(res: Results, series: _Series) -> str:
+    """What a line is computed over, for a legend title."""
+    reps = res.replications
+    if series.pooled > 1:
+        kind = "sampled" if res.sampled else "sweep"
+        return f"all runs of {series.pooled} {kind} points pooled"
+    return f"{reps} replication{'s' if reps != 1 else ''}"
+
+
+# ----------------------------------------------------------------------- charts
+def timeseries_chart(res: Results, spec: ChartSpec) -> list[Figure]:
+    """A monthly metric per scenario (panels), one line per policy (or policy and point).
+
+    Lines are the mean over replications with a 95% t-interval band (``band = "ci"``),
+    or the median with the 5-95% range of runs (``band = "percentile"``), or bare. With
+    too many policies and sweep points for one panel, each policy gets its own panels
+    (a line per point); with too many points as well, the points are pooled (no band).
+    """
+    metric, band = spec.metric, spec.band or "ci"
+    ts = res.tables["timeseries"]
+    series = _series(res, ts, _series_mode(res, points_alone=True))
+    frame = ts.assign(_s=series.column.to_numpy())
+    note = ""
+    if series.pooled > 1:
+        band = "none"  # runs of different points are not replications of one mean
+    lines = len(series.order)
+    if band != "none" and lines > MAX_BANDS:
+        band, note = "none", f"; bands left out with more than {MAX_BANDS} lines"
+    colors = dict(zip(series.order, _colors(len(series.order)), strict=True))
+    unit = res.names.unit(metric)
+    what = {
+        "ci": "mean and 95% CI over",
+        "percentile": "median and 5-95% of runs over",
+        "none": "mean of",
+    }[band]
+    if series.mode == "point":
+        panels = [(s, p) for s in res.scenarios for p in res.policies]
+        kind = "Sweep point"
+    else:
+        panels = [(s, None) for s in res.scenarios]
+        kind = "Policy" if series.mode == "policy" else "Policy and sweep point"
+    figures = []
+    pages = _pages(panels)
+    for page, chunk in enumerate(pages, start=1):
+        fig, axes = _figure(len(chunk), share=True, legend_rows=_legend_rows(series.order))
+        for ax, (scenario, policy) in zip(axes, chunk, strict=True):
+            part = frame[frame["scenario"] == scenario]
+            if policy is not None:
+                part = part[part["policy"] == policy]
+            if band == "percentile":
+                grouped = part.groupby(["_s", "month"], sort=False)[metric]
+                stats = grouped.quantile([0.05, 0.5, 0.95]).unstack()
+                stats = stats.rename(columns={0.05: "low", 0.5: "mean", 0.95: "high"})
+            else:
+                stats = group_t_intervals(part, ["_s", "month"], metric)
+            present = set(stats.index.get_level_values(0))
+            for name in series.order:
+                if name not in present:
+                    continue
+                line = stats.loc[name].sort_index()
+                if band != "none":
+                    ax.fill_between(
+                        line.index,
+                        line["low"],
+                        line["high"],
+                        color=colors[name],
+                        alpha=0.2,
+                        linewidth=0,
+                    )
+                ax.plot(
+                    line.index,
+                    line["mean"],
+                    color=colors[name],
+                    linestyle=series.styles[name],
+                    label=name,
+                )
+            title = res.shown_scenario[scenario]
+            ax.set_title(title if policy is None else f"{title} / {res.shown_policy[policy]}")
+            ax.set_xlabel("Month")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_ylabel(res.names.label(metric))
+            _format_axis(ax.yaxis, unit)
+        _title(fig, f"{res.names.name(metric)} by scenario", page, len(pages))
+        handles, labels = _unique_handles(axes)
+        _legend(fig, handles, labels, f"{kind} ({what} {_over(res, series)}{note})")
+        figures.append(fig)
+    return figures
+
+
+def _unique_handles(axes: Sequence[Axes]) -> tuple[list, list[str]]:
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(label, handle)
+    return list(seen.values()), list(seen)
 
 
 def _mean_ci(values: pd.Series) -> pd.Series:
@@ -163,241 +421,446 @@ def _mean_ci(values: pd.Series) -> pd.Series:
     return pd.Series({"mean": mean, "half": (high - low) / 2})
 
 
-def sweep_chart(
-    summary: pd.DataFrame,
-    metric: str,
-    x: str,
-    y: str | None,
-    scenarios: list[str],
-    policies: list[str],
-    params: list[str],
-) -> Figure:
-    """A summary metric over one swept parameter (lines) or two (heatmaps or a coloured scatter).
+def _tick_values(ax: Axes, res: Results, name: str, axis: str, values: Sequence) -> None:
+    """Ticks at a heatmap's values (thinned to at most 10), written as the name table says."""
+    step = max(1, math.ceil(len(values) / 10))
+    at = list(range(0, len(values), step))
+    labels = [res.names.value(name, values[i]) for i in at]
+    if axis == "x":
+        ax.set_xticks(at, labels, rotation=30 if len(at) > 5 else 0)
+    else:
+        ax.set_yticks(at, labels)
 
-    Line plots draw one line per policy and value of the other swept parameters
-    (when that makes at most 10 lines; otherwise they are averaged over).
+
+def sweep_chart(res: Results, spec: ChartSpec) -> list[Figure]:
+    """A summary metric against one swept parameter (panels: scenarios), or two (heatmaps).
+
+    One parameter: a line per policy (and value of the other swept parameters when
+    that makes at most :data:`MAX_SERIES` lines), mean and 95% CI at each value; sampled
+    designs draw one dot per run. Two: a heatmap of the mean per scenario and policy
+    (a coloured scatter for sampled or incomplete designs).
     """
-    if y is None:
-        others = [c for c in params if c != x]
-        keys = (
-            ["policy", *others]
-            if summary.groupby(["policy", *others]).ngroups <= 10
-            else ["policy"]
-        )
-        series = list(summary[keys].drop_duplicates().itertuples(index=False, name=None))
-        colors = _colors(series)
-        # A true/false parameter is two categories: points side by side, not a line.
-        categorical = summary[x].dtype == bool
-        rows, cols = _facets(len(scenarios))
-        fig, axes = _grid(rows, cols, share=True)
-        for ax, scenario in zip(axes.flat, scenarios, strict=False):
+    if spec.y is not None:
+        return _sweep_heatmaps(res, spec)
+    metric, x = spec.metric, spec.x
+    summary = res.summary
+    names = res.names
+    others = [p for p in res.params if p != x]
+    shown = res.shown_policy
+    keys = ["policy"]
+    if not res.sampled and others and summary.groupby(["policy", *others]).ngroups <= MAX_SERIES:
+        keys = ["policy", *others]
+    series = list(summary[keys].drop_duplicates().itertuples(index=False, name=None))
+    pooled = not res.sampled and bool(others) and keys == ["policy"]
+
+    def series_name(key: tuple) -> str:
+        parts = [shown[key[0]]] if len(res.policies) > 1 or len(keys) == 1 else []
+        pairs = zip(keys[1:], key[1:], strict=True)
+        parts += [f"{names.name(k)} = {names.value(k, v)}" for k, v in pairs]
+        return ", ".join(parts)
+
+    colors = dict(zip(series, _colors(len(series)), strict=True))
+    categorical = summary[x].dtype == bool
+    # Markers of different lines at one value are set side by side, not on top of each other.
+    steps = np.diff(np.unique(summary[x].to_numpy(dtype=float)))
+    gap = 1.0 if categorical else (float(steps.min()) if steps.size else 1.0)
+    dodge = (0.08 if categorical else 0.25 / max(1, len(series))) * gap
+    figures = []
+    pages = _pages(res.scenarios)
+    legend_rows = _legend_rows([series_name(k) for k in series])
+    for page, scenarios in enumerate(pages, start=1):
+        fig, axes = _figure(len(scenarios), share=True, legend_rows=legend_rows)
+        for ax, scenario in zip(axes, scenarios, strict=True):
             part = summary[summary["scenario"] == scenario]
             for key, runs in part.groupby(keys, sort=False):
-                name = ", ".join(
-                    f"{k}={v:g}" if k != "policy" else v for k, v in zip(keys, key, strict=True)
-                )
-                if runs[x].nunique() > 25:
+                key = key if isinstance(key, tuple) else (key,)
+                style = _LINESTYLES[res.policies.index(key[0]) % len(_LINESTYLES)]
+                if res.sampled:  # one dot per sampled point: the mean of its replications
+                    means = runs.groupby(res.params)[[x, metric]].mean()
                     ax.scatter(
-                        runs[x], runs[metric], s=12, alpha=0.6, color=colors[key], label=name
+                        means[x].astype(float),
+                        means[metric],
+                        s=7,
+                        alpha=0.7,
+                        color=colors[key],
+                        linewidths=0,
+                        label=series_name(key),
                     )
                     continue
                 stats = runs.groupby(x)[metric].apply(_mean_ci).unstack()
-                at = stats.index.to_numpy(dtype=float)
-                if categorical:
-                    at = at + 0.08 * (series.index(key) - (len(series) - 1) / 2)
+                at = stats.index.to_numpy(dtype=float) + dodge * (
+                    series.index(key) - (len(series) - 1) / 2
+                )
                 ax.errorbar(
                     at,
                     stats["mean"],
-                    yerr=stats["half"],
+                    yerr=None if pooled else stats["half"],
                     marker="o",
-                    linestyle="none" if categorical else "-",
-                    capsize=3,
+                    markersize=3.5,
+                    linestyle="none" if categorical else style,
+                    capsize=2.5,
                     color=colors[key],
-                    label=name,
+                    label=series_name(key),
                 )
             if categorical:
-                ax.set_xticks([0, 1], ["false", "true"])
+                ax.set_xticks([0, 1], [names.value(x, False), names.value(x, True)])
                 ax.set_xlim(-0.6, 1.6)
-            ax.set_title(scenario)
-            ax.set_xlabel(label(x))
-            ax.set_ylabel(label(metric))
-            _format_axis(ax.yaxis, metric)
-            ax.grid(alpha=0.3)
-        _finish(
-            fig,
-            axes,
-            len(scenarios),
-            f"{metric.replace('_', ' ')} against {x}",
-            legend="(mean, 95% CI)",
-        )
-        return fig
-    fig, axes = _grid(len(scenarios), len(policies), width=5.6, height=3.8)
-    for ax, runs in _panels(summary, axes, scenarios, policies):
-        scale = 100.0 if _unit(metric) == "%" else 1.0
-        cells = runs[x].nunique() * runs[y].nunique()
-        if cells > 400 or len(runs[[x, y]].drop_duplicates()) < cells:
-            art = ax.scatter(
-                runs[x],
-                runs[y],
-                c=runs[metric] * scale,
-                s=40,
-                cmap="viridis",
-                edgecolors="black",
-                linewidths=0.3,
-            )
+            ax.set_title(res.shown_scenario[scenario])
+            ax.set_xlabel(names.label(x))
+            ax.set_ylabel(names.label(metric))
+            _format_axis(ax.xaxis, names.unit(x))
+            _format_axis(ax.yaxis, names.unit(metric))
+        _title(fig, f"{names.name(metric)} against {names.name(x).lower()}", page, len(pages))
+        if res.sampled:
+            what = f"one dot per sampled point, mean of {res.replications} replication(s)"
+        elif pooled:
+            what = f"mean over runs, pooled over {', '.join(names.name(o) for o in others)}"
         else:
-            grid = runs.pivot_table(index=y, columns=x, values=metric, aggfunc="mean") * scale
-            art = ax.imshow(grid.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
-            ax.set_xticks(range(grid.shape[1]), [f"{v:g}" for v in grid.columns], fontsize=8)
-            ax.set_yticks(range(grid.shape[0]), [f"{v:g}" for v in grid.index], fontsize=8)
-            for (r, c), value in np.ndenumerate(grid.to_numpy()):
-                ax.text(c, r, f"{value:.3g}", ha="center", va="center", fontsize=7, color="white")
-        fig.colorbar(art, ax=ax, label=label(metric))
-        ax.set_xlabel(label(x))
-        ax.set_ylabel(label(y))
-    _finish(fig, axes, axes.size, f"mean {metric.replace('_', ' ')}\nby {x} and {y}")
-    return fig
+            what = f"mean and 95% CI over {res.replications} replications"
+        handles, labels = _unique_handles(axes)
+        _legend(fig, handles, labels, what)
+        figures.append(fig)
+    return figures
 
 
-def frontier_chart(summary: pd.DataFrame, scenarios: list[str], policies: list[str]) -> Figure:
-    """Loss rate against approval rate per scenario: runs as dots, policy means with 95% CIs."""
-    rows, cols = _facets(len(scenarios))
-    fig, axes = _grid(rows, cols, share=True)
-    colors = _colors(policies)
-    for ax, scenario in zip(axes.flat, scenarios, strict=False):
-        part = summary[summary["scenario"] == scenario]
-        for policy in policies:
-            runs = part[part["policy"] == policy]
-            if runs.empty:
-                continue
-            ax.scatter(
-                runs["approval_rate"],
-                runs["bad_debt_loss_rate"],
-                s=10,
-                alpha=0.35,
-                color=colors[policy],
-            )
-            xs, ys = _mean_ci(runs["approval_rate"]), _mean_ci(runs["bad_debt_loss_rate"])
+def _sweep_heatmaps(res: Results, spec: ChartSpec) -> list[Figure]:
+    metric, x, y = spec.metric, spec.x, spec.y
+    names = res.names
+    unit = names.unit(metric)
+    scale = 100.0 if unit == "share" else 1.0
+    summary = res.summary
+    cells_all = summary.groupby(["scenario", "policy", x, y])[metric].mean() * scale
+    finite = cells_all[np.isfinite(cells_all)]
+    vmin, vmax = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    panels = [(s, p) for s in res.scenarios for p in res.policies]
+    others = [p for p in res.params if p not in (x, y)]
+    bar_label = names.label(metric)
+    figures = []
+    pages = _pages(panels)
+    for page, chunk in enumerate(pages, start=1):
+        fig, axes = _figure(len(chunk), height=2.6, legend_rows=0)
+        art = None
+        for ax, (scenario, policy) in zip(axes, chunk, strict=True):
+            runs = summary[(summary["scenario"] == scenario) & (summary["policy"] == policy)]
+            cells = runs[x].nunique() * runs[y].nunique()
+            if res.sampled or cells > 400 or len(runs[[x, y]].drop_duplicates()) < cells:
+                runs = runs.groupby([x, y], as_index=False)[metric].mean()
+                art = ax.scatter(
+                    runs[x].astype(float),
+                    runs[y].astype(float),
+                    c=runs[metric] * scale,
+                    s=14,
+                    cmap="viridis",
+                    vmin=vmin,
+                    vmax=vmax,
+                    linewidths=0,
+                )
+                _format_axis(ax.xaxis, names.unit(x))
+                _format_axis(ax.yaxis, names.unit(y))
+            else:
+                grid = runs.pivot_table(index=y, columns=x, values=metric, aggfunc="mean") * scale
+                art = ax.imshow(
+                    grid.to_numpy(),
+                    origin="lower",
+                    aspect="auto",
+                    cmap="viridis",
+                    vmin=vmin,
+                    vmax=vmax,
+                )
+                ax.grid(False)
+                _tick_values(ax, res, x, "x", list(grid.columns))
+                _tick_values(ax, res, y, "y", list(grid.index))
+                if grid.size <= MAX_ANNOTATED_CELLS:
+                    middle = (vmin + vmax) / 2
+                    for (r, c), value in np.ndenumerate(grid.to_numpy()):
+                        ax.text(
+                            c,
+                            r,
+                            format_value(value / scale, unit),
+                            ha="center",
+                            va="center",
+                            fontsize=6,
+                            color="white" if value < middle else "black",
+                        )
+            ax.set_title(f"{res.shown_scenario[scenario]} / {res.shown_policy[policy]}")
+            ax.set_xlabel(names.label(x))
+            ax.set_ylabel(names.label(y))
+        if art is not None:
+            fig.colorbar(art, ax=axes, label=bar_label, shrink=0.9)
+        title = f"Mean {names.name(metric).lower()} by {names.name(x).lower()} and "
+        title += names.name(y).lower()
+        if others:
+            title += f"\n(pooled over {', '.join(names.name(o).lower() for o in others)})"
+        _title(fig, title, page, len(pages))
+        figures.append(fig)
+    return figures
+
+
+def frontier_chart(res: Results, spec: ChartSpec | None = None) -> list[Figure]:
+    """Loss rate against approval rate per scenario: one marker per sweep point and policy.
+
+    Each marker is the mean over replications with 95% CIs on both axes. Without sweep
+    points the runs are shown as faint dots; with one swept parameter (up to 12 values)
+    a policy's markers are joined in the parameter's order and its ends are labelled.
+    """
+    names = res.names
+    summary = res.summary
+    xs, ys = "approval_rate", "bad_debt_loss_rate"
+    points = res.points()
+    n_points = len(points)
+    joined = len(res.params) == 1 and not res.sampled and 1 < n_points <= 12
+    bars = not res.sampled and n_points <= 4 and res.replications >= 2
+    colors = dict(zip(res.policies, _colors(len(res.policies)), strict=True))
+    shown = res.shown_policy
+    figures = []
+    pages = _pages(res.scenarios)
+    for page, scenarios in enumerate(pages, start=1):
+        fig, axes = _figure(len(scenarios), share=True)
+        for ax, scenario in zip(axes, scenarios, strict=True):
+            part = summary[summary["scenario"] == scenario]
+            for policy in res.policies:
+                runs = part[part["policy"] == policy]
+                if runs.empty:
+                    continue
+                if n_points == 1:
+                    ax.scatter(runs[xs], runs[ys], s=6, alpha=0.35, color=colors[policy])
+                keys = res.params or ["policy"]
+                grouped = runs.groupby(keys, sort=True)
+                mx = grouped[xs].apply(_mean_ci).unstack()
+                my = grouped[ys].apply(_mean_ci).unstack()
+                ax.errorbar(
+                    mx["mean"],
+                    my["mean"],
+                    xerr=mx["half"] if bars else None,
+                    yerr=my["half"] if bars else None,
+                    marker="D" if n_points == 1 else "o",
+                    markersize=5 if n_points == 1 else 3.5,
+                    linestyle="-" if joined else "none",
+                    linewidth=0.8,
+                    elinewidth=0.8,
+                    capsize=2,
+                    color=colors[policy],
+                    label=shown[policy],
+                )
+                if joined:
+                    for end in (0, len(mx) - 1):
+                        ax.annotate(
+                            names.value(res.params[0], mx.index[end]),
+                            (mx["mean"].iloc[end], my["mean"].iloc[end]),
+                            textcoords="offset points",
+                            xytext=(4, 3),
+                            fontsize=6,
+                            color=colors[policy],
+                        )
+            ax.set_title(res.shown_scenario[scenario])
+            ax.set_xlabel(names.label(xs))
+            ax.set_ylabel(names.label(ys))
+            _format_axis(ax.xaxis, "share")
+            _format_axis(ax.yaxis, "share")
+        _title(fig, "Risk-volume frontier: loss rate against approval rate", page, len(pages))
+        if n_points == 1:
+            what = f"mean and 95% CI over {res.replications} replications; dots = runs"
+        elif res.sampled:
+            what = "one marker per sampled point (its mean over replications)"
+        else:
+            what = "one marker per sweep point"
+            what += ", mean and 95% CI" if bars else " (mean over replications)"
+            if joined:
+                what += f"; joined by {names.name(res.params[0]).lower()}"
+        handles, labels = _unique_handles(axes)
+        _legend(fig, handles, labels, what)
+        figures.append(fig)
+    return figures
+
+
+def summary_chart(res: Results, spec: ChartSpec) -> list[Figure]:
+    """A summary or derived metric: mean and 95% CI per policy (and point), dots per scenario."""
+    metric = spec.metric
+    names = res.names
+    summary = res.summary
+    n_rows = len(res.points()) * len(res.policies)
+    mode = "policy_point" if res.params and not res.sampled and n_rows <= 48 else "policy"
+    series = _series(res, summary, mode)
+    frame = summary.assign(_s=series.column.to_numpy())
+    stats = group_t_intervals(frame, ["_s", "scenario"], metric)
+    rows = [s for s in series.order if s in set(frame["_s"])]
+    colors = dict(zip(res.scenarios, _colors(len(res.scenarios)), strict=True))
+    figures = []
+    pages = _pages(rows, MAX_SUMMARY_ROWS)
+    for page, chunk in enumerate(pages, start=1):
+        height = 0.28 * len(chunk) * max(1, len(res.scenarios) / 2) + 1.2
+        fig, ax = plt.subplots(figsize=(MAX_WIDTH, min(height, 9.0)), layout="constrained")
+        k = len(res.scenarios)
+        for j, scenario in enumerate(res.scenarios):
+            offset = 0.0 if k == 1 else 0.3 * (j - (k - 1) / 2) / max(1, (k - 1) / 2)
+            at, mean, half = [], [], []
+            for i, row in enumerate(chunk):
+                if (row, scenario) in stats.index:
+                    cell = stats.loc[(row, scenario)]
+                    at.append(i + offset)
+                    mean.append(cell["mean"])
+                    half.append((cell["high"] - cell["low"]) / 2)
             ax.errorbar(
-                xs["mean"],
-                ys["mean"],
-                xerr=xs["half"],
-                yerr=ys["half"],
-                marker="D",
-                markersize=7,
-                capsize=3,
-                color=colors[policy],
-                label=policy,
+                mean,
+                at,
+                xerr=None if series.pooled > 1 else half,  # pooled points: no CI
+                marker="o",
+                markersize=4,
+                linestyle="none",
+                capsize=2,
+                color=colors[scenario],
+                label=res.shown_scenario[scenario],
             )
-        ax.set_title(scenario)
-        ax.set_xlabel(label("approval_rate"))
-        ax.set_ylabel("bad debt loss rate (% of originations)")
-        _format_axis(ax.xaxis, "approval_rate")
-        _format_axis(ax.yaxis, "bad_debt_loss_rate")
-        ax.grid(alpha=0.3)
-    _finish(
-        fig,
-        axes,
-        len(scenarios),
-        "risk-volume frontier: loss rate against approval rate",
-        legend="policy\n(mean, 95% CI;\ndots = runs)",
-    )
-    return fig
+        ax.set_yticks(range(len(chunk)), chunk)
+        ax.invert_yaxis()
+        ax.set_xlabel(names.label(metric))
+        _format_axis(ax.xaxis, names.unit(metric))
+        ax.xaxis.set_major_locator(MaxNLocator(6))
+        _title(fig, names.name(metric), page, len(pages))
+        what = f"mean and 95% CI over {_over(res, series)}"
+        if series.pooled > 1:
+            what = f"mean of {_over(res, series)}"
+        handles, labels = _unique_handles([ax])
+        _legend(fig, handles, labels, f"Scenario ({what})")
+        figures.append(fig)
+    return figures
 
 
-def composition_chart(ts: pd.DataFrame, scenarios: list[str], policies: list[str]) -> Figure:
+def _cell_panels(res: Results) -> list[tuple[str, str]]:
+    return [(s, p) for s in res.scenarios for p in res.policies]
+
+
+def _cell_title(res: Results, scenario: str, policy: str) -> str:
+    return f"{res.shown_scenario[scenario]} / {res.shown_policy[policy]}"
+
+
+def _pooled_note(res: Results) -> str:
+    n = len(res.points())
+    return f", pooled over {n} sweep points" if n > 1 else ""
+
+
+def composition_chart(res: Results, spec: ChartSpec | None = None) -> list[Figure]:
     """Overdue loans by DPD bucket over time (stacked, mean of runs), per scenario and policy."""
-    fig, axes = _grid(len(scenarios), len(policies), width=4.2, height=3.0, share=True)
+    ts = res.tables["timeseries"]
     palette = plt.get_cmap("YlOrRd")(np.linspace(0.35, 0.95, len(_BUCKET_SHARES)))
-    for ax, runs in _panels(ts, axes, scenarios, policies):
-        mean = runs.groupby("month")[list(_BUCKET_SHARES)].mean()
-        ax.stackplot(
-            mean.index, mean.to_numpy().T, labels=list(_BUCKET_SHARES.values()), colors=palette
-        )
-        ax.set_xlabel("month")
-        ax.set_ylabel("share of active loans (%)")
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-        ax.grid(alpha=0.3)
-    _finish(
-        fig,
-        axes,
-        axes.size,
-        "overdue loans by days-past-due bucket (rest are current)",
-        legend="bucket",
-    )
-    return fig
+    figures = []
+    pages = _pages(_cell_panels(res))
+    for page, chunk in enumerate(pages, start=1):
+        fig, axes = _figure(len(chunk), share=True)
+        for ax, (scenario, policy) in zip(axes, chunk, strict=True):
+            runs = ts[(ts["scenario"] == scenario) & (ts["policy"] == policy)]
+            mean = runs.groupby("month")[list(_BUCKET_SHARES)].mean()
+            ax.stackplot(mean.index, mean.to_numpy().T, labels=_BUCKET_NAMES, colors=palette)
+            ax.set_title(_cell_title(res, scenario, policy))
+            ax.set_xlabel("Month")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_ylabel("Share of open loans (%)")
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        _title(fig, "Overdue loans by days past due (the rest are current)", page, len(pages))
+        handles, labels = _unique_handles(axes)
+        _legend(fig, handles, labels, f"Bucket (mean of runs{_pooled_note(res)})")
+        figures.append(fig)
+    return figures
 
 
-def vintage_chart(vintages: pd.DataFrame, scenarios: list[str], policies: list[str]) -> Figure:
+def vintage_chart(res: Results, spec: ChartSpec | None = None) -> list[Figure]:
     """Cumulative write-off rate by months on book of some vintages, per scenario and policy."""
-    fig, axes = _grid(len(scenarios), len(policies), width=4.2, height=3.0, share=True)
-    last = int(vintages["vintage"].max()) if not vintages.empty else 0
+    vintages = res.tables["vintages"]
+    last = int(vintages["vintage"].max())
     step = max(1, math.ceil((last + 1) / 6))
     chosen = list(range(0, last + 1, step))
     cmap = plt.get_cmap("viridis")
-    for ax, runs in _panels(vintages, axes, scenarios, policies):
-        curves = runs.groupby(["vintage", "months_on_book"])["cum_writeoff_rate"].mean()
-        for k, vintage in enumerate(chosen):
-            if vintage in curves.index.get_level_values(0):
-                curve = curves.loc[vintage]
-                ax.plot(
-                    curve.index,
-                    curve.to_numpy(),
-                    color=cmap(k / max(1, len(chosen) - 1)),
-                    label=f"month {vintage}",
-                )
-        ax.set_xlabel("months on book")
-        ax.set_ylabel("cum. write-offs (% of vintage)")
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-        ax.grid(alpha=0.3)
-    _finish(
-        fig,
-        axes,
-        axes.size,
-        "vintage loss curves (mean across runs)",
-        legend="vintage\n(month originated)",
-    )
-    return fig
+    figures = []
+    pages = _pages(_cell_panels(res))
+    for page, chunk in enumerate(pages, start=1):
+        fig, axes = _figure(len(chunk), share=True)
+        for ax, (scenario, policy) in zip(axes, chunk, strict=True):
+            runs = vintages[(vintages["scenario"] == scenario) & (vintages["policy"] == policy)]
+            curves = runs.groupby(["vintage", "months_on_book"])["cum_writeoff_rate"].mean()
+            present = set(curves.index.get_level_values(0))
+            for k, vintage in enumerate(chosen):
+                if vintage in present:
+                    curve = curves.loc[vintage]
+                    ax.plot(
+                        curve.index,
+                        curve.to_numpy(),
+                        color=cmap(k / max(1, len(chosen) - 1)),
+                        label=f"Month {vintage}",
+                    )
+            ax.set_title(_cell_title(res, scenario, policy))
+            ax.set_xlabel("Months on book")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_ylabel("Cum. write-offs (% of vintage)")
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        _title(fig, "Vintage loss curves", page, len(pages))
+        handles, labels = _unique_handles(axes)
+        _legend(fig, handles, labels, f"Vintage: month lent (mean of runs{_pooled_note(res)})")
+        figures.append(fig)
+    return figures
 
 
-def rollrate_chart(rollrates: pd.DataFrame, scenarios: list[str], policies: list[str]) -> Figure:
+def rollrate_chart(res: Results, spec: ChartSpec | None = None) -> list[Figure]:
     """Mean roll-rate matrix (share of bucket balance by end state) per scenario and policy."""
-    states = [
-        c
-        for c in rollrates.columns
-        if c not in ("run_id", "scenario", "policy", "replication", "from_bucket") and "." not in c
-    ]
-    fig, axes = _grid(len(scenarios), len(policies), width=5.2, height=3.6)
-    for ax, runs in _panels(rollrates, axes, scenarios, policies):
-        matrix = runs.groupby("from_bucket", sort=False)[states].mean()
-        art = ax.imshow(matrix.to_numpy() * 100, cmap="Blues", vmin=0, vmax=100)
-        ax.set_xticks(
-            range(len(states)),
-            [s.replace("_", " ") for s in states],
-            rotation=35,
-            ha="right",
-            fontsize=8,
-        )
-        ax.set_yticks(range(len(matrix.index)), list(matrix.index), fontsize=8)
-        for (r, c), value in np.ndenumerate(matrix.to_numpy() * 100):
-            ax.text(
-                c,
-                r,
-                f"{value:.0f}",
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="white" if value > 60 else "black",
+    from model.observers import ROLL_STATES
+
+    rollrates = res.tables["rollrates"]
+    states = list(ROLL_STATES)
+    figures = []
+    pages = _pages(_cell_panels(res))
+    for page, chunk in enumerate(pages, start=1):
+        fig, axes = _figure(len(chunk), height=2.5, legend_rows=0)
+        art = None
+        for ax, (scenario, policy) in zip(axes, chunk, strict=True):
+            runs = rollrates[(rollrates["scenario"] == scenario) & (rollrates["policy"] == policy)]
+            matrix = runs.groupby("from_bucket", sort=False)[states].mean() * 100
+            art = ax.imshow(matrix.to_numpy(), cmap="Blues", vmin=0, vmax=100, aspect="auto")
+            ax.grid(False)
+            ax.set_xticks(
+                range(len(states)),
+                [s.replace("_", " ") for s in states],
+                rotation=35,
+                ha="right",
             )
-        ax.set_xlabel("end state")
-        ax.set_ylabel("from DPD bucket")
-        fig.colorbar(art, ax=ax, label="% of bucket balance")
-    _finish(fig, axes, axes.size, "monthly roll rates between DPD buckets")
-    return fig
+            ax.set_yticks(range(len(matrix.index)), list(matrix.index))
+            for (r, c), value in np.ndenumerate(matrix.to_numpy()):
+                ax.text(
+                    c,
+                    r,
+                    f"{value:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=5.5,
+                    color="white" if value > 60 else "black",
+                )
+            ax.set_title(_cell_title(res, scenario, policy))
+            ax.set_xlabel("End state")
+            ax.set_ylabel("From DPD bucket")
+        if art is not None:
+            fig.colorbar(art, ax=axes, label="% of the bucket's balance", shrink=0.9)
+        title = f"Monthly roll rates between DPD buckets (mean of runs{_pooled_note(res)})"
+        _title(fig, title, page, len(pages))
+        figures.append(fig)
+    return figures
+
+
+#: The drawing function of each chart kind.
+DRAWERS: dict[str, Callable[[Results, ChartSpec], list[Figure]]] = {
+    "timeseries": timeseries_chart,
+    "sweep": sweep_chart,
+    "frontier": frontier_chart,
+    "summary": summary_chart,
+    "composition": composition_chart,
+    "vintage": vintage_chart,
+    "rollrate": rollrate_chart,
+}
 
 
 def default_charts(config: ExperimentConfig) -> list[ChartSpec]:
-    """Charts drawn when a config has no ``[[chart]]``: the standard set, plus sweep plots."""
+    """Charts drawn when a config has no ``[[chart]]``: the standard set, plus sweep plots.
+
+    Every derived metric of ``[metrics]`` gets a summary chart (a sweep chart per swept
+    parameter when the config sweeps).
+    """
     specs = [
         ChartSpec("timeseries", metric=m) for m in ("overdue_rate", "npl_rate", "cum_net_loss")
     ]
@@ -407,6 +870,9 @@ def default_charts(config: ExperimentConfig) -> list[ChartSpec]:
     if len(config.params) >= 2:
         x, y = config.params[:2]
         specs.append(ChartSpec("sweep", metric="bad_debt_loss_rate", x=x, y=y))
+    for metric in config.metrics:
+        specs.append(ChartSpec("summary", metric=metric.name))
+        specs += [ChartSpec("sweep", metric=metric.name, x=p) for p in config.params]
     return specs
 
 
@@ -415,50 +881,171 @@ def _stem(spec: ChartSpec, n: int) -> str:
     return "_".join(p for p in parts if p).replace(".", "-")
 
 
+# ----------------------------------------------------------------------- files
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _figures_dir(out_dir: Path, create: bool) -> Path:
+    """``out_dir/figures``, refused if it is a symbolic link or not a folder."""
+    folder = out_dir / store.FIGURES_DIR
+    if folder.is_symlink():
+        raise ChartsError(
+            f"'{folder}' is a symbolic link; charts write only into a real folder "
+            "(replace the link by a folder)"
+        )
+    if folder.exists() and not folder.is_dir():
+        raise ChartsError(f"'{folder}' is not a folder; move it away to draw the figures")
+    if create:
+        folder.mkdir(exist_ok=True)
+    return folder
+
+
+def read_record(folder: Path) -> dict[str, list[str]]:
+    """The files this tool wrote in ``folder`` (name -> accepted SHA-256s); {} if none.
+
+    Raises:
+        ChartsError: If the record is a link, not a file, or unreadable.
+    """
+    path = folder / MANIFEST
+    if not path.exists() and not path.is_symlink():
+        return {}
+    if path.is_symlink() or not path.is_file():
+        raise ChartsError(f"'{path}' is not a regular file; move it away to draw the figures")
+    try:
+        files = json.loads(path.read_text(encoding="utf-8"))["files"]
+        return {str(k): [str(h) for h in v] for k, v in files.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ChartsError(
+            f"'{path}' is damaged ({exc}); move it away to draw the figures"
+        ) from None
+
+
+def _write_record(folder: Path, files: dict[str, list[str]]) -> None:
+    record = {
+        "written_by": "python -m experiments charts",
+        "note": "charts replaces or deletes only the files listed here, when unchanged",
+        "files": dict(sorted(files.items())),
+    }
+    store.atomic_write_text(folder / MANIFEST, json.dumps(record, indent=1) + "\n")
+
+
+def _ours(folder: Path, name: str, record: dict[str, list[str]]) -> bool:
+    """Whether ``folder/name`` is a regular file this tool wrote and nobody changed since."""
+    path = folder / name
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return False
+    return stat.S_ISREG(mode) and name in record and _sha256(path) in record[name]
+
+
+def _check_free(folder: Path, names: Sequence[str], record: dict[str, list[str]]) -> None:
+    for name in names:
+        path = folder / name
+        if (path.exists() or path.is_symlink()) and not _ours(folder, name, record):
+            why = "was changed since" if name in record else "is not in its record"
+            hint = "" if record else f" ({MANIFEST} is missing: figures of an older version?)"
+            raise ChartsError(
+                f"'{path}' was not written by charts ({why}){hint}; "
+                "move it away to draw the figures"
+            )
+
+
+def _tmp(folder: Path, name: str) -> Path:
+    return folder / f".{name}.{os.getpid()}.tmp"
+
+
+def remove_figures(out_dir: Path | str) -> int:
+    """Delete the figures this tool wrote in ``out_dir/figures`` (and its record).
+
+    Files it did not write, or that were changed since, and symbolic links are left; so
+    is the folder when anything else is in it.
+
+    Returns:
+        How many files were deleted.
+    """
+    folder = _figures_dir(Path(out_dir), create=False)
+    if not folder.is_dir():
+        return 0
+    record = read_record(folder)
+    removed = 0
+    for name in record:
+        if _ours(folder, name, record):
+            (folder / name).unlink()
+            removed += 1
+    (folder / MANIFEST).unlink(missing_ok=True)
+    if not any(folder.iterdir()):
+        folder.rmdir()
+    return removed
+
+
+def _save(fig: Figure, path: Path, fmt: str) -> None:
+    metadata = {"CreationDate": None} if fmt == "pdf" else {"Software": None}
+    fig.savefig(path, format=fmt, dpi=DPI, metadata=metadata)
+
+
 def draw_all(out_dir: Path | str) -> list[Path]:
     """Draw every chart of a results folder from its files (no simulation).
 
-    The charts are those of the config stored in ``manifest.json`` (or the
-    defaults). Old figures are replaced.
+    The charts are those of the config stored in ``manifest.json`` (or the defaults),
+    in its style. Inputs are checked first; figures are drawn into temporary files and
+    renamed into place only when all are drawn; figures of an earlier call that are no
+    longer drawn are deleted, and no other file is ever touched.
 
     Returns:
-        Paths of the PNG and SVG files written.
+        Paths of the PNG and PDF files written.
+
+    Raises:
+            DamagedResults: A damaged results folder (nothing is changed then).
+        ChartsError: A file in ``figures/`` the tool did not write where a figure goes,
+            or ``figures`` is a link (nothing is changed then).
     """
     out_dir = Path(out_dir)
-    config = parse_config(store.read_manifest(out_dir)["config"])
-    scenarios = [s.name for s in config.scenarios]
-    policies = [p.name for p in config.policies]
-    summary = store.read_table(out_dir, "summary")
-    if summary.empty:
+    res = load_results(out_dir)
+    if res is None:
         return []
-    scenarios = [s for s in scenarios if s in set(summary["scenario"])]
-    policies = [p for p in policies if p in set(summary["policy"])]
-    cache: dict[str, pd.DataFrame] = {}
-
-    def table(name: str) -> pd.DataFrame:
-        if name not in cache:
-            cache[name] = store.read_table(out_dir, name)
-        return cache[name]
-
-    drawers: dict[str, Callable[[ChartSpec], Figure]] = {
-        "timeseries": lambda c: timeseries_chart(
-            table("timeseries")[["scenario", "policy", "month", c.metric]],
-            c.metric,
-            scenarios,
-            policies,
-        ),
-        "sweep": lambda c: sweep_chart(
-            summary, c.metric, c.x, c.y, scenarios, policies, config.params
-        ),
-        "frontier": lambda c: frontier_chart(summary, scenarios, policies),
-        "composition": lambda c: composition_chart(table("timeseries"), scenarios, policies),
-        "vintage": lambda c: vintage_chart(table("vintages"), scenarios, policies),
-        "rollrate": lambda c: rollrate_chart(table("rollrates"), scenarios, policies),
-    }
-    figures = out_dir / store.FIGURES_DIR
-    for old in [*figures.glob("*.png"), *figures.glob("*.svg")]:
-        old.unlink()
-    paths = []
-    for n, spec in enumerate(config.charts or default_charts(config), start=1):
-        paths += _save(drawers[spec.kind](spec), out_dir, _stem(spec, n))
-    return paths
+    folder = _figures_dir(out_dir, create=False)
+    record = read_record(folder) if folder.is_dir() else {}
+    specs = list(res.config.charts or default_charts(res.config))
+    created = not folder.exists()
+    folder = _figures_dir(out_dir, create=True)
+    drawn: dict[str, Path] = {}  # final name -> temporary file
+    try:
+        with style_context(res.config.style, res.config.rcparams):
+            for n, spec in enumerate(specs, start=1):
+                figures = DRAWERS[spec.kind](res, spec)
+                stem = _stem(spec, n)
+                for page, fig in enumerate(figures, start=1):
+                    name = stem if len(figures) == 1 else f"{stem}_p{page}"
+                    try:
+                        for fmt in FORMATS:
+                            tmp = _tmp(folder, f"{name}.{fmt}")
+                            drawn[f"{name}.{fmt}"] = tmp
+                            _save(fig, tmp, fmt)
+                            fig.set_layout_engine("none")  # laid out once, for every format
+                    finally:
+                        plt.close(fig)
+        _check_free(folder, list(drawn), record)
+        new = {name: [_sha256(tmp)] for name, tmp in drawn.items()}
+        # Record old and new contents before swapping: an interrupted swap leaves files
+        # the next call still recognises as its own.
+        interim = {k: sorted(set(record.get(k, [])) | set(new.get(k, []))) for k in {*record, *new}}
+        _write_record(folder, interim)
+        for name, tmp in drawn.items():
+            os.replace(tmp, folder / name)
+    except BaseException:
+        for tmp in drawn.values():
+            tmp.unlink(missing_ok=True)
+        if created and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
+    for name in record:
+        if name not in new and _ours(folder, name, record):
+            (folder / name).unlink()
+    _write_record(folder, new)
+    return [folder / name for name in drawn]

@@ -54,11 +54,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     charts = sub.add_parser("charts", help="redraw every figure of a results folder from its files")
     charts.add_argument("dir", help="results folder")
-    compare = sub.add_parser("compare", help="policy comparison table (also DIR/comparison.csv)")
+    compare = sub.add_parser(
+        "compare",
+        help="compare policies, scenarios or sweep points, paired by replication "
+        "(--by policy without --metrics also writes DIR/comparison.csv)",
+    )
     compare.add_argument("dir", help="results folder")
     compare.add_argument(
-        "--baseline", help="policy to compare against (default: the config's first)"
+        "--by",
+        default="policy",
+        help="what to compare: policy (within each scenario and sweep point; default), "
+        "scenario (within each policy and point) or point (sweep points, within each "
+        "scenario and policy)",
     )
+    compare.add_argument(
+        "--baseline",
+        help="the policy, scenario or point the others are compared against (default: the "
+        "config's first); a point as NAME=VALUE[,NAME=VALUE...], e.g. policy.max_dti=0.3",
+    )
+    compare.add_argument(
+        "--metrics",
+        help="comma-separated summary or derived metrics (default: the standard six and "
+        "the config's derived metrics)",
+    )
+    compare.add_argument("--format", default="md", help="output format: md (default), csv or latex")
+    compare.add_argument("--out", help="write the table to this file instead of printing it")
     sensitivity = sub.add_parser(
         "sensitivity",
         help="Morris mu*/sigma or Sobol' S1/ST per metric of a folder run with [sample] "
@@ -97,15 +117,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("list", help="shipped configs, scenario presets and policy presets")
     validate = sub.add_parser(
-        "validate", help="measure the stylized facts and write docs/validation.md"
+        "validate",
+        help="measure the stylized facts; write validation.md and figures/ into the results "
+        "folder (--update-docs copies them into docs/)",
     )
     validate.add_argument(
         "config", nargs="?", default=str(CONFIG_DIR / "validation.toml"), help="validation config"
     )
     validate.add_argument("--out", help="results folder (default: results/<experiment name>)")
     validate.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
-    validate.add_argument("--doc", default="docs/validation.md", help="report to write")
+    validate.add_argument(
+        "--doc",
+        default="docs/validation.md",
+        help="where --update-docs copies the report (figures go to validation/ beside it)",
+    )
     validate.add_argument("--force", action="store_true", help="rerun instead of resuming")
+    validate.add_argument(
+        "--update-docs",
+        action="store_true",
+        help="copy the report and figures of a finished validation into --doc (no simulation)",
+    )
     reference = sub.add_parser(
         "reference", help="check the quickstart results against results/reference/"
     )
@@ -170,27 +201,99 @@ def _charts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _point_baseline(text: str, params: list[str], points: list[str]) -> str:
+    """The label (:func:`experiments.analysis.point_label`) of the point ``NAME=VALUE,...``."""
+    given: dict[str, str] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        if not sep or name.strip() not in params:
+            raise ConfigError(
+                f"argument --baseline: '{text}' is not a sweep point; give "
+                f"{', '.join(p + '=VALUE' for p in params)}"
+            )
+        given[name.strip()] = value.strip().lower()
+    if set(given) != set(params):
+        raise ConfigError(
+            f"argument --baseline: give a value for each swept parameter: {', '.join(params)}"
+        )
+    for point in points:
+        values = dict(p.split("=", 1) for p in point.split(", "))
+        if all(_same_value(values[k], v) for k, v in given.items()):
+            return point
+    shown = "; ".join(points[:10]) + ("; ..." if len(points) > 10 else "")
+    raise ConfigError(f"argument --baseline: no sweep point {text}; points: {shown}")
+
+
+def _same_value(stored: str, given: str) -> bool:
+    if stored in ("true", "false") or given in ("true", "false"):
+        return stored == given
+    try:
+        return abs(float(stored) - float(given)) <= 1e-9 * max(1.0, abs(float(stored)))
+    except ValueError:
+        return False
+
+
 def _compare(args: argparse.Namespace) -> int:
     from experiments import store
-    from experiments.analysis import compare_policies, format_comparison
-    from experiments.config import parse_config
+    from experiments.analysis import COMPARE_BY, COMPARED_METRICS, SUMMARY_METRICS, compare
+    from experiments.export import FORMATS, render
+    from experiments.inputs import read_config, read_summary
+    from experiments.labels import NameTable
 
-    folder = _results_dir(args.dir)
-    config = parse_config(store.read_manifest(folder)["config"])
-    policies = [p.name for p in config.policies]
-    if args.baseline is not None and args.baseline not in policies:
+    if args.by not in COMPARE_BY:
+        raise ConfigError(f"argument --by must be one of {', '.join(COMPARE_BY)}, got '{args.by}'")
+    if args.format not in FORMATS:
         raise ConfigError(
-            f"argument --baseline: unknown policy '{args.baseline}'; allowed: {', '.join(policies)}"
+            f"argument --format must be one of {', '.join(FORMATS)}, got '{args.format}'"
         )
-    table = compare_policies(
-        store.read_table(folder, "summary"),
-        params=config.params,
-        baseline=args.baseline,
-        policies=policies,
-    )
-    table.to_csv(folder / "comparison.csv", index=False)
-    print(format_comparison(table, config.params))
-    print(f"\nwritten to {folder / 'comparison.csv'}")
+    folder = _results_dir(args.dir)
+    config = read_config(folder)
+    derived = [m.name for m in config.metrics]
+    allowed = [*SUMMARY_METRICS, *derived]
+    if args.metrics is None:
+        metrics = [*COMPARED_METRICS, *derived]
+    else:
+        metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+        unknown = [m for m in metrics if m not in allowed]
+        if unknown or not metrics:
+            raise ConfigError(
+                f"argument --metrics: unknown metric '{unknown[0] if unknown else ''}'; "
+                f"allowed: {', '.join(allowed)}"
+            )
+    if args.by == "point" and not config.params:
+        raise ConfigError("argument --by: 'point' needs a sweep; this experiment sweeps nothing")
+    out = Path(args.out) if args.out else None
+    if out is not None and out.is_dir():
+        raise ConfigError(f"argument --out: '{out}' is a folder; give a file name")
+    summary = read_summary(folder, config)
+    order = None
+    baseline = args.baseline
+    if args.by == "policy":
+        order = [p.name for p in config.policies]
+    elif args.by == "scenario":
+        order = [s.name for s in config.scenarios]
+    if order is not None and baseline is not None and baseline not in order:
+        raise ConfigError(
+            f"argument --baseline: unknown {args.by} '{baseline}'; allowed: {', '.join(order)}"
+        )
+    if args.by == "point" and baseline is not None:
+        from experiments.analysis import point_label
+
+        points = [
+            point_label(config.params, v)
+            for v in summary[config.params].drop_duplicates().itertuples(index=False)
+        ]
+        baseline = _point_baseline(baseline, config.params, points)
+    table = compare(summary, args.by, config.params, baseline, order, metrics)
+    text = render(table, args.format, args.by, config.params, NameTable(config.metrics))
+    if args.by == "policy" and args.metrics is None:  # the folder's table, as always
+        store.atomic_write_text(folder / "comparison.csv", table.to_csv(index=False))
+        print(f"written to {folder / 'comparison.csv'}", file=sys.stderr)
+    if out is None:
+        print(text, end="")
+    else:
+        store.atomic_write_text(out, text)
+        print(f"{args.format} table written to {out}", file=sys.stderr)
     return 0
 
 
@@ -239,9 +342,14 @@ def _validate(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"argument --workers must be >= 1, got {args.workers}")
     from experiments.runner import code_version, same_code
+    from experiments.validate import update_docs
 
     config = load_config(args.config)
     out = Path(args.out) if args.out else Path("results") / config.name
+    if args.update_docs:
+        written = update_docs(out, Path(args.doc))
+        print(f"copied {out / 'validation.md'} and {len(written)} figures to {args.doc}")
+        return 0
     resume = store.has_results(out) and not args.force
     if resume:  # results of another model version are redone, not mixed in
         try:
@@ -261,10 +369,13 @@ def _validate(args: argparse.Namespace) -> int:
     print(report.text())
     if report.failed:
         return 1
-    facts = write_report(out, Path(args.doc))
+    facts = write_report(out)
     for fact in facts:
         print(f"  [{'pass' if fact.passed else 'FAIL'}] {fact.key}: {fact.measured}")
-    print(f"{sum(f.passed for f in facts)} of {len(facts)} checks pass; report: {args.doc}")
+    print(
+        f"{sum(f.passed for f in facts)} of {len(facts)} checks pass; report: "
+        f"{out / 'validation.md'} (copy it into docs/ with --update-docs)"
+    )
     return 0
 
 

@@ -26,7 +26,20 @@ from model.macro import SERIES_BOUNDS
 #: Most lenders a ``[[policy]]`` market may have.
 MAX_LENDERS = 20
 #: Chart kinds a ``[[chart]]`` table may ask for.
-CHART_KINDS = ("timeseries", "sweep", "frontier", "composition", "vintage", "rollrate")
+CHART_KINDS = (
+    "timeseries",
+    "sweep",
+    "frontier",
+    "summary",
+    "composition",
+    "vintage",
+    "rollrate",
+)
+#: Bands a timeseries ``[[chart]]`` may draw around its lines (``band = ...``).
+CHART_BANDS = ("ci", "percentile", "none")
+#: Fewest replications for percentile bands: below 20 runs the 5% and 95% quantiles
+#: are interpolated between the lowest (highest) two runs, not estimated.
+PERCENTILE_MIN_REPLICATIONS = 20
 #: Sampling methods of ``[sample]`` (modules of :mod:`experiments.designs`).
 SAMPLE_METHODS = tuple(designs.METHODS)
 #: Groups of dotted lever names (``policy.max_dti``, ``scenario.severity``, ...).
@@ -35,8 +48,19 @@ LEVER_GROUPS = ("policy", "scenario", "population")
 LEVER_STEPS = {"policy.writeoff_dpd": 30}
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-_EXPERIMENT_KEYS = ("name", "months", "borrowers", "replications", "seed", "burn_in")
-_TOP_KEYS = ("experiment", "scenario", "policy", "population", "sweep", "sample", "chart")
+_EXPERIMENT_KEYS = ("name", "months", "borrowers", "replications", "seed", "burn_in", "style")
+_TOP_KEYS = (
+    "experiment",
+    "scenario",
+    "policy",
+    "population",
+    "sweep",
+    "sample",
+    "chart",
+    "metrics",
+    "style",
+    "calibration",  # read by `python -m experiments calibrate` (experiments.calibrate)
+)
 
 
 class ConfigError(ValueError):
@@ -151,12 +175,18 @@ class SampleSpec:
 
 @dataclass(frozen=True)
 class ChartSpec:
-    """One ``[[chart]]``: a chart kind and what it shows."""
+    """One ``[[chart]]``: a chart kind and what it shows.
+
+    ``band`` (timeseries only): ``"ci"`` (default: mean and 95% t-interval over
+    replications), ``"percentile"`` (median and 5-95% of runs; needs at least
+    :data:`PERCENTILE_MIN_REPLICATIONS` replications) or ``"none"``.
+    """
 
     kind: str
     metric: str | None = None
     x: str | None = None
     y: str | None = None
+    band: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the spec as a ``[[chart]]`` table (unset keys left out)."""
@@ -179,6 +209,9 @@ class ExperimentConfig:
     sweep: dict[str, list[Any]] = field(default_factory=dict)
     sample: SampleSpec | None = None
     charts: tuple[ChartSpec, ...] = ()
+    style: str | None = None  # [experiment] style: a preset or matplotlib style sheet
+    rcparams: dict[str, Any] = field(default_factory=dict)  # the [style] table
+    metrics: tuple[Any, ...] = ()  # derived metrics ([metrics], experiments.derived)
 
     @property
     def params(self) -> list[str]:
@@ -202,6 +235,10 @@ class ExperimentConfig:
             out["sample"] = self.sample.to_dict()
         if self.charts:
             out["chart"] = [c.to_dict() for c in self.charts]
+        if self.metrics:
+            out["metrics"] = {m.name: m.to_config() for m in self.metrics}
+        if self.rcparams:
+            out["style"] = dict(self.rcparams)
         return out
 
     def config_hash(self) -> str:
@@ -266,7 +303,23 @@ def parse_config(raw: dict[str, Any]) -> ExperimentConfig:
     )
     if config.sweep and config.sample:
         raise ConfigError("config: [sweep] and [sample] cannot be combined; use one of them")
-    return dataclasses.replace(config, charts=_charts(_array(raw, "chart"), config.params))
+    config = dataclasses.replace(config, **_presentation(raw, exp))
+    return dataclasses.replace(config, charts=_charts(_array(raw, "chart"), config))
+
+
+def _presentation(raw: dict[str, Any], exp: dict[str, Any]) -> dict[str, Any]:
+    """The style and derived metrics of a config (keys absent: nothing imported)."""
+    out: dict[str, Any] = {}
+    if "metrics" in raw:
+        from experiments.derived import parse_metrics
+
+        out["metrics"] = parse_metrics(_table(raw, "metrics"))
+    if "style" in exp or "style" in raw:
+        from experiments.style import check_style
+
+        out["style"] = exp.get("style")
+        out["rcparams"] = check_style(exp.get("style"), _table(raw, "style"))
+    return out
 
 
 def _table(raw: dict[str, Any], key: str, required: bool = False) -> dict[str, Any]:
@@ -512,15 +565,17 @@ def _sample(table: dict[str, Any], experiment_seed: int) -> SampleSpec | None:
     return spec
 
 
-def _charts(tables: list[dict[str, Any]], params: list[str]) -> tuple[ChartSpec, ...]:
+def _charts(tables: list[dict[str, Any]], config: ExperimentConfig) -> tuple[ChartSpec, ...]:
     from experiments.analysis import SUMMARY_METRICS  # local: analysis imports nothing from here
     from model import EXTRA_COLUMNS, METRIC_COLUMNS
 
+    params = config.params
     series = [c for c in (*METRIC_COLUMNS, *EXTRA_COLUMNS) if c != "month"]
+    summaries = [*SUMMARY_METRICS, *(m.name for m in config.metrics)]
     specs = []
     for i, table in enumerate(tables, start=1):
         where = f"config [[chart]] #{i}"
-        _check_keys(where, table, ("kind", "metric", "x", "y"))
+        _check_keys(where, table, ("kind", "metric", "x", "y", "band"))
         kind = table.get("kind")
         if kind not in CHART_KINDS:
             raise ConfigError(f"{where} kind must be one of {', '.join(CHART_KINDS)}, got {kind!r}")
@@ -529,21 +584,38 @@ def _charts(tables: list[dict[str, Any]], params: list[str]) -> tuple[ChartSpec,
             raise ConfigError(
                 f"{where} metric must be a monthly column ({', '.join(series)}), got {metric!r}"
             )
+        if kind in ("sweep", "summary") and metric not in summaries:
+            raise ConfigError(
+                f"{where} metric must be a summary or derived metric "
+                f"({', '.join(summaries)}), got {metric!r}"
+            )
         if kind == "sweep":
-            if metric not in SUMMARY_METRICS:
-                raise ConfigError(
-                    f"{where} metric must be a summary metric "
-                    f"({', '.join(SUMMARY_METRICS)}), got {metric!r}"
-                )
             for key, value in (("x", x), ("y", y)):
                 if (key == "x" or value is not None) and value not in params:
                     allowed = ", ".join(params) or "none: the config sweeps nothing"
                     raise ConfigError(
                         f"{where} {key} must be a swept parameter ({allowed}), got {value!r}"
                     )
-        elif kind != "timeseries" and metric is not None:
+        elif kind not in ("timeseries", "summary") and metric is not None:
             raise ConfigError(f"{where}: kind '{kind}' takes no 'metric'")
         if kind != "sweep" and (x is not None or y is not None):
             raise ConfigError(f"{where}: only kind 'sweep' takes 'x' and 'y'")
-        specs.append(ChartSpec(kind=kind, metric=metric, x=x, y=y))
+        band = _band(where, kind, table.get("band"), config.replications)
+        specs.append(ChartSpec(kind=kind, metric=metric, x=x, y=y, band=band))
     return tuple(specs)
+
+
+def _band(where: str, kind: str, band: Any, replications: int) -> str | None:
+    if band is None:
+        return None
+    if kind != "timeseries":
+        raise ConfigError(f"{where}: only kind 'timeseries' takes 'band'")
+    if band not in CHART_BANDS:
+        raise ConfigError(f"{where} band must be one of {', '.join(CHART_BANDS)}, got {band!r}")
+    if band == "percentile" and replications < PERCENTILE_MIN_REPLICATIONS:
+        raise ConfigError(
+            f"{where} band 'percentile' needs replications >= {PERCENTILE_MIN_REPLICATIONS} "
+            f"(5-95% of fewer runs are interpolated between the extreme runs), got "
+            f"{replications}; use band = 'ci'"
+        )
+    return band

@@ -3,13 +3,17 @@
 ``python -m experiments validate`` runs ``experiments/configs/validation.toml`` (a
 normal, resumable experiment), measures each fact from its results folder with
 paired confidence intervals over replications, adds the one-factor (Vasicek)
-check and a multi-lender experiment, and writes ``docs/validation.md`` with its
-figures in ``docs/validation/``.
+check and a multi-lender experiment, and writes ``validation.md`` with its figures in
+``figures/`` into that results folder (``results/validation/`` by default). The docs
+are updated only on request: ``python -m experiments validate --update-docs`` copies the
+report to ``docs/validation.md`` and its figures to ``docs/validation/``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +29,7 @@ from scipy import stats  # noqa: E402
 
 from experiments import store  # noqa: E402
 from experiments.analysis import t_interval  # noqa: E402
+from experiments.config import ConfigError  # noqa: E402
 from model import CreditEconomy, RiskPolicy  # noqa: E402
 from model.validation import (  # noqa: E402
     one_factor_default_fractions,
@@ -35,6 +40,8 @@ from model.validation import (  # noqa: E402
 #: Default validation config, relative to the package.
 CONFIG = Path(__file__).parent / "configs" / "validation.toml"
 #: Calibration targets of the validation issue.
+#: The report's file name in the results folder.
+REPORT = "validation.md"
 BASELINE_OVERDUE = (0.03, 0.05)
 BASELINE_ANNUAL_LOSS = (0.02, 0.05)
 SEVERE_MULTIPLE = (1.5, 3.5)
@@ -345,6 +352,16 @@ def _band(ax, ts: pd.DataFrame, column: str, label: str, scale: float = 1.0) -> 
     ax.plot(mid.index, mid, label=label)
 
 
+def _savefig(fig, path: Path) -> None:
+    """Save ``fig`` as PNG through a temporary file renamed into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fig.savefig(tmp, format="png", dpi=110)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def draw_figures(ts: pd.DataFrame, m: pd.DataFrame, multi: pd.DataFrame, vasicek: dict, out: Path):
     """Write the report's figures (PNG) into ``out``; return their file names."""
     out.mkdir(parents=True, exist_ok=True)
@@ -368,7 +385,7 @@ def draw_figures(ts: pd.DataFrame, m: pd.DataFrame, multi: pd.DataFrame, vasicek
     axes[0].legend(fontsize=8)
     fig.suptitle("Recessions, balanced lender: median and 5-95% of replications")
     fig.tight_layout()
-    fig.savefig(out / "recession.png", dpi=110)
+    _savefig(fig, out / "recession.png")
     names.append("recession.png")
     plt.close(fig)
 
@@ -393,7 +410,7 @@ def draw_figures(ts: pd.DataFrame, m: pd.DataFrame, multi: pd.DataFrame, vasicek
     axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
     fig.suptitle("Policies: loss rate against approval rate (mean +- 1 s.d. of replications)")
     fig.tight_layout()
-    fig.savefig(out / "policies.png", dpi=110)
+    _savefig(fig, out / "policies.png")
     names.append("policies.png")
     plt.close(fig)
 
@@ -412,7 +429,7 @@ def draw_figures(ts: pd.DataFrame, m: pd.DataFrame, multi: pd.DataFrame, vasicek
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "collection_and_lenders.png", dpi=110)
+    _savefig(fig, out / "collection_and_lenders.png")
     names.append("collection_and_lenders.png")
     plt.close(fig)
 
@@ -429,20 +446,22 @@ def draw_figures(ts: pd.DataFrame, m: pd.DataFrame, multi: pd.DataFrame, vasicek
     np.atleast_1d(axes)[0].set_ylabel("cumulative probability")
     np.atleast_1d(axes)[0].legend()
     fig.tight_layout()
-    fig.savefig(out / "vasicek.png", dpi=110)
+    _savefig(fig, out / "vasicek.png")
     names.append("vasicek.png")
     plt.close(fig)
     return names
 
 
-def write_report(
-    results_dir: Path, doc: Path, command: str = "python -m experiments validate"
-) -> list[Fact]:
-    """Measure every fact from a finished validation results folder and write ``doc``.
+def write_report(results_dir: Path, command: str = "python -m experiments validate") -> list[Fact]:
+    """Measure every fact from a finished validation results folder and write its report.
+
+    The report is ``results_dir/validation.md``, its figures ``results_dir/figures/*.png``
+    (:func:`update_docs` copies both into the docs).
 
     Returns:
         The facts, in report order.
     """
+    doc = results_dir / REPORT
     manifest = store.read_manifest(results_dir)
     summary = store.read_table(results_dir, "summary")
     ts = store.read_table(results_dir, "timeseries")
@@ -454,7 +473,7 @@ def write_report(
     )
     v_fact, samples = vasicek_fact(config["seed"], min(config["borrowers"], 10_000))
     facts += [multi_fact, v_fact]
-    figures = draw_figures(ts, m, multi, samples, doc.parent / "validation")
+    figures = draw_figures(ts, m, multi, samples, results_dir / store.FIGURES_DIR)
     passed = sum(f.passed for f in facts)
     lines = [
         "# Validation report",
@@ -476,13 +495,59 @@ def write_report(
             f"| {f.key} | {f.statement} | {f.measured} | {'yes' if f.passed else '**no**'} |"
         )
     lines += ["", "## Figures", ""]
-    lines += [f"![{name}](validation/{name})" for name in figures]
+    lines += [f"![{name}]({store.FIGURES_DIR}/{name})" for name in figures]
     lines += [
         "",
         "Regenerate: `python -m experiments validate` (resumes the results folder if it exists;",
-        "add `--force` to rerun from scratch).",
+        "add `--force` to rerun from scratch), then `python -m experiments validate "
+        "--update-docs`.",
         "",
     ]
     doc.parent.mkdir(parents=True, exist_ok=True)
     store.atomic_write_text(doc, "\n".join(lines))
     return facts
+
+
+_FIGURE_LINK = re.compile(rf"!\[([^\]]*)\]\({store.FIGURES_DIR}/([^)/]+)\)")
+
+
+def update_docs(results_dir: Path, doc: Path) -> list[Path]:
+    """Copy a validation report and its figures from its results folder into the docs.
+
+    The report goes to ``doc`` with its figure links pointing at ``validation/`` beside
+    it, where the figures it shows are copied (each file written atomically). Nothing
+    is simulated; nothing else in the docs is touched.
+
+    Returns:
+        The figure files written.
+
+    Raises:
+        ConfigError: If the results folder holds no report or a figure it shows.
+    """
+    source = results_dir / REPORT
+    if not source.is_file():
+        raise ConfigError(
+            f"no validation report at '{source}'; run `python -m experiments validate` first"
+        )
+    text = source.read_text(encoding="utf-8")
+    names = [m.group(2) for m in _FIGURE_LINK.finditer(text)]
+    missing = [n for n in names if not (results_dir / store.FIGURES_DIR / n).is_file()]
+    if missing:
+        raise ConfigError(
+            f"the validation report in '{results_dir}' shows figures/{missing[0]}, which is "
+            "missing; run `python -m experiments validate` again"
+        )
+    folder = doc.parent / "validation"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names:
+        target = folder / name
+        tmp = target.with_name(f".{name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_bytes((results_dir / store.FIGURES_DIR / name).read_bytes())
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        written.append(target)
+    store.atomic_write_text(doc, _FIGURE_LINK.sub(r"![\1](validation/\2)", text))
+    return written

@@ -6,50 +6,47 @@ from pathlib import Path
 from experiments.cli import CONFIG_DIR, main
 
 
-def test_validate_writes_the_report_with_every_fact_and_figure(tmp_path, capsys):
+def test_validate_writes_the_report_into_its_results_folder_and_docs_on_request(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # a plain validate must not write docs/ here
     text = (CONFIG_DIR / "validation.toml").read_text()
     text = re.sub(r"borrowers = \d+", "borrowers = 1500", text)
     text = re.sub(r"replications = \d+", "replications = 2", text)
     text = re.sub(r"months = \d+", "months = 30", text)
     config = tmp_path / "validation.toml"
     config.write_text(text + "\n")
-    doc = tmp_path / "docs" / "validation.md"
-    status = main(
-        [
-            "validate",
-            str(config),
-            "--out",
-            str(tmp_path / "out"),
-            "--workers",
-            "1",
-            "--doc",
-            str(doc),
-        ]
-    )
-    assert status == 0
-    report = doc.read_text()
+    out = tmp_path / "out"
+    args = ["validate", str(config), "--out", str(out), "--workers", "1"]
+    assert main(args) == 0
+    report = (out / "validation.md").read_text()
     for key in ("1", "1b", "2a", "2b", "2c", "3", "4", "5", "6", "7", "V"):
         assert re.search(rf"^\| {key} \|", report, re.M), key
     assert "checks pass" in report
-    for name in ("recession", "policies", "collection_and_lenders", "vasicek"):
-        assert (doc.parent / "validation" / f"{name}.png").stat().st_size > 10_000
+    names = ("recession", "policies", "collection_and_lenders", "vasicek")
+    for name in names:
+        assert (out / "figures" / f"{name}.png").stat().st_size > 10_000
+        assert f"![{name}.png](figures/{name}.png)" in report
     assert "checks pass; report:" in capsys.readouterr().out
-    # A second call resumes the finished folder instead of refusing it.
-    assert (
-        main(
-            [
-                "validate",
-                str(config),
-                "--out",
-                str(tmp_path / "out"),
-                "--workers",
-                "1",
-                "--doc",
-                str(doc),
-            ]
-        )
-        == 0
-    )
+    assert not (tmp_path / "docs").exists()
+    # --update-docs copies the report and its figures, links rewritten, without simulating.
+    doc = tmp_path / "docs" / "validation.md"
+    monkeypatch.setattr("experiments.runner.run_experiment", None)  # would fail if called
+    assert main([*args, "--update-docs", "--doc", str(doc)]) == 0
+    copied = doc.read_text()
+    assert copied == report.replace("](figures/", "](validation/")
+    for name in names:
+        assert (doc.parent / "validation" / f"{name}.png").read_bytes() == (
+            out / "figures" / f"{name}.png"
+        ).read_bytes()
+
+
+def test_update_docs_without_a_report_is_one_line(tmp_path, capsys):
+    doc = tmp_path / "docs" / "validation.md"
+    assert main(["validate", "--out", str(tmp_path / "x"), "--update-docs", "--doc", str(doc)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no validation report at" in err
+    assert not doc.exists() and not (tmp_path / "docs").exists()
 
 
 def test_validate_rejects_bad_workers(tmp_path):
