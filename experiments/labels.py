@@ -92,7 +92,7 @@ PARAMETERS: dict[str, tuple[str, str | None]] = {
     "policy.relief_extension_months": ("Relief term extension", "months"),
     "policy.relief_rate_cut": ("Relief rate cut", "share"),
     "policy.relief_waiver": ("Relief arrears waiver", "share"),
-    "policy.dynamic_overdue_target": ("Tightening trigger (overdue)", "share"),
+    "policy.dynamic_target": ("Tightening trigger (new-delinquency flow)", "share"),
     "policy.dynamic_step": ("Tightening step", "points"),
     "policy.dynamic_max_tightening": ("Max. tightening", "points"),
     "policy.funding_limit_per_borrower": ("Funding line per borrower", "currency"),

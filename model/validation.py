@@ -145,3 +145,49 @@ def one_factor_default_fractions(
             np.count_nonzero(with_loan), 1
         )
     return fractions
+
+
+def implied_asset_correlation(
+    default_rates: np.ndarray, exposures: np.ndarray | float | None = None
+) -> float:
+    """The asset correlation of the Vasicek distribution with these rates' mean and variance.
+
+    Method of moments: in the one-factor model ``E[X^2] = Phi2(k, k; rho)`` with
+    ``k = Phi^-1(pd)``, so ``rho`` solves ``Phi2(k, k; rho) - pd^2 = var(X)``. With finite
+    portfolios (``exposures``: loans behind each rate) the binomial variance
+    ``pd (1 - pd) / n`` is taken off first.
+
+    Args:
+        default_rates: Observed default (or loss) rates of equal periods.
+        exposures: Loans behind each rate (a number or one per rate); None: infinite.
+
+    Returns:
+        The implied correlation in [0, 1) (0 when the variance is no more than noise).
+
+    Raises:
+        ValueError: With fewer than 2 rates or a mean outside (0, 1).
+    """
+    x = np.asarray(default_rates, dtype=float)
+    if x.size < 2:
+        raise ValueError("default_rates needs at least 2 values")
+    pd = float(x.mean())
+    if not 0 < pd < 1:
+        raise ValueError(f"the mean default rate must be in (0, 1), got {pd}")
+    var = float(x.var(ddof=1))
+    if exposures is not None:
+        var -= float(np.mean(pd * (1 - pd) / np.asarray(exposures, dtype=float)))
+    if var <= 0:
+        return 0.0
+    k = stats.norm.ppf(pd)
+
+    def excess(rho: float) -> float:
+        cov = [[1.0, rho], [rho, 1.0]]
+        joint = stats.multivariate_normal(mean=[0.0, 0.0], cov=cov).cdf([k, k])
+        return joint - pd * pd - var
+
+    high = 0.999
+    if excess(high) < 0:
+        return high
+    from scipy.optimize import brentq
+
+    return float(brentq(excess, 1e-9, high, xtol=1e-6))
