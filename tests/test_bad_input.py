@@ -1,5 +1,6 @@
 """Catalogue of broken configs and arguments: one-line error, exit 2, nothing written."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 import experiments.runner
 import model.economy
 from experiments.cli import main
+from experiments.config import load_config
 from model import CreditEconomy
 
 GOOD = """[experiment]
@@ -49,6 +51,90 @@ CASES = {
     "unknown population field": (GOOD + "[population]\nsavings = 2\n", "savings"),
     "bad population value": (GOOD + "[population]\nsavings_months = -1\n", "savings_months"),
     "malformed TOML": (GOOD + "[[[ broken\n", "not valid TOML"),
+    # Issue 14, inputs: each one line naming the key and what is allowed.
+    "5,000-deep TOML (was RecursionError)": (
+        GOOD + "[population]\nx = " + "[" * 5000 + "]" * 5000 + "\n",
+        "nested too deeply",
+    ),
+    "unquoted dotted sweep key (was 'unknown lever policy')": (
+        GOOD + "[sweep]\npolicy.max_dti = [0.3, 0.4]\n",
+        "'policy' is a table, not a lever: quote dotted lever names, "
+        'e.g. "policy.max_dti" = [...]',
+    ),
+    "unquoted dotted sample range": (
+        GOOD + '[sample]\nmethod = "lhs"\nn = 4\n[sample.ranges]\npolicy.max_dti = [0.3, 0.5]\n',
+        "config [sample.ranges]: 'policy' is a table, not a lever",
+    ),
+    "300-character experiment name (was accepted)": (
+        GOOD.replace('name = "x"', f'name = "{"a" * 300}"'),
+        "(at most 100 characters, starting with a letter or digit); got 'aaaa",
+    ),
+    "300-character policy name (was accepted)": (
+        GOOD.replace('preset = "balanced"', f'preset = "balanced"\nname = "{"p" * 300}"'),
+        "config [[policy]] #1 name must have at most 100 characters, got 300",
+    ),
+    "control characters in a policy name (was accepted)": (
+        GOOD.replace('preset = "balanced"', 'preset = "balanced"\nname = "a\\u0007b"'),
+        "config [[policy]] #1 name must be printable text (no control characters",
+    ),
+    "newline in a scenario name (was accepted)": (
+        GOOD.replace('preset = "baseline"', 'preset = "baseline"\nname = "two\\nlines"'),
+        "config [[scenario]] #1 name must be printable text",
+    ),
+    "experiment name ending in a newline (was accepted)": (
+        GOOD.replace('name = "x"', 'name = "x\\n"'),
+        "config [experiment] name must be a folder name",
+    ),
+    "empty [sample] (was silently no sample)": (
+        GOOD + "[sample]\n",
+        "config [sample] is empty; it needs method (lhs, sobol), n and [sample.ranges]",
+    ),
+    "boolean swept as severity": (
+        GOOD + '[sweep]\n"scenario.severity" = [true, false]\n',
+        "config [sweep] 'scenario.severity': values must be numbers (float), got true",
+    ),
+    "number swept as a true/false lever": (
+        GOOD + '[sweep]\n"policy.relief_enabled" = [0, 1]\n',
+        "config [sweep] 'policy.relief_enabled': values must be true or false, got 0",
+    ),
+    "tuple lever swept": (
+        GOOD + '[sweep]\n"policy.collection_costs" = [1, 2]\n',
+        "'policy.collection_costs' is a tuple of numbers",
+    ),
+    "string seed": (GOOD.replace("seed = 1", 'seed = "7"'), "seed must be an integer, got str"),
+    "stochastic path with a string seed": (
+        GOOD.replace('preset = "baseline"', 'preset = "baseline"\nstochastic = { seed = "x" }'),
+        "config [[scenario]] #1: unknown key 'stochastic'; allowed: name, preset, severity",
+    ),
+    "100 points x 100,000 replications (was a hang at 4.9 GB)": (
+        GOOD.replace("replications = 1", "replications = 100000")
+        + '[sample]\nmethod = "lhs"\nn = 100\n[sample.ranges]\n"policy.max_dti" = [0.3, 0.5]\n',
+        "the design has 10,000,000 runs (1 scenario(s) x 1 policy(ies) x 100 sweep point(s) x "
+        "100,000 replications); at most 1,000,000 are allowed (its bookkeeping alone would "
+        "need about 30.0 GB",
+    ),
+    "a grid of 10^12 points": (
+        GOOD
+        + "[sweep]\n"
+        + "".join(
+            f'"population.{f}" = [{", ".join(str(0.1 + i / 100) for i in range(10))}]\n'
+            for f in (
+                "illness_rate",
+                "apply_rate",
+                "savings_months",
+                "income_dispersion",
+                "income_common_share",
+                "replacement_ratio",
+                "assistance_ratio",
+                "illness_months",
+                "illness_income_loss",
+                "illness_cost",
+                "essentials_share",
+                "habit_adjustment",
+            )
+        ),
+        "the design has 1,000,000,000,000 runs",
+    ),
 }
 
 
@@ -72,15 +158,30 @@ def test_broken_config_exits_2_with_one_line_and_writes_nothing(case, tmp_path, 
 def test_non_utf8_directory_and_missing_configs(tmp_path, capsys):
     binary = tmp_path / "b.toml"
     binary.write_bytes(b"\xff\xfe[experiment]\n")
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)  # reading it would block for ever (a second read even after a writer)
+    big = tmp_path / "big.toml"
+    big.write_bytes(GOOD.encode() + b"#" * 10_000_001)
     for path, fragment in (
-        (binary, "not valid TOML"),
+        (binary, "not valid TOML: not UTF-8 text (byte 0)"),
         (tmp_path, "is a directory"),
         (tmp_path / "nope.toml", "not found"),
+        (fifo, "fifo.toml' is not a regular file (a device, FIFO or socket)"),  # was "not found"
+        (Path("/dev/zero"), "'/dev/zero' is not a regular file"),  # was "not found"
+        (big, "a config may have at most 10,000,000"),
     ):
         assert main(_run_args(path, tmp_path / "out")) == 2
         err = capsys.readouterr().err
-        assert fragment in err and err.count("\n") == 1
+        assert fragment in err and err.count("\n") == 1, err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
+    """A BOM (Windows editors) was 'Invalid statement (at line 1, column 1)'."""
+    plain, bom = tmp_path / "plain.toml", tmp_path / "bom.toml"
+    plain.write_text(GOOD)
+    bom.write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
+    assert load_config(bom) == load_config(plain)
 
 
 @pytest.mark.parametrize(
