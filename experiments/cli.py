@@ -7,12 +7,17 @@ stderr; failed runs give status 1.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from experiments.config import ConfigError
+
+if TYPE_CHECKING:
+    from experiments.config import ExperimentConfig
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
@@ -78,23 +83,139 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _results_dir(path: str) -> Path:
+class DamagedResultsError(ConfigError):
+    """A results folder's files are unreadable or do not belong together."""
+
+
+def _results_dir(path: str, tables: Sequence[str] = ("summary",)) -> tuple[Path, ExperimentConfig]:
+    """Open a results folder for reading: its manifest's config, with ``tables`` checked.
+
+    Everything is checked before anything is written: the manifest parses and holds a
+    valid config, each table is a readable parquet file with the columns that config
+    gives, and the summary's runs are the manifest's.
+
+    Raises:
+        ConfigError: If ``path`` is not a results folder.
+        DamagedResultsError: Naming the damaged file and how to rebuild it.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from experiments import store
+    from experiments.config import parse_config
+    from experiments.design import param_types
 
     folder = Path(path)
     for name in (store.MANIFEST, "summary.parquet"):
         if not (folder / name).is_file():
             raise ConfigError(f"argument dir: '{folder}' is not a results folder (no {name})")
-    return folder
+    rebuild = "rebuild it with: python -m experiments run CONFIG --out DIR --resume"
+    try:
+        manifest = store.read_manifest(folder)
+    except (OSError, ValueError) as exc:
+        raise DamagedResultsError(
+            f"results folder '{folder}': manifest.json is unreadable ({exc}); {rebuild}"
+        ) from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
+        raise DamagedResultsError(
+            f"results folder '{folder}': manifest.json holds no experiment config; {rebuild}"
+        )
+    try:
+        config = parse_config(manifest["config"])
+    except ConfigError as exc:
+        raise DamagedResultsError(
+            f"results folder '{folder}': manifest.json holds an invalid config ({exc}); {rebuild}"
+        ) from None
+    expected = store.schemas(param_types(config))
+    for name in tables:
+        file = folder / f"{name}.parquet"
+        try:
+            columns = pq.read_schema(file).names
+        except (OSError, pa.ArrowException) as exc:
+            raise DamagedResultsError(
+                f"results folder '{folder}': {file.name} is missing or damaged "
+                f"({' '.join(str(exc).split())[:200]}); {rebuild}"
+            ) from None
+        if columns != expected[name].names:
+            missing = [c for c in expected[name].names if c not in columns]
+            raise DamagedResultsError(
+                f"results folder '{folder}': {file.name} does not match manifest.json "
+                f"(columns {', '.join(missing) or 'in another order'} expected); {rebuild}"
+            )
+    _check_summary_matches(folder, manifest, config, rebuild)
+    return folder, config
+
+
+def _check_summary_matches(
+    folder: Path, manifest: dict[str, Any], config: ExperimentConfig, rebuild: str
+) -> None:
+    """Refuse a summary whose runs are not the manifest's (a folder of two experiments)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        columns = ["run_id", "scenario", "policy"]
+        summary = pq.read_table(folder / "summary.parquet", columns=columns)
+    except (OSError, pa.ArrowException) as exc:
+        raise DamagedResultsError(
+            f"results folder '{folder}': summary.parquet is damaged ({exc}); {rebuild}"
+        ) from None
+    for kind, names in (
+        ("scenario", {s.name for s in config.scenarios}),
+        ("policy", {p.name for p in config.policies}),
+    ):
+        unknown = sorted(set(summary.column(kind).to_pylist()) - names)
+        if unknown:
+            raise DamagedResultsError(
+                f"results folder '{folder}': summary.parquet has {kind} '{unknown[0]}', which "
+                f"the config in manifest.json does not have ({', '.join(sorted(names))}); "
+                f"{rebuild}"
+            )
+    runs = manifest.get("runs")
+    if not isinstance(runs, list):
+        raise DamagedResultsError(
+            f"results folder '{folder}': manifest.json lists no runs; {rebuild}"
+        )
+    listed = {r.get("run_id") for r in runs if isinstance(r, dict)}
+    stray = [r for r in summary.column("run_id").to_pylist() if r not in listed]
+    if stray:
+        raise DamagedResultsError(
+            f"results folder '{folder}': summary.parquet holds {len(stray)} run(s) that "
+            f"manifest.json does not list (e.g. {stray[0]}); the files come from different "
+            f"runs of {config.name!r}; {rebuild}"
+        )
+
+
+@contextmanager
+def _reading(folder: Path) -> Iterator[None]:
+    """Hold the folder's lock while reading it, and report an unexpected failure in one line.
+
+    Raises:
+        DamagedResultsError: For a failure reading the folder's files.
+    """
+    import pyarrow as pa
+
+    from experiments import store
+
+    with store.lock_folder(folder):
+        try:
+            yield
+        except (ConfigError, OSError):
+            raise
+        except (ValueError, KeyError, TypeError, IndexError, pa.ArrowException) as exc:
+            message = " ".join(str(exc).split())[:200]
+            raise DamagedResultsError(
+                f"results folder '{folder}' could not be read ({type(exc).__name__}: {message})"
+            ) from None
 
 
 def _run(args: argparse.Namespace) -> int:
-    from experiments.config import load_config
+    from experiments.config import read_config
     from experiments.runner import run_experiment
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"argument --workers must be >= 1, got {args.workers}")
-    config = load_config(args.config)
+    config, source = read_config(args.config)
     report = run_experiment(
         config,
         out_dir=args.out,
@@ -102,7 +223,7 @@ def _run(args: argparse.Namespace) -> int:
         resume=args.resume,
         force=args.force,
         progress=not args.quiet,
-        source=Path(args.config).read_text(encoding="utf-8"),
+        source=source,
         draw=not args.no_charts,
         scheduler=args.scheduler,
     )
@@ -111,34 +232,41 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _charts(args: argparse.Namespace) -> int:
+    from experiments import store
     from experiments.charts import draw_all
 
-    paths = draw_all(_results_dir(args.dir))
-    print(f"{len(paths)} figure files written to {Path(args.dir) / 'figures'}")
+    folder = Path(args.dir)
+    with _reading(folder):
+        # Every file is checked before a figure is replaced.
+        _results_dir(args.dir, store.TABLES)
+        paths = draw_all(folder)
+    print(f"{len(paths)} figure files written to {folder / 'figures'}")
     return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
     from experiments import store
     from experiments.analysis import compare_policies, format_comparison
-    from experiments.config import parse_config
 
-    folder = _results_dir(args.dir)
-    config = parse_config(store.read_manifest(folder)["config"])
-    policies = [p.name for p in config.policies]
-    if args.baseline is not None and args.baseline not in policies:
-        raise ConfigError(
-            f"argument --baseline: unknown policy '{args.baseline}'; allowed: {', '.join(policies)}"
+    folder = Path(args.dir)
+    with _reading(folder):
+        folder, config = _results_dir(args.dir)
+        policies = [p.name for p in config.policies]
+        if args.baseline is not None and args.baseline not in policies:
+            raise ConfigError(
+                f"argument --baseline: unknown policy '{args.baseline}'; "
+                f"allowed: {', '.join(policies)}"
+            )
+        table = compare_policies(
+            store.read_table(folder, "summary"),
+            params=config.params,
+            baseline=args.baseline,
+            policies=policies,
         )
-    table = compare_policies(
-        store.read_table(folder, "summary"),
-        params=config.params,
-        baseline=args.baseline,
-        policies=policies,
-    )
-    table.to_csv(folder / "comparison.csv", index=False)
+        target = folder / store.COMPARISON
+        store.atomic_write_text(target, table.to_csv(index=False))
     print(format_comparison(table, config.params))
-    print(f"\nwritten to {folder / 'comparison.csv'}")
+    print(f"\nwritten to {target}")
     return 0
 
 
@@ -149,18 +277,45 @@ def _list(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_validation_config(path: str, config: ExperimentConfig) -> None:
+    """Refuse up front a config that lacks what the validation report measures.
+
+    The report needs the scenarios and policies of the shipped ``validation.toml``, paired
+    replications (at least 2) and no sweep.
+    """
+    from experiments.config import load_config
+
+    shipped = load_config(CONFIG_DIR / "validation.toml")
+    scenarios, policies = {s.name for s in config.scenarios}, {p.name for p in config.policies}
+    missing = [f"scenario {s.name}" for s in shipped.scenarios if s.name not in scenarios]
+    missing += [f"policy {p.name}" for p in shipped.policies if p.name not in policies]
+    if missing:
+        raise ConfigError(
+            f"config '{path}' is not a validation config: it lacks {', '.join(missing)}; "
+            f"validate needs the scenarios and policies of {CONFIG_DIR / 'validation.toml'}"
+        )
+    if config.sweep or config.sample:
+        raise ConfigError(f"config '{path}': validate takes no [sweep] or [sample]; remove it")
+    if config.replications < 2:
+        raise ConfigError(
+            f"config '{path}' [experiment] replications must be >= 2 for validate (confidence "
+            f"intervals), got {config.replications}"
+        )
+
+
 def _validate(args: argparse.Namespace) -> int:
     from experiments import store
-    from experiments.config import load_config
+    from experiments.config import read_config
     from experiments.runner import run_experiment
     from experiments.validate import write_report
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"argument --workers must be >= 1, got {args.workers}")
-    from experiments.runner import code_version, same_code
+    from experiments.runner import code_version, output_folder, same_code
 
-    config = load_config(args.config)
-    out = Path(args.out) if args.out else Path("results") / config.name
+    config, source = read_config(args.config)
+    _check_validation_config(args.config, config)
+    out = output_folder(config, args.out)
     resume = store.has_results(out) and not args.force
     if resume:  # results of another model version are redone, not mixed in
         try:
@@ -174,7 +329,7 @@ def _validate(args: argparse.Namespace) -> int:
         workers=args.workers,
         resume=resume,
         force=not resume and store.has_results(out),
-        source=Path(args.config).read_text(encoding="utf-8"),
+        source=source,
         draw=False,
     )
     print(report.text())
@@ -206,8 +361,28 @@ def _dashboard(args: argparse.Namespace) -> int:
     return serve(host=args.host, port=args.port)
 
 
+def describe_os_error(exc: OSError) -> str:
+    """One line for a storage error, naming the file (never ``'None'``)."""
+    reason = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
+    if exc.filename is None:
+        return reason
+    names = [exc.filename, exc.filename2] if exc.filename2 is not None else [exc.filename]
+    return f"{reason}: " + " -> ".join(f"'{name}'" for name in names)
+
+
+def _stopped_line(exc: BaseException) -> str:
+    """The one line printed when a sweep is stopped by a signal or Ctrl-C."""
+    how = f"terminated by {exc}" if not isinstance(exc, KeyboardInterrupt) else "interrupted"
+    return f"error: {how}; finished runs are kept, continue with --resume"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (0 ok, 1 failed runs, 2 usage/config error)."""
+    """Run the command line; return the exit status (0 ok, 1 failed runs, 2 usage/config error).
+
+    A sweep stopped by Ctrl-C exits 130, by SIGTERM 143 (SIGHUP 129), with one line.
+    """
+    from experiments.execute import Terminated
+
     try:
         args = build_parser().parse_args(argv)
         commands = {
@@ -225,8 +400,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {message}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"error: {exc.strerror or exc}: '{exc.filename}'", file=sys.stderr)
+        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("error: interrupted; finished runs are kept, continue with --resume", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(_stopped_line(exc), file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(_stopped_line(exc), file=sys.stderr)
+        return 128 + int(signal.Signals(exc.signum))

@@ -8,7 +8,8 @@ import pytest
 import experiments.runner
 import model.economy
 from experiments.cli import main
-from experiments.config import load_config
+from experiments.config import ConfigError, load_config
+from experiments.runner import run_experiment
 from model import CreditEconomy
 
 GOOD = """[experiment]
@@ -184,6 +185,65 @@ def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
     assert load_config(bom) == load_config(plain)
 
 
+def test_bad_output_folders_are_refused_and_nothing_is_written(tmp_path, monkeypatch, capsys):
+    """``--out ""`` wrote into the working directory and ``--out /`` into /."""
+    config = tmp_path / "c.toml"
+    config.write_text(GOOD)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for out, fragment in (
+        ("", "argument --out: empty path; give a folder"),
+        ("   ", "argument --out: empty path"),
+        ("/", "argument --out: '/' is the root of the file system"),
+        ("//..", "argument --out: '//..' is the root of the file system"),
+    ):
+        assert main(["run", str(config), "--out", out, "--workers", "1", "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1 and fragment in err, err
+    assert list(work.iterdir()) == []
+    assert not Path("/manifest.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"workers": "2"}, "argument --workers must be an integer >= 1, got str '2'"),
+        ({"workers": True}, "argument --workers must be an integer >= 1, got bool True"),
+        ({"workers": 0}, "argument --workers must be >= 1, got 0"),
+        ({"resume": "yes"}, "argument resume must be True or False, got str 'yes'"),
+        ({"draw": None}, "argument draw must be True or False"),
+        ({"out_dir": 3}, "argument --out must be a folder path, got int 3"),
+        ({"out_dir": ""}, "argument --out: empty path"),
+        ({"scheduler": 8786}, "argument --scheduler must be 'local' or an address"),
+        ({"source": b"x"}, "argument source must be the config's text"),
+    ],
+)
+def test_api_arguments_are_checked(tmp_path, monkeypatch, kwargs, fragment):
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "c.toml"
+    config.write_text(GOOD)
+    with pytest.raises(ConfigError) as info:
+        run_experiment(load_config(config), **{"out_dir": "o", "progress": False, **kwargs})
+    assert fragment in str(info.value) and "\n" not in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
+    with pytest.raises(ConfigError, match="argument config must be an ExperimentConfig"):
+        run_experiment({"experiment": {}}, out_dir="o")
+
+
+def test_validate_refuses_a_config_that_is_not_a_validation_config(tmp_path, capsys):
+    """Was a KeyError traceback after the whole sweep had run."""
+    config = tmp_path / "c.toml"
+    config.write_text(GOOD)
+    out, doc = tmp_path / "out", tmp_path / "v.md"
+    assert main(["validate", str(config), "--out", str(out), "--doc", str(doc)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "is not a validation config: it lacks scenario mild_recession" in err
+    assert "policy noisy_scores" in err
+    assert not out.exists() and not doc.exists()
+
+
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [
@@ -208,6 +268,49 @@ def test_workers_times_population_must_fit_in_memory(tmp_path, capsys, monkeypat
     assert main(["run", str(config), "--out", str(tmp_path / "o"), "--workers", "2"]) == 2
     err = capsys.readouterr().err
     assert "needs about" in err and "GB" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_scheduler_local_is_sized_to_the_design_and_checks_memory(tmp_path, capsys, monkeypatch):
+    """``--scheduler local`` skipped the memory check and started a worker per CPU for one run."""
+    asked = []
+
+    class NoCluster:
+        def __init__(self, scheduler, workers=1):
+            asked.append((scheduler, workers))
+
+        def __enter__(self):
+            return None  # no client: execute runs here, as it would on the cluster
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(experiments.runner, "dask_client", NoCluster)
+    config = tmp_path / "c.toml"
+    config.write_text(GOOD)  # one run
+    args = ["run", str(config), "--quiet", "--no-charts", "--scheduler", "local"]
+    assert main([*args, "--out", str(tmp_path / "o"), "--workers", "16"]) == 0
+    assert asked == [("local", 1)]
+    monkeypatch.setattr(experiments.runner, "available_memory", lambda: 1e8)
+    big = tmp_path / "big.toml"
+    big.write_text(GOOD.replace("borrowers = 300", "borrowers = 4000000"))
+    assert main(["run", str(big), "--out", str(tmp_path / "o2"), "--quiet", "--scheduler", "local"])
+    err = capsys.readouterr().err
+    assert "with 1 parallel run(s) and 1 runs in the design needs about" in err
+    assert err.count("\n") == 1 and not (tmp_path / "o2").exists()
+
+
+def test_a_large_design_must_fit_in_memory(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(experiments.runner, "available_memory", lambda: 300e6)
+    config = tmp_path / "c.toml"
+    config.write_text(
+        GOOD.replace("replications = 1", "replications = 100000")
+        + '[sweep]\n"policy.max_dti" = [0.3, 0.4, 0.5]\n'
+    )
+    assert main(["run", str(config), "--out", str(tmp_path / "o"), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "300,000 runs in the design needs about 1.1 GB" in err, err
+    assert "0.9 GB to keep track of the runs" in err and err.count("\n") == 1
     assert not (tmp_path / "o").exists()
 
 
