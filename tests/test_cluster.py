@@ -305,6 +305,8 @@ def test_bad_scheduler_address(reference, tmp_path, monkeypatch, capsys):
     for address, message in [
         (f"tcp://{HOST}:{port}", "no Dask scheduler answered"),
         ("nonsense", "expected 'local' or an address like tcp://HOST:PORT"),
+        # Was a TypeError from Dask's TLS code, then a 20 s timeout, as a traceback.
+        (f"tls://{HOST}:{port}", "needs Dask's TLS settings (distributed.comm.tls.ca-file"),
     ]:
         assert run(config, out, "--scheduler", address) == 2
         err = capsys.readouterr().err
