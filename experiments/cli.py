@@ -87,6 +87,21 @@ class DamagedResultsError(ConfigError):
     """A results folder's files are unreadable or do not belong together."""
 
 
+def _is_results_dir(path: str) -> Path:
+    """``path`` as a folder holding a manifest and a summary (not yet read).
+
+    Raises:
+        ConfigError: If ``path`` is not a results folder.
+    """
+    from experiments import store
+
+    folder = Path(path)
+    for name in (store.MANIFEST, "summary.parquet"):
+        if not (folder / name).is_file():
+            raise ConfigError(f"argument dir: '{folder}' is not a results folder (no {name})")
+    return folder
+
+
 def _results_dir(path: str, tables: Sequence[str] = ("summary",)) -> tuple[Path, ExperimentConfig]:
     """Open a results folder for reading: its manifest's config, with ``tables`` checked.
 
@@ -105,10 +120,7 @@ def _results_dir(path: str, tables: Sequence[str] = ("summary",)) -> tuple[Path,
     from experiments.config import parse_config
     from experiments.design import param_types
 
-    folder = Path(path)
-    for name in (store.MANIFEST, "summary.parquet"):
-        if not (folder / name).is_file():
-            raise ConfigError(f"argument dir: '{folder}' is not a results folder (no {name})")
+    folder = _is_results_dir(path)
     rebuild = "rebuild it with: python -m experiments run CONFIG --out DIR --resume"
     try:
         manifest = store.read_manifest(folder)
@@ -197,7 +209,8 @@ def _reading(folder: Path) -> Iterator[None]:
 
     from experiments import store
 
-    with store.lock_folder(folder):
+    _is_results_dir(str(folder))  # before the lock, which would create a missing folder
+    with store.lock_folder(folder, create=False):
         try:
             yield
         except (ConfigError, OSError):

@@ -77,18 +77,21 @@ def stop_on_signals() -> Iterator[None]:
     """Turn SIGTERM and SIGHUP into :class:`Terminated` in this (main) thread.
 
     The first signal raises; later ones are ignored while the sweep stops (the pool is
-    terminated, the manifest written). Outside the main thread this does nothing.
+    terminated, the manifest written). A signal already ignored stays ignored (``nohup``
+    ignores SIGHUP so that a sweep outlives its terminal). Outside the main thread this
+    does nothing.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    caught = [s for s in STOP_SIGNALS if signal.getsignal(s) is not signal.SIG_IGN]
 
     def handler(signum: int, _frame: Any) -> None:
-        for s in STOP_SIGNALS:
+        for s in caught:
             signal.signal(s, signal.SIG_IGN)
         raise Terminated(signum)
 
-    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+    previous = {s: signal.signal(s, handler) for s in caught}
     try:
         yield
     finally:

@@ -395,16 +395,23 @@ def clear_results(out_dir: Path) -> list[Path]:
 
 
 @contextmanager
-def lock_folder(out_dir: Path) -> Iterator[None]:
-    """Hold the results folder's lock (creating the folder): one writer at a time.
+def lock_folder(out_dir: Path, create: bool = True) -> Iterator[None]:
+    """Hold the results folder's lock: one writer at a time.
 
     An advisory ``flock`` on ``out_dir/.lock``, released when the process ends however
     it ends; the file holds the holder's process id.
 
+    Args:
+        out_dir: The results folder.
+        create: Create the folder (and its parents) if missing; otherwise it must exist.
+
     Raises:
         FolderInUseError: At once, if another process holds the lock.
+        OSError: If the folder is missing (``create=False``) or the lock file cannot be
+            created.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if create:
+        out_dir.mkdir(parents=True, exist_ok=True)
     if fcntl is None:
         yield
         return

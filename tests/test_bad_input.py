@@ -258,6 +258,7 @@ def test_bad_command_lines(argv, fragment, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert fragment in err and err.count("\n") == 1
+    assert not Path("/nonexistent").exists()  # charts/compare create nothing
 
 
 def test_workers_times_population_must_fit_in_memory(tmp_path, capsys, monkeypatch):

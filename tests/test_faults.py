@@ -587,3 +587,20 @@ def test_comparison_csv_is_written_atomically(drawn, tmp_path, monkeypatch, caps
     monkeypatch.undo()
     assert main(["compare", str(folder)]) == 0
     assert len(pd.read_csv(folder / "comparison.csv")) > 0
+
+
+def test_sigterm_raises_terminated_and_an_ignored_sighup_stays_ignored():
+    """``nohup`` ignores SIGHUP so that a sweep outlives its terminal: it must stay ignored."""
+    before_term = signal.getsignal(signal.SIGTERM)
+    before_hup = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with (
+            pytest.raises(experiments.execute.Terminated, match="SIGTERM"),
+            experiments.execute.stop_on_signals(),
+        ):
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises at once
+        assert signal.getsignal(signal.SIGTERM) == before_term  # restored
+    finally:
+        signal.signal(signal.SIGHUP, before_hup)
