@@ -376,6 +376,27 @@ def test_cluster_command_prints_job_script(capsys):
 
 
 @needs_dask
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [  # were: usage lines, KeyError or ValueError tracebacks, or accepted
+        (["--cores", "x"], "argument --cores: invalid int value: 'x'"),
+        (["--cores", "0"], "argument --cores must be an integer >= 1, got 0"),
+        (["--memory", "lots"], "argument --memory must be a size such as 4GiB"),
+        (["--maximum", "-3"], "argument --maximum must be >= 1 and >= --minimum (1), got -3"),
+        (["--minimum", "-1"], "argument --minimum must be >= 0, got -1"),
+        (["--port", "99999"], "argument --port must be in [0, 65535], got 99999"),
+        (["--frobnicate"], "unrecognized arguments: --frobnicate"),
+    ],
+)
+def test_cluster_command_bad_arguments(argv, fragment, capsys):
+    from experiments.cluster import main as cluster_main
+
+    assert cluster_main(["--job-script", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {fragment}\n" or (fragment in err and err.count("\n") == 1), err
+
+
+@needs_dask
 def test_lost_scheduler_stops_with_one_line_and_resume_completes(dask_processes, tmp_path):
     config = write_config(tmp_path, borrowers=20000, months=48)  # ~0.3 s a run
     assert run(config, tmp_path / "local", "--workers", "1") == 0
