@@ -209,8 +209,7 @@ def _reading(folder: Path) -> Iterator[None]:
 
     from experiments import store
 
-    _is_results_dir(str(folder))  # before the lock, which would create a missing folder
-    with store.lock_folder(folder, create=False):
+    with store.lock_folder(folder, create=False):  # creates nothing
         try:
             yield
         except (ConfigError, OSError):

@@ -403,19 +403,19 @@ def lock_folder(out_dir: Path, create: bool = True) -> Iterator[None]:
 
     Args:
         out_dir: The results folder.
-        create: Create the folder (and its parents) if missing; otherwise it must exist.
+        create: Create the folder (and its parents) and the lock file if missing. Without,
+            for readers: nothing is created, and a folder no run has locked is not locked.
 
     Raises:
         FolderInUseError: At once, if another process holds the lock.
-        OSError: If the folder is missing (``create=False``) or the lock file cannot be
-            created.
+        OSError: If the lock file cannot be created.
     """
     if create:
         out_dir.mkdir(parents=True, exist_ok=True)
-    if fcntl is None:
+    if fcntl is None or not (create or (out_dir / LOCK).is_file()):
         yield
         return
-    fd = os.open(out_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(out_dir / LOCK, os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -374,6 +374,12 @@ def test_lock_is_held_for_the_whole_run(config, tmp_path, capsys):
         assert "is in use by another" in capsys.readouterr().err
         assert sorted(p.name for p in out.iterdir()) == [store.LOCK]
     assert run(config, out, "--workers", "1") == 0
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for command in ("charts", "compare"):  # readers create nothing, not even a lock file
+        assert main([command, str(plain)]) == 2
+        assert "is not a results folder" in capsys.readouterr().err
+    assert list(plain.iterdir()) == []
 
 
 def test_an_altered_run_file_with_the_same_row_count_is_redone(config, reference, tmp_path, capsys):
