@@ -199,14 +199,15 @@ def _check_summary_matches(
 
 
 @contextmanager
-def _reading(folder: Path) -> Iterator[None]:
+def _reading(folder: Path, command: str) -> Iterator[None]:
     """Hold the folder's lock while reading it, and report an unexpected failure in one line.
 
-    Raises:
-        DamagedResultsError: For a failure reading the folder's files.
-    """
-    import pyarrow as pa
+    The folder is checked first (:func:`_results_dir`); what fails after that (a file
+    that changed, a name matplotlib cannot draw) is still one line, not a traceback.
 
+    Raises:
+        ConfigError: For any failure, naming the command and the folder.
+    """
     from experiments import store
 
     with store.lock_folder(folder, create=False):  # creates nothing
@@ -214,11 +215,15 @@ def _reading(folder: Path) -> Iterator[None]:
             yield
         except (ConfigError, OSError):
             raise
-        except (ValueError, KeyError, TypeError, IndexError, pa.ArrowException) as exc:
-            message = " ".join(str(exc).split())[:200]
-            raise DamagedResultsError(
-                f"results folder '{folder}' could not be read ({type(exc).__name__}: {message})"
+        except Exception as exc:  # noqa: BLE001 - one line, whatever went wrong
+            raise ConfigError(
+                f"{command} failed on results folder '{folder}': {_one_line(exc)}"
             ) from None
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    """``Type: message`` of an exception on one line, cut to ``limit`` characters."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:limit]}"
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -240,7 +245,14 @@ def _run(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
     )
     print(report.text())
-    return 1 if report.failed else 0
+    if report.figures_error:
+        print(
+            f"warning: the results are complete but the figures could not be drawn "
+            f"({report.figures_error}); redraw them with: python -m experiments charts "
+            f"{report.out_dir}",
+            file=sys.stderr,
+        )
+    return 1 if report.failed or report.figures_error else 0
 
 
 def _charts(args: argparse.Namespace) -> int:
@@ -248,7 +260,7 @@ def _charts(args: argparse.Namespace) -> int:
     from experiments.charts import draw_all
 
     folder = Path(args.dir)
-    with _reading(folder):
+    with _reading(folder, "charts"):
         # Every file is checked before a figure is replaced.
         _results_dir(args.dir, store.TABLES)
         paths = draw_all(folder)
@@ -261,7 +273,7 @@ def _compare(args: argparse.Namespace) -> int:
     from experiments.analysis import compare_policies, format_comparison
 
     folder = Path(args.dir)
-    with _reading(folder):
+    with _reading(folder, "compare"):
         folder, config = _results_dir(args.dir)
         policies = [p.name for p in config.policies]
         if args.baseline is not None and args.baseline not in policies:

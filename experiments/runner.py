@@ -44,6 +44,7 @@ class RunReport:
     failed: list[dict[str, Any]] = field(default_factory=list)
     wall_seconds: float = 0.0
     figures: list[Path] = field(default_factory=list)
+    figures_error: str | None = None
 
     def text(self) -> str:
         """One-screen summary of the sweep."""
@@ -60,6 +61,8 @@ class RunReport:
             lines.append(f"  ... and {len(self.failed) - 5} more (tracebacks in manifest.json)")
         if self.failed:
             lines.append("rerun with --resume to retry the failed runs")
+        if self.figures_error:
+            lines.append(f"figures not drawn: {self.figures_error}")
         return "\n".join(lines)
 
 
@@ -412,7 +415,12 @@ def _sweep(
         if not o.ok
     ]
     consolidated = store.consolidate(out_dir, specs, param_types(config))
-    figures = charts.draw_all(out_dir) if consolidated and draw else []
+    figures, figures_error = [], None
+    if consolidated and draw:
+        try:
+            figures = charts.draw_all(out_dir)
+        except Exception as exc:  # noqa: BLE001 - the results stand; the figures can be redrawn
+            figures_error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
     wall = time.perf_counter() - start
     timings = store.finished(out_dir, specs)
     manifest.update(
@@ -433,7 +441,16 @@ def _sweep(
         },
         failures=failed,
     )
+    if figures_error:
+        manifest["figures_error"] = figures_error
     store.write_manifest(out_dir, manifest)
     return RunReport(
-        out_dir, len(specs), len(outcomes) - len(failed), len(already), failed, wall, figures
+        out_dir,
+        len(specs),
+        len(outcomes) - len(failed),
+        len(already),
+        failed,
+        wall,
+        figures,
+        figures_error,
     )

@@ -610,3 +610,36 @@ def test_sigterm_raises_terminated_and_an_ignored_sighup_stays_ignored():
         assert signal.getsignal(signal.SIGTERM) == before_term  # restored
     finally:
         signal.signal(signal.SIGHUP, before_hup)
+
+
+def test_a_figure_that_cannot_be_drawn_loses_no_result(
+    config, reference, tmp_path, monkeypatch, capsys
+):
+    """Before: an exception while drawing (e.g. mathtext in a name) was a traceback and
+    left the manifest of a finished sweep "running" (then "stopped")."""
+    import experiments.charts
+
+    def broken(out_dir):
+        raise ValueError("Unknown symbol: \\foo")
+
+    monkeypatch.setattr(experiments.charts, "draw_all", broken)
+    out = tmp_path / "out"
+    assert main(["run", str(config), "--out", str(out), "--quiet", "--workers", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("warning: the results are complete but the figures could not be")
+    assert err.count("\n") == 1 and f"charts {out}" in err
+    assert digests(out) == reference
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert manifest["figures_error"] == "ValueError: Unknown symbol: \\foo"
+    assert main(["charts", str(out)]) == 2
+    assert "charts failed on results folder" in capsys.readouterr().err
+
+
+def test_charts_failing_midway_is_one_line(drawn, tmp_path, monkeypatch, capsys):
+    import experiments.charts
+
+    monkeypatch.setattr(experiments.charts, "draw_all", lambda out: {}["missing"])
+    assert main(["charts", str(drawn)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: charts failed on results folder '{drawn}': KeyError: 'missing'\n"
