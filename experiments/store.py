@@ -49,6 +49,8 @@ FIGURES_DIR = "figures"
 LOCK = ".lock"
 #: Names of the files and folders this package writes in a results folder.
 OWNED = (MANIFEST, COMPARISON, RUNS_DIR, FIGURES_DIR, *(f"{t}.parquet" for t in TABLES))
+#: Run ids this package gives: zero-padded design index, a dash, 8 hex digits of a hash.
+RUN_ID_RE = re.compile(r"^\d+-[0-9a-f]{8}$")
 #: Files of ``runs/`` this package writes: ``<run_id>.<table>.parquet`` and the marker.
 RUN_FILE_RE = re.compile(
     r"^\d+-[0-9a-f]{8}\.(?:(?:" + "|".join(TABLES) + r")\.parquet|done\.json)$"
@@ -280,9 +282,10 @@ def adopt_runs(out_dir: Path, previous: list[dict[str, Any]], specs: list[RunSpe
     moved = 0
     for old in previous:
         spec = new.get(key(old)) if isinstance(old, dict) else None
-        if spec is None or spec.run_id == old.get("run_id"):
-            continue
-        old_id = str(old["run_id"])
+        old_id = old.get("run_id") if isinstance(old, dict) else None
+        if spec is None or spec.run_id == old_id or not RUN_ID_RE.match(str(old_id)):
+            continue  # unchanged, gone from the design, or not an id this package gives
+        old_id = str(old_id)
         seconds = _intact(out_dir, old_id)
         if seconds is None:
             continue

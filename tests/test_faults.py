@@ -643,3 +643,15 @@ def test_charts_failing_midway_is_one_line(drawn, tmp_path, monkeypatch, capsys)
     assert main(["charts", str(drawn)]) == 2
     err = capsys.readouterr().err
     assert err == f"error: charts failed on results folder '{drawn}': KeyError: 'missing'\n"
+
+
+def test_adopting_runs_ignores_ids_it_did_not_give(config, tmp_path):
+    """A manifest edited by hand cannot make a resume read or delete files outside runs/."""
+    out = tmp_path / "out"
+    (out / "runs").mkdir(parents=True)
+    bait = tmp_path / "bait.done.json"
+    bait.write_text("{}")
+    specs = build_design(load_config(config))
+    forged = [{**specs[0].to_dict(), "run_id": "../../bait"}]
+    assert store.adopt_runs(out, forged, specs) == 0
+    assert bait.read_text() == "{}"
