@@ -646,12 +646,16 @@ def test_charts_failing_midway_is_one_line(drawn, tmp_path, monkeypatch, capsys)
 
 
 def test_adopting_runs_ignores_ids_it_did_not_give(config, tmp_path):
-    """A manifest edited by hand cannot make a resume read or delete files outside runs/."""
+    """A manifest edited by hand cannot make a resume move or delete files outside runs/."""
+    cfg = load_config(config)
+    specs = build_design(cfg)
+    elsewhere = tmp_path / "elsewhere"
+    result = experiments.execute.simulate(cfg, specs[1])
+    store.write_run(elsewhere, specs[1], result, 1.0, param_types(cfg))
+    before = sorted(p.name for p in (elsewhere / "runs").iterdir())
     out = tmp_path / "out"
     (out / "runs").mkdir(parents=True)
-    bait = tmp_path / "bait.done.json"
-    bait.write_text("{}")
-    specs = build_design(load_config(config))
-    forged = [{**specs[0].to_dict(), "run_id": "../../bait"}]
+    forged = [{**specs[1].to_dict(), "run_id": f"../../elsewhere/runs/{specs[1].run_id}"}]
     assert store.adopt_runs(out, forged, specs) == 0
-    assert bait.read_text() == "{}"
+    assert sorted(p.name for p in (elsewhere / "runs").iterdir()) == before
+    assert list((out / "runs").iterdir()) == []
