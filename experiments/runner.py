@@ -18,7 +18,7 @@ from typing import Any
 from tqdm import tqdm
 
 from experiments import charts, store
-from experiments.config import BYTES_PER_RUN, ConfigError, ExperimentConfig
+from experiments.config import BYTES_PER_RUN, ConfigError, ExperimentConfig, design_size
 from experiments.design import RunSpec, build_design, param_types, replication_seeds
 from experiments.execute import (
     RunOutcome,
@@ -310,10 +310,11 @@ def run_experiment(
             "workers); use it with --scheduler local"
         )
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    specs = build_design(config)
-    parallel = min(workers, len(specs))  # no more workers than runs, here or in a LocalCluster
+    runs = design_size(config)[1]  # counted, not expanded: a design too big is refused first
+    parallel = min(workers, runs)  # no more workers than runs, here or in a LocalCluster
     if scheduler in (None, "local"):
-        _check_memory(config, parallel, len(specs))
+        _check_memory(config, parallel, runs)
+    specs = build_design(config)
     prepare_output(config, out_dir, resume, force)  # refuse early, writing nothing
     start = time.perf_counter()
     # Connect to the cluster (if any) before writing anything: a bad address writes nothing.
