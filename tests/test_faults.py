@@ -3,6 +3,7 @@
 Each test names the fault of issue 14 it covers and what happened before the fix.
 """
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -128,6 +129,12 @@ def gone_within(pids: list[int], seconds: float) -> bool:
     return not alive(pids)
 
 
+def stop_group(proc: subprocess.Popen) -> None:
+    """Kill what is left of a sweep's process group (nothing, when workers die with it)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -207,6 +214,10 @@ def test_full_or_read_only_disk_stops_with_one_line_and_no_partial_files(
 
 
 def test_killed_at_random_moments_then_resumed_ends_identical(config, reference, tmp_path):
+    """SIGKILL of the main process (only) at random moments of the sweep, then --resume.
+
+    Its pool workers die with it (before: they were left running as orphans).
+    """
     bigger = tmp_path / "faults.toml"
     bigger.write_text(CONFIG.format(borrowers=20000))
     ref_out = tmp_path / "ref"
@@ -238,10 +249,15 @@ def test_killed_at_random_moments_then_resumed_ends_identical(config, reference,
                 break
             time.sleep(0.002)
         time.sleep(rng.uniform(0.0, 0.15))
+        family = descendants(proc.pid) if proc.poll() is None else []
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            proc.send_signal(signal.SIGKILL)  # the main process only
             kills += 1
         proc.wait(timeout=60)
+        try:
+            assert gone_within(family, 10), "workers outlived their parent"
+        finally:
+            stop_group(proc)
         if kills == 3:
             break
     assert kills >= 1, "no kill landed mid-sweep"
@@ -295,23 +311,6 @@ def test_a_running_sweep_locks_its_folder_and_stops_cleanly_on_sigterm(slow, tmp
     assert done(out) == kept  # nobody writes any more
     with store.lock_folder(out):  # the lock went with the process: a resume may start
         pass
-
-
-def test_workers_die_with_a_killed_parent(slow, tmp_path):
-    """Before: SIGKILL of the main process left its pool workers running as orphans."""
-    out = tmp_path / "out"
-    proc = start(slow, out, "--workers", "2")
-    try:
-        wait_for(lambda: (out / "runs").is_dir() and len(done(out)) >= 1, proc)
-        family = descendants(proc.pid)
-        proc.send_signal(signal.SIGKILL)  # the main process only
-        proc.wait(timeout=30)
-        assert gone_within(family, 10), "workers outlived their parent"
-        kept = done(out)
-        time.sleep(0.5)
-        assert done(out) == kept
-    finally:
-        stop(proc)
 
 
 def test_a_dead_worker_fails_only_the_runs_it_did_not_store(slow, tmp_path):
