@@ -14,6 +14,7 @@ Layout of a results folder (see ``results/README.md``)::
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -59,6 +60,10 @@ RUN_FILE_RE = re.compile(
 FIGURE_RE = re.compile(r"^\d{2,}_(?:" + "|".join(CHART_KINDS) + r")(?:_[^/]*)?\.(?:png|svg)$")
 #: Temporary files of :func:`_atomic_write` (``.<name>.<pid>.tmp``), left by a killed write.
 TMP_RE = re.compile(r"^\..+\.[0-9A-Za-z]+\.tmp$")
+
+
+#: ``flock`` errors of file systems that have no locks (some network file systems).
+_NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS}
 
 
 class FolderInUseError(ConfigError):
@@ -420,6 +425,7 @@ def lock_folder(out_dir: Path, create: bool = True) -> Iterator[None]:
         return
     fd = os.open(out_dir / LOCK, os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
     try:
+        locked = True
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -428,8 +434,13 @@ def lock_folder(out_dir: Path, create: bool = True) -> Iterator[None]:
                 f"'{out_dir}' is in use by another python -m experiments process (pid "
                 f"{holder}); wait for it to finish or choose another --out"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as exc:
+            if exc.errno not in _NO_LOCKS:
+                raise
+            locked = False  # a file system without locks (some network ones): run unlocked
+        if locked:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
         os.close(fd)

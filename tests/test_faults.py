@@ -658,3 +658,13 @@ def test_adopting_runs_ignores_ids_it_did_not_give(config, tmp_path):
     assert store.adopt_runs(out, forged, specs) == 0
     assert sorted(p.name for p in (elsewhere / "runs").iterdir()) == before
     assert list((out / "runs").iterdir()) == []
+
+
+def test_a_file_system_without_locks_runs_unlocked(config, reference, tmp_path, monkeypatch):
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(store.fcntl, "flock", no_locks)
+    out = tmp_path / "out"
+    assert run(config, out, "--workers", "1") == 0
+    assert digests(out) == reference
