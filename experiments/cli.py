@@ -122,21 +122,22 @@ def _results_dir(path: str, tables: Sequence[str] = ("summary",)) -> tuple[Path,
 
     folder = _is_results_dir(path)
     rebuild = "rebuild it with: python -m experiments run CONFIG --out DIR --resume"
+    redo = "run the config again: python -m experiments run CONFIG --out DIR --force"
     try:
         manifest = store.read_manifest(folder)
     except (OSError, ValueError) as exc:
         raise DamagedResultsError(
-            f"results folder '{folder}': manifest.json is unreadable ({exc}); {rebuild}"
+            f"results folder '{folder}': manifest.json is unreadable ({exc}); {redo}"
         ) from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
         raise DamagedResultsError(
-            f"results folder '{folder}': manifest.json holds no experiment config; {rebuild}"
+            f"results folder '{folder}': manifest.json holds no experiment config; {redo}"
         )
     try:
         config = parse_config(manifest["config"])
     except ConfigError as exc:
         raise DamagedResultsError(
-            f"results folder '{folder}': manifest.json holds an invalid config ({exc}); {rebuild}"
+            f"results folder '{folder}': manifest.json holds an invalid config ({exc}); {redo}"
         ) from None
     expected = store.schemas(param_types(config))
     for name in tables:
