@@ -58,8 +58,28 @@ RUN_FILE_RE = re.compile(
 )
 #: Files of ``figures/`` this package writes: ``NN_<kind>[_...].png|svg``.
 FIGURE_RE = re.compile(r"^\d{2,}_(?:" + "|".join(CHART_KINDS) + r")(?:_[^/]*)?\.(?:png|svg)$")
-#: Temporary files of :func:`_atomic_write` (``.<name>.<pid>.tmp``), left by a killed write.
-TMP_RE = re.compile(r"^\..+\.[0-9A-Za-z]+\.tmp$")
+#: Files at the top of a results folder this package writes.
+TOP_FILE_RE = re.compile(
+    "^(?:"
+    + "|".join(re.escape(n) for n in (MANIFEST, COMPARISON, *(f"{t}.parquet" for t in TABLES)))
+    + ")$"
+)
+
+
+def _temporary(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """Temporary files of :func:`_atomic_write` for files matching ``pattern``.
+
+    ``.<name>.<pid>.tmp``, as left by a process killed mid-write.
+    """
+    return re.compile(r"^\." + pattern.pattern.strip("^$") + r"\.\d+\.tmp$")
+
+
+#: Temporary files at the top of the folder, in ``runs/`` and in ``figures/``.
+TMP_FILES = {
+    "": _temporary(TOP_FILE_RE),
+    RUNS_DIR: _temporary(RUN_FILE_RE),
+    FIGURES_DIR: _temporary(FIGURE_RE),
+}
 
 
 #: ``flock`` errors of file systems that have no locks (some network file systems).
@@ -248,14 +268,12 @@ def _own_files(folder: Path, pattern: re.Pattern[str]) -> list[Path]:
 def remove_partial_files(out_dir: Path) -> int:
     """Delete temporary files left by a process killed mid-write; return how many.
 
-    Only this package's temporary files (``.<name>.<pid>.tmp``) in the folder, ``runs/``
-    and ``figures/`` are removed; call it while holding the folder's lock
+    Only this package's temporary files (``.<name>.<pid>.tmp`` of the names it writes) in
+    the folder, ``runs/`` and ``figures/`` are removed; call it while holding the folder's lock
     (:func:`lock_folder`), or another run's files being written would vanish.
     """
     partial = [
-        path
-        for folder in (out_dir, out_dir / RUNS_DIR, out_dir / FIGURES_DIR)
-        for path in _own_files(folder, TMP_RE)
+        path for sub, pattern in TMP_FILES.items() for path in _own_files(out_dir / sub, pattern)
     ]
     for path in partial:
         path.unlink(missing_ok=True)
@@ -384,14 +402,12 @@ def clear_results(out_dir: Path) -> list[Path]:
         The files removed.
     """
     check_clearable(out_dir)
-    names = {MANIFEST, COMPARISON, *(f"{t}.parquet" for t in TABLES)}
-    removed = [p for p in (out_dir / n for n in names) if p.is_file() and not p.is_symlink()]
+    removed = []
     for folder, pattern in (
-        (out_dir, TMP_RE),
+        (out_dir, TOP_FILE_RE),
         (out_dir / RUNS_DIR, RUN_FILE_RE),
-        (out_dir / RUNS_DIR, TMP_RE),
         (out_dir / FIGURES_DIR, FIGURE_RE),
-        (out_dir / FIGURES_DIR, TMP_RE),
+        *((out_dir / sub, tmp) for sub, tmp in TMP_FILES.items()),
     ):
         removed += _own_files(folder, pattern)
     for path in removed:

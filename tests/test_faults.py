@@ -262,7 +262,7 @@ def test_killed_at_random_moments_then_resumed_ends_identical(config, reference,
             break
     assert kills >= 1, "no kill landed mid-sweep"
     (out / "runs").mkdir(parents=True, exist_ok=True)
-    (out / "runs" / ".stale.timeseries.parquet.999.tmp").write_bytes(b"half")  # a killed write
+    (out / "runs" / ".00003-0123abcd.timeseries.parquet.999.tmp").write_bytes(b"half")  # killed
     assert run(bigger, out, "--workers", "2", "--resume") == 0
     assert digests(out) == expected
     assert not leftovers(out)
@@ -438,11 +438,15 @@ def test_force_deletes_only_what_the_tool_wrote_and_follows_no_link(
     (out / "figures" / "my_notes.txt").write_text("mine")
     (out / "figures" / "my_plot.png").write_bytes(b"mine")
     (out / "runs" / "README").write_text("mine")
+    (out / "runs" / ".draft.123.tmp").write_text("mine")  # not a temporary file of ours
     (out / "keep.txt").write_text("mine")
+    (out / ".notes.1.tmp").write_text("mine")
+    (out / "runs" / ".00003-0123abcd.summary.parquet.77.tmp").write_text("a killed write")
     assert run(config, out, "--workers", "1", "--force") == 0
     assert sorted(p.name for p in (out / "figures").iterdir()) == ["my_notes.txt", "my_plot.png"]
-    assert (out / "runs" / "README").read_text() == "mine"
-    assert (out / "keep.txt").read_text() == "mine"
+    for mine in ("runs/README", "runs/.draft.123.tmp", "keep.txt", ".notes.1.tmp"):
+        assert (out / mine).read_text() == "mine"
+    assert not (out / "runs" / ".00003-0123abcd.summary.parquet.77.tmp").exists()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "01_timeseries_precious.png").write_bytes(b"precious")
