@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from experiments.config import ConfigError
+
+if TYPE_CHECKING:
+    from experiments.config import ExperimentConfig
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
@@ -161,7 +166,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _results_dir(path: str) -> Path:
+class DamagedResultsError(ConfigError):
+    """A results folder's files are unreadable or do not belong together."""
+
+
+def _is_results_dir(path: str) -> Path:
+    """``path`` as a folder holding a manifest and a summary (not yet read).
+
+    Raises:
+        ConfigError: If ``path`` is not a results folder.
+    """
     from experiments import store
 
     folder = Path(path)
@@ -171,13 +185,138 @@ def _results_dir(path: str) -> Path:
     return folder
 
 
+def _results_dir(path: str, tables: Sequence[str] = ("summary",)) -> tuple[Path, ExperimentConfig]:
+    """Open a results folder for reading: its manifest's config, with ``tables`` checked.
+
+    Everything is checked before anything is written: the manifest parses and holds a
+    valid config, each table is a readable parquet file with the columns that config
+    gives, and the summary's runs are the manifest's.
+
+    Raises:
+        ConfigError: If ``path`` is not a results folder.
+        DamagedResultsError: Naming the damaged file and how to rebuild it.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from experiments import store
+    from experiments.config import parse_config
+    from experiments.design import param_types
+
+    folder = _is_results_dir(path)
+    rebuild = "rebuild it with: python -m experiments run CONFIG --out DIR --resume"
+    redo = "run the config again: python -m experiments run CONFIG --out DIR --force"
+    try:
+        manifest = store.read_manifest(folder)
+    except (OSError, ValueError) as exc:
+        raise DamagedResultsError(
+            f"results folder '{folder}': manifest.json is unreadable ({exc}); {redo}"
+        ) from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
+        raise DamagedResultsError(
+            f"results folder '{folder}': manifest.json holds no experiment config; {redo}"
+        )
+    try:
+        config = parse_config(manifest["config"])
+    except ConfigError as exc:
+        raise DamagedResultsError(
+            f"results folder '{folder}': manifest.json holds an invalid config ({exc}); {redo}"
+        ) from None
+    expected = store.schemas(param_types(config))
+    for name in tables:
+        file = folder / f"{name}.parquet"
+        try:
+            columns = pq.read_schema(file).names
+        except (OSError, pa.ArrowException) as exc:
+            raise DamagedResultsError(
+                f"results folder '{folder}': {file.name} is missing or damaged "
+                f"({' '.join(str(exc).split())[:200]}); {rebuild}"
+            ) from None
+        if columns != expected[name].names:
+            missing = [c for c in expected[name].names if c not in columns]
+            raise DamagedResultsError(
+                f"results folder '{folder}': {file.name} does not match manifest.json "
+                f"(columns {', '.join(missing) or 'in another order'} expected); {rebuild}"
+            )
+    _check_summary_matches(folder, manifest, config, rebuild)
+    return folder, config
+
+
+def _check_summary_matches(
+    folder: Path, manifest: dict[str, Any], config: ExperimentConfig, rebuild: str
+) -> None:
+    """Refuse a summary whose runs are not the manifest's (a folder of two experiments)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        columns = ["run_id", "scenario", "policy"]
+        summary = pq.read_table(folder / "summary.parquet", columns=columns)
+    except (OSError, pa.ArrowException) as exc:
+        raise DamagedResultsError(
+            f"results folder '{folder}': summary.parquet is damaged ({exc}); {rebuild}"
+        ) from None
+    for kind, names in (
+        ("scenario", {s.name for s in config.scenarios}),
+        ("policy", {p.name for p in config.policies}),
+    ):
+        unknown = sorted(set(summary.column(kind).to_pylist()) - names)
+        if unknown:
+            raise DamagedResultsError(
+                f"results folder '{folder}': summary.parquet has {kind} '{unknown[0]}', which "
+                f"the config in manifest.json does not have ({', '.join(sorted(names))}); "
+                f"{rebuild}"
+            )
+    runs = manifest.get("runs")
+    if not isinstance(runs, list):
+        raise DamagedResultsError(
+            f"results folder '{folder}': manifest.json lists no runs; {rebuild}"
+        )
+    listed = {r.get("run_id") for r in runs if isinstance(r, dict)}
+    stray = [r for r in summary.column("run_id").to_pylist() if r not in listed]
+    if stray:
+        raise DamagedResultsError(
+            f"results folder '{folder}': summary.parquet holds {len(stray)} run(s) that "
+            f"manifest.json does not list (e.g. {stray[0]}); the files come from different "
+            f"runs of {config.name!r}; {rebuild}"
+        )
+
+
+@contextmanager
+def _reading(folder: Path, command: str) -> Iterator[None]:
+    """Hold the folder's lock while reading it, and report an unexpected failure in one line.
+
+    The folder is checked first (:func:`_results_dir`); what fails after that (a file
+    that changed, a name matplotlib cannot draw) is still one line, not a traceback.
+
+    Raises:
+        ConfigError: For any failure, naming the command and the folder.
+    """
+    from experiments import store
+
+    with store.lock_folder(folder, create=False):  # creates nothing
+        try:
+            yield
+        except (ConfigError, OSError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - one line, whatever went wrong
+            raise ConfigError(
+                f"{command} failed on results folder '{folder}': {_one_line(exc)}"
+            ) from None
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    """``Type: message`` of an exception on one line, cut to ``limit`` characters."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())[:limit]}"
+
+
 def _run(args: argparse.Namespace) -> int:
-    from experiments.config import load_config
+    from experiments.config import read_config
     from experiments.runner import run_experiment
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"argument --workers must be >= 1, got {args.workers}")
-    config = load_config(args.config)
+    config, source = read_config(args.config)
     report = run_experiment(
         config,
         out_dir=args.out,
@@ -185,19 +324,31 @@ def _run(args: argparse.Namespace) -> int:
         resume=args.resume,
         force=args.force,
         progress=not args.quiet,
-        source=Path(args.config).read_text(encoding="utf-8"),
+        source=source,
         draw=not args.no_charts,
         scheduler=args.scheduler,
     )
     print(report.text())
-    return 1 if report.failed else 0
+    if report.figures_error:
+        print(
+            f"warning: the results are complete but the figures could not be drawn "
+            f"({report.figures_error}); redraw them with: python -m experiments charts "
+            f"{report.out_dir}",
+            file=sys.stderr,
+        )
+    return 1 if report.failed or report.figures_error else 0
 
 
 def _charts(args: argparse.Namespace) -> int:
+    from experiments import store
     from experiments.charts import draw_all
 
-    paths = draw_all(_results_dir(args.dir))
-    print(f"{len(paths)} figure files written to {Path(args.dir) / 'figures'}")
+    folder = Path(args.dir)
+    with _reading(folder, "charts"):
+        # Every file is checked before a figure is replaced.
+        _results_dir(args.dir, store.TABLES)
+        paths = draw_all(folder)
+    print(f"{len(paths)} figure files written to {folder / 'figures'}")
     return 0
 
 
@@ -235,10 +386,8 @@ def _same_value(stored: str, given: str) -> bool:
 
 def _compare(args: argparse.Namespace) -> int:
     from experiments import store
-    from experiments.analysis import COMPARE_BY, COMPARED_METRICS, SUMMARY_METRICS, compare
-    from experiments.export import FORMATS, render
-    from experiments.inputs import read_config, read_summary
-    from experiments.labels import NameTable
+    from experiments.analysis import COMPARE_BY
+    from experiments.export import FORMATS
 
     if args.by not in COMPARE_BY:
         raise ConfigError(f"argument --by must be one of {', '.join(COMPARE_BY)}, got '{args.by}'")
@@ -246,8 +395,31 @@ def _compare(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"argument --format must be one of {', '.join(FORMATS)}, got '{args.format}'"
         )
-    folder = _results_dir(args.dir)
-    config = read_config(folder)
+    folder = Path(args.dir)
+    with _reading(folder, "compare"):
+        folder, config = _results_dir(args.dir)
+        table, text = _comparison(args, folder, config)
+        if args.by == "policy" and args.metrics is None:  # the folder's table, as always
+            store.atomic_write_text(folder / store.COMPARISON, table.to_csv(index=False))
+            print(f"written to {folder / store.COMPARISON}", file=sys.stderr)
+    out = Path(args.out) if args.out else None
+    if out is None:
+        print(text, end="")
+    else:
+        store.atomic_write_text(out, text)
+        print(f"{args.format} table written to {out}", file=sys.stderr)
+    return 0
+
+
+def _comparison(
+    args: argparse.Namespace, folder: Path, config: ExperimentConfig
+) -> tuple[Any, str]:
+    """The comparison table of a checked results folder, and its text in ``args.format``."""
+    from experiments.analysis import COMPARED_METRICS, SUMMARY_METRICS, compare
+    from experiments.export import render
+    from experiments.inputs import read_summary
+    from experiments.labels import NameTable
+
     derived = [m.name for m in config.metrics]
     allowed = [*SUMMARY_METRICS, *derived]
     if args.metrics is None:
@@ -285,24 +457,19 @@ def _compare(args: argparse.Namespace) -> int:
         ]
         baseline = _point_baseline(baseline, config.params, points)
     table = compare(summary, args.by, config.params, baseline, order, metrics)
-    text = render(table, args.format, args.by, config.params, NameTable(config.metrics))
-    if args.by == "policy" and args.metrics is None:  # the folder's table, as always
-        store.atomic_write_text(folder / "comparison.csv", table.to_csv(index=False))
-        print(f"written to {folder / 'comparison.csv'}", file=sys.stderr)
-    if out is None:
-        print(text, end="")
-    else:
-        store.atomic_write_text(out, text)
-        print(f"{args.format} table written to {out}", file=sys.stderr)
-    return 0
+    return table, render(table, args.format, args.by, config.params, NameTable(config.metrics))
 
 
 def _sensitivity(args: argparse.Namespace) -> int:
     from experiments import sensitivity
 
-    folder = _results_dir(args.dir)
-    result = sensitivity.analyse_results(folder, args.metric or sensitivity.SENSITIVITY_METRICS)
-    paths = sensitivity.write(result, folder)
+    folder = Path(args.dir)
+    with _reading(folder, "sensitivity"):
+        # The tables are checked by the analysis itself (only the metrics it needs).
+        folder, _ = _results_dir(args.dir, tables=())
+        metrics = args.metric or sensitivity.SENSITIVITY_METRICS
+        result = sensitivity.analyse_results(folder, metrics)
+        paths = sensitivity.write(result, folder)
     print(sensitivity.format_markdown(result))
     print(f"\nwritten: {', '.join(str(p) for p in paths[:2])} and {len(paths) - 2} charts")
     return 0
@@ -311,7 +478,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
 def _discover(args: argparse.Namespace) -> int:
     from experiments import discover
 
-    folder = _results_dir(args.dir)
+    folder = Path(args.dir)
     above = args.above_quantile is not None or args.above_value is not None
     threshold = discover.Threshold(
         metric=args.metric,
@@ -319,8 +486,10 @@ def _discover(args: argparse.Namespace) -> int:
         value=args.above_value if above else args.below_value,
         quantile=args.above_quantile if above else args.below_quantile,
     )
-    result = discover.discover_results(folder, threshold, args.min_density)
-    paths = discover.write(result, folder)
+    with _reading(folder, "discover"):
+        folder, _ = _results_dir(args.dir, tables=())
+        result = discover.discover_results(folder, threshold, args.min_density)
+        paths = discover.write(result, folder)
     print(discover.format_markdown(result))
     print(f"\nwritten: {', '.join(str(p) for p in paths)}")
     return 0
@@ -333,23 +502,50 @@ def _list(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_validation_config(path: str, config: ExperimentConfig) -> None:
+    """Refuse up front a config that lacks what the validation report measures.
+
+    The report needs the scenarios and policies of the shipped ``validation.toml``, paired
+    replications (at least 2) and no sweep.
+    """
+    from experiments.config import load_config
+
+    shipped = load_config(CONFIG_DIR / "validation.toml")
+    scenarios, policies = {s.name for s in config.scenarios}, {p.name for p in config.policies}
+    missing = [f"scenario {s.name}" for s in shipped.scenarios if s.name not in scenarios]
+    missing += [f"policy {p.name}" for p in shipped.policies if p.name not in policies]
+    if missing:
+        raise ConfigError(
+            f"config '{path}' is not a validation config: it lacks {', '.join(missing)}; "
+            f"validate needs the scenarios and policies of {CONFIG_DIR / 'validation.toml'}"
+        )
+    if config.sweep or config.sample:
+        raise ConfigError(f"config '{path}': validate takes no [sweep] or [sample]; remove it")
+    if config.replications < 2:
+        raise ConfigError(
+            f"config '{path}' [experiment] replications must be >= 2 for validate (confidence "
+            f"intervals), got {config.replications}"
+        )
+
+
 def _validate(args: argparse.Namespace) -> int:
     from experiments import store
-    from experiments.config import load_config
+    from experiments.config import read_config
     from experiments.runner import run_experiment
     from experiments.validate import write_report
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"argument --workers must be >= 1, got {args.workers}")
-    from experiments.runner import code_version, same_code
+    from experiments.runner import code_version, output_folder, same_code
     from experiments.validate import update_docs
 
-    config = load_config(args.config)
-    out = Path(args.out) if args.out else Path("results") / config.name
+    config, source = read_config(args.config)
+    out = output_folder(config, args.out)
     if args.update_docs:
         written = update_docs(out, Path(args.doc))
         print(f"copied {out / 'validation.md'} and {len(written)} figures to {args.doc}")
         return 0
+    _check_validation_config(args.config, config)
     resume = store.has_results(out) and not args.force
     if resume:  # results of another model version are redone, not mixed in
         try:
@@ -363,7 +559,7 @@ def _validate(args: argparse.Namespace) -> int:
         workers=args.workers,
         resume=resume,
         force=not resume and store.has_results(out),
-        source=Path(args.config).read_text(encoding="utf-8"),
+        source=source,
         draw=False,
     )
     print(report.text())
@@ -419,8 +615,28 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def describe_os_error(exc: OSError) -> str:
+    """One line for a storage error, naming the file (never ``'None'``)."""
+    reason = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
+    if exc.filename is None:
+        return reason
+    names = [exc.filename, exc.filename2] if exc.filename2 is not None else [exc.filename]
+    return f"{reason}: " + " -> ".join(f"'{name}'" for name in names)
+
+
+def _stopped_line(exc: BaseException) -> str:
+    """The one line printed when a sweep is stopped by a signal or Ctrl-C."""
+    how = f"terminated by {exc}" if not isinstance(exc, KeyboardInterrupt) else "interrupted"
+    return f"error: {how}; finished runs are kept, continue with --resume"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (0 ok, 1 failed runs, 2 usage/config error)."""
+    """Run the command line; return the exit status (0 ok, 1 failed runs, 2 usage/config error).
+
+    A sweep stopped by Ctrl-C exits 130, by SIGTERM 143 (SIGHUP 129), with one line.
+    """
+    from experiments.execute import Terminated
+
     try:
         args = build_parser().parse_args(argv)
         commands = {
@@ -441,8 +657,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {message}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"error: {exc.strerror or exc}: '{exc.filename}'", file=sys.stderr)
+        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("error: interrupted; finished runs are kept, continue with --resume", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(_stopped_line(exc), file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(_stopped_line(exc), file=sys.stderr)
+        return 128 + int(signal.Signals(exc.signum))

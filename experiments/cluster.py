@@ -22,7 +22,7 @@ import re
 import sys
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from experiments.config import ConfigError
 from experiments.execute import CLUSTER_EXTRA
@@ -74,6 +74,31 @@ def worker_lifetime(walltime: str) -> tuple[str, str]:
     return f"{lifetime}s", f"{stagger}s"
 
 
+def _check_job(cores: Any, processes: Any, memory: Any) -> None:
+    """Refuse job sizes Slurm or Dask would reject later, with one line naming the argument."""
+    if isinstance(cores, bool) or not isinstance(cores, int) or cores < 1:
+        raise ConfigError(f"argument --cores must be an integer >= 1, got {cores!r}")
+    if processes is not None and (
+        isinstance(processes, bool)
+        or not isinstance(processes, int)
+        or not 1 <= processes <= cores
+        or cores % processes
+    ):
+        raise ConfigError(
+            f"argument processes must be an integer dividing --cores ({cores}), got {processes!r}"
+        )
+    from dask.utils import parse_bytes
+
+    try:
+        size = parse_bytes(memory)
+    except (ValueError, TypeError, KeyError):
+        size = 0
+    if size <= 0:
+        raise ConfigError(
+            f"argument --memory must be a size such as 4GiB or 1500MB, got {memory!r}"
+        )
+
+
 def slurm_cluster(
     *,
     cores: int = 1,
@@ -123,6 +148,7 @@ def slurm_cluster(
             f"slurm_cluster needs dask-jobqueue, which is not installed; install the cluster "
             f"extra: {CLUSTER_EXTRA}"
         ) from None
+    _check_job(cores, processes, memory)
     lifetime, stagger = worker_lifetime(walltime)
     return SLURMCluster(
         cores=cores,
@@ -149,9 +175,16 @@ def slurm_cluster(
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line (a ConfigError), not usage plus message."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``python -m experiments.cluster``."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m experiments.cluster",
         description="Start a Dask scheduler whose workers are Slurm jobs; print its address "
         "for 'python -m experiments run CONFIG --scheduler ADDRESS'; Ctrl-C stops it.",
@@ -178,9 +211,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_counts(args: argparse.Namespace) -> None:
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"argument --port must be in [0, 65535], got {args.port}")
+    if args.minimum < 0:
+        raise ConfigError(f"argument --minimum must be >= 0, got {args.minimum}")
+    if args.maximum < max(1, args.minimum):
+        raise ConfigError(
+            f"argument --maximum must be >= 1 and >= --minimum ({args.minimum}), got {args.maximum}"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the cluster and wait (or print the job script); exit status 2 on bad input."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+        _check_counts(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     options: dict[str, Any] = {"port": args.port}
     if args.host:
         options["host"] = args.host

@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,14 @@ SAMPLE_METHODS = tuple(designs.METHODS)
 LEVER_GROUPS = ("policy", "scenario", "population")
 #: Levers whose sampled values must lie on a grid coarser than the integers.
 LEVER_STEPS = {"policy.writeoff_dpd": 30}
+#: Longest experiment, scenario or policy name (characters).
+MAX_NAME_LENGTH = 100
+#: Largest config file read (bytes): far above any real config, far below a runaway file.
+MAX_CONFIG_BYTES = 10_000_000
+#: Most runs a design may have (scenarios x policies x sweep points x replications).
+MAX_RUNS = 1_000_000
+#: Memory the bookkeeping of one run takes at its peak (spec, manifest entry and its JSON).
+BYTES_PER_RUN = 3_000
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _EXPERIMENT_KEYS = ("name", "months", "borrowers", "replications", "seed", "burn_in", "style")
@@ -254,16 +263,60 @@ def load_config(path: str | Path) -> ExperimentConfig:
     Raises:
         ConfigError: If the file is missing, is not valid TOML, or any value is invalid.
     """
+    return read_config(path)[0]
+
+
+def read_config(path: str | Path) -> tuple[ExperimentConfig, str]:
+    """Read and validate a TOML config file; return the config and the file's text.
+
+    The file is read once: a regular file of UTF-8 text (a leading byte-order mark is
+    ignored), at most :data:`MAX_CONFIG_BYTES` long.
+
+    Raises:
+        ConfigError: If the file is missing, not a regular file, too large, not valid
+            TOML, or any value is invalid.
+    """
     path = Path(path)
-    if path.is_dir():
-        raise ConfigError(f"config '{path}' is a directory; give a TOML file")
-    if not path.is_file():
-        raise ConfigError(f"config file '{path}' not found")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"config file '{path}' not found") from None
+    except OSError as exc:
+        raise ConfigError(f"config file '{path}' cannot be read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ConfigError(f"config '{path}' is a directory; give a TOML file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(
+            f"config '{path}' is not a regular file (a device, FIFO or socket); give a TOML file"
+        )
+    if info.st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"config '{path}' is {info.st_size:,} bytes; a config may have at most "
+            f"{MAX_CONFIG_BYTES:,}"
+        )
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"config file '{path}' cannot be read: {exc.strerror or exc}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"config '{path}' is larger than {MAX_CONFIG_BYTES:,} bytes")
+    try:
+        text = data.decode("utf-8-sig")  # a leading UTF-8 byte-order mark is dropped
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config '{path}' is not valid TOML: not UTF-8 text (byte {exc.start})"
+        ) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config '{path}' is not valid TOML: {exc}") from None
-    return parse_config(raw)
+    except RecursionError:
+        raise ConfigError(
+            f"config '{path}' is not valid TOML for an experiment: arrays or tables are nested "
+            "too deeply"
+        ) from None
+    return parse_config(raw), text
 
 
 def parse_config(raw: dict[str, Any]) -> ExperimentConfig:
@@ -278,10 +331,11 @@ def parse_config(raw: dict[str, Any]) -> ExperimentConfig:
     if "name" not in exp:
         raise ConfigError("config [experiment] needs 'name' (the output folder name)")
     name = exp["name"]
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or len(name) > MAX_NAME_LENGTH:
         raise ConfigError(
-            f"config [experiment] name must be a folder name of letters, digits, '_', '-', '.'; "
-            f"got {name!r}"
+            f"config [experiment] name must be a folder name of letters, digits, '_', '-', '.' "
+            f"(at most {MAX_NAME_LENGTH} characters, starting with a letter or digit); "
+            f"got {_shown(name)}"
         )
     if "seed" not in exp:
         raise ConfigError("config [experiment] needs 'seed' (an integer >= 0)")
@@ -298,11 +352,12 @@ def parse_config(raw: dict[str, Any]) -> ExperimentConfig:
         policies=_policies(_array(raw, "policy")),
         population=_population(_table(raw, "population")),
         sweep=_sweep(_table(raw, "sweep")),
-        sample=_sample(_table(raw, "sample"), exp["seed"]),
+        sample=_sample(_table(raw, "sample"), exp["seed"], present="sample" in raw),
         charts=(),
     )
     if config.sweep and config.sample:
         raise ConfigError("config: [sweep] and [sample] cannot be combined; use one of them")
+    _check_size(config)
     config = dataclasses.replace(config, **_presentation(raw, exp))
     return dataclasses.replace(config, charts=_charts(_array(raw, "chart"), config))
 
@@ -320,6 +375,52 @@ def _presentation(raw: dict[str, Any], exp: dict[str, Any]) -> dict[str, Any]:
         out["style"] = exp.get("style")
         out["rcparams"] = check_style(exp.get("style"), _table(raw, "style"))
     return out
+
+
+def design_size(config: ExperimentConfig) -> tuple[int, int]:
+    """Sweep points and runs of a config's design (computed, not expanded)."""
+    if config.sample:
+        points = config.sample.n
+    else:
+        points = math.prod(len(values) for values in config.sweep.values())
+    runs = len(config.scenarios) * len(config.policies) * points * config.replications
+    return points, runs
+
+
+def _check_size(config: ExperimentConfig) -> None:
+    """Refuse a design of more than :data:`MAX_RUNS` runs, with what it would cost."""
+    points, runs = design_size(config)
+    if runs <= MAX_RUNS:
+        return
+    raise ConfigError(
+        f"config: the design has {runs:,} runs ({len(config.scenarios)} scenario(s) x "
+        f"{len(config.policies)} policy(ies) x {points:,} sweep point(s) x "
+        f"{config.replications:,} replications); at most {MAX_RUNS:,} are allowed (its "
+        f"bookkeeping alone would need about {runs * BYTES_PER_RUN / 1e9:,.1f} GB of memory); "
+        "lower [experiment] replications or the sweep"
+    )
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """``repr`` of a value for an error line, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(value)} characters)"
+
+
+def _check_name(where: str, name: Any) -> str:
+    """A scenario or policy name: a non-empty printable string of at most 100 characters."""
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{where} name must be a non-empty string, got {_shown(name)}")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ConfigError(
+            f"{where} name must have at most {MAX_NAME_LENGTH} characters, got {len(name)}"
+        )
+    if not name.isprintable():
+        raise ConfigError(
+            f"{where} name must be printable text (no control characters such as tabs or "
+            f"newlines), got {_shown(name)}"
+        )
+    return name
 
 
 def _table(raw: dict[str, Any], key: str, required: bool = False) -> dict[str, Any]:
@@ -399,8 +500,7 @@ def _scenarios(tables: list[dict[str, Any]], months: int) -> tuple[ScenarioSpec,
         name = table.get("name", preset)
         if name is None:
             raise ConfigError(f"{where}: a custom scenario needs a 'name'")
-        if not isinstance(name, str) or not name:
-            raise ConfigError(f"{where} name must be a non-empty string, got {name!r}")
+        _check_name(where, name)
         severity = _number(where, "severity", table.get("severity", 1.0))
         spec = ScenarioSpec(name=name, preset=preset, severity=severity, knots=knots)
         _build(where, lambda spec=spec: spec.build(months))
@@ -428,9 +528,7 @@ def _policies(tables: list[dict[str, Any]]) -> tuple[PolicySpec, ...]:
                 f"{where}: unknown policy preset {preset!r}; "
                 f"allowed: {', '.join(RiskPolicy.names())}"
             )
-        name = table.get("name", preset)
-        if not isinstance(name, str) or not name:
-            raise ConfigError(f"{where} name must be a non-empty string, got {name!r}")
+        name = _check_name(where, table.get("name", preset))
         lenders = _int(where, "lenders", table.get("lenders", 1), 1, MAX_LENDERS)
         overrides = {k: v for k, v in table.items() if k not in ("name", "preset", "lenders")}
         spec = PolicySpec(name=name, preset=preset, overrides=overrides, lenders=lenders)
@@ -485,30 +583,49 @@ def _check_lever(where: str, lever: str) -> None:
         )
 
 
+def _unquoted(where: str, key: str, value: Any) -> None:
+    """Refuse ``policy.max_dti = [...]`` written unquoted (TOML reads a nested table)."""
+    if isinstance(value, dict):
+        inner = next(iter(value), "<field>")
+        raise ConfigError(
+            f"{where}: '{key}' is a table, not a lever: quote dotted lever names, "
+            f'e.g. "{key}.{inner}" = [...]'
+        )
+
+
 def _sweep(table: dict[str, Any]) -> dict[str, list[Any]]:
     out = {}
     for lever, values in table.items():
         where = f"config [sweep] '{lever}'"
+        _unquoted("config [sweep]", lever, values)
         _check_lever("config [sweep]", lever)
         if not isinstance(values, list) or not values:
             raise ConfigError(f"{where} must be a non-empty array of values")
+        kind = lever_kind(lever)
+        if kind.startswith("tuple"):
+            raise ConfigError(f"{where} is a tuple of numbers ({kind}) and cannot be swept")
         for v in values:
-            if not isinstance(v, bool | int | float):
-                raise ConfigError(f"{where}: values must be numbers or booleans, got {v!r}")
+            if kind == "bool" and not isinstance(v, bool):
+                raise ConfigError(f"{where}: values must be true or false, got {json.dumps(v)}")
+            if kind != "bool" and (isinstance(v, bool) or not isinstance(v, int | float)):
+                raise ConfigError(f"{where}: values must be numbers ({kind}), got {json.dumps(v)}")
         if len(set(values)) != len(values):
             raise ConfigError(f"{where}: values must be distinct, got {values}")
-        if any(isinstance(v, bool) for v in values) and not all(
-            isinstance(v, bool) for v in values
-        ):
-            raise ConfigError(f"{where}: do not mix booleans and numbers, got {values}")
         out[lever] = values
     return out
 
 
-def _sample(table: dict[str, Any], experiment_seed: int) -> SampleSpec | None:
-    if not table:
-        return None
+def _sample(
+    table: dict[str, Any], experiment_seed: int, present: bool = False
+) -> SampleSpec | None:
     where = "config [sample]"
+    if not table:
+        if present:  # an empty [sample] table is a mistake, not "no sample"
+            raise ConfigError(
+                f"{where} is empty; it needs method ({', '.join(SAMPLE_METHODS)}), n and "
+                "[sample.ranges], or remove it"
+            )
+        return None
     method = table.get("method")
     if method not in SAMPLE_METHODS:
         raise ConfigError(
@@ -537,6 +654,7 @@ def _sample(table: dict[str, Any], experiment_seed: int) -> SampleSpec | None:
         raise ConfigError(f'{where} needs a [sample.ranges] table of "lever" = [low, high]')
     ranges = {}
     for lever, bounds in ranges_raw.items():
+        _unquoted("config [sample.ranges]", lever, bounds)
         _check_lever("config [sample.ranges]", lever)
         if lever_kind(lever) not in ("int", "float", "float | None"):
             raise ConfigError(

@@ -7,12 +7,15 @@ the same store code as a local run, so workers need no access to the results fol
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import math
 import multiprocessing
 import os
 import re
 import signal
+import sys
+import threading
 import time
 import traceback
 import uuid
@@ -28,7 +31,7 @@ import pandas as pd
 from experiments.analysis import summarise_timeseries
 from experiments.config import ConfigError, ExperimentConfig, parse_config
 from experiments.design import RunSpec, model_inputs, param_types
-from experiments.store import RunResult, write_run
+from experiments.store import RunResult, finished, write_run
 from model import CreditEconomy, release_freed_memory, reuse_freed_memory
 from model.allocator import WORKER_ENVIRONMENT
 
@@ -51,6 +54,49 @@ RETRIES = 2
 
 class SchedulerLostError(RuntimeError):
     """The Dask scheduler went away mid-sweep; the runs stored so far are kept."""
+
+
+class Terminated(BaseException):  # noqa: N818 - like KeyboardInterrupt, not an error
+    """The process was asked to stop (SIGTERM or SIGHUP); the runs stored so far are kept.
+
+    A ``BaseException`` like ``KeyboardInterrupt``, so that no ``except Exception``
+    (a failing run is recorded and the sweep goes on) swallows it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+
+#: Signals that stop a sweep cleanly (:func:`stop_on_signals`); SIGINT is KeyboardInterrupt.
+STOP_SIGNALS = tuple(s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into :class:`Terminated` in this (main) thread.
+
+    The first signal raises; later ones are ignored while the sweep stops (the pool is
+    terminated, the manifest written). A signal already ignored stays ignored (``nohup``
+    ignores SIGHUP so that a sweep outlives its terminal). Outside the main thread this
+    does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = [s for s in STOP_SIGNALS if signal.getsignal(s) is not signal.SIG_IGN]
+
+    def handler(signum: int, _frame: Any) -> None:
+        for s in caught:
+            signal.signal(s, signal.SIG_IGN)
+        raise Terminated(signum)
+
+    previous = {s: signal.signal(s, handler) for s in caught}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 @dataclass(frozen=True)
@@ -164,9 +210,41 @@ def run_and_store(config: ExperimentConfig, spec: RunSpec, out_dir: Path) -> Run
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(config_dict: dict[str, Any], out_dir: str) -> None:
+#: ``prctl`` option: the signal a process gets when its parent dies (Linux).
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this process die as soon as process ``parent`` (its parent) does.
+
+    On Linux the kernel sends SIGKILL (``prctl(PR_SET_PDEATHSIG)``); elsewhere a daemon
+    thread checks the parent every second. Either way a worker never outlives a killed
+    sweep, writing or blocked on a pipe nobody reads.
+    """
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent:  # the parent died before the death signal was armed
+        os._exit(1)
+    if not armed:
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(1.0)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+def _init_worker(config_dict: dict[str, Any], out_dir: str, parent: int) -> None:
+    die_with_parent(parent)
     # Ctrl-C reaches the whole process group: workers leave quietly (each run's files are
-    # written atomically) and the main process reports the interruption.
+    # written atomically) and the main process reports the interruption. SIGTERM keeps
+    # its default (die): the main process terminates its workers that way.
     signal.signal(signal.SIGINT, lambda *_: os._exit(130))
     _WORKER["config"] = parse_config(config_dict)
     _WORKER["out_dir"] = Path(out_dir)
@@ -214,6 +292,15 @@ def dask_client(scheduler: str | None, workers: int = 1) -> Iterator[Client | No
             f"argument --scheduler: expected 'local' or an address like tcp://HOST:PORT, "
             f"got '{scheduler}'"
         )
+    security = None
+    if scheduler.startswith("tls://"):
+        security = distributed.Security()  # from the Dask config: distributed.comm.tls.*
+        if not (security.tls_ca_file and security.tls_client_cert):
+            raise ConfigError(
+                f"argument --scheduler: '{scheduler}' needs Dask's TLS settings "
+                "(distributed.comm.tls.ca-file, distributed.comm.tls.client.cert and .key in "
+                "the Dask config or DASK_DISTRIBUTED__COMM__TLS__... variables); none are set"
+            )
     with ExitStack() as stack:
         # A lost scheduler is reported in one line (SchedulerLostError), not in Dask's logs.
         client_log = logging.getLogger("distributed.client")
@@ -233,11 +320,17 @@ def dask_client(scheduler: str | None, workers: int = 1) -> Iterator[Client | No
                 )
             )
         try:
-            client = distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+            client = distributed.Client(
+                address, timeout=CONNECT_TIMEOUT, set_as_default=False, security=security
+            )
         except (OSError, TimeoutError) as exc:
             raise ConfigError(
                 f"argument --scheduler: no Dask scheduler answered at '{scheduler}' "
                 f"within {CONNECT_TIMEOUT:g} s ({exc})"
+            ) from None
+        except (TypeError, ValueError) as exc:  # e.g. TLS settings Dask cannot use
+            raise ConfigError(
+                f"argument --scheduler: cannot connect to '{scheduler}': {exc}"
             ) from None
         stack.enter_context(client)
         yield client
@@ -358,30 +451,71 @@ def execute(
         for spec in specs:
             record(run_and_store(config, spec, out_dir))
     else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            max_workers=min(workers, len(specs)),
-            mp_context=context,
-            initializer=_init_worker,
-            initargs=(config.to_dict(), str(out_dir)),
-        ) as pool:
-            futures = {pool.submit(_run_batch, batch): batch for batch in batches(specs, workers)}
-            try:
-                for future in as_completed(futures):
-                    try:
-                        batch_outcomes = future.result()
-                    except OSError:
-                        raise  # the results folder cannot be written: stop the sweep
-                    except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS
-                        error = f"{type(exc).__name__}: {exc}"
-                        batch_outcomes = [
-                            RunOutcome(s.run_id, False, 0.0, error, traceback.format_exc())
-                            for s in futures[future]
-                        ]
-                    for outcome in batch_outcomes:
-                        record(outcome)
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+        _execute_pool(config, specs, out_dir, workers, record)
     order = {spec.run_id: spec.index for spec in specs}
     return sorted(outcomes, key=lambda o: order[o.run_id])
+
+
+def _lost_batch(out_dir: Path, batch: list[RunSpec], exc: BaseException) -> list[RunOutcome]:
+    """Outcomes of a batch whose worker died: runs it stored are done, the others failed."""
+    stored = finished(out_dir, batch)
+    error = f"{type(exc).__name__}: {exc}"
+    if "terminated abruptly" in str(exc):
+        error = (
+            "the worker process died (killed, e.g. by the system when out of memory) before "
+            f"this run was stored ({type(exc).__name__})"
+        )
+    trace = "".join(traceback.format_exception(exc))
+    return [
+        RunOutcome(s.run_id, True, stored[s.run_id])
+        if s.run_id in stored
+        else RunOutcome(s.run_id, False, 0.0, error, trace)
+        for s in batch
+    ]
+
+
+def terminate_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop a process pool now: cancel what has not started, terminate running workers.
+
+    Each run's files are written atomically, so a worker terminated mid-write leaves at
+    most a temporary file, removed on resume.
+    """
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown forgets them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=10)
+
+
+def _execute_pool(
+    config: ExperimentConfig,
+    specs: list[RunSpec],
+    out_dir: Path,
+    workers: int,
+    record: Callable[[RunOutcome], None],
+) -> None:
+    """Run ``specs`` in batches on a spawn process pool whose workers die with this process."""
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(specs)),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(config.to_dict(), str(out_dir), os.getpid()),
+    )
+    try:
+        futures = {pool.submit(_run_batch, batch): batch for batch in batches(specs, workers)}
+        for future in as_completed(futures):
+            try:
+                batch_outcomes = future.result()
+            except OSError:
+                raise  # the results folder cannot be written: stop the sweep
+            except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS
+                batch_outcomes = _lost_batch(out_dir, futures[future], exc)
+            for outcome in batch_outcomes:
+                record(outcome)
+    except BaseException:
+        terminate_pool(pool)  # SIGTERM, Ctrl-C or a full disk: workers stop now, not later
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

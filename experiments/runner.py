@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
 import sys
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -16,9 +18,16 @@ from typing import Any
 from tqdm import tqdm
 
 from experiments import charts, store
-from experiments.config import ConfigError, ExperimentConfig
+from experiments.config import BYTES_PER_RUN, ConfigError, ExperimentConfig, design_size
 from experiments.design import RunSpec, build_design, param_types, replication_seeds
-from experiments.execute import RunOutcome, SchedulerLostError, dask_client, execute
+from experiments.execute import (
+    RunOutcome,
+    SchedulerLostError,
+    Terminated,
+    dask_client,
+    execute,
+    stop_on_signals,
+)
 from model.economy import available_memory, memory_estimate
 
 _PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "scipy", "matplotlib", "tqdm")
@@ -35,6 +44,7 @@ class RunReport:
     failed: list[dict[str, Any]] = field(default_factory=list)
     wall_seconds: float = 0.0
     figures: list[Path] = field(default_factory=list)
+    figures_error: str | None = None
 
     def text(self) -> str:
         """One-screen summary of the sweep."""
@@ -51,6 +61,8 @@ class RunReport:
             lines.append(f"  ... and {len(self.failed) - 5} more (tracebacks in manifest.json)")
         if self.failed:
             lines.append("rerun with --resume to retry the failed runs")
+        if self.figures_error:
+            lines.append(f"figures not drawn: {self.figures_error}")
         return "\n".join(lines)
 
 
@@ -82,20 +94,102 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def _check_memory(config: ExperimentConfig, parallel: int) -> None:
-    """Refuse up front a sweep whose parallel runs would not fit in memory."""
+def _check_memory(config: ExperimentConfig, parallel: int, runs: int) -> None:
+    """Refuse up front a sweep whose parallel runs (and design) would not fit in memory."""
     lenders = max(p.lenders for p in config.policies)
-    need, have = memory_estimate(config.borrowers, lenders) * parallel, available_memory()
+    simulations = memory_estimate(config.borrowers, lenders) * parallel
+    bookkeeping = runs * BYTES_PER_RUN
+    need, have = simulations + bookkeeping, available_memory()
     if have is not None and need > have:
         raise ConfigError(
             f"config [experiment] borrowers = {config.borrowers:,} with {parallel} parallel "
-            f"run(s) needs about {need / 1e9:.1f} GB of memory; {have / 1e9:.1f} GB is "
-            "available (lower borrowers or --workers)"
+            f"run(s) and {runs:,} runs in the design needs about {need / 1e9:.1f} GB of memory "
+            f"({simulations / 1e9:.1f} GB to simulate, {bookkeeping / 1e9:.1f} GB to keep track "
+            f"of the runs); {have / 1e9:.1f} GB is available (lower borrowers, --workers or "
+            "the design)"
         )
 
 
-def prepare_output(config: ExperimentConfig, out_dir: Path, resume: bool, force: bool) -> None:
+def output_folder(config: ExperimentConfig, out_dir: Path | str | None) -> Path:
+    """The results folder: ``out_dir``, or ``results/<name>`` when it is ``None``.
+
+    Raises:
+        ConfigError: For an empty path (e.g. an unset shell variable: it would write into
+            the working directory) or the root of the file system.
+    """
+    if out_dir is None:
+        return Path("results") / config.name
+    if not isinstance(out_dir, str | os.PathLike) or isinstance(out_dir, bytes):
+        raise ConfigError(
+            f"argument --out must be a folder path, got {type(out_dir).__name__} {out_dir!r}"
+        )
+    text = os.fspath(out_dir)
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError(
+            "argument --out: empty path; give a folder (without --out: results/<experiment name>)"
+        )
+    if "\0" in text:
+        raise ConfigError("argument --out: the path contains a NUL character")
+    path = Path(text)
+    resolved = path.resolve()
+    if resolved == Path(resolved.anchor):
+        raise ConfigError(
+            f"argument --out: '{text}' is the root of the file system; give a folder of its own"
+        )
+    return path
+
+
+def _check_arguments(
+    config: Any,
+    workers: Any,
+    scheduler: Any,
+    flags: dict[str, Any],
+    source: Any,
+) -> None:
+    """Refuse API arguments of the wrong type with one line naming the argument."""
+    if not isinstance(config, ExperimentConfig):
+        raise ConfigError(
+            f"argument config must be an ExperimentConfig (from load_config or parse_config), "
+            f"got {type(config).__name__}"
+        )
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)):
+        raise ConfigError(
+            f"argument --workers must be an integer >= 1, got {type(workers).__name__} {workers!r}"
+        )
+    if workers is not None and workers < 1:
+        raise ConfigError(f"argument --workers must be >= 1, got {workers}")
+    if scheduler is not None and not isinstance(scheduler, str):
+        raise ConfigError(
+            f"argument --scheduler must be 'local' or an address like tcp://HOST:PORT, got "
+            f"{type(scheduler).__name__} {scheduler!r}"
+        )
+    for name, value in flags.items():
+        if not isinstance(value, bool):
+            raise ConfigError(
+                f"argument {name} must be True or False, got {type(value).__name__} {value!r}"
+            )
+    if source is not None and not isinstance(source, str):
+        raise ConfigError(f"argument source must be the config's text, got {type(source).__name__}")
+
+
+def _without_replications(config: dict[str, Any]) -> str:
+    """Canonical JSON of a normalised config, its replications left out."""
+    experiment = {k: v for k, v in config.get("experiment", {}).items() if k != "replications"}
+    return json.dumps({**config, "experiment": experiment}, sort_keys=True, separators=(",", ":"))
+
+
+def prepare_output(
+    config: ExperimentConfig, out_dir: Path, resume: bool, force: bool
+) -> list[dict[str, Any]] | None:
     """Check that results may be written to ``out_dir``, without touching anything.
+
+    ``--resume`` accepts a folder made by the same config, or by one that differs only
+    in having fewer replications: seeds come from ``SeedSequence(seed).spawn(k)``, so
+    the finished runs stay valid and only the new replications are run.
+
+    Returns:
+        The previous manifest's run specs when their run ids must be carried over to
+        this design (more replications), else ``None``.
 
     Raises:
         ConfigError: If the folder holds results and neither ``--resume`` nor ``--force``
@@ -105,8 +199,11 @@ def prepare_output(config: ExperimentConfig, out_dir: Path, resume: bool, force:
         raise ConfigError("argument --resume: not allowed with --force; choose one")
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"argument --out: '{out_dir}' exists and is not a folder")
-    if not store.has_results(out_dir) or force:
-        return
+    if not store.has_results(out_dir):
+        return None
+    if force:
+        store.check_clearable(out_dir)
+        return None
     if not resume:
         raise ConfigError(
             f"'{out_dir}' already holds results; "
@@ -115,20 +212,35 @@ def prepare_output(config: ExperimentConfig, out_dir: Path, resume: bool, force:
     try:
         manifest = store.read_manifest(out_dir)
         previous = manifest["config_hash"]
-    except (OSError, ValueError, KeyError):
+        previous_config = manifest["config"]
+        if not isinstance(previous, str) or not isinstance(previous_config, dict):
+            raise TypeError(previous)
+    except (OSError, ValueError, KeyError, TypeError):
         raise ConfigError(
             f"argument --resume: '{out_dir}' has no readable manifest.json; use --force"
         ) from None
-    if previous != config.config_hash():
-        raise ConfigError(
-            f"argument --resume: the config differs from the one that made '{out_dir}' "
-            f"(hash {config.config_hash()[:12]} vs {previous[:12]}); use --force or another --out"
-        )
-    if not same_code(manifest.get("code_version", "unknown"), code_version()):
+    if not same_code(str(manifest.get("code_version", "unknown")), code_version()):
         raise ConfigError(
             f"argument --resume: '{out_dir}' was made by code {manifest['code_version'][:12]}, "
             f"this is {code_version()[:12]}; results would mix model versions: use --force"
         )
+    if previous == config.config_hash():
+        return None
+    if _without_replications(previous_config) == _without_replications(config.to_dict()):
+        before = previous_config["experiment"].get("replications", 1)
+        if isinstance(before, int) and before <= config.replications:
+            runs = manifest.get("runs")
+            return runs if isinstance(runs, list) else []
+        raise ConfigError(
+            f"argument --resume: the config has {config.replications} replications, fewer "
+            f"than the {before} that made '{out_dir}' (their finished runs would be dropped); "
+            "use --force or another --out"
+        )
+    raise ConfigError(
+        f"argument --resume: the config differs from the one that made '{out_dir}' "
+        f"(hash {config.config_hash()[:12]} vs {previous[:12]}; only replications may be "
+        "added on resume); use --force or another --out"
+    )
 
 
 def same_code(previous: str, current: str) -> bool:
@@ -189,56 +301,110 @@ def run_experiment(
     Raises:
         ConfigError: For a bad design or output folder (nothing is written then).
     """
-    out_dir = Path(out_dir) if out_dir is not None else Path("results") / config.name
+    flags = {"resume": resume, "force": force, "progress": progress, "draw": draw}
+    _check_arguments(config, workers, scheduler, flags, source)
+    out_dir = output_folder(config, out_dir)
     if scheduler not in (None, "local") and workers is not None:
         raise ConfigError(
             "argument --workers: not allowed with --scheduler ADDRESS (the cluster has its "
             "workers); use it with --scheduler local"
         )
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    if workers < 1:
-        raise ConfigError(f"argument --workers must be >= 1, got {workers}")
+    runs = design_size(config)[1]  # counted, not expanded: a design too big is refused first
+    parallel = min(workers, runs)  # no more workers than runs, here or in a LocalCluster
+    if scheduler in (None, "local"):
+        _check_memory(config, parallel, runs)
     specs = build_design(config)
-    if scheduler is None:
-        _check_memory(config, min(workers, len(specs)))
-    prepare_output(config, out_dir, resume, force)
+    prepare_output(config, out_dir, resume, force)  # refuse early, writing nothing
     start = time.perf_counter()
     # Connect to the cluster (if any) before writing anything: a bad address writes nothing.
-    with dask_client(scheduler, workers) as client:
+    # Then hold the folder's lock: a second run on the same folder stops at once. SIGTERM
+    # or SIGHUP stop the sweep as Ctrl-C does: workers terminated, manifest "interrupted".
+    with (
+        stop_on_signals(),
+        dask_client(scheduler, parallel) as client,
+        store.lock_folder(out_dir),
+    ):
+        previous_runs = prepare_output(config, out_dir, resume, force)  # now the folder is ours
         if force:
             store.clear_results(out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
+            charts.remove_figures(out_dir)
+        store.remove_partial_files(out_dir)
+        if previous_runs:
+            store.adopt_runs(out_dir, previous_runs, specs)
         started = datetime.now(UTC).isoformat(timespec="seconds")
         manifest = _manifest(config, specs, source, started)
         store.write_manifest(out_dir, manifest)
-        store.remove_partial_files(out_dir)
-        already = store.finished(out_dir, specs)
-        todo = [s for s in specs if s.run_id not in already]
-        with tqdm(
-            total=len(specs),
-            initial=len(already),
-            unit="run",
-            disable=not progress,
-            file=sys.stderr,
-            desc=config.name,
-        ) as bar:
+        try:
+            return _sweep(
+                config, specs, out_dir, workers, client, scheduler, manifest, progress, draw, start
+            )
+        except BaseException as exc:
+            _record_stop(out_dir, manifest, specs, exc)
+            raise
 
-            def advance(outcome: RunOutcome) -> None:
-                bar.update(1)
 
-            try:
-                outcomes = execute(config, todo, out_dir, workers, on_done=advance, client=client)
-            except SchedulerLostError:
-                kept = len(store.finished(out_dir, specs))
-                raise ConfigError(
-                    f"lost the Dask scheduler at {scheduler}; {kept} finished runs are kept; "
-                    "continue with --resume"
-                ) from None
-        if client is not None and scheduler != "local":
-            try:
-                workers = sum(client.nthreads().values())
-            except OSError:  # the scheduler went away after the last run: count unknown
-                workers = None
+def _record_stop(
+    out_dir: Path, manifest: dict[str, Any], specs: list[RunSpec], exc: BaseException
+) -> None:
+    """Leave the manifest saying why the sweep stopped (never ``running``), if it can."""
+    try:
+        kept = len(store.finished(out_dir, specs))
+    except OSError:
+        kept = None
+    interrupted = isinstance(exc, KeyboardInterrupt | Terminated)
+    manifest.update(
+        status="interrupted" if interrupted else "stopped",
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        stopped_by=str(exc) if isinstance(exc, Terminated) else type(exc).__name__,
+        counts={"total": len(specs), "finished": kept},
+    )
+    if not interrupted:
+        manifest["error"] = f"{type(exc).__name__}: {exc}"
+    with suppress(OSError):  # e.g. the full disk that stopped the sweep: run files are intact
+        store.write_manifest(out_dir, manifest)
+
+
+def _sweep(
+    config: ExperimentConfig,
+    specs: list[RunSpec],
+    out_dir: Path,
+    workers: int | None,
+    client: Any,
+    scheduler: str | None,
+    manifest: dict[str, Any],
+    progress: bool,
+    draw: bool,
+    start: float,
+) -> RunReport:
+    """Execute the unfinished runs, consolidate, draw and complete the manifest."""
+    already = store.finished(out_dir, specs)
+    todo = [s for s in specs if s.run_id not in already]
+    with tqdm(
+        total=len(specs),
+        initial=len(already),
+        unit="run",
+        disable=not progress,
+        file=sys.stderr,
+        desc=config.name,
+    ) as bar:
+
+        def advance(outcome: RunOutcome) -> None:
+            bar.update(1)
+
+        try:
+            outcomes = execute(config, todo, out_dir, workers, on_done=advance, client=client)
+        except SchedulerLostError:
+            kept = len(store.finished(out_dir, specs))
+            raise ConfigError(
+                f"lost the Dask scheduler at {scheduler}; {kept} finished runs are kept; "
+                "continue with --resume"
+            ) from None
+    if client is not None and scheduler != "local":
+        try:
+            workers = sum(client.nthreads().values())
+        except OSError:  # the scheduler went away after the last run: count unknown
+            workers = None
     by_id = {s.run_id: s for s in specs}
     failed = [
         {
@@ -251,7 +417,12 @@ def run_experiment(
         if not o.ok
     ]
     consolidated = store.consolidate(out_dir, specs, param_types(config))
-    figures = charts.draw_all(out_dir) if consolidated and draw else []
+    figures, figures_error = [], None
+    if consolidated and draw:
+        try:
+            figures = charts.draw_all(out_dir)
+        except Exception as exc:  # noqa: BLE001 - the results stand; the figures can be redrawn
+            figures_error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
     wall = time.perf_counter() - start
     timings = store.finished(out_dir, specs)
     manifest.update(
@@ -272,7 +443,16 @@ def run_experiment(
         },
         failures=failed,
     )
+    if figures_error:
+        manifest["figures_error"] = figures_error
     store.write_manifest(out_dir, manifest)
     return RunReport(
-        out_dir, len(specs), len(outcomes) - len(failed), len(already), failed, wall, figures
+        out_dir,
+        len(specs),
+        len(outcomes) - len(failed),
+        len(already),
+        failed,
+        wall,
+        figures,
+        figures_error,
     )

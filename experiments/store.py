@@ -9,14 +9,18 @@ Layout of a results folder (see ``results/README.md``)::
     vintages.parquet     vintage loss curves per run
     runs/                per-run files; <run_id>.done.json marks a finished run
     figures/             PNG and SVG charts
+    .lock                held by the run writing the folder (one at a time)
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
-import shutil
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -26,17 +30,63 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from experiments.analysis import SUMMARY_METRICS
+from experiments.config import ConfigError
 from experiments.design import RunSpec
 from model import EXTRA_COLUMNS, METRIC_COLUMNS
 from model.observers import ROLL_STATES
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: folders are not locked
+    fcntl = None  # type: ignore[assignment]
+
 #: Tables stored per run and consolidated, in the order they are written.
 TABLES = ("timeseries", "rollrates", "vintages", "summary")
 MANIFEST = "manifest.json"
+COMPARISON = "comparison.csv"
 RUNS_DIR = "runs"
 FIGURES_DIR = "figures"
-#: Everything ``--force`` removes (nothing else in the folder is touched).
-OWNED = (MANIFEST, "comparison.csv", RUNS_DIR, FIGURES_DIR, *(f"{t}.parquet" for t in TABLES))
+#: Lock file held by the process writing the folder (kept: removing it would race).
+LOCK = ".lock"
+#: Names of the files and folders this package writes in a results folder.
+OWNED = (MANIFEST, COMPARISON, RUNS_DIR, FIGURES_DIR, *(f"{t}.parquet" for t in TABLES))
+#: Run ids this package gives: zero-padded design index, a dash, 8 hex digits of a hash.
+RUN_ID_RE = re.compile(r"^\d+-[0-9a-f]{8}$")
+#: Files of ``runs/`` this package writes: ``<run_id>.<table>.parquet`` and the marker.
+RUN_FILE_RE = re.compile(
+    r"^\d+-[0-9a-f]{8}\.(?:(?:" + "|".join(TABLES) + r")\.parquet|done\.json)$"
+)
+#: Files at the top of a results folder this package writes.
+TOP_FILE_RE = re.compile(
+    "^(?:"
+    + "|".join(re.escape(n) for n in (MANIFEST, COMPARISON, *(f"{t}.parquet" for t in TABLES)))
+    + ")$"
+)
+
+
+def _temporary(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """Temporary files of :func:`_atomic_write` for files matching ``pattern``.
+
+    ``.<name>.<pid>.tmp``, as left by a process killed mid-write.
+    """
+    return re.compile(r"^\." + pattern.pattern.strip("^$") + r"\.\d+\.tmp$")
+
+
+#: Temporary files at the top of the folder and in ``runs/`` (``figures/`` is the charts'
+#: module's: ``experiments.charts.remove_figures``).
+TMP_FILES = {
+    "": _temporary(TOP_FILE_RE),
+    RUNS_DIR: _temporary(RUN_FILE_RE),
+}
+
+
+#: ``flock`` errors of file systems that have no locks (some network file systems).
+_NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS}
+
+
+class FolderInUseError(ConfigError):
+    """Another process holds the results folder's lock."""
+
 
 _ARROW_TYPES = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64()}
 
@@ -103,7 +153,11 @@ def _tmp(path: Path) -> Path:
 
 
 def _atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Write through a synced temporary file renamed into place; never leave a partial file."""
+    """Write through a synced temporary file renamed into place; never leave a partial file.
+
+    Raises:
+        OSError: Naming ``path`` (the file being written) when the error named none.
+    """
     tmp = _tmp(path)
     try:
         with open(tmp, "wb") as f:
@@ -111,6 +165,12 @@ def _atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.filename is None or str(exc.filename) == str(tmp):
+            # e.g. a full disk inside pyarrow's writer: name the file, not 'None' or the temp
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -121,8 +181,23 @@ def atomic_write_text(path: Path, text: str) -> None:
     _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
-def _atomic_parquet(table: pa.Table, path: Path) -> None:
-    _atomic_write(path, lambda f: pq.write_table(table, f))
+def _parquet_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
+def _atomic_parquet(table: pa.Table, path: Path) -> str:
+    """Write ``table`` to ``path`` atomically; return the file's SHA-256."""
+    digest = []
+
+    def write(f: BinaryIO) -> None:
+        data = _parquet_bytes(table)  # inside the write: an error names ``path``
+        digest.append(hashlib.sha256(data).hexdigest())
+        f.write(data)
+
+    _atomic_write(path, write)
+    return digest[0]
 
 
 def run_file(out_dir: Path, run_id: str, table: str) -> Path:
@@ -131,43 +206,120 @@ def run_file(out_dir: Path, run_id: str, table: str) -> Path:
     return out_dir / RUNS_DIR / f"{run_id}.{suffix}"
 
 
+def _write_tables(out_dir: Path, run_id: str, tables: dict[str, pa.Table], seconds: float) -> None:
+    """Store a run's tables, then its ``done`` marker (rows and SHA-256 of each file)."""
+    (out_dir / RUNS_DIR).mkdir(parents=True, exist_ok=True)
+    rows, digests = {}, {}
+    for name in TABLES:
+        table = tables[name]
+        digests[name] = _atomic_parquet(table, run_file(out_dir, run_id, name))
+        rows[name] = table.num_rows
+    marker = json.dumps({"seconds": seconds, "rows": rows, "sha256": digests})
+    atomic_write_text(run_file(out_dir, run_id, "done"), marker)
+
+
 def write_run(
     out_dir: Path, spec: RunSpec, result: RunResult, seconds: float, param_types: dict[str, str]
 ) -> None:
     """Store one finished run: its tables, then the ``done`` marker (each atomically).
 
-    The marker records each table's row count, so a damaged file is found on resume.
+    The marker records each file's row count and SHA-256, so a damaged or altered file
+    is found on resume and the run is done again.
     """
-    (out_dir / RUNS_DIR).mkdir(parents=True, exist_ok=True)
     tables = schemas(param_types)
-    rows = {}
-    for name in TABLES:
-        table = _to_table(getattr(result, name), tables[name])
-        _atomic_parquet(table, run_file(out_dir, spec.run_id, name))
-        rows[name] = table.num_rows
-    marker = json.dumps({"seconds": seconds, "rows": rows})
-    atomic_write_text(run_file(out_dir, spec.run_id, "done"), marker)
+    converted = {name: _to_table(getattr(result, name), tables[name]) for name in TABLES}
+    _write_tables(out_dir, spec.run_id, converted, seconds)
 
 
 def _intact(out_dir: Path, run_id: str) -> float | None:
-    """The stored run time if the run's marker and every table are readable and complete."""
+    """The stored run time if the run's marker and every table are intact.
+
+    A table is intact when its content hash is the one in the marker (markers written
+    before hashes were kept: when its row count is).
+    """
     try:
         marker = json.loads(run_file(out_dir, run_id, "done").read_text(encoding="utf-8"))
+        digests = marker.get("sha256")
         for name in TABLES:
-            meta = pq.read_metadata(run_file(out_dir, run_id, name))
-            if meta.num_rows != marker["rows"][name]:
+            path = run_file(out_dir, run_id, name)
+            if digests is not None:
+                if hashlib.sha256(path.read_bytes()).hexdigest() != digests[name]:
+                    return None
+            elif pq.read_metadata(path).num_rows != marker["rows"][name]:
                 return None
         return float(marker["seconds"])
-    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, pa.ArrowException):
         return None
 
 
+def _own_files(folder: Path, pattern: re.Pattern[str]) -> list[Path]:
+    """Regular files (not symbolic links) directly in ``folder`` whose names match."""
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [
+        Path(e.path) for e in entries if pattern.match(e.name) and e.is_file(follow_symlinks=False)
+    ]
+
+
 def remove_partial_files(out_dir: Path) -> int:
-    """Delete temporary files left by a process killed mid-write; return how many."""
-    partial = [p for p in out_dir.rglob(".*.tmp") if p.is_file()]
+    """Delete temporary files left by a process killed mid-write; return how many.
+
+    Only this package's temporary files (``.<name>.<pid>.tmp`` of the names it writes) in
+    the folder, ``runs/`` and ``figures/`` are removed; call it while holding the folder's lock
+    (:func:`lock_folder`), or another run's files being written would vanish.
+    """
+    partial = [
+        path for sub, pattern in TMP_FILES.items() for path in _own_files(out_dir / sub, pattern)
+    ]
     for path in partial:
         path.unlink(missing_ok=True)
     return len(partial)
+
+
+def adopt_runs(out_dir: Path, previous: list[dict[str, Any]], specs: list[RunSpec]) -> int:
+    """Keep finished runs of a previous design whose run ids changed (more replications).
+
+    A run is the same when its scenario, policy, replication, seed and parameters are;
+    adding replications only shifts design indexes, hence run ids. Each such run's
+    files are rewritten under its new id (the ``run_id`` column too), then the old ones
+    removed; a crash in between is repaired by calling this again.
+
+    Args:
+        out_dir: Results folder (its lock held).
+        previous: The run specs (dicts) of the folder's manifest.
+        specs: The new design.
+
+    Returns:
+        The number of runs moved to a new id.
+    """
+
+    def key(spec: dict[str, Any]) -> str:
+        fields = ("scenario", "policy", "replication", "seed", "params")
+        return json.dumps([spec.get(f) for f in fields], sort_keys=True)
+
+    new = {key(s.to_dict()): s for s in specs}
+    moved = 0
+    for old in previous:
+        spec = new.get(key(old)) if isinstance(old, dict) else None
+        old_id = old.get("run_id") if isinstance(old, dict) else None
+        if spec is None or spec.run_id == old_id or not RUN_ID_RE.match(str(old_id)):
+            continue  # unchanged, gone from the design, or not an id this package gives
+        old_id = str(old_id)
+        seconds = _intact(out_dir, old_id)
+        if seconds is None:
+            continue
+        tables = {}
+        for name in TABLES:
+            table = pq.read_table(run_file(out_dir, old_id, name))
+            ids = pa.array([spec.run_id] * table.num_rows, pa.string())
+            tables[name] = table.set_column(table.schema.get_field_index("run_id"), "run_id", ids)
+        _write_tables(out_dir, spec.run_id, tables, seconds)
+        for name in ("done", *TABLES):
+            run_file(out_dir, old_id, name).unlink(missing_ok=True)
+        moved += 1
+    return moved
 
 
 def finished(out_dir: Path, specs: Iterable[RunSpec]) -> dict[str, float]:
@@ -218,17 +370,93 @@ def consolidate(out_dir: Path, specs: list[RunSpec], param_types: dict[str, str]
 
 def has_results(out_dir: Path) -> bool:
     """Whether ``out_dir`` already holds (possibly partial) results."""
-    return any((out_dir / name).exists() for name in OWNED)
+    return any((out_dir / name).exists() or (out_dir / name).is_symlink() for name in OWNED)
 
 
-def clear_results(out_dir: Path) -> None:
-    """Remove the results files this package owns in ``out_dir`` (for ``--force``)."""
+def check_clearable(out_dir: Path) -> None:
+    """Refuse ``--force`` on a folder whose owned names are symbolic links (nothing deleted).
+
+    Raises:
+        ConfigError: Naming the link.
+    """
     for name in OWNED:
         path = out_dir / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+        if path.is_symlink():
+            raise ConfigError(
+                f"argument --force: '{path}' is a symbolic link, which --force neither follows "
+                "nor deletes; remove or replace it yourself"
+            )
+
+
+def clear_results(out_dir: Path) -> list[Path]:
+    """Remove the results files this package wrote in ``out_dir`` (for ``--force``).
+
+    Only files with the names this package gives are removed: the consolidated tables,
+    the manifest, ``comparison.csv`` and run files in ``runs/``; ``runs/`` goes only if
+    nothing else is in it. Symbolic links are refused, never followed
+    (:func:`check_clearable`). Figures are removed by ``experiments.charts.remove_figures``,
+    which knows which it wrote.
+
+    Returns:
+        The files removed.
+    """
+    check_clearable(out_dir)
+    removed = []
+    for folder, pattern in (
+        (out_dir, TOP_FILE_RE),
+        (out_dir / RUNS_DIR, RUN_FILE_RE),
+        *((out_dir / sub, tmp) for sub, tmp in TMP_FILES.items()),
+    ):
+        removed += _own_files(folder, pattern)
+    for path in removed:
+        path.unlink(missing_ok=True)
+    with suppress(OSError):
+        (out_dir / RUNS_DIR).rmdir()  # only if nothing of the user's is left in it
+    return removed
+
+
+@contextmanager
+def lock_folder(out_dir: Path, create: bool = True) -> Iterator[None]:
+    """Hold the results folder's lock: one writer at a time.
+
+    An advisory ``flock`` on ``out_dir/.lock``, released when the process ends however
+    it ends; the file holds the holder's process id.
+
+    Args:
+        out_dir: The results folder.
+        create: Create the folder (and its parents) and the lock file if missing. Without,
+            for readers: nothing is created, and a folder no run has locked is not locked.
+
+    Raises:
+        FolderInUseError: At once, if another process holds the lock.
+        OSError: If the lock file cannot be created.
+    """
+    if create:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    if fcntl is None or not (create or (out_dir / LOCK).is_file()):
+        yield
+        return
+    fd = os.open(out_dir / LOCK, os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
+    try:
+        locked = True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            raise FolderInUseError(
+                f"'{out_dir}' is in use by another python -m experiments process (pid "
+                f"{holder}); wait for it to finish or choose another --out"
+            ) from None
+        except OSError as exc:
+            if exc.errno not in _NO_LOCKS:
+                raise
+            locked = False  # a file system without locks (some network ones): run unlocked
+        if locked:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:

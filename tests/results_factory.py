@@ -95,6 +95,11 @@ def write_results(folder: Path, text: str, seed: int = 0) -> ExperimentConfig:
             frame[schemas[name].names], schema=schemas[name], preserve_index=False
         )
         pq.write_table(table, folder / f"{name}.parquet")
-    manifest = {"config": config.to_dict(), "config_hash": config.config_hash()}
+    summary = pd.concat(frames["summary"], ignore_index=True)
+    manifest = {
+        "config": config.to_dict(),
+        "config_hash": config.config_hash(),
+        "runs": [{"run_id": r} for r in summary["run_id"]],  # as the runner lists them
+    }
     (folder / store.MANIFEST).write_text(json.dumps(manifest))
     return config

@@ -236,4 +236,4 @@ def test_compare_by_point_needs_a_sweep_and_a_damaged_folder_is_one_line(tmp_pat
     summary.write_bytes(summary.read_bytes()[:100])
     assert main(["compare", str(tmp_path / "plain")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "damaged: summary.parquet" in err
+    assert err.count("\n") == 1 and "summary.parquet" in err and "rebuild" in err

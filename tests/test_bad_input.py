@@ -1,5 +1,6 @@
 """Catalogue of broken configs and arguments: one-line error, exit 2, nothing written."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,8 @@ import pytest
 import experiments.runner
 import model.economy
 from experiments.cli import main
+from experiments.config import ConfigError, load_config
+from experiments.runner import run_experiment
 from model import CreditEconomy
 
 GOOD = """[experiment]
@@ -49,6 +52,91 @@ CASES = {
     "unknown population field": (GOOD + "[population]\nsavings = 2\n", "savings"),
     "bad population value": (GOOD + "[population]\nsavings_months = -1\n", "savings_months"),
     "malformed TOML": (GOOD + "[[[ broken\n", "not valid TOML"),
+    # Issue 14, inputs: each one line naming the key and what is allowed.
+    "5,000-deep TOML (was RecursionError)": (
+        GOOD + "[population]\nx = " + "[" * 5000 + "]" * 5000 + "\n",
+        "nested too deeply",
+    ),
+    "unquoted dotted sweep key (was 'unknown lever policy')": (
+        GOOD + "[sweep]\npolicy.max_dti = [0.3, 0.4]\n",
+        "'policy' is a table, not a lever: quote dotted lever names, "
+        'e.g. "policy.max_dti" = [...]',
+    ),
+    "unquoted dotted sample range": (
+        GOOD + '[sample]\nmethod = "lhs"\nn = 4\n[sample.ranges]\npolicy.max_dti = [0.3, 0.5]\n',
+        "config [sample.ranges]: 'policy' is a table, not a lever",
+    ),
+    "300-character experiment name (was accepted)": (
+        GOOD.replace('name = "x"', f'name = "{"a" * 300}"'),
+        "(at most 100 characters, starting with a letter or digit); got 'aaaa",
+    ),
+    "300-character policy name (was accepted)": (
+        GOOD.replace('preset = "balanced"', f'preset = "balanced"\nname = "{"p" * 300}"'),
+        "config [[policy]] #1 name must have at most 100 characters, got 300",
+    ),
+    "control characters in a policy name (was accepted)": (
+        GOOD.replace('preset = "balanced"', 'preset = "balanced"\nname = "a\\u0007b"'),
+        "config [[policy]] #1 name must be printable text (no control characters",
+    ),
+    "newline in a scenario name (was accepted)": (
+        GOOD.replace('preset = "baseline"', 'preset = "baseline"\nname = "two\\nlines"'),
+        "config [[scenario]] #1 name must be printable text",
+    ),
+    "experiment name ending in a newline (was accepted)": (
+        GOOD.replace('name = "x"', 'name = "x\\n"'),
+        "config [experiment] name must be a folder name",
+    ),
+    "empty [sample] (was silently no sample)": (
+        GOOD + "[sample]\n",
+        "config [sample] is empty; it needs method (lhs, sobol, morris, sobol_indices), n and "
+        "[sample.ranges]",
+    ),
+    "boolean swept as severity": (
+        GOOD + '[sweep]\n"scenario.severity" = [true, false]\n',
+        "config [sweep] 'scenario.severity': values must be numbers (float), got true",
+    ),
+    "number swept as a true/false lever": (
+        GOOD + '[sweep]\n"policy.relief_enabled" = [0, 1]\n',
+        "config [sweep] 'policy.relief_enabled': values must be true or false, got 0",
+    ),
+    "tuple lever swept": (
+        GOOD + '[sweep]\n"policy.collection_costs" = [1, 2]\n',
+        "'policy.collection_costs' is a tuple of numbers",
+    ),
+    "string seed": (GOOD.replace("seed = 1", 'seed = "7"'), "seed must be an integer, got str"),
+    "stochastic path with a string seed": (
+        GOOD.replace('preset = "baseline"', 'preset = "baseline"\nstochastic = { seed = "x" }'),
+        "config [[scenario]] #1: unknown key 'stochastic'; allowed: name, preset, severity",
+    ),
+    "100 points x 100,000 replications (was a hang at 4.9 GB)": (
+        GOOD.replace("replications = 1", "replications = 100000")
+        + '[sample]\nmethod = "lhs"\nn = 100\n[sample.ranges]\n"policy.max_dti" = [0.3, 0.5]\n',
+        "the design has 10,000,000 runs (1 scenario(s) x 1 policy(ies) x 100 sweep point(s) x "
+        "100,000 replications); at most 1,000,000 are allowed (its bookkeeping alone would "
+        "need about 30.0 GB",
+    ),
+    "a grid of 10^12 points": (
+        GOOD
+        + "[sweep]\n"
+        + "".join(
+            f'"population.{f}" = [{", ".join(str(0.1 + i / 100) for i in range(10))}]\n'
+            for f in (
+                "illness_rate",
+                "apply_rate",
+                "savings_months",
+                "income_dispersion",
+                "income_common_share",
+                "replacement_ratio",
+                "assistance_ratio",
+                "illness_months",
+                "illness_income_loss",
+                "illness_cost",
+                "essentials_share",
+                "habit_adjustment",
+            )
+        ),
+        "the design has 1,000,000,000,000 runs",
+    ),
 }
 
 
@@ -72,15 +160,89 @@ def test_broken_config_exits_2_with_one_line_and_writes_nothing(case, tmp_path, 
 def test_non_utf8_directory_and_missing_configs(tmp_path, capsys):
     binary = tmp_path / "b.toml"
     binary.write_bytes(b"\xff\xfe[experiment]\n")
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)  # reading it would block for ever (a second read even after a writer)
+    big = tmp_path / "big.toml"
+    big.write_bytes(GOOD.encode() + b"#" * 10_000_001)
     for path, fragment in (
-        (binary, "not valid TOML"),
+        (binary, "not valid TOML: not UTF-8 text (byte 0)"),
         (tmp_path, "is a directory"),
         (tmp_path / "nope.toml", "not found"),
+        (fifo, "fifo.toml' is not a regular file (a device, FIFO or socket)"),  # was "not found"
+        (Path("/dev/zero"), "'/dev/zero' is not a regular file"),  # was "not found"
+        (big, "a config may have at most 10,000,000"),
     ):
         assert main(_run_args(path, tmp_path / "out")) == 2
         err = capsys.readouterr().err
-        assert fragment in err and err.count("\n") == 1
+        assert fragment in err and err.count("\n") == 1, err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
+    """A BOM (Windows editors) was 'Invalid statement (at line 1, column 1)'."""
+    plain, bom = tmp_path / "plain.toml", tmp_path / "bom.toml"
+    plain.write_text(GOOD)
+    bom.write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
+    assert load_config(bom) == load_config(plain)
+
+
+def test_bad_output_folders_are_refused_and_nothing_is_written(tmp_path, monkeypatch, capsys):
+    """``--out ""`` wrote into the working directory and ``--out /`` into /."""
+    config = tmp_path / "c.toml"
+    config.write_text(GOOD)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for out, fragment in (
+        ("", "argument --out: empty path; give a folder"),
+        ("   ", "argument --out: empty path"),
+        ("/", "argument --out: '/' is the root of the file system"),
+        ("//..", "argument --out: '//..' is the root of the file system"),
+    ):
+        assert main(["run", str(config), "--out", out, "--workers", "1", "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1 and fragment in err, err
+    assert list(work.iterdir()) == []
+    assert not Path("/manifest.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"workers": "2"}, "argument --workers must be an integer >= 1, got str '2'"),
+        ({"workers": True}, "argument --workers must be an integer >= 1, got bool True"),
+        ({"workers": 0}, "argument --workers must be >= 1, got 0"),
+        ({"resume": "yes"}, "argument resume must be True or False, got str 'yes'"),
+        ({"draw": None}, "argument draw must be True or False"),
+        ({"out_dir": 3}, "argument --out must be a folder path, got int 3"),
+        ({"out_dir": ""}, "argument --out: empty path"),
+        ({"scheduler": 8786}, "argument --scheduler must be 'local' or an address"),
+        ({"source": b"x"}, "argument source must be the config's text"),
+    ],
+)
+def test_api_arguments_are_checked(tmp_path, monkeypatch, kwargs, fragment):
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "c.toml"
+    config.write_text(GOOD)
+    with pytest.raises(ConfigError) as info:
+        run_experiment(load_config(config), **{"out_dir": "o", "progress": False, **kwargs})
+    assert fragment in str(info.value) and "\n" not in str(info.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
+    with pytest.raises(ConfigError, match="argument config must be an ExperimentConfig"):
+        run_experiment({"experiment": {}}, out_dir="o")
+
+
+def test_validate_refuses_a_config_that_is_not_a_validation_config(tmp_path, capsys):
+    """Was a KeyError traceback after the whole sweep had run."""
+    config = tmp_path / "c.toml"
+    config.write_text(GOOD)
+    out, doc = tmp_path / "out", tmp_path / "v.md"
+    assert main(["validate", str(config), "--out", str(out), "--doc", str(doc)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "is not a validation config: it lacks scenario mild_recession" in err
+    assert "policy noisy_scores" in err
+    assert not out.exists() and not doc.exists()
 
 
 @pytest.mark.parametrize(
@@ -97,6 +259,7 @@ def test_bad_command_lines(argv, fragment, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert fragment in err and err.count("\n") == 1
+    assert not Path("/nonexistent").exists()  # charts/compare create nothing
 
 
 def test_workers_times_population_must_fit_in_memory(tmp_path, capsys, monkeypatch):
@@ -107,6 +270,49 @@ def test_workers_times_population_must_fit_in_memory(tmp_path, capsys, monkeypat
     assert main(["run", str(config), "--out", str(tmp_path / "o"), "--workers", "2"]) == 2
     err = capsys.readouterr().err
     assert "needs about" in err and "GB" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_scheduler_local_is_sized_to_the_design_and_checks_memory(tmp_path, capsys, monkeypatch):
+    """``--scheduler local`` skipped the memory check and started a worker per CPU for one run."""
+    asked = []
+
+    class NoCluster:
+        def __init__(self, scheduler, workers=1):
+            asked.append((scheduler, workers))
+
+        def __enter__(self):
+            return None  # no client: execute runs here, as it would on the cluster
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(experiments.runner, "dask_client", NoCluster)
+    config = tmp_path / "c.toml"
+    config.write_text(GOOD)  # one run
+    args = ["run", str(config), "--quiet", "--no-charts", "--scheduler", "local"]
+    assert main([*args, "--out", str(tmp_path / "o"), "--workers", "16"]) == 0
+    assert asked == [("local", 1)]
+    monkeypatch.setattr(experiments.runner, "available_memory", lambda: 1e8)
+    big = tmp_path / "big.toml"
+    big.write_text(GOOD.replace("borrowers = 300", "borrowers = 4000000"))
+    assert main(["run", str(big), "--out", str(tmp_path / "o2"), "--quiet", "--scheduler", "local"])
+    err = capsys.readouterr().err
+    assert "with 1 parallel run(s) and 1 runs in the design needs about" in err
+    assert err.count("\n") == 1 and not (tmp_path / "o2").exists()
+
+
+def test_a_large_design_must_fit_in_memory(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(experiments.runner, "available_memory", lambda: 300e6)
+    config = tmp_path / "c.toml"
+    config.write_text(
+        GOOD.replace("replications = 1", "replications = 100000")
+        + '[sweep]\n"policy.max_dti" = [0.3, 0.4, 0.5]\n'
+    )
+    assert main(["run", str(config), "--out", str(tmp_path / "o"), "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "300,000 runs in the design needs about 1.1 GB" in err, err
+    assert "0.9 GB to keep track of the runs" in err and err.count("\n") == 1
     assert not (tmp_path / "o").exists()
 
 

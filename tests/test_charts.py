@@ -423,7 +423,7 @@ def test_a_damaged_folder_is_one_line_and_leaves_the_figures(damage, tmp_path, c
         fragments = ("damaged", "timeseries.parquet")
     elif damage == "missing":
         (folder / "timeseries.parquet").unlink()
-        fragments = ("damaged", "timeseries.parquet: missing")
+        fragments = ("missing", "timeseries.parquet")
     elif damage == "manifest":
         (folder / "manifest.json").write_text('{"config": ')
         fragments = ("damaged", "manifest.json")

@@ -305,6 +305,8 @@ def test_bad_scheduler_address(reference, tmp_path, monkeypatch, capsys):
     for address, message in [
         (f"tcp://{HOST}:{port}", "no Dask scheduler answered"),
         ("nonsense", "expected 'local' or an address like tcp://HOST:PORT"),
+        # Was a TypeError from Dask's TLS code, then a 20 s timeout, as a traceback.
+        (f"tls://{HOST}:{port}", "needs Dask's TLS settings (distributed.comm.tls.ca-file"),
     ]:
         assert run(config, out, "--scheduler", address) == 2
         err = capsys.readouterr().err
@@ -371,6 +373,27 @@ def test_cluster_command_prints_job_script(capsys):
     assert "#SBATCH -t 00:30:00" in script and "--lifetime 1590s --lifetime-stagger 90s" in script
     assert cluster_main(["--job-script", "--walltime", "soon"]) == 2
     assert "walltime" in capsys.readouterr().err
+
+
+@needs_dask
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [  # were: usage lines, KeyError or ValueError tracebacks, or accepted
+        (["--cores", "x"], "argument --cores: invalid int value: 'x'"),
+        (["--cores", "0"], "argument --cores must be an integer >= 1, got 0"),
+        (["--memory", "lots"], "argument --memory must be a size such as 4GiB"),
+        (["--maximum", "-3"], "argument --maximum must be >= 1 and >= --minimum (1), got -3"),
+        (["--minimum", "-1"], "argument --minimum must be >= 0, got -1"),
+        (["--port", "99999"], "argument --port must be in [0, 65535], got 99999"),
+        (["--frobnicate"], "unrecognized arguments: --frobnicate"),
+    ],
+)
+def test_cluster_command_bad_arguments(argv, fragment, capsys):
+    from experiments.cluster import main as cluster_main
+
+    assert cluster_main(["--job-script", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {fragment}\n" or (fragment in err and err.count("\n") == 1), err
 
 
 @needs_dask

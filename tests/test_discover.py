@@ -137,7 +137,8 @@ def fake_results(folder, text: str = CONFIG, constant: bool = False):
         )
     folder.mkdir(parents=True)
     pd.DataFrame(rows).to_parquet(folder / "summary.parquet")
-    (folder / "manifest.json").write_text(json.dumps({"config": config.to_dict()}))
+    runs = [{"run_id": row["run_id"]} for row in rows]
+    (folder / "manifest.json").write_text(json.dumps({"config": config.to_dict(), "runs": runs}))
     return folder
 
 

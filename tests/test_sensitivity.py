@@ -203,8 +203,10 @@ def bad_folder(tmp_path: Path, kind: str) -> Path:
         folder = tmp_path / "grid"
         folder.mkdir()
         config = parse_config(__import__("tomllib").loads(text))
-        (folder / "manifest.json").write_text(json.dumps({"config": config.to_dict()}))
-        pd.DataFrame({"run_id": []}).to_parquet(folder / "summary.parquet")
+        manifest = {"config": config.to_dict(), "runs": []}
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+        frame = pd.DataFrame({"run_id": [], "scenario": [], "policy": []}, dtype=str)
+        frame.to_parquet(folder / "summary.parquet")
         return folder
     if kind in ("lhs", "sobol"):
         return fake_results(tmp_path / kind, CONFIG.format(method=kind, n=8, replications=1))
@@ -230,7 +232,7 @@ BAD = {
         ["--metric=profit"],
         "1 of 20 design points of scenario 'severe_recession', policy 'balanced'",
     ),
-    "other design": ([], "cannot be rebuilt by this code"),
+    "other design": ([], "manifest.json does not list"),
     "not a folder": ([], "is not a results folder"),
     "unknown metric": (["--metric", "losses"], "argument --metric: unknown metric 'losses'"),
     "metric not stored": (["--metric", "approval_rate"], "'approval_rate' is not a column of"),
