@@ -77,7 +77,7 @@ import operator
 import random
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import mesa
@@ -870,11 +870,14 @@ class PerAgentEconomy(mesa.Model):
 
     Same constructor, ``run``, ``metrics``, ``lender_history`` and ``loan_tape`` as
     :class:`model.CreditEconomy`. With the same seed it starts from the same population
-    and score errors; the monthly draws differ (:attr:`draws`).
+    and score errors; the monthly draws differ (:attr:`draws`), unless ``draws`` gives
+    them: a function of the month number returning that month's draws (e.g. a
+    :class:`RecordedDraws` of a ``CreditEconomy``'s month), burn-in included.
 
     Attributes:
-        draws: Where the agents' draws come from (:class:`RandomDraws` on Mesa's
-            ``random``; a :class:`RecordedDraws` replays a ``CreditEconomy``'s month).
+        draws: Where the agents' draws come from this month (:class:`RandomDraws` on
+            Mesa's ``random`` by default; a :class:`RecordedDraws` replays a
+            ``CreditEconomy``'s month).
         borrowers: The borrower agents, by index.
         lenders: The lender agents, by index.
         tape: Every loan on the loan tape, by loan id.
@@ -889,6 +892,7 @@ class PerAgentEconomy(mesa.Model):
         *,
         population: PopulationParams | dict[str, Any] | None = None,
         burn_in: int | None = None,
+        draws: Callable[[int], RandomDraws | RecordedDraws] | None = None,
     ) -> None:
         inputs = resolve_inputs(n_borrowers, scenario, policy, seed, population, burn_in)
         seq, n = inputs.seeds, inputs.n_borrowers
@@ -899,6 +903,7 @@ class PerAgentEconomy(mesa.Model):
         self.n_borrowers = n
         self.burn_in = inputs.burn_in
         self.draws: RandomDraws | RecordedDraws = RandomDraws(self.random)
+        self._draws_of_month = draws
         self.start_unemployment = float(self.scenario.unemployment[0])
         self.month = -self.burn_in
         self.relief_cohorts = RedefaultCohorts(
@@ -1076,6 +1081,8 @@ class PerAgentEconomy(mesa.Model):
         """1. The month's macro conditions and the numbers every borrower shares."""
         p = self.params
         self.macro = macro = self.scenario.state(self.month)
+        if self._draws_of_month is not None:
+            self.draws = self._draws_of_month(self.month)
         self.common_factor = self.draws.common_factor()
         self.relief_cohorts.grow(self.month)
         self.cycle_gap = max(macro.unemployment - self.start_unemployment, 0.0)
