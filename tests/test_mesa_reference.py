@@ -375,15 +375,16 @@ class _Recorder:
         return self.draws[-1]
 
 
-def _step_recording(eco):
-    """Step ``eco`` one month; return what each stream drew (``RecordedDraws``' input).
+def _step_recording(eco, step=None):
+    """Step ``eco`` one month (with ``step``, default ``eco.step``); return what each
+    stream drew (``RecordedDraws``' input).
 
     Each sequential stream draws once a month; the random-access streams give every
     borrower's draw of the month (whether or not the month asked for it).
     """
     month, everyone = eco.month, np.arange(eco.n_borrowers)
     eco.streams = {name: _Recorder(gen) for name, gen in eco.streams.items()}
-    eco.step()
+    (step or eco.step)()
     draws = {}
     for name, recorder in eco.streams.items():
         assert len(recorder.draws) <= 1, name
@@ -402,15 +403,16 @@ class _Reversed:
         items.reverse()
 
 
-def _replay(eco, order="shuffled"):
-    """Copy ``eco`` into agents, step both one month (the agents fed ``eco``'s draws)."""
+def _replay(eco, order="shuffled", months=1):
+    """Copy ``eco`` into agents; step both ``months`` months, the agents fed ``eco``'s
+    draws of each month."""
     ref = PerAgentEconomy.from_credit_economy(eco, seed=7)
     if order == "reversed":
         for agent_type in (BorrowerAgent, LenderAgent):
             ref.agents_by_type[agent_type].random = _Reversed()
-    draws = _step_recording(eco)
-    ref.draws = RecordedDraws(draws)
-    ref.step()
+    for _ in range(months):
+        ref.draws = RecordedDraws(_step_recording(eco))
+        ref.step()
     return ref
 
 
@@ -419,8 +421,12 @@ def _assert_close(mine, theirs, what):
     np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-6, err_msg=str(what))
 
 
-def _assert_same_month(eco, ref):
-    """State, loans, recoveries, loan tape, lenders, cohorts and metrics agree."""
+def _assert_same_month(eco, ref, eco_ids=None):
+    """State, loans, recoveries, loan tape, lenders, cohorts and metrics agree.
+
+    ``eco_ids`` maps ``eco``'s loan ids to the reference's (default: the same).
+    """
+    eco_ids = eco_ids or (lambda ids: np.asarray(ids))
     state = eco.state
     for name in BorrowerState.__slots__:
         _assert_close([getattr(agent, name) for agent in ref.borrowers], getattr(state, name), name)
@@ -434,6 +440,8 @@ def _assert_same_month(eco, ref):
         for name in BOOK_FIELDS:
             mine = np.array([getattr(loan, name) for loan in loans], float)
             theirs = getattr(book, name)[j, slots]
+            if name == "loan_id":
+                theirs = eco_ids(theirs)
             if name == "relief_month":  # a slot keeps an earlier loan's until relief
                 mine, theirs = mine[relieved], theirs[relieved]
             _assert_close(mine, theirs, (j, name))
@@ -445,7 +453,7 @@ def _assert_same_month(eco, ref):
     rec = eco.recoveries
     theirs = sorted(
         zip(
-            rec.loan_id.tolist(),
+            eco_ids(rec.loan_id).tolist(),
             rec.lender.tolist(),
             rec.borrower.tolist(),
             rec.written_off.tolist(),
@@ -457,7 +465,9 @@ def _assert_same_month(eco, ref):
     assert [r[:5] for r in rows] == [r[:5] for r in theirs]
     _assert_close([r[5] for r in rows], [r[5] for r in theirs], "owed")
     mine_tape = ref.loan_tape().set_index("loan_id")
-    theirs_tape = eco.loan_tape().set_index("loan_id").loc[mine_tape.index]
+    theirs_tape = eco.loan_tape()
+    theirs_tape["loan_id"] = eco_ids(theirs_tape["loan_id"])
+    theirs_tape = theirs_tape.set_index("loan_id").loc[mine_tape.index]
     pd.testing.assert_frame_equal(mine_tape, theirs_tape, check_dtype=False, rtol=1e-9, atol=1e-6)
     for mine, theirs in zip(ref.lenders, eco.lenders, strict=True):
         assert mine.history[-1].keys() == theirs.history[-1].keys()
@@ -470,6 +480,77 @@ def _assert_same_month(eco, ref):
         mine, theirs = getattr(ref.relief_cohorts, name), getattr(eco.relief_cohorts, name)
         np.testing.assert_array_equal(mine, theirs)
     pd.testing.assert_frame_equal(ref.metrics(), eco.metrics(), rtol=1e-9, atol=1e-6)
+
+
+class _RecordingEconomy(CreditEconomy):
+    """A ``CreditEconomy`` keeping every month's draws (``draws_by_month``), burn-in too."""
+
+    def step(self):
+        if not hasattr(self, "draws_by_month"):
+            self.draws_by_month = {}
+        month = self.month
+        self.draws_by_month[month] = _step_recording(self, super().step)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "policies"),
+    [("baseline", ["balanced"]), ("severe_recession", ["balanced", "aggressive"])],
+    ids=["one_lender", "two_lenders"],
+)
+def test_a_whole_run_replays_exactly(scenario, policies):
+    """Fed a CreditEconomy's draws every month, burn-in and end of burn-in included, the
+    agents reproduce the whole run."""
+    n, burn_in, months = 1500, 24, 24
+    eco = _RecordingEconomy(n, scenario, policies, seed=31, burn_in=burn_in)
+    eco_ids = _documented_ids(eco)
+    eco.run(months)
+    recorded = eco.draws_by_month
+    ref = PerAgentEconomy(
+        n, scenario, policies, seed=31, burn_in=burn_in, draws=lambda m: RecordedDraws(recorded[m])
+    )
+    ref.run(months)
+    _assert_same_month(eco, ref, eco_ids)
+    assert ref.steps == eco.steps == months
+
+
+def _documented_ids(eco):
+    """At month 0: a map of ``eco``'s loan ids to the ids its tape documents (the loans
+    open at month 0 first, in order; the loans closed in the burn-in dropped, -1).
+
+    The identity if ``LoanTape.drop_closed`` dropped the loans closed in the burn-in.
+    """
+    size, opened = len(eco.tape), np.sort(eco.book.loan_id[eco.book.active])
+
+    def documented(ids):
+        ids = np.asarray(ids, np.int64)
+        out = np.full(ids.shape, -1, np.int64)
+        later = ids >= size
+        out[later] = ids[later] - size + opened.size
+        early = np.flatnonzero((ids >= 0) & ~later)
+        at = np.searchsorted(opened, ids[early]).clip(max=max(opened.size - 1, 0))
+        found = opened[at] == ids[early]
+        out[early[found]] = at[found]
+        return out
+
+    return documented
+
+
+def test_loan_tape_at_month_0_holds_the_open_loans_only():
+    """As ``model.tape`` documents: the loans closed in the burn-in are dropped."""
+    ref = PerAgentEconomy(400, "baseline", "balanced", seed=31, burn_in=24)
+    assert sorted(ref.tape) == list(range(sum(len(lender.loans) for lender in ref.lenders)))
+    assert all(loan.active for loan in ref.tape.values())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="model/tape.py: LoanTape marks open rows with closed_month -1, and burn-in months "
+    "are negative, so drop_closed (closed_month < 0) keeps the loans closed in the burn-in",
+)
+def test_credit_economy_tape_at_month_0_holds_the_open_loans_only():
+    """Where the reference and the model differ (a model bug; see the xfail reason)."""
+    eco = CreditEconomy(400, "baseline", "balanced", seed=31, burn_in=24)
+    assert len(eco.tape) == np.count_nonzero(eco.book.active)
 
 
 N_REPLAY, BURN_IN_REPLAY = 3000, 24
@@ -535,7 +616,8 @@ VARIANT = RiskPolicy.preset("balanced").replace(
     ("scenario", "policy"), [("baseline", "balanced"), ("severe_recession", VARIANT)]
 )
 def test_same_draws_give_the_same_month_one_lender(scenario, policy):
-    """From one state, with CreditEconomy's own draws, the agents reproduce its month."""
+    """From one state, with CreditEconomy's own draws, the agents reproduce its months
+    (the first one chosen for what it exercises, then two more)."""
 
     def wanted(twin):
         if policy is VARIANT:
@@ -543,11 +625,12 @@ def test_same_draws_give_the_same_month_one_lender(scenario, policy):
         return _services(twin, expiry=False)  # recoveries pursued for 36 months
 
     eco = _economy_before([policy], scenario, wanted)
-    ref = _replay(eco)
+    first = eco.month
+    ref = _replay(eco, months=3)
     _assert_same_month(eco, ref)
     if policy is VARIANT:
         assert ref.lenders[0].tightening > 0
-        terms = {loan.term for loan in ref.tape.values() if loan.vintage == eco.month - 1}
+        terms = {loan.term for loan in ref.tape.values() if loan.vintage >= first}
         assert len(terms) > 1
 
 
@@ -628,7 +711,8 @@ def _bind_funding(eco, month):
 
 @pytest.mark.parametrize("case", ["shuffled", "reversed", "funding_binds", "capital_binds"])
 def test_same_draws_give_the_same_month_two_lenders(two_lender_month, case):
-    """Two lenders, borrowing to repay included, in any activation order.
+    """Two lenders, borrowing to repay included, in any activation order (``shuffled``
+    replays three months, the others one).
 
     ``funding_binds``: one lender cannot fund all its loans to repay (best score first).
     ``capital_binds``: one lender starts the month below its minimum capital ratio (it
@@ -644,10 +728,12 @@ def test_same_draws_give_the_same_month_two_lenders(two_lender_month, case):
         eco.lenders[1].capital, eco.lenders[1].provisions = 1.0, 0.0
         assert not eco.lenders[1].can_lend
     made = _capture_loans_to_repay(eco)
-    ref = _replay(eco, order="reversed" if case == "reversed" else "shuffled")
+    months = 3 if case == "shuffled" else 1
+    ref = _replay(eco, order="reversed" if case == "reversed" else "shuffled", months=months)
     _assert_same_month(eco, ref)
     rows = [lender.history[-1] for lender in ref.lenders]
-    assert sum(row["approvals_to_repay"] for row in rows) == made.sum()
+    replayed = [row for lender in ref.lenders for row in lender.history[-months:]]
+    assert sum(row["approvals_to_repay"] for row in replayed) == made.sum()
     if case == "funding_binds":
         assert rows[j]["approvals_to_repay"] == to_repay - 1
     if case == "capital_binds":
@@ -658,48 +744,57 @@ def test_same_draws_give_the_same_month_two_lenders(two_lender_month, case):
 
 
 # ------------------------------------------------------- statistical agreement
-# Agreement settings: small enough for a slow-suite budget, large enough that the
-# seed-to-seed spread is a few tenths of a point of overdue rate.
-N_BORROWERS, BURN_IN, MONTHS = 5000, 30, 30
-SEEDS = (11, 12, 13, 14)
-
-
-def _summary(cls, scenario, seed):
-    df = cls(N_BORROWERS, scenario, "balanced", seed=seed, burn_in=BURN_IN).run(MONTHS)
-    return (
-        float(df["overdue_rate"].mean()),
-        float(df["cum_net_loss"].iloc[-1] / df["originations"].sum()),
-    )
+# Paired runs: with the same seed both models start from the same population and score
+# errors, and only the monthly draws differ. Small enough for the slow suite, with enough
+# seeds that the spread of the paired differences is estimated with 7 degrees of freedom.
+N_BORROWERS, BURN_IN, MONTHS = 1500, 24, 24
+SEEDS = tuple(range(11, 19))
+#: t quantile (two-sided 99%, 7 degrees of freedom) on the paired differences' s.e.
+T_99 = 3.5
+CONFIGS = {
+    "baseline": ("baseline", "balanced"),
+    "severe": ("severe_recession", "balanced"),
+    "two lenders": ("severe_recession", ["balanced", "aggressive"]),
+}
+#: Compared per run: a value of the run's frame, and a floor on the tolerance.
+AGREEMENT = {
+    "mean overdue rate": (lambda df: df["overdue_rate"].mean(), 0.002),
+    "cum net loss / originations": (
+        lambda df: df["cum_net_loss"].iloc[-1] / df["originations"].sum(),
+        0.002,
+    ),
+    "mean new-delinquency rate": (lambda df: df["new_delinquency_rate"].mean(), 0.002),
+    "mean forborne share": (lambda df: df["forborne_share"].mean(), 0.002),
+    "approval rate": (lambda df: df["approvals"].sum() / df["applications"].sum(), 0.005),
+}
 
 
 @pytest.fixture(scope="module")
 def agreement_runs():
     runs = {}
-    for scenario in ("baseline", "severe_recession"):
+    for config, (scenario, policy) in CONFIGS.items():
         for cls in (CreditEconomy, PerAgentEconomy):
-            runs[scenario, cls.__name__] = [_summary(cls, scenario, s) for s in SEEDS]
+            runs[config, cls.__name__] = [
+                cls(N_BORROWERS, scenario, policy, seed=seed, burn_in=BURN_IN).run(MONTHS)
+                for seed in SEEDS
+            ]
     return runs
 
 
-def _mean_se(values):
-    return statistics.fmean(values), statistics.stdev(values) / math.sqrt(len(values))
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("scenario", ["baseline", "severe_recession"])
-@pytest.mark.parametrize(
-    ("metric", "column", "floor"),
-    [("mean overdue rate", 0, 0.002), ("cum net loss / originations", 1, 0.002)],
-)
-def test_agrees_with_credit_economy(agreement_runs, scenario, metric, column, floor):
-    """Means over seeds agree within 3 combined standard errors (plus a small floor)."""
-    vec = [run[column] for run in agreement_runs[scenario, "CreditEconomy"]]
-    ref = [run[column] for run in agreement_runs[scenario, "PerAgentEconomy"]]
-    (m_vec, se_vec), (m_ref, se_ref) = _mean_se(vec), _mean_se(ref)
-    tolerance = 3 * math.hypot(se_vec, se_ref) + floor
+@pytest.mark.parametrize("config", list(CONFIGS))
+@pytest.mark.parametrize("metric", list(AGREEMENT))
+def test_agrees_with_credit_economy(agreement_runs, config, metric):
+    """The mean paired difference is within 3.5 of its standard errors (plus a floor)."""
+    value, floor = AGREEMENT[metric]
+    vec = [value(df) for df in agreement_runs[config, "CreditEconomy"]]
+    ref = [value(df) for df in agreement_runs[config, "PerAgentEconomy"]]
+    diff = [r - v for r, v in zip(ref, vec, strict=True)]
+    mean, se = statistics.fmean(diff), statistics.stdev(diff) / math.sqrt(len(diff))
+    tolerance = T_99 * se + floor
     print(
-        f"\n{scenario} {metric}: CreditEconomy {m_vec:.4%} (se {se_vec:.4%}), "
-        f"PerAgentEconomy {m_ref:.4%} (se {se_ref:.4%}), diff {m_ref - m_vec:+.4%}, "
+        f"\n{config} {metric}: CreditEconomy {statistics.fmean(vec):.4%}, PerAgentEconomy "
+        f"{statistics.fmean(ref):.4%}, paired diff {mean:+.4%} (se {se:.4%}), "
         f"tolerance {tolerance:.4%}"
     )
-    assert abs(m_ref - m_vec) < tolerance
+    assert abs(mean) < tolerance
