@@ -12,9 +12,10 @@ It exists for two reasons:
 * **Cross-checking the rules.** At equal settings the two models agree within sampling
   error; the draws differ (here one Python ``random.Random`` stream, Mesa's
   ``model.random``, drawn per agent when a rule needs a draw: :class:`RandomDraws`). For
-  an exact check, :meth:`PerAgentEconomy.from_credit_economy` copies a ``CreditEconomy``'s
-  state into agents and :class:`RecordedDraws` serves them that economy's own draws of
-  a month: the agents then reproduce its month to rounding, in any activation order
+  an exact check, :class:`RecordedDraws` serves the agents a ``CreditEconomy``'s own
+  draws of a month: given them every month (``PerAgentEconomy(..., draws=...)``) the
+  agents reproduce a whole run to rounding, burn-in included; from a state copied by
+  :meth:`PerAgentEconomy.from_credit_economy`, any month, in any activation order
   (``tests/test_mesa_reference.py``).
 
 **The month.** The rules run in the order of ``CreditEconomy.step``. The rules that
@@ -55,7 +56,8 @@ dynamic rule's approval floor, the capital tests, relief reach and candidates, o
 the month, graded collection, and closing the month (provisions with the forborne stage
 rule, profit, capital, dividends, minimum ratio, failure, the flow-based dynamic rule,
 ``book_measures`` and ``derive``) run the model's own methods on the lender's loans
-viewed as a ``LoanBook`` (:meth:`LenderAgent.book_view`). Market rows use ``combine``.
+viewed as a ``LoanBook`` (:meth:`LenderAgent.book_view`). Market rows use ``combine``;
+``run``, ``metrics`` and ``lender_history`` are ``CreditEconomy``'s.
 
 **Written twice** (the model's code for these runs over whole arrays, with in-place
 updates, masks and aggregates fused with per-borrower steps, so it cannot be called on
@@ -67,6 +69,11 @@ choice; screening, sizing, pricing, term choice and funding order of
 ``Lender.originate``; the write-off and credit-record tests; the market row's economy
 columns. The inline numbers of that code (0.95, 1e-6 and 1e-12 in the labour market,
 the 120-month illness cap, the 0.05 income floor) are repeated here.
+
+**One known difference.** At the end of the burn-in the loan tape keeps the loans open
+then, as ``model.tape`` documents; ``LoanTape.drop_closed`` keeps the loans closed in the
+burn-in too (its open marker, ``closed_month == -1``, is also a burn-in month), so from
+month 0 on the two tapes number their loans differently. The rules are not affected.
 """
 
 from __future__ import annotations
