@@ -69,11 +69,6 @@ choice; screening, sizing, pricing, term choice and funding order of
 ``Lender.originate``; the write-off and credit-record tests; the market row's economy
 columns. The inline numbers of that code (0.95, 1e-6 and 1e-12 in the labour market,
 the 120-month illness cap, the 0.05 income floor) are repeated here.
-
-**One known difference.** At the end of the burn-in the loan tape keeps the loans open
-then, as ``model.tape`` documents; ``LoanTape.drop_closed`` keeps the loans closed in the
-burn-in too (its open marker, ``closed_month == -1``, is also a burn-in month), so from
-month 0 on the two tapes number their loans differently. The rules are not affected.
 """
 
 from __future__ import annotations
@@ -417,6 +412,7 @@ class LenderAgent(Lender):
         self.penalty_monthly = policy.penalty_rate / 12
         self.fees_first = policy.payment_order == "fees_first"
         self.writeoff_months = policy.writeoff_dpd // 30
+        self.written_off_borrowers: list[BorrowerAgent] = []
 
     @property
     def balance(self) -> float:
@@ -438,7 +434,7 @@ class LenderAgent(Lender):
         return book
 
     def service(self) -> None:
-        """6a-6d. Graded collection, relief, write-off and credit records, loan by loan."""
+        """6a, 6b, 6d. Graded collection, relief and credit records, loan by loan."""
         model = self.model
         month, cohorts = model.month, model.relief_cohorts
         book = self.book_view()
@@ -452,13 +448,21 @@ class LenderAgent(Lender):
                 self.accounts["relief_granted"] += 1.0
                 cohorts.record_grants(self.index, month, 1)
         until = month + RECORD_MONTHS
-        for loan in loans:
-            borrower = model.borrowers[loan.borrower]
+        for borrower in self.written_off_borrowers:
+            borrower.record_damaged_until = until
+        for loan in self.loans.values():
+            if loan.dpd >= DEFAULT_DPD_MONTHS:
+                model.borrowers[loan.borrower].record_damaged_until = until
+
+    def write_off_at_horizon(self) -> None:
+        """6c. At the start of the month, write off the loans at the policy's DPD."""
+        model = self.model
+        self.written_off_borrowers = []
+        for loan in list(self.loans.values()):
             if loan.dpd >= self.writeoff_months:
-                self.write_off_loan(loan, borrower, month)
-                borrower.record_damaged_until = until
-            elif loan.dpd >= DEFAULT_DPD_MONTHS:
-                borrower.record_damaged_until = until
+                borrower = model.borrowers[loan.borrower]
+                self.write_off_loan(loan, borrower, model.month)
+                self.written_off_borrowers.append(borrower)
 
     def write_off_loan(self, loan: Loan, borrower: BorrowerAgent, month: int) -> None:
         """Write the loan off; its recovery starts, on its own clock, at the borrower."""
@@ -1055,7 +1059,10 @@ class PerAgentEconomy(mesa.Model):
                     [STATUSES.index(loan.tape_status) for loan in loans], categories=list(STATUSES)
                 ),
                 "seasoned": vintage < 0,
-                "closed_month": [loan.closed_month for loan in loans],
+                "closed_month": pd.array(
+                    [None if loan.status == "open" else loan.closed_month for loan in loans],
+                    dtype="Int32",
+                ),
                 "written_off": [loan.written_off for loan in loans],
                 "recovered": [loan.recovered for loan in loans],
                 "relieved": [bool(loan.relieved) for loan in loans],
@@ -1074,6 +1081,7 @@ class PerAgentEconomy(mesa.Model):
         self._begin_month()
         for lender in self.lenders:
             lender.open_month(lender.book_view(), self.macro.policy_rate)
+            lender.write_off_at_horizon()
         self.hazards = self._labour_hazards()
         borrowers = self.agents_by_type[BorrowerAgent]
         borrowers.shuffle_do("step_dues")

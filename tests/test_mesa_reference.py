@@ -118,6 +118,7 @@ def test_loan_tape_accounts_for_every_loan():
     written_off = tape["status"] == "written_off"
     assert tape.loc[written_off, "written_off"].sum() == pytest.approx(df["writeoffs"].sum())
     assert (tape.loc[~is_open, "closed_month"] >= 0).all()
+    assert tape.loc[is_open, "closed_month"].isna().all()
     assert tape["seasoned"].any() and not tape["seasoned"].all()
     assert tape["recovered"].sum() <= df["recoveries"].sum() + 1e-6
 
@@ -542,13 +543,8 @@ def test_loan_tape_at_month_0_holds_the_open_loans_only():
     assert all(loan.active for loan in ref.tape.values())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="model/tape.py: LoanTape marks open rows with closed_month -1, and burn-in months "
-    "are negative, so drop_closed (closed_month < 0) keeps the loans closed in the burn-in",
-)
 def test_credit_economy_tape_at_month_0_holds_the_open_loans_only():
-    """Where the reference and the model differ (a model bug; see the xfail reason)."""
+    """At the end of the burn-in the tape keeps the loans open then, as the reference's does."""
     eco = CreditEconomy(400, "baseline", "balanced", seed=31, burn_in=24)
     assert len(eco.tape) == np.count_nonzero(eco.book.active)
 
