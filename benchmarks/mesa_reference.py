@@ -810,7 +810,7 @@ class BorrowerAgent(mesa.Agent):
             ]
 
     def apply_for_loan(self) -> None:
-        """7. Maybe apply (``application_probability``), at a lender where no loan is held."""
+        """7. Maybe apply (``borrowers.applicants``), at a lender where no loan is held."""
         p = self.model.params
         if self.repaid_any:
             prob = p.reborrow_probability

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import mesa
 import numpy as np
+from numba import njit
 
 from model._agent_ids import MODEL_IDS
 from model.draws import Draw
@@ -21,19 +22,92 @@ if TYPE_CHECKING:
     from model.economy import CreditEconomy
 
 
+#: Longest illness, in months.
+MAX_ILLNESS_MONTHS = 120
+#: Business-cycle income loss never takes an employed borrower below this share.
+MIN_CYCLE_FACTOR = 0.05
+#: Income below this share of usual income counts as trouble (relief is for temporary
+#: trouble), as do illness and unemployment within ``RECENT_JOB_LOSS_MONTHS``.
+TROUBLE_INCOME_SHARE, RECENT_JOB_LOSS_MONTHS = 0.8, 12
+#: Savings count toward creditworthiness up to this many months of income.
+MAX_BUFFER_MONTHS = 6.0
+
+
+def labour_hazards(
+    working: np.ndarray,
+    jobless: np.ndarray,
+    target_unemployment: float,
+    start_unemployment: float,
+    params: PopulationParams,
+) -> np.ndarray:
+    """This month's job-finding and job-loss probability per segment.
+
+    The aggregate job-finding rate falls as unemployment rises; the job-loss rate is then
+    set so that the expected unemployment after the month equals the scenario's
+    ``target_unemployment`` (the flows track the path). Hazards are spread over segments
+    by their relative rates.
+
+    Args:
+        working: Employed borrowers per segment (``SEGMENTS`` order).
+        jobless: Unemployed borrowers per segment.
+        target_unemployment: The scenario's unemployment rate for this month.
+        start_unemployment: Month-0 unemployment (anchors the finding rate).
+        params: Population parameters.
+
+    Returns:
+        Six probabilities: finding per segment, then loss per segment (a borrower's is
+        entry ``segment + 3 * employed``).
+    """
+    n_unemployed, n = float(jobless.sum()), float(working.sum() + jobless.sum())
+    u_now = n_unemployed / max(n, 1.0)
+    ratio = start_unemployment / max(target_unemployment, 1e-6)
+    find = min(params.job_finding_rate * ratio**params.job_finding_elasticity, 0.95)
+    loss = (target_unemployment - u_now + find * u_now) / max(1.0 - u_now, 1e-12)
+    min_loss = params.min_job_loss_share * params.job_finding_rate * start_unemployment
+    if loss < min_loss:
+        loss = min_loss
+        find = (u_now - target_unemployment + loss * (1.0 - u_now)) / max(u_now, 1e-12)
+    loss, find = float(np.clip(loss, 0.0, 1.0)), float(np.clip(find, 0.0, 1.0))
+    rel_loss = np.asarray(params.job_loss_relative)
+    rel_find = np.asarray(params.job_finding_relative)
+    mean_loss = rel_loss @ working / max(working.sum(), 1)
+    mean_find = rel_find @ jobless / max(jobless.sum(), 1)
+    return np.concatenate(
+        [find * rel_find / max(mean_find, 1e-12), loss * rel_loss / max(mean_loss, 1e-12)]
+    )
+
+
+@njit(cache=True, nogil=True)
+def _employment_counts(segment, employed):
+    working = np.zeros(3, np.int64)
+    jobless = np.zeros(3, np.int64)
+    for i in range(segment.size):
+        if employed[i]:
+            working[segment[i]] += 1
+        else:
+            jobless[segment[i]] += 1
+    return working, jobless
+
+
+@njit(cache=True, nogil=True)
+def _move_jobs(segment, employed, months_unemployed, table, uniform):
+    for i in range(segment.size):
+        if uniform[i] < table[segment[i] + 3 * employed[i]]:
+            employed[i] = not employed[i]
+        months_unemployed[i] = 0 if employed[i] else months_unemployed[i] + 1
+
+
 def labour_market(
     state: BorrowerState,
     target_unemployment: float,
     start_unemployment: float,
     params: PopulationParams,
     uniform: np.ndarray,
-) -> tuple[float, float]:
+) -> np.ndarray:
     """Move borrowers between employment and unemployment for one month.
 
-    The aggregate job-finding rate falls as unemployment rises; the job-loss rate
-    is then set so that the expected unemployment after the month equals the
-    scenario's ``target_unemployment`` (the flows track the path). Hazards are
-    spread over segments by their relative rates.
+    Each borrower loses or finds a job with the probability :func:`labour_hazards` gives
+    their segment, drawn against ``uniform``.
 
     Args:
         state: Borrower state, updated in place (``employed``, ``months_unemployed``).
@@ -43,38 +117,22 @@ def labour_market(
         uniform: One U(0,1) draw per borrower.
 
     Returns:
-        The aggregate (job-loss, job-finding) probabilities used.
+        The hazards used (see :func:`labour_hazards`).
     """
-    employed = state.employed
-    n = employed.size
-    n_unemployed = n - int(np.count_nonzero(employed))
-    u_now = n_unemployed / n
-    ratio = start_unemployment / max(target_unemployment, 1e-6)
-    find = min(params.job_finding_rate * ratio**params.job_finding_elasticity, 0.95)
-    loss = (target_unemployment - u_now + find * u_now) / max(1.0 - u_now, 1e-12)
-    min_loss = params.min_job_loss_share * params.job_finding_rate * start_unemployment
-    if loss < min_loss:
-        loss = min_loss
-        find = (u_now - target_unemployment + loss * (1.0 - u_now)) / max(u_now, 1e-12)
-    loss, find = float(np.clip(loss, 0.0, 1.0)), float(np.clip(find, 0.0, 1.0))
-    # Hazards are fixed per segment: a 6-entry table (segment x employed) does the rest.
-    seg = state.segment
-    in_segment = [seg == k for k in range(3)]  # int8 compares: cheaper than bincount
-    working = np.array([np.count_nonzero(employed & mask) for mask in in_segment])
-    jobless = np.array([np.count_nonzero(mask) for mask in in_segment]) - working
-    rel_loss = np.asarray(params.job_loss_relative)
-    rel_find = np.asarray(params.job_finding_relative)
-    mean_loss = rel_loss @ working / max(working.sum(), 1)
-    mean_find = rel_find @ jobless / max(jobless.sum(), 1)
-    table = np.concatenate(
-        [find * rel_find / max(mean_find, 1e-12), loss * rel_loss / max(mean_loss, 1e-12)]
-    )
-    p = table[seg + np.int8(3) * employed]  # int8 keys: no int64 temporary
-    np.logical_xor(employed, uniform < p, out=employed)
-    months = state.months_unemployed
-    months += 1
-    months *= ~employed
-    return loss, find
+    working, jobless = _employment_counts(state.segment, state.employed)
+    table = labour_hazards(working, jobless, target_unemployment, start_unemployment, params)
+    _move_jobs(state.segment, state.employed, state.months_unemployed, table, uniform)
+    return table
+
+
+@njit(cache=True, nogil=True)
+def _age_illness(ill_months, rate, uniform, onset):
+    for i in range(ill_months.size):
+        if ill_months[i] > 0:
+            ill_months[i] -= 1
+            onset[i] = False
+        else:
+            onset[i] = uniform[i] < rate
 
 
 def illness(
@@ -96,20 +154,58 @@ def illness(
     Returns:
         Boolean mask of borrowers who fell ill this month (they bear the one-off cost).
     """
-    ill = state.ill_months > 0
     rate = min(params.illness_rate * illness_factor, 1.0)
-    onset = ~ill & (onset_uniform < rate)
-    months = state.ill_months
-    months -= ill
+    onset = np.empty(state.ill_months.size, bool)
+    _age_illness(state.ill_months, rate, onset_uniform, onset)
     new = np.flatnonzero(onset)
     # Geometric duration on 1, 2, ... months with mean ``illness_months``.
     stay = 1.0 - 1.0 / params.illness_months
+    months = state.ill_months
     if stay > 0:
         duration = np.ceil(np.log1p(-duration_draw(new)) / np.log(stay))
-        months[new] = np.clip(duration, 1, 120)
+        months[new] = np.clip(duration, 1, MAX_ILLNESS_MONTHS)
     else:
         months[new] = 1
     return onset
+
+
+@njit(cache=True, nogil=True)
+def _shock_exponent(shock_sd, shock_half_var, idiosyncratic, common, rho, out):
+    own, shared = np.sqrt(1.0 - rho), np.sqrt(rho) * common
+    for i in range(out.size):
+        out[i] = shock_sd[i] * (own * idiosyncratic[i] + shared) - shock_half_var[i]
+
+
+@njit(cache=True, nogil=True)
+def _earn(
+    shock,
+    base_income,
+    cycle_beta,
+    employed,
+    months_unemployed,
+    ill_months,
+    wage_index,
+    gap,
+    benefit_months,
+    replacement,
+    assistance,
+    illness_loss,
+    weight,
+    income,
+    smoothed,
+):
+    for i in range(base_income.size):
+        if employed[i]:
+            value = shock[i] * base_income[i] * wage_index
+            if gap > 0:
+                value *= max(1.0 - cycle_beta[i] * gap, MIN_CYCLE_FACTOR)
+        else:
+            ratio = replacement if months_unemployed[i] <= benefit_months else assistance
+            value = base_income[i] * wage_index * ratio
+        if ill_months[i] != 0:
+            value *= 1.0 - illness_loss
+        income[i] = value
+        smoothed[i] = smoothed[i] * (1.0 - weight) + weight * value
 
 
 def income(
@@ -135,33 +231,56 @@ def income(
         common_shock: This month's common factor Z ~ N(0, 1).
         idiosyncratic: One N(0, 1) draw per borrower.
     """
-    rho = params.income_common_share
-    if rho > 0:
-        log_shock = np.sqrt(1.0 - rho) * idiosyncratic
-        log_shock += np.sqrt(rho) * common_shock
-        log_shock *= state.shock_sd
-    else:
-        log_shock = state.shock_sd * idiosyncratic
-    log_shock -= state.shock_half_var
-    value = np.exp(log_shock, out=log_shock)
-    value *= state.base_income
-    value *= macro.wage_index
-    gap = max(macro.unemployment - start_unemployment, 0.0)
-    if gap > 0:
-        value *= np.maximum(1.0 - state.cycle_beta * gap, 0.05)
-    jobless = np.flatnonzero(~state.employed)
-    ratio = np.where(
-        state.months_unemployed[jobless] <= params.benefit_months,
-        params.replacement_ratio,
-        params.assistance_ratio,
+    # The exponential is numpy's (vectorised; numba's scalar one is five times slower).
+    shock = np.empty(idiosyncratic.size)
+    _shock_exponent(
+        state.shock_sd,
+        state.shock_half_var,
+        idiosyncratic,
+        float(common_shock),
+        float(params.income_common_share),
+        shock,
     )
-    value[jobless] = state.base_income[jobless] * macro.wage_index * ratio
-    value[np.flatnonzero(state.ill_months != 0)] *= 1.0 - params.illness_income_loss
-    state.income = value
-    weight = params.income_smoothing
-    smoothed = state.smoothed_income
-    smoothed *= 1.0 - weight
-    smoothed += weight * value
+    np.exp(shock, out=shock)
+    _earn(
+        shock,
+        state.base_income,
+        state.cycle_beta,
+        state.employed,
+        state.months_unemployed,
+        state.ill_months,
+        float(macro.wage_index),
+        max(macro.unemployment - start_unemployment, 0.0),
+        int(params.benefit_months),
+        float(params.replacement_ratio),
+        float(params.assistance_ratio),
+        float(params.illness_income_loss),
+        float(params.income_smoothing),
+        state.income,
+        state.smoothed_income,
+    )
+
+
+@njit(cache=True, nogil=True)
+def _needs(
+    savings,
+    income_,
+    essentials,
+    habit,
+    protect_share,
+    fell_ill,
+    base_income,
+    price,
+    medical,
+    cash,
+    protected,
+):
+    for i in range(savings.size):
+        c = savings[i] + income_[i] - essentials[i] * price
+        if fell_ill[i]:
+            c -= medical * base_income[i]
+        cash[i] = c
+        protected[i] = habit[i] * protect_share[i]
 
 
 def spending_needs(
@@ -179,11 +298,34 @@ def spending_needs(
         ``(cash, protected)``: savings + income - essentials - medical costs (may be
         negative), and the discretionary amount spent before debt.
     """
-    cash = state.savings + state.income
-    cash -= state.essentials * macro.price_index
-    ill = np.flatnonzero(fell_ill)
-    cash[ill] -= params.illness_cost * state.base_income[ill] * macro.wage_index
-    return cash, state.habit * state.protect_share
+    n = state.savings.size
+    cash, protected = np.empty(n), np.empty(n)
+    medical = float(params.illness_cost * macro.wage_index)
+    _needs(
+        state.savings,
+        state.income,
+        state.essentials,
+        state.habit,
+        state.protect_share,
+        fell_ill,
+        state.base_income,
+        float(macro.price_index),
+        medical,
+        cash,
+        protected,
+    )
+    return cash, protected
+
+
+@njit(cache=True, nogil=True)
+def _spend_and_save(
+    remaining, habit, buffer_target, smoothed, disc_share, spend_down, adjustment, savings
+):
+    for i in range(remaining.size):
+        left = max(remaining[i] - habit[i], 0.0)  # after the habit (never negative)
+        left -= max(left - buffer_target[i] * smoothed[i], 0.0) * spend_down
+        savings[i] = left
+        habit[i] += (disc_share[i] * smoothed[i] - habit[i]) * adjustment
 
 
 def settle_spending(state: BorrowerState, params: PopulationParams, remaining: np.ndarray) -> None:
@@ -198,26 +340,16 @@ def settle_spending(state: BorrowerState, params: PopulationParams, remaining: n
         params: Population parameters.
         remaining: Cash left after essentials and debt payments.
     """
-    # After discretionary spending (the habit is never negative).
-    left = np.subtract(remaining, state.habit)
-    np.maximum(left, 0.0, out=left)
-    excess = state.buffer_target * state.smoothed_income
-    np.subtract(left, excess, out=excess)
-    np.maximum(excess, 0.0, out=excess)
-    excess *= params.savings_spend_down
-    left -= excess
-    state.savings = left
-    step = state.disc_share * state.smoothed_income
-    step -= state.habit
-    step *= params.habit_adjustment
-    state.habit += step
-
-
-#: Income below this share of usual income counts as trouble (relief is for temporary
-#: trouble), as do illness and unemployment within ``RECENT_JOB_LOSS_MONTHS``.
-TROUBLE_INCOME_SHARE, RECENT_JOB_LOSS_MONTHS = 0.8, 12
-#: Savings count toward creditworthiness up to this many months of income.
-MAX_BUFFER_MONTHS = 6.0
+    _spend_and_save(
+        remaining,
+        state.habit,
+        state.buffer_target,
+        state.smoothed_income,
+        state.disc_share,
+        float(params.savings_spend_down),
+        float(params.habit_adjustment),
+        state.savings,
+    )
 
 
 def asks_for_relief(
@@ -289,20 +421,48 @@ def true_quality(
     )
 
 
-def application_probability(
-    state: BorrowerState, params: PopulationParams, repaid_any: np.ndarray
-) -> np.ndarray:
-    """Each borrower's chance of applying for a loan this month.
+@njit(cache=True, nogil=True)
+def _choose_applicants(apply_base, distressed, repaid_any, multiplier, reborrow, uniform, out):
+    n = 0
+    for i in range(apply_base.size):
+        if repaid_any[i]:
+            prob = reborrow
+        elif distressed[i]:
+            prob = apply_base[i] * multiplier
+        else:
+            prob = apply_base[i]
+        if uniform[i] < prob:
+            out[n] = i
+            n += 1
+    return n
 
-    The base rate (higher for the young, over-spenders and the less literate) is
-    multiplied in distress; a borrower who has just repaid a loan applies again with
-    ``reborrow_probability``.
+
+def applicants(
+    state: BorrowerState, params: PopulationParams, repaid_any: np.ndarray, uniform: np.ndarray
+) -> np.ndarray:
+    """The borrowers who apply for a loan this month (indices, ascending).
+
+    A borrower applies with their base rate (higher for the young, over-spenders and the
+    less literate), multiplied in distress; one who has just repaid a loan applies again
+    with ``reborrow_probability``.
+
+    Args:
+        state: Borrower state (read).
+        params: Population parameters.
+        repaid_any: Whether each borrower repaid a loan in full this month.
+        uniform: One U(0,1) draw per borrower: applies when below the probability.
     """
-    prob = state.apply_base.copy()
-    distressed = np.flatnonzero(state.distressed)
-    prob[distressed] *= params.distress_apply_multiplier
-    prob[repaid_any] = params.reborrow_probability
-    return prob
+    out = np.empty(uniform.size, np.intp)
+    n = _choose_applicants(
+        state.apply_base,
+        state.distressed,
+        repaid_any,
+        float(params.distress_apply_multiplier),
+        float(params.reborrow_probability),
+        uniform,
+        out,
+    )
+    return out[:n].copy()
 
 
 class Borrower(mesa.Agent):

@@ -24,6 +24,7 @@ import hashlib
 from collections.abc import Callable
 
 import numpy as np
+from numba import njit
 from scipy.special import ndtri
 
 #: Sequential streams, one per purpose.
@@ -64,6 +65,25 @@ def stream_seed(seeds: np.random.SeedSequence, name: str) -> np.random.SeedSeque
         spawn_key=(*seeds.spawn_key, stream_key(name)),
         pool_size=seeds.pool_size,
     )
+
+
+@njit(cache=True, nogil=True)
+def _fill_standard_normal(rng, out):
+    for i in range(out.size):
+        out[i] = rng.standard_normal()
+
+
+def standard_normal(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``rng.standard_normal(n)``, drawn by numba's copy of numpy's ziggurat.
+
+    The same numbers, and the generator left in the same state, as numpy's own method
+    (tested), about three times faster: the income shocks are the month's largest draw.
+    """
+    if not isinstance(rng, np.random.Generator):  # a stand-in (tests record the draws)
+        return rng.standard_normal(n)
+    out = np.empty(n)
+    _fill_standard_normal(rng, out)
+    return out
 
 
 def named_streams(seeds: np.random.SeedSequence) -> dict[str, np.random.Generator]:

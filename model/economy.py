@@ -19,6 +19,7 @@ from model.draws import (
     RandomAccessUniform,
     named_streams,
     normal_quantile,
+    standard_normal,
     stream_seed,
 )
 from model.lender import RECORD_MONTHS, Lender
@@ -235,13 +236,10 @@ class CreditEconomy(mesa.Model):
         self.relief_cohorts = RedefaultCohorts(n_lenders, -self.burn_in, self.burn_in + 60)
         self.lenders = [Lender(self, j, p, n_borrowers) for j, p in enumerate(policies)]
         self.score_error = self.streams["screening"].standard_normal((n_lenders, n_borrowers))
-        # Each lender's pay threshold at stage 0 (willingness is fixed per borrower).
-        self._stage0_thresholds = [
-            repayment.pay_threshold(
-                self.state.willingness, lender.collection_pressure(self.book).base_effect
-            )
-            for lender in self.lenders
-        ]
+        # Collection stages by DPD bucket, one row per lender (policies are fixed).
+        stages = [lender.stage_effects() for lender in self.lenders]
+        self._pay_effect = np.array([effect for effect, _ in stages])
+        self._squeeze = np.array([squeeze for _, squeeze in stages])
         raw = rules.true_quality(
             self.state, population, np.arange(n_borrowers), np.zeros(n_borrowers), 1.0
         )
@@ -384,7 +382,7 @@ class CreditEconomy(mesa.Model):
             m.macro,
             self.start_unemployment,
             m.common_factor,
-            self.streams["income"].standard_normal(n),
+            standard_normal(self.streams["income"], n),
         )
 
     def _fall_due(self, m: Month) -> None:
@@ -406,8 +404,7 @@ class CreditEconomy(mesa.Model):
         """
         if len(self.lenders) == 1 or not self.params.borrow_to_repay:
             return
-        pressure = [lender.collection_pressure(self.book) for lender in self.lenders]
-        available = repayment.available_cash(m.cash, m.protected, pressure)
+        available = repayment.available_cash(self.book.dpd, self._squeeze, m.cash, m.protected)
         shortfall = m.due.sum(axis=0) - available
         short = np.flatnonzero(shortfall > 1e-6)
         target = self._free_lender(short, m.number)
@@ -419,22 +416,21 @@ class CreditEconomy(mesa.Model):
     def _pay(self, m: Month) -> None:
         """5c. Borrowers pay their dues (pressing lenders first), then recoveries on old debt."""
         n_lenders = len(self.lenders)
-        pressure = [lender.collection_pressure(self.book) for lender in self.lenders]
         uniform = self.streams["repayment"].random((n_lenders, self.n_borrowers))
-        tie_break = (
-            self.streams["payment_order"].random((n_lenders, self.n_borrowers))
-            if n_lenders > 1
-            else None
-        )
+        if n_lenders > 1:
+            tie_break = self.streams["payment_order"].random((n_lenders, self.n_borrowers))
+        else:
+            tie_break = np.zeros((1, 1))  # one lender: no order to break ties in
         m.paid, available = repayment.pay_loans(
-            pressure,
-            self.state.willingness,
-            self._stage0_thresholds,
+            self.book.dpd,
+            m.due,
             m.cash,
             m.protected,
-            m.due,
+            self.state.willingness,
             uniform,
             tie_break,
+            self._pay_effect,
+            self._squeeze,
         )
         m.remaining = m.cash - m.paid[0] if n_lenders == 1 else m.cash - m.paid.sum(axis=0)
         shares = [repayment.recovery_share(x.policy.collection_intensity) for x in self.lenders]
@@ -509,8 +505,9 @@ class CreditEconomy(mesa.Model):
     def _originate(self, m: Month) -> None:
         """7. Applicants (more in distress) are scored, screened, sized, priced and funded."""
         state = self.state
-        prob = rules.application_probability(state, self.params, m.repaid.any(axis=0))
-        applicants = np.flatnonzero(self.streams["applications"].random(self.n_borrowers) < prob)
+        repaid_any = m.repaid[0] if len(self.lenders) == 1 else m.repaid.any(axis=0)
+        uniform = self.streams["applications"].random(self.n_borrowers)
+        applicants = rules.applicants(state, self.params, repaid_any, uniform)
         target = self._free_lender(applicants, m.number)
         for lender in self.lenders:
             idx = applicants[target == lender.index]

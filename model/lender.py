@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
 from model import loans
 from model._agent_ids import MODEL_IDS
-from model.loans import DEFAULT_DPD_MONTHS, LoanBook, RedefaultCohorts, Settlement, annuity_factor
+from model.loans import (
+    BookSummary,
+    LoanBook,
+    RedefaultCohorts,
+    Settlement,
+    annuity_factor,
+)
 from model.metrics import FLOW_FIELDS, book_measures, derive
 from model.policy import RiskPolicy
 from model.population import PopulationParams
@@ -43,36 +49,6 @@ FLOW_MONTHS = 3
 #: IFRS 9 stage of a forborne loan: stage 2 while it pays (the provision rate of 31-60
 #: DPD, index 2 of ``provision_rates``), stage 3 once it re-defaults (90+, index 4).
 FORBORNE_STAGE2, FORBORNE_STAGE3 = 2, 4
-
-
-class CollectionPressure(NamedTuple):
-    """A lender's collection stages this month, kept sparse: most slots are at stage 0.
-
-    Current and closed slots (DPD 0) are at stage 0 (``base_effect``, ``base_squeeze``);
-    only the overdue slots are listed.
-
-    Attributes:
-        overdue: Borrower indices of the overdue slots.
-        pay_effect: Share of a reluctant borrower's gap to certain payment that
-            collection closes, at ``overdue``.
-        squeeze: Share of protected spending the borrower gives up to pay, at ``overdue``.
-        base_effect: Pay effect at stage 0 (the pre-due reminder).
-        base_squeeze: Squeeze at stage 0.
-    """
-
-    overdue: np.ndarray
-    pay_effect: np.ndarray
-    squeeze: np.ndarray
-    base_effect: float
-    base_squeeze: float
-
-    def dense(self, n_borrowers: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(pay_effect, squeeze)`` as arrays over all ``n_borrowers`` slots."""
-        effect = np.full(n_borrowers, self.base_effect)
-        squeeze = np.full(n_borrowers, self.base_squeeze)
-        effect[self.overdue] = self.pay_effect
-        squeeze[self.overdue] = self.squeeze
-        return effect, squeeze
 
 
 class Lender(mesa.Agent):
@@ -148,16 +124,17 @@ class Lender(mesa.Agent):
         open_loans = int(np.count_nonzero(book.active[self.index]))
         self.accounts["servicing_cost"] = open_loans * self.policy.servicing_cost
 
-    def collection_pressure(self, book: LoanBook) -> CollectionPressure:
-        """This lender's collection stage on every slot, for the coming payments."""
+    def stage_effects(self) -> tuple[np.ndarray, np.ndarray]:
+        """This lender's collection stages by DPD bucket (current, 1-30, ..., 90+).
+
+        Returns:
+            ``(pay_effect, squeeze)``: the share of a reluctant borrower's gap to certain
+            payment each stage closes, and the share of protected spending it squeezes out
+            (both at the policy's collection intensity; on current loans, the pre-due
+            reminder).
+        """
         intensity = self.policy.collection_intensity
-        effect, squeeze = STAGE_PAY_EFFECT * intensity, STAGE_SQUEEZE * intensity
-        dpd = book.dpd[self.index]
-        overdue = np.flatnonzero(dpd != 0)
-        bucket = np.minimum(dpd[overdue], DEFAULT_DPD_MONTHS)
-        return CollectionPressure(
-            overdue, effect[bucket], squeeze[bucket], float(effect[0]), float(squeeze[0])
-        )
+        return STAGE_PAY_EFFECT * intensity, STAGE_SQUEEZE * intensity
 
     def accrue(self, book: LoanBook) -> np.ndarray:
         """Accrue the month's interest on this lender's loans and book it; return what is due."""
@@ -383,7 +360,8 @@ class Lender(mesa.Agent):
             The month's row of this lender's metrics.
         """
         a = self.accounts
-        provisions = self._allowance(book)
+        summary = book.summary(self.index)
+        provisions = self._allowance(summary)
         a["provision_charge"] = provisions - self.provisions
         self.provisions = provisions
         a["profit"] = (
@@ -398,7 +376,7 @@ class Lender(mesa.Agent):
             - a["acquisition_cost"]
             - a["servicing_cost"]
         )
-        row = {**a, **book_measures(book, self.index)}
+        row = {**a, **book_measures(summary)}
         self._book = row["balance"]
         if self.capital is not None:
             self._move_capital(row)
@@ -415,16 +393,13 @@ class Lender(mesa.Agent):
             self.history.append(row)
         return row
 
-    def _allowance(self, book: LoanBook) -> float:
-        j, rates = self.index, self.policy.provision_rates
-        allowance = float(np.dot(rates, book.balance_by_bucket(j)))
-        forborne = np.flatnonzero(book.forborne[j])
-        if forborne.size:
-            dpd = book.dpd[j, forborne]
-            held = np.asarray(rates)[np.minimum(dpd, DEFAULT_DPD_MONTHS)]
-            stage = np.where(dpd > 0, rates[FORBORNE_STAGE3], rates[FORBORNE_STAGE2])
-            allowance += float(np.dot(np.maximum(stage - held, 0.0), book.balance[j, forborne]))
-        return allowance
+    def _allowance(self, summary: BookSummary) -> float:
+        """The provision matrix over the book; forborne loans at stage 2 or 3 at least."""
+        rates = np.asarray(self.policy.provision_rates)
+        stage = np.full(len(rates), rates[FORBORNE_STAGE3])
+        stage[0] = rates[FORBORNE_STAGE2]  # a forborne loan paying: stage 2
+        extra = np.maximum(stage - rates, 0.0)
+        return float(rates @ summary.balances + extra @ summary.forborne_balances)
 
     def _move_capital(self, row: dict[str, float]) -> None:
         self.capital += row["profit"]

@@ -212,6 +212,62 @@ def _settle_row(
     return fees_charged, current_balance, newly_delinquent, n_new
 
 
+@njit(cache=True, nogil=True)
+def _empty_slots(borrowers, active, loan_id, balance, arrears, fees_due, dpd, months_left,
+                 forborne):  # fmt: skip
+    for i in borrowers:
+        active[i] = False
+        loan_id[i] = -1
+        balance[i] = 0.0
+        arrears[i] = 0.0
+        fees_due[i] = 0.0
+        dpd[i] = 0
+        months_left[i] = 0
+        forborne[i] = False
+
+
+class BookSummary(NamedTuple):
+    """A lender's open loans by DPD bucket (``BUCKETS`` order): all, and the forborne."""
+
+    counts: np.ndarray
+    balances: np.ndarray
+    forborne_counts: np.ndarray
+    forborne_balances: np.ndarray
+
+
+@njit(cache=True, nogil=True)
+def _summarise_row(active, dpd, balance, forborne, counts, balances):
+    # Local sums of the common case (not forborne) stay in registers.
+    c0 = c1 = c2 = c3 = c4 = 0
+    b0 = b1 = b2 = b3 = b4 = 0.0
+    for i in range(active.size):
+        if not active[i]:
+            continue
+        d = dpd[i]
+        if forborne[i]:
+            bucket = min(d, DEFAULT_DPD_MONTHS)
+            counts[1, bucket] += 1
+            balances[1, bucket] += balance[i]
+        elif d == 0:
+            c0 += 1
+            b0 += balance[i]
+        elif d == 1:
+            c1 += 1
+            b1 += balance[i]
+        elif d == 2:
+            c2 += 1
+            b2 += balance[i]
+        elif d == 3:
+            c3 += 1
+            b3 += balance[i]
+        else:
+            c4 += 1
+            b4 += balance[i]
+    counts[0, 0], counts[0, 1], counts[0, 2], counts[0, 3], counts[0, 4] = c0, c1, c2, c3, c4
+    balances[0, 0], balances[0, 1], balances[0, 2] = b0, b1, b2
+    balances[0, 3], balances[0, 4] = b3, b4
+
+
 class Settlement(NamedTuple):
     """What :func:`settle` did to one lender's loans this month.
 
@@ -280,26 +336,26 @@ class LoanBook:
         self.redefaulted = np.zeros(shape, bool)
         self.relief_month = np.zeros(shape, np.int32)
 
-    def bucket_counts(self, lender: int | None = None) -> np.ndarray:
-        """Open loans per DPD bucket (``BUCKETS`` order) at ``lender``, or at every lender.
+    def bucket_counts(self, lender: int) -> np.ndarray:
+        """Open loans per DPD bucket (``BUCKETS`` order) at ``lender`` (counts only: fast).
 
         Closed slots hold DPD 0, so they are counted out of the current bucket.
         """
-        dpd = self.dpd if lender is None else self.dpd[lender]
-        active = self.active if lender is None else self.active[lender]
+        dpd = self.dpd[lender]
         late = [np.count_nonzero(dpd == k) for k in range(1, DEFAULT_DPD_MONTHS)]
         late.append(np.count_nonzero(dpd >= DEFAULT_DPD_MONTHS))
-        return np.array([np.count_nonzero(active) - sum(late), *late], dtype=np.int64)
+        total = np.count_nonzero(self.active[lender])
+        return np.array([total - sum(late), *late], dtype=np.int64)
 
-    def balance_by_bucket(self, lender: int) -> np.ndarray:
-        """Balance of the open loans per DPD bucket (``BUCKETS`` order) at ``lender``."""
-        dpd, balance = self.dpd[lender], self.balance[lender]
-        late = np.flatnonzero(dpd != 0)  # closed slots hold DPD 0 and zero balance
-        sums = np.bincount(
-            np.minimum(dpd[late], DEFAULT_DPD_MONTHS), weights=balance[late], minlength=len(BUCKETS)
-        )
-        sums[0] = max(float(balance.sum()) - float(sums[1:].sum()), 0.0)
-        return sums
+    def summary(self, lender: int) -> BookSummary:
+        """Counts and balances of ``lender``'s open loans by DPD bucket (one pass)."""
+        counts = np.zeros((2, len(BUCKETS)), np.int64)
+        balances = np.zeros((2, len(BUCKETS)))
+        _summarise_row(
+            self.active[lender], self.dpd[lender], self.balance[lender], self.forborne[lender],
+            counts, balances,
+        )  # fmt: skip
+        return BookSummary(counts[0] + counts[1], balances[0] + balances[1], counts[1], balances[1])
 
     def debt_service(self, borrowers: np.ndarray, lender: int | None = None) -> np.ndarray:
         """Scheduled instalments of the open loans of ``borrowers``.
@@ -351,11 +407,10 @@ class LoanBook:
     def close(self, lender: int, borrowers: np.ndarray) -> None:
         """Empty the slots of closed or written-off loans."""
         j = lender
-        self.active[j, borrowers] = False
-        self.loan_id[j, borrowers] = -1
-        for name in ("balance", "arrears", "fees_due", "dpd", "months_left"):
-            getattr(self, name)[j, borrowers] = 0
-        self.forborne[j, borrowers] = False
+        _empty_slots(
+            borrowers, self.active[j], self.loan_id[j], self.balance[j], self.arrears[j],
+            self.fees_due[j], self.dpd[j], self.months_left[j], self.forborne[j],
+        )  # fmt: skip
 
     def describe_borrower(self, index: int) -> list[dict[str, Any]]:
         """The open loans of borrower ``index`` as plain dicts (for inspection)."""

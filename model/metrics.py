@@ -21,9 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
-from model.loans import LoanBook
+from model.loans import BookSummary
 
 #: Units a metric may have: shares in [0, 1] (shown as %), currency units, counts,
 #: months, score points, and indices (levels without a unit).
@@ -341,16 +339,17 @@ def combine(rows: Sequence[Mapping[str, float]]) -> dict[str, float]:
     return derive(out)
 
 
-def book_measures(book: LoanBook, lender: int) -> dict[str, float]:
-    """The ``"book"`` metrics of one lender's loans at the end of a month."""
-    current, m1, m2, m3, npl = (int(c) for c in book.bucket_counts(lender))
-    balance, dpd = book.balance[lender], book.dpd[lender]
-    forborne = book.forborne[lender]
-    n_forborne = int(np.count_nonzero(forborne))
-    forborne_current = int(np.count_nonzero(forborne & (dpd == 0)))
+def book_measures(summary: BookSummary) -> dict[str, float]:
+    """The ``"book"`` metrics of one lender's loans at the end of a month.
+
+    Args:
+        summary: The lender's open loans by DPD bucket (``LoanBook.summary``).
+    """
+    current, m1, m2, m3, npl = (int(c) for c in summary.counts)
+    forborne = summary.forborne_counts
     return {
         "active_loans": current + m1 + m2 + m3 + npl,
-        "balance": float(balance.sum()),
+        "balance": float(summary.balances.sum()),
         "loans_current": current,
         "loans_1_30": m1,
         "loans_31_60": m2,
@@ -358,7 +357,7 @@ def book_measures(book: LoanBook, lender: int) -> dict[str, float]:
         "overdue_loans": m1 + m2 + m3 + npl,
         "overdue_loans_30": m2 + m3 + npl,
         "npl_loans": npl,
-        "overdue_balance": float(balance[dpd > 0].sum()),  # closed slots have DPD 0
-        "forborne_loans": n_forborne,
-        "underlying_overdue_loans": m1 + m2 + m3 + npl + forborne_current,
+        "overdue_balance": float(summary.balances[1:].sum()),
+        "forborne_loans": int(forborne.sum()),
+        "underlying_overdue_loans": m1 + m2 + m3 + npl + int(forborne[0]),
     }

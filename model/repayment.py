@@ -6,15 +6,18 @@ of that protection. Loans are paid in order of collection pressure (the lender p
 hardest first, ties at random), each in full or with all that is left; a reluctant
 borrower (``willingness`` < 1) skips a payment unless collection persuades them.
 Written-off debts in recovery then get a share of what is left (``model.recoveries``).
+
+A lender's collection stages come as two tables by DPD bucket (current, 1-30, 31-60,
+61-90, 90+; ``Lender.stage_effects``): the share of a reluctant borrower's gap to certain
+payment that the stage closes, and the share of protected spending it squeezes out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
+from numba import njit
 
-from model.lender import CollectionPressure
+from model.loans import DEFAULT_DPD_MONTHS
 
 #: Share of a borrower's spare cash (at most the month's income) collected each month on
 #: written-off debt with no collection effort, and the extra share at full intensity.
@@ -26,27 +29,7 @@ def recovery_share(collection_intensity: float) -> float:
     return RECOVERY_BASE + RECOVERY_COLLECTION * collection_intensity
 
 
-def available_cash(
-    cash: np.ndarray, protected: np.ndarray, pressure: Sequence[CollectionPressure]
-) -> np.ndarray:
-    """Cash a borrower can put to debt this month.
-
-    Cash after essentials, less the protected discretionary spending; the strongest
-    collection stage a borrower faces (``pressure``, one per lender, from
-    ``Lender.collection_pressure``) makes them give up part of it.
-    """
-    if len(pressure) == 1:
-        base, pressed, squeeze = pressure[0].base_squeeze, pressure[0].overdue, pressure[0].squeeze
-    else:
-        strongest = np.max([p.dense(cash.size)[1] for p in pressure], axis=0)
-        base, pressed = 0.0, np.flatnonzero(strongest != 0)
-        squeeze = strongest[pressed]
-    available = cash - protected if base == 0.0 else cash - protected * (1.0 - base)
-    available[pressed] = cash[pressed] - protected[pressed] * (1.0 - squeeze)
-    return np.maximum(available, 0.0, out=available)
-
-
-def pay_threshold(willingness: np.ndarray, pay_effect: np.ndarray | float) -> np.ndarray:
+def pay_threshold(willingness: np.ndarray | float, pay_effect: np.ndarray | float):
     """Probability a borrower pays an instalment they can afford: ``w + (1 - w) * effect``.
 
     Collection closes a share ``pay_effect`` of a reluctant borrower's gap to certain
@@ -55,77 +38,118 @@ def pay_threshold(willingness: np.ndarray, pay_effect: np.ndarray | float) -> np
     return willingness + (1.0 - willingness) * pay_effect
 
 
-def willing_to_pay(
-    pressure: CollectionPressure,
-    willingness: np.ndarray,
-    stage0_threshold: np.ndarray,
-    uniform: np.ndarray,
+@njit(cache=True, nogil=True)
+def _squeezed(dpd, squeeze, i):
+    """Largest squeeze the lenders put on borrower ``i`` (stage 0 squeezes nothing)."""
+    strongest = 0.0
+    for j in range(dpd.shape[0]):
+        strongest = max(strongest, squeeze[j, min(dpd[j, i], DEFAULT_DPD_MONTHS)])
+    return strongest
+
+
+@njit(cache=True, nogil=True)
+def _available(dpd, squeeze, cash, protected, out):
+    for i in range(cash.size):
+        keep = protected[i] * (1.0 - _squeezed(dpd, squeeze, i))
+        out[i] = max(cash[i] - keep, 0.0)
+
+
+@njit(cache=True, nogil=True)
+def _pay_one(dpd, due, cash, protected, willingness, uniform, effect, squeeze, paid, left):
+    for i in range(cash.size):
+        bucket = min(dpd[i], DEFAULT_DPD_MONTHS)
+        available = max(cash[i] - protected[i] * (1.0 - squeeze[bucket]), 0.0)
+        w = willingness[i]
+        pay = min(due[i], available) if uniform[i] < w + (1.0 - w) * effect[bucket] else 0.0
+        paid[i] = pay
+        left[i] = available - pay
+
+
+@njit(cache=True, nogil=True)
+def _pay(dpd, due, cash, protected, willingness, uniform, tie_break, effect, squeeze, paid, left):
+    n_lenders = dpd.shape[0]
+    if n_lenders == 1:
+        _pay_one(dpd[0], due[0], cash, protected, willingness, uniform[0], effect[0],
+                 squeeze[0], paid[0], left)  # fmt: skip
+        return
+    order = np.empty(n_lenders, np.int64)
+    key = np.empty(n_lenders)
+    for i in range(cash.size):
+        available = max(cash[i] - protected[i] * (1.0 - _squeezed(dpd, squeeze, i)), 0.0)
+        for j in range(n_lenders):  # pressing hardest first, ties by the random draw
+            order[j] = j
+            key[j] = -effect[j, min(dpd[j, i], DEFAULT_DPD_MONTHS)]
+        for a in range(1, n_lenders):
+            b = a
+            while b > 0 and (
+                key[order[b]] < key[order[b - 1]]
+                or (
+                    key[order[b]] == key[order[b - 1]]
+                    and tie_break[order[b], i] < tie_break[order[b - 1], i]
+                )
+            ):
+                order[b], order[b - 1] = order[b - 1], order[b]
+                b -= 1
+        w = willingness[i]
+        for k in range(n_lenders):
+            j = order[k]
+            if uniform[j, i] < w + (1.0 - w) * effect[j, min(dpd[j, i], DEFAULT_DPD_MONTHS)]:
+                pay = min(due[j, i], available)
+            else:
+                pay = 0.0
+            paid[j, i] = pay
+            available -= pay
+        left[i] = available
+
+
+def available_cash(
+    dpd: np.ndarray, squeeze: np.ndarray, cash: np.ndarray, protected: np.ndarray
 ) -> np.ndarray:
-    """Whether each borrower would pay one lender's instalment this month.
+    """Cash each borrower can put to debt this month.
+
+    Cash after essentials, less the protected discretionary spending; the strongest
+    collection stage a borrower faces makes them give up part of it.
 
     Args:
-        pressure: That lender's collection pressure this month.
-        willingness: Each borrower's willingness ``w`` (fixed per borrower).
-        stage0_threshold: :func:`pay_threshold` at the lender's stage-0 effect (the
-            pre-due reminder), computed once per lender since willingness is fixed.
-        uniform: One U(0,1) draw per borrower.
+        dpd: Months past due per loan slot, shape (lenders, borrowers).
+        squeeze: Each lender's squeeze by DPD bucket, shape (lenders, 5).
+        cash: Savings + income - essentials - medical costs, per borrower.
+        protected: Discretionary spending kept before debt, per borrower.
     """
-    willing = uniform < stage0_threshold
-    late = pressure.overdue
-    willing[late] = uniform[late] < pay_threshold(willingness[late], pressure.pay_effect)
-    return willing
+    out = np.empty(cash.size)
+    _available(dpd, squeeze, cash, protected, out)
+    return out
 
 
 def pay_loans(
-    pressure: Sequence[CollectionPressure],
-    willingness: np.ndarray,
-    stage0_thresholds: Sequence[np.ndarray],
+    dpd: np.ndarray,
+    due: np.ndarray,
     cash: np.ndarray,
     protected: np.ndarray,
-    due: np.ndarray,
-    pay_uniform: np.ndarray,
-    tie_break: np.ndarray | None = None,
+    willingness: np.ndarray,
+    uniform: np.ndarray,
+    tie_break: np.ndarray,
+    effect: np.ndarray,
+    squeeze: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pay this month's dues out of the cash a borrower can spare.
 
-    With several lenders, loans are paid in order of collection pressure (the lender
-    pressing hardest first), ties broken at random (``tie_break``), never by lender
-    index; each loan is paid in full or with all that is left.
-
     Args:
-        pressure: Each lender's collection pressure, in book-row order.
-        willingness: Each borrower's willingness to pay.
-        stage0_thresholds: Each lender's :func:`pay_threshold` at stage 0.
+        dpd: Months past due per loan slot, shape (lenders, borrowers).
+        due: Amount due per loan slot (0 where there is no loan).
         cash: Savings + income - essentials - medical costs, per borrower.
         protected: Discretionary spending kept before debt, per borrower.
-        due: Amount due per loan slot, shape (lenders, borrowers).
-        pay_uniform: U(0,1) per slot, shape (lenders, borrowers): willingness draws.
-        tie_break: U(0,1) per slot, shape (lenders, borrowers), with several lenders.
+        willingness: Each borrower's willingness to pay.
+        uniform: U(0,1) per slot: the willingness draws.
+        tie_break: U(0,1) per slot: orders lenders pressing equally hard.
+        effect: Each lender's pay effect by DPD bucket, shape (lenders, 5).
+        squeeze: Each lender's squeeze by DPD bucket, shape (lenders, 5).
 
     Returns:
         ``(paid, available)``: payments per slot, and the cash each borrower could still
         put to debt after them.
     """
-    n_lenders, n = due.shape
-    available = available_cash(cash, protected, pressure)
-    if n_lenders == 1:
-        # Dues and available cash are never negative, so a refusal pays exactly 0.
-        paid = np.minimum(due, available)
-        paid[0] *= willing_to_pay(pressure[0], willingness, stage0_thresholds[0], pay_uniform[0])
-        available -= paid[0]
-        return paid, available
-    paid = np.zeros_like(due)
-    pay_effect = np.stack([p.dense(n)[0] for p in pressure])
-    order = np.lexsort((tie_break, -pay_effect), axis=0)
-    cols = np.arange(n)
-    willing = np.stack(
-        [
-            willing_to_pay(p, willingness, base, pay_uniform[j])
-            for j, (p, base) in enumerate(zip(pressure, stage0_thresholds, strict=True))
-        ]
-    )
-    for j in order:
-        pay = np.where(willing[j, cols], np.minimum(due[j, cols], available), 0.0)
-        paid[j, cols] = pay
-        available -= pay
-    return paid, available
+    paid = np.empty_like(due)
+    left = np.empty(cash.size)
+    _pay(dpd, due, cash, protected, willingness, uniform, tie_break, effect, squeeze, paid, left)
+    return paid, left

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from model.loans import LoanBook
 
@@ -85,6 +86,28 @@ def status_codes(book: LoanBook, lender: np.ndarray, borrower: np.ndarray) -> np
     return codes
 
 
+@njit(cache=True, nogil=True)
+def _record_closing(
+    borrowers, loan_id, balance, arrears, fees_due, instalment, dpd, term, relieved, age,
+    month, status, written_off, t_closed, t_status, t_balance, t_arrears, t_fees_due,
+    t_instalment, t_dpd, t_term, t_relieved, t_months_on_book, t_written_off,
+):  # fmt: skip
+    for i in borrowers:
+        k = loan_id[i]
+        t_closed[k] = month
+        t_status[k] = status
+        t_balance[k] = balance[i]
+        t_arrears[k] = arrears[i]
+        t_fees_due[k] = fees_due[i]
+        t_instalment[k] = instalment[i]
+        t_dpd[k] = dpd[i]
+        t_term[k] = term[i]
+        t_relieved[k] = relieved[i]
+        t_months_on_book[k] = age[i]
+        if written_off:
+            t_written_off[k] = balance[i]
+
+
 class LoanTape:
     """Growing arrays, one element per loan; a loan's id is its row.
 
@@ -145,15 +168,16 @@ class LoanTape:
         self, book: LoanBook, lender: int, borrowers: np.ndarray, month: int, written_off: bool
     ) -> None:
         """Record the closing values of ``lender``'s loans of ``borrowers`` (before emptying)."""
-        ids = book.loan_id[lender, borrowers]
-        c = self._cols
-        c["closed_month"][ids] = month
-        c["status"][ids] = _WRITTEN_OFF if written_off else _CLOSED
-        for name in ("balance", "arrears", "fees_due", "instalment", "dpd", "term", "relieved"):
-            c[name][ids] = getattr(book, name)[lender, borrowers]
-        c["months_on_book"][ids] = book.age[lender, borrowers]
-        if written_off:
-            c["written_off"][ids] = book.balance[lender, borrowers]
+        c, j = self._cols, lender
+        _record_closing(
+            borrowers,
+            book.loan_id[j], book.balance[j], book.arrears[j], book.fees_due[j],
+            book.instalment[j], book.dpd[j], book.term[j], book.relieved[j], book.age[j],
+            month, _WRITTEN_OFF if written_off else _CLOSED, written_off,
+            c["closed_month"], c["status"], c["balance"], c["arrears"], c["fees_due"],
+            c["instalment"], c["dpd"], c["term"], c["relieved"], c["months_on_book"],
+            c["written_off"],
+        )  # fmt: skip
 
     def add_recovered(self, ids: np.ndarray, amounts: np.ndarray) -> None:
         """Add cash recovered on written-off loans ``ids`` (ids < 0 are loans no longer kept)."""

@@ -92,31 +92,67 @@ def test_the_approval_floor_binds_on_the_cutoff():
     assert passing == int(np.ceil(lender.policy.dynamic_min_approval * scores.size))
 
 
-def _pressure(n, effect=0.0):
-    from model.lender import CollectionPressure
-
-    empty = np.empty(0, np.intp)
-    return CollectionPressure(empty, np.empty(0), np.empty(0), effect, 0.0)
-
-
 def test_payment_order_ties_are_broken_at_random_not_by_lender_index():
     n = 20_000
     rng = np.random.default_rng(5)
     due = np.full((2, n), 100.0)
     cash = np.full(n, 100.0)  # enough for one of the two dues
-    paid, _ = pay_loans(
-        [_pressure(n), _pressure(n)],
-        np.ones(n),
-        [np.ones(n), np.ones(n)],
+    stages = np.zeros((2, 5))
+    paid, left = pay_loans(
+        np.zeros((2, n), np.int16),
+        due,
         cash,
         np.zeros(n),
-        due,
+        np.ones(n),
         np.zeros((2, n)),
         rng.random((2, n)),
+        stages,
+        stages,
     )
     first = (paid[0] == 100.0).mean()
     assert 0.48 < first < 0.52  # each lender first about half the time
-    assert np.all(paid.sum(axis=0) == 100.0)
+    assert np.all(paid.sum(axis=0) == 100.0) and np.all(left == 0.0)
+
+
+def test_the_lender_pressing_hardest_is_paid_first():
+    n = 1000
+    dpd = np.zeros((2, n), np.int16)
+    dpd[1] = 3  # lender 1's loans are 61-90 DPD: its agency stage presses harder
+    effect = np.array([[0.1, 0.2, 0.3, 0.4, 0.5]] * 2)
+    paid, _ = pay_loans(
+        dpd,
+        np.full((2, n), 100.0),
+        np.full(n, 100.0),
+        np.zeros(n),
+        np.ones(n),
+        np.zeros((2, n)),
+        np.random.default_rng(1).random((2, n)),
+        effect,
+        np.zeros((2, 5)),
+    )
+    assert np.all(paid[1] == 100.0) and np.all(paid[0] == 0.0)
+
+
+def test_collection_squeezes_protected_spending_and_persuades_the_reluctant():
+    from model.repayment import available_cash
+
+    dpd = np.array([[0, 2]], np.int16)
+    squeeze = np.array([[0.0, 0.3, 0.5, 0.7, 0.8]])
+    out = available_cash(dpd, squeeze, np.array([100.0, 100.0]), np.array([60.0, 60.0]))
+    assert out.tolist() == [40.0, 100.0 - 60.0 * 0.5]
+    effect = np.array([[0.0, 0.0, 0.9, 0.0, 0.0]])
+    paid, _ = pay_loans(
+        dpd,
+        np.array([[10.0, 10.0]]),
+        np.array([100.0, 100.0]),
+        np.zeros(2),
+        np.array([0.5, 0.5]),
+        np.array([[0.6, 0.6]]),  # above w = 0.5, below 0.5 + 0.5 * 0.9
+        np.zeros((1, 1)),
+        effect,
+        np.zeros((1, 5)),
+    )
+    assert paid.tolist() == [[0.0, 10.0]]
 
 
 def test_a_recovery_clock_starts_once_per_loan():

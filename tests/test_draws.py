@@ -77,3 +77,25 @@ def test_indices_outside_the_population_are_refused():
         with pytest.raises(ValueError, match=r"borrower indices must be in \[0, 9\]"):
             draw(0, np.array(bad))
     assert draw(0, 3).shape == (1,)  # a scalar index gives one draw, without warnings
+
+
+def test_fast_normals_are_numpys_and_advance_the_generator_alike():
+    from model.draws import standard_normal
+
+    ours, theirs = np.random.default_rng(11), np.random.default_rng(11)
+    for n in (1, 1000, 100_001):
+        assert np.array_equal(standard_normal(ours, n), theirs.standard_normal(n))
+    assert ours.random() == theirs.random()
+
+
+def test_streams_are_seeded_by_name_and_independent_of_the_others():
+    from model.draws import STREAMS, named_streams, stream_key, stream_seed
+
+    seq = np.random.SeedSequence(5)
+    streams = named_streams(seq)
+    assert list(streams) == list(STREAMS)
+    alone = np.random.default_rng(stream_seed(np.random.SeedSequence(5), "income"))
+    assert streams["income"].random() == alone.random()  # however many other streams
+    assert len({stream_key(name) for name in STREAMS}) == len(STREAMS)
+    assert stream_key("income") == stream_key("income")  # stable: a hash of the name
+    assert seq.n_children_spawned == 0  # nothing was spawned from the caller's sequence

@@ -296,8 +296,9 @@ def test_first_pass_rules_at_extreme_conditions(unemployment, population):
             "illness_duration": rng.random(n),
             "income": rng.standard_normal(n),
         }
-        loss, _ = rules.labour_market(state, unemployment, start, p, draws["labour"])
-        losses.append(loss)
+        working = np.bincount(state.segment[state.employed], minlength=3)
+        table = rules.labour_market(state, unemployment, start, p, draws["labour"])
+        losses.append(float(table[3:] @ working / working.sum()))  # the aggregate loss rate
         duration = draws["illness_duration"].__getitem__
         fell_ill = rules.illness(state, p, macro.illness_factor, draws["illness"], duration)
         rules.income(state, p, macro, start, draws["macro"], draws["income"])
