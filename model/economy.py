@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -181,6 +182,11 @@ def resolve_inputs(
     return EconomyInputs(n_borrowers, burn_in, seq, scenario, preset_name, population, policies)
 
 
+def _reporter(name: str) -> Any:
+    """A Mesa model reporter of the monthly metric ``name`` (its value this month)."""
+    return lambda model: model._rows[-1][name]
+
+
 class CreditEconomy(mesa.Model):
     """An online consumer-lending market under a macro scenario, one step a month.
 
@@ -193,7 +199,15 @@ class CreditEconomy(mesa.Model):
         population: Population parameters (``PopulationParams`` or a dict of overrides).
         burn_in: Months simulated under month-0 conditions before month 0, so the loan
             book starts seasoned; not recorded. None: :func:`default_burn_in` of the
-            policies (48 months at the default write-off of 180 DPD).
+            policies (46 months at the default write-off of 120 DPD).
+        agent_reporters: Mesa agent reporters for ``datacollector`` (off by default, for
+            speed); they see the lenders and the borrower views made with
+            :meth:`borrower`.
+
+    Mesa interop: ``datacollector`` (a ``mesa.DataCollector``) collects every monthly
+    metric as a model reporter each recorded month; ``running`` turns False when the
+    scenario's path ends, so ``run_model()`` and ``mesa.batch_run`` stop there; ``steps``
+    counts recorded months.
 
     Example:
         >>> eco = CreditEconomy(n_borrowers=2_000, scenario="severe_recession", seed=7)
@@ -211,6 +225,7 @@ class CreditEconomy(mesa.Model):
         *,
         population: PopulationParams | dict[str, Any] | None = None,
         burn_in: int | None = None,
+        agent_reporters: dict[str, Any] | None = None,
     ) -> None:
         inputs = resolve_inputs(n_borrowers, scenario, policy, seed, population, burn_in)
         seq, n_borrowers, policies = inputs.seeds, inputs.n_borrowers, inputs.policies
@@ -250,6 +265,10 @@ class CreditEconomy(mesa.Model):
         self.observers = (self.roll_rates,)
         self._rows: list[dict[str, float]] = []
         self._lender_rows: list[dict[str, float]] = []
+        self.datacollector = mesa.DataCollector(
+            model_reporters={name: _reporter(name) for name in (*METRIC_COLUMNS, *EXTRA_COLUMNS)},
+            agent_reporters=agent_reporters,
+        )
         for _ in range(self.burn_in):
             self.step()
         self.steps = 0  # Mesa's step count: recorded months only
@@ -273,9 +292,54 @@ class CreditEconomy(mesa.Model):
         end = self.month + months
         if self._preset_name is not None and end > self.scenario.months:
             self.scenario = MacroScenario.preset(self._preset_name, months=end)
+            self.running = True
         for _ in range(months):
             self.step()
         return self.metrics()
+
+    def fork(
+        self,
+        scenario: str | MacroScenario | None = None,
+        policy: str | RiskPolicy | Sequence[str | RiskPolicy] | None = None,
+    ) -> CreditEconomy:
+        """An independent copy at the current month, every random stream's state included.
+
+        Unchanged, the fork and the original produce identical metrics month for month.
+        With a new ``scenario`` (a path read from the current month on) or new policies
+        (as many lenders; each takes its new policy's capital ratio of its book if the
+        fork is at month 0) the fork continues from the same seasoned book. A fork at
+        month 0 with a scenario whose month-0 conditions are the original's is the economy
+        that scenario would have built from the same seed (tested): experiments share one
+        burn-in across a replication's scenarios this way.
+
+        Raises:
+            ValueError, TypeError: For a bad scenario, or policies of another number of
+                lenders.
+        """
+        twin = copy.deepcopy(self)
+        if scenario is not None:
+            resolved = resolve_inputs(1, scenario, "balanced", 0, None, 0)
+            twin.scenario, twin._preset_name = resolved.scenario, resolved.preset_name
+            twin.running = True
+        if policy is not None:
+            policies = _resolve_policies(policy)
+            if len(policies) != len(twin.lenders):
+                raise ValueError(
+                    f"policy must give {len(twin.lenders)} lender(s), as the economy has; "
+                    f"got {len(policies)}"
+                )
+            twin._set_policies(policies)
+        return twin
+
+    def _set_policies(self, policies: Sequence[RiskPolicy]) -> None:
+        """Give the lenders new policies (and the tables the month reads from them)."""
+        for lender, policy in zip(self.lenders, policies, strict=True):
+            lender.adopt(policy, self.n_borrowers)
+            if self.month == 0:
+                lender.start_capital(self.book)
+        stages = [lender.stage_effects() for lender in self.lenders]
+        self._pay_effect = np.array([effect for effect, _ in stages])
+        self._squeeze = np.array([squeeze for _, squeeze in stages])
 
     def metrics(self) -> pd.DataFrame:
         """Metrics of every recorded month so far, one row per month."""
@@ -544,7 +608,10 @@ class CreditEconomy(mesa.Model):
             row["illness_factor"] = m.macro.illness_factor
             row["common_factor"] = m.common_factor
             self._rows.append(row)
+            self.datacollector.collect(self)
         self.month += 1
+        if self.month >= self.scenario.months:
+            self.running = False  # the path has ended (``run`` extends a preset's)
 
     # ------------------------------------------------------------ origination helpers
     def _free_lender(self, idx: np.ndarray, month: int) -> np.ndarray:

@@ -77,17 +77,21 @@ class Lender(mesa.Agent):
     ) -> None:
         super().__init__(model)
         self.index = index
-        self.policy = policy
-        self.tightening = 0.0
-        self.funding_limit = policy.funding_limit_per_borrower * n_borrowers
+        self.adopt(policy, n_borrowers)
         self.capital: float | None = None
         self.failed = False
         self.provisions = 0.0
         self.cum_net_loss = 0.0
         self.accounts: dict[str, float] = dict.fromkeys(FLOW_FIELDS, 0.0)
         self.history: list[dict[str, float]] = []
-        self._flows: deque[float] = deque(maxlen=FLOW_MONTHS)
         self._book = 0.0  # balance at the last close
+
+    def adopt(self, policy: RiskPolicy, n_borrowers: int) -> None:
+        """Take ``policy`` (at construction, or in a fork): its funding line, terms, rule."""
+        self.policy = policy
+        self.funding_limit = policy.funding_limit_per_borrower * n_borrowers
+        self.tightening = 0.0
+        self._flows: deque[float] = deque(maxlen=FLOW_MONTHS)
         terms = policy.terms()
         self._terms = np.array([t for t, _ in terms], np.int16)
         self._term_cdf = np.cumsum([share for _, share in terms])

@@ -20,10 +20,14 @@ def test_validate_writes_the_report_into_its_results_folder_and_docs_on_request(
     args = ["validate", str(config), "--out", str(out), "--workers", "1"]
     assert main(args) == 0
     report = (out / "validation.md").read_text()
-    for key in ("1", "1b", "2a", "2b", "2c", "3", "4", "5", "6", "7", "V"):
+    keys = ("C1", "C2", "C3", "C4", "2a", "2b", "2c", "2d", "2e", "2f", "3a", "3b", "5", "6", "7")
+    for key in (*keys, "8", "V"):
         assert re.search(rf"^\| {key} \|", report, re.M), key
-    assert "checks pass" in report
-    names = ("recession", "policies", "collection_and_lenders", "vasicek")
+    calibrated, validated = report.split("## Validated against")
+    assert "## Calibrated to" in calibrated and "| C1 |" in calibrated
+    assert "| C1 |" not in validated  # calibration targets are not counted as checks
+    assert re.search(r"\*\*\d+ of 13 checks pass\.\*\*", validated)
+    names = ("recession", "us_2007_replay", "policies", "collection_and_lenders", "vasicek")
     for name in names:
         assert (out / "figures" / f"{name}.png").stat().st_size > 10_000
         assert f"![{name}.png](figures/{name}.png)" in report
