@@ -241,7 +241,7 @@ def test_validate_refuses_a_config_that_is_not_a_validation_config(tmp_path, cap
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "is not a validation config: it lacks scenario mild_recession" in err
-    assert "policy noisy_scores" in err
+    assert "policy harsh_penalty" in err
     assert not out.exists() and not doc.exists()
 
 
