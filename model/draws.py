@@ -42,10 +42,11 @@ STREAMS = (
 #: Random-access streams.
 KEYED_STREAMS = (
     "illness_duration",
-    "lender_choice",
+    "lender_taste",
     "loan_need",
     "loan_term",
     "relief_contact",
+    "strategic_default",
 )
 
 

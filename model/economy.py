@@ -26,6 +26,7 @@ from model.draws import (
 from model.lender import RECORD_MONTHS, Lender
 from model.loans import DEFAULT_DPD_MONTHS, LoanBook, RedefaultCohorts
 from model.macro import MacroScenario
+from model.market import MarketMemory, MarketRules, choose_lenders, utilities
 from model.metrics import EXTRA_COLUMNS, METRIC_COLUMNS, combine
 from model.month import Month
 from model.observers import RollRates
@@ -200,6 +201,8 @@ class CreditEconomy(mesa.Model):
         burn_in: Months simulated under month-0 conditions before month 0, so the loan
             book starts seasoned; not recorded. None: :func:`default_burn_in` of the
             policies (46 months at the default write-off of 120 DPD).
+        market: Market-wide rules (``MarketRules`` or a dict of overrides): how borrowers
+            choose lenders, investor funding and runs, regulation, contagion.
         agent_reporters: Mesa agent reporters for ``datacollector`` (off by default, for
             speed); they see the lenders and the borrower views made with
             :meth:`borrower`.
@@ -225,9 +228,11 @@ class CreditEconomy(mesa.Model):
         *,
         population: PopulationParams | dict[str, Any] | None = None,
         burn_in: int | None = None,
+        market: MarketRules | dict[str, Any] | None = None,
         agent_reporters: dict[str, Any] | None = None,
     ) -> None:
         inputs = resolve_inputs(n_borrowers, scenario, policy, seed, population, burn_in)
+        self.market = MarketRules.of(market)
         seq, n_borrowers, policies = inputs.seeds, inputs.n_borrowers, inputs.policies
         self.seed_entropy = seq.entropy
         super().__init__(seed=int(seq.generate_state(1)[0]))
@@ -236,25 +241,28 @@ class CreditEconomy(mesa.Model):
         self.n_borrowers = n_borrowers
         self.burn_in = inputs.burn_in
         self.streams = named_streams(seq)
+        n_lenders = len(policies)
+        width = {"lender_taste": n_borrowers * n_lenders}  # one draw per borrower and lender
         self.keyed = {
-            name: RandomAccessUniform(stream_seed(seq, name), n_borrowers, -self.burn_in)
+            name: RandomAccessUniform(
+                stream_seed(seq, name), width.get(name, n_borrowers), -self.burn_in
+            )
             for name in KEYED_STREAMS
         }
         self.start_unemployment = float(self.scenario.unemployment[0])
         self.state: BorrowerState = init_population(
             population, n_borrowers, self.start_unemployment, self.streams["population"]
         )
-        n_lenders = len(policies)
         self.book = LoanBook(n_lenders, n_borrowers)
+        self.memory = MarketMemory(n_lenders, n_borrowers)
         self.tape = LoanTape()
         self.recoveries = Recoveries()
         self.relief_cohorts = RedefaultCohorts(n_lenders, -self.burn_in, self.burn_in + 60)
-        self.lenders = [Lender(self, j, p, n_borrowers) for j, p in enumerate(policies)]
+        self.lenders = [
+            Lender(self, j, p, n_borrowers, self.market) for j, p in enumerate(policies)
+        ]
         self.score_error = self.streams["screening"].standard_normal((n_lenders, n_borrowers))
-        # Collection stages by DPD bucket, one row per lender (policies are fixed).
-        stages = [lender.stage_effects() for lender in self.lenders]
-        self._pay_effect = np.array([effect for effect, _ in stages])
-        self._squeeze = np.array([squeeze for _, squeeze in stages])
+        self._stage_tables()
         raw = rules.true_quality(
             self.state, population, np.arange(n_borrowers), np.zeros(n_borrowers), 1.0
         )
@@ -328,15 +336,15 @@ class CreditEconomy(mesa.Model):
                     f"policy must give {len(twin.lenders)} lender(s), as the economy has; "
                     f"got {len(policies)}"
                 )
-            twin._set_policies(policies)
+            for lender, new in zip(twin.lenders, policies, strict=True):
+                lender.adopt(new, twin.n_borrowers)
+                if twin.month == 0:
+                    lender.start_capital(twin.book)
+            twin._stage_tables()
         return twin
 
-    def _set_policies(self, policies: Sequence[RiskPolicy]) -> None:
-        """Give the lenders new policies (and the tables the month reads from them)."""
-        for lender, policy in zip(self.lenders, policies, strict=True):
-            lender.adopt(policy, self.n_borrowers)
-            if self.month == 0:
-                lender.start_capital(self.book)
+    def _stage_tables(self) -> None:
+        """The lenders' collection stages by DPD bucket, one row per lender."""
         stages = [lender.stage_effects() for lender in self.lenders]
         self._pay_effect = np.array([effect for effect, _ in stages])
         self._squeeze = np.array([squeeze for _, squeeze in stages])
@@ -416,9 +424,25 @@ class CreditEconomy(mesa.Model):
         return m
 
     def _open_books(self, m: Month) -> None:
-        """Lenders open their accounts: funding and servicing cost on the opening book."""
+        """Lenders open their accounts: funding and servicing cost on the opening book.
+
+        When a lender failed last month and the market does not run failed books off
+        (``collect_after_failure``), it stops collecting, and some of its borrowers learn that
+        repayment is no longer enforced and stop paying every lender (``strategic_default``).
+        """
         for lender in self.lenders:
             lender.open_month(self.book, m.macro.policy_rate)
+            if lender.failed_at == m.number - 1:
+                self._strategic_default(lender, m)
+                self._stage_tables()
+
+    def _strategic_default(self, lender: Lender, m: Month) -> None:
+        share = self.market.strategic_default
+        if share <= 0 or lender.collecting:
+            return
+        borrowers = np.flatnonzero(self.book.active[lender.index])
+        defecting = borrowers[self.keyed["strategic_default"](m.number, borrowers) < share]
+        self.state.willingness[defecting] = 0.0
 
     def _labour_market(self, m: Month) -> None:
         """2. Labour market: job loss and re-employment by segment, tracking the path."""
@@ -471,7 +495,7 @@ class CreditEconomy(mesa.Model):
         available = repayment.available_cash(self.book.dpd, self._squeeze, m.cash, m.protected)
         shortfall = m.due.sum(axis=0) - available
         short = np.flatnonzero(shortfall > 1e-6)
-        target = self._free_lender(short, m.number)
+        target = self._choose_lender(short, m)
         for lender in self.lenders:
             idx = short[target == lender.index]
             if idx.size:
@@ -572,7 +596,7 @@ class CreditEconomy(mesa.Model):
         repaid_any = m.repaid[0] if len(self.lenders) == 1 else m.repaid.any(axis=0)
         uniform = self.streams["applications"].random(self.n_borrowers)
         applicants = rules.applicants(state, self.params, repaid_any, uniform)
-        target = self._free_lender(applicants, m.number)
+        target = self._choose_lender(applicants, m)
         for lender in self.lenders:
             idx = applicants[target == lender.index]
             if idx.size == 0:
@@ -584,9 +608,14 @@ class CreditEconomy(mesa.Model):
 
     def _close_books(self, m: Month) -> None:
         """8. Lenders close their accounts: provisions, profit, capital, the dynamic rule."""
+        failed = sum(lender.failed for lender in self.lenders)
+        peers = max(len(self.lenders) - 1, 1)
         self._lender_rows = [
             lender.close_month(
-                self.book, m.record, self.relief_cohorts.closed_cohorts(lender.index, m.number)
+                self.book,
+                m.record,
+                self.relief_cohorts.closed_cohorts(lender.index, m.number),
+                (failed - lender.failed) / peers,
             )
             for lender in self.lenders
         ]
@@ -614,23 +643,24 @@ class CreditEconomy(mesa.Model):
             self.running = False  # the path has ended (``run`` extends a preset's)
 
     # ------------------------------------------------------------ origination helpers
-    def _free_lender(self, idx: np.ndarray, month: int) -> np.ndarray:
-        """For borrowers ``idx``, a lender where they hold no loan (-1 if none).
+    def _choose_lender(self, idx: np.ndarray, m: Month) -> np.ndarray:
+        """For borrowers ``idx``, the lender they apply to (-1 if they hold a loan at each).
 
-        The search starts at a lender drawn from the month's ``lender_choice`` draw
-        and goes round the lenders in order.
+        A multinomial logit over the lenders where they hold no loan (``model.market``):
+        price, brand, a recent refusal and the lender of their last loan, plus a taste draw
+        per borrower and lender; with the market's default levers, uniform at random.
         """
         book, n_lenders = self.book, len(self.lenders)
         if n_lenders == 1:
             return np.where(book.active[0, idx], -1, 0)
-        choice = self.keyed["lender_choice"](month, idx)
-        first = np.minimum((choice * n_lenders).astype(np.intp), n_lenders - 1)
-        target = np.full(idx.size, -1, np.intp)
-        for shift in range(n_lenders):
-            cand = (first + shift) % n_lenders
-            free = (target < 0) & ~book.active[cand, idx]
-            target[free] = cand[free]
-        return target
+        lenders = np.arange(n_lenders)
+        cells = (idx[None, :] * n_lenders + lenders[:, None]).ravel()
+        taste = self.keyed["lender_taste"](m.number, cells).reshape(n_lenders, idx.size)
+        rates = np.array([x.policy.annual_rate(0, m.macro.policy_rate) for x in self.lenders])
+        brand = np.array([x.policy.brand for x in self.lenders])
+        rejected, usual = self.memory.view(idx, m.number, self.market.rejection_memory)
+        utility = utilities(rates, brand, rejected, usual, self.market)
+        return choose_lenders(utility, ~book.active[:, idx], taste)
 
     def _apply(
         self,
@@ -644,7 +674,8 @@ class CreditEconomy(mesa.Model):
         The amount wanted is the borrower's usual need, or ``at_least`` if larger.
         """
         state, p = self.state, self.params
-        visible = None if lender.policy.sees_other_loans else lender.index
+        sees_all = lender.policy.sees_other_loans or self.market.shared_bureau
+        visible = None if sees_all else lender.index
         debt_service = self.book.debt_service(idx, visible)
         raw = rules.true_quality(state, p, idx, debt_service, m.macro.price_index)
         quality = (raw - self._quality_center) / self._quality_scale
@@ -659,7 +690,7 @@ class CreditEconomy(mesa.Model):
         if at_least is not None:
             wanted = np.maximum(wanted, at_least)
         reported = state.income[idx] * state.misreport[idx]
-        return lender.originate(
+        lent = lender.originate(
             self.book,
             self.tape,
             idx,
@@ -672,3 +703,5 @@ class CreditEconomy(mesa.Model):
             m.number,
             to_repay=at_least is not None,
         )
+        self.memory.record(lender.index, idx, lent > 0, m.number)
+        return lent

@@ -17,6 +17,7 @@ from model.loans import (
     Settlement,
     annuity_factor,
 )
+from model.market import MarketRules, investor_confidence
 from model.metrics import FLOW_FIELDS, book_measures, derive
 from model.policy import RiskPolicy
 from model.population import PopulationParams
@@ -73,13 +74,20 @@ class Lender(mesa.Agent):
     _ids = MODEL_IDS  # weakly keyed: a finished economy can be freed
 
     def __init__(
-        self, model: CreditEconomy, index: int, policy: RiskPolicy, n_borrowers: int
+        self,
+        model: CreditEconomy,
+        index: int,
+        policy: RiskPolicy,
+        n_borrowers: int,
+        rules: MarketRules | None = None,
     ) -> None:
         super().__init__(model)
         self.index = index
+        self.rules = rules if rules is not None else MarketRules()
         self.adopt(policy, n_borrowers)
         self.capital: float | None = None
         self.failed = False
+        self.failed_at: int | None = None
         self.provisions = 0.0
         self.cum_net_loss = 0.0
         self.accounts: dict[str, float] = dict.fromkeys(FLOW_FIELDS, 0.0)
@@ -90,6 +98,8 @@ class Lender(mesa.Agent):
         """Take ``policy`` (at construction, or in a fork): its funding line, terms, rule."""
         self.policy = policy
         self.funding_limit = policy.funding_limit_per_borrower * n_borrowers
+        self.funding_line = self.funding_limit
+        self.confidence = 1.0
         self.tightening = 0.0
         self._flows: deque[float] = deque(maxlen=FLOW_MONTHS)
         terms = policy.terms()
@@ -110,9 +120,13 @@ class Lender(mesa.Agent):
 
     @property
     def can_lend(self) -> bool:
-        """Whether the lender may originate: not failed, capital at or above the minimum."""
+        """Whether the lender may originate: not failed, capital at or above the minimum.
+
+        The minimum is the higher of the policy's and the market's (regulation).
+        """
         ratio = self.capital_ratio
-        return not self.failed and (ratio is None or ratio >= self.policy.min_capital_ratio)
+        floor = max(self.policy.min_capital_ratio, self.rules.min_capital_ratio)
+        return not self.failed and (ratio is None or ratio >= floor)
 
     def start_capital(self, book: LoanBook) -> None:
         """Hold ``capital_ratio`` times the book as equity (at the end of the burn-in)."""
@@ -121,10 +135,16 @@ class Lender(mesa.Agent):
         self.cum_net_loss = 0.0
 
     def open_month(self, book: LoanBook, policy_rate: float) -> None:
-        """Reset the month's flows; charge funding and servicing cost on the opening book."""
+        """Reset the month's flows; charge funding and servicing cost on the opening book.
+
+        The book beyond the funding line (investors who left) is funded at the market's
+        ``run_spread`` on top.
+        """
         self.accounts = dict.fromkeys(FLOW_FIELDS, 0.0)
         opening = float(book.balance[self.index].sum())
-        self.accounts["funding_cost"] = opening * (policy_rate + self.policy.funding_spread) / 12
+        cost = opening * (policy_rate + self.policy.funding_spread) / 12
+        cost += max(opening - self.funding_line, 0.0) * self.rules.run_spread / 12
+        self.accounts["funding_cost"] = cost
         open_loans = int(np.count_nonzero(book.active[self.index]))
         self.accounts["servicing_cost"] = open_loans * self.policy.servicing_cost
 
@@ -137,8 +157,25 @@ class Lender(mesa.Agent):
             (both at the policy's collection intensity; on current loans, the pre-due
             reminder).
         """
-        intensity = self.policy.collection_intensity
-        return STAGE_PAY_EFFECT * intensity, STAGE_SQUEEZE * intensity
+        if not self.collecting:
+            return np.zeros_like(STAGE_PAY_EFFECT), np.zeros_like(STAGE_SQUEEZE)
+        intensity = self.intensity
+        top = self.rules.max_collection_stage
+        stage = np.minimum(np.arange(STAGE_PAY_EFFECT.size), top)  # no stage past the cap
+        effect, squeeze = STAGE_PAY_EFFECT[stage] * intensity, STAGE_SQUEEZE[stage] * intensity
+        if top == 0:  # not even reminders
+            effect, squeeze = np.zeros_like(effect), np.zeros_like(squeeze)
+        return effect, squeeze
+
+    @property
+    def collecting(self) -> bool:
+        """Whether the lender collects: not failed, or the market has failed books run off."""
+        return not self.failed or self.rules.collect_after_failure
+
+    @property
+    def intensity(self) -> float:
+        """Collection intensity in force: the policy's, within the market's cap."""
+        return min(self.policy.collection_intensity, self.rules.max_collection_intensity)
 
     def accrue(self, book: LoanBook) -> np.ndarray:
         """Accrue the month's interest on this lender's loans and book it; return what is due."""
@@ -188,19 +225,22 @@ class Lender(mesa.Agent):
 
     def collect(self, book: LoanBook) -> None:
         """Run graded collection: count the cost by stage (pre-due reminders on current loans)."""
+        top = self.rules.max_collection_stage
+        if not self.collecting or top == 0:
+            return
         counts = book.bucket_counts(self.index)
-        costs = np.asarray(self.policy.collection_costs)
+        costs = np.asarray(self.policy.collection_costs)[np.minimum(np.arange(4), top - 1)]
         cost = counts[1:] @ costs + counts[0] * costs[0] * PREDUE_REMINDER_SHARE
-        self.accounts["collection_cost"] += float(cost * self.policy.collection_intensity)
+        self.accounts["collection_cost"] += float(cost * self.intensity)
 
     @property
     def relief_reach(self) -> float:
         """Chance the collection team reaches a borrower in trouble who did not ask."""
-        return RELIEF_REACH * self.policy.collection_intensity
+        return RELIEF_REACH * self.intensity
 
     def relief_candidates(self, book: LoanBook) -> np.ndarray:
         """Borrowers whose loan here qualifies for relief: 1-90 DPD, never relieved before."""
-        if not self.policy.relief_enabled:
+        if not self.policy.relief_enabled or not self.collecting:
             return np.empty(0, np.intp)
         j = self.index
         dpd = book.dpd[j]
@@ -272,8 +312,9 @@ class Lender(mesa.Agent):
         Approve when the lender can lend (not failed, capital at or above the minimum),
         the observed score clears the cut-off in force (the dynamic tightening never
         pushing the share passing below ``dynamic_min_approval``), the loan fits the
-        debt-to-income cap (with existing instalments) and the loan-to-income cap, and
-        funding remains (best scores first when funding binds).
+        debt-to-income cap (with existing instalments) and the loan-to-income cap, its
+        tier's rate is within the market's APR cap, and the funding line has room (best
+        scores first when funding binds).
 
         Args:
             book: The loan book.
@@ -311,7 +352,9 @@ class Lender(mesa.Agent):
         amount = np.minimum(wanted, p.max_loan_to_income * reported_income)
         amount = np.minimum(amount, np.maximum(room, 0.0) * factor)
         approve = (score >= self._cutoff_for(score)) & (amount >= MIN_LOAN)
-        capacity = self.funding_limit - float(book.balance[j].sum())
+        if self.rules.apr_cap is not None:  # a tier priced above the cap cannot be lent to
+            approve &= annual[tier] <= self.rules.apr_cap
+        capacity = self.funding_line - float(book.balance[j].sum())
         if approve.any() and amount[approve].sum() > capacity:
             order = np.flatnonzero(approve)[np.argsort(-score[approve], kind="stable")]
             fits = np.cumsum(amount[order]) <= capacity
@@ -342,7 +385,11 @@ class Lender(mesa.Agent):
         return float(np.partition(score, score.size - floor)[score.size - floor])
 
     def close_month(
-        self, book: LoanBook, record: bool, relief_cohorts: tuple[int, int] = (0, 0)
+        self,
+        book: LoanBook,
+        record: bool,
+        relief_cohorts: tuple[int, int] = (0, 0),
+        failed_peer_share: float = 0.0,
     ) -> dict[str, float]:
         """Close the accounts: provisions, profit, capital, book state and the dynamic rule.
 
@@ -359,6 +406,8 @@ class Lender(mesa.Agent):
             record: Whether the month is recorded (its row kept in ``history``).
             relief_cohorts: Loans relieved 12-23 months before and their re-defaults within
                 12 months (``RedefaultCohorts.closed_cohorts``).
+            failed_peer_share: Share of the other lenders that have failed (investors read
+                it as a common signal).
 
         Returns:
             The month's row of this lender's metrics.
@@ -391,6 +440,9 @@ class Lender(mesa.Agent):
         self.cum_net_loss += a["writeoffs"] - a["recoveries"]
         row["cum_net_loss"] = self.cum_net_loss
         row["cohort_relieved"], row["cohort_redefaults"] = relief_cohorts
+        if self.capital is not None and self.policy.funding == "investors":
+            self._update_funding(row, failed_peer_share)
+        row["funding_line"] = self.funding_line
         derive(row)
         self._tighten(row)
         if record:
@@ -405,14 +457,24 @@ class Lender(mesa.Agent):
         extra = np.maximum(stage - rates, 0.0)
         return float(rates @ summary.balances + extra @ summary.forborne_balances)
 
+    def _update_funding(self, row: dict[str, float], failed_peer_share: float) -> None:
+        """Investors' confidence moves with this month's losses and peers' failures."""
+        balance = row["balance"]
+        loss = 12 * (row["writeoffs"] - row["recoveries"]) / balance if balance > 0 else 0.0
+        self.confidence = investor_confidence(
+            self.confidence, max(loss, 0.0), failed_peer_share, self.rules
+        )
+        self.funding_line = self.confidence * self.funding_limit
+
     def _move_capital(self, row: dict[str, float]) -> None:
         self.capital += row["profit"]
         target = self.policy.capital_ratio * row["balance"]
         if self.capital > target and not self.failed:
             row["dividends"] = self.capital - target
             self.capital = target
-        if self.capital <= 0:
+        if self.capital <= 0 and not self.failed:
             self.failed = True
+            self.failed_at = self.model.month
 
     def _tighten(self, row: dict[str, float]) -> None:
         """The dynamic rule: move the cut-off by one step toward the flow target."""

@@ -274,6 +274,15 @@ _METRICS: tuple[Metric, ...] = (
     Metric(
         "failed_lenders", "count", "Lenders whose equity reached zero.", "ledger", "sum", "last"
     ),
+    Metric(
+        "funding_line",
+        "currency",
+        "Largest book the lenders' funding allows now (an investor-funded lender's shrinks "
+        "when its investors lose confidence).",
+        "ledger",
+        "sum",
+        "last",
+    ),
     # --- the scenario's drivers
     Metric(
         "wage_index", "index", "Nominal wage level (1 at month 0).", "economy", "market", "mean"

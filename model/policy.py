@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from model.calibrated import POLICY as FITTED
 from model.loans import PAYMENT_ORDERS
+from model.market import FUNDING_KINDS
 from model.params import Parameters, fitted_defaults, lever
 
 #: Graded collection stages, by DPD bucket 1-30, 31-60, 61-90, 90+.
@@ -295,6 +296,22 @@ class RiskPolicy(Parameters):
         unit="annual rate",
         group="funding",
         description="Annual spread of the lender's funding over the policy rate.",
+    )
+    funding: str = lever(
+        "stable",
+        choices=FUNDING_KINDS,
+        group="funding",
+        description="How the lender is funded: stable deposits or credit lines, or investors "
+        "whose confidence moves with its losses and peers' failures (they can run).",
+    )
+    brand: float = lever(
+        0.0,
+        low=-100,
+        high=100,
+        unit="utility",
+        group="funding",
+        description="The lender's pull on applicants beyond price (brand, convenience), in "
+        "the market's choice model.",
     )
     acquisition_cost: float = lever(
         60.0,

@@ -1,0 +1,212 @@
+"""The market of lenders: how borrowers choose, how investors fund, what regulators allow.
+
+:class:`MarketRules` holds the market-wide levers (each declared once, with its range,
+unit and meaning); the functions here are the market's rules over arrays:
+
+- :func:`choose_lenders`: each applicant picks, among the lenders where they hold no
+  loan, the one of highest utility plus a Gumbel taste draw (a multinomial logit over
+  price, the lender's brand, a rejection remembered for some months, and the lender of
+  the borrower's last loan). With every coefficient 0 the choice is uniform at random.
+- :func:`investor_confidence`: an investor-funded lender's funding line follows its
+  investors' confidence, which falls with its own losses and with failures of peers
+  (the common signal of the 2018 P2P runs, DOMAIN.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from model.params import Parameters, lever
+
+#: How a lender is funded: stable deposits or credit lines, or investors who can run.
+FUNDING_KINDS = ("stable", "investors")
+
+
+@dataclass(frozen=True)
+class MarketRules(Parameters):
+    """Market-wide levers: borrowers' choice of lender, investor funding, regulation.
+
+    What each lever means, its unit and range: :meth:`describe`. The defaults are a
+    market without these mechanisms: choice at random, no cap, no limits, no contagion.
+    """
+
+    price_sensitivity: float = lever(
+        0.0, low=0, high=1000, unit="utility per unit of annual rate", group="choice",
+        description="How much a higher annual rate lowers a lender's pull on applicants "
+        "(logit coefficient; 10 halves the odds of a lender 7 points dearer). Karlan and "
+        "Zinman (2008) find demand flat for price cuts and falling for rises: a lever to "
+        "set, not a fitted value.",
+    )  # fmt: skip
+    rejection_penalty: float = lever(
+        0.0, low=0, high=100, unit="utility", group="choice",
+        description="Pull lost by a lender that refused the applicant within the last "
+        "rejection_memory months (approval odds learned from rejections).",
+    )  # fmt: skip
+    rejection_memory: int = lever(
+        6, low=0, high=60, integer=True, unit="months", group="choice",
+        description="Months a refusal is remembered.",
+    )  # fmt: skip
+    switching_cost: float = lever(
+        0.0, low=0, high=100, unit="utility", group="choice",
+        description="Extra pull of the lender of the borrower's last loan.",
+    )  # fmt: skip
+    apr_cap: float | None = lever(
+        None, low=0, high=10, low_open=True, unit="annual rate", group="regulation",
+        description="Largest annual rate a loan may carry (China: 24% enforceable, 36% "
+        "void above); applicants whose tier is priced above it are refused. None: no cap.",
+    )  # fmt: skip
+    max_collection_stage: int = lever(
+        4, low=0, high=4, integer=True, unit="stage", group="regulation",
+        description="Last collection stage allowed (1 reminder, 2 phone, 3 agency, 4 legal; "
+        "0 forbids even reminders): loans further overdue stay at it.",
+    )  # fmt: skip
+    max_collection_intensity: float = lever(
+        1.0, low=0, high=1, unit="0-1", group="regulation",
+        description="Cap on every lender's collection intensity (a cap on contact).",
+    )  # fmt: skip
+    shared_bureau: bool = lever(
+        False, group="regulation",
+        description="A mandatory credit bureau: every lender sees the applicant's loans "
+        "at all lenders, whatever its own sees_other_loans.",
+    )  # fmt: skip
+    min_capital_ratio: float = lever(
+        0.0, low=0, high=1, unit="share of the book", group="regulation",
+        description="Regulatory minimum of equity over book for every lender (the higher "
+        "of this and the lender's own applies).",
+    )  # fmt: skip
+    investor_loss_tolerance: float = lever(
+        0.2, low=0, high=10, low_open=True, unit="annual loss rate", group="funding",
+        description="Annual net loss rate (of the book) at which an investor-funded "
+        "lender's investors want all their money back.",
+    )  # fmt: skip
+    investor_contagion: float = lever(
+        0.0, low=0, high=10, unit="confidence per failed share", group="funding",
+        description="Confidence investors lose for each share of the other lenders that "
+        "have failed (a peer's failure as a common signal).",
+    )  # fmt: skip
+    investor_speed: float = lever(
+        0.25, low=0, high=1, unit="share a month", group="funding",
+        description="Share of the gap to their target that investors close each month.",
+    )  # fmt: skip
+    run_spread: float = lever(
+        0.3, low=0, high=5, unit="annual rate", group="funding",
+        description="Annual cost of the book a lender must still fund after its investors "
+        "leave (emergency funding), over the funding line.",
+    )  # fmt: skip
+    collect_after_failure: bool = lever(
+        True, group="contagion",
+        description="Whether a failed lender's book is still collected (an administrator runs "
+        "it off, as with a failed bank); if not, collection and relief stop (as when China's "
+        "P2P platforms collapsed) and borrowers may default strategically.",
+    )  # fmt: skip
+    strategic_default: float = lever(
+        0.0, low=0, high=1, unit="share of borrowers", group="contagion",
+        description="Share of a failed lender's borrowers who, learning that repayment is "
+        "no longer enforced, stop paying every lender (only when collect_after_failure is "
+        "off).",
+    )  # fmt: skip
+
+    OWNER: ClassVar[str] = "market"
+
+    @classmethod
+    def of(cls, value: Any) -> MarketRules:
+        """A MarketRules from None (the defaults), a dict of overrides or a MarketRules.
+
+        Raises:
+            TypeError: For anything else.
+        """
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, dict):
+            cls.check_known(value)
+            return cls(**value)
+        raise TypeError(f"market must be MarketRules or a dict, got {type(value).__name__}")
+
+
+def utilities(
+    rates: np.ndarray,
+    brand: np.ndarray,
+    rejected: np.ndarray,
+    usual: np.ndarray,
+    rules: MarketRules,
+) -> np.ndarray:
+    """Each applicant's utility of each lender, shape (lenders, applicants).
+
+    Args:
+        rates: Each lender's posted annual rate (its best tier's), shape (lenders,).
+        brand: Each lender's brand term, shape (lenders,).
+        rejected: Whether the lender refused the applicant recently, (lenders, applicants).
+        usual: Whether the lender made the applicant's last loan, (lenders, applicants).
+        rules: The market's choice levers.
+    """
+    base = brand - rules.price_sensitivity * rates
+    return base[:, None] - rules.rejection_penalty * rejected + rules.switching_cost * usual
+
+
+def choose_lenders(utility: np.ndarray, free: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    """The lender each applicant applies to: the free lender of highest utility + taste.
+
+    Args:
+        utility: Utility of each lender to each applicant, shape (lenders, applicants).
+        free: Whether the applicant holds no loan at the lender, same shape.
+        uniform: U(0,1) per lender and applicant: Gumbel taste draws ``-log(-log(u))``.
+
+    Returns:
+        The chosen lender per applicant (-1 where every lender holds a loan of theirs).
+    """
+    taste = -np.log(-np.log(np.clip(uniform, 1e-300, 1.0 - 1e-16)))
+    score = np.where(free, utility + taste, -np.inf)
+    choice = np.argmax(score, axis=0)
+    return np.where(free.any(axis=0), choice, -1)
+
+
+def investor_confidence(
+    confidence: float, annual_loss_rate: float, failed_peer_share: float, rules: MarketRules
+) -> float:
+    """Next month's confidence (0-1) of an investor-funded lender's investors.
+
+    The target is ``1 - annual_loss_rate / investor_loss_tolerance -
+    investor_contagion * failed_peer_share`` (clipped to 0-1); confidence closes
+    ``investor_speed`` of the gap each month.
+    """
+    target = 1.0 - annual_loss_rate / rules.investor_loss_tolerance
+    target -= rules.investor_contagion * failed_peer_share
+    target = min(max(target, 0.0), 1.0)
+    return confidence + rules.investor_speed * (target - confidence)
+
+
+class MarketMemory:
+    """What borrowers remember of the lenders: recent refusals and the last lender.
+
+    Args:
+        n_lenders: Number of lenders.
+        n_borrowers: Number of borrowers.
+    """
+
+    #: ``refused`` of a lender that never refused the borrower.
+    NEVER = np.iinfo(np.int32).min // 2
+
+    def __init__(self, n_lenders: int, n_borrowers: int) -> None:
+        self.refused = np.full((n_lenders, n_borrowers), self.NEVER, np.int32)
+        self.last_lender = np.full(n_borrowers, -1, np.int16)
+
+    def view(self, idx: np.ndarray, month: int, memory: int) -> tuple[np.ndarray, np.ndarray]:
+        """What borrowers ``idx`` remember of each lender.
+
+        Returns:
+            ``(refused, usual)``: whether the lender refused them within ``memory`` months,
+            and whether it made their last loan; both shape (lenders, borrowers).
+        """
+        rejected = month - self.refused[:, idx] <= memory
+        lenders = np.arange(self.refused.shape[0])[:, None]
+        return rejected, self.last_lender[idx][None, :] == lenders
+
+    def record(self, lender: int, idx: np.ndarray, approved: np.ndarray, month: int) -> None:
+        """Remember ``lender``'s answers to borrowers ``idx`` in ``month``."""
+        self.refused[lender, idx[~approved]] = month
+        self.last_lender[idx[approved]] = lender
