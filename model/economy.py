@@ -415,7 +415,7 @@ class CreditEconomy(mesa.Model):
         self._end_month(m)
 
     def _begin_month(self) -> Month:
-        """1. Macro: read the month's conditions and draw the common income factor."""
+        """Macro: read the month's conditions and draw the common income factor."""
         macro = self.scenario.state(self.month)
         m = Month(self.month, macro, float(self.streams["macro"].standard_normal()))
         self.relief_cohorts.grow(m.number)
@@ -445,7 +445,7 @@ class CreditEconomy(mesa.Model):
         self.state.willingness[defecting] = 0.0
 
     def _labour_market(self, m: Month) -> None:
-        """2. Labour market: job loss and re-employment by segment, tracking the path."""
+        """Labour market: job loss and re-employment by segment, tracking the path."""
         rules.labour_market(
             self.state,
             m.macro.unemployment,
@@ -455,7 +455,7 @@ class CreditEconomy(mesa.Model):
         )
 
     def _illness_and_income(self, m: Month) -> None:
-        """3. Income: illness, then wages with idiosyncratic and common shocks, or benefit."""
+        """Income: illness, then wages with idiosyncratic and common shocks, or benefit."""
         n = self.n_borrowers
         m.fell_ill = rules.illness(
             self.state,
@@ -474,17 +474,17 @@ class CreditEconomy(mesa.Model):
         )
 
     def _fall_due(self, m: Month) -> None:
-        """5a. Loans: interest accrues and the month's instalments fall due."""
+        """Loans: interest accrues and the month's instalments fall due."""
         m.due = np.empty((len(self.lenders), self.n_borrowers))
         for lender in self.lenders:
             m.due[lender.index] = lender.accrue(self.book)
 
     def _spending_needs(self, m: Month) -> None:
-        """4a. Spending: essentials and medical costs come first; part of the habit is kept."""
+        """Spending: essentials and medical costs come first; part of the habit is kept."""
         m.cash, m.protected = rules.spending_needs(self.state, self.params, m.macro, m.fell_ill)
 
     def _borrow_to_repay(self, m: Month) -> None:
-        """5b. Borrowers short of their dues apply at a lender where they hold no loan.
+        """Borrowers short of their dues apply at a lender where they hold no loan.
 
         Only with several lenders (and ``PopulationParams.borrow_to_repay``). The proceeds
         add to this month's cash (borrowing from one platform to repay another); the new
@@ -502,7 +502,7 @@ class CreditEconomy(mesa.Model):
                 m.cash[idx] += self._apply(lender, idx, m, shortfall[idx])
 
     def _pay(self, m: Month) -> None:
-        """5c. Borrowers pay their dues (pressing lenders first), then recoveries on old debt."""
+        """Borrowers pay their dues (pressing lenders first), then recoveries on old debt."""
         n_lenders = len(self.lenders)
         uniform = self.streams["repayment"].random((n_lenders, self.n_borrowers))
         if n_lenders > 1:
@@ -530,7 +530,7 @@ class CreditEconomy(mesa.Model):
             lender.receive_recoveries(by_lender[lender.index])
 
     def _settle(self, m: Month) -> None:
-        """5d. Lenders book the payments: arrears age contractually, fees fall, loans close."""
+        """Lenders book the payments: arrears age contractually, fees fall, loans close."""
         m.repaid = np.zeros_like(self.book.active)
         for lender in self.lenders:
             j = lender.index
@@ -545,16 +545,16 @@ class CreditEconomy(mesa.Model):
         state.distressed = state.missed | (m.remaining < m.protected)
 
     def _spend_and_save(self, m: Month) -> None:
-        """4b. Spending: the rest of the habit is spent, the rest saved; the habit adapts."""
+        """Spending: the rest of the habit is spent, the rest saved; the habit adapts."""
         rules.settle_spending(self.state, self.params, m.remaining)
 
     def _collect(self, m: Month) -> None:
-        """6a. Lenders run graded collection by DPD bucket (its cost; its effect is in 5c)."""
+        """Lenders run graded collection by DPD bucket (its cost; its effect is in 5c)."""
         for lender in self.lenders:
             lender.collect(self.book)
 
     def _relieve(self, m: Month) -> None:
-        """6b. Overdue borrowers in temporary trouble who ask (or are reached) get relief."""
+        """Overdue borrowers in temporary trouble who ask (or are reached) get relief."""
         contact = self.keyed["relief_contact"].for_month(m.number)
         for lender in self.lenders:
             idx = lender.relief_candidates(self.book)
@@ -564,7 +564,7 @@ class CreditEconomy(mesa.Model):
             lender.grant_relief(self.book, idx[asking], m.number, self.relief_cohorts)
 
     def _write_off(self, m: Month) -> None:
-        """6c. Lenders write off the loans that closed last month at their policy's DPD.
+        """Lenders write off the loans that closed last month at their policy's DPD.
 
         Write-off comes first in the month, so month-end snapshots show loans at the
         horizon (91-120 DPD for a 120-DPD policy) before they are charged off; recovery
@@ -579,19 +579,19 @@ class CreditEconomy(mesa.Model):
             )
 
     def _mark_credit_records(self, m: Month) -> None:
-        """6d. The credit record shows a default for 36 months after 90+ DPD or a write-off."""
+        """The credit record shows a default for 36 months after 90+ DPD or a write-off."""
         damaged = self.state.record_damaged_until
-        until = m.number + RECORD_MONTHS
+        until = m.number + RECORD_MONTHS - 1  # shown in this month and the 35 after
         for j in range(len(self.lenders)):
             damaged[m.written_off[j]] = until
             damaged[self.book.dpd[j] >= DEFAULT_DPD_MONTHS] = until
 
     def _expire_recoveries(self, m: Month) -> None:
-        """6e. Written-off loans paid off or past their recovery horizon are dropped."""
+        """Written-off loans paid off or past their recovery horizon are dropped."""
         self.recoveries.expire(m.number)
 
     def _originate(self, m: Month) -> None:
-        """7. Applicants (more in distress) are scored, screened, sized, priced and funded."""
+        """Applicants (more in distress) are scored, screened, sized, priced and funded."""
         state = self.state
         repaid_any = m.repaid[0] if len(self.lenders) == 1 else m.repaid.any(axis=0)
         uniform = self.streams["applications"].random(self.n_borrowers)
@@ -607,7 +607,7 @@ class CreditEconomy(mesa.Model):
             state.savings[idx] += lent * state.missed[idx]
 
     def _close_books(self, m: Month) -> None:
-        """8. Lenders close their accounts: provisions, profit, capital, the dynamic rule."""
+        """Lenders close their accounts: provisions, profit, capital, the dynamic rule."""
         failed = sum(lender.failed for lender in self.lenders)
         peers = max(len(self.lenders) - 1, 1)
         self._lender_rows = [
@@ -646,7 +646,8 @@ class CreditEconomy(mesa.Model):
     def _choose_lender(self, idx: np.ndarray, m: Month) -> np.ndarray:
         """For borrowers ``idx``, the lender they apply to (-1 if they hold a loan at each).
 
-        A multinomial logit over the lenders where they hold no loan (``model.market``):
+        A multinomial logit over the lenders that lend and where they hold no loan
+        (``model.market``):
         price, brand, a recent refusal and the lender of their last loan, plus a taste draw
         per borrower and lender; with the market's default levers, uniform at random.
         """
@@ -654,13 +655,14 @@ class CreditEconomy(mesa.Model):
         if n_lenders == 1:
             return np.where(book.active[0, idx], -1, 0)
         lenders = np.arange(n_lenders)
+        open_ = np.array([x.can_lend for x in self.lenders])  # failed lenders take no applications
         cells = (idx[None, :] * n_lenders + lenders[:, None]).ravel()
         taste = self.keyed["lender_taste"](m.number, cells).reshape(n_lenders, idx.size)
         rates = np.array([x.policy.annual_rate(0, m.macro.policy_rate) for x in self.lenders])
         brand = np.array([x.policy.brand for x in self.lenders])
         rejected, usual = self.memory.view(idx, m.number, self.market.rejection_memory)
         utility = utilities(rates, brand, rejected, usual, self.market)
-        return choose_lenders(utility, ~book.active[:, idx], taste)
+        return choose_lenders(utility, ~book.active[:, idx] & open_[:, None], taste)
 
     def _apply(
         self,

@@ -47,8 +47,8 @@ MIN_LOAN = 300.0
 TIER_BOUNDS = (700.0, 650.0, 600.0)
 #: Months averaged by the dynamic rule's new-delinquency flow.
 FLOW_MONTHS = 3
-#: IFRS 9 stage of a forborne loan: stage 2 while it pays (the provision rate of 31-60
-#: DPD, index 2 of ``provision_rates``), stage 3 once it re-defaults (90+, index 4).
+#: IFRS 9 stage of a forborne loan: stage 2 until it re-defaults (the provision rate of
+#: 31-60 DPD, index 2 of ``provision_rates``), stage 3 after (90+, index 4).
 FORBORNE_STAGE2, FORBORNE_STAGE3 = 2, 4
 
 
@@ -129,9 +129,14 @@ class Lender(mesa.Agent):
         return not self.failed and (ratio is None or ratio >= floor)
 
     def start_capital(self, book: LoanBook) -> None:
-        """Hold ``capital_ratio`` times the book as equity (at the end of the burn-in)."""
+        """Hold ``capital_ratio`` times the book as equity (at the end of the burn-in).
+
+        A lender that starts without a book (no burn-in) holds ``capital_ratio`` times its
+        funding line instead, or its first month's costs would break it.
+        """
         self._book = float(book.balance[self.index].sum())
-        self.capital = self.policy.capital_ratio * self._book
+        self._capital_base = self._book if self._book > 0 else self.funding_limit
+        self.capital = self.policy.capital_ratio * self._capital_base
         self.cum_net_loss = 0.0
 
     def open_month(self, book: LoanBook, policy_rate: float) -> None:
@@ -450,12 +455,20 @@ class Lender(mesa.Agent):
         return row
 
     def _allowance(self, summary: BookSummary) -> float:
-        """The provision matrix over the book; forborne loans at stage 2 or 3 at least."""
+        """The provision matrix; forborne loans at stage 2, stage 3 once re-defaulted.
+
+        A forborne loan is held at least at the stage-2 rate (index 2 of
+        ``provision_rates``), and at the stage-3 rate (index 4) once it has missed a
+        payment since relief.
+        """
         rates = np.asarray(self.policy.provision_rates)
-        stage = np.full(len(rates), rates[FORBORNE_STAGE3])
-        stage[0] = rates[FORBORNE_STAGE2]  # a forborne loan paying: stage 2
-        extra = np.maximum(stage - rates, 0.0)
-        return float(rates @ summary.balances + extra @ summary.forborne_balances)
+        stage2 = np.maximum(rates[FORBORNE_STAGE2] - rates, 0.0)
+        stage3 = np.maximum(rates[FORBORNE_STAGE3] - rates, 0.0)
+        return float(
+            rates @ summary.balances
+            + stage2 @ summary.forborne_balances
+            + stage3 @ summary.redefaulted_balances
+        )
 
     def _update_funding(self, row: dict[str, float], failed_peer_share: float) -> None:
         """Investors' confidence moves with this month's losses and peers' failures."""
@@ -468,7 +481,9 @@ class Lender(mesa.Agent):
 
     def _move_capital(self, row: dict[str, float]) -> None:
         self.capital += row["profit"]
-        target = self.policy.capital_ratio * row["balance"]
+        # Equity is paid out above the target ratio of the book, or of the book the lender
+        # started with while the book is smaller (capital is not released by a run-off).
+        target = self.policy.capital_ratio * max(row["balance"], self._capital_base)
         if self.capital > target and not self.failed:
             row["dividends"] = self.capital - target
             self.capital = target

@@ -227,16 +227,25 @@ def _empty_slots(borrowers, active, loan_id, balance, arrears, fees_due, dpd, mo
 
 
 class BookSummary(NamedTuple):
-    """A lender's open loans by DPD bucket (``BUCKETS`` order): all, and the forborne."""
+    """A lender's open loans by DPD bucket (``BUCKETS`` order): all, and the forborne.
+
+    Attributes:
+        counts: Open loans per bucket.
+        balances: Their balance per bucket.
+        forborne_counts: Forborne loans per bucket (re-defaulted or not).
+        forborne_balances: Balance of the forborne loans not re-defaulted, per bucket.
+        redefaulted_balances: Balance of the forborne loans re-defaulted, per bucket.
+    """
 
     counts: np.ndarray
     balances: np.ndarray
     forborne_counts: np.ndarray
     forborne_balances: np.ndarray
+    redefaulted_balances: np.ndarray
 
 
 @njit(cache=True, nogil=True)
-def _summarise_row(active, dpd, balance, forborne, counts, balances):
+def _summarise_row(active, dpd, balance, forborne, redefaulted, counts, balances):
     # Local sums of the common case (not forborne) stay in registers.
     c0 = c1 = c2 = c3 = c4 = 0
     b0 = b1 = b2 = b3 = b4 = 0.0
@@ -246,8 +255,9 @@ def _summarise_row(active, dpd, balance, forborne, counts, balances):
         d = dpd[i]
         if forborne[i]:
             bucket = min(d, DEFAULT_DPD_MONTHS)
-            counts[1, bucket] += 1
-            balances[1, bucket] += balance[i]
+            row = 2 if redefaulted[i] else 1
+            counts[row, bucket] += 1
+            balances[row, bucket] += balance[i]
         elif d == 0:
             c0 += 1
             b0 += balance[i]
@@ -349,13 +359,16 @@ class LoanBook:
 
     def summary(self, lender: int) -> BookSummary:
         """Counts and balances of ``lender``'s open loans by DPD bucket (one pass)."""
-        counts = np.zeros((2, len(BUCKETS)), np.int64)
-        balances = np.zeros((2, len(BUCKETS)))
+        counts = np.zeros((3, len(BUCKETS)), np.int64)
+        balances = np.zeros((3, len(BUCKETS)))
         _summarise_row(
             self.active[lender], self.dpd[lender], self.balance[lender], self.forborne[lender],
-            counts, balances,
+            self.redefaulted[lender], counts, balances,
         )  # fmt: skip
-        return BookSummary(counts[0] + counts[1], balances[0] + balances[1], counts[1], balances[1])
+        return BookSummary(
+            counts.sum(axis=0), balances.sum(axis=0), counts[1] + counts[2], balances[1],
+            balances[2],
+        )  # fmt: skip
 
     def debt_service(self, borrowers: np.ndarray, lender: int | None = None) -> np.ndarray:
         """Scheduled instalments of the open loans of ``borrowers``.

@@ -144,7 +144,7 @@ class RiskPolicy(Parameters):
         high=1,
         unit="share of instalment",
         group="pricing",
-        description="Late fee per missed instalment.",
+        description="Late fee charged each month an instalment is left unpaid.",
     )
     penalty_rate: float = lever(
         0.18,

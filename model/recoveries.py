@@ -1,8 +1,9 @@
 """Written-off debt in recovery: one row per written-off loan, each on its own clock.
 
-A loan written off in month ``t`` is pursued in months ``t + 1`` to ``t + horizon``
-(the policy's ``recovery_months``), then dropped; a later write-off of another loan
-of the same borrower starts its own clock and never restarts this one.
+A loan written off in month ``t`` (at the start of the month) is pursued in months ``t``
+to ``t + horizon - 1`` (the policy's ``recovery_months``), then dropped; a later
+write-off of another loan of the same borrower starts its own clock and never restarts
+this one.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class Recoveries:
 
     def expire(self, month: int) -> None:
         """Drop the loans paid off or past their recovery horizon at the end of ``month``."""
-        keep = (self.owed > MONEY_TOLERANCE) & (month - self.written_off < self.horizon)
+        keep = (self.owed > MONEY_TOLERANCE) & (month + 1 - self.written_off < self.horizon)
         if keep.all():
             return
         for name in ("loan_id", "lender", "borrower", "owed", "written_off", "horizon"):

@@ -160,11 +160,11 @@ def test_a_recovery_clock_starts_once_per_loan():
     rec.add(0, np.array([7]), np.array([1]), np.array([1000.0]), month=0, horizon=3)
     rec.add(0, np.array([7]), np.array([2]), np.array([500.0]), month=2, horizon=3)
     assert len(rec) == 2
+    rec.expire(1)
+    assert len(rec) == 2  # written off at the start of month 0: pursued in months 0-2
     rec.expire(2)
-    assert len(rec) == 2  # the first loan's clock runs months 1-3
-    rec.expire(3)
-    assert rec.loan_id.tolist() == [2]  # ... and ends; the second loan's clock is its own
-    rec.expire(5)
+    assert rec.loan_id.tolist() == [2]  # ... and dropped; the second loan's clock is its own
+    rec.expire(4)
     assert len(rec) == 0
 
 

@@ -132,16 +132,17 @@ def test_accounts_balance_and_states_stay_legal(policy, second, scenario, popula
             - h["waived"]
         ).to_numpy()
         np.testing.assert_allclose(h["balance"].to_numpy() - prev, flows, rtol=1e-9, atol=1e-6)
-        # Equity: moved by profit and dividends only; never above the target.
+        # Equity: moved by profit and dividends only; never above the target (the ratio of
+        # the book, or of the book it started with while the book is smaller).
         capital = h["capital"].to_numpy()
-        prev_capital = np.concatenate(
-            [[lender.policy.capital_ratio * opening[lender.index]], capital[:-1]]
-        )
+        base = opening[lender.index] if opening[lender.index] > 0 else lender.funding_limit
+        start = lender.policy.capital_ratio * base
+        prev_capital = np.concatenate([[start], capital[:-1]])
         np.testing.assert_allclose(
             capital - prev_capital, (h["profit"] - h["dividends"]).to_numpy(), rtol=1e-9, atol=1e-6
         )
         alive = ~h["failed_lenders"].astype(bool).to_numpy()
-        target = lender.policy.capital_ratio * h["balance"].to_numpy()
+        target = lender.policy.capital_ratio * np.maximum(h["balance"].to_numpy(), base)
         assert np.all(capital[alive] <= target[alive] + 1e-6)
 
 

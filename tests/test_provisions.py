@@ -30,8 +30,9 @@ def test_allowance_is_the_provision_matrix_times_the_book():
             held = rates[np.minimum(dpd, DEFAULT_DPD_MONTHS)]
             # IFRS 9: a forborne loan is stage 2 at least, stage 3 once it re-defaults.
             forborne = book.forborne[j][active]
-            held[forborne & (dpd == 0)] = np.maximum(held[forborne & (dpd == 0)], rates[2])
-            held[forborne & (dpd > 0)] = np.maximum(held[forborne & (dpd > 0)], rates[4])
+            again = forborne & book.redefaulted[j][active]
+            held[forborne & ~again] = np.maximum(held[forborne & ~again], rates[2])
+            held[again] = np.maximum(held[again], rates[4])
             expected = float(np.dot(held, book.balance[j][active]))
             assert lender.provisions == pytest.approx(expected, rel=1e-10)
             assert lender.history[-1]["provisions"] == lender.provisions
