@@ -60,10 +60,14 @@ class RiskPolicy(Parameters):
     means, its unit and range: :meth:`describe` (and ``docs/configs.md``).
     """
 
-    name: str = lever("balanced", group="identity", description="Label used in results.")
+    name: str = lever(
+        "balanced", label="Policy name", group="identity", description="Label used in results."
+    )
     # --- screening, sizing, pricing
     score_cutoff: float = lever(
         600.0,
+        label="Score cut-off",
+        step=5,
         low=300,
         high=850,
         unit="score points",
@@ -72,6 +76,7 @@ class RiskPolicy(Parameters):
     )
     score_noise: float = lever(
         0.5,
+        label="Score noise",
         low=0,
         high=5,
         unit="s.d. of true quality",
@@ -81,12 +86,15 @@ class RiskPolicy(Parameters):
     )
     sees_other_loans: bool = lever(
         True,
+        label="Shared credit bureau",
         group="screening",
         description="Whether screening sees the applicant's loans at other lenders (a shared "
         "credit bureau); if not, the debt-to-income test counts only this lender's loans.",
     )
     max_dti: float = lever(
         0.45,
+        label="Max. debt-to-income",
+        step=0.05,
         low=0,
         high=1,
         low_open=True,
@@ -96,6 +104,8 @@ class RiskPolicy(Parameters):
     )
     max_loan_to_income: float = lever(
         4.0,
+        label="Max. loan-to-income",
+        step=0.5,
         low=0,
         high=36,
         low_open=True,
@@ -105,6 +115,7 @@ class RiskPolicy(Parameters):
     )
     term_months: int = lever(
         12,
+        label="Loan term",
         low=1,
         high=MAX_TERM,
         integer=True,
@@ -114,6 +125,7 @@ class RiskPolicy(Parameters):
     )
     term_mix: tuple[tuple[int, float], ...] | None = lever(
         None,
+        label="Loan term mix",
         unit="[months, share] pairs",
         group="sizing",
         check=_check_term_mix,
@@ -123,6 +135,7 @@ class RiskPolicy(Parameters):
     )
     base_margin: float = lever(
         0.10,
+        label="Base margin (annual)",
         low=0,
         high=1,
         unit="annual rate",
@@ -131,6 +144,7 @@ class RiskPolicy(Parameters):
     )
     tier_spread: float = lever(
         0.05,
+        label="Tier spread (annual)",
         low=0,
         high=0.5,
         unit="annual rate",
@@ -139,6 +153,7 @@ class RiskPolicy(Parameters):
     )
     late_fee: float = lever(
         0.05,
+        label="Late fee (of instalment)",
         low=0,
         high=1,
         unit="share of instalment",
@@ -147,6 +162,7 @@ class RiskPolicy(Parameters):
     )
     penalty_rate: float = lever(
         0.18,
+        label="Penalty interest (annual)",
         low=0,
         high=2,
         unit="annual rate",
@@ -155,6 +171,7 @@ class RiskPolicy(Parameters):
     )
     payment_order: str = lever(
         "fees_first",
+        label="Payment order",
         choices=PAYMENT_ORDERS,
         group="collection",
         description="How a payment is applied: fees and penalty interest first, then the "
@@ -163,6 +180,8 @@ class RiskPolicy(Parameters):
     # --- collection, relief, write-off
     collection_intensity: float = lever(
         0.6,
+        label="Collection intensity",
+        step=0.1,
         low=0,
         high=1,
         unit="0-1",
@@ -172,6 +191,7 @@ class RiskPolicy(Parameters):
     )
     collection_costs: tuple[float, float, float, float] = lever(
         (5.0, 30.0, 100.0, 200.0),
+        label="Collection cost by stage",
         low=0,
         high=1e6,
         length=4,
@@ -182,11 +202,13 @@ class RiskPolicy(Parameters):
     )
     relief_enabled: bool = lever(
         True,
+        label="Repayment relief",
         group="relief",
         description="Whether overdue borrowers in temporary trouble who ask get relief.",
     )
     relief_extension_months: int = lever(
         6,
+        label="Relief term extension",
         low=0,
         high=36,
         integer=True,
@@ -196,6 +218,7 @@ class RiskPolicy(Parameters):
     )
     relief_rate_cut: float = lever(
         0.3,
+        label="Relief rate cut",
         low=0,
         high=1,
         unit="share of rate",
@@ -204,6 +227,7 @@ class RiskPolicy(Parameters):
     )
     relief_waiver: float = lever(
         0.2,
+        label="Relief arrears waiver",
         low=0,
         high=1,
         unit="share of arrears",
@@ -212,6 +236,7 @@ class RiskPolicy(Parameters):
     )
     probation_months: int = lever(
         12,
+        label="Forbearance probation",
         low=1,
         high=60,
         integer=True,
@@ -223,17 +248,19 @@ class RiskPolicy(Parameters):
     )
     writeoff_dpd: int = lever(
         120,
+        label="Write-off at",
         low=90,
         high=720,
         integer=True,
         multiple=30,
-        unit="days",
+        unit="days past due",
         group="collection",
         description="Days past due at which a loan is written off (a multiple of 30; US "
         "retail rules: 120 for closed-end instalment loans, 180 for open-end credit).",
     )
     recovery_months: int = lever(
         36,
+        label="Recovery period",
         low=0,
         high=120,
         integer=True,
@@ -244,6 +271,9 @@ class RiskPolicy(Parameters):
     # --- the dynamic rule
     dynamic_target: float | None = lever(
         None,
+        label="Tightening trigger (new-delinquency flow)",
+        step=0.005,
+        typical=(0, 0.1),
         low=0,
         high=1,
         unit="share of current balance a month",
@@ -255,6 +285,7 @@ class RiskPolicy(Parameters):
     )
     dynamic_step: float = lever(
         10.0,
+        label="Tightening step",
         low=0,
         high=200,
         unit="score points",
@@ -263,6 +294,7 @@ class RiskPolicy(Parameters):
     )
     dynamic_max_tightening: float = lever(
         120.0,
+        label="Max. tightening",
         low=0,
         high=550,
         unit="score points",
@@ -271,6 +303,7 @@ class RiskPolicy(Parameters):
     )
     dynamic_min_approval: float = lever(
         0.2,
+        label="Pass-rate floor while tightening",
         low=0,
         high=1,
         unit="share of applicants",
@@ -281,6 +314,7 @@ class RiskPolicy(Parameters):
     # --- funding, costs, capital, provisions
     funding_limit_per_borrower: float = lever(
         10_000.0,
+        label="Funding line",
         low=0,
         high=1e9,
         unit="currency per borrower",
@@ -290,6 +324,7 @@ class RiskPolicy(Parameters):
     )
     funding_spread: float = lever(
         0.02,
+        label="Funding spread (annual)",
         low=0,
         high=1,
         unit="annual rate",
@@ -298,6 +333,7 @@ class RiskPolicy(Parameters):
     )
     acquisition_cost: float = lever(
         60.0,
+        label="Acquisition cost",
         low=0,
         high=1e6,
         unit="currency per loan",
@@ -306,6 +342,7 @@ class RiskPolicy(Parameters):
     )
     servicing_cost: float = lever(
         35.0,
+        label="Servicing cost",
         low=0,
         high=1e6,
         unit="currency per loan a month",
@@ -314,6 +351,7 @@ class RiskPolicy(Parameters):
     )
     capital_ratio: float = lever(
         0.12,
+        label="Target capital ratio",
         low=0,
         high=1,
         low_open=True,
@@ -324,6 +362,7 @@ class RiskPolicy(Parameters):
     )
     min_capital_ratio: float = lever(
         0.06,
+        label="Min. capital ratio",
         low=0,
         high=1,
         unit="share of the book",
@@ -333,6 +372,7 @@ class RiskPolicy(Parameters):
     )
     provision_rates: tuple[float, float, float, float, float] = lever(
         (0.025, 0.15, 0.40, 0.55, 0.65),
+        label="Provision rates by DPD bucket",
         low=0,
         high=1,
         length=5,
