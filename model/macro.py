@@ -169,6 +169,7 @@ class ScenarioParams(Parameters):
         low=0,
         high=5,
         step=0.1,
+        typical=(0, 3),
         group="scenario",
         description="Scale on the scenario's deviation from the baseline path: 0 = the "
         "baseline, 1 = as published (or as the knots say), 2 = twice the shock.",
