@@ -72,6 +72,7 @@ def lever(
     check: Callable[[Any], Any] | None = None,
     step: float | None = None,
     typical: tuple[float, float] | None = None,
+    allowed: str | None = None,
 ) -> Any:
     """A dataclass field carrying its own validation and documentation.
 
@@ -96,6 +97,8 @@ def lever(
             else a round hundredth of the shown range).
         typical: The range a slider shows, when the allowed range is far wider than
             the values that make sense (default: the allowed range).
+        allowed: The allowed values in words, for a lever with its own ``check``
+            (default: from the range or choices).
     """
     if not unit and isinstance(default, bool):
         unit = SWITCH_UNIT
@@ -116,6 +119,7 @@ def lever(
         "check": check,
         "step": step,
         "typical": typical,
+        "allowed": allowed,
     }
     if isinstance(default, list | dict):
         raise TypeError("lever defaults must be immutable (use a tuple)")
@@ -164,18 +168,25 @@ def slider_step(meta: Mapping[str, Any]) -> float | None:
     return _round_step((high - low) / 100)
 
 
-def _allowed(meta: Mapping[str, Any]) -> str:
+def _allowed(meta: Mapping[str, Any], default: Any = None) -> str:
+    """The allowed values of a lever, in words (``in (0, 1]``, ``one of a, b``)."""
     low, high = meta["low"], meta["high"]
+    if meta.get("allowed"):
+        return meta["allowed"]
     if meta["choices"] is not None:
         return "one of " + ", ".join(meta["choices"])
+    if isinstance(default, bool):
+        return "true or false"
     if low is not None and high is not None:
         text = f"in {'(' if meta['low_open'] else '['}{low:g}, {high:g}]"
     elif low is not None:
         text = f"{'>' if meta['low_open'] else '>='} {low:g}"
     else:
-        text = "any value"
+        text = "a non-empty string" if isinstance(default, str) else "any value"
     if meta["multiple"]:
         text += f", a multiple of {meta['multiple']}"
+    if meta["length"] is not None:
+        text = f"each {text}"
     return text
 
 
@@ -280,7 +291,7 @@ class Parameters:
                     "group": meta.get("group", ""),
                     "type": str(f.type),
                     "default": f.default,
-                    "allowed": _allowed(meta) if meta else "",
+                    "allowed": _allowed(meta, f.default) if meta else "",
                     "unit": unit,
                     "kind": unit_kind(unit, f.default),
                     "description": meta.get("description", ""),

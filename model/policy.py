@@ -127,6 +127,7 @@ class RiskPolicy(Parameters):
         None,
         label="Loan term mix",
         unit="[months, share] pairs",
+        allowed=f"pairs of months in [1, {MAX_TERM}] and shares >= 0 summing to 1",
         group="sizing",
         check=_check_term_mix,
         description="Mix of loan terms, e.g. [[3, 0.2], [12, 0.5], [36, 0.3]]: each new loan "

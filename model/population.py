@@ -44,6 +44,7 @@ class PopulationParams(Parameters):
         (0.6, 0.25, 0.15),
         unit="shares of borrowers",
         label="Segment shares",
+        allowed="3 shares in [0, 1] summing to 1",
         check=_check_shares,
         group="segments",
         description="Shares of salaried, self-employed / small business, young.",
