@@ -196,3 +196,10 @@ def test_severity_is_a_declared_lever():
     assert (severity["name"], severity["low"], severity["high"]) == ("severity", 0, 5)
     with pytest.raises(ValueError, match=r"severity must be in \[0, 5\]"):
         MacroScenario.preset("baseline", severity=5.5)
+
+
+def test_preset_knots_name_only_declared_paths():
+    from model.macro import _PRESET_KNOTS
+
+    for name, knots in _PRESET_KNOTS.items():
+        assert set(knots) <= set(SERIES_BOUNDS), name  # a typo would be ignored silently
