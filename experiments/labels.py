@@ -104,11 +104,6 @@ IDENTIFIERS: dict[str, str] = {
 _PLAIN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-def _spaced(name: str) -> str:
-    text = name.replace("_", " ")
-    return text[:1].upper() + text[1:]
-
-
 def with_unit(text: str, unit: str | None) -> str:
     """``text`` followed by the unit in brackets (nothing for counts and plain numbers)."""
     suffix = UNIT_TEXT.get(unit, unit) if unit is not None else None
