@@ -104,6 +104,7 @@ class ScenarioSpec:
                 around the baseline the same way presets are.
         """
         scale = self.severity if severity is None else severity
+        scale = ScenarioParams(severity=scale).severity  # the declared range, custom paths too
         if self.preset is not None:
             path = MacroScenario.preset(self.preset, months=months, severity=scale)
             return dataclasses.replace(path, name=self.name)

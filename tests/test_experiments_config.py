@@ -292,3 +292,16 @@ def test_knot_keys_and_lever_names_come_from_the_declarations():
     assert lever_fields()["scenario"] == ["severity"]
     assert all(lever_fields()[g] for g in LEVER_CLASSES)
     assert LEVER_STEPS == {"policy.writeoff_dpd": 30}  # the declared multiple
+
+
+def test_severity_of_a_custom_path_is_checked_as_declared():
+    raw = {
+        "experiment": {"name": "s", "seed": 1, "months": 6},
+        "scenario": [{"name": "c", "unemployment": [[0, 0.05], [3, 0.1]], "severity": 10}],
+    }
+    with pytest.raises(ConfigError, match=r"severity must be in \[0, 5\], got 10"):
+        parse_config(raw)
+    raw["scenario"][0]["severity"] = 2.0
+    raw["sweep"] = {"scenario.severity": [1.0, 6.0]}
+    with pytest.raises(ConfigError, match=r"scenario.severity=6.0: severity must be in"):
+        build_design(parse_config(raw))
