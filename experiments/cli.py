@@ -1,7 +1,7 @@
 """Command line: ``python -m experiments run|charts|compare|sensitivity|discover|list|...``.
 
 Subcommands: run, charts, compare, sensitivity, discover, list, validate, reference,
-dashboard (``python -m experiments -h``).
+calibrate, docs, dashboard (``python -m experiments -h``).
 
 Bad arguments or configs exit with status 2 and one ``error: ...`` line on
 stderr; failed runs give status 1.
@@ -159,6 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write the fitted values as the model's defaults (model/calibrated.py) and the "
         "record to docs/calibration.md",
+    )
+    docs = sub.add_parser(
+        "docs", help="write docs/configs.md, the config reference, from the declarations"
+    )
+    docs.add_argument("--out", help="where to write it (default: docs/configs.md)")
+    docs.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if the file is out of date"
     )
     dashboard = sub.add_parser("dashboard", help="serve the interactive dashboard (solara)")
     dashboard.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
@@ -615,6 +622,19 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _docs(args: argparse.Namespace) -> int:
+    from experiments import docs
+
+    root = Path(docs.__file__).resolve().parent.parent
+    path = Path(args.out) if args.out else root / docs.CONFIGS_MD
+    if args.check:
+        current = docs.is_current(path)
+        print(f"{path} is {'up to date' if current else f'out of date: run {docs.COMMAND}'}")
+        return 0 if current else 1
+    print(f"wrote {docs.write_configs_md(path)}")
+    return 0
+
+
 def describe_os_error(exc: OSError) -> str:
     """One line for a storage error, naming the file (never ``'None'``)."""
     reason = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
@@ -649,6 +669,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "validate": _validate,
             "reference": _reference,
             "calibrate": _calibrate,
+            "docs": _docs,
             "dashboard": _dashboard,
         }
         return commands[args.command](args)

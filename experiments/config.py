@@ -22,7 +22,7 @@ import numpy as np
 
 from experiments import designs
 from model import MacroScenario, PopulationParams, RiskPolicy
-from model.macro import SERIES_BOUNDS
+from model.macro import SERIES_BOUNDS, ScenarioParams
 
 #: Most lenders a ``[[policy]]`` market may have.
 MAX_LENDERS = 20
@@ -43,10 +43,19 @@ CHART_BANDS = ("ci", "percentile", "none")
 PERCENTILE_MIN_REPLICATIONS = 20
 #: Sampling methods of ``[sample]`` (modules of :mod:`experiments.designs`).
 SAMPLE_METHODS = tuple(designs.METHODS)
-#: Groups of dotted lever names (``policy.max_dti``, ``scenario.severity``, ...).
-LEVER_GROUPS = ("policy", "scenario", "population")
-#: Levers whose sampled values must lie on a grid coarser than the integers.
-LEVER_STEPS = {"policy.writeoff_dpd": 30}
+#: The parameter class behind each group of dotted lever names (``policy.max_dti``,
+#: ``scenario.severity``, ...): its fields' declarations say what a sweep may set.
+LEVER_CLASSES = {"policy": RiskPolicy, "scenario": ScenarioParams, "population": PopulationParams}
+#: Groups of dotted lever names.
+LEVER_GROUPS = tuple(LEVER_CLASSES)
+#: Levers whose sampled values must lie on a grid coarser than the integers (declared
+#: ``multiple``, e.g. ``policy.writeoff_dpd``: 30).
+LEVER_STEPS = {
+    f"{group}.{d['name']}": d["multiple"]
+    for group, cls in LEVER_CLASSES.items()
+    for d in cls.describe()
+    if d["multiple"]
+}
 #: Longest experiment, scenario or policy name (characters).
 MAX_NAME_LENGTH = 100
 #: Largest config file read (bytes): far above any real config, far below a runaway file.
@@ -95,6 +104,7 @@ class ScenarioSpec:
                 around the baseline the same way presets are.
         """
         scale = self.severity if severity is None else severity
+        scale = ScenarioParams(severity=scale).severity  # the declared range, custom paths too
         if self.preset is not None:
             path = MacroScenario.preset(self.preset, months=months, severity=scale)
             return dataclasses.replace(path, name=self.name)
@@ -552,21 +562,19 @@ def _build(where: str, make: Any) -> Any:
 
 
 def lever_fields() -> dict[str, list[str]]:
-    """Return the levers a sweep may vary, by group (``policy``, ``scenario``, ``population``)."""
+    """Return the levers a sweep may vary, by group (``policy``, ``scenario``, ``population``).
+
+    Every field of the group's class (:data:`LEVER_CLASSES`) but a policy's ``name``.
+    """
     return {
-        "policy": [f for f in RiskPolicy.field_names() if f != "name"],
-        "scenario": ["severity"],
-        "population": PopulationParams.field_names(),
+        group: [f for f in cls.field_names() if f != "name"] for group, cls in LEVER_CLASSES.items()
     }
 
 
 def lever_kind(lever: str) -> str:
     """Return the declared type of a lever's field (``'int'``, ``'float'``, ``'bool'``, ...)."""
     group, name = lever.split(".", 1)
-    if group == "scenario":
-        return "float"
-    cls = RiskPolicy if group == "policy" else PopulationParams
-    return next(str(f.type) for f in dataclasses.fields(cls) if f.name == name)
+    return next(str(f.type) for f in dataclasses.fields(LEVER_CLASSES[group]) if f.name == name)
 
 
 def _check_lever(where: str, lever: str) -> None:

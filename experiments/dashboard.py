@@ -38,9 +38,12 @@ from experiments import dashboard_svg as svg  # noqa: E402
 from experiments.dashboard_config import (  # noqa: E402
     CUSTOM,
     DEFAULT_KNOTS,
+    LEVER_CONTROLS,
     LEVERS,
+    LeverControl,
     config_toml,
     knots_text,
+    lever_control,
     metrics_csv,
     overrides,
     parse_knots,
@@ -520,46 +523,38 @@ _CSS = """
 """
 
 
-#: Lever sliders: name, label, format of the value, min, max, step.
-_LEVER_SLIDERS: tuple[tuple[str, str, str, float, float, float], ...] = (
-    ("score_cutoff", "score cut-off", "{:.0f}", 450, 750, 5),
-    ("max_dti", "debt-to-income cap", "{:.0%}", 0.15, 0.8, 0.05),
-    ("max_loan_to_income", "max loan, months of income", "{:.1f}", 1, 12, 0.5),
-    ("collection_intensity", "collection intensity", "{:.1f}", 0, 1, 0.1),
-    ("writeoff_dpd", "write-off at DPD", "{:.0f}", 90, 360, 30),
-    ("dynamic_target", "dynamic tightening above new-delinquency flow", "{:.1%}", 0, 0.1, 0.005),
-)
+#: The severity slider (its range and step as ``ScenarioParams`` declares them).
+SEVERITY = lever_control("scenario", "severity")
+#: The population size slider (a setting of the dashboard, not a lever).
+BORROWERS = LeverControl("n_borrowers", "borrowers", low=1_000, high=50_000, step=1_000, fmt="{:,}")
 
 
 def _slider(
-    label: str,
+    control: LeverControl,
     value: float,
-    fmt: str,
-    low: float,
-    high: float,
-    step: float,
     on_value: Callable[[Any], None],
     disabled: bool = False,
-    off_at_zero: bool = False,
+    text: str | None = None,
 ) -> None:
-    text = "off" if off_at_zero and value == 0 else fmt.format(value)
+    """A slider over ``control``'s range, titled ``text`` (default: the control's)."""
+    title = f"{text or control.text}: {control.shown(value)}"
     if isinstance(value, int):
         solara.SliderInt(
-            f"{label}: {text}",
+            title,
             value=value,
-            min=int(low),
-            max=int(high),
-            step=int(step),
+            min=int(control.low),
+            max=int(control.high),
+            step=int(control.step),
             on_value=on_value,
             disabled=disabled,
         )
     else:  # sliders step in binary floats (0.45000000000000007): rounded
         solara.SliderFloat(
-            f"{label}: {text}",
+            title,
             value=value,
-            min=low,
-            max=high,
-            step=step,
+            min=control.low,
+            max=control.high,
+            step=control.step,
             on_value=lambda v: on_value(round(float(v), 4)),
             disabled=disabled,
         )
@@ -597,24 +592,16 @@ def PolicyControls(params: solara.Reactive[dict[str, Any]], side: str) -> None:
         on_value=set_preset,
         disabled=disabled,
     )
-    for name, label, fmt, low, high, step in _LEVER_SLIDERS:
-        _slider(
-            label,
-            levers[name],
-            fmt,
-            low,
-            high,
-            step,
-            set_lever(name),
-            disabled=disabled,
-            off_at_zero=name == "dynamic_target",
-        )
-    solara.Checkbox(
-        label="repayment relief",
-        value=levers["relief_enabled"],
-        on_value=set_lever("relief_enabled"),
-        disabled=disabled,
-    )
+    for control in LEVER_CONTROLS:  # label, range, step and format: the lever's declaration
+        if control.switch:
+            solara.Checkbox(
+                label=control.text,
+                value=levers[control.name],
+                on_value=set_lever(control.name),
+                disabled=disabled,
+            )
+        else:
+            _slider(control, levers[control.name], set_lever(control.name), disabled=disabled)
 
 
 @solara.component
@@ -649,13 +636,12 @@ def ScenarioControls(params: solara.Reactive[dict[str, Any]]) -> None:
             message="linear between knots, flat after the last; Enter to apply",
         )
     _slider(
-        "severity (1 = as published)" if p["scenario"] != CUSTOM else "severity (1 = as given)",
+        SEVERITY,
         p["severity"],
-        "{:.1f}",
-        0,
-        3,
-        0.1,
         _setter(params, "severity"),
+        text="severity (1 = as published)"
+        if p["scenario"] != CUSTOM
+        else "severity (1 = as given)",
     )
 
 
@@ -679,15 +665,7 @@ def Controls(params: solara.Reactive[dict[str, Any]], pending: bool) -> None:
             )
             PolicyControls(params, "b")
     with solara.Card("Population", margin=0):
-        _slider(
-            "borrowers",
-            p["n_borrowers"],
-            "{:,}",
-            1_000,
-            50_000,
-            1_000,
-            _setter(params, "n_borrowers"),
-        )
+        _slider(BORROWERS, p["n_borrowers"], _setter(params, "n_borrowers"))
         solara.InputInt(
             "seed",
             value=p["seed"],

@@ -7,7 +7,8 @@ and :func:`experiments.design.model_inputs`. So the config it exports (a TOML fi
 reproduces its runs exactly, and its ``seed`` means what a config's ``seed`` means:
 the experiment seed, from which replication 0's run seed is derived.
 
-Also here: the text form of a custom scenario's unemployment knots
+Also here: the controls over the levers, made from the levers' declarations
+(:func:`lever_control`), the text form of a custom scenario's unemployment knots
 (``"0:4.2%, 6:8%, 18:10%"``), a small TOML writer for configs, and the CSV of the
 runs' monthly metrics.
 """
@@ -19,9 +20,18 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from experiments.config import ExperimentConfig, PolicySpec, ScenarioSpec, parse_config
+from experiments.config import (
+    LEVER_CLASSES,
+    ExperimentConfig,
+    PolicySpec,
+    ScenarioSpec,
+    parse_config,
+)
+from experiments.labels import NameTable
 from model import MacroScenario, RiskPolicy
 
 if TYPE_CHECKING:
@@ -44,6 +54,76 @@ LEVERS = (
 )
 #: Config names of the dashboard's two policies (prefixes of their ``[[policy]]`` names).
 SIDES = ("A", "B")
+
+
+# -------------------------------------------------------------------- controls
+@dataclass(frozen=True)
+class LeverControl:
+    """A control over one lever, made from its declaration (``lever(...)`` metadata).
+
+    Attributes:
+        name: The lever's field name (``score_cutoff``).
+        text: What the control says, before the value: the lever's label without a
+            closing bracket (``tightening trigger``, for a narrow sidebar).
+        switch: Whether it is a checkbox (a boolean lever) rather than a slider.
+        low: The slider's smallest value: the lever's typical or allowed low (one step
+            above it when the low itself is excluded).
+        high: The slider's largest value: the lever's typical or allowed high.
+        step: The slider's step (declared, or derived from the range).
+        fmt: How the slider writes the value (percent for shares, the step's decimals,
+            then ``months`` or ``days`` for levers in those units).
+        off_at_zero: Whether 0 stands for none (a lever that may be switched off).
+    """
+
+    name: str
+    text: str
+    switch: bool = False
+    low: float = 0.0
+    high: float = 1.0
+    step: float = 1.0
+    fmt: str = "{}"
+    off_at_zero: bool = False
+
+    def shown(self, value: Any) -> str:
+        """The value as the control writes it (``45%``, ``600``, ``off``)."""
+        return "off" if self.off_at_zero and value == 0 else self.fmt.format(value)
+
+
+def _decimals(step: float) -> int:
+    """Decimal places of ``step`` as written (0.005 -> 3, 0.5 -> 1, 30 -> 0)."""
+    return max(0, -Decimal(str(step)).normalize().as_tuple().exponent)
+
+
+def lever_control(group: str, name: str) -> LeverControl:
+    """The control over lever ``group.name`` (``"policy"``, ``"score_cutoff"``).
+
+    Raises:
+        ValueError: For a lever with no slider (tuples, text) or an unknown one.
+    """
+    described = {d["name"]: d for d in LEVER_CLASSES[group].describe()}
+    if name not in described:
+        raise ValueError(f"unknown {group} lever {name!r}")
+    d = described[name]
+    text = re.sub(r" \([^)]*\)$", "", NameTable().name(f"{group}.{name}"))
+    text = text[:1].lower() + text[1:]
+    if d["kind"] == "bool":
+        return LeverControl(name, text, switch=True)
+    if d["step"] is None:
+        raise ValueError(f"{group} lever {name!r} has no slider (a {d['type']})")
+    step = d["step"]
+    low, high = d["typical"] or (d["low"], d["high"])
+    if d["low_open"] and low == d["low"]:
+        low += step
+    decimals = _decimals(step)
+    fmt = f"{{:.{max(0, decimals - 2)}%}}" if d["kind"] == "share" else f"{{:.{decimals}f}}"
+    if d["kind"] in ("months", "days"):
+        fmt += f" {d['kind']}"
+    off = d["default"] is None or "None" in d["type"]
+    return LeverControl(name, text, False, low, high, step, fmt, off)
+
+
+#: The controls of the exposed policy levers, in :data:`LEVERS` order.
+LEVER_CONTROLS: tuple[LeverControl, ...] = tuple(lever_control("policy", n) for n in LEVERS)
 
 
 # ----------------------------------------------------------------------- knots

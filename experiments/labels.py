@@ -1,11 +1,15 @@
 """The name table: readable labels, with units, for every name a chart or table shows.
 
-Metrics take their unit from the registries (``model.metrics.METRICS`` for monthly
-metrics, :data:`experiments.analysis.SUMMARIES` for per-run ones) and a short name from
-:data:`METRIC_NAMES` (or their own name, spaced, when the table has none). Swept
-parameters (dotted lever names such as ``policy.max_dti``) take theirs from
-:data:`PARAMETERS`. Scenario and policy names are the config's, spaced and capitalised
-when they are plain identifiers (``severe_recession`` -> ``Severe recession``).
+Every name is declared once, with its label, elsewhere; this module reads those
+declarations. Monthly metrics take their short name and unit from the metric registry
+(``Metric.label`` and ``Metric.unit`` of ``model.metrics.METRICS``; their own name,
+spaced, when they have no label), per-run summaries their unit from
+:data:`experiments.analysis.SUMMARIES` and their short name from :data:`SUMMARY_NAMES`.
+Swept parameters (dotted lever names such as ``policy.max_dti``) take label and unit
+from their lever's declaration (``RiskPolicy.describe()``, ``PopulationParams.describe()``,
+``ScenarioParams.describe()``), gathered in :data:`PARAMETERS`. Scenario and policy
+names are the config's, spaced and capitalised when they are plain identifiers
+(``severe_recession`` -> ``Severe recession``).
 
 Labels are plain text: charts draw them with mathtext switched off, and
 :func:`latex_escape` makes them safe for a LaTeX table, so a ``$`` in a name is a
@@ -17,8 +21,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from experiments.analysis import SUMMARIES
+from experiments.config import LEVER_CLASSES, lever_fields
 from model.metrics import METRICS
 
 #: How each unit is written after a label, e.g. ``Overdue rate (%)``; None: nothing.
@@ -28,41 +34,15 @@ UNIT_TEXT: dict[str, str | None] = {
     "count": None,
     "month": "month",
     "months": "months",
+    "days": "days past due",
     "points": "score points",
     "index": None,
     "bool": None,
 }
 
-#: Short names of metrics whose spaced name would be unclear (abbreviations, DPD bands).
-METRIC_NAMES: dict[str, str] = {
-    "unemployment_rate": "Unemployment rate",
-    "scenario_unemployment": "Scenario unemployment rate",
-    "overdue_rate": "Overdue rate (1+ DPD)",
-    "overdue_rate_30": "Overdue rate (31+ DPD)",
-    "npl_rate": "NPL rate (91+ DPD)",
-    "overdue_balance_rate": "Overdue balance share (1+ DPD)",
-    "overdue_balance": "Overdue balance (1+ DPD)",
-    "writeoffs": "Write-offs",
-    "net_loss": "Net loss",
-    "cum_net_loss": "Cumulative net loss",
-    "relief_granted": "Loans granted relief",
-    "cutoff": "Score cut-off in force",
-    "provision_charge": "Provision charge",
-    "applications_to_repay": "Applications to repay another lender",
-    "approvals_to_repay": "Approvals to repay another lender",
-    "share_current": "Share current",
-    "share_1_30": "Share 1-30 DPD",
-    "share_31_60": "Share 31-60 DPD",
-    "share_61_90": "Share 61-90 DPD",
-    "share_90_plus": "Share 91+ DPD",
-    "loans_current": "Loans current",
-    "loans_1_30": "Loans 1-30 DPD",
-    "loans_31_60": "Loans 31-60 DPD",
-    "loans_61_90": "Loans 61-90 DPD",
-    "overdue_loans": "Overdue loans (1+ DPD)",
-    "overdue_loans_30": "Overdue loans (31+ DPD)",
-    "npl_loans": "Non-performing loans (91+ DPD)",
-    # per-run summaries
+#: Short names of the per-run summary metrics (``experiments.analysis.SUMMARIES``) whose
+#: spaced name would be unclear.
+SUMMARY_NAMES: dict[str, str] = {
     "mean_overdue_rate": "Mean overdue rate (1+ DPD)",
     "peak_overdue_rate": "Peak overdue rate (1+ DPD)",
     "peak_overdue_month": "Month of peak overdue rate",
@@ -70,69 +50,47 @@ METRIC_NAMES: dict[str, str] = {
     "bad_debt_loss": "Bad-debt loss",
     "bad_debt_loss_rate": "Bad-debt loss rate (of lending)",
     "total_originations": "Total lending",
-    "approval_rate": "Approval rate",
-    "profit": "Profit",
 }
 
-#: Swept parameters: (short name, unit) of every lever a sweep may vary.
-PARAMETERS: dict[str, tuple[str, str | None]] = {
-    "scenario.severity": ("Shock severity", None),
-    "policy.score_cutoff": ("Score cut-off", "points"),
-    "policy.score_noise": ("Score noise", None),
-    "policy.max_dti": ("Max. debt-to-income", "share"),
-    "policy.max_loan_to_income": ("Max. loan-to-income", "months"),
-    "policy.term_months": ("Loan term", "months"),
-    "policy.base_margin": ("Base margin (annual)", "share"),
-    "policy.tier_spread": ("Tier spread (annual)", "share"),
-    "policy.late_fee": ("Late fee (of instalment)", "share"),
-    "policy.penalty_rate": ("Penalty interest (annual)", "share"),
-    "policy.writeoff_dpd": ("Write-off at", "days past due"),
-    "policy.collection_intensity": ("Collection intensity", None),
-    "policy.relief_enabled": ("Repayment relief", "bool"),
-    "policy.relief_extension_months": ("Relief term extension", "months"),
-    "policy.relief_rate_cut": ("Relief rate cut", "share"),
-    "policy.relief_waiver": ("Relief arrears waiver", "share"),
-    "policy.dynamic_target": ("Tightening trigger (new-delinquency flow)", "share"),
-    "policy.dynamic_step": ("Tightening step", "points"),
-    "policy.dynamic_max_tightening": ("Max. tightening", "points"),
-    "policy.funding_limit_per_borrower": ("Funding line per borrower", "currency"),
-    "policy.funding_spread": ("Funding spread (annual)", "share"),
-    "policy.capital_ratio": ("Initial capital ratio", "share"),
-    "policy.sees_other_loans": ("Shared credit bureau", "bool"),
-    "policy.acquisition_cost": ("Acquisition cost per loan", "currency"),
-    "policy.servicing_cost": ("Servicing cost per loan-month", "currency"),
-    "population.income_dispersion": ("Income dispersion (log s.d.)", None),
-    "population.income_common_share": ("Common share of income shocks", "share"),
-    "population.job_finding_rate": ("Job-finding rate (monthly)", "share"),
-    "population.replacement_ratio": ("Benefit replacement ratio", "share"),
-    "population.benefit_months": ("Benefit duration", "months"),
-    "population.assistance_ratio": ("Assistance ratio", "share"),
-    "population.illness_rate": ("Illness rate (monthly)", "share"),
-    "population.illness_months": ("Illness duration", "months"),
-    "population.illness_income_loss": ("Income lost while ill", "share"),
-    "population.illness_cost": ("Medical cost (months of income)", "months"),
-    "population.essentials_share": ("Essentials share of income", "share"),
-    "population.essentials_spread": ("Essentials spread", "share"),
-    "population.discretionary_share": ("Discretionary share of income", "share"),
-    "population.income_smoothing": ("Income smoothing weight", None),
-    "population.habit_adjustment": ("Habit adjustment speed", None),
-    "population.habit_protected": ("Protected share of habit", "share"),
-    "population.overspender_extra": ("Over-spenders' extra share", "share"),
-    "population.savings_months": ("Savings buffer", "months"),
-    "population.savings_spread": ("Savings buffer spread (log s.d.)", None),
-    "population.savings_spend_down": ("Savings spend-down (monthly)", "share"),
-    "population.low_willingness_share": ("Share unwilling to pay", "share"),
-    "population.low_willingness": ("Payment probability if unwilling", "share"),
-    "population.oversight_rate": ("Forgotten payments (monthly)", "share"),
-    "population.misreport_share": ("Share misreporting income", "share"),
-    "population.misreport_factor": ("Income overstatement", "share"),
-    "population.apply_rate": ("Application rate (monthly)", "share"),
-    "population.distress_apply_multiplier": ("Application multiplier in distress", None),
-    "population.reborrow_probability": ("Re-borrowing probability", "share"),
-    "population.loan_need_months": ("Loan wanted (months of income)", "months"),
-    "population.loan_need_dispersion": ("Loan wanted dispersion (log s.d.)", None),
-    "population.borrow_to_repay": ("Borrowing to repay", "bool"),
+
+def _spaced(name: str) -> str:
+    text = name.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+#: Short names of metrics: the monthly registry's labels (or spaced names), then the
+#: summaries' (a summary named as a monthly metric, ``profit``, keeps the monthly name).
+METRIC_NAMES: dict[str, str] = {
+    **{name: SUMMARY_NAMES.get(name, _spaced(name)) for name in SUMMARIES},
+    **{name: metric.label or _spaced(name) for name, metric in METRICS.items()},
 }
+
+
+class ParameterName(NamedTuple):
+    """How a swept lever is named: from its declaration (``lever(label=..., unit=...)``)."""
+
+    #: Short name, without the unit (``Max. debt-to-income``).
+    label: str
+    #: How values are shown (``model.params.unit_kind``): ``share``, ``points``, ...
+    kind: str | None
+    #: The unit in words (``share of income``).
+    unit: str
+
+
+def _parameters() -> dict[str, ParameterName]:
+    levers = lever_fields()
+    return {
+        f"{group}.{d['name']}": ParameterName(
+            d["label"] or _spaced(d["name"]), d["kind"], d["unit"]
+        )
+        for group, cls in LEVER_CLASSES.items()
+        for d in cls.describe()
+        if d["name"] in levers[group]
+    }
+
+
+#: Every lever a sweep may vary (dotted name), with its short name and unit.
+PARAMETERS: dict[str, ParameterName] = _parameters()
 
 #: Identifier columns of the results tables.
 IDENTIFIERS: dict[str, str] = {
@@ -144,11 +102,6 @@ IDENTIFIERS: dict[str, str] = {
 }
 
 _PLAIN = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-def _spaced(name: str) -> str:
-    text = name.replace("_", " ")
-    return text[:1].upper() + text[1:]
 
 
 def with_unit(text: str, unit: str | None) -> str:
@@ -181,7 +134,7 @@ class NameTable:
         if name in METRICS:
             return METRICS[name].unit
         if name in PARAMETERS:
-            return PARAMETERS[name][1]
+            return PARAMETERS[name].kind
         return None
 
     def name(self, name: str) -> str:
@@ -191,14 +144,20 @@ class NameTable:
         if name in METRIC_NAMES:
             return METRIC_NAMES[name]
         if name in PARAMETERS:
-            return PARAMETERS[name][0]
+            return PARAMETERS[name].label
         if name in IDENTIFIERS:
             return IDENTIFIERS[name]
         return _spaced(name.rpartition(".")[2])
 
     def label(self, name: str) -> str:
-        """Axis label: the short name with its unit (``Score cut-off (score points)``)."""
+        """Axis label: the short name with its unit (``Score cut-off (score points)``).
+
+        A lever's unit is written as declared (``Max. loan-to-income (months of
+        income)``), but shares (``%``), switches and text (nothing).
+        """
         unit = self.unit(name)
+        if name in PARAMETERS and name not in self.derived and unit not in ("share", "bool"):
+            return with_unit(self.name(name), PARAMETERS[name].unit if unit != "text" else None)
         return with_unit(self.name(name), unit if unit != "bool" else None)
 
     def value(self, name: str, value: object) -> str:

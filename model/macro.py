@@ -1,14 +1,20 @@
 """Macro scenarios: monthly paths of unemployment, wages, prices, rates and illness.
 
-A :class:`MacroScenario` holds one value per month for each series. Presets are
-built from knots ``(month, value)`` interpolated linearly (flat beyond the last
-knot); ``severity`` scales a preset's deviation from the baseline path, so
-``severity=0`` is the baseline and ``severity=2`` doubles the shock.
+Every macro series is declared once, in :data:`SERIES` (name, kind, bounds, unit,
+baseline value, meaning, and the metric column that records it). The scenario's
+fields, :data:`SERIES_BOUNDS`, :class:`MacroState`, the checks on a path, the knot
+keys of a config's ``[[scenario]]`` table and ``docs/configs.md`` are all read from it,
+so adding a macro variable is one entry (and the rule that uses it).
+
+A :class:`MacroScenario` holds one value per month for each path. Presets are built
+from knots ``(month, value)`` interpolated linearly (flat beyond the last knot);
+``severity`` scales a preset's deviation from the baseline path, so ``severity=0`` is
+the baseline and ``severity=2`` doubles the shock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar, NamedTuple
@@ -16,25 +22,164 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from model._checks import check_number
+from model.params import Parameters, lever
 
-#: Series a scenario holds, with the range each value must lie in (annual rates).
+#: Kind of a series a scenario holds month by month: bounded, written as knots in
+#: configs, scaled by ``severity``.
+PATH = "path"
+#: Kind of a level compounded month by month from a path of annual growth rates
+#: (1.0 at month 0).
+INDEX = "index"
+
+
+@dataclass(frozen=True)
+class Series:
+    """One macro series, declared once in :data:`SERIES`.
+
+    Attributes:
+        name: Field name (of :class:`MacroScenario`, and of :class:`MacroState` if
+            ``state``) and knot key of a config's ``[[scenario]]`` table (paths).
+        kind: :data:`PATH` or :data:`INDEX`.
+        label: Short name for charts, tables and docs.
+        unit: Unit, in words.
+        description: One line: what the series is and what it drives.
+        low: Smallest allowed value of a path.
+        high: Largest allowed value of a path.
+        baseline: The baseline preset's (flat) value of a path; other presets and
+            custom paths keep it for the paths they do not give.
+        source: For an index: the path of annual growth rates it compounds.
+        state: Whether the month's conditions (:class:`MacroState`) carry the series.
+        column: The monthly metric (``model.metrics``) that records the month's value
+            (None: not recorded).
+    """
+
+    name: str
+    kind: str
+    label: str
+    unit: str
+    description: str
+    low: float | None = None
+    high: float | None = None
+    baseline: float | None = None
+    source: str | None = None
+    state: bool = False
+    column: str | None = None
+
+
+#: Every macro series, in the order of :data:`SERIES_BOUNDS` (paths) and of
+#: :class:`MacroState`'s fields (``state`` series).
+SERIES: tuple[Series, ...] = (
+    Series(
+        "unemployment",
+        PATH,
+        "Unemployment rate",
+        "share of the labour force",
+        "The scenario's unemployment rate; drives job loss and re-employment, and the "
+        "income of self-employed and young borrowers.",
+        low=0.0,
+        high=0.6,
+        baseline=0.042,
+        state=True,
+        column="scenario_unemployment",
+    ),
+    Series(
+        "wage_growth",
+        PATH,
+        "Wage growth",
+        "annual rate",
+        "Nominal wage growth (compounded into wage_index).",
+        low=-0.5,
+        high=1.0,
+        baseline=0.025,
+    ),
+    Series(
+        "wage_index",
+        INDEX,
+        "Wage level",
+        "index, 1 at month 0",
+        "Nominal wage level: scales incomes, benefits and medical costs.",
+        source="wage_growth",
+        state=True,
+        column="wage_index",
+    ),
+    Series(
+        "inflation",
+        PATH,
+        "Inflation",
+        "annual rate",
+        "Consumer-price inflation (compounded into price_index).",
+        low=-0.5,
+        high=1.0,
+        baseline=0.025,
+    ),
+    Series(
+        "price_index",
+        INDEX,
+        "Price level",
+        "index, 1 at month 0",
+        "Consumer-price level: scales essential spending.",
+        source="inflation",
+        state=True,
+        column="price_index",
+    ),
+    Series(
+        "policy_rate",
+        PATH,
+        "Policy rate",
+        "annual rate",
+        "Central-bank rate: the lenders' funding cost and loan prices follow it.",
+        low=-0.05,
+        high=1.0,
+        baseline=0.035,
+        state=True,
+        column="policy_rate",
+    ),
+    Series(
+        "illness_factor",
+        PATH,
+        "Illness factor",
+        "multiple of the baseline incidence",
+        "Multiplier on the population's monthly illness rate.",
+        low=0.0,
+        high=20.0,
+        baseline=1.0,
+        state=True,
+        column="illness_factor",
+    ),
+)
+#: The series by name.
+SERIES_BY_NAME: dict[str, Series] = {s.name: s for s in SERIES}
+#: Paths a scenario holds, with the range each value must lie in.
 SERIES_BOUNDS: dict[str, tuple[float, float]] = {
-    "unemployment": (0.0, 0.6),
-    "wage_growth": (-0.5, 1.0),
-    "inflation": (-0.5, 1.0),
-    "policy_rate": (-0.05, 1.0),
-    "illness_factor": (0.0, 20.0),
+    s.name: (s.low, s.high) for s in SERIES if s.kind == PATH
 }
+
+
+@dataclass(frozen=True)
+class ScenarioParams(Parameters):
+    """Levers of a scenario that experiments sweep (``scenario.<name>``).
+
+    What each means, its unit and range: :meth:`describe` (and ``docs/configs.md``).
+    """
+
+    severity: float = lever(
+        1.0,
+        label="Shock severity",
+        unit="multiple of the shock",
+        low=0,
+        high=5,
+        step=0.1,
+        typical=(0, 3),
+        group="scenario",
+        description="Scale on the scenario's deviation from the baseline path: 0 = the "
+        "baseline, 1 = as published (or as the knots say), 2 = twice the shock.",
+    )
+    OWNER: ClassVar[str] = "scenario"
+
 
 Knots = Sequence[tuple[float, float]]
 
-_BASELINE: dict[str, Knots] = {
-    "unemployment": [(0, 0.042)],
-    "wage_growth": [(0, 0.025)],
-    "inflation": [(0, 0.025)],
-    "policy_rate": [(0, 0.035)],
-    "illness_factor": [(0, 1.0)],
-}
+_BASELINE: dict[str, Knots] = {s.name: [(0, s.baseline)] for s in SERIES if s.kind == PATH}
 
 #: US unemployment rate (%), monthly, January 2007 - December 2012 (BLS LNS14000000).
 _US_UNEMPLOYMENT_2007_2012 = (
@@ -130,14 +275,22 @@ _DESCRIPTIONS: dict[str, str] = {
 }
 
 
-class MacroState(NamedTuple):
-    """The macro conditions of one month."""
+_STATE = tuple(s for s in SERIES if s.state)
+_RECORDED = tuple(s for s in _STATE if s.column is not None)
 
-    unemployment: float
-    wage_index: float
-    price_index: float
-    policy_rate: float
-    illness_factor: float
+
+class MacroState(NamedTuple("_MacroStateFields", [(s.name, float) for s in _STATE])):
+    """The macro conditions of one month: a float per series of :data:`SERIES` with ``state``.
+
+    Fields, in order: ``unemployment``, ``wage_index``, ``price_index``, ``policy_rate``,
+    ``illness_factor``.
+    """
+
+    __slots__ = ()
+
+    def columns(self) -> dict[str, float]:
+        """The month's values of the recorded series, by metric column (``Series.column``)."""
+        return {s.column: getattr(self, s.name) for s in _RECORDED}
 
 
 def interpolate_knots(name: str, knots: Knots, months: int) -> np.ndarray:
@@ -170,25 +323,46 @@ def _index_from_growth(annual_growth: np.ndarray) -> np.ndarray:
     return index
 
 
+def _index_of(series: Series) -> Callable[[MacroScenario], np.ndarray]:
+    """The rule of an index series: its source path's growth compounded month by month."""
+
+    def index(self: MacroScenario) -> np.ndarray:
+        return _index_from_growth(getattr(self, series.source))
+
+    index.__doc__ = f"{series.description} One value per month, 1.0 at month 0."
+    return index
+
+
+def _series_fields(cls: type) -> type:
+    """Class decorator (under ``@dataclass``): the scenario's series, from :data:`SERIES`.
+
+    Each path becomes a field after ``name`` (a read-only array, one value per month);
+    each index a cached property that compounds its source path.
+    """
+    for series in SERIES:
+        if series.kind == PATH:
+            cls.__annotations__[series.name] = "np.ndarray"
+            setattr(cls, series.name, field(repr=False))
+        else:
+            index = cached_property(_index_of(series))
+            index.__set_name__(cls, series.name)
+            setattr(cls, series.name, index)
+    return cls
+
+
 @dataclass(frozen=True, eq=False)
+@_series_fields
 class MacroScenario:
     """Monthly macro paths that drive the economy.
 
-    Attributes:
-        name: Label used in results.
-        unemployment: Unemployment rate per month (share of the labour force).
-        wage_growth: Annual nominal wage growth per month.
-        inflation: Annual consumer-price inflation per month.
-        policy_rate: Annual central-bank rate per month (drives funding cost).
-        illness_factor: Multiplier on the baseline illness incidence per month.
+    Besides ``name`` (the label used in results), a scenario has one read-only array
+    per series of :data:`SERIES`, one value per month: a field per path
+    (``scenario.unemployment``, a keyword of the constructor) and a cached property per
+    index (``scenario.wage_index``). What each series means, its unit and range:
+    :data:`SERIES` (and ``docs/configs.md``).
     """
 
     name: str
-    unemployment: np.ndarray = field(repr=False)
-    wage_growth: np.ndarray = field(repr=False)
-    inflation: np.ndarray = field(repr=False)
-    policy_rate: np.ndarray = field(repr=False)
-    illness_factor: np.ndarray = field(repr=False)
 
     PRESETS: ClassVar[tuple[str, ...]] = tuple(_PRESET_KNOTS)
     DESCRIPTIONS: ClassVar[dict[str, str]] = _DESCRIPTIONS
@@ -212,34 +386,28 @@ class MacroScenario:
     @property
     def months(self) -> int:
         """Number of months in the path."""
-        return int(self.unemployment.size)
-
-    @cached_property
-    def wage_index(self) -> np.ndarray:
-        """Nominal wage level per month (1.0 at month 0)."""
-        return _index_from_growth(self.wage_growth)
-
-    @cached_property
-    def price_index(self) -> np.ndarray:
-        """Consumer-price level per month (1.0 at month 0)."""
-        return _index_from_growth(self.inflation)
+        return int(getattr(self, next(iter(SERIES_BOUNDS))).size)
 
     def state(self, month: int) -> MacroState:
         """Conditions of ``month``.
 
-        Months past the end repeat the last month's rates; months before 0 (the
-        burn-in) repeat month 0's, with wage and price levels growing into month 0 at
-        month 0's rates, so the economy enters month 0 in a steady state with growth.
+        Months past the end repeat the last month's values; months before 0 (the
+        burn-in) repeat month 0's, with the indices (wage and price levels) growing into
+        month 0 at month 0's rates, so the economy enters month 0 in a steady state with
+        growth.
         """
         t = min(max(month, 0), self.months - 1)
         extra = month - t
-        return MacroState(
-            unemployment=float(self.unemployment[t]),
-            wage_index=float(self.wage_index[t] * (1 + self.wage_growth[t]) ** (extra / 12)),
-            price_index=float(self.price_index[t] * (1 + self.inflation[t]) ** (extra / 12)),
-            policy_rate=float(self.policy_rate[t]),
-            illness_factor=float(self.illness_factor[t]),
-        )
+        values = {}
+        for series in _STATE:
+            if series.kind == PATH:
+                values[series.name] = float(getattr(self, series.name)[t])
+            else:
+                growth = getattr(self, series.source)[t]
+                values[series.name] = float(
+                    getattr(self, series.name)[t] * (1 + growth) ** (extra / 12)
+                )
+        return MacroState(**values)
 
     @classmethod
     def names(cls) -> list[str]:
@@ -262,7 +430,7 @@ class MacroScenario:
         if not isinstance(name, str) or name not in _PRESET_KNOTS:
             raise ValueError(f"unknown scenario preset {name!r}; allowed: {', '.join(cls.PRESETS)}")
         months = check_number("months", months, low=1, high=1200, integer=True)
-        severity = check_number("severity", severity, low=0, high=5)
+        severity = ScenarioParams(severity=severity).severity  # checked as declared
         paths: dict[str, np.ndarray] = {}
         for series, (low, high) in SERIES_BOUNDS.items():
             base = interpolate_knots(series, _BASELINE[series], months)
@@ -339,14 +507,16 @@ class MacroScenario:
             gap = level - u_star
             wage[t] = 0.03 - 0.5 * gap
             rate[t] = max(0.0025, 0.035 + 1.5 * (pi - 0.025) - 1.0 * gap)
-        return cls(
-            name=name,
+        paths = {  # series the generator does not model keep their baseline value
+            series: np.full(months, knots[0][1]) for series, knots in _BASELINE.items()
+        }
+        paths.update(
             unemployment=np.clip(u, 0.0, 0.6),
             wage_growth=wage,
             inflation=np.clip(infl, -0.5, 1.0),
             policy_rate=rate,
-            illness_factor=np.ones(months),
         )
+        return cls(name=name, **paths)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the paths as plain lists (for manifests)."""

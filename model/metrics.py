@@ -48,6 +48,8 @@ class Metric:
         contract: Whether the column is part of the published contract (DESIGN.md).
         part_of_whole: For a ratio, whether the numerator is a part of the denominator
             (the value is then at most 1, rounding in the sums aside).
+        label: Short readable name for charts and tables, without the unit, where the
+            spaced name would be unclear ("" = the name, spaced: ``Active loans``).
     """
 
     name: str
@@ -59,20 +61,31 @@ class Metric:
     ratio: tuple[str, str] | None = None
     contract: bool = False
     part_of_whole: bool = False
+    label: str = ""
 
 
-def _flow(name: str, unit: str, description: str, contract: bool = False) -> Metric:
-    return Metric(name, unit, description, "flow", "sum", "sum", contract=contract)
+def _flow(
+    name: str, unit: str, description: str, contract: bool = False, label: str = ""
+) -> Metric:
+    return Metric(name, unit, description, "flow", "sum", "sum", contract=contract, label=label)
 
 
-def _count(name: str, description: str, contract: bool = False) -> Metric:
-    return Metric(name, "count", description, "book", "sum", "last", contract=contract)
+def _count(name: str, description: str, contract: bool = False, label: str = "") -> Metric:
+    return Metric(name, "count", description, "book", "sum", "last", contract=contract, label=label)
 
 
 def _share(
-    name: str, num: str, den: str, description: str, contract: bool = False, source: str = "derived"
+    name: str,
+    num: str,
+    den: str,
+    description: str,
+    contract: bool = False,
+    source: str = "derived",
+    label: str = "",
 ) -> Metric:
-    return Metric(name, "share", description, source, "ratio", "mean", (num, den), contract, True)
+    return Metric(
+        name, "share", description, source, "ratio", "mean", (num, den), contract, True, label
+    )
 
 
 _METRICS: tuple[Metric, ...] = (
@@ -111,6 +124,7 @@ _METRICS: tuple[Metric, ...] = (
         "active_loans",
         "Share of open loans 1+ days past due (by count).",
         contract=True,
+        label="Overdue rate (1+ DPD)",
     ),
     _share(
         "overdue_rate_30",
@@ -118,6 +132,7 @@ _METRICS: tuple[Metric, ...] = (
         "active_loans",
         "Share of open loans 31+ days past due (by count).",
         contract=True,
+        label="Overdue rate (31+ DPD)",
     ),
     _share(
         "npl_rate",
@@ -125,6 +140,7 @@ _METRICS: tuple[Metric, ...] = (
         "active_loans",
         "Share of open loans 91+ days past due (non-performing, by count).",
         contract=True,
+        label="NPL rate (91+ DPD)",
     ),
     _share(
         "overdue_balance_rate",
@@ -132,6 +148,7 @@ _METRICS: tuple[Metric, ...] = (
         "balance",
         "Share of the balance on loans 1+ days past due.",
         contract=True,
+        label="Overdue balance share (1+ DPD)",
     ),
     _flow("applications", "count", "Loan applications received.", contract=True),
     _flow("approvals", "count", "Applications approved (loans made).", contract=True),
@@ -139,7 +156,7 @@ _METRICS: tuple[Metric, ...] = (
         "approval_rate", "approvals", "applications", "Approvals over applications.", contract=True
     ),
     _flow("originations", "currency", "Amount lent.", contract=True),
-    _flow("writeoffs", "currency", "Balance written off.", contract=True),
+    _flow("writeoffs", "currency", "Balance written off.", contract=True, label="Write-offs"),
     _flow("recoveries", "currency", "Cash recovered on written-off debt.", contract=True),
     Metric(
         "net_loss",
@@ -158,6 +175,7 @@ _METRICS: tuple[Metric, ...] = (
         "sum",
         "last",
         contract=True,
+        label="Cumulative net loss",
     ),
     _flow("interest_income", "currency", "Interest accrued (contract and penalty).", contract=True),
     _flow("fee_income", "currency", "Late fees charged.", contract=True),
@@ -172,7 +190,13 @@ _METRICS: tuple[Metric, ...] = (
         "sum",
         contract=True,
     ),
-    _flow("relief_granted", "count", "Loans granted repayment relief.", contract=True),
+    _flow(
+        "relief_granted",
+        "count",
+        "Loans granted repayment relief.",
+        contract=True,
+        label="Loans granted relief",
+    ),
     # --- further columns
     Metric(
         "scenario_unemployment",
@@ -181,6 +205,7 @@ _METRICS: tuple[Metric, ...] = (
         "economy",
         "market",
         "mean",
+        label="Scenario unemployment rate",
     ),
     _flow("repayments", "currency", "Payments received on open loans."),
     _flow("waived", "currency", "Arrears waived under relief."),
@@ -198,25 +223,73 @@ _METRICS: tuple[Metric, ...] = (
         "provisions", "currency", "Loss allowance held against the book.", "ledger", "sum", "last"
     ),
     _flow("provision_charge", "currency", "Change in the loss allowance over the month."),
-    _flow("applications_to_repay", "count", "Applications made to repay another lender."),
-    _flow("approvals_to_repay", "count", "Of those, approved."),
+    _flow(
+        "applications_to_repay",
+        "count",
+        "Applications made to repay another lender.",
+        label="Applications to repay another lender",
+    ),
+    _flow(
+        "approvals_to_repay",
+        "count",
+        "Of those, approved.",
+        label="Approvals to repay another lender",
+    ),
     Metric(
-        "cutoff", "points", "Score cut-off in force (mean over lenders).", "ledger", "mean", "mean"
+        "cutoff",
+        "points",
+        "Score cut-off in force (mean over lenders).",
+        "ledger",
+        "mean",
+        "mean",
+        label="Score cut-off in force",
     ),
     _share("share_current", "loans_current", "active_loans", "Share of open loans current."),
-    _share("share_1_30", "loans_1_30", "active_loans", "Share of open loans 1-30 DPD."),
-    _share("share_31_60", "loans_31_60", "active_loans", "Share of open loans 31-60 DPD."),
-    _share("share_61_90", "loans_61_90", "active_loans", "Share of open loans 61-90 DPD."),
-    _share("share_90_plus", "npl_loans", "active_loans", "Share of open loans 91+ DPD."),
+    _share(
+        "share_1_30",
+        "loans_1_30",
+        "active_loans",
+        "Share of open loans 1-30 DPD.",
+        label="Share 1-30 DPD",
+    ),
+    _share(
+        "share_31_60",
+        "loans_31_60",
+        "active_loans",
+        "Share of open loans 31-60 DPD.",
+        label="Share 31-60 DPD",
+    ),
+    _share(
+        "share_61_90",
+        "loans_61_90",
+        "active_loans",
+        "Share of open loans 61-90 DPD.",
+        label="Share 61-90 DPD",
+    ),
+    _share(
+        "share_90_plus",
+        "npl_loans",
+        "active_loans",
+        "Share of open loans 91+ DPD.",
+        label="Share 91+ DPD",
+    ),
     # --- counts behind the ratios (so markets aggregate exactly)
     _count("loans_current", "Open loans current."),
-    _count("loans_1_30", "Open loans 1-30 DPD."),
-    _count("loans_31_60", "Open loans 31-60 DPD."),
-    _count("loans_61_90", "Open loans 61-90 DPD."),
-    _count("overdue_loans", "Open loans 1+ DPD."),
-    _count("overdue_loans_30", "Open loans 31+ DPD."),
-    _count("npl_loans", "Open loans 91+ DPD."),
-    Metric("overdue_balance", "currency", "Balance of open loans 1+ DPD.", "book", "sum", "last"),
+    _count("loans_1_30", "Open loans 1-30 DPD.", label="Loans 1-30 DPD"),
+    _count("loans_31_60", "Open loans 31-60 DPD.", label="Loans 31-60 DPD"),
+    _count("loans_61_90", "Open loans 61-90 DPD.", label="Loans 61-90 DPD"),
+    _count("overdue_loans", "Open loans 1+ DPD.", label="Overdue loans (1+ DPD)"),
+    _count("overdue_loans_30", "Open loans 31+ DPD.", label="Overdue loans (31+ DPD)"),
+    _count("npl_loans", "Open loans 91+ DPD.", label="Non-performing loans (91+ DPD)"),
+    Metric(
+        "overdue_balance",
+        "currency",
+        "Balance of open loans 1+ DPD.",
+        "book",
+        "sum",
+        "last",
+        label="Overdue balance (1+ DPD)",
+    ),
     # --- forbearance, flows and capital (credit accounting)
     _share(
         "forborne_share",
@@ -230,6 +303,7 @@ _METRICS: tuple[Metric, ...] = (
         "active_loans",
         "Overdue rate counting forborne loans as overdue (relief that only re-ages "
         "arrears shows here).",
+        label="Underlying overdue rate (forborne as overdue)",
     ),
     _share(
         "redefault_rate",
@@ -237,6 +311,7 @@ _METRICS: tuple[Metric, ...] = (
         "cohort_relieved",
         "Share of loans relieved 12-23 months earlier that missed a payment within 12 "
         "months of relief.",
+        label="Re-default rate of relieved loans",
     ),
     _share(
         "new_delinquency_rate",

@@ -1,26 +1,65 @@
 """Parameters that describe and validate themselves: one declaration per lever.
 
 A parameter class is a frozen dataclass whose fields are made with :func:`lever`,
-which stores the allowed range or choices, the unit, a group and a one-line meaning
-in the field's metadata. :class:`Parameters` reads that metadata to check every value
-when an instance is made (one-line ``ValueError``/``TypeError`` naming the field), and
-to describe the class for config docs and dashboards (:meth:`Parameters.describe`).
+which stores the allowed range or choices, the unit, a group, a short label, a slider
+step and a one-line meaning in the field's metadata. :class:`Parameters` reads that
+metadata to check every value when an instance is made (one-line
+``ValueError``/``TypeError`` naming the field), and describes the class
+(:meth:`Parameters.describe`) for everything else that shows a lever: config parsing,
+the name table of charts and tables (``experiments.labels``), the dashboard's sliders
+and ``docs/configs.md``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from model._checks import check_number
 
+#: How a lever's value is shown, by the start of its unit: shares and annual rates as
+#: percentages, the others with their unit. A unit matching none is written as it is.
+UNIT_KINDS: tuple[tuple[str, str], ...] = (
+    ("share", "share"),
+    ("annual rate", "share"),
+    ("probability", "share"),
+    ("score points", "points"),
+    ("currency", "currency"),
+    ("months", "months"),
+    ("days", "days"),
+)
+#: Unit of a switch (a boolean lever), unless it says another.
+SWITCH_UNIT = "on/off"
+#: Unit of a text lever (a name or a choice), unless it says another.
+TEXT_UNIT = "text"
+
+
+def unit_kind(unit: str, default: Any = None) -> str:
+    """How a lever's value is shown, from its unit (see :data:`UNIT_KINDS`).
+
+    ``share`` (as %), ``points``, ``currency``, ``months``, ``days``, ``bool`` (on/off),
+    or the unit itself for any other unit.
+
+    Args:
+        unit: The lever's unit, in words (``"share of income"``).
+        default: Its default (a boolean default makes a switch).
+    """
+    if isinstance(default, bool):
+        return "bool"
+    for start, kind in UNIT_KINDS:
+        if unit.startswith(start):
+            return kind
+    return unit
+
 
 def lever(
     default: Any,
     *,
     description: str,
+    label: str = "",
     group: str = "",
     unit: str = "",
     low: float | None = None,
@@ -31,14 +70,20 @@ def lever(
     length: int | None = None,
     choices: tuple[str, ...] | None = None,
     check: Callable[[Any], Any] | None = None,
+    step: float | None = None,
+    typical: tuple[float, float] | None = None,
+    allowed: str | None = None,
 ) -> Any:
     """A dataclass field carrying its own validation and documentation.
 
     Args:
         default: Default value (numbers, booleans, strings, tuples or None).
         description: One line: what the parameter means.
+        label: Short name for charts, tables and controls (``"Max. debt-to-income"``),
+            without the unit.
         group: Group name (for docs and dashboards).
-        unit: Unit, in words.
+        unit: Unit, in words; its start says how values are shown (:func:`unit_kind`).
+            Switches and text default to ``"on/off"`` and ``"text"``.
         low: Smallest allowed value of a number (or of each element of a tuple).
         high: Largest allowed value.
         low_open: Whether ``low`` itself is excluded.
@@ -48,9 +93,20 @@ def lever(
         choices: The allowed strings.
         check: A function that checks (and normalises) the value itself, for shapes the
             other options do not cover; it raises ``ValueError`` with a full message.
+        step: Step of a slider over the lever (default: ``multiple`` or 1 for integers,
+            else a round hundredth of the shown range).
+        typical: The range a slider shows, when the allowed range is far wider than
+            the values that make sense (default: the allowed range).
+        allowed: The allowed values in words, for a lever with its own ``check``
+            (default: from the range or choices).
     """
+    if not unit and isinstance(default, bool):
+        unit = SWITCH_UNIT
+    elif not unit and isinstance(default, str):
+        unit = TEXT_UNIT
     metadata = {
         "description": description,
+        "label": label,
         "group": group,
         "unit": unit,
         "low": low,
@@ -61,6 +117,9 @@ def lever(
         "length": length,
         "choices": choices,
         "check": check,
+        "step": step,
+        "typical": typical,
+        "allowed": allowed,
     }
     if isinstance(default, list | dict):
         raise TypeError("lever defaults must be immutable (use a tuple)")
@@ -89,18 +148,45 @@ def fitted_defaults(values: Mapping[str, Any]) -> Callable[[type], type]:
     return apply
 
 
-def _allowed(meta: Mapping[str, Any]) -> str:
+def _round_step(width: float) -> float:
+    """The largest of 1, 2 or 5 times a power of ten that is at most ``width``."""
+    power = 10.0 ** math.floor(math.log10(width))
+    return round(max(m * power for m in (1, 2, 5) if m * power <= width * (1 + 1e-9)), 12)
+
+
+def slider_step(meta: Mapping[str, Any]) -> float | None:
+    """Step of a slider over a number lever (see :func:`lever`); None for other levers."""
+    if meta.get("length") is not None or meta.get("check") is not None:
+        return None
+    if meta.get("step") is not None:
+        return meta["step"]
+    if meta.get("integer"):
+        return meta["multiple"] or 1
+    low, high = meta.get("typical") or (meta.get("low"), meta.get("high"))
+    if low is None or high is None or not high > low:
+        return None
+    return _round_step((high - low) / 100)
+
+
+def _allowed(meta: Mapping[str, Any], default: Any = None) -> str:
+    """The allowed values of a lever, in words (``in (0, 1]``, ``one of a, b``)."""
     low, high = meta["low"], meta["high"]
+    if meta.get("allowed"):
+        return meta["allowed"]
     if meta["choices"] is not None:
         return "one of " + ", ".join(meta["choices"])
+    if isinstance(default, bool):
+        return "true or false"
     if low is not None and high is not None:
         text = f"in {'(' if meta['low_open'] else '['}{low:g}, {high:g}]"
     elif low is not None:
         text = f"{'>' if meta['low_open'] else '>='} {low:g}"
     else:
-        text = "any value"
+        text = "a non-empty string" if isinstance(default, str) else "any value"
     if meta["multiple"]:
         text += f", a multiple of {meta['multiple']}"
+    if meta["length"] is not None:
+        text = f"each {text}"
     return text
 
 
@@ -185,23 +271,39 @@ class Parameters:
 
     @classmethod
     def describe(cls) -> list[dict[str, Any]]:
-        """One dict per parameter: name, group, type, default, allowed values, unit, meaning."""
+        """One dict per parameter, in declaration order: what every reader of a lever needs.
+
+        Keys: ``name``, ``label`` (short name), ``group``, ``type``, ``default``,
+        ``allowed`` (the allowed values, in words), ``unit``, ``kind`` (how values are
+        shown, :func:`unit_kind`), ``description``, ``low``, ``high``, ``low_open``,
+        ``integer``, ``multiple``, ``length``, ``choices``, ``step`` (a slider's step,
+        :func:`slider_step`), ``typical`` (a slider's range, if narrower than the
+        allowed one) and ``calibrated`` (whether the default was fitted).
+        """
         out = []
         for f in dataclasses.fields(cls):
             meta = f.metadata
+            unit = meta.get("unit", "")
             out.append(
                 {
                     "name": f.name,
+                    "label": meta.get("label", ""),
                     "group": meta.get("group", ""),
                     "type": str(f.type),
                     "default": f.default,
-                    "allowed": _allowed(meta) if meta else "",
-                    "unit": meta.get("unit", ""),
+                    "allowed": _allowed(meta, f.default) if meta else "",
+                    "unit": unit,
+                    "kind": unit_kind(unit, f.default),
                     "description": meta.get("description", ""),
                     "low": meta.get("low"),
                     "high": meta.get("high"),
+                    "low_open": meta.get("low_open", False),
                     "integer": meta.get("integer", False),
+                    "multiple": meta.get("multiple"),
+                    "length": meta.get("length"),
                     "choices": meta.get("choices"),
+                    "step": slider_step(meta) if meta else None,
+                    "typical": meta.get("typical"),
                     "calibrated": f.name in cls.FITTED,
                 }
             )

@@ -61,10 +61,14 @@ class RiskPolicy(Parameters):
     means, its unit and range: :meth:`describe` (and ``docs/configs.md``).
     """
 
-    name: str = lever("balanced", group="identity", description="Label used in results.")
+    name: str = lever(
+        "balanced", label="Policy name", group="identity", description="Label used in results."
+    )
     # --- screening, sizing, pricing
     score_cutoff: float = lever(
         600.0,
+        label="Score cut-off",
+        step=5,
         low=300,
         high=850,
         unit="score points",
@@ -73,6 +77,7 @@ class RiskPolicy(Parameters):
     )
     score_noise: float = lever(
         0.5,
+        label="Score noise",
         low=0,
         high=5,
         unit="s.d. of true quality",
@@ -82,12 +87,15 @@ class RiskPolicy(Parameters):
     )
     sees_other_loans: bool = lever(
         True,
+        label="Shared credit bureau",
         group="screening",
         description="Whether screening sees the applicant's loans at other lenders (a shared "
         "credit bureau); if not, the debt-to-income test counts only this lender's loans.",
     )
     max_dti: float = lever(
         0.45,
+        label="Max. debt-to-income",
+        step=0.05,
         low=0,
         high=1,
         low_open=True,
@@ -97,6 +105,8 @@ class RiskPolicy(Parameters):
     )
     max_loan_to_income: float = lever(
         4.0,
+        label="Max. loan-to-income",
+        step=0.5,
         low=0,
         high=36,
         low_open=True,
@@ -106,6 +116,7 @@ class RiskPolicy(Parameters):
     )
     term_months: int = lever(
         12,
+        label="Loan term",
         low=1,
         high=MAX_TERM,
         integer=True,
@@ -115,7 +126,9 @@ class RiskPolicy(Parameters):
     )
     term_mix: tuple[tuple[int, float], ...] | None = lever(
         None,
+        label="Loan term mix",
         unit="[months, share] pairs",
+        allowed=f"pairs of months in [1, {MAX_TERM}] and shares >= 0 summing to 1",
         group="sizing",
         check=_check_term_mix,
         description="Mix of loan terms, e.g. [[3, 0.2], [12, 0.5], [36, 0.3]]: each new loan "
@@ -124,6 +137,7 @@ class RiskPolicy(Parameters):
     )
     base_margin: float = lever(
         0.10,
+        label="Base margin (annual)",
         low=0,
         high=1,
         unit="annual rate",
@@ -132,6 +146,7 @@ class RiskPolicy(Parameters):
     )
     tier_spread: float = lever(
         0.05,
+        label="Tier spread (annual)",
         low=0,
         high=0.5,
         unit="annual rate",
@@ -140,6 +155,7 @@ class RiskPolicy(Parameters):
     )
     late_fee: float = lever(
         0.05,
+        label="Late fee (of instalment)",
         low=0,
         high=1,
         unit="share of instalment",
@@ -148,6 +164,7 @@ class RiskPolicy(Parameters):
     )
     penalty_rate: float = lever(
         0.18,
+        label="Penalty interest (annual)",
         low=0,
         high=2,
         unit="annual rate",
@@ -156,6 +173,7 @@ class RiskPolicy(Parameters):
     )
     payment_order: str = lever(
         "fees_first",
+        label="Payment order",
         choices=PAYMENT_ORDERS,
         group="collection",
         description="How a payment is applied: fees and penalty interest first, then the "
@@ -164,6 +182,8 @@ class RiskPolicy(Parameters):
     # --- collection, relief, write-off
     collection_intensity: float = lever(
         0.6,
+        label="Collection intensity",
+        step=0.1,
         low=0,
         high=1,
         unit="0-1",
@@ -173,6 +193,7 @@ class RiskPolicy(Parameters):
     )
     collection_costs: tuple[float, float, float, float] = lever(
         (5.0, 30.0, 100.0, 200.0),
+        label="Collection cost by stage",
         low=0,
         high=1e6,
         length=4,
@@ -183,11 +204,13 @@ class RiskPolicy(Parameters):
     )
     relief_enabled: bool = lever(
         True,
+        label="Repayment relief",
         group="relief",
         description="Whether overdue borrowers in temporary trouble who ask get relief.",
     )
     relief_extension_months: int = lever(
         6,
+        label="Relief term extension",
         low=0,
         high=36,
         integer=True,
@@ -197,6 +220,7 @@ class RiskPolicy(Parameters):
     )
     relief_rate_cut: float = lever(
         0.3,
+        label="Relief rate cut",
         low=0,
         high=1,
         unit="share of rate",
@@ -205,6 +229,7 @@ class RiskPolicy(Parameters):
     )
     relief_waiver: float = lever(
         0.2,
+        label="Relief arrears waiver",
         low=0,
         high=1,
         unit="share of arrears",
@@ -213,6 +238,7 @@ class RiskPolicy(Parameters):
     )
     probation_months: int = lever(
         12,
+        label="Forbearance probation",
         low=1,
         high=60,
         integer=True,
@@ -224,17 +250,19 @@ class RiskPolicy(Parameters):
     )
     writeoff_dpd: int = lever(
         120,
+        label="Write-off at",
         low=90,
         high=720,
         integer=True,
         multiple=30,
-        unit="days",
+        unit="days past due",
         group="collection",
         description="Days past due at which a loan is written off (a multiple of 30; US "
         "retail rules: 120 for closed-end instalment loans, 180 for open-end credit).",
     )
     recovery_months: int = lever(
         36,
+        label="Recovery period",
         low=0,
         high=120,
         integer=True,
@@ -245,6 +273,9 @@ class RiskPolicy(Parameters):
     # --- the dynamic rule
     dynamic_target: float | None = lever(
         None,
+        label="Tightening trigger (new-delinquency flow)",
+        step=0.005,
+        typical=(0, 0.1),
         low=0,
         high=1,
         unit="share of current balance a month",
@@ -256,6 +287,7 @@ class RiskPolicy(Parameters):
     )
     dynamic_step: float = lever(
         10.0,
+        label="Tightening step",
         low=0,
         high=200,
         unit="score points",
@@ -264,6 +296,7 @@ class RiskPolicy(Parameters):
     )
     dynamic_max_tightening: float = lever(
         120.0,
+        label="Max. tightening",
         low=0,
         high=550,
         unit="score points",
@@ -272,6 +305,7 @@ class RiskPolicy(Parameters):
     )
     dynamic_min_approval: float = lever(
         0.2,
+        label="Pass-rate floor while tightening",
         low=0,
         high=1,
         unit="share of applicants",
@@ -282,6 +316,7 @@ class RiskPolicy(Parameters):
     # --- funding, costs, capital, provisions
     funding_limit_per_borrower: float = lever(
         10_000.0,
+        label="Funding line",
         low=0,
         high=1e9,
         unit="currency per borrower",
@@ -291,6 +326,7 @@ class RiskPolicy(Parameters):
     )
     funding_spread: float = lever(
         0.02,
+        label="Funding spread (annual)",
         low=0,
         high=1,
         unit="annual rate",
@@ -315,6 +351,7 @@ class RiskPolicy(Parameters):
     )
     acquisition_cost: float = lever(
         60.0,
+        label="Acquisition cost",
         low=0,
         high=1e6,
         unit="currency per loan",
@@ -323,6 +360,7 @@ class RiskPolicy(Parameters):
     )
     servicing_cost: float = lever(
         35.0,
+        label="Servicing cost",
         low=0,
         high=1e6,
         unit="currency per loan a month",
@@ -331,6 +369,7 @@ class RiskPolicy(Parameters):
     )
     capital_ratio: float = lever(
         0.12,
+        label="Target capital ratio",
         low=0,
         high=1,
         low_open=True,
@@ -341,6 +380,7 @@ class RiskPolicy(Parameters):
     )
     min_capital_ratio: float = lever(
         0.06,
+        label="Min. capital ratio",
         low=0,
         high=1,
         unit="share of the book",
@@ -350,6 +390,7 @@ class RiskPolicy(Parameters):
     )
     provision_rates: tuple[float, float, float, float, float] = lever(
         (0.025, 0.15, 0.40, 0.55, 0.65),
+        label="Provision rates by DPD bucket",
         low=0,
         high=1,
         length=5,

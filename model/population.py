@@ -42,12 +42,17 @@ class PopulationParams(Parameters):
 
     segment_shares: tuple[float, float, float] = lever(
         (0.6, 0.25, 0.15),
+        unit="shares of borrowers",
+        label="Segment shares",
+        allowed="3 shares in [0, 1] summing to 1",
         check=_check_shares,
         group="segments",
         description="Shares of salaried, self-employed / small business, young.",
     )
     median_income: tuple[float, float, float] = lever(
         (6000.0, 6500.0, 3500.0),
+        unit="currency a month",
+        label="Median income by segment",
         low=1,
         high=10000000.0,
         length=3,
@@ -56,6 +61,8 @@ class PopulationParams(Parameters):
     )
     income_dispersion: float = lever(
         0.45,
+        unit="log s.d.",
+        label="Income dispersion",
         low=0,
         high=3,
         group="income",
@@ -63,6 +70,8 @@ class PopulationParams(Parameters):
     )
     income_shock_sd: tuple[float, float, float] = lever(
         (0.05, 0.25, 0.12),
+        unit="log s.d. a month",
+        label="Income shock s.d. by segment",
         low=0,
         high=2,
         length=3,
@@ -71,6 +80,8 @@ class PopulationParams(Parameters):
     )
     income_common_share: float = lever(
         0.1,
+        unit="share of variance",
+        label="Common share of income shocks",
         low=0,
         high=1,
         group="income",
@@ -79,6 +90,8 @@ class PopulationParams(Parameters):
     )
     business_cycle_beta: tuple[float, float, float] = lever(
         (0.0, 2.5, 0.8),
+        unit="% of income per point",
+        label="Cyclical income loss by segment",
         low=0,
         high=20,
         length=3,
@@ -87,6 +100,8 @@ class PopulationParams(Parameters):
     )
     job_loss_relative: tuple[float, float, float] = lever(
         (0.8, 1.3, 1.8),
+        unit="multiple of the mean",
+        label="Relative job-loss hazard by segment",
         low=0,
         high=10,
         length=3,
@@ -95,6 +110,8 @@ class PopulationParams(Parameters):
     )
     job_finding_relative: tuple[float, float, float] = lever(
         (1.0, 0.8, 1.1),
+        unit="multiple of the mean",
+        label="Relative job-finding hazard by segment",
         low=0,
         high=10,
         length=3,
@@ -103,6 +120,8 @@ class PopulationParams(Parameters):
     )
     job_finding_rate: float = lever(
         0.25,
+        unit="probability a month",
+        label="Job-finding rate (monthly)",
         low=0,
         high=1,
         group="labour",
@@ -110,6 +129,8 @@ class PopulationParams(Parameters):
     )
     job_finding_elasticity: float = lever(
         0.7,
+        unit="elasticity",
+        label="Job-finding response",
         low=0,
         high=5,
         group="labour",
@@ -118,6 +139,8 @@ class PopulationParams(Parameters):
     )
     min_job_loss_share: float = lever(
         0.2,
+        unit="share of the month-0 inflow",
+        label="Job-loss floor",
         low=0,
         high=1,
         group="labour",
@@ -126,6 +149,8 @@ class PopulationParams(Parameters):
     )
     replacement_ratio: float = lever(
         0.5,
+        unit="share of lost income",
+        label="Benefit replacement ratio",
         low=0,
         high=1,
         group="labour",
@@ -133,6 +158,8 @@ class PopulationParams(Parameters):
     )
     benefit_months: int = lever(
         6,
+        unit="months",
+        label="Benefit duration",
         low=0,
         high=120,
         integer=True,
@@ -141,6 +168,8 @@ class PopulationParams(Parameters):
     )
     assistance_ratio: float = lever(
         0.2,
+        unit="share of lost income",
+        label="Assistance ratio",
         low=0,
         high=1,
         group="labour",
@@ -148,19 +177,35 @@ class PopulationParams(Parameters):
     )
     illness_rate: float = lever(
         0.004,
+        unit="probability a month",
+        label="Illness rate (monthly)",
         low=0,
         high=1,
         group="illness",
         description="Monthly probability of falling ill (scaled by the scenario).",
     )
     illness_months: float = lever(
-        3.0, low=1, high=60, group="illness", description="Mean duration of an illness, months."
+        3.0,
+        unit="months",
+        label="Illness duration",
+        low=1,
+        high=60,
+        group="illness",
+        description="Mean duration of an illness, months.",
     )
     illness_income_loss: float = lever(
-        0.4, low=0, high=1, group="illness", description="Share of income lost while ill."
+        0.4,
+        unit="share of income",
+        label="Income lost while ill",
+        low=0,
+        high=1,
+        group="illness",
+        description="Share of income lost while ill.",
     )
     illness_cost: float = lever(
         0.5,
+        unit="months of income",
+        label="Medical cost at onset",
         low=0,
         high=24,
         group="illness",
@@ -168,6 +213,8 @@ class PopulationParams(Parameters):
     )
     essentials_share: float = lever(
         0.45,
+        unit="share of permanent income",
+        label="Essentials share of income",
         low=0,
         high=1.5,
         group="spending",
@@ -175,6 +222,8 @@ class PopulationParams(Parameters):
     )
     essentials_spread: float = lever(
         0.1,
+        unit="share of permanent income",
+        label="Essentials spread",
         low=0,
         high=0.5,
         group="spending",
@@ -182,6 +231,8 @@ class PopulationParams(Parameters):
     )
     discretionary_share: float = lever(
         0.3,
+        unit="share of income",
+        label="Discretionary share of income",
         low=0,
         high=1.5,
         group="spending",
@@ -189,6 +240,8 @@ class PopulationParams(Parameters):
     )
     income_smoothing: float = lever(
         0.15,
+        unit="weight, 0-1",
+        label="Income smoothing",
         low=0,
         high=1,
         group="spending",
@@ -196,6 +249,8 @@ class PopulationParams(Parameters):
     )
     habit_adjustment: float = lever(
         0.1,
+        unit="share of the gap a month",
+        label="Habit adjustment speed",
         low=0,
         high=1,
         group="spending",
@@ -203,6 +258,8 @@ class PopulationParams(Parameters):
     )
     habit_protected: float = lever(
         0.5,
+        unit="share of the habit",
+        label="Protected share of habit",
         low=0,
         high=1,
         group="spending",
@@ -210,6 +267,8 @@ class PopulationParams(Parameters):
     )
     overspender_share: tuple[float, float, float] = lever(
         (0.08, 0.1, 0.3),
+        unit="share of borrowers",
+        label="Over-spender share by segment",
         low=0,
         high=1,
         length=3,
@@ -218,6 +277,8 @@ class PopulationParams(Parameters):
     )
     overspender_extra: float = lever(
         0.15,
+        unit="share of income",
+        label="Over-spenders' extra share",
         low=0,
         high=1,
         group="spending",
@@ -225,16 +286,26 @@ class PopulationParams(Parameters):
     )
     savings_months: float = lever(
         2.0,
+        unit="months of income",
+        label="Savings buffer",
         low=0,
         high=120,
         group="savings",
         description="Mean savings buffer target, months of income (0 = no buffer).",
     )
     savings_spread: float = lever(
-        0.8, low=0, high=3, group="savings", description="S.d. of log buffer target."
+        0.8,
+        unit="log s.d.",
+        label="Savings buffer spread",
+        low=0,
+        high=3,
+        group="savings",
+        description="S.d. of log buffer target.",
     )
     savings_spend_down: float = lever(
         0.2,
+        unit="share of the excess a month",
+        label="Savings spend-down (monthly)",
         low=0,
         high=1,
         group="savings",
@@ -242,6 +313,8 @@ class PopulationParams(Parameters):
     )
     low_willingness_share: float = lever(
         0.03,
+        unit="share of borrowers",
+        label="Share unwilling to pay",
         low=0,
         high=1,
         group="credit behaviour",
@@ -249,6 +322,8 @@ class PopulationParams(Parameters):
     )
     low_willingness: float = lever(
         0.6,
+        unit="probability a month",
+        label="Payment probability if unwilling",
         low=0,
         high=1,
         group="credit behaviour",
@@ -256,6 +331,8 @@ class PopulationParams(Parameters):
     )
     oversight_rate: float = lever(
         0.03,
+        unit="probability a month",
+        label="Forgotten payments (monthly)",
         low=0,
         high=1,
         group="credit behaviour",
@@ -264,6 +341,8 @@ class PopulationParams(Parameters):
     )
     misreport_share: float = lever(
         0.25,
+        unit="share of applicants",
+        label="Share misreporting income",
         low=0,
         high=1,
         group="credit behaviour",
@@ -271,6 +350,8 @@ class PopulationParams(Parameters):
     )
     misreport_factor: float = lever(
         0.5,
+        unit="share of income",
+        label="Income overstatement",
         low=0,
         high=5,
         group="credit behaviour",
@@ -278,6 +359,8 @@ class PopulationParams(Parameters):
     )
     apply_rate: float = lever(
         0.03,
+        unit="probability a month",
+        label="Application rate (monthly)",
         low=0,
         high=1,
         group="demand",
@@ -285,6 +368,8 @@ class PopulationParams(Parameters):
     )
     distress_apply_multiplier: float = lever(
         3.0,
+        unit="multiple of the application rate",
+        label="Application multiplier in distress",
         low=0,
         high=100,
         group="demand",
@@ -292,6 +377,8 @@ class PopulationParams(Parameters):
     )
     reborrow_probability: float = lever(
         0.5,
+        unit="probability",
+        label="Re-borrowing probability",
         low=0,
         high=1,
         group="demand",
@@ -299,6 +386,8 @@ class PopulationParams(Parameters):
     )
     loan_need_months: float = lever(
         2.7,
+        unit="months of income",
+        label="Loan wanted",
         low=0,
         high=60,
         group="demand",
@@ -306,6 +395,8 @@ class PopulationParams(Parameters):
     )
     loan_need_dispersion: float = lever(
         0.5,
+        unit="log s.d.",
+        label="Loan wanted dispersion",
         low=0,
         high=3,
         group="demand",
@@ -313,6 +404,7 @@ class PopulationParams(Parameters):
     )
     borrow_to_repay: bool = lever(
         True,
+        label="Borrowing to repay",
         group="demand",
         description="Whether borrowers short of this month's dues apply at another lender to "
         "repay (with several lenders).",
@@ -320,6 +412,8 @@ class PopulationParams(Parameters):
 
     relief_ask_base: float = lever(
         0.2,
+        unit="probability a month",
+        label="Relief asking at zero literacy",
         low=0,
         high=1,
         group="credit behaviour",
@@ -328,6 +422,8 @@ class PopulationParams(Parameters):
     )
     relief_ask_literacy: float = lever(
         0.5,
+        unit="probability a month",
+        label="Extra relief asking at full literacy",
         low=0,
         high=1,
         group="credit behaviour",
@@ -335,6 +431,8 @@ class PopulationParams(Parameters):
     )
     quality_weights: tuple[float, ...] = lever(
         (3.0, 0.3, 4.0, 0.8, 0.5, 2.0, 0.5, 0.5),
+        unit="weight per trait",
+        label="Creditworthiness weights",
         low=0,
         high=100,
         length=8,
@@ -346,6 +444,7 @@ class PopulationParams(Parameters):
     )
     score_mean: float = lever(
         620.0,
+        label="Mean credit score",
         low=300,
         high=850,
         unit="score points",
@@ -354,6 +453,7 @@ class PopulationParams(Parameters):
     )
     score_sd: float = lever(
         60.0,
+        label="Score spread",
         low=1,
         high=300,
         unit="score points",

@@ -40,6 +40,39 @@ def _points(svg: str, series: str) -> int:
     return len(match.group(1).split()) if match else 0
 
 
+def test_sliders_are_the_levers_declarations():
+    described = {d["name"]: d for d in RiskPolicy.describe()}
+    assert [c.name for c in dconf.LEVER_CONTROLS] == list(dconf.LEVERS)
+    for control in dconf.LEVER_CONTROLS:
+        d = described[control.name]
+        if d["kind"] == "bool":
+            assert control.switch and control.text == d["label"].lower()
+            continue
+        low, high = d["typical"] or (d["low"], d["high"])  # the lever's range
+        assert control.high == high and control.step == d["step"]
+        assert control.low == (low + d["step"] if d["low_open"] and low == d["low"] else low)
+        assert d["low"] <= control.low < control.high <= d["high"]
+        assert control.text == d["label"].lower().partition(" (")[0]
+        for preset in RiskPolicy.names():  # every preset's value sits on the slider's grid
+            value = dconf.preset_levers(preset)[control.name]
+            assert control.low <= value <= control.high, (preset, control.name)
+            assert (
+                abs(
+                    round((value - control.low) / control.step) * control.step + control.low - value
+                )
+                < 1e-9
+            ), (preset, control.name)
+    controls = {c.name: c for c in dconf.LEVER_CONTROLS}
+    assert controls["max_dti"].shown(0.45) == "45%"
+    assert controls["score_cutoff"].shown(600.0) == "600"
+    assert controls["writeoff_dpd"].shown(180) == "180 days"
+    assert controls["max_loan_to_income"].text == "max. loan-to-income"
+    assert controls["dynamic_target"].shown(0.0) == "off"
+    assert controls["dynamic_target"].shown(0.025) == "2.5%"
+    severity = dash.SEVERITY
+    assert (severity.low, severity.high, severity.step) == (0, 3, 0.1)
+
+
 def test_model_steps_both_economies_on_same_borrowers():
     model = dash.DashboardModel(**SMALL, compare=True, policy_b="aggressive")
     assert list(model.economies) == ["A: balanced", "B: aggressive"]

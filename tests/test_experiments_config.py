@@ -274,3 +274,34 @@ def test_a_policy_market_has_several_lenders_each_swept(tmp_path):
     plain = load_config(write(tmp_path, BASE, "plain.toml"))
     assert "lenders" not in plain.to_dict()["policy"][1]
     assert config.to_dict()["policy"][1]["lenders"] == 3
+
+
+def test_knot_keys_and_lever_names_come_from_the_declarations():
+    from experiments.config import LEVER_CLASSES, LEVER_STEPS, lever_fields
+    from model.macro import PATH, SERIES
+
+    base = {"experiment": {"name": "k", "seed": 1, "months": 6}}
+    for series in SERIES:
+        knots = [[0, series.baseline if series.kind == PATH else 1.0]]
+        raw = {**base, "scenario": [{"name": "c", series.name: knots}]}
+        if series.kind == PATH:  # every path is a knot key of [[scenario]]
+            assert parse_config(raw).scenarios[0].knots == {series.name: knots}
+        else:  # an index is compounded from its path, not given
+            with pytest.raises(ConfigError, match=f"unknown key '{series.name}'"):
+                parse_config(raw)
+    assert lever_fields()["scenario"] == ["severity"]
+    assert all(lever_fields()[g] for g in LEVER_CLASSES)
+    assert LEVER_STEPS == {"policy.writeoff_dpd": 30}  # the declared multiple
+
+
+def test_severity_of_a_custom_path_is_checked_as_declared():
+    raw = {
+        "experiment": {"name": "s", "seed": 1, "months": 6},
+        "scenario": [{"name": "c", "unemployment": [[0, 0.05], [3, 0.1]], "severity": 10}],
+    }
+    with pytest.raises(ConfigError, match=r"severity must be in \[0, 5\], got 10"):
+        parse_config(raw)
+    raw["scenario"][0]["severity"] = 2.0
+    raw["sweep"] = {"scenario.severity": [1.0, 6.0]}
+    with pytest.raises(ConfigError, match=r"scenario.severity=6.0: severity must be in"):
+        build_design(parse_config(raw))

@@ -7,9 +7,11 @@ import re
 import pytest
 
 from experiments.analysis import SUMMARIES
-from experiments.config import lever_fields, lever_kind
+from experiments.config import LEVER_CLASSES, lever_fields, lever_kind
 from experiments.labels import (
+    METRIC_NAMES,
     PARAMETERS,
+    SUMMARY_NAMES,
     NameTable,
     display_names,
     format_value,
@@ -22,12 +24,17 @@ NAMES = NameTable()
 
 
 def _levers() -> list[str]:
+    """The levers a sweep may vary (numbers and switches)."""
     return [
         f"{group}.{name}"
         for group, names in lever_fields().items()
         for name in names
         if lever_kind(f"{group}.{name}") in ("int", "float", "bool", "float | None")
     ]
+
+
+def _all_levers() -> list[str]:
+    return [f"{group}.{name}" for group, names in lever_fields().items() for name in names]
 
 
 def test_every_metric_and_lever_has_a_readable_label_with_its_unit():
@@ -37,17 +44,35 @@ def test_every_metric_and_lever_has_a_readable_label_with_its_unit():
         assert label[0].isupper(), label
         if NAMES.unit(name) == "share":
             assert label.endswith("%)"), label
-        if NAMES.unit(name) == "currency":
-            assert label.endswith("currency units)"), label
-    levers = [NAMES.name(lever) for lever in _levers()]
+        if NAMES.unit(name) == "currency":  # metrics in currency units, levers per what
+            assert re.search(r"[(,] ?currency (units|per|a)[^)]*\)$", label), label
+    levers = [NAMES.name(lever) for lever in _all_levers()]
     assert len(set(levers)) == len(levers)  # no two levers read the same
 
 
-def test_the_parameter_table_names_only_real_levers():
-    assert set(PARAMETERS) <= set(_levers())
+def test_the_parameter_table_is_the_levers_declarations():
+    assert list(PARAMETERS) == _all_levers()  # every lever, and nothing that is not one
+    for group, cls in LEVER_CLASSES.items():
+        for d in cls.describe():
+            name = f"{group}.{d['name']}"
+            if name in PARAMETERS:
+                assert PARAMETERS[name] == (d["label"], d["kind"], d["unit"]), name
     assert NAMES.label("policy.max_dti") == "Max. debt-to-income (%)"
     assert NAMES.label("policy.score_cutoff") == "Score cut-off (score points)"
+    assert NAMES.label("policy.max_loan_to_income") == "Max. loan-to-income (months of income)"
+    assert NAMES.label("policy.writeoff_dpd") == "Write-off at (days past due)"
+    assert NAMES.label("policy.relief_enabled") == "Repayment relief"
+    assert NAMES.label("scenario.severity") == "Shock severity (multiple of the shock)"
     assert NAMES.label("overdue_rate") == "Overdue rate (1+ DPD, %)"
+
+
+def test_metric_names_come_from_the_registries():
+    assert set(METRIC_NAMES) == set(METRICS) | set(SUMMARIES)
+    assert set(SUMMARY_NAMES) <= set(SUMMARIES)  # only per-run summaries are named here
+    for name, metric in METRICS.items():
+        assert NAMES.name(name) == (metric.label or name.replace("_", " ").capitalize())
+    assert NAMES.name("npl_rate") == METRICS["npl_rate"].label == "NPL rate (91+ DPD)"
+    assert NAMES.name("bad_debt_loss_rate") == "Bad-debt loss rate (of lending)"
 
 
 def test_values_and_points_are_written_for_readers():

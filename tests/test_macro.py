@@ -1,7 +1,21 @@
+import dataclasses
+import pickle
+
 import numpy as np
 import pytest
 
-from model import MacroScenario
+from model import CreditEconomy, MacroScenario
+from model.macro import (
+    INDEX,
+    PATH,
+    SERIES,
+    SERIES_BOUNDS,
+    SERIES_BY_NAME,
+    MacroState,
+    ScenarioParams,
+)
+from model.metrics import METRICS
+from model.params import unit_kind
 
 
 def test_presets_have_the_requested_length_and_contract_names():
@@ -103,3 +117,89 @@ def test_paths_are_read_only():
     s = MacroScenario.preset("baseline")
     with pytest.raises(ValueError):
         s.unemployment[0] = 0.5
+
+
+# --------------------------------------------------------------- series registry
+def test_the_registry_builds_bounds_state_and_scenario_fields():
+    paths = [s.name for s in SERIES if s.kind == PATH]
+    assert list(SERIES_BOUNDS) == paths
+    assert all(SERIES_BOUNDS[s.name] == (s.low, s.high) for s in SERIES if s.kind == PATH)
+    assert MacroState._fields == tuple(s.name for s in SERIES if s.state)
+    # positional order kept for callers that build a state by position
+    assert MacroState._fields == (
+        "unemployment",
+        "wage_index",
+        "price_index",
+        "policy_rate",
+        "illness_factor",
+    )
+    assert [f.name for f in dataclasses.fields(MacroScenario)] == ["name", *paths]
+    scenario = MacroScenario.preset("stagflation", months=24)
+    for series in SERIES:
+        values = getattr(scenario, series.name)
+        assert values.shape == (24,)
+        assert series.label and series.unit and series.description
+        if series.kind == PATH:
+            assert not values.flags.writeable
+            assert series.low <= series.baseline <= series.high
+            assert series.source is None
+        else:
+            assert series.kind == INDEX and SERIES_BY_NAME[series.source].kind == PATH
+            assert values[0] == 1.0
+
+
+def test_recorded_series_are_economy_metrics_and_fill_them_from_the_state():
+    for series in SERIES:
+        if series.column is not None:
+            assert series.state, series.name  # recorded from the month's state
+            metric = METRICS[series.column]
+            assert metric.source == "economy" and metric.lenders == "market", series.column
+            assert (metric.unit == "share") == (unit_kind(series.unit) == "share"), series.name
+    state = MacroScenario.preset("pandemic").state(4)
+    assert state.columns() == {
+        "scenario_unemployment": state.unemployment,
+        "wage_index": state.wage_index,
+        "price_index": state.price_index,
+        "policy_rate": state.policy_rate,
+        "illness_factor": state.illness_factor,
+    }
+
+
+def test_a_run_records_the_state_columns():
+    eco = CreditEconomy(n_borrowers=300, scenario="pandemic", seed=3, burn_in=0)
+    frame = eco.run(6)
+    for month in range(6):
+        expected = eco.scenario.state(month).columns()
+        assert frame.loc[month, list(expected)].tolist() == list(expected.values())
+
+
+def test_series_a_path_generator_does_not_model_keep_their_baseline():
+    s = MacroScenario.stochastic(36, seed=4)
+    assert np.all(s.illness_factor == SERIES_BY_NAME["illness_factor"].baseline)
+    base = MacroScenario.preset("baseline", months=5)
+    for series in SERIES:
+        if series.kind == PATH:
+            assert np.all(getattr(base, series.name) == series.baseline)
+
+
+def test_scenarios_pickle_and_replace_with_their_fields():
+    s = MacroScenario.preset("severe_recession", months=30, severity=1.5)
+    t = pickle.loads(pickle.dumps(s))
+    assert t.name == s.name and t.state(40) == s.state(40)
+    u = dataclasses.replace(s, name="renamed")
+    assert u.name == "renamed" and np.array_equal(u.unemployment, s.unemployment)
+    assert "unemployment" not in repr(s)
+
+
+def test_severity_is_a_declared_lever():
+    (severity,) = ScenarioParams.describe()
+    assert (severity["name"], severity["low"], severity["high"]) == ("severity", 0, 5)
+    with pytest.raises(ValueError, match=r"severity must be in \[0, 5\]"):
+        MacroScenario.preset("baseline", severity=5.5)
+
+
+def test_preset_knots_name_only_declared_paths():
+    from model.macro import _PRESET_KNOTS
+
+    for name, knots in _PRESET_KNOTS.items():
+        assert set(knots) <= set(SERIES_BOUNDS), name  # a typo would be ignored silently
