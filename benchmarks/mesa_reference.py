@@ -50,7 +50,9 @@ normalisation over it; one loan's contractual rules ``unpaid_instalments``,
 ``allocate_payment``, ``next_dpd``, ``annuity_payment``, ``annuity_factor``; the
 borrower rules ``true_quality`` and ``asks_for_relief`` (called on a one-row
 ``BorrowerState``, :class:`OneBorrower`); ``pay_threshold``, ``recovery_share``,
-``normal_quantile``; the re-default cohorts (``RedefaultCohorts``); and the lender:
+``normal_quantile``; the lender choice's logit (``market.utilities`` and
+``market.choose_lenders``, fed one borrower's column); the re-default cohorts
+(``RedefaultCohorts``); and the lender:
 ``LenderAgent`` *is* the model's ``Lender``, so scoring, the cut-off in force and the
 dynamic rule's approval floor, the capital tests, relief reach and candidates, opening
 the month, graded collection, and closing the month (provisions with the forborne stage
@@ -64,10 +66,13 @@ updates, masks and aggregates fused with per-borrower steps, so it cannot be cal
 one agent): the per-loan glue of ``loans.fall_due``, ``loans.settle`` and
 ``loans.restructure`` (the numba row kernels' loop bodies); the labour-market hazards
 and moves, illness, income, spending and saving, available cash, the payment order and
-the willingness test, the recovery take, the application probability and the lender
-choice; screening, sizing, pricing, term choice and funding order of
+the willingness test, the recovery take, the application probability and which lenders
+are free to choose; screening, sizing, pricing, term choice and funding order of
 ``Lender.originate``; the write-off and credit-record tests; the market row's economy
-columns. The inline numbers of that code (0.95, 1e-6 and 1e-12 in the labour market,
+columns. The market's rules (``MarketRules``) apply as in the model (the APR cap, the
+funding line, collection caps through ``stage_effects``, the shared bureau), except a
+failed lender's borrowers defaulting strategically, which is not written here. The
+inline numbers of that code (0.95, 1e-6 and 1e-12 in the labour market,
 the 120-month illness cap, the 0.05 income floor) are repeated here.
 """
 
@@ -87,14 +92,13 @@ import numpy as np
 import pandas as pd
 
 from model import borrowers as rules
+from model import market as market_rules
 from model._agent_ids import MODEL_IDS
 from model.draws import normal_quantile, stream_seed
 from model.economy import DEFAULT_BURN_IN, CreditEconomy, resolve_inputs
 from model.lender import (
     MIN_LOAN,
     RECORD_MONTHS,
-    STAGE_PAY_EFFECT,
-    STAGE_SQUEEZE,
     TIER_BOUNDS,
     Lender,
 )
@@ -110,6 +114,7 @@ from model.loans import (
     unpaid_instalments,
 )
 from model.macro import MacroScenario
+from model.market import MarketMemory, MarketRules
 from model.metrics import combine
 from model.policy import RiskPolicy
 from model.population import BorrowerState, PopulationParams, init_population
@@ -398,21 +403,29 @@ class LenderAgent(Lender):
     :meth:`fund` (screening, sizing, pricing, funding).
     """
 
-    def __init__(self, model: PerAgentEconomy, index: int, policy: RiskPolicy) -> None:
-        super().__init__(model, index, policy, model.n_borrowers)
+    def __init__(
+        self, model: PerAgentEconomy, index: int, policy: RiskPolicy, rules: MarketRules
+    ) -> None:
+        super().__init__(model, index, policy, model.n_borrowers, rules)
         #: Open loans by borrower index (at most one per borrower).
         self.loans: dict[int, Loan] = {}
         #: Applications waiting for the lender's decision.
         self.pending: list[Application] = []
-        intensity = policy.collection_intensity
-        # Per-stage effects as Python floats (numpy scalars are slow on the hot path).
-        self.pay_effect = tuple((STAGE_PAY_EFFECT * intensity).tolist())
-        self.squeeze = tuple((STAGE_SQUEEZE * intensity).tolist())
-        self.recovery_share = recovery_share(intensity)
+        self.pay_effect: tuple[float, ...] = ()
+        self.squeeze: tuple[float, ...] = ()
+        self.cache_stages()
+        self.recovery_share = recovery_share(self.intensity)
         self.penalty_monthly = policy.penalty_rate / 12
         self.fees_first = policy.payment_order == "fees_first"
         self.writeoff_months = policy.writeoff_dpd // 30
         self.written_off_borrowers: list[BorrowerAgent] = []
+
+    def cache_stages(self) -> None:
+        """The collection stages' effects (``Lender.stage_effects``) as Python floats
+        (numpy scalars are slow on the hot path); again each month, as a failed lender
+        may stop collecting."""
+        pay_effect, squeeze = self.stage_effects()
+        self.pay_effect, self.squeeze = tuple(pay_effect.tolist()), tuple(squeeze.tolist())
 
     @property
     def balance(self) -> float:
@@ -447,7 +460,7 @@ class LenderAgent(Lender):
                 self.accounts["waived"] += loan.restructure(month)
                 self.accounts["relief_granted"] += 1.0
                 cohorts.record_grants(self.index, month, 1)
-        until = month + RECORD_MONTHS
+        until = month + RECORD_MONTHS - 1  # shown in this month and the 35 after
         for borrower in self.written_off_borrowers:
             borrower.record_damaged_until = until
         for loan in self.loans.values():
@@ -499,6 +512,7 @@ class LenderAgent(Lender):
         if to_repay:
             a["applications_to_repay"] += len(applications)
         if not self.can_lend:
+            self._remember(applications, set(), month)
             return
         cutoff = self._cutoff_for(np.array([app.score for app in applications]))
         annual = [p.annual_rate(tier, policy_rate) for tier in range(4)]
@@ -511,9 +525,10 @@ class LenderAgent(Lender):
             room = p.max_dti * app.reported_income - app.debt_service
             amount = min(app.wanted, p.max_loan_to_income * app.reported_income)
             amount = min(amount, max(room, 0.0) * factor)
-            if app.score >= cutoff and amount >= MIN_LOAN:
+            capped = self.rules.apr_cap is not None and annual[tier] > self.rules.apr_cap
+            if app.score >= cutoff and amount >= MIN_LOAN and not capped:
                 approved.append((app, amount, tier, terms[k]))
-        capacity = self.funding_limit - self.balance
+        capacity = self.funding_line - self.balance
         if approved and sum(amount for _, amount, _, _ in approved) > capacity:
             by_score = sorted(approved, key=lambda x: (-x[0].score, x[0].borrower.index))
             funded, total = set(), 0.0
@@ -523,6 +538,7 @@ class LenderAgent(Lender):
                     break
                 funded.add(app.borrower.index)
             approved = [x for x in approved if x[0].borrower.index in funded]
+        self._remember(applications, {app.borrower.index for app, *_ in approved}, month)
         model = self.model
         for app, amount, tier, term in approved:
             borrower = app.borrower
@@ -544,6 +560,16 @@ class LenderAgent(Lender):
         if to_repay:
             a["approvals_to_repay"] += len(approved)
         a["acquisition_cost"] += len(approved) * p.acquisition_cost
+
+    def _remember(self, applications: list[Application], approved: set[int], month: int) -> None:
+        """The applicants remember the answer: a refusal's month, or this lender as their
+        last (``MarketMemory.record``)."""
+        for app in applications:
+            borrower = app.borrower
+            if borrower.index in approved:
+                borrower.last_lender = self.index
+            else:
+                borrower.refused_at[self.index] = month
 
 
 # ----------------------------------------------------------------------- borrowers
@@ -597,17 +623,22 @@ class BorrowerAgent(mesa.Agent):
         self.cash = self.protected = 0.0
         self.due = [0.0] * n_lenders
         self.repaid_any = False
-        self._month_draws: dict[str, float] = {}
+        #: What the borrower remembers of the lenders (``model.market.MarketMemory``).
+        self.refused_at = [int(MarketMemory.NEVER)] * n_lenders
+        self.last_lender = -1
+        self._month_draws: dict[tuple[str, int], float] = {}
 
     # ------------------------------------------------------------------ draws
     def _draw(self, stream: str, lender: int = 0) -> float:
         return self.model.draws.uniform(stream, self.index, lender)
 
-    def _month_draw(self, stream: str) -> float:
-        """The month's draw of a random-access stream: one per borrower and month."""
-        value = self._month_draws.get(stream)
+    def _month_draw(self, stream: str, cell: int | None = None) -> float:
+        """The month's draw of a random-access stream: one per borrower (or ``cell``) and
+        month."""
+        cell = self.index if cell is None else cell
+        value = self._month_draws.get((stream, cell))
         if value is None:
-            value = self._month_draws[stream] = self.model.draws.uniform(stream, self.index)
+            value = self._month_draws[stream, cell] = self.model.draws.uniform(stream, cell)
         return value
 
     # ------------------------------------------------------------ the passes
@@ -718,7 +749,7 @@ class BorrowerAgent(mesa.Agent):
             return
         shortfall = sum(self.due) - self.available_cash()
         if shortfall > MONEY_TOLERANCE:
-            j = self.free_lender()
+            j = self.choose_lender()
             if j is not None:
                 self.apply_at(j, at_least=shortfall)
 
@@ -806,7 +837,7 @@ class BorrowerAgent(mesa.Agent):
             self.recoveries = [
                 loan
                 for loan in self.recoveries
-                if loan.owed > MONEY_TOLERANCE and month - loan.closed_month < loan.horizon
+                if loan.owed > MONEY_TOLERANCE and month + 1 - loan.closed_month < loan.horizon
             ]
 
     def apply_for_loan(self) -> None:
@@ -819,26 +850,36 @@ class BorrowerAgent(mesa.Agent):
         else:
             prob = self.apply_base
         if self._draw("applications") < prob:
-            j = self.free_lender()
+            j = self.choose_lender()
             if j is not None:
                 self.apply_at(j)
 
-    def free_lender(self) -> int | None:
-        """A lender where no loan is held, or None (``CreditEconomy._free_lender``).
+    def choose_lender(self) -> int | None:
+        """The lender to apply to, or None if a loan is held at each
+        (``CreditEconomy._choose_lender``).
 
-        The search starts at the lender drawn from the month's ``lender_choice`` draw and
-        goes round the lenders.
+        The model's logit (``market.utilities`` and ``market.choose_lenders``) over the
+        lenders that lend and where no loan is held, with the month's taste draw per
+        lender (``lender_taste`` at cell ``index * lenders + lender``).
         """
-        loans = self.loans
-        n_lenders = len(loans)
+        model = self.model
+        lenders = model.lenders
+        n_lenders = len(lenders)
         if n_lenders == 1:
-            return None if loans[0] is not None else 0
-        first = min(int(self._month_draw("lender_choice") * n_lenders), n_lenders - 1)
-        for shift in range(n_lenders):
-            j = (first + shift) % n_lenders
-            if loans[j] is None:
-                return j
-        return None
+            return None if self.loans[0] is not None else 0
+        month, market = model.month, model.market
+        pairs = zip(self.loans, lenders, strict=True)
+        free = np.array([[loan is None and lender.can_lend] for loan, lender in pairs])
+        taste = [
+            self._month_draw("lender_taste", self.index * n_lenders + j) for j in range(n_lenders)
+        ]
+        rates = np.array([x.policy.annual_rate(0, model.macro.policy_rate) for x in lenders])
+        brand = np.array([x.policy.brand for x in lenders])
+        rejected = np.array([[month - at <= market.rejection_memory] for at in self.refused_at])
+        usual = np.array([[self.last_lender == j] for j in range(n_lenders)])
+        utility = market_rules.utilities(rates, brand, rejected, usual, market)
+        choice = int(market_rules.choose_lenders(utility, free, np.array(taste)[:, None])[0])
+        return None if choice < 0 else choice
 
     def apply_at(self, j: int, at_least: float | None = None) -> None:
         """Apply at lender ``j`` for the usual need, or ``at_least`` if larger (``_apply``).
@@ -848,7 +889,7 @@ class BorrowerAgent(mesa.Agent):
         """
         model, p = self.model, self.model.params
         lender = model.lenders[j]
-        if lender.policy.sees_other_loans:
+        if lender.policy.sees_other_loans or model.market.shared_bureau:
             debt_service = sum(loan.instalment for loan in self.loans if loan is not None)
         else:  # only the lender's own loans, and the applicant holds none there
             debt_service = 0.0
@@ -904,8 +945,10 @@ class PerAgentEconomy(mesa.Model):
         population: PopulationParams | dict[str, Any] | None = None,
         burn_in: int | None = None,
         draws: Callable[[int], RandomDraws | RecordedDraws] | None = None,
+        market: MarketRules | dict[str, Any] | None = None,
     ) -> None:
         inputs = resolve_inputs(n_borrowers, scenario, policy, seed, population, burn_in)
+        self.market = MarketRules.of(market)
         seq, n = inputs.seeds, inputs.n_borrowers
         self.seed_entropy = seq.entropy
         super().__init__(seed=int(seq.generate_state(1)[0]))
@@ -923,7 +966,7 @@ class PerAgentEconomy(mesa.Model):
         self.tape: dict[int, Loan] = {}
         self._next_loan_id = 0
         self._rows: list[dict[str, float]] = []
-        self.lenders = [LenderAgent(self, j, p) for j, p in enumerate(inputs.policies)]
+        self.lenders = [LenderAgent(self, j, p, self.market) for j, p in enumerate(inputs.policies)]
         self.borrowing_to_repay = len(self.lenders) > 1 and params.borrow_to_repay
         # The population and score errors of CreditEconomy: the same streams, by name.
         state = init_population(
@@ -972,7 +1015,15 @@ class PerAgentEconomy(mesa.Model):
         activation order.
         """
         policies = [lender.policy for lender in eco.lenders]
-        ref = cls(eco.n_borrowers, eco.scenario, policies, seed, population=eco.params, burn_in=0)
+        ref = cls(
+            eco.n_borrowers,
+            eco.scenario,
+            policies,
+            seed,
+            population=eco.params,
+            burn_in=0,
+            market=eco.market,
+        )
         ref._preset_name = eco._preset_name
         state, book, tape = eco.state, eco.book, eco.tape
         columns = {name: getattr(state, name).tolist() for name in BorrowerState.__slots__}
@@ -981,12 +1032,17 @@ class PerAgentEconomy(mesa.Model):
             for name, values in columns.items():
                 setattr(agent, name, values[i])
             agent.score_error = errors[i]
+        refused, last_lender = eco.memory.refused.T.tolist(), eco.memory.last_lender.tolist()
+        for i, agent in enumerate(ref.borrowers):
+            agent.refused_at, agent.last_lender = refused[i], last_lender[i]
         ref.tape = {}
         for lender, source in zip(ref.lenders, eco.lenders, strict=True):
             j = lender.index
-            for name in ("tightening", "funding_limit", "capital", "failed", "provisions"):
+            names = ("tightening", "funding_limit", "funding_line", "confidence", "capital")
+            for name in (*names, "failed", "failed_at", "provisions"):
                 setattr(lender, name, getattr(source, name))
             lender.cum_net_loss, lender._book = source.cum_net_loss, source._book
+            lender._capital_base = source._capital_base
             lender._flows = deque(source._flows, maxlen=source._flows.maxlen)
             lender.history = list(source.history)
             for i in np.flatnonzero(book.active[j]).tolist():
@@ -1081,6 +1137,7 @@ class PerAgentEconomy(mesa.Model):
         self._begin_month()
         for lender in self.lenders:
             lender.open_month(lender.book_view(), self.macro.policy_rate)
+            lender.cache_stages()
             lender.write_off_at_horizon()
         self.hazards = self._labour_hazards()
         borrowers = self.agents_by_type[BorrowerAgent]
@@ -1151,9 +1208,14 @@ class PerAgentEconomy(mesa.Model):
         """8. The lenders close their accounts (``Lender.close_month``); the market's row."""
         month, macro = self.month, self.macro
         record = month >= 0
+        failed = sum(lender.failed for lender in self.lenders)
+        peers = max(len(self.lenders) - 1, 1)
         rows = [
             lender.close_month(
-                lender.book_view(), record, self.relief_cohorts.closed_cohorts(lender.index, month)
+                lender.book_view(),
+                record,
+                self.relief_cohorts.closed_cohorts(lender.index, month),
+                (failed - lender.failed) / peers,
             )
             for lender in self.lenders
         ]
@@ -1162,11 +1224,7 @@ class PerAgentEconomy(mesa.Model):
             row["month"] = month
             employed = sum(1 for b in self.borrowers if b.employed)
             row["unemployment_rate"] = 1.0 - employed / self.n_borrowers
-            row["scenario_unemployment"] = macro.unemployment
-            row["wage_index"] = macro.wage_index
-            row["price_index"] = macro.price_index
-            row["policy_rate"] = macro.policy_rate
-            row["illness_factor"] = macro.illness_factor
+            row.update(macro.columns())
             row["common_factor"] = self.common_factor
             self._rows.append(row)
         self.month += 1

@@ -127,6 +127,11 @@ class RandomAccessUniform:
         self._n = int(n_borrowers)
         self._first = int(first_month)
 
+    @property
+    def n_draws(self) -> int:
+        """Draws per month (the borrowers, or the cells of a per-lender stream)."""
+        return self._n
+
     def __call__(self, month: int, index: np.ndarray) -> np.ndarray:
         """The draws of borrowers ``index`` in ``month``, as float64 in [0, 1)."""
         if month < self._first:

@@ -630,11 +630,7 @@ class CreditEconomy(mesa.Model):
             row["unemployment_rate"] = (
                 1.0 - float(np.count_nonzero(self.state.employed)) / self.n_borrowers
             )
-            row["scenario_unemployment"] = m.macro.unemployment
-            row["wage_index"] = m.macro.wage_index
-            row["price_index"] = m.macro.price_index
-            row["policy_rate"] = m.macro.policy_rate
-            row["illness_factor"] = m.macro.illness_factor
+            row.update(m.macro.columns())
             row["common_factor"] = m.common_factor
             self._rows.append(row)
             self.datacollector.collect(self)

@@ -93,6 +93,7 @@ class Lender(mesa.Agent):
         self.accounts: dict[str, float] = dict.fromkeys(FLOW_FIELDS, 0.0)
         self.history: list[dict[str, float]] = []
         self._book = 0.0  # balance at the last close
+        self._capital_base = 0.0  # what the capital ratio was first held on
 
     def adopt(self, policy: RiskPolicy, n_borrowers: int) -> None:
         """Take ``policy`` (at construction, or in a fork): its funding line, terms, rule."""

@@ -34,80 +34,153 @@ class MarketRules(Parameters):
     """
 
     price_sensitivity: float = lever(
-        0.0, low=0, high=1000, unit="utility per unit of annual rate", group="choice",
+        0.0,
+        low=0,
+        high=1000,
+        unit="utility per unit of annual rate",
+        group="choice",
+        label="Price sensitivity",
         description="How much a higher annual rate lowers a lender's pull on applicants "
         "(logit coefficient; 10 halves the odds of a lender 7 points dearer). Karlan and "
         "Zinman (2008) find demand flat for price cuts and falling for rises: a lever to "
         "set, not a fitted value.",
-    )  # fmt: skip
+    )
     rejection_penalty: float = lever(
-        0.0, low=0, high=100, unit="utility", group="choice",
+        0.0,
+        low=0,
+        high=100,
+        unit="utility",
+        group="choice",
+        label="Refusal penalty",
         description="Pull lost by a lender that refused the applicant within the last "
         "rejection_memory months (approval odds learned from rejections).",
-    )  # fmt: skip
+    )
     rejection_memory: int = lever(
-        6, low=0, high=60, integer=True, unit="months", group="choice",
+        6,
+        low=0,
+        high=60,
+        integer=True,
+        unit="months",
+        group="choice",
+        label="Refusal memory",
         description="Months a refusal is remembered.",
-    )  # fmt: skip
+    )
     switching_cost: float = lever(
-        0.0, low=0, high=100, unit="utility", group="choice",
+        0.0,
+        low=0,
+        high=100,
+        unit="utility",
+        group="choice",
+        label="Switching cost",
         description="Extra pull of the lender of the borrower's last loan.",
-    )  # fmt: skip
+    )
     apr_cap: float | None = lever(
-        None, low=0, high=10, low_open=True, unit="annual rate", group="regulation",
+        None,
+        low=0,
+        high=10,
+        low_open=True,
+        unit="annual rate",
+        group="regulation",
+        label="APR cap",
         description="Largest annual rate a loan may carry (China: 24% enforceable, 36% "
         "void above); applicants whose tier is priced above it are refused. None: no cap.",
-    )  # fmt: skip
+    )
     max_collection_stage: int = lever(
-        4, low=0, high=4, integer=True, unit="stage", group="regulation",
+        4,
+        low=0,
+        high=4,
+        integer=True,
+        unit="stage",
+        group="regulation",
+        label="Last collection stage",
         description="Last collection stage allowed (1 reminder, 2 phone, 3 agency, 4 legal; "
         "0 forbids even reminders): loans further overdue stay at it.",
-    )  # fmt: skip
+    )
     max_collection_intensity: float = lever(
-        1.0, low=0, high=1, unit="0-1", group="regulation",
+        1.0,
+        low=0,
+        high=1,
+        unit="0-1",
+        group="regulation",
+        label="Max. collection intensity",
         description="Cap on every lender's collection intensity (a cap on contact).",
-    )  # fmt: skip
+    )
     shared_bureau: bool = lever(
-        False, group="regulation",
+        False,
+        group="regulation",
+        label="Shared credit bureau",
         description="A mandatory credit bureau: every lender sees the applicant's loans "
         "at all lenders, whatever its own sees_other_loans.",
-    )  # fmt: skip
+    )
     min_capital_ratio: float = lever(
-        0.0, low=0, high=1, unit="share of the book", group="regulation",
+        0.0,
+        low=0,
+        high=1,
+        unit="share of the book",
+        group="regulation",
+        label="Regulatory min. capital ratio",
         description="Regulatory minimum of equity over book for every lender (the higher "
         "of this and the lender's own applies).",
-    )  # fmt: skip
+    )
     investor_loss_tolerance: float = lever(
-        0.2, low=0, high=10, low_open=True, unit="annual loss rate", group="funding",
+        0.2,
+        low=0,
+        high=10,
+        low_open=True,
+        unit="annual loss rate",
+        group="funding",
+        label="Investors' loss tolerance",
         description="Annual net loss rate (of the book) at which an investor-funded "
         "lender's investors want all their money back.",
-    )  # fmt: skip
+    )
     investor_contagion: float = lever(
-        0.0, low=0, high=10, unit="confidence per failed share", group="funding",
+        0.0,
+        low=0,
+        high=10,
+        unit="confidence per failed share",
+        group="funding",
+        label="Investors' contagion",
         description="Confidence investors lose for each share of the other lenders that "
         "have failed (a peer's failure as a common signal).",
-    )  # fmt: skip
+    )
     investor_speed: float = lever(
-        0.25, low=0, high=1, unit="share a month", group="funding",
+        0.25,
+        low=0,
+        high=1,
+        unit="share a month",
+        group="funding",
+        label="Investors' speed",
         description="Share of the gap to their target that investors close each month.",
-    )  # fmt: skip
+    )
     run_spread: float = lever(
-        0.3, low=0, high=5, unit="annual rate", group="funding",
+        0.3,
+        low=0,
+        high=5,
+        unit="annual rate",
+        group="funding",
+        label="Run funding spread",
         description="Annual cost of the book a lender must still fund after its investors "
         "leave (emergency funding), over the funding line.",
-    )  # fmt: skip
+    )
     collect_after_failure: bool = lever(
-        True, group="contagion",
+        True,
+        group="contagion",
+        label="Collection after failure",
         description="Whether a failed lender's book is still collected (an administrator runs "
         "it off, as with a failed bank); if not, collection and relief stop (as when China's "
         "P2P platforms collapsed) and borrowers may default strategically.",
-    )  # fmt: skip
+    )
     strategic_default: float = lever(
-        0.0, low=0, high=1, unit="share of borrowers", group="contagion",
+        0.0,
+        low=0,
+        high=1,
+        unit="share of borrowers",
+        group="contagion",
+        label="Strategic default share",
         description="Share of a failed lender's borrowers who, learning that repayment is "
         "no longer enforced, stop paying every lender (only when collect_after_failure is "
         "off).",
-    )  # fmt: skip
+    )
 
     OWNER: ClassVar[str] = "market"
 

@@ -335,6 +335,7 @@ class RiskPolicy(Parameters):
     )
     funding: str = lever(
         "stable",
+        label="Funding",
         choices=FUNDING_KINDS,
         group="funding",
         description="How the lender is funded: stable deposits or credit lines, or investors "
@@ -342,6 +343,7 @@ class RiskPolicy(Parameters):
     )
     brand: float = lever(
         0.0,
+        label="Brand pull",
         low=-100,
         high=100,
         unit="utility",

@@ -342,8 +342,8 @@ class _CountingDraws:
 
 
 def test_applications_of_a_month_share_its_draws():
-    """Short of the dues: apply at the free lender for max(usual need, shortfall); the
-    ordinary application of the month reuses the lender choice, need and term draws."""
+    """Short of the dues: apply at a free lender for max(usual need, shortfall); the
+    ordinary application of the month reuses the taste, need and term draws."""
     eco = PerAgentEconomy(50, "baseline", ["balanced", "balanced"], seed=3, burn_in=0)
     agent = next(a for a in eco.borrowers if a.loans == [None, None])
     eco.macro = eco.scenario.state(eco.month)
@@ -353,12 +353,12 @@ def test_applications_of_a_month_share_its_draws():
     agent.loans[0] = Loan(eco.lenders[0], agent.index, balance=1000.0, instalment=100.0)
     agent.cash, agent.protected, agent.due = 1000.0, 0.0, [1000.0 + 2 * usual, 0.0]
     agent._month_draws = {}
-    agent.borrow_to_repay()  # choice 0.5 of 2 lenders: lender 1 first, and it is free
-    agent.apply_at(agent.free_lender())
+    agent.borrow_to_repay()  # a loan at lender 0: lender 1 is the only free one
+    agent.apply_at(agent.choose_lender())
     first, second = eco.lenders[1].pending
     assert first.wanted == pytest.approx(2 * usual) and second.wanted == pytest.approx(usual)
     assert first.term_draw == second.term_draw and first.score == second.score
-    assert sorted(draws.asked) == ["lender_choice", "loan_need", "loan_term"]
+    assert sorted(draws.asked) == ["lender_taste", "lender_taste", "loan_need", "loan_term"]
 
 
 # ------------------------------------------------------------ the exact replay
@@ -384,7 +384,7 @@ def _step_recording(eco, step=None):
     Each sequential stream draws once a month; the random-access streams give every
     borrower's draw of the month (whether or not the month asked for it).
     """
-    month, everyone = eco.month, np.arange(eco.n_borrowers)
+    month = eco.month
     eco.streams = {name: _Recorder(gen) for name, gen in eco.streams.items()}
     (step or eco.step)()
     draws = {}
@@ -393,7 +393,7 @@ def _step_recording(eco, step=None):
         if recorder.draws:
             draws[name] = np.asarray(recorder.draws[0])
     eco.streams = {name: recorder.gen for name, recorder in eco.streams.items()}
-    draws.update({name: draw(month, everyone) for name, draw in eco.keyed.items()})
+    draws.update({name: draw(month, np.arange(draw.n_draws)) for name, draw in eco.keyed.items()})
     return draws
 
 
@@ -563,7 +563,7 @@ def _economy_before(policies, scenario, wanted: Callable[[CreditEconomy], bool],
         _record_floor(lender)
     for _ in range(36):
         month, rec = twin.month, twin.recoveries
-        twin.expiring = np.count_nonzero(month - rec.written_off >= rec.horizon)
+        twin.expiring = np.count_nonzero(month + 1 - rec.written_off >= rec.horizon)
         for lender in twin.lenders:
             lender.floor_bound = False
         twin.step()
@@ -702,7 +702,7 @@ def _bind_funding(eco, month):
     twin.step()
     j = int(made.sum(axis=1).argmax())
     lent = float(twin.book.principal[j, made[j]].sum())
-    eco.lenders[j].funding_limit = balance[j] + lent - 1.0
+    eco.lenders[j].funding_limit = eco.lenders[j].funding_line = balance[j] + lent - 1.0
     return j, int(made[j].sum())
 
 
@@ -713,8 +713,8 @@ def test_same_draws_give_the_same_month_two_lenders(two_lender_month, case):
 
     ``funding_binds``: one lender cannot fund all its loans to repay (best score first).
     ``capital_binds``: one lender starts the month below its minimum capital ratio (it
-    stops lending) with no loss allowance held, so the month's provisions charge wipes
-    out its equity and it fails.
+    stops lending, and applicants choose the other) with no loss allowance held, so the
+    month's provisions charge wipes out its equity and it fails.
     """
     eco = _two_lender_economy(two_lender_month)
     both_current = np.count_nonzero(eco.book.active.all(axis=0) & (eco.book.dpd == 0).all(axis=0))
@@ -734,7 +734,8 @@ def test_same_draws_give_the_same_month_two_lenders(two_lender_month, case):
     if case == "funding_binds":
         assert rows[j]["approvals_to_repay"] == to_repay - 1
     if case == "capital_binds":
-        assert rows[1]["approvals"] == 0 < rows[1]["applications"]
+        # applicants go to the lender that lends
+        assert rows[1]["approvals"] == rows[1]["applications"] == 0 < rows[0]["applications"]
         assert ref.lenders[1].failed and rows[1]["failed_lenders"] == 1
     else:
         assert made.sum() > 0
