@@ -230,7 +230,7 @@ def _current_value(config: ExperimentConfig, group: str, name: str) -> float:
     if group == "population":
         value = config.population.get(name, getattr(PopulationParams(), name))
     else:
-        value = getattr(config.policies[0].build(), name)
+        value = getattr(config.policies[0].build_market()[0], name)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"config [[calibration.parameter]] {group}.{name} is not numeric")
     return float(value)

@@ -16,15 +16,16 @@ import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from experiments import designs
 from model import MacroScenario, PopulationParams, RiskPolicy
 from model.macro import SERIES_BOUNDS, ScenarioParams
+from model.market import MarketRules
 
-#: Most lenders a ``[[policy]]`` market may have.
+#: Most lenders a market (``[[policy]]`` with ``lenders``, or ``[[market]]``) may have.
 MAX_LENDERS = 20
 #: Chart kinds a ``[[chart]]`` table may ask for.
 CHART_KINDS = (
@@ -44,17 +45,13 @@ PERCENTILE_MIN_REPLICATIONS = 20
 #: Sampling methods of ``[sample]`` (modules of :mod:`experiments.designs`).
 SAMPLE_METHODS = tuple(designs.METHODS)
 #: The parameter class behind each group of dotted lever names (``policy.max_dti``,
-#: ``scenario.severity``, ...): its fields' declarations say what a sweep may set.
-LEVER_CLASSES = {"policy": RiskPolicy, "scenario": ScenarioParams, "population": PopulationParams}
-#: Groups of dotted lever names.
-LEVER_GROUPS = tuple(LEVER_CLASSES)
-#: Levers whose sampled values must lie on a grid coarser than the integers (declared
-#: ``multiple``, e.g. ``policy.writeoff_dpd``: 30).
-LEVER_STEPS = {
-    f"{group}.{d['name']}": d["multiple"]
-    for group, cls in LEVER_CLASSES.items()
-    for d in cls.describe()
-    if d["multiple"]
+#: ``scenario.severity``, ``market.apr_cap``, ...): its fields' declarations say what a
+#: sweep may set. ``market.<lender>.<lever>`` names a policy lever of one named lender.
+LEVER_CLASSES = {
+    "policy": RiskPolicy,
+    "scenario": ScenarioParams,
+    "population": PopulationParams,
+    "market": MarketRules,
 }
 #: Longest experiment, scenario or policy name (characters).
 MAX_NAME_LENGTH = 100
@@ -66,11 +63,14 @@ MAX_RUNS = 1_000_000
 BYTES_PER_RUN = 3_000
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+#: A lender's name in a ``[[market]]``: no dots, as it is part of a dotted lever name.
+_LENDER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 _EXPERIMENT_KEYS = ("name", "months", "borrowers", "replications", "seed", "burn_in", "style")
 _TOP_KEYS = (
     "experiment",
     "scenario",
     "policy",
+    "market",
     "population",
     "sweep",
     "sample",
@@ -126,34 +126,153 @@ class ScenarioSpec:
         return {**out, **self.knots}
 
 
+class LeverChanges(NamedTuple):
+    """One design point's lever values, by what they set (:func:`split_levers`)."""
+
+    #: ``policy.<lever>``: every lender of every policy and market.
+    policy: dict[str, Any]
+    #: ``scenario.severity``, or None.
+    severity: float | None
+    #: ``population.<lever>``.
+    population: dict[str, Any]
+    #: ``market.<rule>``: the market rules of every policy and market.
+    market: dict[str, Any]
+    #: ``market.<lender>.<lever>``: the named lender's policy, by lender name.
+    lenders: dict[str, dict[str, Any]]
+
+
+def split_levers(params: dict[str, Any]) -> LeverChanges:
+    """Split a design point's values by what they set (see :class:`LeverChanges`)."""
+    changes = LeverChanges({}, None, {}, {}, {})
+    severity = None
+    for lever, value in params.items():
+        group, _, name = lever.partition(".")
+        if group == "scenario":
+            severity = value
+        elif group == "market" and "." in name:
+            lender, field_name = name.split(".", 1)
+            changes.lenders.setdefault(lender, {})[field_name] = value
+        else:
+            getattr(changes, group)[name] = value
+    return changes._replace(severity=severity)
+
+
 @dataclass(frozen=True)
 class PolicySpec:
     """One ``[[policy]]``: a preset with some levers overridden, for ``lenders`` lenders.
 
     With ``lenders`` > 1 the market has that many competing lenders, all with this
-    policy (sweep values apply to each); borrowers may hold a loan at each.
+    policy (sweep values apply to each), named ``name``, ``name-2``, ...; borrowers may
+    hold a loan at each. ``rules`` holds market rules (``MarketRules`` fields, e.g.
+    ``apr_cap``) set in the table.
     """
 
     name: str
     preset: str = "balanced"
     overrides: dict[str, Any] = field(default_factory=dict)
     lenders: int = 1
+    rules: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def lender_names(self) -> list[str]:
+        """The lenders' names: ``name``, ``name-2``, ..."""
+        return [self.name, *(f"{self.name}-{k}" for k in range(2, self.lenders + 1))]
 
     def build(self, changes: dict[str, Any] | None = None) -> RiskPolicy:
         """Return the policy, with sweep values ``changes`` applied over the overrides."""
         policy = RiskPolicy.preset(self.preset, **{**self.overrides, **(changes or {})})
         return policy.replace(name=self.name)
 
-    def build_market(self, changes: dict[str, Any] | None = None) -> list[RiskPolicy]:
-        """Return the market's lenders' policies (named ``name``, ``name-2``, ...)."""
-        policy = self.build(changes)
-        others = [policy.replace(name=f"{self.name}-{k}") for k in range(2, self.lenders + 1)]
-        return [policy, *others]
+    def build_market(
+        self,
+        changes: dict[str, Any] | None = None,
+        lender_changes: dict[str, dict[str, Any]] | None = None,
+    ) -> list[RiskPolicy]:
+        """Return the market's lenders' policies (named as :attr:`lender_names`).
+
+        Args:
+            changes: Values for every lender (``policy.<lever>`` sweeps).
+            lender_changes: Values for one lender, by its name (``market.<lender>.<lever>``).
+        """
+        lender_changes = lender_changes or {}
+        return [
+            self.build({**(changes or {}), **lender_changes.get(name, {})}).replace(name=name)
+            for name in self.lender_names
+        ]
+
+    def build_rules(self, changes: dict[str, Any] | None = None) -> MarketRules:
+        """Return the market rules, with sweep values ``changes`` over the table's."""
+        return MarketRules.of({**self.rules, **(changes or {})})
 
     def to_dict(self) -> dict[str, Any]:
         """Return the spec as a ``[[policy]]`` table."""
         lenders = {"lenders": self.lenders} if self.lenders != 1 else {}
-        return {"name": self.name, "preset": self.preset, **lenders, **self.overrides}
+        head = {"name": self.name, "preset": self.preset, **lenders}
+        return {**head, **self.overrides, **self.rules}
+
+
+@dataclass(frozen=True)
+class LenderSpec:
+    """One lender of a ``[[market]]``: a name, a policy preset and lever overrides."""
+
+    name: str
+    preset: str = "balanced"
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the spec as an inline table of ``lenders``."""
+        return {"name": self.name, "preset": self.preset, **self.overrides}
+
+
+@dataclass(frozen=True)
+class MarketSpec:
+    """One ``[[market]]``: named lenders, each with its own policy, and the market's rules.
+
+    ``shared`` holds policy levers set on the market table, for every lender (a lender's
+    own value wins); ``rules`` holds the market rules (``MarketRules`` fields).
+    """
+
+    name: str
+    lenders: tuple[LenderSpec, ...]
+    shared: dict[str, Any] = field(default_factory=dict)
+    rules: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def lender_names(self) -> list[str]:
+        """The lenders' names, in the market's order."""
+        return [lender.name for lender in self.lenders]
+
+    def build_market(
+        self,
+        changes: dict[str, Any] | None = None,
+        lender_changes: dict[str, dict[str, Any]] | None = None,
+    ) -> list[RiskPolicy]:
+        """Return the lenders' policies: preset, market levers, the lender's own, sweeps.
+
+        Args:
+            changes: Values for every lender (``policy.<lever>`` sweeps).
+            lender_changes: Values for one lender, by its name (``market.<lender>.<lever>``).
+        """
+        lender_changes = lender_changes or {}
+        policies = []
+        for lender in self.lenders:
+            levers = {
+                **self.shared,
+                **lender.overrides,
+                **(changes or {}),
+                **lender_changes.get(lender.name, {}),
+            }
+            policies.append(RiskPolicy.preset(lender.preset, **levers).replace(name=lender.name))
+        return policies
+
+    def build_rules(self, changes: dict[str, Any] | None = None) -> MarketRules:
+        """Return the market rules, with sweep values ``changes`` over the table's."""
+        return MarketRules.of({**self.rules, **(changes or {})})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the spec as a ``[[market]]`` table."""
+        lenders = [lender.to_dict() for lender in self.lenders]
+        return {"name": self.name, "lenders": lenders, **self.shared, **self.rules}
 
 
 @dataclass(frozen=True)
@@ -177,7 +296,7 @@ class SampleSpec:
             names=tuple(self.ranges),
             bounds=tuple(self.ranges.values()),
             kinds=tuple("int" if lever_kind(k) == "int" else "float" for k in self.ranges),
-            steps={k: LEVER_STEPS[k] for k in self.ranges if k in LEVER_STEPS},
+            steps={k: lever_step(k) for k in self.ranges if lever_step(k)},
         )
 
     @property
@@ -223,7 +342,7 @@ class ExperimentConfig:
     replications: int = 1
     burn_in: int | None = None  # None: the model's default for the policies
     scenarios: tuple[ScenarioSpec, ...] = ()
-    policies: tuple[PolicySpec, ...] = ()
+    policies: tuple[PolicySpec | MarketSpec, ...] = ()  # [[policy]] then [[market]] tables
     population: dict[str, Any] = field(default_factory=dict)
     sweep: dict[str, list[Any]] = field(default_factory=dict)
     sample: SampleSpec | None = None
@@ -244,8 +363,11 @@ class ExperimentConfig:
                 k: getattr(self, k) for k in _EXPERIMENT_KEYS if getattr(self, k) is not None
             },
             "scenario": [s.to_dict() for s in self.scenarios],
-            "policy": [p.to_dict() for p in self.policies],
+            "policy": [p.to_dict() for p in self.policies if isinstance(p, PolicySpec)],
         }
+        markets = [m.to_dict() for m in self.policies if isinstance(m, MarketSpec)]
+        if markets:
+            out["market"] = markets
         if self.population:
             out["population"] = dict(self.population)
         if self.sweep:
@@ -359,7 +481,7 @@ def parse_config(raw: dict[str, Any]) -> ExperimentConfig:
         replications=_int(where, "replications", exp.get("replications", 1), 1, 100_000),
         burn_in=_int(where, "burn_in", exp["burn_in"], 0, 600) if "burn_in" in exp else None,
         scenarios=_scenarios(_array(raw, "scenario"), months),
-        policies=_policies(_array(raw, "policy")),
+        policies=_policies(_array(raw, "policy"), _array(raw, "market")),
         population=_population(_table(raw, "population")),
         sweep=_sweep(_table(raw, "sweep")),
         sample=_sample(_table(raw, "sample"), exp["seed"], present="sample" in raw),
@@ -367,6 +489,7 @@ def parse_config(raw: dict[str, Any]) -> ExperimentConfig:
     )
     if config.sweep and config.sample:
         raise ConfigError("config: [sweep] and [sample] cannot be combined; use one of them")
+    _check_lender_levers(config)
     _check_size(config)
     config = dataclasses.replace(config, **_presentation(raw, exp))
     return dataclasses.replace(config, charts=_charts(_array(raw, "chart"), config))
@@ -519,33 +642,103 @@ def _scenarios(tables: list[dict[str, Any]], months: int) -> tuple[ScenarioSpec,
     return tuple(specs)
 
 
-def _policies(tables: list[dict[str, Any]]) -> tuple[PolicySpec, ...]:
-    if not tables:
+def _policies(
+    policy_tables: list[dict[str, Any]], market_tables: list[dict[str, Any]]
+) -> tuple[PolicySpec | MarketSpec, ...]:
+    """The ``[[policy]]`` then the ``[[market]]`` tables (none: one ``balanced`` lender)."""
+    if not policy_tables and not market_tables:
         return (PolicySpec(name="balanced"),)
-    levers = [f for f in RiskPolicy.field_names() if f != "name"]
-    specs = []
-    for i, table in enumerate(tables, start=1):
-        where = f"config [[policy]] #{i}"
-        for key in table:
-            if key not in ("name", "preset", "lenders", *levers):
-                raise ConfigError(
-                    f"{where}: unknown policy field '{key}'; "
-                    f"allowed: name, preset, lenders, {', '.join(levers)}"
-                )
-        preset = table.get("preset", "balanced")
-        if not isinstance(preset, str) or preset not in RiskPolicy.names():
+    specs: list[PolicySpec | MarketSpec] = [
+        _policy(f"config [[policy]] #{i}", table) for i, table in enumerate(policy_tables, 1)
+    ]
+    specs += [_market(f"config [[market]] #{i}", table) for i, table in enumerate(market_tables, 1)]
+    names = [p.name for p in specs]
+    for name in names:
+        if names.count(name) > 1:
             raise ConfigError(
-                f"{where}: unknown policy preset {preset!r}; "
-                f"allowed: {', '.join(RiskPolicy.names())}"
+                f"config [[policy]]/[[market]]: name '{name}' is used twice; names must be "
+                "unique across policies and markets"
             )
-        name = _check_name(where, table.get("name", preset))
-        lenders = _int(where, "lenders", table.get("lenders", 1), 1, MAX_LENDERS)
-        overrides = {k: v for k, v in table.items() if k not in ("name", "preset", "lenders")}
-        spec = PolicySpec(name=name, preset=preset, overrides=overrides, lenders=lenders)
-        _build(where, spec.build)
-        specs.append(spec)
-    _unique("policy", [p.name for p in specs])
     return tuple(specs)
+
+
+def _policy_levers() -> list[str]:
+    return [f for f in RiskPolicy.field_names() if f != "name"]
+
+
+def _preset(where: str, table: dict[str, Any]) -> str:
+    preset = table.get("preset", "balanced")
+    if not isinstance(preset, str) or preset not in RiskPolicy.names():
+        raise ConfigError(
+            f"{where}: unknown policy preset {preset!r}; allowed: {', '.join(RiskPolicy.names())}"
+        )
+    return preset
+
+
+def _policy(where: str, table: dict[str, Any]) -> PolicySpec:
+    levers, rules = _policy_levers(), MarketRules.field_names()
+    for key in table:
+        if key not in ("name", "preset", "lenders", *levers, *rules):
+            raise ConfigError(
+                f"{where}: unknown policy field '{key}'; allowed: name, preset, lenders, "
+                f"{', '.join(levers)}, or a market rule ({', '.join(rules)})"
+            )
+    preset = _preset(where, table)
+    name = _check_name(where, table.get("name", preset))
+    lenders = _int(where, "lenders", table.get("lenders", 1), 1, MAX_LENDERS)
+    overrides = {k: v for k, v in table.items() if k in levers}
+    market = {k: v for k, v in table.items() if k in rules}
+    spec = PolicySpec(name, preset, overrides, lenders, market)
+    _build(where, spec.build)
+    _build(where, spec.build_rules)
+    return spec
+
+
+def _market(where: str, table: dict[str, Any]) -> MarketSpec:
+    levers, rules = _policy_levers(), MarketRules.field_names()
+    for key in table:
+        if key not in ("name", "lenders", *levers, *rules):
+            raise ConfigError(
+                f"{where}: unknown key '{key}'; allowed: name, lenders, a policy lever for "
+                f"every lender ({', '.join(levers)}) or a market rule ({', '.join(rules)})"
+            )
+    if "name" not in table:
+        raise ConfigError(f"{where} needs 'name'")
+    name = _check_name(where, table["name"])
+    raw = table.get("lenders")
+    if not isinstance(raw, list) or not raw or not all(isinstance(x, dict) for x in raw):
+        raise ConfigError(
+            f"{where} lenders must be a non-empty array of tables, e.g. "
+            '[{ name = "bank", preset = "conservative" }, { name = "p2p", preset = "aggressive" }]'
+        )
+    if len(raw) > MAX_LENDERS:
+        raise ConfigError(f"{where} lenders: at most {MAX_LENDERS} lenders, got {len(raw)}")
+    lenders = tuple(_lender(f"{where} lender #{k}", x, levers) for k, x in enumerate(raw, 1))
+    names = [lender.name for lender in lenders]
+    for lender_name in names:
+        if names.count(lender_name) > 1:
+            raise ConfigError(f"{where} lenders: name '{lender_name}' is used twice")
+    shared = {k: v for k, v in table.items() if k in levers}
+    spec = MarketSpec(name, lenders, shared, {k: v for k, v in table.items() if k in rules})
+    _build(where, spec.build_market)
+    _build(where, spec.build_rules)
+    return spec
+
+
+def _lender(where: str, table: dict[str, Any], levers: list[str]) -> LenderSpec:
+    for key in table:
+        if key not in ("name", "preset", *levers):
+            raise ConfigError(
+                f"{where}: unknown key '{key}'; allowed: name, preset, {', '.join(levers)}"
+            )
+    name = table.get("name")
+    if not isinstance(name, str) or not _LENDER_NAME_RE.fullmatch(name) or len(name) > 40:
+        raise ConfigError(
+            f"{where} needs a 'name' of letters, digits, '_' and '-' (no dots; at most 40 "
+            f"characters), got {_shown(name)}"
+        )
+    overrides = {k: v for k, v in table.items() if k not in ("name", "preset")}
+    return LenderSpec(name, _preset(where, table), overrides)
 
 
 def _population(table: dict[str, Any]) -> dict[str, Any]:
@@ -571,10 +764,27 @@ def lever_fields() -> dict[str, list[str]]:
     }
 
 
+def lever_field(lever: str) -> tuple[type, str]:
+    """The parameter class and field a dotted lever name sets.
+
+    ``market.<lender>.<lever>`` sets a ``RiskPolicy`` field of one named lender.
+    """
+    group, name = lever.split(".", 1)
+    if group == "market" and "." in name:
+        return RiskPolicy, name.split(".", 1)[1]
+    return LEVER_CLASSES[group], name
+
+
 def lever_kind(lever: str) -> str:
     """Return the declared type of a lever's field (``'int'``, ``'float'``, ``'bool'``, ...)."""
-    group, name = lever.split(".", 1)
-    return next(str(f.type) for f in dataclasses.fields(LEVER_CLASSES[group]) if f.name == name)
+    cls, name = lever_field(lever)
+    return next(str(f.type) for f in dataclasses.fields(cls) if f.name == name)
+
+
+def lever_step(lever: str) -> int | None:
+    """The grid a lever's values lie on, coarser than the integers (``writeoff_dpd``: 30)."""
+    cls, name = lever_field(lever)
+    return next((d["multiple"] for d in cls.describe() if d["name"] == name), None) or None
 
 
 def _check_lever(where: str, lever: str) -> None:
@@ -582,13 +792,33 @@ def _check_lever(where: str, lever: str) -> None:
     fields = lever_fields()
     if group not in fields:
         raise ConfigError(
-            f"{where}: unknown lever '{lever}'; "
-            f"names are dotted: {', '.join(g + '.<field>' for g in fields)}"
+            f"{where}: unknown lever '{lever}'; names are dotted: "
+            f"{', '.join(g + '.<field>' for g in fields)} or market.<lender>.<field>"
         )
+    if group == "market" and "." in name:
+        lender, _, name = name.partition(".")
+        group = "policy"
+        if not _LENDER_NAME_RE.fullmatch(lender):
+            raise ConfigError(f"{where}: '{lender}' in '{lever}' is not a lender name")
     if name not in fields[group]:
         raise ConfigError(
             f"{where}: unknown lever '{lever}'; allowed {group}.*: {', '.join(fields[group])}"
         )
+
+
+def _check_lender_levers(config: ExperimentConfig) -> None:
+    """Every ``market.<lender>.<lever>`` names a lender of every policy and market."""
+    for lever in config.params:
+        group, _, name = lever.partition(".")
+        if group != "market" or "." not in name:
+            continue
+        lender = name.split(".", 1)[0]
+        for spec in config.policies:
+            if lender not in spec.lender_names:
+                raise ConfigError(
+                    f"config: lever '{lever}' sets lender '{lender}', which "
+                    f"'{spec.name}' does not have (its lenders: {', '.join(spec.lender_names)})"
+                )
 
 
 def _unquoted(where: str, key: str, value: Any) -> None:

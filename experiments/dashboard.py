@@ -51,7 +51,7 @@ from experiments.dashboard_config import (  # noqa: E402
     settings_config,
 )
 from experiments.dashboard_svg import Series  # noqa: E402
-from experiments.design import build_design, model_inputs, replication_seeds  # noqa: E402
+from experiments.design import build_design, build_economy, replication_seeds  # noqa: E402
 from model import CreditEconomy, MacroScenario, RiskPolicy, release_freed_memory  # noqa: E402
 
 # Solara's "runs on Solara" banner is drawn over the page's bottom right corner, on top
@@ -175,16 +175,8 @@ class DashboardModel(mesa.Model):
         self.economies: dict[str, CreditEconomy] = {}
         self.policy_names: dict[str, str] = {}  # display label -> the config's policy name
         for run, (side, preset, levers) in zip(runs, sides, strict=True):
-            scenario_path, policy, population = model_inputs(self.config, run)
             label = f"{side}: {preset}{' (edited)' if overrides(preset, levers) else ''}"
-            self.economies[label] = CreditEconomy(  # as experiments.execute builds a run
-                n_borrowers=self.config.borrowers,
-                scenario=scenario_path,
-                policy=policy,
-                seed=run.seed,
-                population=population,
-                burn_in=self.config.burn_in,
-            )
+            self.economies[label] = build_economy(self.config, run)  # as a sweep's run
             self.policy_names[label] = run.policy
         self.scenario: MacroScenario = self.first.scenario
         self.sampled = self._sample_borrowers(int(seed))

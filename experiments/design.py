@@ -7,7 +7,7 @@ import itertools
 import json
 from dataclasses import asdict, dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -17,8 +17,10 @@ from experiments.config import (
     ExperimentConfig,
     ScenarioSpec,
     lever_kind,
+    split_levers,
 )
-from model import MacroScenario, PopulationParams, RiskPolicy
+from model import CreditEconomy, MacroScenario, PopulationParams, RiskPolicy
+from model.market import MarketRules
 
 
 @dataclass(frozen=True)
@@ -115,40 +117,51 @@ def point_indices(config: ExperimentConfig, specs: list[RunSpec]) -> list[int]:
     return [(spec.index // config.replications) % count for spec in specs]
 
 
-def split_params(params: dict[str, Any]) -> tuple[dict[str, Any], float | None, dict[str, Any]]:
-    """Split swept values into policy changes, scenario severity and population changes."""
-    policy, population, severity = {}, {}, None
-    for lever, value in params.items():
-        group, name = lever.split(".", 1)
-        if group == "policy":
-            policy[name] = value
-        elif group == "population":
-            population[name] = value
-        else:
-            severity = value
-    return policy, severity, population
+class RunInputs(NamedTuple):
+    """The model inputs of one run (:func:`model_inputs`)."""
+
+    scenario: MacroScenario
+    #: The policy, or the lenders' policies when the market has several lenders.
+    policy: RiskPolicy | list[RiskPolicy]
+    population: PopulationParams
+    market: MarketRules
 
 
-def model_inputs(
-    config: ExperimentConfig, spec: RunSpec
-) -> tuple[MacroScenario, RiskPolicy | list[RiskPolicy], PopulationParams]:
-    """Build the scenario, policy and population of one run.
-
-    The policy is a list of policies when the ``[[policy]]`` market has several lenders.
+def model_inputs(config: ExperimentConfig, spec: RunSpec) -> RunInputs:
+    """Build the scenario, policy (or policies), population and market rules of one run.
 
     Raises:
         ValueError: If a swept value is invalid for the model (message names the field).
         TypeError: Likewise, for a value of the wrong type.
     """
-    policy_changes, severity, population_changes = split_params(spec.params)
+    changes = split_levers(spec.params)
     scenario = next(s for s in config.scenarios if s.name == spec.scenario)
-    policy = next(p for p in config.policies if p.name == spec.policy)
-    population = PopulationParams().replace(**{**config.population, **population_changes})
-    lenders = policy.build_market(policy_changes)
-    return (
-        _scenario(scenario, config.months, severity),
+    market = next(p for p in config.policies if p.name == spec.policy)
+    population = PopulationParams().replace(**{**config.population, **changes.population})
+    lenders = market.build_market(changes.policy, changes.lenders)
+    return RunInputs(
+        _scenario(scenario, config.months, changes.severity),
         lenders[0] if len(lenders) == 1 else lenders,
         population,
+        market.build_rules(changes.market),
+    )
+
+
+def build_economy(config: ExperimentConfig, spec: RunSpec) -> CreditEconomy:
+    """The economy of one run, at the start of month 0 (after its burn-in).
+
+    The one place a run's economy is built: the sweep, the dashboard and the tests
+    that recompute a run all call it.
+    """
+    inputs = model_inputs(config, spec)
+    return CreditEconomy(
+        n_borrowers=config.borrowers,
+        scenario=inputs.scenario,
+        policy=inputs.policy,
+        seed=spec.seed,
+        population=inputs.population,
+        burn_in=config.burn_in,
+        market=inputs.market,
     )
 
 

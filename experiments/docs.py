@@ -130,8 +130,25 @@ def key_docs() -> dict[str, dict[str, tuple[str, str, str, str]]]:
                 "integer",
                 f"in [1, {config.MAX_LENDERS}]",
                 "1",
-                "Competing lenders with this policy (a market): borrowers may hold a loan "
-                "at each; profit and capital are market totals.",
+                "Competing lenders with this policy (a market), named `name`, `name-2`, ...: "
+                "borrowers may hold a loan at each; profit and capital are market totals.",
+            ),
+        },
+        "market": {
+            "name": (
+                "string",
+                f"printable text, at most {config.MAX_NAME_LENGTH} characters, unique "
+                "among policies and markets",
+                "required",
+                "Name in results (the `policy` column).",
+            ),
+            "lenders": (
+                "array of tables",
+                f"1 to {config.MAX_LENDERS} tables of `name` (letters, digits, `_`, `-`; "
+                "unique), `preset` and policy levers",
+                "required",
+                "The market's lenders, each with its own policy: `preset` (default "
+                '`"balanced"`) with levers overridden.',
             ),
         },
         "sample": {
@@ -312,6 +329,17 @@ preset = "aggressive"
 lenders = 3
 sees_other_loans = false
 """,
+    "market": """\
+[[market]]
+name = "two_platforms"
+lenders = [
+    { name = "bank_like", preset = "conservative", capital_ratio = 0.15 },
+    { name = "p2p", preset = "aggressive", funding = "investors" },
+]
+sees_other_loans = false
+price_sensitivity = 10.0
+apr_cap = 0.36
+""",
     "population": """\
 [population]
 savings_months = 1.0
@@ -321,6 +349,7 @@ overspender_share = [0.1, 0.15, 0.35]
 [sweep]
 "policy.max_dti" = [0.3, 0.45, 0.6]
 "scenario.severity" = [0.5, 1.0, 2.0]
+"market.apr_cap" = [0.24, 0.36]
 """,
     "sample": """\
 [sample]
@@ -511,6 +540,7 @@ TABLES: tuple[tuple[str, str, str], ...] = (
     ("experiment", "[experiment]", "What to simulate: name, seed, horizon, size."),
     ("scenario", "[[scenario]]", "Macro scenarios: presets or paths from knots."),
     ("policy", "[[policy]]", "Lenders' risk policies: a preset and lever overrides."),
+    ("market", "[[market]]", "Markets of named lenders with their own policies, and rules."),
     ("population", "[population]", "The borrower population's parameters."),
     ("sweep", "[sweep]", "A grid of lever values (every combination)."),
     ("sample", "[sample]", "A sampled design over lever ranges (or `[sweep]`)."),
@@ -624,7 +654,8 @@ def _policy(docs: Mapping[str, Any]) -> list[str]:
 
     out = _heading("policy") + [
         "One table per policy; none = one `balanced` lender. A preset, with any lever "
-        "overridden; `lenders` makes a market of competing lenders with this policy.",
+        "overridden; `lenders` makes a market of competing lenders with this policy. "
+        "A market rule (see [`[[market]]`](#market)) may be set here too.",
         "",
     ]
     out += _table(_KEY_HEADER, _key_rows(docs["policy"], {}))
@@ -644,6 +675,24 @@ def _policy(docs: Mapping[str, Any]) -> list[str]:
     out += ["Levers, by group (`RiskPolicy.describe()`):", ""]
     out += _levers_by_group(RiskPolicy, skip=("name",)) + _fitted_note(RiskPolicy)
     return out + _example("policy")
+
+
+def _market(docs: Mapping[str, Any]) -> list[str]:
+    from model.market import MarketRules
+
+    out = _heading("market") + [
+        "One table per market of named lenders, each with its own policy (runs of a market "
+        "are named by the market in the `policy` column; every run also writes each "
+        "lender's monthly metrics to `lender_timeseries.parquet`). Besides `name` and "
+        "`lenders`, a market table may set any policy lever (see [`[[policy]]`](#policy)) "
+        "for all its lenders (a lender's own value wins) and any market rule below. "
+        "Paired comparisons across markets need the same number of lenders.",
+        "",
+    ]
+    out += _table(_KEY_HEADER, _key_rows(docs["market"], {}))
+    out += ["Market rules, by group (`MarketRules.describe()`):", ""]
+    out += _levers_by_group(MarketRules) + _fitted_note(MarketRules)
+    return out + _example("market")
 
 
 def _population(docs: Mapping[str, Any]) -> list[str]:
@@ -666,8 +715,11 @@ def _sweep(docs: Mapping[str, Any]) -> list[str]:
     out = _heading("sweep") + [
         'A grid: `"<group>.<lever>" = [values]`, quoted, one key per swept lever; every '
         "combination runs (with every scenario, policy and replication). The levers are "
-        "those of `[[policy]]` (`policy.<lever>`, applied to every policy), of `[population]` "
-        "(`population.<lever>`) and of the scenario (`scenario.<lever>`, below); numbers and "
+        "those of `[[policy]]` (`policy.<lever>`, applied to every lender of every policy "
+        "and market), the market rules (`market.<rule>`), one named lender's policy lever "
+        "(`market.<lender>.<lever>`: every policy and market must have that lender), of "
+        "`[population]` (`population.<lever>`) and of the scenario (`scenario.<lever>`, "
+        "below); numbers and "
         "switches, not arrays. Values are distinct and checked as the lever's own. "
         "`[sweep]` and `[sample]` cannot be combined.",
         "",
@@ -849,6 +901,7 @@ _SECTIONS = (
     _experiment,
     _scenario,
     _policy,
+    _market,
     _population,
     _sweep,
     _sample,

@@ -30,9 +30,9 @@ import pandas as pd
 
 from experiments.analysis import summarise_timeseries
 from experiments.config import ConfigError, ExperimentConfig, parse_config
-from experiments.design import RunSpec, model_inputs, param_types
+from experiments.design import RunSpec, build_economy, param_types
 from experiments.store import RunResult, finished, write_run
-from model import CreditEconomy, release_freed_memory, reuse_freed_memory
+from model import release_freed_memory, reuse_freed_memory
 from model.allocator import WORKER_ENVIRONMENT
 
 if TYPE_CHECKING:
@@ -125,15 +125,7 @@ def simulate(config: ExperimentConfig, spec: RunSpec) -> RunResult:
 
 
 def _simulate(config: ExperimentConfig, spec: RunSpec) -> RunResult:
-    scenario, policy, population = model_inputs(config, spec)
-    eco = CreditEconomy(
-        n_borrowers=config.borrowers,
-        scenario=scenario,
-        policy=policy,
-        seed=spec.seed,
-        population=population,
-        burn_in=config.burn_in,
-    )
+    eco = build_economy(config, spec)
     monthly = eco.run(config.months)
     ids = {
         "run_id": spec.run_id,
@@ -149,6 +141,7 @@ def _simulate(config: ExperimentConfig, spec: RunSpec) -> RunResult:
     summary = pd.DataFrame([{**ids, "seed": spec.seed, **summarise_timeseries(monthly)}])
     return RunResult(
         timeseries=tag(monthly),
+        lender_timeseries=tag(eco.lender_history()),
         rollrates=tag(eco.roll_rate_table().reset_index()),
         vintages=tag(eco.vintage_table()),
         summary=summary,

@@ -96,7 +96,7 @@ def package_versions() -> dict[str, str]:
 
 def _check_memory(config: ExperimentConfig, parallel: int, runs: int) -> None:
     """Refuse up front a sweep whose parallel runs (and design) would not fit in memory."""
-    lenders = max(p.lenders for p in config.policies)
+    lenders = max(len(p.lender_names) for p in config.policies)
     simulations = memory_estimate(config.borrowers, lenders) * parallel
     bookkeeping = runs * BYTES_PER_RUN
     need, have = simulations + bookkeeping, available_memory()

@@ -5,6 +5,7 @@ Layout of a results folder (see ``results/README.md``)::
     manifest.json        config, hash, seeds, run specs, versions, timings, failures
     summary.parquet      one row per finished run
     timeseries.parquet   one row per finished run and month
+    lender_timeseries.parquet  one row per finished run, lender and month
     rollrates.parquet    roll-rate matrix per run (5 rows per run)
     vintages.parquet     vintage loss curves per run
     runs/                per-run files; <run_id>.done.json marks a finished run
@@ -33,6 +34,7 @@ from experiments.analysis import SUMMARY_METRICS
 from experiments.config import ConfigError
 from experiments.design import RunSpec
 from model import EXTRA_COLUMNS, METRIC_COLUMNS
+from model.metrics import LENDER_COLUMNS
 from model.observers import ROLL_STATES
 
 try:
@@ -41,7 +43,7 @@ except ImportError:  # not POSIX: folders are not locked
     fcntl = None  # type: ignore[assignment]
 
 #: Tables stored per run and consolidated, in the order they are written.
-TABLES = ("timeseries", "rollrates", "vintages", "summary")
+TABLES = ("timeseries", "lender_timeseries", "rollrates", "vintages", "summary")
 MANIFEST = "manifest.json"
 COMPARISON = "comparison.csv"
 RUNS_DIR = "runs"
@@ -96,6 +98,7 @@ class RunResult:
     """Tables produced by one run (identifier columns included)."""
 
     timeseries: pd.DataFrame
+    lender_timeseries: pd.DataFrame
     rollrates: pd.DataFrame
     vintages: pd.DataFrame
     summary: pd.DataFrame
@@ -118,8 +121,18 @@ def schemas(param_types: dict[str, str]) -> dict[str, pa.Schema]:
         pa.field(m, pa.int64() if m == "peak_overdue_month" else pa.float64())
         for m in SUMMARY_METRICS
     ]
+    lender = [
+        pa.field("lender", pa.int64()),
+        pa.field("lender_name", pa.string()),
+        pa.field("month", pa.int64()),
+        *(pa.field(c, pa.float64()) for c in LENDER_COLUMNS),
+        pa.field("failed", pa.bool_()),
+        pa.field("balance_share", pa.float64()),
+        pa.field("origination_share", pa.float64()),
+    ]
     return {
         "timeseries": pa.schema([*ids, *params, *monthly]),
+        "lender_timeseries": pa.schema([*ids, *params, *lender]),
         "rollrates": pa.schema(
             [
                 *ids,

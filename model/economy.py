@@ -27,7 +27,7 @@ from model.lender import RECORD_MONTHS, Lender
 from model.loans import DEFAULT_DPD_MONTHS, LoanBook, RedefaultCohorts
 from model.macro import MacroScenario
 from model.market import MarketMemory, MarketRules, choose_lenders, utilities
-from model.metrics import EXTRA_COLUMNS, METRIC_COLUMNS, combine
+from model.metrics import EXTRA_COLUMNS, LENDER_COLUMNS, METRIC_COLUMNS, combine
 from model.month import Month
 from model.observers import RollRates
 from model.policy import RiskPolicy
@@ -361,14 +361,27 @@ class CreditEconomy(mesa.Model):
         return self._views[index]
 
     def lender_history(self) -> pd.DataFrame:
-        """Every lender's monthly metrics (long table with ``lender`` and ``month`` columns)."""
+        """Every lender's monthly metrics: one row per lender and recorded month.
+
+        Columns: ``lender`` (index), ``lender_name`` (its policy's name), ``month``, the
+        lender's own metrics (:data:`model.metrics.LENDER_COLUMNS`), ``failed``, and its
+        market shares of the balance and of the month's originations (NaN in a month
+        without originations).
+        """
         frames = []
         for lender in self.lenders:
-            frame = pd.DataFrame(lender.history)
+            frame = pd.DataFrame(lender.history, columns=list(LENDER_COLUMNS))
             frame.insert(0, "month", np.arange(len(frame)))
+            frame.insert(0, "lender_name", lender.policy.name)
             frame.insert(0, "lender", lender.index)
+            frame["failed"] = frame["failed_lenders"] > 0
             frames.append(frame)
-        return pd.concat(frames, ignore_index=True)
+        out = pd.concat(frames, ignore_index=True)
+        by_month = out.groupby("month")
+        for column, share in (("balance", "balance_share"), ("originations", "origination_share")):
+            total = by_month[column].transform("sum")
+            out[share] = (out[column] / total.where(total > 0)).astype(float)
+        return out
 
     def loan_tape(self) -> pd.DataFrame:
         """One row per loan: every loan made since month 0 and the seasoned loans open then.

@@ -126,7 +126,7 @@ class Lender(mesa.Agent):
         The minimum is the higher of the policy's and the market's (regulation).
         """
         ratio = self.capital_ratio
-        floor = max(self.policy.min_capital_ratio, self.rules.min_capital_ratio)
+        floor = max(self.policy.min_capital_ratio, self.rules.regulatory_capital_ratio)
         return not self.failed and (ratio is None or ratio >= floor)
 
     def start_capital(self, book: LoanBook) -> None:

@@ -108,11 +108,11 @@ class MarketRules(Parameters):
     shared_bureau: bool = lever(
         False,
         group="regulation",
-        label="Shared credit bureau",
+        label="Mandatory credit bureau",
         description="A mandatory credit bureau: every lender sees the applicant's loans "
         "at all lenders, whatever its own sees_other_loans.",
     )
-    min_capital_ratio: float = lever(
+    regulatory_capital_ratio: float = lever(
         0.0,
         low=0,
         high=1,

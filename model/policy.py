@@ -87,7 +87,7 @@ class RiskPolicy(Parameters):
     )
     sees_other_loans: bool = lever(
         True,
-        label="Shared credit bureau",
+        label="Sees other loans",
         group="screening",
         description="Whether screening sees the applicant's loans at other lenders (a shared "
         "credit bureau); if not, the debt-to-income test counts only this lender's loans.",

@@ -20,7 +20,7 @@ from experiments.analysis import summarise_timeseries
 from experiments.config import ExperimentConfig, parse_config
 from experiments.design import build_design, param_types
 from model import EXTRA_COLUMNS, METRIC_COLUMNS
-from model.metrics import METRICS
+from model.metrics import LENDER_COLUMNS, METRICS
 from model.observers import ROLL_STATES
 
 HEAD = """[experiment]
@@ -53,6 +53,23 @@ def _monthly(rng: np.random.Generator, months: int, level: float) -> dict[str, n
     return out
 
 
+def _lenders(
+    rng: np.random.Generator, config: ExperimentConfig, spec, level: float
+) -> pd.DataFrame:
+    """Each lender's months of a run: the market's metrics drawn again per lender."""
+    names = next(p for p in config.policies if p.name == spec.policy).lender_names
+    frames = []
+    for j, name in enumerate(names):
+        frame = pd.DataFrame(_monthly(rng, config.months, level))
+        frame = frame[["month", *LENDER_COLUMNS]].assign(lender=j, lender_name=name)
+        frame["failed"] = False
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True)
+    for column, share in (("balance", "balance_share"), ("originations", "origination_share")):
+        out[share] = out[column] / out.groupby("month")[column].transform("sum")
+    return out
+
+
 def write_results(folder: Path, text: str, seed: int = 0) -> ExperimentConfig:
     """Write a complete synthetic results folder for the config ``text``; return the config."""
     config = parse_config(tomllib.loads(text))
@@ -73,6 +90,7 @@ def write_results(folder: Path, text: str, seed: int = 0) -> ExperimentConfig:
         level = 0.03 * (1 + policies.index(spec.policy)) * (1 + 0.1 * spec.replication)
         ts = pd.DataFrame(_monthly(rng, config.months, level))
         frames["timeseries"].append(ts.assign(**ids))
+        frames["lender_timeseries"].append(_lenders(rng, config, spec, level).assign(**ids))
         frames["summary"].append(
             pd.DataFrame([{**ids, "seed": spec.seed, **summarise_timeseries(ts)}])
         )

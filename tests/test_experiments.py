@@ -19,11 +19,11 @@ import experiments.execute
 from experiments.analysis import SUMMARY_METRICS
 from experiments.cli import CONFIG_DIR, main
 from experiments.config import load_config
-from experiments.design import build_design
+from experiments.design import build_design, build_economy, model_inputs
 from model import EXTRA_COLUMNS, METRIC_COLUMNS, CreditEconomy
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLES = ("summary", "timeseries", "rollrates", "vintages")
+TABLES = ("summary", "timeseries", "lender_timeseries", "rollrates", "vintages")
 
 CONFIG = """# Tiny test experiment.
 [experiment]
@@ -125,9 +125,7 @@ def test_pairing_and_reproducibility(reference):
     # A stored run is reproduced by the model alone from its recorded seed.
     config = load_config(config_path)
     spec = build_design(config)[5]
-    scenario, policy, population = experiments.execute.model_inputs(config, spec)
-    eco = CreditEconomy(400, scenario, policy, seed=spec.seed, population=population, burn_in=12)
-    expected = eco.run(12)
+    expected = build_economy(config, spec).run(12)
     ts = pd.read_parquet(out / "timeseries.parquet")
     got = ts[ts["run_id"] == spec.run_id].reset_index(drop=True)
     pd.testing.assert_series_equal(got["profit"], expected["profit"], check_names=False)
@@ -320,10 +318,9 @@ def test_a_market_of_two_lenders_runs_as_the_model_does(tmp_path):
     assert run(path, tmp_path / "out", "--workers", "1", "--no-charts") == 0
     config = load_config(path)
     spec = next(s for s in build_design(config) if s.policy == "loose")
-    scenario, policies, population = experiments.execute.model_inputs(config, spec)
+    policies = model_inputs(config, spec).policy
     assert len(policies) == 2 and not any(p.sees_other_loans for p in policies)
-    eco = CreditEconomy(600, scenario, policies, seed=spec.seed, population=population, burn_in=12)
-    expected = eco.run(12)
+    expected = build_economy(config, spec).run(12)
     ts = pd.read_parquet(tmp_path / "out" / "timeseries.parquet")
     got = ts[ts["run_id"] == spec.run_id].reset_index(drop=True)
     for column in ("active_loans", "overdue_rate", "applications", "profit"):

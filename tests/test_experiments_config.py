@@ -264,7 +264,7 @@ def test_a_policy_market_has_several_lenders_each_swept(tmp_path):
     assert [p.lenders for p in config.policies] == [1, 3]
     specs = build_design(config)
     spec = next(s for s in specs if s.policy == "loose" and s.params["policy.max_dti"] == 0.3)
-    _, policies, _ = model_inputs(config, spec)
+    policies = model_inputs(config, spec).policy
     assert [p.name for p in policies] == ["loose", "loose-2", "loose-3"]
     assert {(p.score_cutoff, p.max_dti) for p in policies} == {(560, 0.3)}
     single = next(s for s in specs if s.policy == "conservative")
@@ -277,7 +277,7 @@ def test_a_policy_market_has_several_lenders_each_swept(tmp_path):
 
 
 def test_knot_keys_and_lever_names_come_from_the_declarations():
-    from experiments.config import LEVER_CLASSES, LEVER_STEPS, lever_fields
+    from experiments.config import LEVER_CLASSES, lever_fields, lever_step
     from model.macro import PATH, SERIES
 
     base = {"experiment": {"name": "k", "seed": 1, "months": 6}}
@@ -291,7 +291,10 @@ def test_knot_keys_and_lever_names_come_from_the_declarations():
                 parse_config(raw)
     assert lever_fields()["scenario"] == ["severity"]
     assert all(lever_fields()[g] for g in LEVER_CLASSES)
-    assert LEVER_STEPS == {"policy.writeoff_dpd": 30}  # the declared multiple
+    levers = [f"{g}.{n}" for g, names in lever_fields().items() for n in names]
+    steps = {lever: lever_step(lever) for lever in levers}
+    assert {k: v for k, v in steps.items() if v} == {"policy.writeoff_dpd": 30}  # declared
+    assert lever_step("market.p2p.writeoff_dpd") == 30  # a named lender's lever too
 
 
 def test_severity_of_a_custom_path_is_checked_as_declared():
