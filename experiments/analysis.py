@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -204,54 +205,72 @@ def compare(
     params = list(params)
     items = _items(summary, by, params)
     frame = summary.assign(_item=items.to_numpy())
-    found = list(dict.fromkeys(items))
-    order = list(order) if order is not None else found
-    baseline = order[0] if baseline is None and order else baseline
-    if baseline not in order:
-        shown = ", ".join(order[:20]) + (", ..." if len(order) > 20 else "")
-        raise ValueError(f"unknown baseline {by} '{baseline}'; allowed: {shown}")
-    keys = {
-        "policy": ["scenario", *params],
-        "scenario": ["policy", *params],
-        "point": ["scenario", "policy"],
-    }[by]
+    order = list(order) if order is not None else list(dict.fromkeys(items))
+    baseline = _baseline_of(by, order, baseline)
+    keys = _group_keys(by, params)
     extra = params if by == "point" else []
     rows = []
     for group_key, group in frame.groupby(keys, sort=False, dropna=False):
         group_key = group_key if isinstance(group_key, tuple) else (group_key,)
         head = dict(zip(keys, group_key, strict=True))
         cells = {item: runs.set_index("replication") for item, runs in group.groupby("_item")}
-        base = cells.get(baseline)
         for metric in metrics:
             for item in order:
-                runs = cells.get(item)
-                if runs is None:
-                    continue
-                mean, low, high = t_interval(runs[metric].to_numpy())
-                paired = (
-                    runs[metric].sub(base[metric]).dropna()
-                    if base is not None
-                    else pd.Series(dtype=float)
-                )
-                diff, d_low, d_high = t_interval(paired.to_numpy())
-                rows.append(
-                    {
-                        **head,
-                        "metric": metric,
-                        by: item,
-                        **{p: runs[p].iloc[0] for p in extra},
-                        "n": int(runs[metric].notna().sum()),
-                        "mean": mean,
-                        "ci_low": low,
-                        "ci_high": high,
-                        "baseline": baseline,
-                        "diff": diff,
-                        "diff_ci_low": d_low,
-                        "diff_ci_high": d_high,
-                        "n_pairs": len(paired),
-                    }
-                )
+                if item in cells:
+                    cell = _compared(cells[item], cells.get(baseline), baseline, metric, extra)
+                    rows.append({**head, "metric": metric, by: item, **cell})
     return pd.DataFrame(rows)
+
+
+def _group_keys(by: str, params: list[str]) -> list[str]:
+    """The columns within which :func:`compare` sets items against the baseline."""
+    return {
+        "policy": ["scenario", *params],
+        "scenario": ["policy", *params],
+        "point": ["scenario", "policy"],
+    }[by]
+
+
+def _baseline_of(by: str, order: list[str], baseline: str | None) -> str | None:
+    """The baseline item: the one given (which must be among ``order``) or the first."""
+    baseline = order[0] if baseline is None and order else baseline
+    if baseline not in order:
+        shown = ", ".join(order[:20]) + (", ..." if len(order) > 20 else "")
+        raise ValueError(f"unknown baseline {by} '{baseline}'; allowed: {shown}")
+    return baseline
+
+
+def _compared(
+    runs: pd.DataFrame,
+    base: pd.DataFrame | None,
+    baseline: str,
+    metric: str,
+    extra: Sequence[str],
+) -> dict[str, Any]:
+    """One item's cell of :func:`compare`: its mean and the difference paired with ``base``.
+
+    Args:
+        runs: The item's runs, indexed by replication.
+        base: The baseline's runs of the same group (None if it has none there).
+        baseline: The baseline's name.
+        metric: The metric compared.
+        extra: Parameter columns to copy (a sweep point's values).
+    """
+    mean, low, high = t_interval(runs[metric].to_numpy())
+    paired = runs[metric].sub(base[metric]).dropna() if base is not None else pd.Series(dtype=float)
+    diff, d_low, d_high = t_interval(paired.to_numpy())
+    return {
+        **{p: runs[p].iloc[0] for p in extra},
+        "n": int(runs[metric].notna().sum()),
+        "mean": mean,
+        "ci_low": low,
+        "ci_high": high,
+        "baseline": baseline,
+        "diff": diff,
+        "diff_ci_low": d_low,
+        "diff_ci_high": d_high,
+        "n_pairs": len(paired),
+    }
 
 
 def compare_policies(
