@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from experiments.analysis import summarise_timeseries
 from experiments.config import ConfigError, ExperimentConfig, parse_config
 from experiments.design import RunSpec, model_inputs, param_types
 from experiments.store import RunResult, finished, write_run
+from experiments.summaries import summarise_timeseries
 from model import CreditEconomy, release_freed_memory, reuse_freed_memory
 from model.allocator import WORKER_ENVIRONMENT
 
