@@ -1,51 +1,22 @@
-"""Analysis: per-run summary metrics and the paired policy comparison with t-intervals."""
+"""Analysis: t-intervals and the paired comparison of policies, scenarios and sweep points.
+
+The per-run summary metrics are declared in :mod:`experiments.summaries` (re-exported).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from model.metrics import unit_of as metric_unit
-
-
-@dataclass(frozen=True)
-class SummaryMetric:
-    """One per-run summary metric: its unit (as in ``model.metrics.UNITS``) and meaning."""
-
-    name: str
-    unit: str
-    description: str
-
-
-_SUMMARIES = (
-    SummaryMetric("mean_overdue_rate", "share", "Mean of the monthly overdue rate (1+ DPD)."),
-    SummaryMetric("peak_overdue_rate", "share", "Highest monthly overdue rate."),
-    SummaryMetric("peak_overdue_month", "month", "Month of the highest overdue rate."),
-    SummaryMetric("peak_npl_rate", "share", "Highest monthly 91+ DPD rate."),
-    SummaryMetric("bad_debt_loss", "currency", "Cumulative net loss (write-offs - recoveries)."),
-    SummaryMetric("bad_debt_loss_rate", "share", "Cumulative net loss over cumulative lending."),
-    SummaryMetric("total_originations", "currency", "Amount lent over the run."),
-    SummaryMetric("approval_rate", "share", "Approvals over applications over the run."),
-    SummaryMetric("profit", "currency", "Profit summed over the run."),
-    SummaryMetric(
-        "annual_net_loss_rate", "share", "Net loss a year over the mean balance (charge-off rate)."
-    ),
-)
-#: Per-run summary metrics by name (contract columns of ``summary.parquet``, in order).
-SUMMARIES = {m.name: m for m in _SUMMARIES}
-#: Their names, in order.
-SUMMARY_METRICS = tuple(SUMMARIES)
-
-
-def unit_of(name: str) -> str | None:
-    """Unit of a monthly or summary metric (``model.metrics.UNITS``), None for other names."""
-    if name in SUMMARIES:
-        return SUMMARIES[name].unit
-    return metric_unit(name)
-
+# The summary vocabulary lives upstream (execute and store need it); re-exported here.
+from experiments.summaries import SUMMARIES as SUMMARIES
+from experiments.summaries import SUMMARY_METRICS as SUMMARY_METRICS
+from experiments.summaries import SummaryMetric as SummaryMetric
+from experiments.summaries import summarise_timeseries as summarise_timeseries
+from experiments.summaries import unit_of as unit_of
 
 #: Metrics compared across policies by :func:`compare_policies`.
 COMPARED_METRICS = (
@@ -56,39 +27,6 @@ COMPARED_METRICS = (
     "total_originations",
     "profit",
 )
-
-
-def _ratio(num: float, den: float) -> float:
-    return float(num / den) if den > 0 else float("nan")
-
-
-def summarise_timeseries(ts: pd.DataFrame) -> dict[str, float | int]:
-    """Summary metrics of one run from its monthly metrics.
-
-    Args:
-        ts: The model's monthly table (``CreditEconomy.run`` output).
-
-    Returns:
-        One value per name in :data:`SUMMARY_METRICS`; ratios with a zero
-        denominator are NaN.
-    """
-    overdue = ts["overdue_rate"].to_numpy(dtype=float)
-    cum_loss = float(ts["cum_net_loss"].iloc[-1])
-    originations = float(ts["originations"].sum())
-    return {
-        "mean_overdue_rate": float(overdue.mean()),
-        "peak_overdue_rate": float(overdue.max()),
-        "peak_overdue_month": int(ts["month"].iloc[int(np.argmax(overdue))]),
-        "peak_npl_rate": float(ts["npl_rate"].max()),
-        "bad_debt_loss": cum_loss,
-        "bad_debt_loss_rate": _ratio(cum_loss, originations),
-        "total_originations": originations,
-        "approval_rate": _ratio(float(ts["approvals"].sum()), float(ts["applications"].sum())),
-        "profit": float(ts["profit"].sum()),
-        "annual_net_loss_rate": _ratio(
-            cum_loss * 12 / len(ts), float(ts["balance"].mean()) if len(ts) else 0.0
-        ),
-    }
 
 
 def t_interval(
@@ -204,54 +142,72 @@ def compare(
     params = list(params)
     items = _items(summary, by, params)
     frame = summary.assign(_item=items.to_numpy())
-    found = list(dict.fromkeys(items))
-    order = list(order) if order is not None else found
-    baseline = order[0] if baseline is None and order else baseline
-    if baseline not in order:
-        shown = ", ".join(order[:20]) + (", ..." if len(order) > 20 else "")
-        raise ValueError(f"unknown baseline {by} '{baseline}'; allowed: {shown}")
-    keys = {
-        "policy": ["scenario", *params],
-        "scenario": ["policy", *params],
-        "point": ["scenario", "policy"],
-    }[by]
+    order = list(order) if order is not None else list(dict.fromkeys(items))
+    baseline = _baseline_of(by, order, baseline)
+    keys = _group_keys(by, params)
     extra = params if by == "point" else []
     rows = []
     for group_key, group in frame.groupby(keys, sort=False, dropna=False):
         group_key = group_key if isinstance(group_key, tuple) else (group_key,)
         head = dict(zip(keys, group_key, strict=True))
         cells = {item: runs.set_index("replication") for item, runs in group.groupby("_item")}
-        base = cells.get(baseline)
         for metric in metrics:
             for item in order:
-                runs = cells.get(item)
-                if runs is None:
-                    continue
-                mean, low, high = t_interval(runs[metric].to_numpy())
-                paired = (
-                    runs[metric].sub(base[metric]).dropna()
-                    if base is not None
-                    else pd.Series(dtype=float)
-                )
-                diff, d_low, d_high = t_interval(paired.to_numpy())
-                rows.append(
-                    {
-                        **head,
-                        "metric": metric,
-                        by: item,
-                        **{p: runs[p].iloc[0] for p in extra},
-                        "n": int(runs[metric].notna().sum()),
-                        "mean": mean,
-                        "ci_low": low,
-                        "ci_high": high,
-                        "baseline": baseline,
-                        "diff": diff,
-                        "diff_ci_low": d_low,
-                        "diff_ci_high": d_high,
-                        "n_pairs": len(paired),
-                    }
-                )
+                if item in cells:
+                    cell = _compared(cells[item], cells.get(baseline), baseline, metric, extra)
+                    rows.append({**head, "metric": metric, by: item, **cell})
     return pd.DataFrame(rows)
+
+
+def _group_keys(by: str, params: list[str]) -> list[str]:
+    """The columns within which :func:`compare` sets items against the baseline."""
+    return {
+        "policy": ["scenario", *params],
+        "scenario": ["policy", *params],
+        "point": ["scenario", "policy"],
+    }[by]
+
+
+def _baseline_of(by: str, order: list[str], baseline: str | None) -> str | None:
+    """The baseline item: the one given (which must be among ``order``) or the first."""
+    baseline = order[0] if baseline is None and order else baseline
+    if baseline not in order:
+        shown = ", ".join(order[:20]) + (", ..." if len(order) > 20 else "")
+        raise ValueError(f"unknown baseline {by} '{baseline}'; allowed: {shown}")
+    return baseline
+
+
+def _compared(
+    runs: pd.DataFrame,
+    base: pd.DataFrame | None,
+    baseline: str,
+    metric: str,
+    extra: Sequence[str],
+) -> dict[str, Any]:
+    """One item's cell of :func:`compare`: its mean and the difference paired with ``base``.
+
+    Args:
+        runs: The item's runs, indexed by replication.
+        base: The baseline's runs of the same group (None if it has none there).
+        baseline: The baseline's name.
+        metric: The metric compared.
+        extra: Parameter columns to copy (a sweep point's values).
+    """
+    mean, low, high = t_interval(runs[metric].to_numpy())
+    paired = runs[metric].sub(base[metric]).dropna() if base is not None else pd.Series(dtype=float)
+    diff, d_low, d_high = t_interval(paired.to_numpy())
+    return {
+        **{p: runs[p].iloc[0] for p in extra},
+        "n": int(runs[metric].notna().sum()),
+        "mean": mean,
+        "ci_low": low,
+        "ci_high": high,
+        "baseline": baseline,
+        "diff": diff,
+        "diff_ci_low": d_low,
+        "diff_ci_high": d_high,
+        "n_pairs": len(paired),
+    }
 
 
 def compare_policies(

@@ -46,9 +46,9 @@ from typing import Any
 
 import numpy as np
 
-from experiments.analysis import SUMMARIES
 from experiments.config import ConfigError, ExperimentConfig, lever_fields, parse_config
 from experiments.design import RunSpec, build_design
+from experiments.summaries import SUMMARIES
 
 #: Keys of the ``[calibration]`` table and of its arrays.
 _KEYS = ("max_evaluations", "target", "parameter")

@@ -46,12 +46,13 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter  # noqa: E402
 
 from experiments import store  # noqa: E402
-from experiments.analysis import group_t_intervals, t_interval  # noqa: E402
+from experiments.analysis import SUMMARY_METRICS, group_t_intervals, t_interval  # noqa: E402
 from experiments.config import ChartSpec, ConfigError, ExperimentConfig  # noqa: E402
 from experiments.derived import add_derived, monthly_needed  # noqa: E402
 from experiments.inputs import IDS, damaged, read_checked, read_config  # noqa: E402
 from experiments.labels import NameTable, display_names, format_value  # noqa: E402
 from experiments.style import style_context  # noqa: E402
+from model.observers import ROLL_STATES  # noqa: E402
 
 #: Resolution of the PNG files.
 DPI = 300
@@ -143,8 +144,6 @@ def _needed_tables(specs: Sequence[ChartSpec], config: ExperimentConfig) -> dict
         elif spec.kind == "vintage":
             needed["vintages"] = ["vintage", "months_on_book", "cum_writeoff_rate"]
         elif spec.kind == "rollrate":
-            from model.observers import ROLL_STATES
-
             needed["rollrates"] = ["from_bucket", *ROLL_STATES]
     monthly = monthly_needed(config.metrics)
     if monthly:
@@ -163,8 +162,6 @@ def load_results(out_dir: Path | str) -> Results | None:
     """
     out_dir = Path(out_dir)
     config = read_config(out_dir)
-    from experiments.analysis import SUMMARY_METRICS
-
     ids = [*IDS, *config.params]
     summary = read_checked(out_dir, "summary", [*ids, *SUMMARY_METRICS])
     if summary.empty:
@@ -337,18 +334,12 @@ def timeseries_chart(res: Results, spec: ChartSpec) -> list[Figure]:
     too many policies and sweep points for one panel, each policy gets its own panels
     (a line per point); with too many points as well, the points are pooled (no band).
     """
-    metric, band = spec.metric, spec.band or "ci"
+    metric = spec.metric
     ts = res.tables["timeseries"]
     series = _series(res, ts, _series_mode(res, points_alone=True))
     frame = ts.assign(_s=series.column.to_numpy())
-    note = ""
-    if series.pooled > 1:
-        band = "none"  # runs of different points are not replications of one mean
-    lines = len(series.order)
-    if band != "none" and lines > MAX_BANDS:
-        band, note = "none", f"; bands left out with more than {MAX_BANDS} lines"
+    band, note = _timeseries_band(spec.band or "ci", series)
     colors = dict(zip(series.order, _colors(len(series.order)), strict=True))
-    unit = res.names.unit(metric)
     what = {
         "ci": "mean and 95% CI over",
         "percentile": "median and 5-95% of runs over",
@@ -368,44 +359,72 @@ def timeseries_chart(res: Results, spec: ChartSpec) -> list[Figure]:
             part = frame[frame["scenario"] == scenario]
             if policy is not None:
                 part = part[part["policy"] == policy]
-            if band == "percentile":
-                grouped = part.groupby(["_s", "month"], sort=False)[metric]
-                stats = grouped.quantile([0.05, 0.5, 0.95]).unstack()
-                stats = stats.rename(columns={0.05: "low", 0.5: "mean", 0.95: "high"})
-            else:
-                stats = group_t_intervals(part, ["_s", "month"], metric)
-            present = set(stats.index.get_level_values(0))
-            for name in series.order:
-                if name not in present:
-                    continue
-                line = stats.loc[name].sort_index()
-                if band != "none":
-                    ax.fill_between(
-                        line.index,
-                        line["low"],
-                        line["high"],
-                        color=colors[name],
-                        alpha=0.2,
-                        linewidth=0,
-                    )
-                ax.plot(
-                    line.index,
-                    line["mean"],
-                    color=colors[name],
-                    linestyle=series.styles[name],
-                    label=name,
-                )
+            stats = _monthly_stats(part, metric, band)
+            _draw_lines(ax, stats, series, colors, band)
             title = res.shown_scenario[scenario]
             ax.set_title(title if policy is None else f"{title} / {res.shown_policy[policy]}")
             ax.set_xlabel("Month")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(res.names.label(metric))
-            _format_axis(ax.yaxis, unit)
+            _format_axis(ax.yaxis, res.names.unit(metric))
         _title(fig, f"{res.names.name(metric)} by scenario", page, len(pages))
         handles, labels = _unique_handles(axes)
         _legend(fig, handles, labels, f"{kind} ({what} {_over(res, series)}{note})")
         figures.append(fig)
     return figures
+
+
+def _timeseries_band(band: str, series: _Series) -> tuple[str, str]:
+    """The band a timeseries chart can draw, and a note for the legend if one was dropped.
+
+    Pooled sweep points have no band (their runs are not replications of one mean), and
+    more than :data:`MAX_BANDS` lines get none either.
+    """
+    if series.pooled > 1:
+        return "none", ""
+    if band != "none" and len(series.order) > MAX_BANDS:
+        return "none", f"; bands left out with more than {MAX_BANDS} lines"
+    return band, ""
+
+
+def _monthly_stats(part: pd.DataFrame, metric: str, band: str) -> pd.DataFrame:
+    """Per line (``_s``) and month: ``mean``, ``low`` and ``high``.
+
+    The median and 5-95% of runs for ``band = "percentile"``, else the mean and its 95%
+    t-interval.
+    """
+    if band == "percentile":
+        grouped = part.groupby(["_s", "month"], sort=False)[metric]
+        stats = grouped.quantile([0.05, 0.5, 0.95]).unstack()
+        return stats.rename(columns={0.05: "low", 0.5: "mean", 0.95: "high"})
+    return group_t_intervals(part, ["_s", "month"], metric)
+
+
+def _draw_lines(
+    ax: Axes, stats: pd.DataFrame, series: _Series, colors: dict[str, object], band: str
+) -> None:
+    """One line per series present in ``stats``, in the series' order, with its band."""
+    present = set(stats.index.get_level_values(0))
+    for name in series.order:
+        if name not in present:
+            continue
+        line = stats.loc[name].sort_index()
+        if band != "none":
+            ax.fill_between(
+                line.index,
+                line["low"],
+                line["high"],
+                color=colors[name],
+                alpha=0.2,
+                linewidth=0,
+            )
+        ax.plot(
+            line.index,
+            line["mean"],
+            color=colors[name],
+            linestyle=series.styles[name],
+            label=name,
+        )
 
 
 def _unique_handles(axes: Sequence[Axes]) -> tuple[list, list[str]]:
@@ -443,10 +462,63 @@ def sweep_chart(res: Results, spec: ChartSpec) -> list[Figure]:
     if spec.y is not None:
         return _sweep_heatmaps(res, spec)
     metric, x = spec.metric, spec.x
-    summary = res.summary
-    names = res.names
+    summary, names = res.summary, res.names
+    lines = _sweep_lines(res, x)
+    figures = []
+    pages = _pages(res.scenarios)
+    legend_rows = _legend_rows(list(lines.labels.values()))
+    for page, scenarios in enumerate(pages, start=1):
+        fig, axes = _figure(len(scenarios), share=True, legend_rows=legend_rows)
+        for ax, scenario in zip(axes, scenarios, strict=True):
+            part = summary[summary["scenario"] == scenario]
+            for key, runs in part.groupby(lines.keys, sort=False):
+                key = key if isinstance(key, tuple) else (key,)
+                _sweep_marks(ax, res, lines, key, runs, x, metric)
+            if lines.categorical:
+                ax.set_xticks([0, 1], [names.value(x, False), names.value(x, True)])
+                ax.set_xlim(-0.6, 1.6)
+            ax.set_title(res.shown_scenario[scenario])
+            ax.set_xlabel(names.label(x))
+            ax.set_ylabel(names.label(metric))
+            _format_axis(ax.xaxis, names.unit(x))
+            _format_axis(ax.yaxis, names.unit(metric))
+        _title(fig, f"{names.name(metric)} against {names.name(x).lower()}", page, len(pages))
+        handles, labels = _unique_handles(axes)
+        _legend(fig, handles, labels, _sweep_what(res, lines))
+        figures.append(fig)
+    return figures
+
+
+@dataclass
+class _SweepLines:
+    """The marker series of a one-parameter sweep chart.
+
+    Attributes:
+        keys: Columns naming a series: ``policy``, then the other swept parameters when
+            each of their combinations gets its own series.
+        series: The series' keys, in order of first appearance.
+        labels: Legend label of each series.
+        colors: Colour of each series.
+        pooled: Whether the other swept parameters are pooled into each series.
+        others: The other swept parameters.
+        categorical: Whether the x parameter is true/false.
+        dodge: Offset between the markers of neighbouring series at one value.
+    """
+
+    keys: list[str]
+    series: list[tuple]
+    labels: dict[tuple, str]
+    colors: dict[tuple, object]
+    pooled: bool
+    others: list[str]
+    categorical: bool
+    dodge: float
+
+
+def _sweep_lines(res: Results, x: str) -> _SweepLines:
+    """One series per policy, or per policy and point while that makes few enough."""
+    summary, names, shown = res.summary, res.names, res.shown_policy
     others = [p for p in res.params if p != x]
-    shown = res.shown_policy
     keys = ["policy"]
     if not res.sampled and others and summary.groupby(["policy", *others]).ngroups <= MAX_SERIES:
         keys = ["policy", *others]
@@ -459,82 +531,78 @@ def sweep_chart(res: Results, spec: ChartSpec) -> list[Figure]:
         parts += [f"{names.name(k)} = {names.value(k, v)}" for k, v in pairs]
         return ", ".join(parts)
 
-    colors = dict(zip(series, _colors(len(series)), strict=True))
     categorical = summary[x].dtype == bool
     # Markers of different lines at one value are set side by side, not on top of each other.
     steps = np.diff(np.unique(summary[x].to_numpy(dtype=float)))
     gap = 1.0 if categorical else (float(steps.min()) if steps.size else 1.0)
     dodge = (0.08 if categorical else 0.25 / max(1, len(series))) * gap
-    figures = []
-    pages = _pages(res.scenarios)
-    legend_rows = _legend_rows([series_name(k) for k in series])
-    for page, scenarios in enumerate(pages, start=1):
-        fig, axes = _figure(len(scenarios), share=True, legend_rows=legend_rows)
-        for ax, scenario in zip(axes, scenarios, strict=True):
-            part = summary[summary["scenario"] == scenario]
-            for key, runs in part.groupby(keys, sort=False):
-                key = key if isinstance(key, tuple) else (key,)
-                style = _LINESTYLES[res.policies.index(key[0]) % len(_LINESTYLES)]
-                if res.sampled:  # one dot per sampled point: the mean of its replications
-                    means = runs.groupby(res.params)[[x, metric]].mean()
-                    ax.scatter(
-                        means[x].astype(float),
-                        means[metric],
-                        s=7,
-                        alpha=0.7,
-                        color=colors[key],
-                        linewidths=0,
-                        label=series_name(key),
-                    )
-                    continue
-                stats = runs.groupby(x)[metric].apply(_mean_ci).unstack()
-                at = stats.index.to_numpy(dtype=float) + dodge * (
-                    series.index(key) - (len(series) - 1) / 2
-                )
-                ax.errorbar(
-                    at,
-                    stats["mean"],
-                    yerr=None if pooled else stats["half"],
-                    marker="o",
-                    markersize=3.5,
-                    linestyle="none" if categorical else style,
-                    capsize=2.5,
-                    color=colors[key],
-                    label=series_name(key),
-                )
-            if categorical:
-                ax.set_xticks([0, 1], [names.value(x, False), names.value(x, True)])
-                ax.set_xlim(-0.6, 1.6)
-            ax.set_title(res.shown_scenario[scenario])
-            ax.set_xlabel(names.label(x))
-            ax.set_ylabel(names.label(metric))
-            _format_axis(ax.xaxis, names.unit(x))
-            _format_axis(ax.yaxis, names.unit(metric))
-        _title(fig, f"{names.name(metric)} against {names.name(x).lower()}", page, len(pages))
-        if res.sampled:
-            what = f"one dot per sampled point, mean of {res.replications} replication(s)"
-        elif pooled:
-            what = f"mean over runs, pooled over {', '.join(names.name(o) for o in others)}"
-        else:
-            what = f"mean and 95% CI over {res.replications} replications"
-        handles, labels = _unique_handles(axes)
-        _legend(fig, handles, labels, what)
-        figures.append(fig)
-    return figures
+    return _SweepLines(
+        keys=keys,
+        series=series,
+        labels={key: series_name(key) for key in series},
+        colors=dict(zip(series, _colors(len(series)), strict=True)),
+        pooled=pooled,
+        others=others,
+        categorical=categorical,
+        dodge=dodge,
+    )
+
+
+def _sweep_marks(
+    ax: Axes, res: Results, lines: _SweepLines, key: tuple, runs: pd.DataFrame, x: str, metric: str
+) -> None:
+    """Draw one series of a sweep chart: a dot per sampled point, or means with 95% CIs."""
+    label, color = lines.labels[key], lines.colors[key]
+    if res.sampled:  # one dot per sampled point: the mean of its replications
+        means = runs.groupby(res.params)[[x, metric]].mean()
+        ax.scatter(
+            means[x].astype(float),
+            means[metric],
+            s=7,
+            alpha=0.7,
+            color=color,
+            linewidths=0,
+            label=label,
+        )
+        return
+    style = _LINESTYLES[res.policies.index(key[0]) % len(_LINESTYLES)]
+    stats = runs.groupby(x)[metric].apply(_mean_ci).unstack()
+    at = stats.index.to_numpy(dtype=float) + lines.dodge * (
+        lines.series.index(key) - (len(lines.series) - 1) / 2
+    )
+    ax.errorbar(
+        at,
+        stats["mean"],
+        yerr=None if lines.pooled else stats["half"],
+        marker="o",
+        markersize=3.5,
+        linestyle="none" if lines.categorical else style,
+        capsize=2.5,
+        color=color,
+        label=label,
+    )
+
+
+def _sweep_what(res: Results, lines: _SweepLines) -> str:
+    """Legend title of a sweep chart: what a marker is."""
+    names = res.names
+    if res.sampled:
+        return f"one dot per sampled point, mean of {res.replications} replication(s)"
+    if lines.pooled:
+        return f"mean over runs, pooled over {', '.join(names.name(o) for o in lines.others)}"
+    return f"mean and 95% CI over {res.replications} replications"
 
 
 def _sweep_heatmaps(res: Results, spec: ChartSpec) -> list[Figure]:
     metric, x, y = spec.metric, spec.x, spec.y
     names = res.names
-    unit = names.unit(metric)
-    scale = 100.0 if unit == "share" else 1.0
+    scale = 100.0 if names.unit(metric) == "share" else 1.0
     summary = res.summary
     cells_all = summary.groupby(["scenario", "policy", x, y])[metric].mean() * scale
     finite = cells_all[np.isfinite(cells_all)]
-    vmin, vmax = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    limits = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
     panels = [(s, p) for s in res.scenarios for p in res.policies]
     others = [p for p in res.params if p not in (x, y)]
-    bar_label = names.label(metric)
     figures = []
     pages = _pages(panels)
     for page, chunk in enumerate(pages, start=1):
@@ -542,51 +610,12 @@ def _sweep_heatmaps(res: Results, spec: ChartSpec) -> list[Figure]:
         art = None
         for ax, (scenario, policy) in zip(axes, chunk, strict=True):
             runs = summary[(summary["scenario"] == scenario) & (summary["policy"] == policy)]
-            cells = runs[x].nunique() * runs[y].nunique()
-            if res.sampled or cells > 400 or len(runs[[x, y]].drop_duplicates()) < cells:
-                runs = runs.groupby([x, y], as_index=False)[metric].mean()
-                art = ax.scatter(
-                    runs[x].astype(float),
-                    runs[y].astype(float),
-                    c=runs[metric] * scale,
-                    s=14,
-                    cmap="viridis",
-                    vmin=vmin,
-                    vmax=vmax,
-                    linewidths=0,
-                )
-                _format_axis(ax.xaxis, names.unit(x))
-                _format_axis(ax.yaxis, names.unit(y))
-            else:
-                grid = runs.pivot_table(index=y, columns=x, values=metric, aggfunc="mean") * scale
-                art = ax.imshow(
-                    grid.to_numpy(),
-                    origin="lower",
-                    aspect="auto",
-                    cmap="viridis",
-                    vmin=vmin,
-                    vmax=vmax,
-                )
-                ax.grid(False)
-                _tick_values(ax, res, x, "x", list(grid.columns))
-                _tick_values(ax, res, y, "y", list(grid.index))
-                if grid.size <= MAX_ANNOTATED_CELLS:
-                    middle = (vmin + vmax) / 2
-                    for (r, c), value in np.ndenumerate(grid.to_numpy()):
-                        ax.text(
-                            c,
-                            r,
-                            format_value(value / scale, unit),
-                            ha="center",
-                            va="center",
-                            fontsize=6,
-                            color="white" if value < middle else "black",
-                        )
+            art = _heatmap_panel(ax, res, runs, (metric, x, y), scale, limits)
             ax.set_title(f"{res.shown_scenario[scenario]} / {res.shown_policy[policy]}")
             ax.set_xlabel(names.label(x))
             ax.set_ylabel(names.label(y))
         if art is not None:
-            fig.colorbar(art, ax=axes, label=bar_label, shrink=0.9)
+            fig.colorbar(art, ax=axes, label=names.label(metric), shrink=0.9)
         title = f"Mean {names.name(metric).lower()} by {names.name(x).lower()} and "
         title += names.name(y).lower()
         if others:
@@ -594,6 +623,80 @@ def _sweep_heatmaps(res: Results, spec: ChartSpec) -> list[Figure]:
         _title(fig, title, page, len(pages))
         figures.append(fig)
     return figures
+
+
+def _heatmap_panel(
+    ax: Axes,
+    res: Results,
+    runs: pd.DataFrame,
+    columns: tuple[str, str, str],
+    scale: float,
+    limits: tuple[float, float],
+) -> object:
+    """One scenario and policy of a two-parameter sweep chart; return the coloured artist.
+
+    A heatmap of the mean per cell when the design fills a grid of at most 400 cells
+    (values written in when there are few), else a coloured scatter of the means.
+
+    Args:
+        ax: The panel.
+        res: The results.
+        runs: The runs of the panel's scenario and policy.
+        columns: ``(metric, x, y)``.
+        scale: 100 for shares (shown in %), else 1.
+        limits: The colour scale's ``(vmin, vmax)``, shared by all panels.
+    """
+    metric, x, y = columns
+    names = res.names
+    vmin, vmax = limits
+    cells = runs[x].nunique() * runs[y].nunique()
+    if res.sampled or cells > 400 or len(runs[[x, y]].drop_duplicates()) < cells:
+        runs = runs.groupby([x, y], as_index=False)[metric].mean()
+        art = ax.scatter(
+            runs[x].astype(float),
+            runs[y].astype(float),
+            c=runs[metric] * scale,
+            s=14,
+            cmap="viridis",
+            vmin=vmin,
+            vmax=vmax,
+            linewidths=0,
+        )
+        _format_axis(ax.xaxis, names.unit(x))
+        _format_axis(ax.yaxis, names.unit(y))
+        return art
+    grid = runs.pivot_table(index=y, columns=x, values=metric, aggfunc="mean") * scale
+    art = ax.imshow(
+        grid.to_numpy(),
+        origin="lower",
+        aspect="auto",
+        cmap="viridis",
+        vmin=vmin,
+        vmax=vmax,
+    )
+    ax.grid(False)
+    _tick_values(ax, res, x, "x", list(grid.columns))
+    _tick_values(ax, res, y, "y", list(grid.index))
+    if grid.size <= MAX_ANNOTATED_CELLS:
+        _write_cells(ax, grid, names.unit(metric), scale, limits)
+    return art
+
+
+def _write_cells(
+    ax: Axes, grid: pd.DataFrame, unit: str | None, scale: float, limits: tuple[float, float]
+) -> None:
+    """Write each heatmap cell's value in it, light on dark cells and dark on light ones."""
+    middle = sum(limits) / 2
+    for (r, c), value in np.ndenumerate(grid.to_numpy()):
+        ax.text(
+            c,
+            r,
+            format_value(value / scale, unit),
+            ha="center",
+            va="center",
+            fontsize=6,
+            color="white" if value < middle else "black",
+        )
 
 
 def frontier_chart(res: Results, spec: ChartSpec | None = None) -> list[Figure]:
@@ -605,13 +708,11 @@ def frontier_chart(res: Results, spec: ChartSpec | None = None) -> list[Figure]:
     """
     names = res.names
     summary = res.summary
-    xs, ys = "approval_rate", "bad_debt_loss_rate"
-    points = res.points()
-    n_points = len(points)
+    n_points = len(res.points())
     joined = len(res.params) == 1 and not res.sampled and 1 < n_points <= 12
     bars = not res.sampled and n_points <= 4 and res.replications >= 2
+    how = (joined, bars, n_points == 1)
     colors = dict(zip(res.policies, _colors(len(res.policies)), strict=True))
-    shown = res.shown_policy
     figures = []
     pages = _pages(res.scenarios)
     for page, scenarios in enumerate(pages, start=1):
@@ -620,41 +721,11 @@ def frontier_chart(res: Results, spec: ChartSpec | None = None) -> list[Figure]:
             part = summary[summary["scenario"] == scenario]
             for policy in res.policies:
                 runs = part[part["policy"] == policy]
-                if runs.empty:
-                    continue
-                if n_points == 1:
-                    ax.scatter(runs[xs], runs[ys], s=6, alpha=0.35, color=colors[policy])
-                keys = res.params or ["policy"]
-                grouped = runs.groupby(keys, sort=True)
-                mx = grouped[xs].apply(_mean_ci).unstack()
-                my = grouped[ys].apply(_mean_ci).unstack()
-                ax.errorbar(
-                    mx["mean"],
-                    my["mean"],
-                    xerr=mx["half"] if bars else None,
-                    yerr=my["half"] if bars else None,
-                    marker="D" if n_points == 1 else "o",
-                    markersize=5 if n_points == 1 else 3.5,
-                    linestyle="-" if joined else "none",
-                    linewidth=0.8,
-                    elinewidth=0.8,
-                    capsize=2,
-                    color=colors[policy],
-                    label=shown[policy],
-                )
-                if joined:
-                    for end in (0, len(mx) - 1):
-                        ax.annotate(
-                            names.value(res.params[0], mx.index[end]),
-                            (mx["mean"].iloc[end], my["mean"].iloc[end]),
-                            textcoords="offset points",
-                            xytext=(4, 3),
-                            fontsize=6,
-                            color=colors[policy],
-                        )
+                if not runs.empty:
+                    _frontier_policy(ax, res, runs, policy, colors[policy], how)
             ax.set_title(res.shown_scenario[scenario])
-            ax.set_xlabel(names.label(xs))
-            ax.set_ylabel(names.label(ys))
+            ax.set_xlabel(names.label(_FRONTIER[0]))
+            ax.set_ylabel(names.label(_FRONTIER[1]))
             _format_axis(ax.xaxis, "share")
             _format_axis(ax.yaxis, "share")
         _title(fig, "Risk-volume frontier: loss rate against approval rate", page, len(pages))
@@ -671,6 +742,56 @@ def frontier_chart(res: Results, spec: ChartSpec | None = None) -> list[Figure]:
         _legend(fig, handles, labels, what)
         figures.append(fig)
     return figures
+
+
+#: The frontier chart's axes: approval rate across, bad-debt loss rate up.
+_FRONTIER = ("approval_rate", "bad_debt_loss_rate")
+
+
+def _frontier_policy(
+    ax: Axes,
+    res: Results,
+    runs: pd.DataFrame,
+    policy: str,
+    color: object,
+    how: tuple[bool, bool, bool],
+) -> None:
+    """A policy's markers on the frontier, one per point.
+
+    ``how`` says whether the markers are joined, have CI bars, and stand for a single
+    point (the runs are then drawn as dots too).
+    """
+    xs, ys = _FRONTIER
+    joined, bars, single = how
+    if single:
+        ax.scatter(runs[xs], runs[ys], s=6, alpha=0.35, color=color)
+    grouped = runs.groupby(res.params or ["policy"], sort=True)
+    mx = grouped[xs].apply(_mean_ci).unstack()
+    my = grouped[ys].apply(_mean_ci).unstack()
+    ax.errorbar(
+        mx["mean"],
+        my["mean"],
+        xerr=mx["half"] if bars else None,
+        yerr=my["half"] if bars else None,
+        marker="D" if single else "o",
+        markersize=5 if single else 3.5,
+        linestyle="-" if joined else "none",
+        linewidth=0.8,
+        elinewidth=0.8,
+        capsize=2,
+        color=color,
+        label=res.shown_policy[policy],
+    )
+    if joined:
+        for end in (0, len(mx) - 1):
+            ax.annotate(
+                res.names.value(res.params[0], mx.index[end]),
+                (mx["mean"].iloc[end], my["mean"].iloc[end]),
+                textcoords="offset points",
+                xytext=(4, 3),
+                fontsize=6,
+                color=color,
+            )
 
 
 def summary_chart(res: Results, spec: ChartSpec) -> list[Figure]:
@@ -801,8 +922,6 @@ def vintage_chart(res: Results, spec: ChartSpec | None = None) -> list[Figure]:
 
 def rollrate_chart(res: Results, spec: ChartSpec | None = None) -> list[Figure]:
     """Mean roll-rate matrix (share of bucket balance by end state) per scenario and policy."""
-    from model.observers import ROLL_STATES
-
     rollrates = res.tables["rollrates"]
     states = list(ROLL_STATES)
     figures = []

@@ -37,6 +37,23 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``python -m experiments``."""
     parser = _Parser(prog="python -m experiments", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_run(sub)
+    charts = sub.add_parser("charts", help="redraw every figure of a results folder from its files")
+    charts.add_argument("dir", help="results folder")
+    _add_compare(sub)
+    _add_sensitivity(sub)
+    _add_discover(sub)
+    sub.add_parser("list", help="shipped configs, scenario presets and policy presets")
+    _add_validate(sub)
+    _add_reference(sub)
+    _add_calibrate(sub)
+    _add_docs(sub)
+    _add_dashboard(sub)
+    return parser
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    """Add the ``run`` command: run an experiment config."""
     run = sub.add_parser("run", help="run an experiment config")
     run.add_argument("config", help="experiment config (TOML)")
     run.add_argument("--out", help="results folder (default: results/<experiment name>)")
@@ -57,8 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run on a Dask cluster: tcp://HOST:PORT of a running scheduler, or 'local' "
         "to start one with --workers processes (needs the cluster extra)",
     )
-    charts = sub.add_parser("charts", help="redraw every figure of a results folder from its files")
-    charts.add_argument("dir", help="results folder")
+
+
+def _add_compare(sub: argparse._SubParsersAction) -> None:
+    """Add the ``compare`` command: paired comparisons of a results folder."""
     compare = sub.add_parser(
         "compare",
         help="compare policies, scenarios or sweep points, paired by replication "
@@ -84,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("--format", default="md", help="output format: md (default), csv or latex")
     compare.add_argument("--out", help="write the table to this file instead of printing it")
+
+
+def _add_sensitivity(sub: argparse._SubParsersAction) -> None:
+    """Add the ``sensitivity`` command: Morris or Sobol' indices of a folder."""
     sensitivity = sub.add_parser(
         "sensitivity",
         help="Morris mu*/sigma or Sobol' S1/ST per metric of a folder run with [sample] "
@@ -97,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="summary metric to analyse (repeat for several; default: bad_debt_loss_rate, "
         "peak_overdue_rate, mean_overdue_rate, peak_npl_rate, approval_rate, profit)",
     )
+
+
+def _add_discover(sub: argparse._SubParsersAction) -> None:
+    """Add the ``discover`` command: PRIM boxes around the bad runs."""
     discover = sub.add_parser(
         "discover",
         help="PRIM boxes: which parameter ranges give the bad runs (DIR/discover.csv, .md)",
@@ -120,7 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="choose the box of highest coverage whose share of bad runs is at least D "
         "(default 0.8)",
     )
-    sub.add_parser("list", help="shipped configs, scenario presets and policy presets")
+
+
+def _add_validate(sub: argparse._SubParsersAction) -> None:
+    """Add the ``validate`` command: the stylized facts and their report."""
     validate = sub.add_parser(
         "validate",
         help="measure the stylized facts; write validation.md and figures/ into the results "
@@ -142,12 +172,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="copy the report and figures of a finished validation into --doc (no simulation)",
     )
+
+
+def _add_reference(sub: argparse._SubParsersAction) -> None:
+    """Add the ``reference`` command: the quickstart against results/reference/."""
     reference = sub.add_parser(
         "reference", help="check the quickstart results against results/reference/"
     )
     reference.add_argument(
         "--update", action="store_true", help="regenerate the reference (a deliberate change)"
     )
+
+
+def _add_calibrate(sub: argparse._SubParsersAction) -> None:
+    """Add the ``calibrate`` command: fit free parameters to targets."""
     calibrate = sub.add_parser(
         "calibrate", help="fit free parameters to targets ([calibration] table of a config)"
     )
@@ -160,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the fitted values as the model's defaults (model/calibrated.py) and the "
         "record to docs/calibration.md",
     )
+
+
+def _add_docs(sub: argparse._SubParsersAction) -> None:
+    """Add the ``docs`` command: write the config reference."""
     docs = sub.add_parser(
         "docs", help="write docs/configs.md, the config reference, from the declarations"
     )
@@ -167,10 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if the file is out of date"
     )
+
+
+def _add_dashboard(sub: argparse._SubParsersAction) -> None:
+    """Add the ``dashboard`` command: serve the interactive dashboard."""
     dashboard = sub.add_parser("dashboard", help="serve the interactive dashboard (solara)")
     dashboard.add_argument("--host", default="127.0.0.1", help="address (default: 127.0.0.1)")
     dashboard.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
-    return parser
 
 
 class DamagedResultsError(ConfigError):

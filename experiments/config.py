@@ -21,7 +21,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from experiments import designs
-from model import MacroScenario, PopulationParams, RiskPolicy
+from experiments.summaries import SUMMARY_METRICS
+from model import EXTRA_COLUMNS, METRIC_COLUMNS, MacroScenario, PopulationParams, RiskPolicy
 from model.macro import SERIES_BOUNDS, ScenarioParams
 from model.market import MarketRules
 
@@ -922,9 +923,6 @@ def _sample(
 
 
 def _charts(tables: list[dict[str, Any]], config: ExperimentConfig) -> tuple[ChartSpec, ...]:
-    from experiments.analysis import SUMMARY_METRICS  # local: analysis imports nothing from here
-    from model import EXTRA_COLUMNS, METRIC_COLUMNS
-
     params = config.params
     series = [c for c in (*METRIC_COLUMNS, *EXTRA_COLUMNS) if c != "month"]
     summaries = [*SUMMARY_METRICS, *(m.name for m in config.metrics)]

@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.analysis import SUMMARIES
 from experiments.config import ConfigError
+from experiments.summaries import SUMMARIES
 from model.metrics import METRICS, UNITS
 
 #: Functions an expression may call, with their least and most arguments.

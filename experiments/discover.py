@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from experiments import store
-from experiments.analysis import SUMMARY_METRICS
 from experiments.config import ConfigError, ExperimentConfig, parse_config
+from experiments.summaries import SUMMARY_METRICS
 
 #: Share of the box's runs removed by one peel.
 PEEL_ALPHA = 0.05

@@ -824,8 +824,8 @@ def _calibration(docs: Mapping[str, Any]) -> list[str]:
 
 
 def _metric_tables() -> list[str]:
-    from experiments.analysis import SUMMARIES
     from experiments.labels import METRIC_NAMES
+    from experiments.summaries import SUMMARIES
     from model.metrics import METRICS
 
     out = [

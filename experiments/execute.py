@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from experiments.analysis import summarise_timeseries
 from experiments.config import ConfigError, ExperimentConfig, parse_config
 from experiments.design import RunSpec, build_economy, param_types
 from experiments.store import RunResult, finished, write_run
+from experiments.summaries import summarise_timeseries
 from model import release_freed_memory, reuse_freed_memory
 from model.allocator import WORKER_ENVIRONMENT
 
@@ -273,27 +273,8 @@ def dask_client(scheduler: str | None, workers: int = 1) -> Iterator[Client | No
     if scheduler is None:
         yield None
         return
-    try:
-        import distributed
-    except ImportError:
-        raise ConfigError(
-            "argument --scheduler needs dask.distributed, which is not installed; "
-            f"install the cluster extra: {CLUSTER_EXTRA}"
-        ) from None
-    if scheduler != "local" and not _ADDRESS_RE.match(scheduler):
-        raise ConfigError(
-            f"argument --scheduler: expected 'local' or an address like tcp://HOST:PORT, "
-            f"got '{scheduler}'"
-        )
-    security = None
-    if scheduler.startswith("tls://"):
-        security = distributed.Security()  # from the Dask config: distributed.comm.tls.*
-        if not (security.tls_ca_file and security.tls_client_cert):
-            raise ConfigError(
-                f"argument --scheduler: '{scheduler}' needs Dask's TLS settings "
-                "(distributed.comm.tls.ca-file, distributed.comm.tls.client.cert and .key in "
-                "the Dask config or DASK_DISTRIBUTED__COMM__TLS__... variables); none are set"
-            )
+    distributed = _import_distributed()
+    security = _security(distributed, scheduler)
     with ExitStack() as stack:
         # A lost scheduler is reported in one line (SchedulerLostError), not in Dask's logs.
         client_log = logging.getLogger("distributed.client")
@@ -312,21 +293,68 @@ def dask_client(scheduler: str | None, workers: int = 1) -> Iterator[Client | No
                     silence_logs=40,  # logging.ERROR
                 )
             )
-        try:
-            client = distributed.Client(
-                address, timeout=CONNECT_TIMEOUT, set_as_default=False, security=security
-            )
-        except (OSError, TimeoutError) as exc:
-            raise ConfigError(
-                f"argument --scheduler: no Dask scheduler answered at '{scheduler}' "
-                f"within {CONNECT_TIMEOUT:g} s ({exc})"
-            ) from None
-        except (TypeError, ValueError) as exc:  # e.g. TLS settings Dask cannot use
-            raise ConfigError(
-                f"argument --scheduler: cannot connect to '{scheduler}': {exc}"
-            ) from None
+        client = _connect(distributed, address, scheduler, security)
         stack.enter_context(client)
         yield client
+
+
+def _import_distributed() -> Any:
+    """The ``distributed`` package (the cluster extra).
+
+    Raises:
+        ConfigError: If it is not installed.
+    """
+    try:
+        import distributed
+    except ImportError:
+        raise ConfigError(
+            "argument --scheduler needs dask.distributed, which is not installed; "
+            f"install the cluster extra: {CLUSTER_EXTRA}"
+        ) from None
+    return distributed
+
+
+def _security(distributed: Any, scheduler: str) -> Any:
+    """Check a scheduler address; the Dask TLS settings for a ``tls://`` one, else None.
+
+    Raises:
+        ConfigError: If the address is malformed, or ``tls://`` without TLS settings.
+    """
+    if scheduler != "local" and not _ADDRESS_RE.match(scheduler):
+        raise ConfigError(
+            f"argument --scheduler: expected 'local' or an address like tcp://HOST:PORT, "
+            f"got '{scheduler}'"
+        )
+    if not scheduler.startswith("tls://"):
+        return None
+    security = distributed.Security()  # from the Dask config: distributed.comm.tls.*
+    if not (security.tls_ca_file and security.tls_client_cert):
+        raise ConfigError(
+            f"argument --scheduler: '{scheduler}' needs Dask's TLS settings "
+            "(distributed.comm.tls.ca-file, distributed.comm.tls.client.cert and .key in "
+            "the Dask config or DASK_DISTRIBUTED__COMM__TLS__... variables); none are set"
+        )
+    return security
+
+
+def _connect(distributed: Any, address: Any, scheduler: str, security: Any) -> Client:
+    """A client of the scheduler at ``address`` (``scheduler`` as the user gave it).
+
+    Raises:
+        ConfigError: If no scheduler answers within :data:`CONNECT_TIMEOUT` seconds, or the
+            connection cannot be made.
+    """
+    try:
+        return distributed.Client(
+            address, timeout=CONNECT_TIMEOUT, set_as_default=False, security=security
+        )
+    except (OSError, TimeoutError) as exc:
+        raise ConfigError(
+            f"argument --scheduler: no Dask scheduler answered at '{scheduler}' "
+            f"within {CONNECT_TIMEOUT:g} s ({exc})"
+        ) from None
+    except (TypeError, ValueError) as exc:  # e.g. TLS settings Dask cannot use
+        raise ConfigError(f"argument --scheduler: cannot connect to '{scheduler}': {exc}") from None
 
 
 def in_flight_limit(client: Client) -> int:
@@ -340,6 +368,33 @@ def _scheduler_lost(exc: BaseException) -> bool:
     from distributed.client import FutureCancelledError
 
     return isinstance(exc, FutureCancelledError) and exc.reason == "scheduler-connection-lost"
+
+
+def _room(client: Client, running: dict[Any, Any]) -> int:
+    """Runs that may still be submitted (asks the scheduler for its workers).
+
+    Raises:
+        SchedulerLostError: If the connection to the scheduler is gone.
+    """
+    try:
+        return in_flight_limit(client) - len(running)
+    except OSError as exc:  # the connection to the scheduler is gone
+        raise SchedulerLostError(str(exc)) from exc
+
+
+def _result_of(future: Any, spec: RunSpec) -> tuple[RunResult | None, RunOutcome]:
+    """A finished run's result and outcome; a run the cluster lost is a failed outcome.
+
+    Raises:
+        SchedulerLostError: If the future failed because the scheduler went away (the run
+            itself did not fail).
+    """
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: recorded, sweep goes on
+        if _scheduler_lost(exc):  # the run did not fail: the scheduler went away
+            raise SchedulerLostError(str(exc)) from exc
+        return None, _failure(spec.run_id, 0.0, exc)
 
 
 def _execute_dask(
@@ -375,27 +430,15 @@ def _execute_dask(
                 break
         return futures
 
-    def room() -> int:
-        """Runs that may still be submitted (asks the scheduler for its workers)."""
-        try:
-            return in_flight_limit(client) - len(running)
-        except OSError as exc:  # the connection to the scheduler is gone
-            raise SchedulerLostError(str(exc)) from exc
-
     try:
-        pending = dask_as_completed(submit(room()), loop=client.loop)
+        pending = dask_as_completed(submit(_room(client, running)), loop=client.loop)
         for future in pending:
             _, spec = running.pop(future.key)
-            try:
-                result, outcome = future.result()
-            except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: recorded, sweep goes on
-                if _scheduler_lost(exc):  # the run did not fail: the scheduler went away
-                    raise SchedulerLostError(str(exc)) from exc
-                result, outcome = None, _failure(spec.run_id, 0.0, exc)
+            result, outcome = _result_of(future, spec)
             future.release()
             record(store_safely(config, spec, out_dir, result, outcome))
             del result
-            for new in submit(room()):
+            for new in submit(_room(client, running)):
                 pending.add(new)
     except SchedulerLostError:
         raise

@@ -78,8 +78,8 @@ def read_summary(out_dir: Path, config: ExperimentConfig) -> pd.DataFrame:
     Raises:
         DamagedResults: If a file it needs is damaged.
     """
-    from experiments.analysis import SUMMARY_METRICS
     from experiments.derived import add_derived, monthly_needed
+    from experiments.summaries import SUMMARY_METRICS
 
     summary = read_checked(out_dir, "summary", [*IDS, *config.params, *SUMMARY_METRICS])
     monthly = monthly_needed(config.metrics)

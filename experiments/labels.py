@@ -23,8 +23,8 @@ import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from experiments.analysis import SUMMARIES
 from experiments.config import LEVER_CLASSES, lever_fields
+from experiments.summaries import SUMMARIES
 from model.metrics import METRICS
 
 #: How each unit is written after a label, e.g. ``Overdue rate (%)``; None: nothing.

@@ -209,6 +209,18 @@ def prepare_output(
             f"'{out_dir}' already holds results; "
             "pass --resume to finish them or --force to overwrite"
         )
+    manifest = _resumable_manifest(out_dir)
+    if manifest["config_hash"] == config.config_hash():
+        return None
+    return _runs_to_carry_over(config, out_dir, manifest)
+
+
+def _resumable_manifest(out_dir: Path) -> dict[str, Any]:
+    """The manifest of a folder to resume: readable, and made by this code.
+
+    Raises:
+        ConfigError: If the manifest is unreadable, or another code version made it.
+    """
     try:
         manifest = store.read_manifest(out_dir)
         previous = manifest["config_hash"]
@@ -224,8 +236,18 @@ def prepare_output(
             f"argument --resume: '{out_dir}' was made by code {manifest['code_version'][:12]}, "
             f"this is {code_version()[:12]}; results would mix model versions: use --force"
         )
-    if previous == config.config_hash():
-        return None
+    return manifest
+
+
+def _runs_to_carry_over(
+    config: ExperimentConfig, out_dir: Path, manifest: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The previous run specs, when ``config`` only adds replications to the folder's.
+
+    Raises:
+        ConfigError: If the config differs otherwise, or has fewer replications.
+    """
+    previous, previous_config = manifest["config_hash"], manifest["config"]
     if _without_replications(previous_config) == _without_replications(config.to_dict()):
         before = previous_config["experiment"].get("replications", 1)
         if isinstance(before, int) and before <= config.replications:
@@ -304,16 +326,7 @@ def run_experiment(
     flags = {"resume": resume, "force": force, "progress": progress, "draw": draw}
     _check_arguments(config, workers, scheduler, flags, source)
     out_dir = output_folder(config, out_dir)
-    if scheduler not in (None, "local") and workers is not None:
-        raise ConfigError(
-            "argument --workers: not allowed with --scheduler ADDRESS (the cluster has its "
-            "workers); use it with --scheduler local"
-        )
-    workers = workers if workers is not None else (os.cpu_count() or 1)
-    runs = design_size(config)[1]  # counted, not expanded: a design too big is refused first
-    parallel = min(workers, runs)  # no more workers than runs, here or in a LocalCluster
-    if scheduler in (None, "local"):
-        _check_memory(config, parallel, runs)
+    workers, parallel = _workers(config, workers, scheduler)
     specs = build_design(config)
     prepare_output(config, out_dir, resume, force)  # refuse early, writing nothing
     start = time.perf_counter()
@@ -325,16 +338,7 @@ def run_experiment(
         dask_client(scheduler, parallel) as client,
         store.lock_folder(out_dir),
     ):
-        previous_runs = prepare_output(config, out_dir, resume, force)  # now the folder is ours
-        if force:
-            store.clear_results(out_dir)
-            charts.remove_figures(out_dir)
-        store.remove_partial_files(out_dir)
-        if previous_runs:
-            store.adopt_runs(out_dir, previous_runs, specs)
-        started = datetime.now(UTC).isoformat(timespec="seconds")
-        manifest = _manifest(config, specs, source, started)
-        store.write_manifest(out_dir, manifest)
+        manifest = _start_folder(config, specs, out_dir, resume, force, source)
         try:
             return _sweep(
                 config, specs, out_dir, workers, client, scheduler, manifest, progress, draw, start
@@ -342,6 +346,50 @@ def run_experiment(
         except BaseException as exc:
             _record_stop(out_dir, manifest, specs, exc)
             raise
+
+
+def _workers(
+    config: ExperimentConfig, workers: int | None, scheduler: str | None
+) -> tuple[int, int]:
+    """Worker processes asked for (default: CPU count) and those used (no more than runs).
+
+    Raises:
+        ConfigError: For ``workers`` with a cluster's address, or a design whose parallel
+            runs would not fit in memory here.
+    """
+    if scheduler not in (None, "local") and workers is not None:
+        raise ConfigError(
+            "argument --workers: not allowed with --scheduler ADDRESS (the cluster has its "
+            "workers); use it with --scheduler local"
+        )
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    runs = design_size(config)[1]  # counted, not expanded: a design too big is refused first
+    parallel = min(workers, runs)  # no more workers than runs, here or in a LocalCluster
+    if scheduler in (None, "local"):
+        _check_memory(config, parallel, runs)
+    return workers, parallel
+
+
+def _start_folder(
+    config: ExperimentConfig,
+    specs: list[RunSpec],
+    out_dir: Path,
+    resume: bool,
+    force: bool,
+    source: str | None,
+) -> dict[str, Any]:
+    """Ready the locked folder (cleared, partial files gone, runs adopted); write the manifest."""
+    previous_runs = prepare_output(config, out_dir, resume, force)  # now the folder is ours
+    if force:
+        store.clear_results(out_dir)
+        charts.remove_figures(out_dir)
+    store.remove_partial_files(out_dir)
+    if previous_runs:
+        store.adopt_runs(out_dir, previous_runs, specs)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    manifest = _manifest(config, specs, source, started)
+    store.write_manifest(out_dir, manifest)
+    return manifest
 
 
 def _record_stop(
@@ -380,9 +428,57 @@ def _sweep(
     """Execute the unfinished runs, consolidate, draw and complete the manifest."""
     already = store.finished(out_dir, specs)
     todo = [s for s in specs if s.run_id not in already]
+    outcomes = _execute_with_bar(config, specs, todo, out_dir, workers, client, scheduler, progress)
+    if client is not None and scheduler != "local":
+        workers = _cluster_threads(client)
+    failed = _failures(specs, outcomes)
+    consolidated = store.consolidate(out_dir, specs, param_types(config))
+    figures, figures_error = _draw(out_dir) if consolidated and draw else ([], None)
+    wall = time.perf_counter() - start
+    manifest.update(
+        status="complete" if not failed else "some runs failed",
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        timings={
+            "wall_seconds": wall,
+            "workers": workers,
+            "scheduler": scheduler,
+            "run_seconds": store.finished(out_dir, specs),
+        },
+        counts={
+            "total": len(specs),
+            "finished": consolidated,
+            "done_now": len(outcomes) - len(failed),
+            "skipped": len(already),
+            "failed": len(failed),
+        },
+        failures=failed,
+    )
+    if figures_error:
+        manifest["figures_error"] = figures_error
+    store.write_manifest(out_dir, manifest)
+    done = len(outcomes) - len(failed)
+    return RunReport(out_dir, len(specs), done, len(already), failed, wall, figures, figures_error)
+
+
+def _execute_with_bar(
+    config: ExperimentConfig,
+    specs: list[RunSpec],
+    todo: list[RunSpec],
+    out_dir: Path,
+    workers: int | None,
+    client: Any,
+    scheduler: str | None,
+    progress: bool,
+) -> list[RunOutcome]:
+    """Execute the runs ``todo`` of the design ``specs`` under a progress bar over all.
+
+    Raises:
+        ConfigError: If the Dask scheduler is lost (the finished runs are kept).
+    """
+    already = len(specs) - len(todo)
     with tqdm(
         total=len(specs),
-        initial=len(already),
+        initial=already,
         unit="run",
         disable=not progress,
         file=sys.stderr,
@@ -400,13 +496,21 @@ def _sweep(
                 f"lost the Dask scheduler at {scheduler}; {kept} finished runs are kept; "
                 "continue with --resume"
             ) from None
-    if client is not None and scheduler != "local":
-        try:
-            workers = sum(client.nthreads().values())
-        except OSError:  # the scheduler went away after the last run: count unknown
-            workers = None
+    return outcomes
+
+
+def _cluster_threads(client: Any) -> int | None:
+    """Worker threads of a cluster (None if the scheduler went away after the last run)."""
+    try:
+        return sum(client.nthreads().values())
+    except OSError:
+        return None
+
+
+def _failures(specs: list[RunSpec], outcomes: list[RunOutcome]) -> list[dict[str, Any]]:
+    """The failed runs, as the manifest lists them: id, spec, error and traceback."""
     by_id = {s.run_id: s for s in specs}
-    failed = [
+    return [
         {
             "run_id": o.run_id,
             "spec": by_id[o.run_id].to_dict(),
@@ -416,43 +520,11 @@ def _sweep(
         for o in outcomes
         if not o.ok
     ]
-    consolidated = store.consolidate(out_dir, specs, param_types(config))
-    figures, figures_error = [], None
-    if consolidated and draw:
-        try:
-            figures = charts.draw_all(out_dir)
-        except Exception as exc:  # noqa: BLE001 - the results stand; the figures can be redrawn
-            figures_error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
-    wall = time.perf_counter() - start
-    timings = store.finished(out_dir, specs)
-    manifest.update(
-        status="complete" if not failed else "some runs failed",
-        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        timings={
-            "wall_seconds": wall,
-            "workers": workers,
-            "scheduler": scheduler,
-            "run_seconds": timings,
-        },
-        counts={
-            "total": len(specs),
-            "finished": consolidated,
-            "done_now": len(outcomes) - len(failed),
-            "skipped": len(already),
-            "failed": len(failed),
-        },
-        failures=failed,
-    )
-    if figures_error:
-        manifest["figures_error"] = figures_error
-    store.write_manifest(out_dir, manifest)
-    return RunReport(
-        out_dir,
-        len(specs),
-        len(outcomes) - len(failed),
-        len(already),
-        failed,
-        wall,
-        figures,
-        figures_error,
-    )
+
+
+def _draw(out_dir: Path) -> tuple[list[Path], str | None]:
+    """Draw the figures; a failure is returned as one line (the results stand)."""
+    try:
+        return charts.draw_all(out_dir), None
+    except Exception as exc:  # noqa: BLE001 - the results stand; the figures can be redrawn
+        return [], f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"

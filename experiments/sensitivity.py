@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 
 from experiments import designs, store
-from experiments.analysis import SUMMARY_METRICS
-from experiments.config import ConfigError, ExperimentConfig, parse_config
+from experiments.config import ConfigError, ExperimentConfig, SampleSpec, parse_config
 from experiments.design import build_design, point_indices, sample_design
+from experiments.summaries import SUMMARY_METRICS
 
 #: Metrics analysed by default (summary metrics of each run).
 SENSITIVITY_METRICS = (
@@ -112,40 +112,53 @@ def analyse(
     for key, frame in grouped:
         key = key if isinstance(key, tuple) else (key,)
         where = dict(zip(groups, key, strict=True))
-        by_point = frame.groupby("point")[list(metrics)]
-        means = by_point.mean().reindex(range(count))
-        reps = frame.groupby("point").size().reindex(range(count), fill_value=0)
-        missing = int((reps == 0).sum())
-        if missing:
-            head = ", ".join(f"{k} '{v}'" for k, v in where.items()) or "the design"
-            raise ValueError(f"{missing} of {count} design points of {head} have no output")
-        variances = by_point.var(ddof=1).reindex(range(count))
+        means, variances, reps = _point_stats(frame, metrics, count, where)
         for metric in metrics:
             y = means[metric].to_numpy(dtype=float)
-            if np.isfinite(y).all():
-                indices = module.analyse(problem, unit, y, seed, **(options or {}))
-            else:
-                indices = pd.DataFrame(np.nan, index=list(problem.names), columns=module.COLUMNS)
-            indices = indices.assign(
-                rank=indices[_RANK_BY[method]].rank(ascending=False, method="min")
-            )
+            indices = _indices(module, method, problem, unit, y, seed, options)
             noise = _noise_share(y, variances[metric].to_numpy(dtype=float), reps.to_numpy())
+            tail = {"points": count, "replications": float(reps.mean()), "noise_share": noise}
             for lever, values in indices.iterrows():
-                rows.append(
-                    {
-                        **where,
-                        "metric": metric,
-                        "lever": lever,
-                        "rank": values["rank"],
-                        **{c: values[c] for c in module.COLUMNS},
-                        "points": count,
-                        "replications": float(reps.mean()),
-                        "noise_share": noise,
-                    }
-                )
+                head = {**where, "metric": metric, "lever": lever, "rank": values["rank"]}
+                rows.append({**head, **{c: values[c] for c in module.COLUMNS}, **tail})
     table = pd.DataFrame(rows)
     table["rank"] = table["rank"].astype("Int64")
     return table
+
+
+def _point_stats(
+    frame: pd.DataFrame, metrics: Sequence[str], count: int, where: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """Per design point: the metrics' means and variances over replications, and their count.
+
+    Raises:
+        ValueError: If a design point has no output.
+    """
+    by_point = frame.groupby("point")[list(metrics)]
+    means = by_point.mean().reindex(range(count))
+    reps = frame.groupby("point").size().reindex(range(count), fill_value=0)
+    missing = int((reps == 0).sum())
+    if missing:
+        head = ", ".join(f"{k} '{v}'" for k, v in where.items()) or "the design"
+        raise ValueError(f"{missing} of {count} design points of {head} have no output")
+    return means, by_point.var(ddof=1).reindex(range(count)), reps
+
+
+def _indices(
+    module: Any,
+    method: str,
+    problem: designs.Problem,
+    unit: np.ndarray,
+    y: np.ndarray,
+    seed: int,
+    options: dict[str, Any] | None,
+) -> pd.DataFrame:
+    """The method's indices of one output per lever, ranked (NaN if an output is not finite)."""
+    if np.isfinite(y).all():
+        indices = module.analyse(problem, unit, y, seed, **(options or {}))
+    else:
+        indices = pd.DataFrame(np.nan, index=list(problem.names), columns=module.COLUMNS)
+    return indices.assign(rank=indices[_RANK_BY[method]].rank(ascending=False, method="min"))
 
 
 def _noise_share(means: np.ndarray, variances: np.ndarray, reps: np.ndarray) -> float:
@@ -202,28 +215,8 @@ def analyse_results(
     metrics = _check_metrics(metrics)
     manifest = store.read_manifest(folder)
     config = parse_config(manifest["config"])
-    sample = config.sample
-    if sample is None or sample.method not in designs.ANALYSED:
-        made = f"[sample] method '{sample.method}'" if sample else "a [sweep] grid"
-        if sample is None and not config.sweep:
-            made = "no swept levers"
-        hint = (
-            " ('sobol' is a space-filling sequence; Sobol' indices need 'sobol_indices')"
-            if sample is not None and sample.method == "sobol"
-            else ""
-        )
-        raise ConfigError(
-            f"argument dir: '{folder}' was run with {made}; sensitivity needs a config "
-            f"with [sample] method = {' or '.join(repr(m) for m in designs.ANALYSED)}{hint}"
-        )
-    specs = build_design(config)
-    stored = [run["run_id"] for run in manifest.get("runs", [])]
-    if stored and stored != [s.run_id for s in specs]:
-        raise ConfigError(
-            f"argument dir: the design of '{folder}' cannot be rebuilt by this code (its run "
-            "ids differ; another SALib or scipy version?); rerun it with run --force"
-        )
-    point_of = dict(zip((s.run_id for s in specs), point_indices(config, specs), strict=True))
+    sample = _sensitivity_sample(folder, config)
+    point_of = _design_points(folder, config, manifest)
     summary = store.read_table(folder, "summary")
     unknown = sorted(set(summary["run_id"]) - set(point_of))
     if unknown:
@@ -253,6 +246,52 @@ def analyse_results(
         raise ConfigError(
             f"argument dir: '{folder}': {exc}; finish the sweep with run --resume"
         ) from None
+    return SensitivityResult(config, table, runs=len(summary), notes=_nan_notes(summary, metrics))
+
+
+def _sensitivity_sample(folder: Path, config: ExperimentConfig) -> SampleSpec:
+    """The config's ``[sample]``, which must be a design with a sensitivity analysis.
+
+    Raises:
+        ConfigError: Naming what the folder was run with instead.
+    """
+    sample = config.sample
+    if sample is None or sample.method not in designs.ANALYSED:
+        made = f"[sample] method '{sample.method}'" if sample else "a [sweep] grid"
+        if sample is None and not config.sweep:
+            made = "no swept levers"
+        hint = (
+            " ('sobol' is a space-filling sequence; Sobol' indices need 'sobol_indices')"
+            if sample is not None and sample.method == "sobol"
+            else ""
+        )
+        raise ConfigError(
+            f"argument dir: '{folder}' was run with {made}; sensitivity needs a config "
+            f"with [sample] method = {' or '.join(repr(m) for m in designs.ANALYSED)}{hint}"
+        )
+    return sample
+
+
+def _design_points(
+    folder: Path, config: ExperimentConfig, manifest: dict[str, Any]
+) -> dict[str, int]:
+    """The design point of each run id, the design rebuilt as the manifest lists it.
+
+    Raises:
+        ConfigError: If this code builds other run ids than the folder's.
+    """
+    specs = build_design(config)
+    stored = [run["run_id"] for run in manifest.get("runs", [])]
+    if stored and stored != [s.run_id for s in specs]:
+        raise ConfigError(
+            f"argument dir: the design of '{folder}' cannot be rebuilt by this code (its run "
+            "ids differ; another SALib or scipy version?); rerun it with run --force"
+        )
+    return dict(zip((s.run_id for s in specs), point_indices(config, specs), strict=True))
+
+
+def _nan_notes(summary: pd.DataFrame, metrics: Sequence[str]) -> list[str]:
+    """A note per metric some runs give no value for."""
     notes = []
     for metric in metrics:
         bad = int((~np.isfinite(summary[metric].to_numpy(dtype=float))).sum())
@@ -261,7 +300,7 @@ def analyse_results(
                 f"{metric}: {bad} runs give no value (NaN); a point's mean is over its other "
                 "replications, and the indices are NaN if a point has none"
             )
-    return SensitivityResult(config, table, runs=len(summary), notes=notes)
+    return notes
 
 
 def _fmt(value: float) -> str:

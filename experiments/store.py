@@ -30,9 +30,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from experiments.analysis import SUMMARY_METRICS
 from experiments.config import ConfigError
 from experiments.design import RunSpec
+from experiments.summaries import SUMMARY_METRICS
 from model import EXTRA_COLUMNS, METRIC_COLUMNS
 from model.metrics import LENDER_COLUMNS
 from model.observers import ROLL_STATES

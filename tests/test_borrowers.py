@@ -7,7 +7,7 @@ from model import CreditEconomy, PopulationParams, RiskPolicy
 from model import borrowers as rules
 from model.lender import DAMAGED_RECORD_PENALTY
 from model.macro import MacroState
-from model.population import init_population
+from model.population import BorrowerState, init_population
 
 CALM = MacroState(
     unemployment=0.042, wage_index=1.0, price_index=1.0, policy_rate=0.03, illness_factor=1.0
@@ -127,3 +127,169 @@ def test_recoveries_follow_writeoffs():
     df = eco.run(36)
     assert df["recoveries"].sum() > 0
     assert df["recoveries"].sum() < df["writeoffs"].sum()
+
+
+# ------------------------------------------------- rules on hand-made borrowers
+def _hand_state(n, **fields):
+    """A borrower state of ``n`` plain borrowers (salaried, employed, healthy), ``fields`` set."""
+    ones, zeros = np.ones(n), np.zeros(n)
+    arrays = dict(
+        segment=np.zeros(n, np.int8),
+        base_income=np.full(n, 1000.0),
+        employed=np.ones(n, bool),
+        months_unemployed=np.zeros(n, np.int16),
+        ill_months=np.zeros(n, np.int16),
+        income=np.full(n, 1000.0),
+        smoothed_income=np.full(n, 1000.0),
+        essentials=np.full(n, 400.0),
+        habit=np.full(n, 300.0),
+        disc_share=np.full(n, 0.3),
+        savings=zeros.copy(),
+        buffer_target=np.full(n, 2.0),
+        overspender=np.zeros(n, bool),
+        literacy=np.full(n, 0.5, np.float32),
+        willingness=ones.copy(),
+        misreport=ones.copy(),
+        record_damaged_until=np.full(n, np.iinfo(np.int32).min, np.int32),
+        distressed=np.zeros(n, bool),
+        missed=np.zeros(n, bool),
+        shock_sd=zeros.copy(),
+        cycle_beta=zeros.copy(),
+        protect_share=np.full(n, 0.5),
+        apply_base=np.full(n, 0.1),
+        shock_half_var=zeros.copy(),
+    )
+    for name, value in fields.items():
+        arrays[name] = np.array(np.broadcast_to(value, (n,)), dtype=arrays[name].dtype)
+    return BorrowerState(**arrays)
+
+
+def _expected_unemployment(table, working, jobless):
+    find, loss = table[:3], table[3:]
+    return (jobless @ (1 - find) + working @ loss) / (working.sum() + jobless.sum())
+
+
+@pytest.mark.parametrize(
+    ("working", "jobless", "target"),
+    [
+        ([600, 250, 150], [20, 15, 15], 0.06),  # unemployment rising
+        ([570, 230, 130], [50, 35, 35], 0.12),  # rising further
+        ([500, 200, 100], [100, 60, 40], 0.08),  # falling fast: the job-loss floor binds
+        ([560, 240, 140], [40, 10, 10], 0.0625),  # staying
+    ],
+)
+def test_labour_hazards_make_expected_unemployment_hit_the_target(working, jobless, target):
+    p = PopulationParams()
+    working, jobless = np.array(working, float), np.array(jobless, float)
+    table = rules.labour_hazards(working, jobless, target, 0.042, p)
+    assert np.all((table >= 0) & (table <= 1))
+    assert _expected_unemployment(table, working, jobless) == pytest.approx(target, rel=1e-9)
+
+
+def test_labour_hazards_spread_over_segments_by_their_relative_rates():
+    p = PopulationParams(job_loss_relative=(1.0, 2.0, 4.0), job_finding_relative=(1.0, 0.5, 1.0))
+    table = rules.labour_hazards(
+        np.array([500.0, 300, 100]), np.array([40.0, 40, 20]), 0.1, 0.042, p
+    )
+    find, loss = table[:3], table[3:]
+    np.testing.assert_allclose(loss / loss[0], [1.0, 2.0, 4.0])
+    np.testing.assert_allclose(find / find[0], [1.0, 0.5, 1.0])
+
+
+def test_the_job_finding_rate_falls_as_unemployment_rises_above_its_start():
+    p = PopulationParams(job_finding_rate=0.25, job_finding_elasticity=0.7)
+    working, jobless = np.array([900.0, 0, 0]), np.array([100.0, 0, 0])
+    table = rules.labour_hazards(working, jobless, 0.1, 0.05, p)
+    assert table[0] == pytest.approx(0.25 * 0.5**0.7)
+
+
+def test_the_job_loss_floor_holds_when_unemployment_falls_fast():
+    p = PopulationParams(min_job_loss_share=0.2, job_finding_rate=0.25)
+    working, jobless = np.array([800.0, 0, 0]), np.array([200.0, 0, 0])
+    table = rules.labour_hazards(working, jobless, 0.05, 0.05, p)
+    assert table[3] == pytest.approx(0.2 * 0.25 * 0.05)
+
+
+def test_income_of_the_employed_follows_the_wage_index_the_cycle_and_the_shock():
+    p = PopulationParams(income_common_share=0.25, income_smoothing=0.5)
+    sd = 0.2
+    s = _hand_state(4, shock_sd=sd, shock_half_var=0.5 * sd**2, cycle_beta=[0.0, 2.0, 30.0, 0.0])
+    macro = CALM._replace(wage_index=1.1, unemployment=0.092)  # 5 points above the start
+    e = np.array([0.0, 0.0, 0.0, 1.0])
+    rules.income(s, p, macro, 0.042, -1.0, e)
+    shock = np.exp(sd * (np.sqrt(0.75) * e + np.sqrt(0.25) * -1.0) - 0.5 * sd**2)
+    cycle = np.array([1.0, 1.0 - 2.0 * 0.05, 0.05, 1.0])  # 1 - 30 x 0.05 hits the floor
+    expected = 1000.0 * 1.1 * shock * cycle
+    np.testing.assert_allclose(s.income, expected)
+    np.testing.assert_allclose(s.smoothed_income, 0.5 * 1000.0 + 0.5 * expected)
+
+
+def test_income_of_the_unemployed_is_benefit_up_to_benefit_months_then_assistance():
+    p = PopulationParams(
+        benefit_months=6, replacement_ratio=0.5, assistance_ratio=0.2, illness_income_loss=0.4
+    )
+    s = _hand_state(
+        4,
+        employed=False,
+        months_unemployed=[1, 6, 7, 7],
+        ill_months=[0, 0, 0, 2],
+        shock_sd=0.5,
+        cycle_beta=5.0,
+    )
+    rules.income(s, p, CALM._replace(wage_index=1.2, unemployment=0.2), 0.042, 2.0, np.ones(4))
+    np.testing.assert_allclose(s.income, 1200.0 * np.array([0.5, 0.5, 0.2, 0.2 * 0.6]))
+
+
+def test_illness_cuts_the_income_of_the_employed():
+    p = PopulationParams(illness_income_loss=0.4)
+    s = _hand_state(2, ill_months=[0, 1])
+    rules.income(s, p, CALM, 0.042, 0.0, np.zeros(2))
+    np.testing.assert_allclose(s.income, [1000.0, 600.0])
+
+
+def test_applicants_apply_at_their_base_rate_more_in_distress_and_after_repaying():
+    p = PopulationParams(distress_apply_multiplier=3.0, reborrow_probability=0.5)
+    s = _hand_state(6, apply_base=0.125, distressed=[False, False, True, True, True, False])
+    repaid = np.array([False, False, False, False, True, True])
+    uniform = np.array([0.12, 0.125, 0.37, 0.375, 0.49, 0.5])
+    # below 0.125, at it, below 3 x 0.125, at it, below 0.5 (repaid beats distress), at 0.5
+    assert rules.applicants(s, p, repaid, uniform).tolist() == [0, 2, 4]
+
+
+def test_relief_is_asked_in_temporary_trouble_with_literacy_or_when_reached():
+    p = PopulationParams(relief_ask_base=0.2, relief_ask_literacy=0.5)
+    s = _hand_state(
+        6,
+        employed=[True, True, False, False, True, True],
+        months_unemployed=[0, 0, 12, 13, 0, 0],
+        ill_months=[0, 1, 0, 0, 0, 0],
+        income=[1000.0, 1000.0, 1000.0, 800.0, 799.0, 800.0],
+        smoothed_income=1000.0,
+        literacy=0.5,
+    )
+    idx = np.arange(6)
+    # Trouble: ill, job lost within 12 months, income under 80%; nothing for 0, 3, 5.
+    asked = rules.asks_for_relief(s, p, idx, reach=0.0, uniform=np.full(6, 0.44))
+    assert asked.tolist() == [False, True, True, False, True, False]
+    assert not rules.asks_for_relief(s, p, idx, 0.0, np.full(6, 0.45)).any()  # 0.2 + 0.5 x 0.5
+    reached = rules.asks_for_relief(s, p, idx, reach=0.3, uniform=np.full(6, 0.74))
+    assert reached.tolist() == [False, True, True, False, True, False]
+
+
+def test_spending_needs_keep_essentials_medical_costs_and_the_protected_habit():
+    p = PopulationParams(illness_cost=0.5)
+    s = _hand_state(2, savings=[200.0, 200.0], overspender=[False, True], protect_share=[0.5, 1.0])
+    cash, protected = rules.spending_needs(
+        s, p, CALM._replace(price_index=1.25, wage_index=1.2), np.array([False, True])
+    )
+    np.testing.assert_allclose(cash, [200 + 1000 - 500.0, 200 + 1000 - 500.0 - 0.5 * 1.2 * 1000])
+    np.testing.assert_allclose(protected, [150.0, 300.0])
+
+
+def test_settle_spending_spends_the_habit_saves_the_rest_and_spends_down_the_excess():
+    p = PopulationParams(savings_spend_down=0.2, habit_adjustment=0.1)
+    s = _hand_state(3, smoothed_income=[1000.0, 1000.0, 2000.0], habit=300.0)
+    rules.settle_spending(s, p, np.array([200.0, 1300.0, 5000.0]))
+    # Savings above the buffer target (2 months of smoothed income) fall by 20%.
+    np.testing.assert_allclose(s.savings, [0.0, 1000.0, 4700.0 - 0.2 * 700.0])
+    np.testing.assert_allclose(s.habit, 300.0 + 0.1 * (0.3 * np.array([1000, 1000, 2000]) - 300))

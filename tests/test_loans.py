@@ -253,3 +253,171 @@ def test_a_borrower_paying_90_percent_of_each_instalment_is_not_written_off_earl
         assert 1 <= book.dpd[0, 0] < 6
         assert loans.write_off(book, 0, 6).size == 0
     assert result.repaid[0] and month > 12  # repaid late, never written off
+
+
+# ------------------------------------------------------------- the book's views
+def _hand_book(balance, dpd, forborne=None, n_lenders=1):
+    """Hand-made open loans (balance 0: an empty slot)."""
+    balance = np.atleast_2d(np.asarray(balance, float))
+    book = LoanBook(n_lenders, balance.shape[1])
+    book.balance[:] = balance
+    book.active[:] = balance > 0
+    book.dpd[:] = np.where(book.active, np.atleast_2d(dpd), 0)
+    if forborne is not None:
+        book.forborne[:] = np.atleast_2d(forborne)
+    return book
+
+
+def test_bucket_counts_count_open_loans_only():
+    book = _hand_book([100.0, 0.0, 50.0, 50.0, 50.0, 50.0, 50.0, 0.0], [0, 0, 0, 1, 2, 3, 6, 0])
+    assert book.bucket_counts(0).tolist() == [2, 1, 1, 1, 1]
+
+
+def test_summary_splits_counts_and_balances_by_bucket_with_the_forborne_apart():
+    book = _hand_book(
+        [100.0, 200.0, 300.0, 400.0, 0.0, 500.0],
+        [0, 0, 1, 5, 0, 0],
+        forborne=[False, True, True, False, False, False],
+    )
+    s = book.summary(0)
+    assert s.counts.tolist() == [3, 1, 0, 0, 1]
+    assert s.balances.tolist() == [800.0, 300.0, 0.0, 0.0, 400.0]
+    assert s.forborne_counts.tolist() == [1, 1, 0, 0, 0]
+    assert s.forborne_balances.tolist() == [200.0, 300.0, 0.0, 0.0, 0.0]
+
+
+def test_debt_service_counts_open_loans_at_one_lender_or_all():
+    book = _hand_book([[100.0, 100.0, 0.0], [100.0, 0.0, 0.0]], 0, n_lenders=2)
+    book.instalment[:] = [[10.0, 20.0, 99.0], [5.0, 99.0, 99.0]]  # 99: empty slots
+    idx = np.array([0, 1, 2])
+    assert book.debt_service(idx).tolist() == [15.0, 20.0, 0.0]
+    assert book.debt_service(idx, lender=1).tolist() == [5.0, 0.0, 0.0]
+
+
+def test_originate_opens_a_fresh_loan_and_close_empties_the_slot():
+    book = _book(n=2)
+    book.dpd[0, 0], book.forborne[0, 0], book.relieved[0, 0] = 2, True, True
+    inst = book.originate(
+        0,
+        np.array([0]),
+        np.array([600.0]),
+        np.array([RATE]),
+        np.array([6], np.int16),
+        np.array([2], np.int8),
+        5,
+        np.array([9]),
+    )
+    assert inst[0] == pytest.approx(annuity_payment(600.0, RATE, 6))
+    assert book.loan_id[0, 0] == 9 and book.vintage[0, 0] == 5 and book.tier[0, 0] == 2
+    assert book.dpd[0, 0] == 0 and not book.forborne[0, 0] and not book.relieved[0, 0]
+    assert book.months_left[0, 0] == 6 and book.balance[0, 0] == 600.0
+    book.close(0, np.array([0]))
+    assert not book.active[0, 0] and book.loan_id[0, 0] == -1 and book.balance[0, 0] == 0
+    assert book.active[0, 1]  # the other slot stays open
+
+
+def test_describe_borrower_lists_open_loans_with_dpd_in_days():
+    book = _book()
+    book.dpd[0, 0] = 2
+    (loan,) = book.describe_borrower(0)
+    assert loan["dpd"] == 60 and loan["annual_rate"] == pytest.approx(RATE * 12)
+    assert loan["principal"] == 1200.0 and loan["lender"] == 0
+    book.close(0, np.array([0]))
+    assert book.describe_borrower(0) == []
+
+
+def test_contract_interest_is_charged_on_the_balance_net_of_fees():
+    book = _book()
+    book.balance[0, 0] += 50.0
+    book.fees_due[0, 0] = 50.0
+    interest, _ = loans.fall_due(book, 0, 0.0)
+    assert interest == pytest.approx(1200.0 * RATE)
+
+
+def test_the_final_instalment_brings_everything_left_due():
+    book = _book(term=2)
+    _month(book, lambda d: d, month=1)
+    book.balance[0, 0] += 7.0  # say, a rounding left over from the schedule
+    _, due = loans.fall_due(book, 0, 0.0)
+    assert due[0] == pytest.approx(book.balance[0, 0])
+    assert book.months_left[0, 0] == 0
+
+
+def test_a_loan_made_this_month_owes_nothing_and_is_left_alone():
+    book = _book()
+    before = book.balance.copy()
+    result = loans.settle(
+        book,
+        0,
+        np.zeros(1),
+        np.zeros(1),
+        late_fee=0.05,
+        payment_order="fees_first",
+        probation_months=12,
+        month=1,
+        redefaults=RedefaultCohorts(1, 0, 12),
+    )
+    assert result.fees == 0 and not result.repaid[0] and book.dpd[0, 0] == 0
+    assert result.current_balance == 0.0  # not yet in the new-delinquency flow
+    np.testing.assert_array_equal(book.balance, before)
+
+
+def test_settle_measures_the_flow_of_current_balance_into_delinquency():
+    book = _book(n=3)
+    book.dpd[0, 2] = 1
+    book.arrears[0, 2] = book.instalment[0, 2]
+    _, due = loans.fall_due(book, 0, 0.0)
+    owed = book.balance[0].copy()
+    paid = np.array([due[0], 0.0, 0.0])
+    result = loans.settle(
+        book,
+        0,
+        due,
+        paid,
+        late_fee=0.0,
+        payment_order="fees_first",
+        probation_months=12,
+        month=1,
+        redefaults=RedefaultCohorts(1, 0, 12),
+    )
+    assert result.current_balance == pytest.approx(owed[0] + owed[1])  # not the late loan
+    assert result.newly_delinquent == pytest.approx(owed[1])
+
+
+def test_a_loan_is_repaid_only_when_its_balance_is_paid():
+    book = _book(term=1, n=3)
+    book.rate[0, 2] = 0.0
+    book.balance[0, 2] = book.instalment[0, 2] = 100.0
+    book.balance[0, 2] += 0.5  # half a unit beyond the final instalment, not yet due
+    book.months_left[0, 2] = 2
+    _, due = loans.fall_due(book, 0, 0.0)
+    result = loans.settle(
+        book,
+        0,
+        due,
+        due * [1.0, 0.999, 1.0],
+        late_fee=0.0,
+        payment_order="fees_first",
+        probation_months=12,
+        month=1,
+        redefaults=RedefaultCohorts(1, 0, 12),
+    )
+    assert result.repaid.tolist() == [True, False, False]
+    assert book.balance[0, 0] == 0.0 and book.dpd[0, 1] == 1
+    assert book.balance[0, 2] == pytest.approx(0.5) and book.dpd[0, 2] == 0
+
+
+def test_redefault_cohorts_grow_on_demand_and_close_after_their_window():
+    cohorts = RedefaultCohorts(2, first_month=-3, months=4, window=2)
+    cohorts.grow(0)
+    assert cohorts.granted.shape == (2, 4)
+    cohorts.grow(5)
+    assert cohorts.granted.shape == (2, 9) and cohorts.redefaults.shape == (2, 9)
+    cohorts.record_grants(1, -3, 4)
+    cohorts.record_grants(1, -2, 6)
+    cohorts.redefaults[1, 0] = 1
+    assert cohorts.closed_cohorts(1, -2) == (0, 0)  # no window closed yet
+    assert cohorts.closed_cohorts(1, -1) == (4, 1)  # the month -3 cohort, 2 months on
+    assert cohorts.closed_cohorts(1, 0) == (10, 1)  # cohorts -3 and -2
+    assert cohorts.closed_cohorts(1, 1) == (6, 0)  # cohorts -2 and -1
+    assert cohorts.closed_cohorts(0, 1) == (0, 0)

@@ -1,0 +1,234 @@
+"""The borrower's repayment decisions alone, on hand-made slots (model/repayment.py)."""
+
+import numpy as np
+import pytest
+
+from model.repayment import (
+    RECOVERY_BASE,
+    RECOVERY_COLLECTION,
+    available_cash,
+    pay_loans,
+    pay_threshold,
+    recovery_share,
+)
+
+NO_STAGES = np.zeros(5)
+
+
+def _pay(
+    dpd,
+    due,
+    cash,
+    *,
+    protected=0.0,
+    willingness=1.0,
+    uniform=0.0,
+    tie_break=None,
+    effect=None,
+    squeeze=None,
+):
+    """``pay_loans`` on (lenders, borrowers) slots; scalars broadcast."""
+    due = np.atleast_2d(np.asarray(due, float))
+    shape = due.shape
+    n = shape[1]
+    dpd = np.array(np.broadcast_to(np.asarray(dpd, np.int16), shape))
+    if tie_break is None:
+        tie_break = np.zeros((1, 1)) if shape[0] == 1 else np.zeros(shape)
+    lenders = shape[0]
+    effect = np.zeros((lenders, 5)) if effect is None else np.atleast_2d(effect)
+    squeeze = np.zeros((lenders, 5)) if squeeze is None else np.atleast_2d(squeeze)
+    return pay_loans(
+        dpd,
+        due,
+        np.array(np.broadcast_to(np.asarray(cash, float), (n,))),
+        np.array(np.broadcast_to(np.asarray(protected, float), (n,))),
+        np.array(np.broadcast_to(np.asarray(willingness, float), (n,))),
+        np.array(np.broadcast_to(np.asarray(uniform, float), shape)),
+        np.asarray(tie_break, float),
+        np.asarray(effect, float),
+        np.asarray(squeeze, float),
+    )
+
+
+# --------------------------------------------------------------- available cash
+def test_available_cash_is_cash_less_protected_spending_never_negative():
+    out = available_cash(
+        np.zeros((1, 3), np.int16),
+        np.zeros((1, 5)),
+        np.array([100.0, 50.0, -20.0]),
+        np.array([30.0, 80.0, 0.0]),
+    )
+    assert out.tolist() == [70.0, 0.0, 0.0]
+
+
+def test_the_strongest_stage_across_lenders_sets_the_squeeze():
+    squeeze = np.array([[0.0, 0.3, 0.5, 0.7, 0.8], [0.0, 0.1, 0.2, 0.9, 0.95]])
+    dpd = np.array([[2, 0, 1, 9], [1, 0, 3, 0]], np.int16)  # 9 months: the 90+ stage
+    out = available_cash(dpd, squeeze, np.full(4, 100.0), np.full(4, 100.0))
+    # squeezes: max(0.5, 0.1), none, max(0.3, 0.9), max(0.8, 0.0)
+    np.testing.assert_allclose(out, [50.0, 0.0, 90.0, 80.0])
+
+
+# -------------------------------------------------------------- one lender
+def test_a_willing_borrower_pays_what_is_due_out_of_available_cash():
+    paid, left = _pay(0, [[100.0, 100.0, 100.0, 0.0]], [150.0, 60.0, -5.0, 80.0])
+    assert paid.tolist() == [[100.0, 60.0, 0.0, 0.0]]  # never more than due or available
+    assert left.tolist() == [50.0, 0.0, 0.0, 80.0]
+
+
+def test_protected_spending_is_kept_unless_collection_squeezes_it():
+    squeeze = [0.0, 0.5, 0.5, 0.5, 0.5]
+    paid, left = _pay([[0, 1]], [[100.0, 100.0]], 100.0, protected=60.0, squeeze=squeeze)
+    assert paid.tolist() == [[40.0, 70.0]]  # 100 - 60, and 100 - 60 * 0.5
+    assert left.tolist() == [0.0, 0.0]
+
+
+def test_a_reluctant_borrower_pays_when_the_draw_is_below_w_plus_the_closed_gap():
+    effect = [0.0, 0.0, 0.5, 0.0, 0.0]
+    w = 0.6
+    threshold = w + (1 - w) * 0.5  # 0.8
+    uniform = [[0.59, 0.6, 0.79, 0.8, 0.79]]
+    dpd = [[0, 0, 2, 2, 1]]
+    paid, left = _pay(
+        dpd, np.full((1, 5), 10.0), 50.0, willingness=w, uniform=uniform, effect=effect
+    )
+    assert threshold == pytest.approx(0.8)
+    assert paid.tolist() == [[10.0, 0.0, 10.0, 0.0, 0.0]]
+    assert left.tolist() == [40.0, 50.0, 40.0, 50.0, 50.0]  # a skipped payment keeps the cash
+
+
+def test_the_pay_effect_of_dpd_past_90_is_the_last_stage():
+    effect = [0.0, 0.0, 0.0, 0.0, 1.0]
+    paid, _ = _pay(
+        [[4, 7, 3]], np.full((1, 3), 10.0), 50.0, willingness=0.0, uniform=0.5, effect=effect
+    )
+    assert paid.tolist() == [[10.0, 10.0, 0.0]]
+
+
+def test_pay_threshold_closes_a_share_of_the_gap_to_certain_payment():
+    assert pay_threshold(0.6, 0.5) == pytest.approx(0.8)
+    assert pay_threshold(1.0, 0.0) == 1.0 and pay_threshold(0.3, 0.0) == 0.3
+    assert pay_threshold(0.0, 0.7) == pytest.approx(0.7)
+    np.testing.assert_allclose(pay_threshold(np.array([0.2, 0.5]), 1.0), [1.0, 1.0])
+
+
+@pytest.mark.parametrize("lenders", [1, 2])
+def test_the_kernels_pay_exactly_when_the_draw_is_below_pay_threshold(lenders):
+    """``pay_threshold`` (used by the per-agent reference) is the rule the kernels apply."""
+    rng = np.random.default_rng(11)
+    n = 400
+    effect = rng.uniform(0, 1, (lenders, 5))
+    dpd = rng.integers(0, 6, (lenders, n)).astype(np.int16)
+    will, uniform = rng.uniform(0, 1, n), rng.uniform(0, 1, (lenders, n))
+    paid, _ = _pay(
+        dpd,
+        np.ones((lenders, n)),
+        1e6,
+        willingness=will,
+        uniform=uniform,
+        tie_break=rng.random((lenders, n)),
+        effect=effect,
+    )
+    stage = np.take_along_axis(effect, np.minimum(dpd, 4), axis=1)
+    np.testing.assert_array_equal(paid > 0, uniform < pay_threshold(will, stage))
+
+
+# ---------------------------------------------------------- several lenders
+def test_the_lender_pressing_hardest_is_paid_first_and_gets_all_it_is_owed():
+    effect = np.array([[0.1, 0.2, 0.3, 0.4, 0.5]] * 3)
+    dpd = [[1], [3], [0]]  # lender 1 presses hardest, then lender 0, then lender 2
+    paid, left = _pay(dpd, [[60.0], [70.0], [50.0]], 100.0, effect=effect)
+    assert paid[:, 0].tolist() == [30.0, 70.0, 0.0]
+    assert left.tolist() == [0.0]
+
+
+def test_lenders_pressing_equally_are_ordered_by_the_tie_break_draw():
+    due = [[80.0, 80.0], [80.0, 80.0]]
+    tie = [[0.9, 0.1], [0.1, 0.9]]
+    paid, _ = _pay(0, due, 100.0, tie_break=tie)
+    assert paid.tolist() == [[20.0, 80.0], [80.0, 20.0]]
+
+
+def test_a_payment_skipped_leaves_the_cash_for_the_next_lender():
+    effect = np.array([[0.0, 0.0, 0.9, 0.0, 0.0], [0.0, 0.3, 0.0, 0.0, 0.0]])
+    dpd = [[2], [1]]  # lender 0 first
+    paid, left = _pay(
+        dpd, [[80.0], [80.0]], 100.0, willingness=0.0, uniform=[[0.95], [0.1]], effect=effect
+    )
+    assert paid[:, 0].tolist() == [0.0, 80.0]
+    assert left.tolist() == [20.0]
+
+
+def test_several_lenders_share_the_cash_squeezed_by_the_strongest_stage():
+    squeeze = np.array([[0.0, 0.5, 0.5, 0.5, 0.5], [0.0, 0.0, 0.0, 0.0, 0.0]])
+    paid, left = _pay([[1], [0]], [[30.0], [100.0]], 100.0, protected=40.0, squeeze=squeeze)
+    # 100 - 40 * (1 - 0.5) = 80 available; tie-break draws equal: lender 0 first.
+    assert paid[:, 0].tolist() == [30.0, 50.0]
+    assert left.tolist() == [0.0]
+
+
+def test_an_empty_second_slot_changes_nothing_for_the_first_lender():
+    rng = np.random.default_rng(3)
+    n = 200
+    effect = np.array([[0.3, 0.4, 0.5, 0.6, 0.7], [0.3, 0.4, 0.5, 0.6, 0.7]])
+    squeeze = np.array([[0.0, 0.2, 0.4, 0.6, 0.8], [0.0, 0.2, 0.4, 0.6, 0.8]])
+    dpd = rng.integers(0, 6, n).astype(np.int16)
+    due = rng.uniform(0, 200, n)
+    cash, protected = rng.uniform(-50, 300, n), rng.uniform(0, 100, n)
+    will, uniform = rng.uniform(0, 1, n), rng.uniform(0, 1, n)
+    one, left_one = _pay(
+        dpd[None],
+        due[None],
+        cash,
+        protected=protected,
+        willingness=will,
+        uniform=uniform[None],
+        effect=effect[:1],
+        squeeze=squeeze[:1],
+    )
+    two, left_two = _pay(
+        np.stack([dpd, np.zeros(n, np.int16)]),
+        np.stack([due, np.zeros(n)]),
+        cash,
+        protected=protected,
+        willingness=will,
+        uniform=np.stack([uniform, np.ones(n)]),
+        tie_break=rng.uniform(0, 1, (2, n)),
+        effect=effect,
+        squeeze=squeeze,
+    )
+    np.testing.assert_array_equal(two[0], one[0])
+    np.testing.assert_array_equal(two[1], 0.0)
+    np.testing.assert_array_equal(left_two, left_one)
+
+
+def test_payments_never_exceed_dues_or_the_cash_available():
+    rng = np.random.default_rng(7)
+    n, lenders = 500, 3
+    effect = rng.uniform(0, 1, (lenders, 5))
+    squeeze = rng.uniform(0, 1, (lenders, 5))
+    dpd = rng.integers(0, 6, (lenders, n)).astype(np.int16)
+    due = rng.uniform(0, 100, (lenders, n)) * (rng.random((lenders, n)) < 0.7)
+    cash, protected = rng.uniform(-50, 250, n), rng.uniform(0, 80, n)
+    paid, left = _pay(
+        dpd,
+        due,
+        cash,
+        protected=protected,
+        willingness=rng.random(n),
+        uniform=rng.random((lenders, n)),
+        tie_break=rng.random((lenders, n)),
+        effect=effect,
+        squeeze=squeeze,
+    )
+    available = available_cash(dpd, squeeze, cash, protected)
+    assert np.all(paid >= 0) and np.all(paid <= due)
+    np.testing.assert_allclose(paid.sum(axis=0) + left, available)
+    assert np.all(left >= -1e-9)
+
+
+# --------------------------------------------------------------- recoveries
+def test_recovery_share_rises_with_collection_intensity():
+    assert recovery_share(0.0) == RECOVERY_BASE
+    assert recovery_share(1.0) == pytest.approx(RECOVERY_BASE + RECOVERY_COLLECTION)
+    assert recovery_share(0.5) == pytest.approx(RECOVERY_BASE + 0.5 * RECOVERY_COLLECTION)
