@@ -99,6 +99,7 @@ from model.economy import DEFAULT_BURN_IN, CreditEconomy, resolve_inputs
 from model.lender import (
     MIN_LOAN,
     RECORD_MONTHS,
+    SUBPRIME_BELOW,
     TIER_BOUNDS,
     Lender,
 )
@@ -509,6 +510,7 @@ class LenderAgent(Lender):
             return
         p, a = self.policy, self.accounts
         a["applications"] += len(applications)
+        a["applications_subprime"] += sum(app.score < SUBPRIME_BELOW for app in applications)
         if to_repay:
             a["applications_to_repay"] += len(applications)
         if not self.can_lend:
@@ -557,6 +559,7 @@ class LenderAgent(Lender):
             borrower.receive_loan(loan, to_repay)
             a["originations"] += amount
         a["approvals"] += len(approved)
+        a["approvals_subprime"] += sum(app.score < SUBPRIME_BELOW for app, *_ in approved)
         if to_repay:
             a["approvals_to_repay"] += len(approved)
         a["acquisition_cost"] += len(approved) * p.acquisition_cost

@@ -15,6 +15,7 @@ import pandas as pd
 from experiments.summaries import SUMMARIES as SUMMARIES
 from experiments.summaries import SUMMARY_METRICS as SUMMARY_METRICS
 from experiments.summaries import SummaryMetric as SummaryMetric
+from experiments.summaries import summarise_lender
 from experiments.summaries import summarise_timeseries as summarise_timeseries
 from experiments.summaries import unit_of as unit_of
 
@@ -51,8 +52,32 @@ def t_interval(
 
 
 #: What :func:`compare` can compare: policies within a scenario and sweep point, scenarios
-#: within a policy and point, or sweep points within a scenario and policy.
-COMPARE_BY = ("policy", "scenario", "point")
+#: within a policy and point, sweep points within a scenario and policy, or the lenders
+#: of a market within a scenario, market and point (on :func:`lender_summaries`).
+COMPARE_BY = ("policy", "scenario", "point", "lender")
+#: Identifier columns of a run in the results tables.
+RUN_IDS = ("run_id", "scenario", "policy", "replication")
+
+
+def lender_summaries(lender_ts: pd.DataFrame, params: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per run and lender: the lender's summary metrics in that run.
+
+    Args:
+        lender_ts: Rows of ``lender_timeseries.parquet`` (run identifiers, swept
+            parameters, ``lender``, ``lender_name``, ``month`` and the lender's metrics).
+        params: Swept parameter columns.
+
+    Returns:
+        The run identifiers and parameters, ``lender`` (the lender's name) and
+        :data:`experiments.summaries.LENDER_SUMMARIES`, in run then market order.
+    """
+    keys = [*RUN_IDS, *params, "lender", "lender_name"]
+    rows = []
+    for key, months in lender_ts.sort_values("month").groupby(keys, sort=False, dropna=False):
+        head = dict(zip(keys, key, strict=True))
+        rows.append({**head, **summarise_lender(months)})
+    frame = pd.DataFrame(rows).sort_values(["run_id", "lender"], kind="stable")
+    return frame.drop(columns="lender").rename(columns={"lender_name": "lender"})
 
 
 def group_t_intervals(
@@ -92,6 +117,8 @@ def point_label(params: Sequence[str], values: Sequence[object]) -> str:
 
 
 def _items(summary: pd.DataFrame, by: str, params: Sequence[str]) -> pd.Series:
+    if by == "lender" and "lender" not in summary.columns:
+        raise ValueError("comparing lenders needs their summaries (lender_summaries)")
     if by != "point":
         return summary[by]
     values = summary[list(params)].itertuples(index=False, name=None)
@@ -113,11 +140,19 @@ def compare(
     within each replication and its t-interval is over those paired differences
     (replications missing on either side, e.g. failed runs, are left out of the pairs).
 
+    On lenders' summaries (:func:`lender_summaries`: a ``lender`` column), each lender is
+    compared on its own: ``by="lender"`` sets the lenders of a market against one of
+    them; the other comparisons are made within each lender (e.g. a lender named
+    ``p2p`` in one market against ``p2p`` in another, which pairs when both markets
+    have the same lenders).
+
     Args:
-        summary: One row per run (``summary.parquet``, possibly with derived metrics).
+        summary: One row per run (``summary.parquet``, possibly with derived metrics),
+            or per run and lender (:func:`lender_summaries`).
         by: ``"policy"`` (within each scenario and sweep point), ``"scenario"`` (within
-            each policy and point) or ``"point"`` (sweep points, within each scenario and
-            policy; a point is named by :func:`point_label`).
+            each policy and point), ``"point"`` (sweep points, within each scenario and
+            policy; a point is named by :func:`point_label`) or ``"lender"`` (within each
+            scenario, market and point).
         params: Swept parameter columns.
         baseline: The item the others are compared against (default: the first of ``order``).
         order: Item order (default: order of first appearance in ``summary``).
@@ -144,7 +179,7 @@ def compare(
     frame = summary.assign(_item=items.to_numpy())
     order = list(order) if order is not None else list(dict.fromkeys(items))
     baseline = _baseline_of(by, order, baseline)
-    keys = _group_keys(by, params)
+    keys = group_keys(by, params, per_lender="lender" in summary.columns)
     extra = params if by == "point" else []
     rows = []
     for group_key, group in frame.groupby(keys, sort=False, dropna=False):
@@ -159,13 +194,21 @@ def compare(
     return pd.DataFrame(rows)
 
 
-def _group_keys(by: str, params: list[str]) -> list[str]:
-    """The columns within which :func:`compare` sets items against the baseline."""
-    return {
+def group_keys(by: str, params: Sequence[str], per_lender: bool = False) -> list[str]:
+    """The columns within which :func:`compare` sets items against the baseline.
+
+    Args:
+        by: What is compared (:data:`COMPARE_BY`).
+        params: Swept parameter columns.
+        per_lender: Whether the rows are lenders' (each lender compared on its own).
+    """
+    keys = {
         "policy": ["scenario", *params],
         "scenario": ["policy", *params],
         "point": ["scenario", "policy"],
+        "lender": ["scenario", "policy", *params],
     }[by]
+    return keys + ["lender"] if per_lender and by != "lender" else keys
 
 
 def _baseline_of(by: str, order: list[str], baseline: str | None) -> str | None:

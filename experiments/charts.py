@@ -145,6 +145,10 @@ def _needed_tables(specs: Sequence[ChartSpec], config: ExperimentConfig) -> dict
             needed["vintages"] = ["vintage", "months_on_book", "cum_writeoff_rate"]
         elif spec.kind == "rollrate":
             needed["rollrates"] = ["from_bucket", *ROLL_STATES]
+        elif spec.kind in ("lenders", "market_share"):
+            metric = spec.metric if spec.kind == "lenders" else "balance_share"
+            lender = ["lender", "lender_name", "month", "failed", metric]
+            needed.setdefault("lender_timeseries", []).extend(lender)
     monthly = monthly_needed(config.metrics)
     if monthly:
         needed.setdefault("timeseries", ["month"]).extend(monthly)
@@ -962,6 +966,91 @@ def rollrate_chart(res: Results, spec: ChartSpec | None = None) -> list[Figure]:
     return figures
 
 
+def _lender_names(res: Results, policy: str) -> list[str]:
+    """The lenders of a policy or market of the config, in its order."""
+    return next(p.lender_names for p in res.config.policies if p.name == policy)
+
+
+def _failure_ticks(ax: Axes, runs: pd.DataFrame, lender: str, color: object) -> int:
+    """Tick the month each run's ``lender`` failed along the panel's foot; return how many."""
+    failed = runs[(runs["lender_name"] == lender) & runs["failed"]]
+    months = failed.groupby("run_id")["month"].min().to_numpy()
+    if months.size:
+        ax.plot(
+            months,
+            np.full(months.size, 0.03),
+            transform=ax.get_xaxis_transform(),
+            marker="|",
+            markersize=9,
+            markeredgewidth=1.5,
+            linestyle="none",
+            color=color,
+        )
+    return int(months.size)
+
+
+def lenders_chart(res: Results, spec: ChartSpec) -> list[Figure]:
+    """A lender's monthly metric, one line per lender, per scenario and policy or market.
+
+    Lines are the mean over the runs with a 95% t-interval band (up to
+    :data:`MAX_BANDS` lenders); a tick at the panel's foot marks the month a run's lender
+    failed, in the lender's colour.
+    """
+    metric, lenders = spec.metric, res.tables["lender_timeseries"]
+    figures = []
+    pages = _pages(_cell_panels(res))
+    for page, chunk in enumerate(pages, start=1):
+        fig, axes = _figure(len(chunk), share=True, legend_rows=2)
+        failures = 0
+        for ax, (scenario, policy) in zip(axes, chunk, strict=True):
+            runs = lenders[(lenders["scenario"] == scenario) & (lenders["policy"] == policy)]
+            names = _lender_names(res, policy)
+            stats = group_t_intervals(runs, ["lender_name", "month"], metric)
+            band = "ci" if len(names) <= MAX_BANDS else "none"
+            colors = dict(zip(names, _colors(len(names)), strict=True))
+            series = _Series(runs["lender_name"], names, dict.fromkeys(names, "-"), "lender", 1)
+            _draw_lines(ax, stats, series, colors, band)
+            failures += sum(_failure_ticks(ax, runs, name, colors[name]) for name in names)
+            ax.set_title(_cell_title(res, scenario, policy))
+            ax.set_xlabel("Month")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_ylabel(res.names.label(metric))
+            _format_axis(ax.yaxis, res.names.unit(metric))
+        _title(fig, f"{res.names.name(metric)} by lender", page, len(pages))
+        what = f"mean and 95% CI over {res.replications} replications{_pooled_note(res)}"
+        ticks = f"; | a run's failure month ({failures} failures)" if failures else ""
+        handles, labels = _unique_handles(axes)
+        _legend(fig, handles, labels, f"Lender ({what}{ticks})")
+        figures.append(fig)
+    return figures
+
+
+def market_share_chart(res: Results, spec: ChartSpec | None = None) -> list[Figure]:
+    """Each lender's share of the market's balance over time (stacked, mean of runs)."""
+    lenders = res.tables["lender_timeseries"]
+    figures = []
+    pages = _pages(_cell_panels(res))
+    for page, chunk in enumerate(pages, start=1):
+        fig, axes = _figure(len(chunk), share=True, legend_rows=2)
+        for ax, (scenario, policy) in zip(axes, chunk, strict=True):
+            runs = lenders[(lenders["scenario"] == scenario) & (lenders["policy"] == policy)]
+            names = _lender_names(res, policy)
+            share = runs.pivot_table("balance_share", "month", "lender_name", aggfunc="mean")
+            share = share.reindex(columns=names).fillna(0.0)
+            ax.stackplot(share.index, share.to_numpy().T, labels=names, colors=_colors(len(names)))
+            ax.set_title(_cell_title(res, scenario, policy))
+            ax.set_xlabel("Month")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_ylabel("Share of the balance (%)")
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+            ax.set_ylim(0, 1)
+        _title(fig, "Market share by lender (balance)", page, len(pages))
+        handles, labels = _unique_handles(axes)
+        _legend(fig, handles, labels, f"Lender (mean of runs{_pooled_note(res)})")
+        figures.append(fig)
+    return figures
+
+
 #: The drawing function of each chart kind.
 DRAWERS: dict[str, Callable[[Results, ChartSpec], list[Figure]]] = {
     "timeseries": timeseries_chart,
@@ -971,6 +1060,8 @@ DRAWERS: dict[str, Callable[[Results, ChartSpec], list[Figure]]] = {
     "composition": composition_chart,
     "vintage": vintage_chart,
     "rollrate": rollrate_chart,
+    "lenders": lenders_chart,
+    "market_share": market_share_chart,
 }
 
 
@@ -978,7 +1069,8 @@ def default_charts(config: ExperimentConfig) -> list[ChartSpec]:
     """Charts drawn when a config has no ``[[chart]]``: the standard set, plus sweep plots.
 
     Every derived metric of ``[metrics]`` gets a summary chart (a sweep chart per swept
-    parameter when the config sweeps).
+    parameter when the config sweeps). Markets of several lenders add each lender's
+    overdue rate, capital and funding line, and the market shares.
     """
     specs = [
         ChartSpec("timeseries", metric=m) for m in ("overdue_rate", "npl_rate", "cum_net_loss")
@@ -992,6 +1084,10 @@ def default_charts(config: ExperimentConfig) -> list[ChartSpec]:
     for metric in config.metrics:
         specs.append(ChartSpec("summary", metric=metric.name))
         specs += [ChartSpec("sweep", metric=metric.name, x=p) for p in config.params]
+    if any(len(p.lender_names) > 1 for p in config.policies):  # markets: each lender's lines
+        lender_metrics = ("overdue_rate", "capital", "funding_line")
+        specs += [ChartSpec("lenders", metric=m) for m in lender_metrics]
+        specs.append(ChartSpec("market_share"))
     return specs
 
 

@@ -88,8 +88,13 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
         "--by",
         default="policy",
         help="what to compare: policy (within each scenario and sweep point; default), "
-        "scenario (within each policy and point) or point (sweep points, within each "
-        "scenario and policy)",
+        "scenario (within each policy and point), point (sweep points, within each "
+        "scenario and policy) or lender (the lenders of each market, on their own metrics)",
+    )
+    compare.add_argument(
+        "--lender",
+        help="compare this lender's own metrics (a lender's name in the markets) instead of "
+        "the market's, e.g. the same lender across markets with --by policy",
     )
     compare.add_argument(
         "--baseline",
@@ -451,7 +456,8 @@ def _compare(args: argparse.Namespace) -> int:
     with _reading(folder, "compare"):
         folder, config = _results_dir(args.dir)
         table, text = _comparison(args, folder, config)
-        if args.by == "policy" and args.metrics is None:  # the folder's table, as always
+        market_level = args.by != "lender" and args.lender is None
+        if args.by == "policy" and args.metrics is None and market_level:  # the folder's table
             store.atomic_write_text(folder / store.COMPARISON, table.to_csv(index=False))
             print(f"written to {folder / store.COMPARISON}", file=sys.stderr)
     out = Path(args.out) if args.out else None
@@ -467,40 +473,75 @@ def _comparison(
     args: argparse.Namespace, folder: Path, config: ExperimentConfig
 ) -> tuple[Any, str]:
     """The comparison table of a checked results folder, and its text in ``args.format``."""
-    from experiments.analysis import COMPARED_METRICS, SUMMARY_METRICS, compare
+    from experiments.analysis import compare
     from experiments.export import render
-    from experiments.inputs import read_summary
     from experiments.labels import NameTable
 
-    derived = [m.name for m in config.metrics]
-    allowed = [*SUMMARY_METRICS, *derived]
-    if args.metrics is None:
-        metrics = [*COMPARED_METRICS, *derived]
-    else:
-        metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
-        unknown = [m for m in metrics if m not in allowed]
-        if unknown or not metrics:
-            raise ConfigError(
-                f"argument --metrics: unknown metric '{unknown[0] if unknown else ''}'; "
-                f"allowed: {', '.join(allowed)}"
-            )
+    per_lender = args.by == "lender" or args.lender is not None
+    if args.by == "lender" and args.lender is not None:
+        raise ConfigError("argument --lender: not allowed with --by lender (it compares them all)")
+    metrics = _compared_metrics(args.metrics, config, per_lender)
     if args.by == "point" and not config.params:
         raise ConfigError("argument --by: 'point' needs a sweep; this experiment sweeps nothing")
     out = Path(args.out) if args.out else None
     if out is not None and out.is_dir():
         raise ConfigError(f"argument --out: '{out}' is a folder; give a file name")
-    summary = read_summary(folder, config)
-    order = None
-    baseline = args.baseline
-    if args.by == "policy":
-        order = [p.name for p in config.policies]
-    elif args.by == "scenario":
-        order = [s.name for s in config.scenarios]
+    summary = _compared_runs(folder, config, args.lender) if per_lender else None
+    if summary is None:
+        from experiments.inputs import read_summary
+
+        summary = read_summary(folder, config)
+    order, baseline = _compared_order(args.by, args.baseline, config, summary)
+    table = compare(summary, args.by, config.params, baseline, order, metrics)
+    return table, render(table, args.format, args.by, config.params, NameTable(config.metrics))
+
+
+def _compared_metrics(text: str | None, config: ExperimentConfig, per_lender: bool) -> list[str]:
+    """The metrics of ``--metrics`` (checked), or the default set."""
+    from experiments.analysis import COMPARED_METRICS
+    from experiments.summaries import LENDER_SUMMARIES, SUMMARY_METRICS
+
+    derived = [] if per_lender else [m.name for m in config.metrics]
+    allowed = [*(LENDER_SUMMARIES if per_lender else SUMMARY_METRICS), *derived]
+    if text is None:
+        return [*COMPARED_METRICS, *derived]
+    metrics = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in metrics if m not in allowed]
+    if unknown or not metrics:
+        raise ConfigError(
+            f"argument --metrics: unknown metric '{unknown[0] if unknown else ''}'; "
+            f"allowed{' for lenders' if per_lender else ''}: {', '.join(allowed)}"
+        )
+    return metrics
+
+
+def _compared_runs(folder: Path, config: ExperimentConfig, lender: str | None) -> Any:
+    """The lenders' summaries (of ``lender`` only, if given)."""
+    from experiments.inputs import read_lender_summaries
+
+    names = list(dict.fromkeys(n for p in config.policies for n in p.lender_names))
+    if lender is not None and lender not in names:
+        raise ConfigError(
+            f"argument --lender: unknown lender '{lender}'; allowed: {', '.join(names)}"
+        )
+    summary = read_lender_summaries(folder, config)
+    return summary if lender is None else summary[summary["lender"] == lender]
+
+
+def _compared_order(
+    by: str, baseline: str | None, config: ExperimentConfig, summary: Any
+) -> tuple[list[str] | None, str | None]:
+    """The items' order and the baseline (checked) of a comparison."""
+    order = {
+        "policy": [p.name for p in config.policies],
+        "scenario": [s.name for s in config.scenarios],
+        "lender": list(dict.fromkeys(n for p in config.policies for n in p.lender_names)),
+    }.get(by)
     if order is not None and baseline is not None and baseline not in order:
         raise ConfigError(
-            f"argument --baseline: unknown {args.by} '{baseline}'; allowed: {', '.join(order)}"
+            f"argument --baseline: unknown {by} '{baseline}'; allowed: {', '.join(order)}"
         )
-    if args.by == "point" and baseline is not None:
+    if by == "point" and baseline is not None:
         from experiments.analysis import point_label
 
         points = [
@@ -508,8 +549,7 @@ def _comparison(
             for v in summary[config.params].drop_duplicates().itertuples(index=False)
         ]
         baseline = _point_baseline(baseline, config.params, points)
-    table = compare(summary, args.by, config.params, baseline, order, metrics)
-    return table, render(table, args.format, args.by, config.params, NameTable(config.metrics))
+    return order, baseline
 
 
 def _sensitivity(args: argparse.Namespace) -> int:

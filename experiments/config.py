@@ -25,6 +25,7 @@ from experiments.summaries import SUMMARY_METRICS
 from model import EXTRA_COLUMNS, METRIC_COLUMNS, MacroScenario, PopulationParams, RiskPolicy
 from model.macro import SERIES_BOUNDS, ScenarioParams
 from model.market import MarketRules
+from model.metrics import LENDER_COLUMNS
 
 #: Most lenders a market (``[[policy]]`` with ``lenders``, or ``[[market]]``) may have.
 MAX_LENDERS = 20
@@ -37,6 +38,8 @@ CHART_KINDS = (
     "composition",
     "vintage",
     "rollrate",
+    "lenders",
+    "market_share",
 )
 #: Bands a timeseries ``[[chart]]`` may draw around its lines (``band = ...``).
 CHART_BANDS = ("ci", "percentile", "none")
@@ -934,15 +937,7 @@ def _charts(tables: list[dict[str, Any]], config: ExperimentConfig) -> tuple[Cha
         if kind not in CHART_KINDS:
             raise ConfigError(f"{where} kind must be one of {', '.join(CHART_KINDS)}, got {kind!r}")
         metric, x, y = table.get("metric"), table.get("x"), table.get("y")
-        if kind == "timeseries" and metric not in series:
-            raise ConfigError(
-                f"{where} metric must be a monthly column ({', '.join(series)}), got {metric!r}"
-            )
-        if kind in ("sweep", "summary") and metric not in summaries:
-            raise ConfigError(
-                f"{where} metric must be a summary or derived metric "
-                f"({', '.join(summaries)}), got {metric!r}"
-            )
+        _chart_metric(where, kind, metric, series, summaries)
         if kind == "sweep":
             for key, value in (("x", x), ("y", y)):
                 if (key == "x" or value is not None) and value not in params:
@@ -950,13 +945,34 @@ def _charts(tables: list[dict[str, Any]], config: ExperimentConfig) -> tuple[Cha
                     raise ConfigError(
                         f"{where} {key} must be a swept parameter ({allowed}), got {value!r}"
                     )
-        elif kind not in ("timeseries", "summary") and metric is not None:
-            raise ConfigError(f"{where}: kind '{kind}' takes no 'metric'")
         if kind != "sweep" and (x is not None or y is not None):
             raise ConfigError(f"{where}: only kind 'sweep' takes 'x' and 'y'")
         band = _band(where, kind, table.get("band"), config.replications)
         specs.append(ChartSpec(kind=kind, metric=metric, x=x, y=y, band=band))
     return tuple(specs)
+
+
+#: Monthly columns a ``lenders`` chart may draw: a lender's own metrics and shares.
+LENDER_CHART_METRICS = (*LENDER_COLUMNS, "balance_share", "origination_share")
+
+
+def _chart_metric(
+    where: str, kind: str, metric: Any, series: list[str], summaries: list[str]
+) -> None:
+    """Check a ``[[chart]]``'s metric against what its kind draws."""
+    allowed = {
+        "timeseries": ("a monthly column", series),
+        "lenders": ("a lender's monthly column", list(LENDER_CHART_METRICS)),
+        "sweep": ("a summary or derived metric", summaries),
+        "summary": ("a summary or derived metric", summaries),
+    }
+    if kind not in allowed:
+        if metric is not None:
+            raise ConfigError(f"{where}: kind '{kind}' takes no 'metric'")
+        return
+    what, names = allowed[kind]
+    if metric not in names:
+        raise ConfigError(f"{where} metric must be {what} ({', '.join(names)}), got {metric!r}")
 
 
 def _band(where: str, kind: str, band: Any, replications: int) -> str | None:

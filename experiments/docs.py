@@ -765,7 +765,9 @@ def _chart(docs: Mapping[str, Any]) -> list[str]:
     out = _heading("chart") + [
         "One table per figure; none = the standard set (overdue and NPL rates and "
         "cumulative loss over time, the loss-approval frontier, DPD composition, vintages, "
-        "roll rates, and the loss rate against each swept parameter).",
+        "roll rates, the loss rate against each swept parameter, and with markets of "
+        "several lenders each lender's overdue rate, capital and funding line and the "
+        "market shares).",
         "",
     ]
     out += _table(_KEY_HEADER, _key_rows(docs["chart"], {}))

@@ -14,20 +14,18 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from experiments.analysis import group_keys
 from experiments.labels import NameTable, display_names, format_value, latex_escape
 
 #: Output formats of :func:`render`.
 FORMATS = ("csv", "md", "latex")
 
-_ITEM_TITLES = {"policy": "policy", "scenario": "scenario", "point": "sweep point"}
-
-
-def _group_keys(by: str, params: Sequence[str]) -> list[str]:
-    return {
-        "policy": ["scenario", *params],
-        "scenario": ["policy", *params],
-        "point": ["scenario", "policy"],
-    }[by]
+_ITEM_TITLES = {
+    "policy": "policy",
+    "scenario": "scenario",
+    "point": "sweep point",
+    "lender": "lender",
+}
 
 
 def _interval(mean: float, low: float, high: float, unit: str | None, diff: bool) -> str:
@@ -46,7 +44,7 @@ def _rows(
 ) -> tuple[list[str], list[tuple[str, list[list[str]]]], str]:
     """Header, blocks of (heading, rows) and the baseline's display name."""
     item_col = by
-    keys = _group_keys(by, params)
+    keys = group_keys(by, params, per_lender="lender" in table.columns)
     baseline = str(table["baseline"].iloc[0])
 
     def item_text(row: pd.Series) -> str:
@@ -71,7 +69,7 @@ def _rows(
         group_key = group_key if isinstance(group_key, tuple) else (group_key,)
         parts = []
         for key, value in zip(keys, group_key, strict=True):
-            if key in ("scenario", "policy"):
+            if key in shown:
                 parts.append(f"{names.name(key)}: {shown[key].get(value, value)}")
             else:
                 parts.append(f"{names.name(key)}: {names.value(key, value)}")
@@ -161,7 +159,8 @@ def render(
     if table.empty:
         return "no finished runs to compare\n" if fmt == "md" else "% no finished runs\n"
     names = names or NameTable()
-    shown = {k: display_names(table[k].astype(str)) for k in ("scenario", "policy")}
+    named = [k for k in ("scenario", "policy", "lender") if k in table.columns]
+    shown = {k: display_names(table[k].astype(str)) for k in named}
     header, blocks, base_text = _rows(table, by, params, names, shown)
     raw = str(table["baseline"].iloc[0])
     if by == "point":

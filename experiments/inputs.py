@@ -88,3 +88,19 @@ def read_summary(out_dir: Path, config: ExperimentConfig) -> pd.DataFrame:
         return add_derived(summary, config.metrics, ts)
     except (ValueError, KeyError) as exc:
         raise damaged(out_dir, "timeseries.parquet", exc) from None
+
+
+def read_lender_summaries(out_dir: Path, config: ExperimentConfig) -> pd.DataFrame:
+    """Each run's lenders' summaries, from ``lender_timeseries.parquet``.
+
+    Raises:
+        DamagedResults: If the file is damaged or lacks a column.
+    """
+    from experiments.analysis import lender_summaries
+    from model.metrics import LENDER_COLUMNS
+
+    columns = [*IDS, *config.params, "lender", "lender_name", "month", *LENDER_COLUMNS]
+    frame = read_checked(out_dir, "lender_timeseries", [*columns, "failed", "balance_share"])
+    if frame.empty:
+        return frame.rename(columns={"lender_name": "lender"})
+    return lender_summaries(frame, config.params)

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from experiments.config import LEVER_CLASSES, lever_fields
-from experiments.summaries import SUMMARIES
+from experiments.summaries import LENDER_SUMMARIES as SUMMARIES  # a run's and a lender's
 from model.metrics import METRICS
 
 #: How each unit is written after a label, e.g. ``Overdue rate (%)``; None: nothing.
@@ -50,6 +50,9 @@ SUMMARY_NAMES: dict[str, str] = {
     "bad_debt_loss": "Bad-debt loss",
     "bad_debt_loss_rate": "Bad-debt loss rate (of lending)",
     "total_originations": "Total lending",
+    "failed_lenders": "Failed lenders",
+    "failure_month": "Month of failure",
+    "final_balance_share": "Market share at the end (balance)",
 }
 
 
@@ -96,6 +99,7 @@ PARAMETERS: dict[str, ParameterName] = _parameters()
 IDENTIFIERS: dict[str, str] = {
     "scenario": "Scenario",
     "policy": "Policy",
+    "lender": "Lender",
     "point": "Sweep point",
     "replication": "Replication",
     "metric": "Metric",

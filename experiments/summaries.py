@@ -37,17 +37,33 @@ _SUMMARIES = (
     SummaryMetric(
         "annual_net_loss_rate", "share", "Net loss a year over the mean balance (charge-off rate)."
     ),
+    SummaryMetric(
+        "approval_rate_subprime",
+        "share",
+        "Approvals over applications of applicants scoring below 650, over the run.",
+    ),
+    SummaryMetric("failed_lenders", "count", "Lenders failed by the end of the run."),
+    SummaryMetric(
+        "lowest_capital_ratio", "share", "Lowest month-end capital ratio (equity over book)."
+    ),
+)
+#: What a lender's summary has beyond the run's (:func:`summarise_lender`).
+_LENDER_ONLY = (
+    SummaryMetric("failure_month", "month", "Month the lender failed (none: it did not)."),
+    SummaryMetric("final_balance_share", "share", "The lender's share of the balance at the end."),
 )
 #: Per-run summary metrics by name (contract columns of ``summary.parquet``, in order).
 SUMMARIES = {m.name: m for m in _SUMMARIES}
 #: Their names, in order.
 SUMMARY_METRICS = tuple(SUMMARIES)
+#: A lender's summary metrics in a run (the run's, of its own months, then its own).
+LENDER_SUMMARIES = {**SUMMARIES, **{m.name: m for m in _LENDER_ONLY}}
 
 
 def unit_of(name: str) -> str | None:
     """Unit of a monthly or summary metric (``model.metrics.UNITS``), None for other names."""
-    if name in SUMMARIES:
-        return SUMMARIES[name].unit
+    if name in LENDER_SUMMARIES:
+        return LENDER_SUMMARIES[name].unit
     return metric_unit(name)
 
 
@@ -81,4 +97,29 @@ def summarise_timeseries(ts: pd.DataFrame) -> dict[str, float | int]:
         "annual_net_loss_rate": _ratio(
             cum_loss * 12 / len(ts), float(ts["balance"].mean()) if len(ts) else 0.0
         ),
+        "approval_rate_subprime": _ratio(
+            float(ts["approvals_subprime"].sum()), float(ts["applications_subprime"].sum())
+        ),
+        "failed_lenders": float(ts["failed_lenders"].iloc[-1]),
+        "lowest_capital_ratio": float(ts["capital_ratio"].min()),
+    }
+
+
+def summarise_lender(ts: pd.DataFrame) -> dict[str, float | int]:
+    """Summary metrics of one lender in one run, from its monthly rows.
+
+    Args:
+        ts: The lender's rows of ``lender_timeseries.parquet`` (``lender_history``), in
+            month order.
+
+    Returns:
+        One value per name in :data:`LENDER_SUMMARIES` (``failed_lenders`` is 1 if the
+        lender failed; ``failure_month`` NaN if it did not).
+    """
+    failed = ts["failed"].to_numpy(dtype=bool)
+    first = float(ts["month"].iloc[int(np.argmax(failed))]) if failed.any() else np.nan
+    return {
+        **summarise_timeseries(ts),
+        "failure_month": first,
+        "final_balance_share": float(ts["balance_share"].iloc[-1]),
     }

@@ -45,6 +45,8 @@ RELIEF_REACH = 0.3
 MIN_LOAN = 300.0
 #: Observed-score lower bounds of tiers A, B, C (below C is D).
 TIER_BOUNDS = (700.0, 650.0, 600.0)
+#: Applicants scoring below this are subprime (tiers C and D), for the access metrics.
+SUBPRIME_BELOW = TIER_BOUNDS[1]
 #: Months averaged by the dynamic rule's new-delinquency flow.
 FLOW_MONTHS = 3
 #: IFRS 9 stage of a forborne loan: stage 2 until it re-defaults (the provision rate of
@@ -341,7 +343,9 @@ class Lender(mesa.Agent):
         """
         p = self.policy
         j = self.index
+        subprime = score < SUBPRIME_BELOW
         self.accounts["applications"] += applicants.size
+        self.accounts["applications_subprime"] += np.count_nonzero(subprime)
         if to_repay:
             self.accounts["applications_to_repay"] += applicants.size
         if not self.can_lend:
@@ -373,6 +377,7 @@ class Lender(mesa.Agent):
             j, chosen, lent[approve], monthly[approve], term[approve], tier[approve], month, ids
         )
         self.accounts["approvals"] += chosen.size
+        self.accounts["approvals_subprime"] += np.count_nonzero(approve & subprime)
         if to_repay:
             self.accounts["approvals_to_repay"] += chosen.size
         self.accounts["originations"] += float(lent.sum())
@@ -472,7 +477,13 @@ class Lender(mesa.Agent):
         )
 
     def _update_funding(self, row: dict[str, float], failed_peer_share: float) -> None:
-        """Investors' confidence moves with this month's losses and peers' failures."""
+        """Investors' confidence moves with this month's losses and peers' failures.
+
+        A failed lender's investors are gone for good (its funding line is 0).
+        """
+        if self.failed:
+            self.confidence = self.funding_line = 0.0
+            return
         balance = row["balance"]
         loss = 12 * (row["writeoffs"] - row["recoveries"]) / balance if balance > 0 else 0.0
         self.confidence = investor_confidence(

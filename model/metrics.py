@@ -235,6 +235,25 @@ _METRICS: tuple[Metric, ...] = (
         "Of those, approved.",
         label="Approvals to repay another lender",
     ),
+    _flow(
+        "applications_subprime",
+        "count",
+        "Applications of applicants whose observed score is below 650 (tiers C and D).",
+        label="Subprime applications (score < 650)",
+    ),
+    _flow(
+        "approvals_subprime",
+        "count",
+        "Of those, approved.",
+        label="Subprime approvals (score < 650)",
+    ),
+    _share(
+        "approval_rate_subprime",
+        "approvals_subprime",
+        "applications_subprime",
+        "Approvals over applications of applicants scoring below 650: who still gets credit.",
+        label="Subprime approval rate (score < 650)",
+    ),
     Metric(
         "cutoff",
         "points",

@@ -210,7 +210,7 @@ def test_compare_by_scenario_and_point_with_formats_and_out(folder, tmp_path, ca
 @pytest.mark.parametrize(
     ("extra", "fragment"),
     [
-        (["--by", "lender"], "argument --by must be one of policy, scenario, point"),
+        (["--by", "month"], "argument --by must be one of policy, scenario, point, lender"),
         (["--format", "xlsx"], "argument --format must be one of csv, md, latex"),
         (["--metrics", "profit,nope"], "argument --metrics: unknown metric 'nope'; allowed:"),
         (["--baseline", "nope"], "argument --baseline: unknown policy 'nope'"),

@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-from experiments.analysis import SUMMARIES
 from experiments.config import LEVER_CLASSES, lever_fields, lever_kind
 from experiments.labels import (
     METRIC_NAMES,
@@ -18,6 +17,7 @@ from experiments.labels import (
     latex_escape,
     with_unit,
 )
+from experiments.summaries import LENDER_SUMMARIES, SUMMARIES
 from model.metrics import METRICS
 
 NAMES = NameTable()
@@ -67,8 +67,8 @@ def test_the_parameter_table_is_the_levers_declarations():
 
 
 def test_metric_names_come_from_the_registries():
-    assert set(METRIC_NAMES) == set(METRICS) | set(SUMMARIES)
-    assert set(SUMMARY_NAMES) <= set(SUMMARIES)  # only per-run summaries are named here
+    assert set(METRIC_NAMES) == set(METRICS) | set(SUMMARIES) | set(LENDER_SUMMARIES)
+    assert set(SUMMARY_NAMES) <= set(LENDER_SUMMARIES)  # only summaries (a run's, a lender's)
     for name, metric in METRICS.items():
         assert NAMES.name(name) == (metric.label or name.replace("_", " ").capitalize())
     assert NAMES.name("npl_rate") == METRICS["npl_rate"].label == "NPL rate (91+ DPD)"

@@ -599,3 +599,11 @@ def test_a_damaged_record_costs_its_penalty_and_scores_stay_within_300_850():
     assert score[3] == 300.0
     assert score[4] == 300.0  # 380 - 150 would be below the floor
     assert math.isclose(score[1], 470.0)
+
+
+def test_subprime_applications_and_approvals_are_counted_below_650():
+    lender = _lender()
+    lent, _, _ = _apply(lender, [599.0, 640.0, 649.99, 650.0, 720.0])
+    assert lent.tolist() == [0.0, 1000.0, 1000.0, 1000.0, 1000.0]  # cut-off 600
+    assert lender.accounts["applications_subprime"] == 3  # 599, 640, 649.99
+    assert lender.accounts["approvals_subprime"] == 2
