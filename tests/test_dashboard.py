@@ -25,7 +25,7 @@ from experiments import dashboard as dash  # noqa: E402
 from experiments import dashboard_config as dconf  # noqa: E402
 from experiments.cli import main  # noqa: E402
 from experiments.config import parse_config  # noqa: E402
-from experiments.dashboard_svg import Series, chart, count, money, percent  # noqa: E402
+from experiments.dashboard_svg import Mark, Series, chart, count, money, percent  # noqa: E402
 from experiments.design import replication_seeds  # noqa: E402
 from experiments.store import read_table  # noqa: E402
 from model import CreditEconomy, RiskPolicy  # noqa: E402
@@ -293,6 +293,21 @@ def test_svg_axis_formats():
     assert percent(0.001)(-1e-19) == "0.0%"  # no "-0.0%" from rounding
     svg = chart("x", "T <&>", [], percent)
     assert "T &lt;&amp;&gt;" in svg and "no months yet" in svg
+
+
+def test_svg_legend_wraps_and_marks_events():
+    names = [f"L{k}-balanced" for k in range(1, 6)]
+    series = [Series(n, [0, 1, 2], [0.1, 0.2, 0.1 * k], "#000") for k, n in enumerate(names)]
+    svg = chart("x", "t", series, percent, marks=[Mark(names[2], 1, 0.2, "#f00")])
+    legend = re.findall(r'y="([\d.]+)" font-size="11" fill="#333">L', svg)
+    assert len(legend) == 5 and len(set(legend)) == 2  # five names need two rows
+    plot_top = float(re.search(r'<rect x="58" y="([\d.]+)"', svg).group(1))
+    assert plot_top > 46  # the plot makes room for the second row
+    (mark,) = re.findall(r'<g class="mark"[^>]*>.*?</g>', svg)
+    assert 'data-mark="failed"' in mark and f'data-series="{names[2]}"' in mark
+    assert 'data-month="1"' in mark and "<circle" in mark and ">failed</text>" in mark
+    short = chart("x", "t", series[:2], percent)  # one row: the plot keeps its place
+    assert '<rect x="58" y="46"' in short and '<g class="mark"' not in short
 
 
 def _tick_labels(svg: str) -> list[str]:
