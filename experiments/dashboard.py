@@ -7,12 +7,15 @@ Reset, and every view redraws on Mesa's ``update_counter`` as the model steps.
 
 The model behind the page is :class:`DashboardModel`, a small ``mesa.Model``
 that owns one :class:`~model.CreditEconomy`, or two in side-by-side mode: two
-policies on the same seed and scenario, hence the same borrowers and shocks.
-It builds them as ``python -m experiments run`` builds the runs of a config
-(:mod:`experiments.dashboard_config`), so the runs can be exported as a CSV of
-their metrics and a TOML config that reproduces them. Each chart is drawn by a
-plain function of the model (``draw_*``), so the views can be checked without a
-browser.
+policies on the same seed and scenario, hence the same borrowers and shocks. In
+market mode it owns one economy of several competing lenders (each a preset and a
+funding kind) under market rules, and the market view follows each lender: its
+overdue rate, capital ratio, balance and funding line, and market share, with its
+failure marked. It builds its economies as ``python -m experiments run`` builds the
+runs of a config (:mod:`experiments.dashboard_config`), so the runs can be exported
+as CSVs of their metrics and a TOML config that reproduces them. Each chart is drawn
+by a plain function of the model (``chart_*``), so the views can be checked without
+a browser.
 """
 
 from __future__ import annotations
@@ -35,24 +38,37 @@ from mesa.visualization.solara_viz import ModelController  # noqa: E402
 from mesa.visualization.utils import update_counter  # noqa: E402
 
 from experiments import dashboard_svg as svg  # noqa: E402
+from experiments.config import ExperimentConfig  # noqa: E402
 from experiments.dashboard_config import (  # noqa: E402
     CUSTOM,
+    DEFAULT_APR_CAP,
     DEFAULT_KNOTS,
+    DEFAULT_LENDERS,
     LEVER_CONTROLS,
     LEVERS,
+    MARKET_CONTROLS,
+    MARKET_SIZES,
+    Lender,
     LeverControl,
     config_toml,
+    default_rules,
     knots_text,
+    lenders_csv,
     lever_control,
+    market_lenders,
+    market_rules,
+    market_spec,
     metrics_csv,
     overrides,
     parse_knots,
     preset_levers,
     settings_config,
 )
-from experiments.dashboard_svg import Series  # noqa: E402
+from experiments.dashboard_svg import Mark, Series  # noqa: E402
 from experiments.design import build_design, build_economy, replication_seeds  # noqa: E402
+from experiments.labels import NameTable, with_unit  # noqa: E402
 from model import CreditEconomy, MacroScenario, RiskPolicy, release_freed_memory  # noqa: E402
+from model.market import FUNDING_KINDS  # noqa: E402
 
 # Solara's "runs on Solara" banner is drawn over the page's bottom right corner, on top
 # of whatever scrolls there (the borrower table); the page has its own footer instead.
@@ -74,11 +90,19 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "policy_b": "aggressive",
     "levers_b": preset_levers("aggressive"),
     "seed": 7,
+    "market": False,
+    "lenders": DEFAULT_LENDERS[:3],
+    "rules": default_rules(),
 }
 
 _COLORS = {"overdue_rate": "#1f77b4", "overdue_rate_30": "#ff7f0e", "npl_rate": "#d62728"}
 _DASHES = ("", "7 4")  # policy A solid, policy B dashed
 _POLICY_COLORS = ("#1f77b4", "#d62728")
+#: Colours of the market's lenders, in order.
+_LENDER_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd")
+#: How an investor-funded lender's funding line is drawn (in its colour).
+_FUNDING_DASH = "2 3"
+_NAMES = NameTable()
 _BUCKETS = (
     ("share_1_30", "1-30 DPD", "#fdd49e"),
     ("share_31_60", "31-60", "#fc8d59"),
@@ -102,7 +126,7 @@ def full_levers(preset: str, levers: Mapping[str, Any] | None) -> dict[str, Any]
 
 
 class DashboardModel(mesa.Model):
-    """One or two credit economies on the same seed and scenario, stepped together.
+    """One or two credit economies on the same seed and scenario, or one market, stepped.
 
     The economies are the runs of the experiment config :attr:`config` (replication
     0), built as ``python -m experiments run`` builds them.
@@ -123,7 +147,18 @@ class DashboardModel(mesa.Model):
         levers_b: Lender B's levers, as ``levers_a``.
         seed: Experiment seed; both economies run on replication 0's seed
             (:attr:`run_seed`), as a config with this ``seed`` would.
+        market: Whether to run one market of ``lenders`` under ``rules`` instead of
+            policy A (and B).
+        lenders: The market's lenders (2 to 5), each ``(preset, funding)``: a policy
+            preset and ``"stable"`` or ``"investors"``.
+        rules: The market rules the dashboard exposes (``MARKET_RULES``) overriding
+            :func:`~experiments.dashboard_config.default_rules`; an ``apr_cap`` of None
+            is no cap.
         horizon: Months after which the run stops.
+
+    Raises:
+        ValueError: For an unknown lever or market rule, or a bad lender or value
+            (one line); ``TypeError`` for a value of the wrong type.
     """
 
     def __init__(
@@ -138,6 +173,9 @@ class DashboardModel(mesa.Model):
         policy_b: str = DEFAULT_PARAMS["policy_b"],
         levers_b: Mapping[str, Any] | None = None,
         seed: int = DEFAULT_PARAMS["seed"],
+        market: bool = DEFAULT_PARAMS["market"],
+        lenders: Sequence[Lender] = DEFAULT_PARAMS["lenders"],
+        rules: Mapping[str, Any] | None = None,
         horizon: int = HORIZON,
     ) -> None:
         super().__init__(seed=int(seed))
@@ -154,33 +192,48 @@ class DashboardModel(mesa.Model):
             "policy_b": policy_b,
             "levers_b": full_levers(policy_b, levers_b),
             "seed": int(seed),
+            "market": bool(market),
+            "lenders": market_lenders(lenders),
+            "rules": market_rules(rules),
         }
         self.horizon = int(horizon)
-        p = self.params
-        sides = [("A", policy_a, p["levers_a"])]
-        if compare:
-            sides.append(("B", policy_b, p["levers_b"]))
-        self.config = settings_config(
-            n_borrowers=p["n_borrowers"],
-            scenario=scenario,
-            severity=p["severity"],
-            knots=p["knots"],
-            policies=[(preset, levers) for _, preset, levers in sides],
-            seed=p["seed"],
-            months=self.horizon,
-        )
-        runs = build_design(self.config)  # one run per policy, replication 0
+        self.config, labels = self._settings_config()
+        runs = build_design(self.config)  # one run per policy (or the market), replication 0
         #: The seed the economies run on (replication 0's, from the experiment seed).
         self.run_seed: int = runs[0].seed
         self.economies: dict[str, CreditEconomy] = {}
         self.policy_names: dict[str, str] = {}  # display label -> the config's policy name
-        for run, (side, preset, levers) in zip(runs, sides, strict=True):
-            label = f"{side}: {preset}{' (edited)' if overrides(preset, levers) else ''}"
+        for run, label in zip(runs, labels, strict=True):
             self.economies[label] = build_economy(self.config, run)  # as a sweep's run
             self.policy_names[label] = run.policy
         self.scenario: MacroScenario = self.first.scenario
         self.sampled = self._sample_borrowers(int(seed))
-        self._frames: tuple[int, dict[str, pd.DataFrame]] | None = None
+        self._cache: dict[str, tuple[int, Any]] = {}
+
+    def _settings_config(self) -> tuple[ExperimentConfig, list[str]]:
+        """The experiment config of the settings, and a display label per run."""
+        p = self.params
+        common = {
+            "n_borrowers": p["n_borrowers"],
+            "scenario": p["scenario"],
+            "severity": p["severity"],
+            "knots": p["knots"],
+            "seed": p["seed"],
+            "months": self.horizon,
+        }
+        if p["market"]:
+            spec = market_spec(p["lenders"], p["rules"])
+            config = settings_config(**common, market=spec)
+            return config, [f"market ({len(spec.lenders)} lenders)"]
+        sides = [("A", p["policy_a"], p["levers_a"])]
+        if p["compare"]:
+            sides.append(("B", p["policy_b"], p["levers_b"]))
+        config = settings_config(**common, policies=[(pre, lev) for _, pre, lev in sides])
+        labels = [
+            f"{side}: {preset}{' (edited)' if overrides(preset, levers) else ''}"
+            for side, preset, levers in sides
+        ]
+        return config, labels
 
     @property
     def month(self) -> int:
@@ -215,14 +268,58 @@ class DashboardModel(mesa.Model):
         if self.month >= self.horizon:
             self.running = False
 
+    def _this_month(self, key: str, make: Callable[[], Any]) -> Any:
+        """``make()``, computed once a month (the charts share it)."""
+        hit = self._cache.get(key)
+        if hit is None or hit[0] != self.month:
+            hit = self._cache[key] = (self.month, make())
+        return hit[1]
+
     def frames(self) -> dict[str, pd.DataFrame]:
         """Recorded monthly metrics of each economy, by policy label."""
-        if self._frames is None or self._frames[0] != self.month:
-            self._frames = (
-                self.month,
-                {label: eco.metrics() for label, eco in self.economies.items()},
+        return self._this_month(
+            "frames", lambda: {label: eco.metrics() for label, eco in self.economies.items()}
+        )
+
+    @property
+    def lender_names(self) -> list[str]:
+        """The lenders of the (first) economy, by their policies' names."""
+        return [lender.policy.name for lender in self.first.lenders]
+
+    def lender_history(self) -> pd.DataFrame:
+        """Each lender's monthly metrics in the (first) economy: the market's in market mode.
+
+        As :meth:`model.CreditEconomy.lender_history`: one row per lender and month, with
+        ``failed``, ``balance_share`` and ``origination_share``.
+        """
+        return self._this_month("lenders", self.first.lender_history)
+
+    def failures(self) -> dict[str, int]:
+        """The month each failed lender failed in, by lender name (none: not failed)."""
+        history = self.lender_history()
+        failed = history[history["failed"]]
+        return {str(k): int(v) for k, v in failed.groupby("lender_name")["month"].min().items()}
+
+    def lender_table(self) -> pd.DataFrame:
+        """Each lender now: funding, market share (of the balance), capital ratio, failure."""
+        history, failures = self.lender_history(), self.failures()
+        rows = []
+        for lender in self.first.lenders:
+            name = lender.policy.name
+            own = history[history["lender_name"] == name]
+            now = own.iloc[-1] if len(own) else None
+            rows.append(
+                {
+                    "lender": name,
+                    "funding": lender.policy.funding,
+                    "market share": "" if now is None else f"{now['balance_share']:.1%}",
+                    "capital ratio": ""
+                    if now is None or name in failures
+                    else f"{now['capital_ratio']:.1%}",
+                    "failed": f"month {failures[name]}" if name in failures else "no",
+                }
             )
-        return self._frames[1]
+        return pd.DataFrame(rows)
 
     def borrower_table(self) -> pd.DataFrame:
         """The followed borrowers now: income, savings, debt, DPD and status."""
@@ -388,6 +485,92 @@ def chart_capital(model: DashboardModel) -> str:
     return _policy_chart(model, "capital", "Lender capital")
 
 
+def _lender_title(text: str, unit: str | None) -> str:
+    """A market chart's title: a registry label with its unit, by lender."""
+    return f"{with_unit(text, unit)}, by lender"
+
+
+def _lender_lines(
+    model: DashboardModel, column: str, until_failure: bool = False
+) -> tuple[list[Series], list[Mark]]:
+    """One curve of ``column`` per lender, and a mark at each failed lender's failure.
+
+    Args:
+        model: The dashboard model (market mode).
+        column: A column of :meth:`DashboardModel.lender_history`.
+        until_failure: End a failed lender's curve at its failure month.
+    """
+    history, failures = model.lender_history(), model.failures()
+    series, marks = [], []
+    for k, name in enumerate(model.lender_names):
+        own = history[history["lender_name"] == name]
+        if until_failure and name in failures:
+            own = own[own["month"] <= failures[name]]
+        color = _LENDER_COLORS[k % len(_LENDER_COLORS)]
+        series.append(Series(name, own["month"], own[column], color))
+        if name in failures:
+            at = own.loc[own["month"] == failures[name], column]
+            marks.append(Mark(name, failures[name], float(at.iloc[0]), color))
+    return series, marks
+
+
+def _lender_chart(
+    model: DashboardModel, column: str, until_failure: bool = False, unit: str | None = None
+) -> str:
+    series, marks = _lender_lines(model, column, until_failure)
+    title = _lender_title(_NAMES.name(column), unit or _NAMES.unit(column))
+    return svg.chart(
+        f"lender_{column}", title, series, svg.percent, x_max=_x_max(model), marks=marks
+    )
+
+
+def chart_lender_overdue(model: DashboardModel) -> str:
+    """Each lender's overdue rate (1+ DPD), its failure marked."""
+    return _lender_chart(model, "overdue_rate")
+
+
+def chart_lender_capital(model: DashboardModel) -> str:
+    """Each lender's capital ratio, up to its failure (a failed lender's ratio means nothing)."""
+    return _lender_chart(model, "capital_ratio", until_failure=True)
+
+
+def chart_lender_share(model: DashboardModel) -> str:
+    """Each lender's market share: its share of the market's balance."""
+    return _lender_chart(model, "balance_share", unit="share")  # a share of the market's
+
+
+def chart_lender_balance(model: DashboardModel) -> str:
+    """Each lender's balance and, for an investor-funded lender, its funding line (dotted)."""
+    series, marks = _lender_lines(model, "balance")
+    history, lines = model.lender_history(), []
+    for s, lender in zip(series, model.first.lenders, strict=True):
+        if lender.policy.funding == "investors":
+            own = history[history["lender_name"] == s.label]
+            label = f"{s.label}, funding line"
+            lines.append(Series(label, own["month"], own["funding_line"], s.color, _FUNDING_DASH))
+    legend = [(s.label, s.color, "") for s in series]
+    if lines:
+        legend.append(("investors' funding line", "#444", _FUNDING_DASH))
+    text = f"{_NAMES.name('balance')} and {_NAMES.name('funding_line').lower()}"
+    return svg.chart(
+        "lender_balance",
+        _lender_title(text, _NAMES.unit("balance")),
+        [*series, *lines],
+        svg.money,
+        x_max=_x_max(model),
+        legend=legend,
+        marks=marks,
+    )
+
+
+#: The market view: per-lender charts (market mode only).
+MARKET_CHARTS: tuple[Callable[[DashboardModel], str], ...] = (
+    chart_lender_share,
+    chart_lender_overdue,
+    chart_lender_capital,
+    chart_lender_balance,
+)
+
 #: The charts of the page, in reading order.
 CHARTS: tuple[Callable[[DashboardModel], str], ...] = (
     chart_unemployment,
@@ -404,10 +587,16 @@ CHARTS: tuple[Callable[[DashboardModel], str], ...] = (
 
 
 def charts_for(model: DashboardModel) -> list[Callable[[DashboardModel], str]]:
-    """The charts shown for ``model`` (policy B's DPD buckets in side-by-side mode)."""
+    """The charts shown for ``model``.
+
+    Policy B's DPD buckets in side-by-side mode; in market mode the market view after
+    the unemployment chart, the others showing the market's totals.
+    """
     charts = list(CHARTS)
     if len(model.economies) > 1:
         charts.insert(charts.index(chart_buckets) + 1, chart_buckets_b)
+    if model.params["market"]:
+        charts[1:1] = MARKET_CHARTS
     return charts
 
 
@@ -429,7 +618,7 @@ def Chart(model_var: ModelVar, draw: Callable[[DashboardModel], str]) -> None:
 
 @solara.component
 def Summary(model_var: ModelVar) -> None:
-    """Headline numbers of the latest month."""
+    """Headline numbers of the latest month (the market's totals in market mode)."""
     update_counter.get()
     model = model_var.value
     labels = list(model.economies)
@@ -443,6 +632,26 @@ def Summary(model_var: ModelVar) -> None:
             f"Side by side: {labels[0]} (solid) / {labels[1]} (dashed); "
             "same seed, borrowers and shocks.",
             style={"font-size": "13px"},
+        )
+    if model.params["market"]:
+        LenderSummary(model_var)
+
+
+@solara.component
+def LenderSummary(model_var: ModelVar) -> None:
+    """Each lender of the market now: market share, capital ratio, failed or not."""
+    update_counter.get()
+    table = model_var.value.lender_table()
+    with solara.Card(margin=0):
+        solara.HTML(
+            tag="div",
+            unsafe_innerHTML=table.to_html(index=False, classes="lenders", border=0),
+            classes=["lender-table"],
+        )
+        solara.Text(
+            "Market share: of the market's balance. Totals above and in the charts "
+            "without 'by lender' are the market's.",
+            style={"font-size": "12px", "color": "#666"},
         )
 
 
@@ -465,8 +674,13 @@ def Export(model_var: ModelVar) -> None:
     update_counter.get()
     model = model_var.value
     # Made once: a new function at every month would cancel a download under way.
-    csv, toml = solara.use_memo(
-        lambda: (lambda: metrics_csv(model_var.value), lambda: config_toml(model_var.value)), []
+    csv, lenders, toml = solara.use_memo(
+        lambda: (
+            lambda: metrics_csv(model_var.value),
+            lambda: lenders_csv(model_var.value),
+            lambda: config_toml(model_var.value),
+        ),
+        [],
     )
     with solara.Card("Export the runs", margin=0):
         if model.month < 1:
@@ -480,6 +694,13 @@ def Export(model_var: ModelVar) -> None:
                 label="metrics (CSV)",
                 mime_type="text/csv",
             )
+            if model.params["market"]:
+                solara.FileDownload(
+                    lenders,
+                    filename=f"{name}_lenders.csv",
+                    label="lenders (CSV)",
+                    mime_type="text/csv",
+                )
             solara.FileDownload(
                 toml,
                 filename=f"{name}.toml",
@@ -500,7 +721,11 @@ _CSS = """
 }
 .borrowers th { background: #f3f3f3; }
 .borrowers td { white-space: nowrap; }
-.borrowers-scroll { overflow-x: auto; }
+.lenders { border-collapse: collapse; font-size: 13px; }
+.lenders th, .lenders td { padding: 2px 12px; text-align: right; border-bottom: 1px solid #ddd; }
+.lenders th { background: #f3f3f3; }
+.lenders td:first-child, .lenders th:first-child { text-align: left; }
+.borrowers-scroll, .lender-table { overflow-x: auto; }
 .chart-card .v-card__text, .chart-card { padding: 4px !important; }
 .dash-grid { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 8px; }
 .dash-grid .table-beside { grid-column: span 2; }  /* beside a lone chart in the last row */
@@ -519,6 +744,8 @@ _CSS = """
 SEVERITY = lever_control("scenario", "severity")
 #: The population size slider (a setting of the dashboard, not a lever).
 BORROWERS = LeverControl("n_borrowers", "borrowers", low=1_000, high=50_000, step=1_000, fmt="{:,}")
+#: The slider of the market's number of lenders.
+LENDERS = LeverControl("lenders", "lenders", low=MARKET_SIZES[0], high=MARKET_SIZES[1])
 
 
 def _slider(
@@ -561,11 +788,11 @@ def _setter(params: solara.Reactive[dict[str, Any]], name: str) -> Callable[[Any
 
 @solara.component
 def PolicyControls(params: solara.Reactive[dict[str, Any]], side: str) -> None:
-    """The preset and levers of policy ``side`` (``"a"`` or ``"b"``)."""
+    """The preset and levers of policy ``side`` (``"a"`` or ``"b"``); idle in market mode."""
     p = params.value
     preset_key, levers_key = f"policy_{side}", f"levers_{side}"
     levers = p[levers_key]
-    disabled = side == "b" and not p["compare"]
+    disabled = p["market"] or (side == "b" and not p["compare"])
 
     def set_preset(name: str) -> None:
         params.set({**params.value, preset_key: name, levers_key: preset_levers(name)})
@@ -594,6 +821,83 @@ def PolicyControls(params: solara.Reactive[dict[str, Any]], side: str) -> None:
             )
         else:
             _slider(control, levers[control.name], set_lever(control.name), disabled=disabled)
+
+
+@solara.component
+def MarketControls(params: solara.Reactive[dict[str, Any]]) -> None:
+    """The market mode: the lenders (preset and funding each) and the market rules."""
+    p = params.value
+    disabled = not p["market"]
+    solara.Checkbox(
+        label="run a market of lenders instead",
+        value=p["market"],
+        on_value=_setter(params, "market"),
+    )
+
+    def set_count(count: int) -> None:
+        now = params.value["lenders"]
+        params.set({**params.value, "lenders": (*now, *DEFAULT_LENDERS[len(now) :])[:count]})
+
+    def set_lender(k: int, part: int) -> Callable[[str], None]:
+        def set_(value: str) -> None:
+            lenders = [list(lender) for lender in params.value["lenders"]]
+            lenders[k][part] = value
+            params.set({**params.value, "lenders": tuple(tuple(x) for x in lenders)})
+
+        return set_
+
+    _slider(LENDERS, len(p["lenders"]), set_count, disabled=disabled)
+    for k, (preset, funding) in enumerate(p["lenders"]):
+        with solara.Row(gap="8px"):
+            solara.Select(
+                f"L{k + 1} preset",
+                value=preset,
+                values=RiskPolicy.names(),
+                on_value=set_lender(k, 0),
+                disabled=disabled,
+            )
+            solara.Select(
+                f"L{k + 1} funding",
+                value=funding,
+                values=list(FUNDING_KINDS),
+                on_value=set_lender(k, 1),
+                disabled=disabled,
+            )
+    MarketRuleControls(params, disabled)
+
+
+@solara.component
+def MarketRuleControls(params: solara.Reactive[dict[str, Any]], disabled: bool) -> None:
+    """The market rules the dashboard exposes; the APR cap is switched on and off."""
+    rules = params.value["rules"]
+    cap, set_cap = solara.use_state(rules["apr_cap"] or DEFAULT_APR_CAP)  # kept while off
+
+    def set_rule(name: str) -> Callable[[Any], None]:
+        def set_(value: Any) -> None:
+            if name == "apr_cap" and value is not None:
+                set_cap(value)
+            params.set({**params.value, "rules": {**params.value["rules"], name: value}})
+
+        return set_
+
+    for control in MARKET_CONTROLS:  # label, range, step and format: the rule's declaration
+        name = control.name
+        if control.switch:
+            solara.Checkbox(
+                label=control.text, value=rules[name], on_value=set_rule(name), disabled=disabled
+            )
+        elif name == "apr_cap":
+            capped = rules[name] is not None
+            solara.Checkbox(
+                label="cap the APR",
+                value=capped,
+                on_value=lambda on: set_rule("apr_cap")(cap if on else None),
+                disabled=disabled,
+            )
+            _slider(control, cap, set_rule(name), disabled=disabled or not capped)
+        else:  # the strategic default needs a failed lender's book left uncollected
+            idle = name == "strategic_default" and rules["collect_after_failure"]
+            _slider(control, rules[name], set_rule(name), disabled=disabled or idle)
 
 
 @solara.component
@@ -639,14 +943,14 @@ def ScenarioControls(params: solara.Reactive[dict[str, Any]]) -> None:
 
 @solara.component
 def Controls(params: solara.Reactive[dict[str, Any]], pending: bool) -> None:
-    """The scenario, policies, side-by-side and population controls."""
+    """The scenario, policies, side-by-side, market and population controls."""
     p = params.value
     with solara.Div():  # always there, so the cards below keep their place (and state)
         if pending:
             solara.Warning("Settings changed: press Reset to apply them.", dense=True)
     with solara.Card("Scenario", margin=0):
         ScenarioControls(params)
-    with solara.Card("Policies", margin=0), solara.lab.Tabs(grow=True):
+    with solara.Card("Lenders", margin=0), solara.lab.Tabs(grow=True):
         with solara.lab.Tab("Policy A"):
             PolicyControls(params, "a")
         with solara.lab.Tab("Policy B"):
@@ -654,8 +958,11 @@ def Controls(params: solara.Reactive[dict[str, Any]], pending: bool) -> None:
                 label="run policy B side by side",
                 value=p["compare"],
                 on_value=_setter(params, "compare"),
+                disabled=p["market"],
             )
             PolicyControls(params, "b")
+        with solara.lab.Tab("Market"):
+            MarketControls(params)
     with solara.Card("Population", margin=0):
         _slider(BORROWERS, p["n_borrowers"], _setter(params, "n_borrowers"))
         solara.InputInt(

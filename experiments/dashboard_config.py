@@ -2,15 +2,18 @@
 
 The dashboard builds its economies the way ``python -m experiments run`` builds a
 run: from an :class:`~experiments.config.ExperimentConfig` (one scenario, policy A
-and perhaps policy B, one replication), through :func:`experiments.design.build_design`
-and :func:`experiments.design.model_inputs`. So the config it exports (a TOML file)
+and perhaps policy B, or one ``[[market]]`` of several lenders; one replication),
+through :func:`experiments.design.build_design` and
+:func:`experiments.design.build_economy`. So the config it exports (a TOML file)
 reproduces its runs exactly, and its ``seed`` means what a config's ``seed`` means:
 the experiment seed, from which replication 0's run seed is derived.
 
-Also here: the controls over the levers, made from the levers' declarations
-(:func:`lever_control`), the text form of a custom scenario's unemployment knots
-(``"0:4.2%, 6:8%, 18:10%"``), a small TOML writer for configs, and the CSV of the
-runs' monthly metrics.
+Also here: the controls over the policy levers and market rules, made from their
+declarations (:func:`lever_control`), the market's lenders and rules as the dashboard
+sets them (:func:`market_lenders`, :func:`market_rules`, :func:`market_spec`), the text
+form of a custom scenario's unemployment knots (``"0:4.2%, 6:8%, 18:10%"``), a small
+TOML writer for configs, and the CSVs of the runs' monthly metrics and of the market's
+lenders.
 """
 
 from __future__ import annotations
@@ -27,14 +30,19 @@ from typing import TYPE_CHECKING, Any
 from experiments.config import (
     LEVER_CLASSES,
     ExperimentConfig,
+    LenderSpec,
+    MarketSpec,
     PolicySpec,
     ScenarioSpec,
     parse_config,
 )
 from experiments.labels import NameTable
 from model import MacroScenario, RiskPolicy
+from model.market import FUNDING_KINDS, MarketRules
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from experiments.dashboard import DashboardModel
 
 #: The scenario choice that reads its unemployment path from knots.
@@ -54,6 +62,32 @@ LEVERS = (
 )
 #: Config names of the dashboard's two policies (prefixes of their ``[[policy]]`` names).
 SIDES = ("A", "B")
+#: The market rules the dashboard exposes (MarketRules field names); an ``apr_cap`` of
+#: None is no cap.
+MARKET_RULES = (
+    "price_sensitivity",
+    "apr_cap",
+    "investor_contagion",
+    "collect_after_failure",
+    "strategic_default",
+)
+#: Fewest and most lenders of the dashboard's market.
+MARKET_SIZES = (2, 5)
+#: Config name of the dashboard's market (its ``[[market]]`` table).
+MARKET = "market"
+#: A lender of the dashboard's market: its policy preset and its funding kind.
+Lender = tuple[str, str]
+#: The lenders a market starts with, in order (the first ones run; more join from here).
+DEFAULT_LENDERS: tuple[Lender, ...] = (
+    ("conservative", "stable"),
+    ("balanced", "stable"),
+    ("aggressive", "investors"),
+    ("balanced", "investors"),
+    ("aggressive", "stable"),
+)
+#: The APR cap a market starts with when the cap is switched on (it binds the dearest
+#: risk tiers of the aggressive preset).
+DEFAULT_APR_CAP = 0.3
 
 
 # -------------------------------------------------------------------- controls
@@ -105,7 +139,8 @@ def lever_control(group: str, name: str) -> LeverControl:
         raise ValueError(f"unknown {group} lever {name!r}")
     d = described[name]
     text = re.sub(r" \([^)]*\)$", "", NameTable().name(f"{group}.{name}"))
-    text = text[:1].lower() + text[1:]
+    if not text[:2].isupper():  # "Score cut-off" -> "score cut-off", "APR cap" kept
+        text = text[:1].lower() + text[1:]
     if d["kind"] == "bool":
         return LeverControl(name, text, switch=True)
     if d["step"] is None:
@@ -124,6 +159,8 @@ def lever_control(group: str, name: str) -> LeverControl:
 
 #: The controls of the exposed policy levers, in :data:`LEVERS` order.
 LEVER_CONTROLS: tuple[LeverControl, ...] = tuple(lever_control("policy", n) for n in LEVERS)
+#: The controls of the exposed market rules, in :data:`MARKET_RULES` order.
+MARKET_CONTROLS: tuple[LeverControl, ...] = tuple(lever_control("market", n) for n in MARKET_RULES)
 
 
 # ----------------------------------------------------------------------- knots
@@ -179,15 +216,89 @@ def overrides(preset: str, levers: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in levers.items() if v != base[k]}
 
 
+def market_lenders(lenders: Sequence[Sequence[str]]) -> tuple[Lender, ...]:
+    """The market's lenders as ``(preset, funding)`` pairs, checked.
+
+    Raises:
+        ValueError: With a one-line message: too few or too many lenders, an unknown
+            preset or funding kind.
+    """
+    low, high = MARKET_SIZES
+    pairs = [tuple(pair) for pair in lenders]
+    if not low <= len(pairs) <= high:
+        raise ValueError(f"a market has {low} to {high} lenders, got {len(pairs)}")
+    for k, pair in enumerate(pairs, 1):
+        if len(pair) != 2:
+            raise ValueError(f"lender {k} must be (preset, funding), got {pair!r}")
+        preset, funding = pair
+        if preset not in RiskPolicy.names():
+            allowed = ", ".join(RiskPolicy.names())
+            raise ValueError(f"lender {k}: unknown policy preset {preset!r}; allowed: {allowed}")
+        if funding not in FUNDING_KINDS:
+            allowed = ", ".join(FUNDING_KINDS)
+            raise ValueError(f"lender {k}: funding must be one of {allowed}, got {funding!r}")
+    return tuple((str(preset), str(funding)) for preset, funding in pairs)
+
+
+def default_rules() -> dict[str, Any]:
+    """The exposed market rules a market starts with: the declared defaults.
+
+    But for the price sensitivity: 10 (the declaration's example, under which a lender
+    7 points dearer draws half the applicants), so shares follow prices.
+    """
+    rules = MarketRules()
+    return {name: getattr(rules, name) for name in MARKET_RULES} | {"price_sensitivity": 10.0}
+
+
+def market_rules(rules: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Every exposed market rule: :func:`default_rules`, overridden by ``rules``, checked.
+
+    Switches are booleans, an ``apr_cap`` of None is no cap, other values floats.
+
+    Raises:
+        ValueError: For a rule the dashboard does not expose or a value out of range
+            (one line, naming the rule).
+        TypeError: For a value of the wrong type (one line).
+    """
+    given = dict(rules or {})
+    unknown = set(given) - set(MARKET_RULES)
+    if unknown:
+        raise ValueError(
+            f"unknown market rule(s) {', '.join(sorted(unknown))}; allowed: "
+            f"{', '.join(MARKET_RULES)}"
+        )
+    checked = MarketRules.of({**default_rules(), **given})  # the model's checks
+    values = {name: getattr(checked, name) for name in MARKET_RULES}
+    return {k: v if v is None or isinstance(v, bool) else float(v) for k, v in values.items()}
+
+
+def market_spec(lenders: Sequence[Lender], rules: Mapping[str, Any]) -> MarketSpec:
+    """The ``[[market]]`` of the dashboard's lenders and rules.
+
+    Lenders are named ``L1-<preset>``, ``L2-<preset>``, ... and state their funding;
+    the rules that differ from the declared defaults are written out (no cap: none).
+    """
+    defaults = MarketRules()
+    return MarketSpec(
+        name=MARKET,
+        lenders=tuple(
+            LenderSpec(f"L{k}-{preset}", preset, {"funding": funding})
+            for k, (preset, funding) in enumerate(lenders, 1)
+        ),
+        rules={k: v for k, v in rules.items() if v != getattr(defaults, k)},
+    )
+
+
 def settings_config(
     *,
     n_borrowers: int,
     scenario: str,
     severity: float,
     knots: Sequence[tuple[float, float]],
-    policies: Sequence[tuple[str, Mapping[str, Any]]],
     seed: int,
     months: int,
+    policies: Sequence[tuple[str, Mapping[str, Any]]] = (),
+    market: MarketSpec | None = None,
     burn_in: int | None = None,
 ) -> ExperimentConfig:
     """The experiment of the dashboard's settings: one scenario, one replication.
@@ -197,9 +308,10 @@ def settings_config(
         scenario: A scenario preset name, or :data:`CUSTOM` for ``knots``.
         severity: Scale of the scenario's shock around the baseline.
         knots: Unemployment knots ``(month, rate)`` of the custom scenario.
-        policies: ``(preset, levers)`` of policy A, then of policy B if it runs.
         seed: The experiment seed.
         months: Months of the runs.
+        policies: ``(preset, levers)`` of policy A, then of policy B if it runs.
+        market: The market to run instead (:func:`market_spec`).
         burn_in: Burn-in months; None leaves the model's default for each policy.
 
     Raises:
@@ -211,9 +323,9 @@ def settings_config(
         )
     else:
         spec = ScenarioSpec(name=scenario, preset=scenario, severity=severity)
-    raw = {
+    raw: dict[str, Any] = {
         "experiment": {
-            "name": f"dashboard_{scenario}_seed{seed}",
+            "name": f"dashboard_{'market_' if market else ''}{scenario}_seed{seed}",
             "months": months,
             "borrowers": n_borrowers,
             "replications": 1,
@@ -228,6 +340,8 @@ def settings_config(
             for side, (preset, levers) in zip(SIDES, policies, strict=False)
         ],
     }
+    if market is not None:
+        raw["market"] = [market.to_dict()]
     return parse_config(raw)  # checked as a config file is
 
 
@@ -264,16 +378,17 @@ def config_toml(model: DashboardModel) -> str:
         f"# seed is the experiment seed: replication 0 runs on seed {model.run_seed}, as the",
         f"# dashboard's economies did; {burn_in}.",
     ]
-    return "\n".join(header) + "\n\n" + to_toml(config.to_dict())
+    tables = {k: v for k, v in config.to_dict().items() if v != []}  # no [[policy]]: none
+    return "\n".join(header) + "\n\n" + to_toml(tables)
 
 
 def metrics_csv(model: DashboardModel) -> str:
     """The monthly metrics of ``model``'s runs, one row per policy and month.
 
     Columns: ``scenario``, ``policy`` (the config's ``[[policy]]`` names, ``A-...``
-    and ``B-...``), then the model's monthly columns, as in an experiment's
-    ``timeseries.parquet``. Floats are written in full (the shortest text that reads
-    back as the same number).
+    and ``B-...``, or its ``[[market]]``'s, ``market``), then the model's monthly
+    columns, as in an experiment's ``timeseries.parquet``. Floats are written in full
+    (the shortest text that reads back as the same number).
     """
     import pandas as pd
 
@@ -282,7 +397,24 @@ def metrics_csv(model: DashboardModel) -> str:
         frame.assign(scenario=scenario, policy=model.policy_names[label])
         for label, frame in model.frames().items()
     ]
-    table = pd.concat(frames, ignore_index=True)
+    return _csv(pd.concat(frames, ignore_index=True))
+
+
+def lenders_csv(model: DashboardModel) -> str:
+    """Each lender's monthly metrics in ``model``'s market, one row per lender and month.
+
+    Columns: ``scenario``, ``policy`` (the ``[[market]]``'s name), then the columns of
+    :meth:`model.CreditEconomy.lender_history` (``lender``, ``lender_name``, ``month``,
+    the lender's metrics, ``failed``, ``balance_share``, ``origination_share``), as in
+    an experiment's ``lender_timeseries.parquet``. Floats are written in full.
+    """
+    history = model.lender_history()
+    scenario = model.config.scenarios[0].name
+    return _csv(history.assign(scenario=scenario, policy=model.config.policies[0].name))
+
+
+def _csv(table: pd.DataFrame) -> str:
+    """A results table as CSV text, its ``scenario`` and ``policy`` columns first."""
     columns = ["scenario", "policy", *(c for c in table.columns if c not in ("scenario", "policy"))]
     return table[columns].to_csv(index=False, lineterminator="\n")
 
@@ -295,7 +427,8 @@ def to_toml(data: Mapping[str, Any]) -> str:
     """Write a config dict (as :meth:`ExperimentConfig.to_dict` gives) as TOML text.
 
     Handles what configs hold: tables, arrays of tables, and strings, booleans,
-    numbers and (nested) arrays of them; a sub-table is written inline.
+    numbers and (nested) arrays of them; a sub-table is written inline, an array of
+    tables inside a table (a market's ``lenders``) one inline table a line.
 
     Raises:
         TypeError: For a value TOML cannot hold (``None``, an unknown type).
@@ -339,6 +472,8 @@ def _value(value: Any) -> str:
         return repr(value)
     if isinstance(value, str):
         return json.dumps(value)  # JSON's escapes are TOML's basic-string escapes
+    if _is_table_array(value):  # a market's lenders: one inline table a line
+        return "[\n" + "".join(f"  {_value(v)},\n" for v in value) + "]"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_value(v) for v in value) + "]"
     if isinstance(value, Mapping):

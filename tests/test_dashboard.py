@@ -24,11 +24,12 @@ pytest.importorskip("altair", reason="Mesa's visualization needs altair")
 from experiments import dashboard as dash  # noqa: E402
 from experiments import dashboard_config as dconf  # noqa: E402
 from experiments.cli import main  # noqa: E402
-from experiments.config import parse_config  # noqa: E402
-from experiments.dashboard_svg import Series, chart, count, money, percent  # noqa: E402
+from experiments.config import MarketSpec, parse_config  # noqa: E402
+from experiments.dashboard_svg import Mark, Series, chart, count, money, percent  # noqa: E402
 from experiments.design import replication_seeds  # noqa: E402
 from experiments.store import read_table  # noqa: E402
 from model import CreditEconomy, RiskPolicy  # noqa: E402
+from model.market import MarketRules  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -71,6 +72,29 @@ def test_sliders_are_the_levers_declarations():
     assert controls["dynamic_target"].shown(0.025) == "2.5%"
     severity = dash.SEVERITY
     assert (severity.low, severity.high, severity.step) == (0, 3, 0.1)
+
+
+def test_market_controls_are_the_rules_declarations():
+    described = {d["name"]: d for d in MarketRules.describe()}
+    assert [c.name for c in dconf.MARKET_CONTROLS] == list(dconf.MARKET_RULES)
+    for control in dconf.MARKET_CONTROLS:
+        d = described[control.name]
+        assert control.switch == (d["kind"] == "bool")
+        if not control.switch:
+            assert (control.high, control.step) == (d["high"], d["step"])
+            assert control.low == (d["low"] + d["step"] if d["low_open"] else d["low"])
+    controls = {c.name: c for c in dconf.MARKET_CONTROLS}
+    assert controls["apr_cap"].text == "APR cap"  # an acronym keeps its capitals
+    assert controls["apr_cap"].shown(0.3) == "30%" and controls["apr_cap"].off_at_zero
+    assert controls["strategic_default"].text == "strategic default share"
+    assert controls["investor_contagion"].text == "investors' contagion"
+    assert controls["collect_after_failure"].switch
+    rules = dconf.default_rules()
+    assert rules == {
+        **{k: getattr(MarketRules(), k) for k in dconf.MARKET_RULES},
+        **{"price_sensitivity": 10.0},
+    }
+    assert dconf.market_rules(None) == rules
 
 
 def test_model_steps_both_economies_on_same_borrowers():
@@ -267,6 +291,189 @@ def test_export_of_presets_names_the_shared_burn_in():
     assert set(pd.read_csv(io.StringIO(dconf.metrics_csv(model)))["policy"]) == {"A-balanced"}
 
 
+#: A market of four lenders, two funded by investors, under every exposed rule.
+MARKET = {
+    "market": True,
+    "lenders": (
+        ("conservative", "stable"),
+        ("aggressive", "investors"),
+        ("balanced", "stable"),
+        ("balanced", "investors"),
+    ),
+    "rules": {
+        "price_sensitivity": 20.0,
+        "apr_cap": 0.4,
+        "investor_contagion": 2.0,
+        "collect_after_failure": False,
+        "strategic_default": 0.3,
+    },
+}
+MARKET_NAMES = ["L1-conservative", "L2-aggressive", "L3-balanced", "L4-balanced"]
+
+
+def test_market_mode_builds_the_chosen_lenders_and_rules():
+    model = dash.DashboardModel(**SMALL, **MARKET, compare=True)  # the market wins over A/B
+    assert list(model.economies) == ["market (4 lenders)"]
+    assert model.run_seed == replication_seeds(SMALL["seed"], 1)[0]
+    eco = model.first
+    assert eco.seed_entropy == model.run_seed
+    assert model.lender_names == MARKET_NAMES
+    policies = [lender.policy for lender in eco.lenders]
+    assert [p.funding for p in policies] == ["stable", "investors", "stable", "investors"]
+    for policy, (preset, _) in zip(policies, MARKET["lenders"], strict=True):
+        assert policy.score_cutoff == RiskPolicy.preset(preset).score_cutoff
+    assert eco.market == MarketRules(**MARKET["rules"])
+    (spec,) = model.config.policies
+    assert isinstance(spec, MarketSpec) and spec.lender_names == MARKET_NAMES
+    assert model.params["lenders"] == MARKET["lenders"] and model.params["rules"] == MARKET["rules"]
+    uncapped = dash.DashboardModel(
+        **SMALL, market=True, lenders=[("balanced", "stable")] * 2, rules={"apr_cap": None}
+    )
+    assert uncapped.first.market.apr_cap is None and uncapped.first.market.price_sensitivity == 10
+    assert uncapped.lender_names == ["L1-balanced", "L2-balanced"]
+    for _ in range(3):
+        model.step()
+    history = model.lender_history()
+    assert len(history) == 4 * 3 and set(history["lender_name"]) == set(MARKET_NAMES)
+    assert history.groupby("month")["balance_share"].sum().to_numpy() == pytest.approx(1.0)
+    assert dict(model.summary())["month"] == "3"
+    assert "DPD (B)" not in model.borrower_table().columns
+
+
+def test_market_charts_draw_one_line_per_lender():
+    model = dash.DashboardModel(**SMALL, **MARKET)
+    charts = dash.charts_for(model)
+    assert charts[1 : 1 + len(dash.MARKET_CHARTS)] == list(dash.MARKET_CHARTS)
+    assert dash.chart_buckets_b not in charts
+    assert all("no months yet" in draw(model) for draw in dash.MARKET_CHARTS)
+    for _ in range(3):
+        model.step()
+    svgs = {draw.__name__: draw(model) for draw in dash.MARKET_CHARTS}
+    for svg in svgs.values():
+        lines = re.findall(r'<polyline data-series="([^"]*)" points="([^"]*)"', svg)
+        own = [(name, points) for name, points in lines if "funding line" not in name]
+        assert [name for name, _ in own] == MARKET_NAMES
+        assert all(len(points.split()) == 3 for _, points in own)
+        assert 'class="mark"' not in svg  # nobody failed
+    titles = {
+        k: re.search(r'font-weight="bold" fill="#222">([^<]*)<', v)[1] for k, v in svgs.items()
+    }
+    assert titles == {
+        "chart_lender_share": "Balance share (%), by lender",
+        "chart_lender_overdue": "Overdue rate (1+ DPD, %), by lender",
+        "chart_lender_capital": "Capital ratio (%), by lender",
+        "chart_lender_balance": "Balance and funding line (currency units), by lender",
+    }
+    balance = svgs["chart_lender_balance"]
+    funding = re.findall(r'data-series="([^"]*), funding line"', balance)
+    assert funding == ["L2-aggressive", "L4-balanced"]  # the investor-funded lenders'
+    assert "investors&#x27; funding line" in balance
+    assert len(re.findall(r'font-size="11" fill="#333">L', balance)) == 4  # lenders in legend
+
+
+def test_a_failed_lender_is_marked_on_every_market_chart():
+    model = dash.DashboardModel(**SMALL, **MARKET)
+    for _ in range(2):
+        model.step()
+    weak = model.first.lenders[1]
+    weak.capital = -0.05 * float(model.first.book.balance[1].sum())  # losses beyond its equity
+    for _ in range(3):
+        model.step()
+    assert weak.failed and model.failures() == {"L2-aggressive": 2}
+    for draw in dash.MARKET_CHARTS:
+        svg = draw(model)
+        (mark,) = re.findall(r'<g class="mark"[^>]*>.*?</g>', svg)
+        assert 'data-mark="failed" data-series="L2-aggressive" data-month="2"' in mark
+        assert ">failed</text>" in mark and "<circle" in mark
+    capital = dash.chart_lender_capital(model)
+    assert _points(capital, "L2-aggressive") == 3  # months 0-2: no ratio after the failure
+    assert _points(capital, "L1-conservative") == 5
+    table = model.lender_table().set_index("lender")
+    assert list(table.columns) == ["funding", "market share", "capital ratio", "failed"]
+    assert table.loc["L2-aggressive", "failed"] == "month 2"
+    assert table.loc["L2-aggressive", "capital ratio"] == ""
+    assert table.loc["L1-conservative", "failed"] == "no"
+    assert table.loc["L1-conservative", "capital ratio"].endswith("%")
+    shares = table["market share"].str.rstrip("%").astype(float)
+    assert shares.sum() == pytest.approx(100, abs=0.3)
+
+
+def test_market_export_reproduces_the_run_with_the_experiment_runner(tmp_path):
+    model = dash.DashboardModel(
+        n_borrowers=1_500, seed=5, scenario="custom", knots="0:4%, 4:9%", **MARKET
+    )
+    for _ in range(4):
+        model.step()
+    text = dconf.config_toml(model)
+    assert "[[market]]" in text and "[[policy]]" not in text and "policy = []" not in text
+    config = parse_config(tomllib.loads(text))
+    assert config == dconf.export_config(model)
+    assert (config.seed, config.months, config.borrowers) == (5, 4, 1500)
+    assert config.burn_in == model.first.burn_in
+    (market,) = config.policies
+    assert isinstance(market, MarketSpec) and market.name == "market"
+    assert [(x.name, x.preset, x.overrides) for x in market.lenders] == [
+        (name, preset, {"funding": funding})
+        for name, (preset, funding) in zip(MARKET_NAMES, MARKET["lenders"], strict=True)
+    ]
+    assert market.rules == MARKET["rules"]  # every rule here differs from its default
+
+    (tmp_path / "market.toml").write_text(text)
+    args = ["run", str(tmp_path / "market.toml"), "--out", str(tmp_path / "out")]
+    assert main([*args, "--workers", "1", "--quiet", "--no-charts"]) == 0
+    for table, csv in (("timeseries", dconf.metrics_csv), ("lender_timeseries", dconf.lenders_csv)):
+        exported = pd.read_csv(io.StringIO(csv(model)))
+        assert set(exported["policy"]) == {"market"} and set(exported["scenario"]) == {"custom"}
+        ran = read_table(tmp_path / "out", table)
+        columns = list(exported.columns[2:])
+        keys = [c for c in ("lender", "month") if c in columns]
+        pd.testing.assert_frame_equal(
+            exported[columns].sort_values(keys).reset_index(drop=True),
+            ran[columns].sort_values(keys).reset_index(drop=True),
+            check_dtype=False,
+            check_exact=True,
+        )
+    lenders = pd.read_csv(io.StringIO(dconf.lenders_csv(model)))
+    assert list(lenders.columns[:5]) == ["scenario", "policy", "lender", "lender_name", "month"]
+    assert len(lenders) == 4 * 4
+
+
+def test_uncapped_market_with_default_rules_exports_no_rules():
+    model = dash.DashboardModel(
+        **SMALL, market=True, rules={"price_sensitivity": 0.0}, lenders=dconf.DEFAULT_LENDERS[:2]
+    )
+    model.step()
+    (market,) = parse_config(tomllib.loads(dconf.config_toml(model))).policies
+    assert market.rules == {}  # the declared defaults: nothing to write
+    assert model.first.market == MarketRules()
+
+
+@pytest.mark.parametrize(
+    ("settings", "error", "message"),
+    [
+        ({"lenders": [("balanced", "stable")]}, ValueError, "a market has 2 to 5 lenders, got 1"),
+        ({"lenders": [("balanced", "stable")] * 6}, ValueError, "2 to 5 lenders, got 6"),
+        (
+            {"lenders": [("balanced", "stable"), ("bold", "stable")]},
+            ValueError,
+            "lender 2: unknown",
+        ),
+        ({"lenders": [("balanced", "bank")] * 2}, ValueError, "funding must be one of stable, inv"),
+        ({"lenders": [("balanced",)] * 2}, ValueError, "must be (preset, funding)"),
+        ({"rules": {"late_fee": 0.1}}, ValueError, "unknown market rule(s) late_fee; allowed"),
+        ({"rules": {"apr_cap": 20.0}}, ValueError, "apr_cap must be in (0, 10]"),
+        ({"rules": {"apr_cap": 0.0}}, ValueError, "apr_cap must be in (0, 10]"),
+        ({"rules": {"strategic_default": 1.5}}, ValueError, "strategic_default must be"),
+        ({"rules": {"price_sensitivity": -1.0}}, ValueError, "price_sensitivity must be"),
+        ({"rules": {"collect_after_failure": 1}}, TypeError, "must be true or false, got 1"),
+    ],
+)
+def test_bad_market_settings_give_one_line(settings, error, message):
+    with pytest.raises(error, match=re.escape(message)) as info:
+        dash.DashboardModel(**SMALL, market=True, **settings)
+    assert "\n" not in str(info.value)
+
+
 def test_toml_writer_quotes_and_escapes():
     text = dconf.to_toml(
         {
@@ -293,6 +500,21 @@ def test_svg_axis_formats():
     assert percent(0.001)(-1e-19) == "0.0%"  # no "-0.0%" from rounding
     svg = chart("x", "T <&>", [], percent)
     assert "T &lt;&amp;&gt;" in svg and "no months yet" in svg
+
+
+def test_svg_legend_wraps_and_marks_events():
+    names = [f"L{k}-balanced" for k in range(1, 6)]
+    series = [Series(n, [0, 1, 2], [0.1, 0.2, 0.1 * k], "#000") for k, n in enumerate(names)]
+    svg = chart("x", "t", series, percent, marks=[Mark(names[2], 1, 0.2, "#f00")])
+    legend = re.findall(r'y="([\d.]+)" font-size="11" fill="#333">L', svg)
+    assert len(legend) == 5 and len(set(legend)) == 2  # five names need two rows
+    plot_top = float(re.search(r'<rect x="58" y="([\d.]+)"', svg).group(1))
+    assert plot_top > 46  # the plot makes room for the second row
+    (mark,) = re.findall(r'<g class="mark"[^>]*>.*?</g>', svg)
+    assert 'data-mark="failed"' in mark and f'data-series="{names[2]}"' in mark
+    assert 'data-month="1"' in mark and "<circle" in mark and ">failed</text>" in mark
+    short = chart("x", "t", series[:2], percent)  # one row: the plot keeps its place
+    assert '<rect x="58" y="46"' in short and '<g class="mark"' not in short
 
 
 def _tick_labels(svg: str) -> list[str]:
@@ -432,6 +654,60 @@ def test_page_edits_policy_b_and_a_custom_scenario(small_page):
     assert list(model.economies) == ["A: balanced", "B: aggressive (edited)"]
 
 
+def test_page_runs_a_market_of_lenders(small_page):
+    import ipyvuetify as v
+    import solara
+
+    rc, made = small_page
+
+    def control(kind, label):
+        return rc.find(kind, label=label).widget
+
+    assert control(v.Slider, "lenders: 3").disabled  # until the market mode is on
+    control(v.Checkbox, "run a market of lenders instead").v_model = True
+    assert control(v.Checkbox, "run policy B side by side").disabled
+    assert control(v.Slider, "score cut-off: 600").disabled  # policy A is idle
+    control(v.Slider, "lenders: 3").v_model = 4
+    control(v.Select, "L4 funding").v_model = "stable"
+    control(v.Select, "L2 preset").v_model = "conservative"
+    assert control(v.Slider, "APR cap: 30%").disabled
+    control(v.Checkbox, "cap the APR").v_model = True
+    control(v.Slider, "APR cap: 30%").v_model = 0.5
+    assert control(v.Slider, "strategic default share: 0%").disabled  # books still collected
+    control(v.Checkbox, "collection after failure").v_model = False
+    control(v.Slider, "strategic default share: 0%").v_model = 0.25
+    control(v.Slider, "investors' contagion: 0.0").v_model = 1.5
+    rc.find(v.Btn, children=["Reset"]).widget.click()
+    model = made[-2]()
+    assert model.params["market"] and model.lender_names == [
+        "L1-conservative",
+        "L2-conservative",
+        "L3-aggressive",
+        "L4-balanced",
+    ]
+    assert [lender.policy.funding for lender in model.first.lenders] == [
+        "stable",
+        "stable",
+        "investors",
+        "stable",
+    ]
+    rules = model.first.market
+    assert (rules.apr_cap, rules.collect_after_failure, rules.strategic_default) == (
+        0.5,
+        False,
+        0.25,
+    )
+    assert rules.investor_contagion == 1.5 and rules.price_sensitivity == 10
+    assert not any("press Reset" in str(a.children) for a in rc.find(v.Alert).widgets)
+    rc.find(v.Btn, children=["Step"]).widget.click()
+    share = rc.find(solara.widgets.HTML, attributes={"class": "chart_lender_share"}).widget
+    assert _points(share.unsafe_innerHTML, "L4-balanced") == 1
+    lenders = rc.find(solara.widgets.HTML, attributes={"class": "lender-table"}).widget
+    assert lenders.unsafe_innerHTML.count("</tr>") == 1 + 4  # header and a row per lender
+    control(v.Checkbox, "cap the APR").v_model = False  # off, the slider keeps its value
+    assert control(v.Slider, "APR cap: 50%").disabled
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -567,6 +843,34 @@ def _browse(page, tmp_path: Path) -> None:
     assert config.seed == 11 and config.scenarios[0].knots == {
         "unemployment": [[0, 0.04], [6, 0.09], [24, 0.06]]
     }
+
+    # The market mode: a line per lender, the lenders' table and their CSV.
+    page.get_by_role("tab", name="Market").click()
+    page.get_by_text("run a market of lenders instead").click()
+    page.get_by_text("press Reset to apply").wait_for()
+    page.get_by_role("button", name="Reset", exact=True).click()
+    share = page.locator('svg[data-chart="lender_balance_share"]')
+    share.wait_for()
+    step.click()
+    step.click()
+    page.wait_for_function(
+        """(sel) => {
+            const l = document.querySelector(sel);
+            return l && l.getAttribute('points').trim().split(' ').length === 2;
+        }""",
+        arg='svg[data-chart="lender_balance_share"] polyline[data-series="L3-aggressive"]',
+    )
+    assert share.locator("polyline").count() == 3
+    assert page.locator(".lenders tbody tr").count() == 3
+    lenders = pd.read_csv(io.StringIO(_download(page, "lenders (CSV)", tmp_path / "l.csv")))
+    assert list(zip(lenders["lender_name"], lenders["month"], strict=True))[:2] == [
+        ("L1-conservative", 0),
+        ("L1-conservative", 1),
+    ]
+    config = parse_config(tomllib.loads(_download(page, "config (TOML)", tmp_path / "e.toml")))
+    assert [p.lender_names for p in config.policies] == [
+        ["L1-conservative", "L2-balanced", "L3-aggressive"]
+    ]
 
     # The footer (or anything else) never covers the borrower table.
     for width, height in ((1600, 1400), (1024, 600), (800, 600)):
