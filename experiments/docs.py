@@ -112,6 +112,16 @@ def key_docs() -> dict[str, dict[str, tuple[str, str, str, str]]]:
                 "none: a custom path from knots",
                 "The preset path; give either `preset` or knot series.",
             ),
+            "stochastic": (
+                "table",
+                "`paths` (in [1, 100000]) or `path_seed`, `seed`, the generator's keys (below)",
+                "none",
+                "Stochastic paths instead of a preset or knots: `paths` draws from the "
+                "regime-switching US model (docs/model.md 6.1), each path a scenario "
+                "`<name>/p0001`, ... (name default `stochastic`) with its own seed, spawned "
+                "from `seed` (default: the experiment's) and the path index; the same paths "
+                "for every policy (paired). `path_seed` gives the one path of that seed.",
+            ),
         },
         "policy": {
             "name": (
@@ -311,6 +321,10 @@ severity = 1.5
 name = "v_shock"
 unemployment = [[0, 0.042], [3, 0.12], [15, 0.06]]
 policy_rate = [[0, 0.035], [4, 0.01]]
+
+[[scenario]]
+name = "random"
+stochastic = { paths = 100, recession_probability = 0.02 }
 """,
     "policy": """\
 [[policy]]
@@ -609,7 +623,7 @@ def _experiment(docs: Mapping[str, Any]) -> list[str]:
 
 def _scenario(docs: Mapping[str, Any]) -> list[str]:
     from model import MacroScenario
-    from model.macro import PATH, SERIES, ScenarioParams
+    from model.macro import PATH, SERIES, ScenarioParams, StochasticParams
 
     out = _heading("scenario") + [
         "One table per scenario; none = the baseline. A scenario is a preset (scaled by "
@@ -641,6 +655,8 @@ def _scenario(docs: Mapping[str, Any]) -> list[str]:
         if s.kind == PATH
     ]
     out += _table(_KEY_HEADER, rows)
+    out += ["Keys of `stochastic` for the generator (`model.macro.StochasticParams`):", ""]
+    out += _table(_LEVER_HEADER, _lever_rows(StochasticParams.describe()))
     out += ["Scenario presets:", ""]
     out += _table(
         ("Preset", "Path"),
