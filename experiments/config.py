@@ -88,6 +88,7 @@ _TOP_KEYS = (
     "metrics",
     "style",
     "calibration",  # read by `python -m experiments calibrate` (experiments.calibrate)
+    "reverse_stress",  # read by `python -m experiments reverse-stress` (experiments.reverse_stress)
 )
 
 
