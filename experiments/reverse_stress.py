@@ -398,8 +398,9 @@ def search(
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context) as pool:
             outcomes = list(pool.map(_search_one, *zip(*args, strict=True)))
-    for outcome in outcomes if progress else ():
-        progress(_progress_line(spec, outcome))
+    if progress is not None:
+        for outcome in outcomes:
+            progress(_progress_line(spec, outcome))
     return ReverseStressResult(config, spec, *_tables(spec, outcomes))
 
 
