@@ -1,7 +1,7 @@
 """Command line: ``python -m experiments run|charts|compare|sensitivity|discover|list|...``.
 
-Subcommands: run, charts, compare, sensitivity, discover, list, validate, reference,
-calibrate, docs, dashboard (``python -m experiments -h``).
+Subcommands: run, charts, compare, sensitivity, discover, risk, reverse-stress, list,
+validate, reference, calibrate, docs, dashboard (``python -m experiments -h``).
 
 Bad arguments or configs exit with status 2 and one ``error: ...`` line on
 stderr; failed runs give status 1.
@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare(sub)
     _add_sensitivity(sub)
     _add_discover(sub)
+    _add_risk(sub)
+    _add_reverse_stress(sub)
     sub.add_parser("list", help="shipped configs, scenario presets and policy presets")
     _add_validate(sub)
     _add_reference(sub)
@@ -152,6 +154,29 @@ def _add_discover(sub: argparse._SubParsersAction) -> None:
         help="choose the box of highest coverage whose share of bad runs is at least D "
         "(default 0.8)",
     )
+
+
+def _add_risk(sub: argparse._SubParsersAction) -> None:
+    """Add the ``risk`` command: loss distribution and economic capital of a folder."""
+    risk = sub.add_parser(
+        "risk",
+        help="loss distribution, VaR/ES with CIs, capital breach and failure probabilities, "
+        "economic capital and implied asset correlation of a stochastic run "
+        "(DIR/risk.csv, risk.md, figures/)",
+    )
+    risk.add_argument("dir", help="results folder of a config with stochastic scenarios")
+
+
+def _add_reverse_stress(sub: argparse._SubParsersAction) -> None:
+    """Add the ``reverse-stress`` command: the mildest breaking scenario per policy."""
+    reverse = sub.add_parser(
+        "reverse-stress",
+        help="search a family of scenarios for the mildest one that breaks a condition, per "
+        "policy ([reverse_stress] table of a config; writes reverse_stress.csv, .md, figures/)",
+    )
+    reverse.add_argument("config", help="config with a [reverse_stress] table (TOML)")
+    reverse.add_argument("--out", help="results folder (default: results/<experiment name>)")
+    reverse.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
 
 
 def _add_validate(sub: argparse._SubParsersAction) -> None:
@@ -587,6 +612,34 @@ def _discover(args: argparse.Namespace) -> int:
     return 0
 
 
+def _risk(args: argparse.Namespace) -> int:
+    from experiments import risk
+
+    folder = Path(args.dir)
+    with _reading(folder, "risk"):
+        folder, _ = _results_dir(args.dir, tables=("summary", "timeseries", "lender_timeseries"))
+        result = risk.analyse_results(folder)
+        paths = risk.write(result, folder)
+    print(risk.format_markdown(result))
+    print(f"written: {', '.join(str(p) for p in paths[:2])} and {len(paths) - 2} chart files")
+    return 0
+
+
+def _reverse_stress(args: argparse.Namespace) -> int:
+    from experiments import reverse_stress
+
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"argument --workers must be >= 1, got {args.workers}")
+    config, spec = reverse_stress.load(args.config)
+    out = Path(args.out) if args.out else Path("results") / config.name
+    workers = args.workers or os.cpu_count() or 1
+    result = reverse_stress.search(config, spec, workers=workers, progress=print)
+    paths = reverse_stress.write(result, out)
+    print(reverse_stress.format_markdown(result))
+    print(f"written: {', '.join(str(p) for p in paths[:2])} and {len(paths) - 2} chart files")
+    return 0
+
+
 def _list(_args: argparse.Namespace) -> int:
     from experiments.catalog import catalog
 
@@ -750,6 +803,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "compare": _compare,
             "sensitivity": _sensitivity,
             "discover": _discover,
+            "risk": _risk,
+            "reverse-stress": _reverse_stress,
             "list": _list,
             "validate": _validate,
             "reference": _reference,

@@ -23,7 +23,7 @@ import numpy as np
 from experiments import designs
 from experiments.summaries import SUMMARY_METRICS
 from model import EXTRA_COLUMNS, METRIC_COLUMNS, MacroScenario, PopulationParams, RiskPolicy
-from model.macro import SERIES_BOUNDS, ScenarioParams
+from model.macro import SERIES_BOUNDS, ScenarioParams, StochasticParams
 from model.market import MarketRules
 from model.metrics import LENDER_COLUMNS
 
@@ -66,6 +66,15 @@ MAX_RUNS = 1_000_000
 #: Memory the bookkeeping of one run takes at its peak (spec, manifest entry and its JSON).
 BYTES_PER_RUN = 3_000
 
+#: Most paths a ``stochastic`` scenario table may draw.
+MAX_PATHS = 100_000
+#: Keys of a ``[[scenario]]`` table's ``stochastic`` table besides the generator's
+#: parameters (``model.macro.StochasticParams``).
+STOCHASTIC_KEYS = ("paths", "seed", "path_seed")
+#: Spawn key under which the paths' seeds are drawn from the seed (apart from the
+#: replication seeds, which are spawned from the bare experiment seed).
+STOCHASTIC_KEY = 0x5354_4F43
+
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 #: A lender's name in a ``[[market]]``: no dots, as it is part of a dotted lever name.
 _LENDER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
@@ -82,6 +91,7 @@ _TOP_KEYS = (
     "metrics",
     "style",
     "calibration",  # read by `python -m experiments calibrate` (experiments.calibrate)
+    "reverse_stress",  # read by `python -m experiments reverse-stress` (experiments.reverse_stress)
 )
 
 
@@ -91,12 +101,19 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class ScenarioSpec:
-    """One ``[[scenario]]``: a preset (scaled by ``severity``) or a custom path from knots."""
+    """One scenario: a preset (scaled by ``severity``), a custom path, or a stochastic path.
+
+    A ``[[scenario]]`` table with ``stochastic = { paths = N, ... }`` becomes N specs,
+    one per path (:func:`stochastic_specs`): ``stochastic`` holds the generator's
+    parameters and ``path_seed`` the path's seed.
+    """
 
     name: str
     preset: str | None = None
     severity: float = 1.0
     knots: dict[str, list[list[float]]] = field(default_factory=dict)
+    stochastic: dict[str, float] | None = None
+    path_seed: int | None = None
 
     def build(self, months: int, severity: float | None = None) -> MacroScenario:
         """Return the macro path over ``months`` months.
@@ -104,15 +121,19 @@ class ScenarioSpec:
         Args:
             months: Length of the path.
             severity: Scale on the shock replacing the spec's own ``severity``
-                (a ``scenario.severity`` sweep value); custom paths are scaled
-                around the baseline the same way presets are.
+                (a ``scenario.severity`` sweep value); custom and stochastic paths are
+                scaled around the baseline the same way presets are.
         """
         scale = self.severity if severity is None else severity
         scale = ScenarioParams(severity=scale).severity  # the declared range, custom paths too
         if self.preset is not None:
             path = MacroScenario.preset(self.preset, months=months, severity=scale)
             return dataclasses.replace(path, name=self.name)
-        custom = MacroScenario.from_knots(self.name, months, **self.knots)
+        if self.stochastic is not None:
+            params = StochasticParams(**self.stochastic)
+            custom = MacroScenario.stochastic(months, self.path_seed, name=self.name, params=params)
+        else:
+            custom = MacroScenario.from_knots(self.name, months, **self.knots)
         if scale == 1.0:
             return custom
         base = MacroScenario.preset("baseline", months=months)
@@ -123,11 +144,34 @@ class ScenarioSpec:
         return MacroScenario(name=self.name, **series)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the spec as a ``[[scenario]]`` table."""
+        """Return the spec as a ``[[scenario]]`` table (one path: its ``path_seed``)."""
         out: dict[str, Any] = {"name": self.name, "severity": self.severity}
         if self.preset is not None:
             out["preset"] = self.preset
+        if self.stochastic is not None:
+            out["stochastic"] = {**self.stochastic, "path_seed": self.path_seed}
         return {**out, **self.knots}
+
+
+def path_seeds(seed: int, paths: int) -> list[int]:
+    """Seed of each path of a stochastic family, the same for every policy (paired).
+
+    The children of ``SeedSequence(seed, spawn_key=(STOCHASTIC_KEY,))``, as integers
+    below 2**63.
+    """
+    root = np.random.SeedSequence(seed, spawn_key=(STOCHASTIC_KEY,))
+    return [int(c.generate_state(1, np.uint64)[0] >> 1) for c in root.spawn(paths)]
+
+
+def stochastic_specs(
+    name: str, severity: float, params: dict[str, float], seed: int, paths: int
+) -> tuple[ScenarioSpec, ...]:
+    """The specs of a stochastic scenario family: ``<name>/p0001``, ``<name>/p0002``, ..."""
+    width = max(4, len(str(paths)))
+    return tuple(
+        ScenarioSpec(f"{name}/p{p:0{width}d}", None, severity, {}, dict(params), path_seed)
+        for p, path_seed in enumerate(path_seeds(seed, paths), start=1)
+    )
 
 
 class LeverChanges(NamedTuple):
@@ -484,7 +528,7 @@ def parse_config(raw: dict[str, Any]) -> ExperimentConfig:
         borrowers=_int(where, "borrowers", exp.get("borrowers", 10_000), 1, 50_000_000),
         replications=_int(where, "replications", exp.get("replications", 1), 1, 100_000),
         burn_in=_int(where, "burn_in", exp["burn_in"], 0, 600) if "burn_in" in exp else None,
-        scenarios=_scenarios(_array(raw, "scenario"), months),
+        scenarios=_scenarios(_array(raw, "scenario"), months, exp["seed"]),
         policies=_policies(_array(raw, "policy"), _array(raw, "market")),
         population=_population(_table(raw, "population")),
         sweep=_sweep(_table(raw, "sweep")),
@@ -608,14 +652,18 @@ def _unique(kind: str, names: list[str]) -> None:
         seen.add(name)
 
 
-def _scenarios(tables: list[dict[str, Any]], months: int) -> tuple[ScenarioSpec, ...]:
+def _scenarios(tables: list[dict[str, Any]], months: int, seed: int) -> tuple[ScenarioSpec, ...]:
+    """The ``[[scenario]]`` tables (none: the baseline), stochastic families expanded."""
     if not tables:
         return (ScenarioSpec(name="baseline", preset="baseline"),)
-    allowed = ("name", "preset", "severity", *SERIES_BOUNDS)
-    specs = []
+    allowed = ("name", "preset", "severity", "stochastic", *SERIES_BOUNDS)
+    specs: list[ScenarioSpec] = []
     for i, table in enumerate(tables, start=1):
         where = f"config [[scenario]] #{i}"
         _check_keys(where, table, allowed)
+        if "stochastic" in table:
+            specs += _stochastic_scenario(where, table, months, seed)
+            continue
         knots = {k: v for k, v in table.items() if k in SERIES_BOUNDS}
         preset = table.get("preset")
         if preset is not None and knots:
@@ -624,8 +672,8 @@ def _scenarios(tables: list[dict[str, Any]], months: int) -> tuple[ScenarioSpec,
             )
         if preset is None and not knots:
             raise ConfigError(
-                f"{where}: needs 'preset' (one of {', '.join(MacroScenario.names())}) "
-                f"or knot series ({', '.join(SERIES_BOUNDS)})"
+                f"{where}: needs 'preset' (one of {', '.join(MacroScenario.names())}), "
+                f"knot series ({', '.join(SERIES_BOUNDS)}) or 'stochastic'"
             )
         if preset is not None and (
             not isinstance(preset, str) or preset not in MacroScenario.names()
@@ -644,6 +692,50 @@ def _scenarios(tables: list[dict[str, Any]], months: int) -> tuple[ScenarioSpec,
         specs.append(spec)
     _unique("scenario", [s.name for s in specs])
     return tuple(specs)
+
+
+def _stochastic_scenario(
+    where: str, table: dict[str, Any], months: int, seed: int
+) -> tuple[ScenarioSpec, ...]:
+    """The specs of a table with ``stochastic = { paths = N, ... }``: one per path.
+
+    ``path_seed`` instead of ``paths`` gives the single path of that seed (as the
+    normalised config lists each path of a family).
+    """
+    other = [k for k in table if k not in ("name", "severity", "stochastic")]
+    if other:
+        raise ConfigError(
+            f"{where}: 'stochastic' draws its own paths; remove '{other[0]}' "
+            "(allowed with it: name, severity)"
+        )
+    raw, where = table["stochastic"], f"{where} stochastic"
+    params_allowed = StochasticParams.field_names()
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{where} must be a table, e.g. {{ paths = 1000 }}; keys: "
+            f"{', '.join((*STOCHASTIC_KEYS, *params_allowed))}"
+        )
+    _check_keys(where, raw, (*STOCHASTIC_KEYS, *params_allowed))
+    if ("paths" in raw) == ("path_seed" in raw):
+        raise ConfigError(
+            f"{where} needs 'paths' (the number of paths to draw, in [1, {MAX_PATHS}])"
+            + (", not 'path_seed' with it" if "paths" in raw else "")
+        )
+    name = _check_name(where, table.get("name", "stochastic"))
+    severity = _number(where, "severity", table.get("severity", 1.0))
+    params = {k: v for k, v in raw.items() if k in params_allowed}
+    _build(where, lambda: StochasticParams(**params))
+    if "path_seed" in raw:
+        path_seed = _int(where, "path_seed", raw["path_seed"], 0, 2**63 - 1)
+        specs: tuple[ScenarioSpec, ...] = (
+            ScenarioSpec(name, None, severity, {}, params, path_seed),
+        )
+    else:
+        paths = _int(where, "paths", raw["paths"], 1, MAX_PATHS)
+        family_seed = _int(where, "seed", raw.get("seed", seed), 0, 2**63 - 1)
+        specs = stochastic_specs(name, severity, params, family_seed, paths)
+    _build(where, lambda: specs[0].build(months))
+    return specs
 
 
 def _policies(

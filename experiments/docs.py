@@ -112,6 +112,16 @@ def key_docs() -> dict[str, dict[str, tuple[str, str, str, str]]]:
                 "none: a custom path from knots",
                 "The preset path; give either `preset` or knot series.",
             ),
+            "stochastic": (
+                "table",
+                "`paths` (in [1, 100000]) or `path_seed`, `seed`, the generator's keys (below)",
+                "none",
+                "Stochastic paths instead of a preset or knots: `paths` draws from the "
+                "regime-switching US model (docs/model.md 6.1), each path a scenario "
+                "`<name>/p0001`, ... (name default `stochastic`) with its own seed, spawned "
+                "from `seed` (default: the experiment's) and the path index; the same paths "
+                "for every policy (paired). `path_seed` gives the one path of that seed.",
+            ),
         },
         "policy": {
             "name": (
@@ -282,6 +292,64 @@ def key_docs() -> dict[str, dict[str, tuple[str, str, str, str]]]:
                 "Where the fit starts.",
             ),
         },
+        "reverse_stress": _reverse_stress_keys(),
+    }
+
+
+def _reverse_stress_keys() -> dict[str, tuple[str, str, str, str]]:
+    """(type, allowed, default, meaning) of the ``[reverse_stress]`` keys."""
+    from experiments import reverse_stress as rs
+
+    return {
+        "family": (
+            "string",
+            ", ".join(rs.FAMILIES),
+            '"severity"',
+            "The scenarios searched: a config scenario scaled by severity, or an unemployment "
+            "peak held for each of `durations`.",
+        ),
+        "condition": (
+            "string",
+            ", ".join(rs.CONDITIONS),
+            '"capital_breach"',
+            "What breaks: a lender's capital ratio below its min_capital_ratio in some month, "
+            "a lender's failure, or the cumulative net loss over the month-0 book above "
+            "`loss_limit`.",
+        ),
+        "loss_limit": ("number", "in (0, 10]", "required by loss_above", "The loss limit."),
+        "share": (
+            "number",
+            "in (0, 1]",
+            "0.5",
+            "A scenario breaks when at least this share of the (paired) replications break.",
+        ),
+        "tolerance": (
+            "number",
+            "in (0, 1]",
+            "0.005",
+            "The bisection stops when the bracket is this narrow (severity or unemployment).",
+        ),
+        "scenario": (
+            "string",
+            "a scenario of the config",
+            "the first",
+            "The scenario scaled (family `severity`).",
+        ),
+        "severity": ("[low, high]", "in [0, 5], low < high", "[0, 5]", "Severities searched."),
+        "peak": (
+            "[low, high]",
+            "in [0.042, 0.6], low < high",
+            "[0.05, 0.35]",
+            "Peak unemployment searched (family `peak_duration`).",
+        ),
+        "durations": (
+            "array of integers",
+            "each in [1, 600]",
+            "[12]",
+            "Months the peak is held: one search per duration and policy.",
+        ),
+        "ramp": ("integer", "in [1, 120]", "6", "Months from month 3 to the peak."),
+        "recovery": ("integer", "in [1, 600]", "24", "Months from the peak's end back to 4.2%."),
     }
 
 
@@ -311,6 +379,10 @@ severity = 1.5
 name = "v_shock"
 unemployment = [[0, 0.042], [3, 0.12], [15, 0.06]]
 policy_rate = [[0, 0.035], [4, 0.01]]
+
+[[scenario]]
+name = "random"
+stochastic = { paths = 100, recession_probability = 0.02 }
 """,
     "policy": """\
 [[policy]]
@@ -406,6 +478,19 @@ source = "platform reports: 3-5% of loans 1+ days past due"
 lever = "population.oversight_rate"
 bounds = [0.001, 0.05]
 """,
+    "reverse_stress": """\
+[[policy]]
+preset = "balanced"
+
+[[policy]]
+preset = "aggressive"
+
+[reverse_stress]
+family = "peak_duration"
+condition = "capital_breach"
+peak = [0.05, 0.35]
+durations = [6, 12, 24]
+""",
 }
 
 _HEADER = '[experiment]\nname = "example"\nseed = 1\n\n'
@@ -419,6 +504,7 @@ def check_examples() -> None:
     """
     from experiments.calibrate import parse_calibration
     from experiments.config import parse_config
+    from experiments.reverse_stress import parse_reverse_stress
 
     for table, text in EXAMPLES.items():
         full = text if text.startswith("[experiment]") else _HEADER + text
@@ -426,6 +512,8 @@ def check_examples() -> None:
         config = parse_config(raw)
         if table == "calibration":
             parse_calibration(raw["calibration"], config)
+        if table == "reverse_stress":
+            parse_reverse_stress(raw["reverse_stress"], config)
 
 
 # ---------------------------------------------------------------------- markdown
@@ -548,18 +636,20 @@ TABLES: tuple[tuple[str, str, str], ...] = (
     ("metrics", "[metrics]", "Derived per-run metrics: arithmetic over metrics."),
     ("style", "[style]", "Figure style: matplotlib rcParams."),
     ("calibration", "[calibration]", "Targets and free levers (`calibrate` only)."),
+    ("reverse_stress", "[reverse_stress]", "The reverse stress search (`reverse-stress` only)."),
 )
 
 
 def _check_schema(docs: Mapping[str, Mapping[str, Any]]) -> None:
     """Refuse to document keys the parsers do not take, or to leave out keys they take."""
-    from experiments import calibrate, charts, config
+    from experiments import calibrate, charts, config, reverse_stress
 
     _check_same("the config", [t for t, _, _ in TABLES], config._TOP_KEYS)
     _check_same("[experiment]", docs["experiment"], config._EXPERIMENT_KEYS)
     _check_same("[[chart]]", docs["chart"], [f.name for f in dataclasses.fields(config.ChartSpec)])
     _check_same("chart kinds", charts.DRAWERS, config.CHART_KINDS)
     _check_same("[calibration]", docs["calibration"], calibrate._KEYS)
+    _check_same("[reverse_stress]", docs["reverse_stress"], reverse_stress._KEYS)
     _check_same("[[calibration.target]]", docs["calibration.target"], calibrate._TARGET_KEYS)
     _check_same(
         "[[calibration.parameter]]", docs["calibration.parameter"], calibrate._PARAMETER_KEYS
@@ -609,7 +699,7 @@ def _experiment(docs: Mapping[str, Any]) -> list[str]:
 
 def _scenario(docs: Mapping[str, Any]) -> list[str]:
     from model import MacroScenario
-    from model.macro import PATH, SERIES, ScenarioParams
+    from model.macro import PATH, SERIES, ScenarioParams, StochasticParams
 
     out = _heading("scenario") + [
         "One table per scenario; none = the baseline. A scenario is a preset (scaled by "
@@ -641,6 +731,8 @@ def _scenario(docs: Mapping[str, Any]) -> list[str]:
         if s.kind == PATH
     ]
     out += _table(_KEY_HEADER, rows)
+    out += ["Keys of `stochastic` for the generator (`model.macro.StochasticParams`):", ""]
+    out += _table(_LEVER_HEADER, _lever_rows(StochasticParams.describe()))
     out += ["Scenario presets:", ""]
     out += _table(
         ("Preset", "Path"),
@@ -825,6 +917,19 @@ def _calibration(docs: Mapping[str, Any]) -> list[str]:
     return out + _example("calibration")
 
 
+def _reverse_stress(docs: Mapping[str, Any]) -> list[str]:
+    out = _heading("reverse_stress") + [
+        "Read by `python -m experiments reverse-stress CONFIG` only (other commands ignore "
+        "it): for each policy (and duration), the mildest scenario of a family that breaks a "
+        "condition, found by bisection over paired replications (experiments/"
+        "reverse_stress.py). Results: reverse_stress.csv, .md and a chart in "
+        "results/<name>/.",
+        "",
+    ]
+    out += _table(_KEY_HEADER, _key_rows(docs["reverse_stress"], {}))
+    return out + _example("reverse_stress")
+
+
 def _metric_tables() -> list[str]:
     from experiments.labels import METRIC_NAMES
     from experiments.summaries import SUMMARIES
@@ -911,6 +1016,7 @@ _SECTIONS = (
     _metrics,
     _style,
     _calibration,
+    _reverse_stress,
 )
 
 

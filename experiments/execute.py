@@ -8,6 +8,7 @@ the same store code as a local run, so workers need no access to the results fol
 from __future__ import annotations
 
 import ctypes
+import json
 import logging
 import math
 import multiprocessing
@@ -19,7 +20,8 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -29,11 +31,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from experiments.config import ConfigError, ExperimentConfig, parse_config
-from experiments.design import RunSpec, build_economy, param_types
+from experiments.design import RunInputs, RunSpec, build_economy, model_inputs, param_types
 from experiments.store import RunResult, finished, write_run
 from experiments.summaries import summarise_timeseries
-from model import release_freed_memory, reuse_freed_memory
+from model import CreditEconomy, release_freed_memory, reuse_freed_memory
 from model.allocator import WORKER_ENVIRONMENT
+from model.economy import BASE_BYTES, memory_estimate
+from model.macro import SERIES_BOUNDS
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -124,8 +128,106 @@ def simulate(config: ExperimentConfig, spec: RunSpec) -> RunResult:
         release_freed_memory()
 
 
+# ------------------------------------------------------------------ shared burn-in
+#: Estimated memory the burned-in economies kept by one process may take (bytes).
+BURN_IN_CACHE_BYTES = 512e6
+#: Most burned-in economies one process keeps (runs are ordered so that one or two do).
+BURN_IN_CACHE_ENTRIES = 4
+
+
+def burn_in_key(config: ExperimentConfig, spec: RunSpec, inputs: RunInputs) -> Hashable:
+    """What a run's burn-in depends on: runs with equal keys have the same month-0 economy.
+
+    The population size and parameters, the seed, the burn-in length, every lender's
+    policy, the market rules, and the scenario's month-0 values (the burn-in runs under
+    month-0 conditions, :meth:`model.MacroScenario.state`). The scenario's later months
+    are not in it: runs that differ only there share one burn-in. Policies enter whole,
+    since a lever could act during the burn-in: runs share across scenarios only.
+    """
+    month0 = tuple(float(getattr(inputs.scenario, s)[0]) for s in SERIES_BOUNDS)
+    lenders = inputs.policy if isinstance(inputs.policy, list) else [inputs.policy]
+    model = repr((lenders, inputs.population, inputs.market))  # exact: floats repr round-trip
+    return (config.borrowers, config.burn_in, spec.seed, month0, model)
+
+
+class BurnInCache:
+    """Burned-in economies at month 0 of this process, by :func:`burn_in_key` (LRU, bounded).
+
+    A run whose key is cached starts from a fork of that economy with its own scenario
+    (``CreditEconomy.fork``): at month 0, with the same month-0 conditions, the fork is
+    the economy the run would build (tested), so results are bit-identical to building
+    each run's economy, and the burn-in is simulated once per key and process. At most
+    :data:`BURN_IN_CACHE_ENTRIES` economies and :data:`BURN_IN_CACHE_BYTES` (estimated)
+    are kept; an economy larger than that is not kept (its runs build their own).
+    """
+
+    def __init__(
+        self,
+        max_entries: int = BURN_IN_CACHE_ENTRIES,
+        max_bytes: float = BURN_IN_CACHE_BYTES,
+    ) -> None:
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self.enabled = True
+        self.built = 0  # burn-ins simulated by this cache (for tests and measurements)
+        self._entries: OrderedDict[Hashable, tuple[CreditEconomy, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def economy(self, config: ExperimentConfig, spec: RunSpec) -> CreditEconomy:
+        """The economy of one run at month 0: a fork of a shared burn-in when possible."""
+        if not self.enabled:
+            return build_economy(config, spec)
+        inputs = model_inputs(config, spec)
+        key = burn_in_key(config, spec, inputs)
+        with self._lock:
+            cached = self._entries.get(key)
+            if cached is not None:
+                self._entries.move_to_end(key)
+        if cached is not None:
+            return cached[0].fork(inputs.scenario)
+        base = build_economy(config, spec)
+        with self._lock:
+            self.built += 1
+        lenders = len(base.lenders)
+        size = memory_estimate(config.borrowers, lenders) - BASE_BYTES
+        if size > self.max_bytes:
+            return base
+        self._keep(key, base, size)
+        return base.fork(inputs.scenario)
+
+    def _keep(self, key: Hashable, economy: CreditEconomy, size: float) -> None:
+        with self._lock:
+            self._entries[key] = (economy, size)
+            while len(self._entries) > self.max_entries or (
+                sum(s for _, s in self._entries.values()) > self.max_bytes
+            ):
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every kept economy (their memory can be given back)."""
+        with self._lock:
+            self._entries.clear()
+
+
+#: This process's cache (a pool worker's, a Dask worker's or the serial sweep's).
+BURN_INS = BurnInCache()
+
+
+def sharing_order(specs: list[RunSpec]) -> list[RunSpec]:
+    """``specs`` ordered so that runs likely to share a burn-in come one after another.
+
+    By seed, policy and swept values other than ``scenario.*`` (which change the
+    scenario only), then design order. Only the order of execution changes.
+    """
+
+    def key(spec: RunSpec) -> tuple[int, str, str, int]:
+        levers = {k: v for k, v in spec.params.items() if not k.startswith("scenario.")}
+        return (spec.seed, spec.policy, json.dumps(levers, sort_keys=True), spec.index)
+
+    return sorted(specs, key=key)
+
+
 def _simulate(config: ExperimentConfig, spec: RunSpec) -> RunResult:
-    eco = build_economy(config, spec)
+    eco = BURN_INS.economy(config, spec)
     monthly = eco.run(config.months)
     ids = {
         "run_id": spec.run_id,
@@ -233,8 +335,11 @@ def die_with_parent(parent: int) -> None:
         threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
-def _init_worker(config_dict: dict[str, Any], out_dir: str, parent: int) -> None:
+def _init_worker(
+    config_dict: dict[str, Any], out_dir: str, parent: int, share_burn_in: bool = True
+) -> None:
     die_with_parent(parent)
+    BURN_INS.enabled = share_burn_in
     # Ctrl-C reaches the whole process group: workers leave quietly (each run's files are
     # written atomically) and the main process reports the interruption. SIGTERM keeps
     # its default (die): the main process terminates its workers that way.
@@ -459,6 +564,7 @@ def execute(
     workers: int = 1,
     on_done: Callable[[RunOutcome], None] | None = None,
     client: Client | None = None,
+    share_burn_in: bool = True,
 ) -> list[RunOutcome]:
     """Run ``specs``, storing each run in ``out_dir`` as soon as it finishes.
 
@@ -470,6 +576,10 @@ def execute(
         on_done: Called in this process with each outcome (e.g. to advance a progress bar).
         client: A Dask client (see :func:`dask_client`): runs are simulated on its
             cluster and stored by this process; ``workers`` is then ignored.
+        share_burn_in: Runs that differ only in their scenario's months after 0 start
+            from one burn-in per process (:class:`BurnInCache`; same results, less
+            time). False builds every run's economy from scratch. Dask workers always
+            share (each worker its own cache).
 
     Returns:
         The outcomes, in design order.
@@ -481,13 +591,19 @@ def execute(
         if on_done is not None:
             on_done(outcome)
 
-    if client is not None:
-        _execute_dask(client, config, specs, out_dir, record)
-    elif workers <= 1 or len(specs) <= 1:
-        for spec in specs:
-            record(run_and_store(config, spec, out_dir))
-    else:
-        _execute_pool(config, specs, out_dir, workers, record)
+    todo = sharing_order(specs) if share_burn_in else specs
+    enabled, BURN_INS.enabled = BURN_INS.enabled, share_burn_in
+    try:
+        if client is not None:
+            _execute_dask(client, config, todo, out_dir, record)
+        elif workers <= 1 or len(specs) <= 1:
+            for spec in todo:
+                record(run_and_store(config, spec, out_dir))
+        else:
+            _execute_pool(config, todo, out_dir, workers, record)
+    finally:
+        BURN_INS.enabled = enabled
+        BURN_INS.clear()
     order = {spec.run_id: spec.index for spec in specs}
     return sorted(outcomes, key=lambda o: order[o.run_id])
 
@@ -537,7 +653,7 @@ def _execute_pool(
         max_workers=min(workers, len(specs)),
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(config.to_dict(), str(out_dir), os.getpid()),
+        initargs=(config.to_dict(), str(out_dir), os.getpid(), BURN_INS.enabled),
     )
     try:
         futures = {pool.submit(_run_batch, batch): batch for batch in batches(specs, workers)}

@@ -181,6 +181,179 @@ Knots = Sequence[tuple[float, float]]
 
 _BASELINE: dict[str, Knots] = {s.name: [(0, s.baseline)] for s in SERIES if s.kind == PATH}
 
+
+@dataclass(frozen=True)
+class StochasticParams(Parameters):
+    """Parameters of the stochastic generator (:func:`stochastic_paths`), as config keys.
+
+    A ``[[scenario]]`` table's ``stochastic = { paths = N, ... }`` takes them. The
+    defaults are the US estimates of :func:`stochastic_paths`; what each means, its unit
+    and range: :meth:`describe` (and ``docs/configs.md``).
+    """
+
+    recession_probability: float = lever(
+        0.0132,
+        label="Recession probability",
+        unit="probability per month",
+        low=0,
+        high=1,
+        typical=(0, 0.1),
+        group="stochastic",
+        description="Chance that a recession starts in a month of expansion (US 1954-2019: "
+        "9 NBER recessions in 684 months of expansion, a mean expansion of 76 months).",
+    )
+    recession_months: float = lever(
+        11.2,
+        label="Mean recession length",
+        unit="months",
+        low=1,
+        high=120,
+        typical=(1, 36),
+        group="stochastic",
+        description="Mean length of a recession; each month of recession ends it with "
+        "probability 1/recession_months (US 1954-2019: 101 NBER recession months in 9).",
+    )
+    recession_rise: float = lever(
+        0.0023,
+        label="Unemployment rise in recession",
+        unit="share of the labour force per month",
+        low=0,
+        high=0.05,
+        typical=(0, 0.01),
+        group="stochastic",
+        description="Mean monthly rise of unemployment in a recession; each recession draws "
+        "its own rise around it (US 1954-2019: 0.23 pp a month, 0.08 pp across recessions).",
+    )
+    volatility: float = lever(
+        1.0,
+        label="Volatility",
+        unit="multiple of the fitted s.d.",
+        low=0,
+        high=5,
+        typical=(0, 3),
+        group="stochastic",
+        description="Scale on every random shock of the generator: 0 leaves the regime "
+        "switches and each recession's mean rise only, 1 is as fitted.",
+    )
+    OWNER: ClassVar[str] = "stochastic scenario"
+
+
+# The generator's fitted constants (see stochastic_paths): monthly, shares and annual rates.
+#: Expansion: share of the gap to the start rate of unemployment closed each month.
+_U_REVERSION = 0.0151
+#: Expansion: s.d. of the monthly change of unemployment.
+_U_EXPANSION_SD = 0.00155
+#: Recession: s.d. across recessions of the mean monthly rise.
+_U_RISE_SD = 0.00078
+#: Recession: s.d. of the monthly change around the recession's mean rise.
+_U_RECESSION_SD = 0.00202
+#: Policy rate: share of the gap to its start value closed each month.
+_RATE_REVERSION = 0.00462
+#: Policy rate: cut per unit rise of unemployment in the same month.
+_RATE_ON_UNEMPLOYMENT = 0.292
+#: Policy rate: s.d. of the monthly change.
+_RATE_SD = 0.00187
+#: Inflation: AR(1) persistence and monthly s.d. (the model's own).
+_INFLATION_PERSISTENCE, _INFLATION_SD = 0.9, 0.002
+#: Wage growth: fall per unit rise of unemployment over its start value (the model's own).
+_WAGE_ON_GAP = 0.5
+
+
+def _regimes(uniform: np.ndarray, params: StochasticParams) -> np.ndarray:
+    """Recession months of a two-state Markov chain that starts in expansion at month 0."""
+    exit_probability = 1.0 / params.recession_months
+    recession = np.zeros(uniform.size, dtype=bool)
+    for t in range(1, uniform.size):
+        p = exit_probability if recession[t - 1] else params.recession_probability
+        recession[t] = (uniform[t] >= p) if recession[t - 1] else (uniform[t] < p)
+    return recession
+
+
+def _recession_rises(recession: np.ndarray, z: np.ndarray, params: StochasticParams) -> np.ndarray:
+    """Each month's mean rise of unemployment: its recession's draw, fixed at its start."""
+    starts = recession & ~np.concatenate(([False], recession[:-1]))
+    months = np.arange(recession.size)
+    last_start = np.maximum.accumulate(np.where(starts, months, 0))
+    rise = params.recession_rise + params.volatility * _U_RISE_SD * z
+    return np.maximum(rise[last_start], 0.0)
+
+
+def stochastic_paths(
+    months: int, rng: np.random.Generator, params: StochasticParams
+) -> dict[str, np.ndarray]:
+    """Draw one path of every macro path series from a regime-switching model of the US.
+
+    The process, month by month from the baseline conditions at month 0:
+
+    - Regime: a two-state Markov chain, expansion and recession. A recession starts with
+      ``recession_probability`` a month and ends with ``1 / recession_months``.
+    - Unemployment ``u``: in expansion it reverts to its start value ``u0``,
+      ``du = -0.0151 (u - u0) + 0.00155 e``; in recession it rises,
+      ``du = rise + 0.00202 e``, with ``rise`` drawn for each recession,
+      ``N(recession_rise, 0.00078)`` floored at 0.
+    - Policy rate ``r``: ``dr = -0.00462 (r - r0) - 0.292 du + 0.00187 e``, floored at 0
+      (rates are cut as unemployment rises).
+    - Inflation: AR(1) around its start value, persistence 0.9, s.d. 0.002; wage growth
+      ``w0 - 0.5 (u - u0)``; the illness factor keeps its baseline.
+
+    Every ``e`` is an independent N(0, 1) draw times ``volatility``. Draws come in a fixed
+    shape whatever the regimes, so paths of the same seed under other parameters are
+    paired. Values are kept within each series' bounds (:data:`SERIES_BOUNDS`).
+
+    Source of the fit: BLS unemployment rate (LNS14000000, FRED UNRATE) and the effective
+    federal funds rate (FRED FEDFUNDS), monthly; regimes are the NBER recession months
+    (from the month after each peak to the trough). Unemployment: least squares on
+    1954-07 to 2019-12 (684 months of expansion, 101 of recession in 9 recessions); its
+    expansion attractor (3.4%) is replaced by the start value so that a path without a
+    recession stays near the baseline. Policy rate: least squares on 1985-2019 (after the
+    Volcker disinflation), re-centred on its start value likewise. Inflation and wages
+    are the model's own rules (no fit).
+
+    Args:
+        months: Length of the paths.
+        rng: The path's random generator.
+        params: The generator's parameters.
+
+    Returns:
+        One array per path series of :data:`SERIES_BOUNDS`, ``months`` values each.
+    """
+    start = {name: float(knots[0][1]) for name, knots in _BASELINE.items()}
+    uniform = rng.random(months)
+    z = rng.standard_normal((4, months))
+    recession = _regimes(uniform, params)
+    rise = _recession_rises(recession, z[3], params)
+    z = z[:3] * params.volatility
+    u, rate, inflation = (
+        np.full(months, start[s]) for s in ("unemployment", "policy_rate", "inflation")
+    )
+    (u_low, u_high), (r_low, r_high) = SERIES_BOUNDS["unemployment"], SERIES_BOUNDS["policy_rate"]
+    for t in range(1, months):
+        if recession[t]:
+            du = rise[t] + _U_RECESSION_SD * z[0, t]
+        else:
+            du = -_U_REVERSION * (u[t - 1] - start["unemployment"]) + _U_EXPANSION_SD * z[0, t]
+        u[t] = min(max(u[t - 1] + du, u_low), u_high)
+        dr = -_RATE_REVERSION * (rate[t - 1] - start["policy_rate"])
+        dr += -_RATE_ON_UNEMPLOYMENT * (u[t] - u[t - 1]) + _RATE_SD * z[1, t]
+        rate[t] = min(max(rate[t - 1] + dr, 0.0, r_low), r_high)
+        inflation[t] = (
+            start["inflation"]
+            + _INFLATION_PERSISTENCE * (inflation[t - 1] - start["inflation"])
+            + _INFLATION_SD * z[2, t]
+        )
+    paths = {name: np.full(months, value) for name, value in start.items()}
+    paths.update(
+        unemployment=u,
+        policy_rate=rate,
+        inflation=np.clip(inflation, *SERIES_BOUNDS["inflation"]),
+        wage_growth=np.clip(
+            start["wage_growth"] - _WAGE_ON_GAP * (u - start["unemployment"]),
+            *SERIES_BOUNDS["wage_growth"],
+        ),
+    )
+    return paths
+
+
 #: US unemployment rate (%), monthly, January 2007 - December 2012 (BLS LNS14000000).
 _US_UNEMPLOYMENT_2007_2012 = (
     *(4.6, 4.5, 4.4, 4.5, 4.4, 4.6, 4.6, 4.6, 4.7, 4.7, 4.7, 5.0),
@@ -470,53 +643,31 @@ class MacroScenario:
         cls,
         months: int = 60,
         seed: int | np.random.SeedSequence | None = 0,
-        recession_probability: float = 1 / 96,
+        recession_probability: float | None = None,
         name: str = "stochastic",
+        params: StochasticParams | None = None,
     ) -> MacroScenario:
-        """Draw a random path: expansions with recessions arriving at random.
+        """Draw a random path from the regime-switching model :func:`stochastic_paths`.
 
-        Each month of expansion a recession starts with ``recession_probability``;
-        it lasts 6-24 months, raises unemployment by 2-8 percentage points, cuts
-        wage growth and the policy rate; recovery closes half the gap in about a
-        year. Inflation follows an AR(1) around 2.5%.
+        Month 0 holds the baseline conditions, so every path of a family starts where the
+        baseline preset does (and all share one burn-in); the draws start at month 1.
+
+        Args:
+            months: Length of the path.
+            seed: Seed of the path (an int or a ``SeedSequence``): the same seed and
+                parameters give the same path.
+            recession_probability: Shortcut for ``params.recession_probability``.
+            name: The scenario's name.
+            params: The generator's parameters (default: as fitted, :class:`StochasticParams`).
 
         Raises:
-            ValueError: For months or probability out of range.
+            ValueError: For months or parameters out of range.
         """
         months = check_number("months", months, low=1, high=1200, integer=True)
-        p = check_number("recession_probability", recession_probability, low=0, high=1)
-        rng = np.random.default_rng(seed)
-        u = np.empty(months)
-        wage = np.empty(months)
-        infl = np.empty(months)
-        rate = np.empty(months)
-        u_star, level, pi = 0.042, 0.042, 0.025
-        remaining, rise = 0, 0.0
-        for t in range(months):
-            if remaining == 0 and rng.random() < p:
-                remaining = int(rng.integers(6, 25))
-                rise = float(rng.uniform(0.02, 0.08)) / remaining
-            if remaining > 0:
-                level += rise
-                remaining -= 1
-            else:
-                level += (u_star - level) * 0.055
-            pi = 0.025 + 0.9 * (pi - 0.025) + rng.normal(0, 0.002)
-            u[t] = level
-            infl[t] = pi
-            gap = level - u_star
-            wage[t] = 0.03 - 0.5 * gap
-            rate[t] = max(0.0025, 0.035 + 1.5 * (pi - 0.025) - 1.0 * gap)
-        paths = {  # series the generator does not model keep their baseline value
-            series: np.full(months, knots[0][1]) for series, knots in _BASELINE.items()
-        }
-        paths.update(
-            unemployment=np.clip(u, 0.0, 0.6),
-            wage_growth=wage,
-            inflation=np.clip(infl, -0.5, 1.0),
-            policy_rate=rate,
-        )
-        return cls(name=name, **paths)
+        params = params or StochasticParams()
+        if recession_probability is not None:
+            params = params.replace(recession_probability=recession_probability)
+        return cls(name=name, **stochastic_paths(months, np.random.default_rng(seed), params))
 
     def to_dict(self) -> dict[str, Any]:
         """Return the paths as plain lists (for manifests)."""

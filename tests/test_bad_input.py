@@ -105,8 +105,8 @@ CASES = {
     ),
     "string seed": (GOOD.replace("seed = 1", 'seed = "7"'), "seed must be an integer, got str"),
     "stochastic path with a string seed": (
-        GOOD.replace('preset = "baseline"', 'preset = "baseline"\nstochastic = { seed = "x" }'),
-        "config [[scenario]] #1: unknown key 'stochastic'; allowed: name, preset, severity",
+        GOOD.replace('preset = "baseline"', 'stochastic = { paths = 2, seed = "x" }'),
+        "config [[scenario]] #1 stochastic seed must be an integer, got str 'x'",
     ),
     "100 points x 100,000 replications (was a hang at 4.9 GB)": (
         GOOD.replace("replications = 1", "replications = 100000")
