@@ -78,7 +78,16 @@ STOCHASTIC_KEY = 0x5354_4F43
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 #: A lender's name in a ``[[market]]``: no dots, as it is part of a dotted lever name.
 _LENDER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
-_EXPERIMENT_KEYS = ("name", "months", "borrowers", "replications", "seed", "burn_in", "style")
+_EXPERIMENT_KEYS = (
+    "name",
+    "months",
+    "borrowers",
+    "replications",
+    "seed",
+    "burn_in",
+    "style",
+    "save_loan_tape",
+)
 _TOP_KEYS = (
     "experiment",
     "scenario",
@@ -398,6 +407,7 @@ class ExperimentConfig:
     style: str | None = None  # [experiment] style: a preset or matplotlib style sheet
     rcparams: dict[str, Any] = field(default_factory=dict)  # the [style] table
     metrics: tuple[Any, ...] = ()  # derived metrics ([metrics], experiments.derived)
+    save_loan_tape: bool = False  # store each run's loan tape (runs/<run_id>.loan_tape.parquet)
 
     @property
     def params(self) -> list[str]:
@@ -408,7 +418,9 @@ class ExperimentConfig:
         """Return the normalised config (defaults filled in), parseable by :func:`parse_config`."""
         out: dict[str, Any] = {
             "experiment": {
-                k: getattr(self, k) for k in _EXPERIMENT_KEYS if getattr(self, k) is not None
+                k: getattr(self, k)
+                for k in _EXPERIMENT_KEYS
+                if getattr(self, k) not in (None, False)  # save_loan_tape only when on
             },
             "scenario": [s.to_dict() for s in self.scenarios],
             "policy": [p.to_dict() for p in self.policies if isinstance(p, PolicySpec)],
@@ -528,6 +540,7 @@ def parse_config(raw: dict[str, Any]) -> ExperimentConfig:
         borrowers=_int(where, "borrowers", exp.get("borrowers", 10_000), 1, 50_000_000),
         replications=_int(where, "replications", exp.get("replications", 1), 1, 100_000),
         burn_in=_int(where, "burn_in", exp["burn_in"], 0, 600) if "burn_in" in exp else None,
+        save_loan_tape=_flag(where, "save_loan_tape", exp.get("save_loan_tape", False)),
         scenarios=_scenarios(_array(raw, "scenario"), months, exp["seed"]),
         policies=_policies(_array(raw, "policy"), _array(raw, "market")),
         population=_population(_table(raw, "population")),
@@ -633,6 +646,12 @@ def _int(where: str, key: str, value: Any, low: int, high: int) -> int:
         raise ConfigError(f"{where} {key} must be an integer, got {type(value).__name__} {value!r}")
     if not low <= value <= high:
         raise ConfigError(f"{where} {key} must be in [{low}, {high}], got {value}")
+    return value
+
+
+def _flag(where: str, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where} {key} must be true or false, got {value!r}")
     return value
 
 

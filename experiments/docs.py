@@ -98,6 +98,16 @@ def key_docs() -> dict[str, dict[str, tuple[str, str, str, str]]]:
                 "default",
                 "Figure style; a `[style]` table sets matplotlib rcParams over it.",
             ),
+            "save_loan_tape": (
+                "boolean",
+                "true or false",
+                "false",
+                "Store each run's loan tape (one row per loan: amount, rate, term, balance, "
+                "arrears, DPD, bucket, status, write-off, recoveries) as "
+                "`runs/<run_id>.loan_tape.parquet`; read it with "
+                "`experiments.store.read_loan_tape`. Turning it on and resuming reruns only "
+                "the runs without a tape.",
+            ),
         },
         "scenario": {
             "name": (

@@ -32,7 +32,7 @@ import pandas as pd
 
 from experiments.config import ConfigError, ExperimentConfig, parse_config
 from experiments.design import RunInputs, RunSpec, build_economy, model_inputs, param_types
-from experiments.store import RunResult, finished, write_run
+from experiments.store import RunResult, finished, run_tables, write_run
 from experiments.summaries import summarise_timeseries
 from model import CreditEconomy, release_freed_memory, reuse_freed_memory
 from model.allocator import WORKER_ENVIRONMENT
@@ -247,6 +247,7 @@ def _simulate(config: ExperimentConfig, spec: RunSpec) -> RunResult:
         rollrates=tag(eco.roll_rate_table().reset_index()),
         vintages=tag(eco.vintage_table()),
         summary=summary,
+        loan_tape=tag(eco.loan_tape()) if config.save_loan_tape else None,
     )
 
 
@@ -608,9 +609,11 @@ def execute(
     return sorted(outcomes, key=lambda o: order[o.run_id])
 
 
-def _lost_batch(out_dir: Path, batch: list[RunSpec], exc: BaseException) -> list[RunOutcome]:
+def _lost_batch(
+    out_dir: Path, batch: list[RunSpec], exc: BaseException, tables: tuple[str, ...]
+) -> list[RunOutcome]:
     """Outcomes of a batch whose worker died: runs it stored are done, the others failed."""
-    stored = finished(out_dir, batch)
+    stored = finished(out_dir, batch, tables)
     error = f"{type(exc).__name__}: {exc}"
     if "terminated abruptly" in str(exc):
         error = (
@@ -663,7 +666,9 @@ def _execute_pool(
             except OSError:
                 raise  # the results folder cannot be written: stop the sweep
             except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS
-                batch_outcomes = _lost_batch(out_dir, futures[future], exc)
+                batch_outcomes = _lost_batch(
+                    out_dir, futures[future], exc, run_tables(config.save_loan_tape)
+                )
             for outcome in batch_outcomes:
                 record(outcome)
     except BaseException:

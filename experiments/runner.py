@@ -172,9 +172,16 @@ def _check_arguments(
         raise ConfigError(f"argument source must be the config's text, got {type(source).__name__}")
 
 
+#: ``[experiment]`` keys a resumed config may change: they add runs or files, never
+#: change a finished run's results.
+RESUMABLE_CHANGES = ("replications", "save_loan_tape")
+
+
 def _without_replications(config: dict[str, Any]) -> str:
-    """Canonical JSON of a normalised config, its replications left out."""
-    experiment = {k: v for k, v in config.get("experiment", {}).items() if k != "replications"}
+    """Canonical JSON of a normalised config, its :data:`RESUMABLE_CHANGES` left out."""
+    experiment = {
+        k: v for k, v in config.get("experiment", {}).items() if k not in RESUMABLE_CHANGES
+    }
     return json.dumps({**config, "experiment": experiment}, sort_keys=True, separators=(",", ":"))
 
 
@@ -184,8 +191,9 @@ def prepare_output(
     """Check that results may be written to ``out_dir``, without touching anything.
 
     ``--resume`` accepts a folder made by the same config, or by one that differs only
-    in having fewer replications: seeds come from ``SeedSequence(seed).spawn(k)``, so
-    the finished runs stay valid and only the new replications are run.
+    in having fewer replications (seeds come from ``SeedSequence(seed).spawn(k)``, so
+    the finished runs stay valid and only the new replications are run) or in
+    ``save_loan_tape`` (turned on, the runs without a tape are run again).
 
     Returns:
         The previous manifest's run specs when their run ids must be carried over to
@@ -261,7 +269,7 @@ def _runs_to_carry_over(
     raise ConfigError(
         f"argument --resume: the config differs from the one that made '{out_dir}' "
         f"(hash {config.config_hash()[:12]} vs {previous[:12]}; only replications may be "
-        "added on resume); use --force or another --out"
+        "added, or save_loan_tape changed, on resume); use --force or another --out"
     )
 
 
@@ -344,7 +352,7 @@ def run_experiment(
                 config, specs, out_dir, workers, client, scheduler, manifest, progress, draw, start
             )
         except BaseException as exc:
-            _record_stop(out_dir, manifest, specs, exc)
+            _record_stop(config, out_dir, manifest, specs, exc)
             raise
 
 
@@ -393,11 +401,15 @@ def _start_folder(
 
 
 def _record_stop(
-    out_dir: Path, manifest: dict[str, Any], specs: list[RunSpec], exc: BaseException
+    config: ExperimentConfig,
+    out_dir: Path,
+    manifest: dict[str, Any],
+    specs: list[RunSpec],
+    exc: BaseException,
 ) -> None:
     """Leave the manifest saying why the sweep stopped (never ``running``), if it can."""
     try:
-        kept = len(store.finished(out_dir, specs))
+        kept = len(store.finished(out_dir, specs, store.run_tables(config.save_loan_tape)))
     except OSError:
         kept = None
     interrupted = isinstance(exc, KeyboardInterrupt | Terminated)
@@ -426,7 +438,7 @@ def _sweep(
     start: float,
 ) -> RunReport:
     """Execute the unfinished runs, consolidate, draw and complete the manifest."""
-    already = store.finished(out_dir, specs)
+    already = store.finished(out_dir, specs, store.run_tables(config.save_loan_tape))
     todo = [s for s in specs if s.run_id not in already]
     outcomes = _execute_with_bar(config, specs, todo, out_dir, workers, client, scheduler, progress)
     if client is not None and scheduler != "local":
@@ -442,7 +454,7 @@ def _sweep(
             "wall_seconds": wall,
             "workers": workers,
             "scheduler": scheduler,
-            "run_seconds": store.finished(out_dir, specs),
+            "run_seconds": store.finished(out_dir, specs, store.run_tables(config.save_loan_tape)),
         },
         counts={
             "total": len(specs),
@@ -491,7 +503,7 @@ def _execute_with_bar(
         try:
             outcomes = execute(config, todo, out_dir, workers, on_done=advance, client=client)
         except SchedulerLostError:
-            kept = len(store.finished(out_dir, specs))
+            kept = len(store.finished(out_dir, specs, store.run_tables(config.save_loan_tape)))
             raise ConfigError(
                 f"lost the Dask scheduler at {scheduler}; {kept} finished runs are kept; "
                 "continue with --resume"

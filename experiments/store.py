@@ -8,7 +8,8 @@ Layout of a results folder (see ``results/README.md``)::
     lender_timeseries.parquet  one row per finished run, lender and month
     rollrates.parquet    roll-rate matrix per run (5 rows per run)
     vintages.parquet     vintage loss curves per run
-    runs/                per-run files; <run_id>.done.json marks a finished run
+    runs/                per-run files; <run_id>.done.json marks a finished run;
+                         <run_id>.loan_tape.parquet with save_loan_tape = true
     figures/             PNG and SVG charts
     .lock                held by the run writing the folder (one at a time)
 """
@@ -44,6 +45,8 @@ except ImportError:  # not POSIX: folders are not locked
 
 #: Tables stored per run and consolidated, in the order they are written.
 TABLES = ("timeseries", "lender_timeseries", "rollrates", "vintages", "summary")
+#: Tables a run may store that are kept per run, never consolidated (too large).
+RUN_TABLES = ("loan_tape",)
 MANIFEST = "manifest.json"
 COMPARISON = "comparison.csv"
 RUNS_DIR = "runs"
@@ -56,7 +59,7 @@ OWNED = (MANIFEST, COMPARISON, RUNS_DIR, FIGURES_DIR, *(f"{t}.parquet" for t in 
 RUN_ID_RE = re.compile(r"^\d+-[0-9a-f]{8}$")
 #: Files of ``runs/`` this package writes: ``<run_id>.<table>.parquet`` and the marker.
 RUN_FILE_RE = re.compile(
-    r"^\d+-[0-9a-f]{8}\.(?:(?:" + "|".join(TABLES) + r")\.parquet|done\.json)$"
+    r"^\d+-[0-9a-f]{8}\.(?:(?:" + "|".join((*TABLES, *RUN_TABLES)) + r")\.parquet|done\.json)$"
 )
 #: Files at the top of a results folder this package writes.
 TOP_FILE_RE = re.compile(
@@ -102,6 +105,7 @@ class RunResult:
     rollrates: pd.DataFrame
     vintages: pd.DataFrame
     summary: pd.DataFrame
+    loan_tape: pd.DataFrame | None = None  # with ``save_loan_tape = true``
 
 
 def schemas(param_types: dict[str, str]) -> dict[str, pa.Schema]:
@@ -219,12 +223,16 @@ def run_file(out_dir: Path, run_id: str, table: str) -> Path:
     return out_dir / RUNS_DIR / f"{run_id}.{suffix}"
 
 
+def run_tables(save_loan_tape: bool) -> tuple[str, ...]:
+    """The tables every run of a config stores (its loan tape too when it saves it)."""
+    return (*TABLES, *RUN_TABLES) if save_loan_tape else TABLES
+
+
 def _write_tables(out_dir: Path, run_id: str, tables: dict[str, pa.Table], seconds: float) -> None:
     """Store a run's tables, then its ``done`` marker (rows and SHA-256 of each file)."""
     (out_dir / RUNS_DIR).mkdir(parents=True, exist_ok=True)
     rows, digests = {}, {}
-    for name in TABLES:
-        table = tables[name]
+    for name, table in tables.items():
         digests[name] = _atomic_parquet(table, run_file(out_dir, run_id, name))
         rows[name] = table.num_rows
     marker = json.dumps({"seconds": seconds, "rows": rows, "sha256": digests})
@@ -237,28 +245,43 @@ def write_run(
     """Store one finished run: its tables, then the ``done`` marker (each atomically).
 
     The marker records each file's row count and SHA-256, so a damaged or altered file
-    is found on resume and the run is done again.
+    is found on resume and the run is done again. A loan tape, when the result has one,
+    is stored as it is (its columns are the model's, ``model.tape.COLUMNS``, after the
+    run's identifier columns).
     """
     tables = schemas(param_types)
     converted = {name: _to_table(getattr(result, name), tables[name]) for name in TABLES}
+    if result.loan_tape is not None:
+        converted["loan_tape"] = pa.Table.from_pandas(result.loan_tape, preserve_index=False)
     _write_tables(out_dir, spec.run_id, converted, seconds)
 
 
-def _intact(out_dir: Path, run_id: str) -> float | None:
-    """The stored run time if the run's marker and every table are intact.
+def _marker(out_dir: Path, run_id: str) -> dict[str, Any]:
+    marker = json.loads(run_file(out_dir, run_id, "done").read_text(encoding="utf-8"))
+    if not isinstance(marker, dict) or not isinstance(marker.get("rows"), dict):
+        raise ValueError(f"damaged marker of run {run_id}")
+    return marker
+
+
+def _intact(out_dir: Path, run_id: str, required: tuple[str, ...] = TABLES) -> float | None:
+    """The stored run time if the run's marker and every table it lists are intact.
 
     A table is intact when its content hash is the one in the marker (markers written
-    before hashes were kept: when its row count is).
+    before hashes were kept: when its row count is). A run whose marker lacks one of the
+    ``required`` tables (a loan tape asked for since) is not intact.
     """
     try:
-        marker = json.loads(run_file(out_dir, run_id, "done").read_text(encoding="utf-8"))
+        marker = _marker(out_dir, run_id)
         digests = marker.get("sha256")
-        for name in TABLES:
+        listed = marker["rows"]
+        if not set(required) <= set(listed):
+            return None
+        for name in listed:
             path = run_file(out_dir, run_id, name)
             if digests is not None:
                 if hashlib.sha256(path.read_bytes()).hexdigest() != digests[name]:
                     return None
-            elif pq.read_metadata(path).num_rows != marker["rows"][name]:
+            elif pq.read_metadata(path).num_rows != listed[name]:
                 return None
         return float(marker["seconds"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError, pa.ArrowException):
@@ -324,30 +347,33 @@ def adopt_runs(out_dir: Path, previous: list[dict[str, Any]], specs: list[RunSpe
         if seconds is None:
             continue
         tables = {}
-        for name in TABLES:
+        for name in _marker(out_dir, old_id)["rows"]:
             table = pq.read_table(run_file(out_dir, old_id, name))
             ids = pa.array([spec.run_id] * table.num_rows, pa.string())
             tables[name] = table.set_column(table.schema.get_field_index("run_id"), "run_id", ids)
         _write_tables(out_dir, spec.run_id, tables, seconds)
-        for name in ("done", *TABLES):
+        for name in ("done", *TABLES, *RUN_TABLES):
             run_file(out_dir, old_id, name).unlink(missing_ok=True)
         moved += 1
     return moved
 
 
-def finished(out_dir: Path, specs: Iterable[RunSpec]) -> dict[str, float]:
+def finished(
+    out_dir: Path, specs: Iterable[RunSpec], tables: tuple[str, ...] = TABLES
+) -> dict[str, float]:
     """Run ids stored intact in ``out_dir``, with their recorded run time (seconds).
 
-    A run whose marker or files are missing, truncated or corrupt is not finished:
-    its leftovers are removed so that it is run again.
+    A run whose marker or files are missing, truncated or corrupt, or that lacks one
+    of ``tables`` (:func:`run_tables`), is not finished: its leftovers are removed so
+    that it is run again.
     """
     done = {}
     for spec in specs:
         if not run_file(out_dir, spec.run_id, "done").exists():
             continue
-        seconds = _intact(out_dir, spec.run_id)
+        seconds = _intact(out_dir, spec.run_id, tables)
         if seconds is None:
-            for name in (*TABLES, "done"):
+            for name in (*TABLES, *RUN_TABLES, "done"):
                 run_file(out_dir, spec.run_id, name).unlink(missing_ok=True)
         else:
             done[spec.run_id] = seconds
@@ -489,3 +515,21 @@ def read_manifest(out_dir: Path) -> dict[str, Any]:
 def read_table(out_dir: Path, name: str, columns: list[str] | None = None) -> pd.DataFrame:
     """Read one consolidated table (``summary``, ``timeseries``, ``rollrates``, ``vintages``)."""
     return pq.read_table(out_dir / f"{name}.parquet", columns=columns).to_pandas()
+
+
+def read_loan_tape(out_dir: Path, run_id: str) -> pd.DataFrame:
+    """Read one run's stored loan tape (``save_loan_tape = true``).
+
+    Returns:
+        One row per loan (``model.tape.COLUMNS``), after the run's identifier columns.
+
+    Raises:
+        ConfigError: If the run stored no intact loan tape.
+    """
+    path = run_file(Path(out_dir), run_id, "loan_tape")
+    if _intact(Path(out_dir), run_id, (*TABLES, *RUN_TABLES)) is None:
+        raise ConfigError(
+            f"no intact loan tape of run '{run_id}' in '{out_dir}' (looked for {path.name}); "
+            "set save_loan_tape = true in [experiment] and run again with --resume"
+        )
+    return pq.read_table(path).to_pandas()

@@ -361,7 +361,7 @@ def test_lost_batch_keeps_the_runs_stored_before_the_worker_died(config, tmp_pat
         result = experiments.execute.simulate(cfg, spec)
         store.write_run(out, spec, result, 1.5, param_types(cfg))
     exc = BrokenProcessPool("A process in the process pool was terminated abruptly")
-    outcomes = experiments.execute._lost_batch(out, specs, exc)
+    outcomes = experiments.execute._lost_batch(out, specs, exc, store.TABLES)
     assert [o.ok for o in outcomes] == [True, True, False]
     assert outcomes[0].seconds == 1.5 and "worker process died" in outcomes[2].error
 
