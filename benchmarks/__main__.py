@@ -3,7 +3,8 @@
 Prints, per population size, the time of one run (construction and burn-in
 included), nanoseconds per borrower-month (counting burn-in months, and counting
 recorded months only) against the targets, peak memory, and the speed-up over the
-per-agent Mesa reference; then sweep throughput with 1 and 2 workers. Writes
+per-agent Mesa reference; then sweep throughput with 1 and 2 workers; then the cost of a
+market of five lenders against one lender per borrower-month (``market_speed``). Writes
 everything as JSON (default ``results/benchmarks/latest.json``).
 """
 
@@ -78,12 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         sizes, reference, sweep = [(10_000, 60)], (2_000, 12), (8, 5_000, 24)
+        market_size = (10_000, 24)
     else:
         sizes, reference, sweep = step_speed.TARGET_SIZES, (5_000, 24), (200, 10_000, 60)
+        market_size = (100_000, 60)
     if args.sizes:
         sizes = args.sizes
     # Imported only now, so that argument errors come back at once.
-    from benchmarks import sweep_throughput
+    from benchmarks import market_speed, sweep_throughput
     from benchmarks.mesa_reference import speedup
 
     ref = speedup(*reference)
@@ -101,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in runs:
         print(f"  {r['borrowers']:>10,}: {r['speedup_over_reference']:.0f}x")
     sweeps = sweep_throughput.main(*sweep)
+    market = market_speed.main(*market_size, repeat=repeat)
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"python": sys.version.split()[0], "platform": platform.platform()},
@@ -109,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         "reference": ref,
         "runs": runs,
         "sweeps": sweeps,
+        "market": market,
     }
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)

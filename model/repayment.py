@@ -76,10 +76,14 @@ def _pay(dpd, due, cash, protected, willingness, uniform, tie_break, effect, squ
     key = np.empty(n_lenders)
     for i in range(cash.size):
         available = max(cash[i] - protected[i] * (1.0 - _squeezed(dpd, squeeze, i)), 0.0)
-        for j in range(n_lenders):  # pressing hardest first, ties by the random draw
-            order[j] = j
-            key[j] = -effect[j, min(dpd[j, i], DEFAULT_DPD_MONTHS)]
-        for a in range(1, n_lenders):
+        n_due = 0  # a slot with nothing due is paid nothing, in any order: left out
+        for j in range(n_lenders):
+            paid[j, i] = 0.0
+            if due[j, i] > 0.0:
+                order[n_due] = j
+                key[j] = -effect[j, min(dpd[j, i], DEFAULT_DPD_MONTHS)]
+                n_due += 1
+        for a in range(1, n_due):  # pressing hardest first, ties by the random draw
             b = a
             while b > 0 and (
                 key[order[b]] < key[order[b - 1]]
@@ -91,7 +95,7 @@ def _pay(dpd, due, cash, protected, willingness, uniform, tie_break, effect, squ
                 order[b], order[b - 1] = order[b - 1], order[b]
                 b -= 1
         w = willingness[i]
-        for k in range(n_lenders):
+        for k in range(n_due):
             j = order[k]
             if uniform[j, i] < w + (1.0 - w) * effect[j, min(dpd[j, i], DEFAULT_DPD_MONTHS)]:
                 pay = min(due[j, i], available)

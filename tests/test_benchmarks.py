@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from benchmarks import step_speed
+from benchmarks import market_speed, step_speed
 from model.economy import DEFAULT_BURN_IN
 
 
@@ -57,3 +57,14 @@ def test_quick_suite_writes_its_figures(tmp_path):
     assert [r["borrowers"] for r in report["runs"]] == [10_000]
     assert report["reference"]["ratio"] > 1
     assert {s["workers"] for s in report["sweeps"]} == {1, 2}
+    assert report["market"]["market"]["lenders"] == 5
+
+
+def test_the_market_benchmark_times_five_lenders_against_one_on_the_same_footing():
+    one = market_speed.measure(False, 1_000, 6)
+    five = market_speed.measure(True, 1_000, 6)
+    assert (one["lenders"], five["lenders"]) == (1, 5)
+    for r in (one, five):
+        steps = r["burn_in"] + 6
+        assert r["ns_per_borrower_month"] == pytest.approx(r["seconds"] / (1_000 * steps) * 1e9)
+    assert market_speed.TARGET_RATIO == 2.0

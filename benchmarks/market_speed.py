@@ -1,0 +1,104 @@
+"""Cost of a market of five lenders against one lender, per borrower-month.
+
+The target (issue 13): a market of 5 lenders at 100,000 borrowers costs no more than
+2x a single lender per borrower-month. Both economies are built as ``python -m
+experiments run`` builds them (``experiments.design.build_economy``), construction and
+burn-in included, in a severe recession; each measurement runs in a fresh subprocess.
+
+Run alone: ``python -m benchmarks.market_speed [BORROWERS MONTHS REPEAT]``.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from typing import Any
+
+SCENARIO = "severe_recession"
+#: Most a 5-lender market may cost per borrower-month, as a multiple of one lender.
+TARGET_RATIO = 2.0
+#: The five lenders of the market: bank-like and investor-funded, three presets.
+MARKET_LENDERS = (
+    {"name": "bank", "preset": "conservative"},
+    {"name": "card", "preset": "balanced"},
+    {"name": "p2p_a", "preset": "aggressive", "funding": "investors"},
+    {"name": "p2p_b", "preset": "balanced", "funding": "investors"},
+    {"name": "p2p_c", "preset": "conservative", "funding": "investors"},
+)
+
+
+def config_of(market: bool, borrowers: int, months: int) -> dict[str, Any]:
+    """The experiment config (as parsed TOML) of the single lender or the market."""
+    raw: dict[str, Any] = {
+        "experiment": {"name": "market_speed", "seed": 1, "months": months, "borrowers": borrowers},
+        "scenario": [{"preset": SCENARIO}],
+    }
+    if market:
+        raw["market"] = [{"name": "five", "lenders": [dict(lender) for lender in MARKET_LENDERS]}]
+    else:
+        raw["policy"] = [{"preset": "balanced"}]
+    return raw
+
+
+def measure(market: bool, borrowers: int, months: int) -> dict[str, Any]:
+    """Build and run one economy; return its timings and peak memory (this process)."""
+    from experiments.config import parse_config
+    from experiments.design import build_design, build_economy
+
+    config = parse_config(config_of(market, borrowers, months))
+    start = time.perf_counter()
+    eco = build_economy(config, build_design(config)[0])
+    eco.run(months)
+    seconds = time.perf_counter() - start
+    steps = months + eco.burn_in
+    return {
+        "lenders": len(eco.lenders),
+        "borrowers": borrowers,
+        "months": months,
+        "burn_in": eco.burn_in,
+        "seconds": seconds,
+        "ns_per_borrower_month": seconds / (borrowers * steps) * 1e9,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def _in_subprocess(market: bool, borrowers: int, months: int) -> dict[str, Any]:
+    code = (
+        "import json; from benchmarks.market_speed import measure; "
+        f"print(json.dumps(measure({market}, {borrowers}, {months})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main(borrowers: int = 100_000, months: int = 60, repeat: int = 3) -> dict[str, Any]:
+    """Time one lender and the 5-lender market (fastest of ``repeat`` each); print the ratio."""
+    fastest = {}
+    for market in (False, True):
+        runs = [_in_subprocess(market, borrowers, months) for _ in range(repeat)]
+        fastest[market] = min(runs, key=lambda r: r["seconds"])
+    one, five = fastest[False], fastest[True]
+    ratio = five["ns_per_borrower_month"] / one["ns_per_borrower_month"]
+    verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
+    print(
+        f"market of {five['lenders']} lenders against one, {borrowers:,} borrowers x {months} "
+        f"months, {SCENARIO}, burn-in included, fastest of {repeat}:"
+    )
+    for r in (one, five):
+        print(
+            f"  {r['lenders']} lender(s): {r['seconds']:.2f} s, "
+            f"{r['ns_per_borrower_month']:.0f} ns per borrower-month, "
+            f"burn-in {r['burn_in']}, peak RSS {r['peak_rss_mb']:.0f} MB"
+        )
+    print(f"  ratio {ratio:.2f}x per borrower-month (target <= {TARGET_RATIO:.1f}x: {verdict})")
+    return {"one_lender": one, "market": five, "ratio": ratio, "target_ratio": TARGET_RATIO}
+
+
+if __name__ == "__main__":
+    sizes = [int(a) for a in sys.argv[1:4]]
+    main(*sizes)
