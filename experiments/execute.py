@@ -246,6 +246,7 @@ def _simulate(config: ExperimentConfig, spec: RunSpec) -> RunResult:
         lender_timeseries=tag(eco.lender_history()),
         rollrates=tag(eco.roll_rate_table().reset_index()),
         vintages=tag(eco.vintage_table()),
+        lender_vintages=tag(eco.lender_vintage_table()),
         summary=summary,
         loan_tape=tag(eco.loan_tape()) if config.save_loan_tape else None,
     )

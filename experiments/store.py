@@ -8,6 +8,7 @@ Layout of a results folder (see ``results/README.md``)::
     lender_timeseries.parquet  one row per finished run, lender and month
     rollrates.parquet    roll-rate matrix per run (5 rows per run)
     vintages.parquet     vintage loss curves per run
+    lender_vintages.parquet  each lender's vintage loss curves per run
     runs/                per-run files; <run_id>.done.json marks a finished run;
                          <run_id>.loan_tape.parquet with save_loan_tape = true
     figures/             PNG and SVG charts
@@ -44,7 +45,14 @@ except ImportError:  # not POSIX: folders are not locked
     fcntl = None  # type: ignore[assignment]
 
 #: Tables stored per run and consolidated, in the order they are written.
-TABLES = ("timeseries", "lender_timeseries", "rollrates", "vintages", "summary")
+TABLES = (
+    "timeseries",
+    "lender_timeseries",
+    "rollrates",
+    "vintages",
+    "lender_vintages",
+    "summary",
+)
 #: Tables a run may store that are kept per run, never consolidated (too large).
 RUN_TABLES = ("loan_tape",)
 MANIFEST = "manifest.json"
@@ -104,6 +112,7 @@ class RunResult:
     lender_timeseries: pd.DataFrame
     rollrates: pd.DataFrame
     vintages: pd.DataFrame
+    lender_vintages: pd.DataFrame
     summary: pd.DataFrame
     loan_tape: pd.DataFrame | None = None  # with ``save_loan_tape = true``
 
@@ -149,6 +158,17 @@ def schemas(param_types: dict[str, str]) -> dict[str, pa.Schema]:
             [
                 *ids,
                 *params,
+                pa.field("vintage", pa.int64()),
+                pa.field("months_on_book", pa.int64()),
+                pa.field("cum_writeoff_rate", pa.float64()),
+            ]
+        ),
+        "lender_vintages": pa.schema(
+            [
+                *ids,
+                *params,
+                pa.field("lender", pa.int64()),
+                pa.field("lender_name", pa.string()),
                 pa.field("vintage", pa.int64()),
                 pa.field("months_on_book", pa.int64()),
                 pa.field("cum_writeoff_rate", pa.float64()),

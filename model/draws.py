@@ -47,6 +47,7 @@ KEYED_STREAMS = (
     "loan_term",
     "relief_contact",
     "strategic_default",
+    "reapply",
 )
 
 

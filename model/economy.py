@@ -383,6 +383,27 @@ class CreditEconomy(mesa.Model):
             out[share] = (out[column] / total.where(total > 0)).astype(float)
         return out
 
+    def lender_vintage_table(self) -> pd.DataFrame:
+        """Each lender's vintage curves (:meth:`vintage_table` of its own loans).
+
+        Columns: ``lender``, ``lender_name``, ``vintage``, ``months_on_book``,
+        ``cum_writeoff_rate``; with competing lenders, the one that takes the applicants
+        the other refuses shows it here (adverse selection).
+        """
+        columns = ["lender", "lender_name", "vintage", "months_on_book", "cum_writeoff_rate"]
+        frames = [
+            self.vintage_table(lender.index).assign(
+                lender=lender.index, lender_name=lender.policy.name
+            )
+            for lender in self.lenders
+        ]
+        frames = [f for f in frames if len(f)]
+        return (
+            pd.concat(frames, ignore_index=True)[columns]
+            if frames
+            else pd.DataFrame(columns=columns)
+        )
+
     def loan_tape(self) -> pd.DataFrame:
         """One row per loan: every loan made since month 0 and the seasoned loans open then.
 
@@ -395,12 +416,13 @@ class CreditEconomy(mesa.Model):
         """Roll-rate matrix over the recorded months (share of starting bucket balance)."""
         return self.roll_rates.table()
 
-    def vintage_table(self) -> pd.DataFrame:
+    def vintage_table(self, lender: int | None = None) -> pd.DataFrame:
         """Cumulative write-off rate by vintage and months on book, from the loan tape.
 
-        Covers the months simulated so far only.
+        Covers the months simulated so far only; the market's loans, or one lender's
+        (its index) when ``lender`` is given.
         """
-        return self.tape.vintages(last_month=self.month - 1)
+        return self.tape.vintages(last_month=self.month - 1, lender=lender)
 
     # --------------------------------------------------------------- the schedule
     def step(self) -> None:
@@ -610,25 +632,42 @@ class CreditEconomy(mesa.Model):
         uniform = self.streams["applications"].random(self.n_borrowers)
         applicants = rules.applicants(state, self.params, repaid_any, uniform)
         target = self._choose_lender(applicants, m)
+        refused = self._apply_to_chosen(applicants, target, m)
+        share = self.market.reapply_share
+        if share > 0 and len(self.lenders) > 1 and refused.any():
+            # Refused applicants who try again this month go to their next choice.
+            again = refused & (self.keyed["reapply"](m.number, applicants) < share)
+            second = self._choose_lender(applicants[again], m, exclude=target[again])
+            self._apply_to_chosen(applicants[again], second, m)
+
+    def _apply_to_chosen(self, applicants: np.ndarray, target: np.ndarray, m: Month) -> np.ndarray:
+        """Applicants apply to their chosen lenders; return whether each was refused."""
+        refused = np.zeros(applicants.size, bool)
         for lender in self.lenders:
-            idx = applicants[target == lender.index]
+            at = target == lender.index
+            idx = applicants[at]
             if idx.size == 0:
                 continue
             lent = self._apply(lender, idx, m)
+            refused[at] = lent == 0
             # Borrowers who missed a payment keep the proceeds as cash to repay (borrowing
             # to repay); others spend them.
-            state.savings[idx] += lent * state.missed[idx]
+            self.state.savings[idx] += lent * self.state.missed[idx]
+        return refused
 
     def _close_books(self, m: Month) -> None:
-        """Lenders close their accounts: provisions, profit, capital, the dynamic rule."""
+        """Lenders close their accounts: provisions, profit, capital, dynamic and share rules."""
         failed = sum(lender.failed for lender in self.lenders)
         peers = max(len(self.lenders) - 1, 1)
+        lent = [lender.accounts["originations"] for lender in self.lenders]
+        total = sum(lent)
         self._lender_rows = [
             lender.close_month(
                 self.book,
                 m.record,
                 self.relief_cohorts.closed_cohorts(lender.index, m.number),
                 (failed - lender.failed) / peers,
+                lent[lender.index] / total if total > 0 else 1.0 / len(self.lenders),
             )
             for lender in self.lenders
         ]
@@ -652,13 +691,17 @@ class CreditEconomy(mesa.Model):
             self.running = False  # the path has ended (``run`` extends a preset's)
 
     # ------------------------------------------------------------ origination helpers
-    def _choose_lender(self, idx: np.ndarray, m: Month) -> np.ndarray:
+    def _choose_lender(
+        self, idx: np.ndarray, m: Month, exclude: np.ndarray | None = None
+    ) -> np.ndarray:
         """For borrowers ``idx``, the lender they apply to (-1 if they hold a loan at each).
 
         A multinomial logit over the lenders that lend and where they hold no loan
         (``model.market``):
         price, brand, a recent refusal and the lender of their last loan, plus a taste draw
         per borrower and lender; with the market's default levers, uniform at random.
+        ``exclude`` (a lender per borrower, e.g. the one that just refused them) is left
+        out; the taste draws are the month's, so it is the borrower's next choice.
         """
         book, n_lenders = self.book, len(self.lenders)
         if n_lenders == 1:
@@ -667,11 +710,14 @@ class CreditEconomy(mesa.Model):
         open_ = np.array([x.can_lend for x in self.lenders])  # failed lenders take no applications
         cells = (idx[None, :] * n_lenders + lenders[:, None]).ravel()
         taste = self.keyed["lender_taste"](m.number, cells).reshape(n_lenders, idx.size)
-        rates = np.array([x.policy.annual_rate(0, m.macro.policy_rate) for x in self.lenders])
+        rates = np.array([x.annual_rates(m.macro.policy_rate)[0] for x in self.lenders])
         brand = np.array([x.policy.brand for x in self.lenders])
         rejected, usual = self.memory.view(idx, m.number, self.market.rejection_memory)
         utility = utilities(rates, brand, rejected, usual, self.market)
-        return choose_lenders(utility, ~book.active[:, idx] & open_[:, None], taste)
+        free = ~book.active[:, idx] & open_[:, None]
+        if exclude is not None:
+            free &= lenders[:, None] != exclude[None, :]
+        return choose_lenders(utility, free, taste)
 
     def _apply(
         self,

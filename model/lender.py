@@ -45,6 +45,8 @@ RELIEF_REACH = 0.3
 MIN_LOAN = 300.0
 #: Observed-score lower bounds of tiers A, B, C (below C is D).
 TIER_BOUNDS = (700.0, 650.0, 600.0)
+#: Risk tiers A-D (scores above each bound, and below the last).
+N_TIERS = len(TIER_BOUNDS) + 1
 #: Applicants scoring below this are subprime (tiers C and D), for the access metrics.
 SUBPRIME_BELOW = TIER_BOUNDS[1]
 #: Months averaged by the dynamic rule's new-delinquency flow.
@@ -105,14 +107,27 @@ class Lender(mesa.Agent):
         self.confidence = 1.0
         self.tightening = 0.0
         self._flows: deque[float] = deque(maxlen=FLOW_MONTHS)
+        self.easing = 0.0
+        self._shares: deque[float] = deque(maxlen=FLOW_MONTHS)
         terms = policy.terms()
         self._terms = np.array([t for t, _ in terms], np.int16)
         self._term_cdf = np.cumsum([share for _, share in terms])
 
     @property
     def cutoff(self) -> float:
-        """Score cut-off in force: the policy's plus the dynamic tightening."""
-        return self.policy.score_cutoff + self.tightening
+        """Score cut-off in force: the policy's, plus the dynamic tightening, less easing."""
+        return (
+            self.policy.score_cutoff
+            + self.tightening
+            - self.easing * self.policy.competition_max_loosening
+        )
+
+    def annual_rates(self, policy_rate: float) -> np.ndarray:
+        """Annual rate of each risk tier (A-D) now: the policy's less the competitive cut."""
+        cut = self.easing * self.policy.competition_max_margin_cut
+        return np.array(
+            [max(self.policy.annual_rate(k, policy_rate) - cut, 0.0) for k in range(N_TIERS)]
+        )
 
     @property
     def capital_ratio(self) -> float | None:
@@ -351,7 +366,7 @@ class Lender(mesa.Agent):
         if not self.can_lend:
             return np.zeros(applicants.size)
         tier = sum((score < bound).astype(np.int8) for bound in TIER_BOUNDS)
-        annual = np.array([p.annual_rate(k, policy_rate) for k in range(4)])
+        annual = self.annual_rates(policy_rate)
         monthly = annual[tier] / 12
         k = np.searchsorted(self._term_cdf, term_draw, side="right")
         k = np.minimum(k, len(self._terms) - 1)
@@ -401,6 +416,7 @@ class Lender(mesa.Agent):
         record: bool,
         relief_cohorts: tuple[int, int] = (0, 0),
         failed_peer_share: float = 0.0,
+        origination_share: float = 1.0,
     ) -> dict[str, float]:
         """Close the accounts: provisions, profit, capital, book state and the dynamic rule.
 
@@ -419,6 +435,8 @@ class Lender(mesa.Agent):
                 12 months (``RedefaultCohorts.closed_cohorts``).
             failed_peer_share: Share of the other lenders that have failed (investors read
                 it as a common signal).
+            origination_share: This lender's share of the month's new lending (all
+                lenders; the competition rule reads it).
 
         Returns:
             The month's row of this lender's metrics.
@@ -451,11 +469,12 @@ class Lender(mesa.Agent):
         self.cum_net_loss += a["writeoffs"] - a["recoveries"]
         row["cum_net_loss"] = self.cum_net_loss
         row["cohort_relieved"], row["cohort_redefaults"] = relief_cohorts
+        derive(row)  # the ratios investors read (overdue); none depends on funding
         if self.capital is not None and self.policy.funding == "investors":
             self._update_funding(row, failed_peer_share)
         row["funding_line"] = self.funding_line
-        derive(row)
         self._tighten(row)
+        self._compete(origination_share)
         if record:
             self.history.append(row)
         return row
@@ -477,7 +496,7 @@ class Lender(mesa.Agent):
         )
 
     def _update_funding(self, row: dict[str, float], failed_peer_share: float) -> None:
-        """Investors' confidence moves with this month's losses and peers' failures.
+        """Investors' confidence moves with this month's losses, overdue and peers' failures.
 
         A failed lender's investors are gone for good (its funding line is 0).
         """
@@ -487,7 +506,7 @@ class Lender(mesa.Agent):
         balance = row["balance"]
         loss = 12 * (row["writeoffs"] - row["recoveries"]) / balance if balance > 0 else 0.0
         self.confidence = investor_confidence(
-            self.confidence, max(loss, 0.0), failed_peer_share, self.rules
+            self.confidence, max(loss, 0.0), row["overdue_rate"], failed_peer_share, self.rules
         )
         self.funding_line = self.confidence * self.funding_limit
 
@@ -502,6 +521,24 @@ class Lender(mesa.Agent):
         if self.capital <= 0 and not self.failed:
             self.failed = True
             self.failed_at = self.model.month
+
+    def _compete(self, origination_share: float) -> None:
+        """The competition rule: ease a step while the share of new lending is below target.
+
+        Easing (0 to 1) lowers the cut-off by up to ``competition_max_loosening`` and
+        every tier's rate by up to ``competition_max_margin_cut``; above the target
+        (3-month average) it steps back.
+        """
+        target = self.policy.share_target
+        if target is None:
+            return
+        self._shares.append(origination_share)
+        share = sum(self._shares) / len(self._shares)
+        step = 1.0 / self.policy.competition_months
+        if share < target:
+            self.easing = min(self.easing + step, 1.0)
+        else:
+            self.easing = max(self.easing - step, 0.0)
 
     def _tighten(self, row: dict[str, float]) -> None:
         """The dynamic rule: move the cut-off by one step toward the flow target."""

@@ -8,8 +8,8 @@ unit and meaning); the functions here are the market's rules over arrays:
   price, the lender's brand, a rejection remembered for some months, and the lender of
   the borrower's last loan). With every coefficient 0 the choice is uniform at random.
 - :func:`investor_confidence`: an investor-funded lender's funding line follows its
-  investors' confidence, which falls with its own losses and with failures of peers
-  (the common signal of the 2018 P2P runs, DOMAIN.md).
+  investors' confidence, which falls with its own losses and overdue and with failures
+  of peers (the common signal of the 2018 P2P runs, DOMAIN.md).
 """
 
 from __future__ import annotations
@@ -54,6 +54,17 @@ class MarketRules(Parameters):
         label="Refusal penalty",
         description="Pull lost by a lender that refused the applicant within the last "
         "rejection_memory months (approval odds learned from rejections).",
+    )
+    reapply_share: float = lever(
+        0.0,
+        low=0,
+        high=1,
+        unit="share of refused applicants",
+        group="choice",
+        label="Re-application share",
+        description="Share of refused applicants who apply at once, the same month, to "
+        "their next choice of lender (where they hold no loan): a lender that tightens "
+        "sends the applicants it refuses to its rivals (adverse selection).",
     )
     rejection_memory: int = lever(
         6,
@@ -132,6 +143,28 @@ class MarketRules(Parameters):
         label="Investors' loss tolerance",
         description="Annual net loss rate (of the book) at which an investor-funded "
         "lender's investors want all their money back.",
+    )
+    investor_overdue_sensitivity: float = lever(
+        0.0,
+        low=0,
+        high=100,
+        unit="confidence per unit of overdue rate",
+        group="funding",
+        label="Investors' overdue sensitivity",
+        description="Confidence investors lose per unit of the lender's overdue rate (1+ "
+        "DPD, share of its book) above investor_overdue_norm: platforms publish their "
+        "overdue rates and investors read them before losses are booked (0: investors "
+        "watch losses only).",
+    )
+    investor_overdue_norm: float = lever(
+        0.05,
+        low=0,
+        high=1,
+        unit="share of the book",
+        group="funding",
+        label="Investors' overdue norm",
+        description="Overdue rate investors take as normal (DOMAIN.md: 3-5% in a baseline "
+        "economy); only the excess over it costs confidence.",
     )
     investor_contagion: float = lever(
         0.0,
@@ -239,15 +272,23 @@ def choose_lenders(utility: np.ndarray, free: np.ndarray, uniform: np.ndarray) -
 
 
 def investor_confidence(
-    confidence: float, annual_loss_rate: float, failed_peer_share: float, rules: MarketRules
+    confidence: float,
+    annual_loss_rate: float,
+    overdue_rate: float,
+    failed_peer_share: float,
+    rules: MarketRules,
 ) -> float:
     """Next month's confidence (0-1) of an investor-funded lender's investors.
 
     The target is ``1 - annual_loss_rate / investor_loss_tolerance -
-    investor_contagion * failed_peer_share`` (clipped to 0-1); confidence closes
-    ``investor_speed`` of the gap each month.
+    investor_overdue_sensitivity * max(overdue_rate - investor_overdue_norm, 0) -
+    investor_contagion * failed_peer_share`` (clipped to 0-1): the lender's own losses
+    and overdue, and its peers' failures; confidence closes ``investor_speed`` of the
+    gap each month.
     """
     target = 1.0 - annual_loss_rate / rules.investor_loss_tolerance
+    excess = max(overdue_rate - rules.investor_overdue_norm, 0.0)
+    target -= rules.investor_overdue_sensitivity * excess
     target -= rules.investor_contagion * failed_peer_share
     target = min(max(target, 0.0), 1.0)
     return confidence + rules.investor_speed * (target - confidence)

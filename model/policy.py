@@ -313,6 +313,48 @@ class RiskPolicy(Parameters):
         description="The tightening never cuts the share of applicants passing the score "
         "test below this floor (or below its share at the policy's own cut-off, if lower).",
     )
+    # --- competition
+    share_target: float | None = lever(
+        None,
+        label="Market-share target",
+        step=0.05,
+        typical=(0, 1),
+        low=0,
+        high=1,
+        unit="share of the market's new lending",
+        group="competition",
+        description="Share of the month's new lending (all lenders) the lender aims for: "
+        "below it (3-month average) it eases a step a month, lowering its cut-off and its "
+        "margin, above it it eases back; none or 0 switches competing off.",
+    )
+    competition_months: int = lever(
+        6,
+        label="Months to full easing",
+        low=1,
+        high=60,
+        integer=True,
+        unit="months",
+        group="competition",
+        description="Months of easing steps from none to full (the step is one over this).",
+    )
+    competition_max_loosening: float = lever(
+        60.0,
+        label="Max. cut-off loosening",
+        low=0,
+        high=550,
+        unit="score points",
+        group="competition",
+        description="Points taken off the cut-off at full easing.",
+    )
+    competition_max_margin_cut: float = lever(
+        0.03,
+        label="Max. margin cut",
+        low=0,
+        high=1,
+        unit="annual rate",
+        group="competition",
+        description="Annual rate taken off every tier's price at full easing.",
+    )
     # --- funding, costs, capital, provisions
     funding_limit_per_borrower: float = lever(
         10_000.0,
@@ -439,6 +481,8 @@ class RiskPolicy(Parameters):
         super().__post_init__()
         if self.dynamic_target == 0:  # configs cannot say none: 0 switches the rule off too
             object.__setattr__(self, "dynamic_target", None)
+        if self.share_target == 0:  # likewise: 0 switches competing off
+            object.__setattr__(self, "share_target", None)
         if self.min_capital_ratio > self.capital_ratio:
             raise ValueError(
                 f"min_capital_ratio must be <= capital_ratio ({self.capital_ratio}), "

@@ -237,16 +237,19 @@ class LoanTape:
         )
         return frame[list(COLUMNS)]
 
-    def vintages(self, last_month: int) -> pd.DataFrame:
+    def vintages(self, last_month: int, lender: int | None = None) -> pd.DataFrame:
         """Cumulative write-off rate by vintage and months on book, from month 0 on.
 
         A vintage ``v`` (month of origination) has rows for months on book 0 to
         ``last_month - v``: the written-off balance of its loans written off at or
-        before that age, over the amount the vintage lent.
+        before that age, over the amount the vintage lent; every lender's loans, or
+        only those of ``lender`` (its index).
         """
         columns = ["vintage", "months_on_book", "cum_writeoff_rate"]
         vintage = self.column("vintage")
         kept = vintage >= 0
+        if lender is not None:
+            kept &= self.column("lender") == lender
         if last_month < 0 or not kept.any():
             return pd.DataFrame(columns=columns)
         months = last_month + 1

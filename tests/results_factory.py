@@ -106,6 +106,7 @@ def write_results(folder: Path, text: str, seed: int = 0) -> ExperimentConfig:
             columns=["vintage", "months_on_book", "cum_writeoff_rate"],
         )
         frames["vintages"].append(vint.assign(**ids))
+        frames["lender_vintages"].append(vint.assign(lender=0, lender_name=spec.policy, **ids))
     folder.mkdir(parents=True, exist_ok=True)
     for name, parts in frames.items():
         frame = pd.concat(parts, ignore_index=True)

@@ -108,9 +108,33 @@ def test_a_lender_that_cannot_lend_gets_no_applications():
 def test_investor_confidence_closes_a_share_of_the_gap_to_its_target():
     rules = MarketRules(investor_loss_tolerance=0.2, investor_contagion=1.5, investor_speed=0.25)
     # target 1 - 0.05 / 0.2 - 1.5 x 1/3 = 0.25; from 1 a quarter of the way: 0.8125
-    assert investor_confidence(1.0, 0.05, 1 / 3, rules) == pytest.approx(0.8125)
-    assert investor_confidence(0.5, 10.0, 0.0, rules) == pytest.approx(0.375)  # target 0
-    assert investor_confidence(0.5, 0.0, 0.0, MarketRules(investor_speed=1.0)) == 1.0
+    assert investor_confidence(1.0, 0.05, 0.0, 1 / 3, rules) == pytest.approx(0.8125)
+    assert investor_confidence(0.5, 10.0, 0.0, 0.0, rules) == pytest.approx(0.375)  # target 0
+    assert investor_confidence(0.5, 0.0, 0.0, 0.0, MarketRules(investor_speed=1.0)) == 1.0
+    # Overdue is ignored by default; read, only its excess over the norm costs confidence.
+    assert investor_confidence(1.0, 0.0, 0.4, 0.0, rules) == 1.0
+    watching = MarketRules(investor_overdue_sensitivity=2.0, investor_speed=1.0)
+    assert investor_confidence(1.0, 0.0, 0.05, 0.0, watching) == 1.0  # at the norm
+    assert investor_confidence(1.0, 0.0, 0.25, 0.0, watching) == pytest.approx(0.6)
+
+
+def test_investors_who_read_overdue_shrink_the_line_before_losses_are_booked():
+    def run(sensitivity):
+        eco = CreditEconomy(
+            3000,
+            "severe_recession",
+            RiskPolicy.preset("aggressive").replace(funding="investors"),
+            seed=4,
+            burn_in=24,
+            market={"investor_overdue_sensitivity": sensitivity, "investor_speed": 1.0},
+        )
+        return eco.run(12)
+
+    blind, reading = run(0.0), run(3.0)
+    excess = (blind.overdue_rate - MarketRules().investor_overdue_norm).clip(lower=0)
+    assert (excess > 0).any()  # a severe recession lifts overdue over the norm
+    assert (reading.funding_line <= blind.funding_line + 1e-6).all()
+    assert (reading.funding_line < blind.funding_line - 1e-6).any()
 
 
 def test_a_funding_run_stops_lending_and_costs_the_run_spread():
@@ -315,6 +339,9 @@ def test_markets_of_the_same_size_share_borrowers_and_shocks():
     a, b = first.run(6), second.run(6)
     assert np.array_equal(a.unemployment_rate, b.unemployment_rate)
     assert np.array_equal(a.common_factor, b.common_factor)
+    # The same borrowers meet the same shocks, one by one (not only the macro path).
+    for name in ("employed", "income", "months_unemployed"):
+        assert np.array_equal(getattr(first.state, name), getattr(second.state, name)), name
     assert not np.array_equal(a.approvals, b.approvals)
 
 
