@@ -181,17 +181,7 @@ def compare(
     baseline = _baseline_of(by, order, baseline)
     keys = group_keys(by, params, per_lender="lender" in summary.columns)
     extra = params if by == "point" else []
-    rows = []
-    for group_key, group in frame.groupby(keys, sort=False, dropna=False):
-        group_key = group_key if isinstance(group_key, tuple) else (group_key,)
-        head = dict(zip(keys, group_key, strict=True))
-        cells = {item: runs.set_index("replication") for item, runs in group.groupby("_item")}
-        for metric in metrics:
-            for item in order:
-                if item in cells:
-                    cell = _compared(cells[item], cells.get(baseline), baseline, metric, extra)
-                    rows.append({**head, "metric": metric, by: item, **cell})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(_compared_rows(frame, keys, by, order, baseline, metrics, extra))
 
 
 def group_keys(by: str, params: Sequence[str], per_lender: bool = False) -> list[str]:
@@ -218,6 +208,40 @@ def _baseline_of(by: str, order: list[str], baseline: str | None) -> str | None:
         shown = ", ".join(order[:20]) + (", ..." if len(order) > 20 else "")
         raise ValueError(f"unknown baseline {by} '{baseline}'; allowed: {shown}")
     return baseline
+
+
+def _compared_rows(
+    frame: pd.DataFrame,
+    keys: list[str],
+    by: str,
+    order: list[str],
+    baseline: str | None,
+    metrics: Sequence[str],
+    extra: Sequence[str],
+) -> list[dict[str, Any]]:
+    """The rows of :func:`compare`: each group's items against the baseline, metric by metric.
+
+    Args:
+        frame: The runs, with their item in an ``_item`` column.
+        keys: The group columns (:func:`group_keys`).
+        by: The item column's name in the rows.
+        order: Item order.
+        baseline: The baseline item.
+        metrics: Metric columns to compare.
+        extra: Columns of the item's runs copied into its rows (the swept parameters of
+            a point).
+    """
+    rows = []
+    for group_key, group in frame.groupby(keys, sort=False, dropna=False):
+        group_key = group_key if isinstance(group_key, tuple) else (group_key,)
+        head = dict(zip(keys, group_key, strict=True))
+        cells = {item: runs.set_index("replication") for item, runs in group.groupby("_item")}
+        for metric in metrics:
+            for item in order:
+                if item in cells:
+                    cell = _compared(cells[item], cells.get(baseline), baseline, metric, extra)
+                    rows.append({**head, "metric": metric, by: item, **cell})
+    return rows
 
 
 def _compared(

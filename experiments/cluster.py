@@ -141,6 +141,30 @@ def slurm_cluster(
     Raises:
         ConfigError: Without the cluster extra or with a bad walltime.
     """
+    cluster_class = _slurm_cluster_class()
+    _check_job(cores, processes, memory)
+    lifetime, stagger = worker_lifetime(walltime)
+    retire = ["--lifetime", lifetime, "--lifetime-stagger", stagger]
+    return cluster_class(
+        cores=cores,
+        processes=processes if processes is not None else cores,
+        memory=memory,
+        walltime=walltime,
+        queue=queue,
+        account=account,
+        job_script_prologue=_job_prologue(job_script_prologue),
+        worker_extra_args=[*retire, *worker_extra_args],
+        scheduler_options=dict(scheduler_options or {}),
+        **kwargs,
+    )
+
+
+def _slurm_cluster_class() -> type[SLURMCluster]:
+    """``dask_jobqueue.SLURMCluster``, imported when first needed.
+
+    Raises:
+        ConfigError: Without the cluster extra.
+    """
     try:
         from dask_jobqueue import SLURMCluster
     except ImportError:
@@ -148,31 +172,16 @@ def slurm_cluster(
             f"slurm_cluster needs dask-jobqueue, which is not installed; install the cluster "
             f"extra: {CLUSTER_EXTRA}"
         ) from None
-    _check_job(cores, processes, memory)
-    lifetime, stagger = worker_lifetime(walltime)
-    return SLURMCluster(
-        cores=cores,
-        processes=processes if processes is not None else cores,
-        memory=memory,
-        walltime=walltime,
-        queue=queue,
-        account=account,
-        # Workers simulate in a thread: one glibc memory pool lets them reuse freed arrays
-        # (model.allocator).
-        job_script_prologue=[
-            *(f"export {k}={v}" for k, v in WORKER_ENVIRONMENT.items()),
-            *job_script_prologue,
-        ],
-        worker_extra_args=[
-            "--lifetime",
-            lifetime,
-            "--lifetime-stagger",
-            stagger,
-            *worker_extra_args,
-        ],
-        scheduler_options=dict(scheduler_options or {}),
-        **kwargs,
-    )
+    return SLURMCluster
+
+
+def _job_prologue(lines: Sequence[str]) -> list[str]:
+    """A worker job's shell lines: the exports of the worker environment, then ``lines``.
+
+    Workers simulate in a thread: one glibc memory pool lets them reuse freed arrays
+    (``model.allocator.WORKER_ENVIRONMENT``).
+    """
+    return [*(f"export {k}={v}" for k, v in WORKER_ENVIRONMENT.items()), *lines]
 
 
 class _Parser(argparse.ArgumentParser):

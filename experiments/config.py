@@ -16,6 +16,7 @@ import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -985,6 +986,23 @@ def _sample(
             f"{where} method must be one of {', '.join(SAMPLE_METHODS)}, got {method!r}"
         )
     module = designs.method(method)
+    _check_sample_keys(where, table, method, module)
+    if "n" not in table:
+        raise ConfigError(f"{where} needs 'n' (the number of design points)")
+    n = _int(where, "n", table["n"], 1, 1_000_000)
+    options = {
+        key: _int(where, key, table.get(key, opt.default), opt.low, opt.high)
+        for key, opt in module.OPTIONS.items()
+    }
+    seed = _int(where, "seed", table.get("seed", experiment_seed), 0, 2**63 - 1)
+    ranges = _sample_ranges(where, table.get("ranges"))
+    spec = SampleSpec(method=method, n=n, seed=seed, ranges=ranges, options=options)
+    _check_design(where, spec, module)
+    return spec
+
+
+def _check_sample_keys(where: str, table: dict[str, Any], method: str, module: ModuleType) -> None:
+    """Refuse keys of ``[sample]`` that ``method`` does not take, naming their method."""
     allowed = ("method", "n", "seed", "ranges", *module.OPTIONS)
     for key in table:
         owners = [m for m, mod in designs.METHODS.items() if key in mod.OPTIONS]
@@ -994,15 +1012,10 @@ def _sample(
                 f"not to '{method}'; allowed: {', '.join(allowed)}"
             )
     _check_keys(where, table, allowed)
-    if "n" not in table:
-        raise ConfigError(f"{where} needs 'n' (the number of design points)")
-    n = _int(where, "n", table["n"], 1, 1_000_000)
-    options = {
-        key: _int(where, key, table.get(key, opt.default), opt.low, opt.high)
-        for key, opt in module.OPTIONS.items()
-    }
-    seed = _int(where, "seed", table.get("seed", experiment_seed), 0, 2**63 - 1)
-    ranges_raw = table.get("ranges")
+
+
+def _sample_ranges(where: str, ranges_raw: Any) -> dict[str, tuple[float, float]]:
+    """The ``[sample.ranges]`` table: numeric levers and their ``(low, high)``."""
     if not isinstance(ranges_raw, dict) or not ranges_raw:
         raise ConfigError(f'{where} needs a [sample.ranges] table of "lever" = [low, high]')
     ranges = {}
@@ -1022,7 +1035,11 @@ def _sample(
         if not low < high:
             raise ConfigError(f"config [sample.ranges] '{lever}' needs low < high, got {bounds}")
         ranges[lever] = (low, high)
-    spec = SampleSpec(method=method, n=n, seed=seed, ranges=ranges, options=options)
+    return ranges
+
+
+def _check_design(where: str, spec: SampleSpec, module: ModuleType) -> None:
+    """Refuse a design its method cannot make: an integer lever off its grid, a bad size."""
     problem = spec.problem()
     for lever, kind in zip(problem.names, problem.kinds, strict=True):
         if kind == "int":
@@ -1030,10 +1047,9 @@ def _sample(
                 problem.integer_grid(lever)
             except ValueError as exc:
                 raise ConfigError(f"config [sample.ranges] {exc}") from None
-    problem_text = module.check(n, problem, **options)
+    problem_text = module.check(spec.n, problem, **spec.options)
     if problem_text is not None:
         raise ConfigError(f"{where} {problem_text}")
-    return spec
 
 
 def _charts(tables: list[dict[str, Any]], config: ExperimentConfig) -> tuple[ChartSpec, ...]:

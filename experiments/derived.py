@@ -202,32 +202,8 @@ def parse_metrics(
             )
         if name in taken:
             raise ConfigError(f"{here}: the name is already a metric or column; choose another")
-        label, unit, unit_given = None, None, False
-        if isinstance(entry, Mapping):
-            extra = [k for k in entry if k not in ("expr", "unit", "label")]
-            if extra:
-                raise ConfigError(f"{here}: unknown key '{extra[0]}'; allowed: expr, unit, label")
-            if "expr" not in entry:
-                raise ConfigError(f'{here} needs expr = "..." (an expression over metrics)')
-            expr, label = entry["expr"], entry.get("label")
-            if label is not None and (not isinstance(label, str) or not label.strip()):
-                raise ConfigError(f"{here} label must be a non-empty string, got {label!r}")
-            if "unit" in entry:
-                unit, unit_given = entry["unit"], True
-                if unit not in UNITS:
-                    raise ConfigError(
-                        f"{here} unit must be one of {', '.join(UNITS)}, got {unit!r}"
-                    )
-        else:
-            expr = entry
-        if not isinstance(expr, str) or not expr.strip():
-            raise ConfigError(f"{here} must be an expression in a string, got {expr!r}")
-        if len(expr) > MAX_LENGTH:
-            raise ConfigError(f"{here}: expression longer than {MAX_LENGTH} characters")
-        try:
-            tree = ast.parse(expr.strip(), mode="eval")
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            raise ConfigError(f"{here}: not a valid expression: {expr!r}") from None
+        expr, label, unit, unit_given = _entry_fields(here, entry)
+        tree = _parse_expression(here, expr)
         used: list[str] = []
         try:
             _check_tree(tree, here, known, used)
@@ -242,6 +218,42 @@ def parse_metrics(
         units[name] = unit
         taken.add(name)
     return tuple(out)
+
+
+def _entry_fields(here: str, entry: Any) -> tuple[Any, str | None, str | None, bool]:
+    """The fields of one ``[metrics]`` entry: a table of expr, unit, label, or an expression.
+
+    Returns:
+        ``(expr, label, unit, unit_given)``; ``expr`` is not checked yet.
+    """
+    if not isinstance(entry, Mapping):
+        return entry, None, None, False
+    extra = [k for k in entry if k not in ("expr", "unit", "label")]
+    if extra:
+        raise ConfigError(f"{here}: unknown key '{extra[0]}'; allowed: expr, unit, label")
+    if "expr" not in entry:
+        raise ConfigError(f'{here} needs expr = "..." (an expression over metrics)')
+    expr, label = entry["expr"], entry.get("label")
+    if label is not None and (not isinstance(label, str) or not label.strip()):
+        raise ConfigError(f"{here} label must be a non-empty string, got {label!r}")
+    if "unit" not in entry:
+        return expr, label, None, False
+    unit = entry["unit"]
+    if unit not in UNITS:
+        raise ConfigError(f"{here} unit must be one of {', '.join(UNITS)}, got {unit!r}")
+    return expr, label, unit, True
+
+
+def _parse_expression(here: str, expr: Any) -> ast.Expression:
+    """Parse a derived metric's expression (its operations are checked by the caller)."""
+    if not isinstance(expr, str) or not expr.strip():
+        raise ConfigError(f"{here} must be an expression in a string, got {expr!r}")
+    if len(expr) > MAX_LENGTH:
+        raise ConfigError(f"{here}: expression longer than {MAX_LENGTH} characters")
+    try:
+        return ast.parse(expr.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        raise ConfigError(f"{here}: not a valid expression: {expr!r}") from None
 
 
 def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:

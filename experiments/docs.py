@@ -55,255 +55,312 @@ class StaleSchemaError(RuntimeError):
 # ---------------------------------------------------------------- non-lever keys
 def key_docs() -> dict[str, dict[str, tuple[str, str, str, str]]]:
     """(type, allowed, default, meaning) of every key that is not a lever, by table."""
+    return {
+        "experiment": _experiment_keys(),
+        "scenario": _scenario_keys(),
+        "policy": _policy_keys(),
+        "market": _market_keys(),
+        "sample": _sample_keys(),
+        "chart": _chart_keys(),
+        "metrics": _metrics_keys(),
+        "calibration": _CALIBRATION_KEYS,
+        "calibration.target": _CALIBRATION_TARGET_KEYS,
+        "calibration.parameter": _CALIBRATION_PARAMETER_KEYS,
+        "reverse_stress": _reverse_stress_keys(),
+    }
+
+
+def _experiment_keys() -> dict[str, tuple[str, str, str, str]]:
+    """(type, allowed, default, meaning) of the ``[experiment]`` keys."""
     from experiments import config, style
     from model.economy import DEFAULT_BURN_IN
 
     styles = ", ".join(style.PRESETS)
     return {
-        "experiment": {
-            "name": (
-                "string",
-                f"letters, digits, `_`, `-`, `.` (a folder name, at most "
-                f"{config.MAX_NAME_LENGTH} characters)",
-                "required",
-                "Name of the experiment; results go to `results/<name>/`.",
-            ),
-            "months": ("integer", "in [1, 1200]", "", "Months recorded in each run."),
-            "borrowers": ("integer", "in [1, 50000000]", "", "Borrowers in each run."),
-            "replications": (
-                "integer",
-                "in [1, 100000]",
-                "",
-                "Runs of each scenario, policy and sweep point, each on its own seed; "
-                "replication k runs on the same seed for every scenario and policy, so "
-                "comparisons are paired.",
-            ),
-            "seed": (
-                "integer",
-                "in [0, 2^63 - 1]",
-                "required",
-                "Experiment seed: the run seeds are spawned from it and the replication index.",
-            ),
-            "burn_in": (
-                "integer",
-                "in [0, 600]",
-                f"the policies' own ({DEFAULT_BURN_IN} for the presets)",
-                "Months simulated before month 0 (not recorded), so the loan book starts "
-                "seasoned; by default long enough for the credit record, recoveries and "
-                "write-offs to fill.",
-            ),
-            "style": (
-                "string",
-                f"one of {styles}, or a matplotlib style sheet",
-                "default",
-                "Figure style; a `[style]` table sets matplotlib rcParams over it.",
-            ),
-            "save_loan_tape": (
-                "boolean",
-                "true or false",
-                "false",
-                "Store each run's loan tape (one row per loan: amount, rate, term, balance, "
-                "arrears, DPD, bucket, status, write-off, recoveries) as "
-                "`runs/<run_id>.loan_tape.parquet`; read it with "
-                "`experiments.store.read_loan_tape`. Turning it on and resuming reruns only "
-                "the runs without a tape.",
-            ),
-        },
-        "scenario": {
-            "name": (
-                "string",
-                f"printable text, at most {config.MAX_NAME_LENGTH} characters, unique",
-                "the preset's name",
-                "Name in results (required for a custom scenario).",
-            ),
-            "preset": (
-                "string",
-                "a scenario preset (below)",
-                "none: a custom path from knots",
-                "The preset path; give either `preset` or knot series.",
-            ),
-            "stochastic": (
-                "table",
-                "`paths` (in [1, 100000]) or `path_seed`, `seed`, the generator's keys (below)",
-                "none",
-                "Stochastic paths instead of a preset or knots: `paths` draws from the "
-                "regime-switching US model (docs/model.md 6.1), each path a scenario "
-                "`<name>/p0001`, ... (name default `stochastic`) with its own seed, spawned "
-                "from `seed` (default: the experiment's) and the path index; the same paths "
-                "for every policy (paired). `path_seed` gives the one path of that seed.",
-            ),
-        },
-        "policy": {
-            "name": (
-                "string",
-                f"printable text, at most {config.MAX_NAME_LENGTH} characters, unique",
-                "the preset's name",
-                "Name in results.",
-            ),
-            "preset": (
-                "string",
-                "a policy preset (below)",
-                '"balanced"',
-                "The preset the levers of this table override.",
-            ),
-            "lenders": (
-                "integer",
-                f"in [1, {config.MAX_LENDERS}]",
-                "1",
-                "Competing lenders with this policy (a market), named `name`, `name-2`, ...: "
-                "borrowers may hold a loan at each; profit and capital are market totals.",
-            ),
-        },
-        "market": {
-            "name": (
-                "string",
-                f"printable text, at most {config.MAX_NAME_LENGTH} characters, unique "
-                "among policies and markets",
-                "required",
-                "Name in results (the `policy` column).",
-            ),
-            "lenders": (
-                "array of tables",
-                f"1 to {config.MAX_LENDERS} tables of `name` (letters, digits, `_`, `-`; "
-                "unique), `preset` and policy levers",
-                "required",
-                "The market's lenders, each with its own policy: `preset` (default "
-                '`"balanced"`) with levers overridden.',
-            ),
-        },
-        "sample": {
-            "method": (
-                "string",
-                "one of " + ", ".join(config.SAMPLE_METHODS),
-                "required",
-                "The design (below).",
-            ),
-            "n": (
-                "integer",
-                "in [1, 1000000] (a power of 2 for sobol, sobol_indices)",
-                "required",
-                "The method's size: points (lhs, sobol), trajectories (morris) or base "
-                "points (sobol_indices).",
-            ),
-            "seed": (
-                "integer",
-                "in [0, 2^63 - 1]",
-                "the experiment seed",
-                "Seed of the design's draws.",
-            ),
-            "ranges": (
-                "table",
-                '"lever" = [low, high], low < high',
-                "required",
-                "The levers sampled and their ranges (`[sample.ranges]`): numeric levers, "
-                "dotted as in `[sweep]`; integer levers take values on their grid.",
-            ),
-        },
-        "chart": {
-            "kind": (
-                "string",
-                "one of " + ", ".join(config.CHART_KINDS),
-                "required",
-                "What the chart draws (below).",
-            ),
-            "metric": (
-                "string",
-                "timeseries: a monthly metric; sweep, summary: a summary or derived metric",
-                "none",
-                "The metric drawn (timeseries, sweep and summary only).",
-            ),
-            "x": (
-                "string",
-                "a swept parameter",
-                "required for sweep",
-                "The swept parameter on the x axis (sweep only).",
-            ),
-            "y": (
-                "string",
-                "a swept parameter",
-                "none",
-                "A second swept parameter: a heatmap (sweep only).",
-            ),
-            "band": (
-                "string",
-                "one of " + ", ".join(config.CHART_BANDS),
-                '"ci"',
-                "Band around the lines (timeseries only): 95% t-interval over "
-                "replications, or median and 5-95% of runs (needs at least "
-                f"{config.PERCENTILE_MIN_REPLICATIONS} replications), or none.",
-            ),
-        },
-        "metrics": {
-            "expr": (
-                "string",
-                "an expression (below)",
-                "required",
-                "The arithmetic over metrics.",
-            ),
-            "unit": (
-                "string",
-                "one of " + ", ".join(_metric_units()),
-                "inferred from the expression",
-                "Unit of the result (shares are shown as %).",
-            ),
-            "label": ("string", "non-empty", "the name, spaced", "Name in charts and tables."),
-        },
-        "calibration": {
-            "max_evaluations": (
-                "integer",
-                ">= 1",
-                "40",
-                "Most evaluations of the objective (each runs every run of the config).",
-            ),
-            "target": (
-                "array of tables",
-                "at least as many as parameters",
-                "required",
-                "The numbers to reproduce: `[[calibration.target]]` (below).",
-            ),
-            "parameter": (
-                "array of tables",
-                "at least one",
-                "required",
-                "The levers the fit moves: `[[calibration.parameter]]` (below).",
-            ),
-        },
-        "calibration.target": {
-            "name": ("string", "non-empty", "required", "Name of the target in the report."),
-            "scenario": (
-                "string",
-                "a scenario of the config",
-                "the first",
-                "The runs that measure the target.",
-            ),
-            "policy": ("string", "a policy of the config", "the first", "As `scenario`."),
-            "metric": ("string", "a summary metric", "required", "What is measured."),
-            "value": ("number", "inside `band`", "required", "The target value."),
-            "band": (
-                "[low, high]",
-                "low < high",
-                "required",
-                "The accepted range; its half-width is taken as two standard deviations.",
-            ),
-            "source": ("string", "non-empty", "required", "Where the number comes from."),
-        },
-        "calibration.parameter": {
-            "lever": (
-                "string",
-                "a numeric `policy.<lever>` or `population.<lever>`",
-                "required",
-                "The lever the fit moves.",
-            ),
-            "bounds": ("[low, high]", "low < high", "required", "Its range."),
-            "start": (
-                "number",
-                "inside `bounds`",
-                "the config's value",
-                "Where the fit starts.",
-            ),
-        },
-        "reverse_stress": _reverse_stress_keys(),
+        "name": (
+            "string",
+            f"letters, digits, `_`, `-`, `.` (a folder name, at most "
+            f"{config.MAX_NAME_LENGTH} characters)",
+            "required",
+            "Name of the experiment; results go to `results/<name>/`.",
+        ),
+        "months": ("integer", "in [1, 1200]", "", "Months recorded in each run."),
+        "borrowers": ("integer", "in [1, 50000000]", "", "Borrowers in each run."),
+        "replications": (
+            "integer",
+            "in [1, 100000]",
+            "",
+            "Runs of each scenario, policy and sweep point, each on its own seed; "
+            "replication k runs on the same seed for every scenario and policy, so "
+            "comparisons are paired.",
+        ),
+        "seed": (
+            "integer",
+            "in [0, 2^63 - 1]",
+            "required",
+            "Experiment seed: the run seeds are spawned from it and the replication index.",
+        ),
+        "burn_in": (
+            "integer",
+            "in [0, 600]",
+            f"the policies' own ({DEFAULT_BURN_IN} for the presets)",
+            "Months simulated before month 0 (not recorded), so the loan book starts "
+            "seasoned; by default long enough for the credit record, recoveries and "
+            "write-offs to fill.",
+        ),
+        "style": (
+            "string",
+            f"one of {styles}, or a matplotlib style sheet",
+            "default",
+            "Figure style; a `[style]` table sets matplotlib rcParams over it.",
+        ),
+        "save_loan_tape": (
+            "boolean",
+            "true or false",
+            "false",
+            "Store each run's loan tape (one row per loan: amount, rate, term, balance, "
+            "arrears, DPD, bucket, status, write-off, recoveries) as "
+            "`runs/<run_id>.loan_tape.parquet`; read it with "
+            "`experiments.store.read_loan_tape`. Turning it on and resuming reruns only "
+            "the runs without a tape.",
+        ),
     }
+
+
+def _scenario_keys() -> dict[str, tuple[str, str, str, str]]:
+    """(type, allowed, default, meaning) of the ``[[scenario]]`` keys."""
+    from experiments import config
+
+    return {
+        "name": (
+            "string",
+            f"printable text, at most {config.MAX_NAME_LENGTH} characters, unique",
+            "the preset's name",
+            "Name in results (required for a custom scenario).",
+        ),
+        "preset": (
+            "string",
+            "a scenario preset (below)",
+            "none: a custom path from knots",
+            "The preset path; give either `preset` or knot series.",
+        ),
+        "stochastic": (
+            "table",
+            "`paths` (in [1, 100000]) or `path_seed`, `seed`, the generator's keys (below)",
+            "none",
+            "Stochastic paths instead of a preset or knots: `paths` draws from the "
+            "regime-switching US model (docs/model.md 6.1), each path a scenario "
+            "`<name>/p0001`, ... (name default `stochastic`) with its own seed, spawned "
+            "from `seed` (default: the experiment's) and the path index; the same paths "
+            "for every policy (paired). `path_seed` gives the one path of that seed.",
+        ),
+    }
+
+
+def _policy_keys() -> dict[str, tuple[str, str, str, str]]:
+    """(type, allowed, default, meaning) of the ``[[policy]]`` keys (not levers)."""
+    from experiments import config
+
+    return {
+        "name": (
+            "string",
+            f"printable text, at most {config.MAX_NAME_LENGTH} characters, unique",
+            "the preset's name",
+            "Name in results.",
+        ),
+        "preset": (
+            "string",
+            "a policy preset (below)",
+            '"balanced"',
+            "The preset the levers of this table override.",
+        ),
+        "lenders": (
+            "integer",
+            f"in [1, {config.MAX_LENDERS}]",
+            "1",
+            "Competing lenders with this policy (a market), named `name`, `name-2`, ...: "
+            "borrowers may hold a loan at each; profit and capital are market totals.",
+        ),
+    }
+
+
+def _market_keys() -> dict[str, tuple[str, str, str, str]]:
+    """(type, allowed, default, meaning) of the ``[[market]]`` keys."""
+    from experiments import config
+
+    return {
+        "name": (
+            "string",
+            f"printable text, at most {config.MAX_NAME_LENGTH} characters, unique "
+            "among policies and markets",
+            "required",
+            "Name in results (the `policy` column).",
+        ),
+        "lenders": (
+            "array of tables",
+            f"1 to {config.MAX_LENDERS} tables of `name` (letters, digits, `_`, `-`; "
+            "unique), `preset` and policy levers",
+            "required",
+            "The market's lenders, each with its own policy: `preset` (default "
+            '`"balanced"`) with levers overridden.',
+        ),
+    }
+
+
+def _sample_keys() -> dict[str, tuple[str, str, str, str]]:
+    """(type, allowed, default, meaning) of the ``[sample]`` keys."""
+    from experiments import config
+
+    return {
+        "method": (
+            "string",
+            "one of " + ", ".join(config.SAMPLE_METHODS),
+            "required",
+            "The design (below).",
+        ),
+        "n": (
+            "integer",
+            "in [1, 1000000] (a power of 2 for sobol, sobol_indices)",
+            "required",
+            "The method's size: points (lhs, sobol), trajectories (morris) or base "
+            "points (sobol_indices).",
+        ),
+        "seed": (
+            "integer",
+            "in [0, 2^63 - 1]",
+            "the experiment seed",
+            "Seed of the design's draws.",
+        ),
+        "ranges": (
+            "table",
+            '"lever" = [low, high], low < high',
+            "required",
+            "The levers sampled and their ranges (`[sample.ranges]`): numeric levers, "
+            "dotted as in `[sweep]`; integer levers take values on their grid.",
+        ),
+    }
+
+
+def _chart_keys() -> dict[str, tuple[str, str, str, str]]:
+    """(type, allowed, default, meaning) of the ``[[chart]]`` keys."""
+    from experiments import config
+
+    return {
+        "kind": (
+            "string",
+            "one of " + ", ".join(config.CHART_KINDS),
+            "required",
+            "What the chart draws (below).",
+        ),
+        "metric": (
+            "string",
+            "timeseries: a monthly metric; sweep, summary: a summary or derived metric",
+            "none",
+            "The metric drawn (timeseries, sweep and summary only).",
+        ),
+        "x": (
+            "string",
+            "a swept parameter",
+            "required for sweep",
+            "The swept parameter on the x axis (sweep only).",
+        ),
+        "y": (
+            "string",
+            "a swept parameter",
+            "none",
+            "A second swept parameter: a heatmap (sweep only).",
+        ),
+        "band": (
+            "string",
+            "one of " + ", ".join(config.CHART_BANDS),
+            '"ci"',
+            "Band around the lines (timeseries only): 95% t-interval over "
+            "replications, or median and 5-95% of runs (needs at least "
+            f"{config.PERCENTILE_MIN_REPLICATIONS} replications), or none.",
+        ),
+    }
+
+
+def _metrics_keys() -> dict[str, tuple[str, str, str, str]]:
+    """(type, allowed, default, meaning) of a ``[metrics]`` entry's keys."""
+    return {
+        "expr": (
+            "string",
+            "an expression (below)",
+            "required",
+            "The arithmetic over metrics.",
+        ),
+        "unit": (
+            "string",
+            "one of " + ", ".join(_metric_units()),
+            "inferred from the expression",
+            "Unit of the result (shares are shown as %).",
+        ),
+        "label": ("string", "non-empty", "the name, spaced", "Name in charts and tables."),
+    }
+
+
+#: (type, allowed, default, meaning) of the ``[calibration]`` keys.
+_CALIBRATION_KEYS: dict[str, tuple[str, str, str, str]] = {
+    "max_evaluations": (
+        "integer",
+        ">= 1",
+        "40",
+        "Most evaluations of the objective (each runs every run of the config).",
+    ),
+    "target": (
+        "array of tables",
+        "at least as many as parameters",
+        "required",
+        "The numbers to reproduce: `[[calibration.target]]` (below).",
+    ),
+    "parameter": (
+        "array of tables",
+        "at least one",
+        "required",
+        "The levers the fit moves: `[[calibration.parameter]]` (below).",
+    ),
+}
+
+
+#: (type, allowed, default, meaning) of the ``[[calibration.target]]`` keys.
+_CALIBRATION_TARGET_KEYS: dict[str, tuple[str, str, str, str]] = {
+    "name": ("string", "non-empty", "required", "Name of the target in the report."),
+    "scenario": (
+        "string",
+        "a scenario of the config",
+        "the first",
+        "The runs that measure the target.",
+    ),
+    "policy": ("string", "a policy of the config", "the first", "As `scenario`."),
+    "metric": ("string", "a summary metric", "required", "What is measured."),
+    "value": ("number", "inside `band`", "required", "The target value."),
+    "band": (
+        "[low, high]",
+        "low < high",
+        "required",
+        "The accepted range; its half-width is taken as two standard deviations.",
+    ),
+    "source": ("string", "non-empty", "required", "Where the number comes from."),
+}
+
+
+#: (type, allowed, default, meaning) of the ``[[calibration.parameter]]`` keys.
+_CALIBRATION_PARAMETER_KEYS: dict[str, tuple[str, str, str, str]] = {
+    "lever": (
+        "string",
+        "a numeric `policy.<lever>` or `population.<lever>`",
+        "required",
+        "The lever the fit moves.",
+    ),
+    "bounds": ("[low, high]", "low < high", "required", "Its range."),
+    "start": (
+        "number",
+        "inside `bounds`",
+        "the config's value",
+        "Where the fit starts.",
+    ),
+}
 
 
 def _reverse_stress_keys() -> dict[str, tuple[str, str, str, str]]:

@@ -157,6 +157,23 @@ class RandomAccessUniform:
         return lambda index: self(month, index)
 
 
+def keyed_streams(
+    seeds: np.random.SeedSequence, n_borrowers: int, n_lenders: int, first_month: int
+) -> dict[str, RandomAccessUniform]:
+    """One random-access stream per name of :data:`KEYED_STREAMS`, each seeded by its name.
+
+    Each stream has a draw per borrower and month, ``lender_taste`` one per borrower,
+    lender and month; ``first_month`` is the first burn-in month.
+    """
+    width = {"lender_taste": n_borrowers * n_lenders}
+    return {
+        name: RandomAccessUniform(
+            stream_seed(seeds, name), width.get(name, n_borrowers), first_month
+        )
+        for name in KEYED_STREAMS
+    }
+
+
 def normal_quantile(uniform: np.ndarray) -> np.ndarray:
     """Standard normal draws from U(0,1) draws (the inverse normal CDF)."""
     return ndtri(np.clip(uniform, 1e-16, 1.0 - 1e-16))

@@ -15,14 +15,7 @@ from model import borrowers as rules
 from model import repayment
 from model._checks import check_number
 from model.borrowers import Borrower
-from model.draws import (
-    KEYED_STREAMS,
-    RandomAccessUniform,
-    named_streams,
-    normal_quantile,
-    standard_normal,
-    stream_seed,
-)
+from model.draws import keyed_streams, named_streams, normal_quantile, standard_normal
 from model.lender import RECORD_MONTHS, Lender
 from model.loans import DEFAULT_DPD_MONTHS, LoanBook, RedefaultCohorts
 from model.macro import MacroScenario
@@ -242,13 +235,7 @@ class CreditEconomy(mesa.Model):
         self.burn_in = inputs.burn_in
         self.streams = named_streams(seq)
         n_lenders = len(policies)
-        width = {"lender_taste": n_borrowers * n_lenders}  # one draw per borrower and lender
-        self.keyed = {
-            name: RandomAccessUniform(
-                stream_seed(seq, name), width.get(name, n_borrowers), -self.burn_in
-            )
-            for name in KEYED_STREAMS
-        }
+        self.keyed = keyed_streams(seq, n_borrowers, n_lenders, -self.burn_in)
         self.start_unemployment = float(self.scenario.unemployment[0])
         self.state: BorrowerState = init_population(
             population, n_borrowers, self.start_unemployment, self.streams["population"]

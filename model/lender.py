@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import mesa
 import numpy as np
@@ -54,6 +54,48 @@ FLOW_MONTHS = 3
 #: IFRS 9 stage of a forborne loan: stage 2 until it re-defaults (the provision rate of
 #: 31-60 DPD, index 2 of ``provision_rates``), stage 3 after (90+, index 4).
 FORBORNE_STAGE2, FORBORNE_STAGE3 = 2, 4
+
+
+class _Offers(NamedTuple):
+    """What a lender offers each applicant (see :meth:`Lender.originate`).
+
+    Attributes:
+        tier: Risk tier from the observed score (0 = A ... 3 = D).
+        apr: The tier's annual rate.
+        term: The loan's term in months.
+        amount: The amount it would lend (0 or less: none).
+    """
+
+    tier: np.ndarray
+    apr: np.ndarray
+    term: np.ndarray
+    amount: np.ndarray
+
+
+def _ration(approve: np.ndarray, amount: np.ndarray, score: np.ndarray, capacity: float) -> None:
+    """Keep the approvals the funding line has room for, best scores first (in place)."""
+    if approve.any() and amount[approve].sum() > capacity:
+        order = np.flatnonzero(approve)[np.argsort(-score[approve], kind="stable")]
+        fits = np.cumsum(amount[order]) <= capacity
+        approve[:] = False
+        approve[order[fits]] = True
+
+
+def _profit(accounts: dict[str, float]) -> float:
+    """A month's profit: income and recoveries less losses, provision charge and costs."""
+    a = accounts
+    return (
+        a["interest_income"]
+        + a["fee_income"]
+        + a["recoveries"]
+        - a["writeoffs"]
+        - a["waived"]
+        - a["provision_charge"]
+        - a["funding_cost"]
+        - a["collection_cost"]
+        - a["acquisition_cost"]
+        - a["servicing_cost"]
+    )
 
 
 class Lender(mesa.Agent):
@@ -356,48 +398,65 @@ class Lender(mesa.Agent):
         Returns:
             The amounts lent per applicant (0 where refused).
         """
-        p = self.policy
         j = self.index
         subprime = score < SUBPRIME_BELOW
-        self.accounts["applications"] += applicants.size
-        self.accounts["applications_subprime"] += np.count_nonzero(subprime)
-        if to_repay:
-            self.accounts["applications_to_repay"] += applicants.size
+        self._count("applications", applicants.size, np.count_nonzero(subprime), to_repay)
         if not self.can_lend:
             return np.zeros(applicants.size)
+        offers = self._offers(score, wanted, reported_income, debt_service, term_draw, policy_rate)
+        approve = self._approve(book, score, offers)
+        lent = np.where(approve, offers.amount, 0.0)
+        chosen = applicants[approve]
+        amounts, monthly = lent[approve], offers.apr[approve] / 12
+        ids = tape.open(j, chosen, amounts, monthly, month)
+        book.originate(
+            j, chosen, amounts, monthly, offers.term[approve], offers.tier[approve], month, ids
+        )
+        self._count("approvals", chosen.size, np.count_nonzero(approve & subprime), to_repay)
+        self.accounts["originations"] += float(lent.sum())
+        self.accounts["acquisition_cost"] += chosen.size * self.policy.acquisition_cost
+        return lent
+
+    def _count(self, kind: str, n: int, n_subprime: int, to_repay: bool) -> None:
+        """Count ``n`` applications or approvals (``kind``), ``n_subprime`` of them subprime."""
+        self.accounts[kind] += n
+        self.accounts[f"{kind}_subprime"] += n_subprime
+        if to_repay:
+            self.accounts[f"{kind}_to_repay"] += n
+
+    def _offers(
+        self,
+        score: np.ndarray,
+        wanted: np.ndarray,
+        reported_income: np.ndarray,
+        debt_service: np.ndarray,
+        term_draw: np.ndarray,
+        policy_rate: float,
+    ) -> _Offers:
+        """Price each application by its score's tier, draw its term and size the loan.
+
+        The amount is what the applicant wants within the loan-to-income cap and the
+        debt-to-income cap (with existing instalments); arguments as :meth:`originate`.
+        """
+        p = self.policy
         tier = sum((score < bound).astype(np.int8) for bound in TIER_BOUNDS)
         annual = self.annual_rates(policy_rate)
-        monthly = annual[tier] / 12
         k = np.searchsorted(self._term_cdf, term_draw, side="right")
         k = np.minimum(k, len(self._terms) - 1)
-        term = self._terms[k]
         factor = np.array([[annuity_factor(r / 12, int(t)) for t in self._terms] for r in annual])
-        factor = factor[tier, k]
         room = p.max_dti * reported_income - debt_service
         amount = np.minimum(wanted, p.max_loan_to_income * reported_income)
-        amount = np.minimum(amount, np.maximum(room, 0.0) * factor)
-        approve = (score >= self._cutoff_for(score)) & (amount >= MIN_LOAN)
+        amount = np.minimum(amount, np.maximum(room, 0.0) * factor[tier, k])
+        return _Offers(tier, annual[tier], self._terms[k], amount)
+
+    def _approve(self, book: LoanBook, score: np.ndarray, offers: _Offers) -> np.ndarray:
+        """The applications approved (see :meth:`originate`); best scores first if funding binds."""
+        approve = (score >= self._cutoff_for(score)) & (offers.amount >= MIN_LOAN)
         if self.rules.apr_cap is not None:  # a tier priced above the cap cannot be lent to
-            approve &= annual[tier] <= self.rules.apr_cap
-        capacity = self.funding_line - float(book.balance[j].sum())
-        if approve.any() and amount[approve].sum() > capacity:
-            order = np.flatnonzero(approve)[np.argsort(-score[approve], kind="stable")]
-            fits = np.cumsum(amount[order]) <= capacity
-            approve[:] = False
-            approve[order[fits]] = True
-        lent = np.where(approve, amount, 0.0)
-        chosen = applicants[approve]
-        ids = tape.open(j, chosen, lent[approve], monthly[approve], month)
-        book.originate(
-            j, chosen, lent[approve], monthly[approve], term[approve], tier[approve], month, ids
-        )
-        self.accounts["approvals"] += chosen.size
-        self.accounts["approvals_subprime"] += np.count_nonzero(approve & subprime)
-        if to_repay:
-            self.accounts["approvals_to_repay"] += chosen.size
-        self.accounts["originations"] += float(lent.sum())
-        self.accounts["acquisition_cost"] += chosen.size * p.acquisition_cost
-        return lent
+            approve &= offers.apr <= self.rules.apr_cap
+        capacity = self.funding_line - float(book.balance[self.index].sum())
+        _ration(approve, offers.amount, score, capacity)
+        return approve
 
     def _cutoff_for(self, score: np.ndarray) -> float:
         """The cut-off applied to these applicants: the floor on the share passing binds."""
@@ -446,18 +505,7 @@ class Lender(mesa.Agent):
         provisions = self._allowance(summary)
         a["provision_charge"] = provisions - self.provisions
         self.provisions = provisions
-        a["profit"] = (
-            a["interest_income"]
-            + a["fee_income"]
-            + a["recoveries"]
-            - a["writeoffs"]
-            - a["waived"]
-            - a["provision_charge"]
-            - a["funding_cost"]
-            - a["collection_cost"]
-            - a["acquisition_cost"]
-            - a["servicing_cost"]
-        )
+        a["profit"] = _profit(a)
         row = {**a, **book_measures(summary)}
         self._book = row["balance"]
         if self.capital is not None:

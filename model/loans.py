@@ -139,6 +139,46 @@ def _fall_due_row(
 
 
 @njit(cache=True, nogil=True)
+def _pay(paid, balance, arrears, fees_due, instalment, late_fee, fees_first):
+    """Book one loan's payment; charge the late fee if an instalment is left unpaid.
+
+    Returns:
+        ``(balance, arrears, fees_due, fee)``: the loan's amounts after the payment, and
+        the late fee charged (0 when nothing is left unpaid).
+    """
+    to_fees, to_arrears = allocate_payment(paid, fees_due, arrears, fees_first)
+    fees_due -= to_fees
+    arrears -= to_arrears
+    balance -= paid
+    if arrears <= MONEY_TOLERANCE:
+        arrears = 0.0
+    if fees_due <= MONEY_TOLERANCE:
+        fees_due = 0.0
+    fee = 0.0
+    if arrears > 0.0:
+        fee = late_fee * instalment
+        fees_due += fee
+        balance += fee
+    return balance, arrears, fees_due, fee
+
+
+@njit(cache=True, nogil=True)
+def _probation(missed, dpd, regular, redefaulted, probation_months):
+    """One month of a forborne loan: a regular payment, or a miss (a re-default).
+
+    Returns:
+        ``(regular, forborne, redefaults)``: months of regular payment, whether the loan
+        is still forborne, and whether it re-defaults now (its first miss in forbearance).
+    """
+    if missed:
+        return 0, True, not redefaulted
+    if dpd == 0:
+        regular += 1
+        return regular, regular < probation_months, False
+    return regular, True, False
+
+
+@njit(cache=True, nogil=True)
 def _settle_row(
     active,
     balance,
@@ -173,38 +213,26 @@ def _settle_row(
         was_current = dpd[i] == 0
         owed = balance[i]
         before = unpaid_instalments(arrears[i], instalment[i])
-        to_fees, to_arrears = allocate_payment(paid[i], fees_due[i], arrears[i], fees_first)
-        fees_due[i] -= to_fees
-        arrears[i] -= to_arrears
-        balance[i] -= paid[i]
-        if arrears[i] <= MONEY_TOLERANCE:
-            arrears[i] = 0.0
-        if fees_due[i] <= MONEY_TOLERANCE:
-            fees_due[i] = 0.0
+        balance[i], arrears[i], fees_due[i], fee = _pay(
+            paid[i], balance[i], arrears[i], fees_due[i], instalment[i], late_fee, fees_first
+        )
+        fees_charged += fee
         missed = arrears[i] > 0.0
-        if missed:
-            fee = late_fee * instalment[i]
-            fees_due[i] += fee
-            balance[i] += fee
-            fees_charged += fee
         dpd[i] = next_dpd(dpd[i], before, unpaid_instalments(arrears[i], instalment[i]))
         if was_current:
             current_balance += owed
             if dpd[i] > 0:
                 newly_delinquent += owed
         if forborne[i]:
-            if missed:
-                regular[i] = 0
-                if not redefaulted[i]:
-                    redefaulted[i] = True
-                    new_redefaults[n_new] = i
-                    n_new += 1
-                    if month - relief_month[i] <= redefault_window:
-                        cohort_redefaults[relief_month[i] - first_month] += 1
-            elif dpd[i] == 0:
-                regular[i] += 1
-                if regular[i] >= probation_months:
-                    forborne[i] = False
+            regular[i], forborne[i], redefaults = _probation(
+                missed, dpd[i], regular[i], redefaulted[i], probation_months
+            )
+            if redefaults:
+                redefaulted[i] = True
+                new_redefaults[n_new] = i
+                n_new += 1
+                if month - relief_month[i] <= redefault_window:
+                    cohort_redefaults[relief_month[i] - first_month] += 1
         if balance[i] <= MONEY_TOLERANCE and not missed:
             balance[i] = 0.0
             fees_due[i] = 0.0

@@ -278,6 +278,43 @@ def _recession_rises(recession: np.ndarray, z: np.ndarray, params: StochasticPar
     return np.maximum(rise[last_start], 0.0)
 
 
+def _unemployment_path(
+    u0: float, recession: np.ndarray, rise: np.ndarray, e: np.ndarray
+) -> np.ndarray:
+    """Unemployment from ``u0``: reverting in expansion, rising by ``rise`` in recession.
+
+    ``e`` holds the month's shocks (N(0, 1) times the volatility).
+    """
+    u = np.full(e.size, u0)
+    low, high = SERIES_BOUNDS["unemployment"]
+    for t in range(1, e.size):
+        if recession[t]:
+            du = rise[t] + _U_RECESSION_SD * e[t]
+        else:
+            du = -_U_REVERSION * (u[t - 1] - u0) + _U_EXPANSION_SD * e[t]
+        u[t] = min(max(u[t - 1] + du, low), high)
+    return u
+
+
+def _rate_path(r0: float, u: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """The policy rate from ``r0``: reverting, and cut as unemployment ``u`` rises."""
+    rate = np.full(u.size, r0)
+    low, high = SERIES_BOUNDS["policy_rate"]
+    for t in range(1, u.size):
+        dr = -_RATE_REVERSION * (rate[t - 1] - r0)
+        dr += -_RATE_ON_UNEMPLOYMENT * (u[t] - u[t - 1]) + _RATE_SD * e[t]
+        rate[t] = min(max(rate[t - 1] + dr, 0.0, low), high)
+    return rate
+
+
+def _inflation_path(i0: float, e: np.ndarray) -> np.ndarray:
+    """Inflation: AR(1) around its start value ``i0``, within its bounds."""
+    inflation = np.full(e.size, i0)
+    for t in range(1, e.size):
+        inflation[t] = i0 + _INFLATION_PERSISTENCE * (inflation[t - 1] - i0) + _INFLATION_SD * e[t]
+    return np.clip(inflation, *SERIES_BOUNDS["inflation"])
+
+
 def stochastic_paths(
     months: int, rng: np.random.Generator, params: StochasticParams
 ) -> dict[str, np.ndarray]:
@@ -323,29 +360,12 @@ def stochastic_paths(
     recession = _regimes(uniform, params)
     rise = _recession_rises(recession, z[3], params)
     z = z[:3] * params.volatility
-    u, rate, inflation = (
-        np.full(months, start[s]) for s in ("unemployment", "policy_rate", "inflation")
-    )
-    (u_low, u_high), (r_low, r_high) = SERIES_BOUNDS["unemployment"], SERIES_BOUNDS["policy_rate"]
-    for t in range(1, months):
-        if recession[t]:
-            du = rise[t] + _U_RECESSION_SD * z[0, t]
-        else:
-            du = -_U_REVERSION * (u[t - 1] - start["unemployment"]) + _U_EXPANSION_SD * z[0, t]
-        u[t] = min(max(u[t - 1] + du, u_low), u_high)
-        dr = -_RATE_REVERSION * (rate[t - 1] - start["policy_rate"])
-        dr += -_RATE_ON_UNEMPLOYMENT * (u[t] - u[t - 1]) + _RATE_SD * z[1, t]
-        rate[t] = min(max(rate[t - 1] + dr, 0.0, r_low), r_high)
-        inflation[t] = (
-            start["inflation"]
-            + _INFLATION_PERSISTENCE * (inflation[t - 1] - start["inflation"])
-            + _INFLATION_SD * z[2, t]
-        )
+    u = _unemployment_path(start["unemployment"], recession, rise, z[0])
     paths = {name: np.full(months, value) for name, value in start.items()}
     paths.update(
         unemployment=u,
-        policy_rate=rate,
-        inflation=np.clip(inflation, *SERIES_BOUNDS["inflation"]),
+        policy_rate=_rate_path(start["policy_rate"], u, z[1]),
+        inflation=_inflation_path(start["inflation"], z[2]),
         wage_growth=np.clip(
             start["wage_growth"] - _WAGE_ON_GAP * (u - start["unemployment"]),
             *SERIES_BOUNDS["wage_growth"],

@@ -539,20 +539,8 @@ def init_population(
     literacy = np.clip(rng.beta(4, 3, n) - 0.15 * young - 0.15 * overspender, 0, 1)
     essentials_share = params.essentials_share + params.essentials_spread * (2 * rng.random(n) - 1)
     disc_share = params.discretionary_share + params.overspender_extra * overspender
-    buffer_target = (
-        params.savings_months
-        * np.exp(params.savings_spread * rng.standard_normal(n) - params.savings_spread**2 / 2)
-        * np.where(young, 0.5, 1.0)
-        * np.where(overspender, 0.3, 1.0)
-        * (0.6 + 0.8 * literacy)
-    )
-    savings = buffer_target * base_income * rng.uniform(0.3, 1.2, n)
-    low_will = rng.random(n) < params.low_willingness_share
-    oversight = np.clip(params.oversight_rate * (1.5 - literacy), 0.0, 1.0)
-    willingness = np.where(low_will, params.low_willingness, 1.0) * (1.0 - oversight)
-    misreport = 1.0 + (rng.random(n) < params.misreport_share) * rng.exponential(
-        params.misreport_factor, n
-    )
+    buffer_target, savings = _savings(params, rng, base_income, young, overspender, literacy)
+    willingness, misreport = _conduct(params, rng, literacy)
     start_income = base_income * np.where(employed, 1.0, params.replacement_ratio)
     return BorrowerState(
         segment=segment,
@@ -578,10 +566,52 @@ def init_population(
         cycle_beta=np.asarray(params.business_cycle_beta)[segment],
         protect_share=np.where(overspender, 1.0, params.habit_protected),
         shock_half_var=0.5 * np.asarray(params.income_shock_sd)[segment] ** 2,
-        apply_base=(
-            params.apply_rate
-            * np.where(young, 1.5, 1.0)
-            * np.where(overspender, 2.0, 1.0)
-            * (1.3 - 0.6 * literacy)
-        ),
+        apply_base=_application_rate(params, young, overspender, literacy),
+    )
+
+
+def _savings(
+    params: PopulationParams,
+    rng: np.random.Generator,
+    base_income: np.ndarray,
+    young: np.ndarray,
+    overspender: np.ndarray,
+    literacy: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each borrower's savings buffer target (months of income) and starting savings."""
+    n, spread = base_income.size, params.savings_spread
+    buffer_target = (
+        params.savings_months
+        * np.exp(spread * rng.standard_normal(n) - spread**2 / 2)
+        * np.where(young, 0.5, 1.0)
+        * np.where(overspender, 0.3, 1.0)
+        * (0.6 + 0.8 * literacy)
+    )
+    savings = buffer_target * base_income * rng.uniform(0.3, 1.2, n)
+    return buffer_target, savings
+
+
+def _conduct(
+    params: PopulationParams, rng: np.random.Generator, literacy: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each borrower's willingness to pay and income misreporting factor (>= 1)."""
+    n = literacy.size
+    low_will = rng.random(n) < params.low_willingness_share
+    oversight = np.clip(params.oversight_rate * (1.5 - literacy), 0.0, 1.0)
+    willingness = np.where(low_will, params.low_willingness, 1.0) * (1.0 - oversight)
+    misreport = 1.0 + (rng.random(n) < params.misreport_share) * rng.exponential(
+        params.misreport_factor, n
+    )
+    return willingness, misreport
+
+
+def _application_rate(
+    params: PopulationParams, young: np.ndarray, overspender: np.ndarray, literacy: np.ndarray
+) -> np.ndarray:
+    """Each borrower's base rate of applying: higher when young, overspending or less literate."""
+    return (
+        params.apply_rate
+        * np.where(young, 1.5, 1.0)
+        * np.where(overspender, 2.0, 1.0)
+        * (1.3 - 0.6 * literacy)
     )
