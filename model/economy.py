@@ -41,19 +41,20 @@ def default_burn_in(policies: Sequence[RiskPolicy]) -> int:
     The longest memories are the 36 months a default stays on the credit record and a
     write-off stays in recovery (``recovery_months``); they start to fill only once the
     first loans reach the write-off DPD. So the burn-in is the longer of the two + the
-    longest write-off horizon (in months) + ``BURN_IN_LEAD``: 48 months at the default
-    write-off of 180 DPD.
+    longest write-off horizon (in months) + ``BURN_IN_LEAD``: 46 months at the presets'
+    write-off of 120 DPD (48 at 180 DPD).
     """
     memory = max(RECORD_MONTHS, *(p.recovery_months for p in policies))
     return memory + max(p.writeoff_dpd // 30 for p in policies) + BURN_IN_LEAD
 
 
-#: The default burn-in of the preset policies (all write off at 180 DPD).
+#: The default burn-in of the preset policies (36-month record, 120 DPD write-off, lead).
 DEFAULT_BURN_IN = default_burn_in([RiskPolicy()])
 
 
-#: Measured peak memory (benchmarks): a fixed part, then per borrower and per loan slot.
-BASE_BYTES, BYTES_PER_BORROWER, BYTES_PER_LOAN_SLOT = 150e6, 170, 160
+#: Measured peak memory (a 60-month run; docs/scaling.md): the interpreter and its
+#: imports, then per borrower (state, scratch, tape and recoveries) and per loan slot.
+BASE_BYTES, BYTES_PER_BORROWER, BYTES_PER_LOAN_SLOT = 300e6, 330, 150
 
 
 def memory_estimate(n_borrowers: int, n_lenders: int = 1) -> float:
@@ -375,7 +376,8 @@ class CreditEconomy(mesa.Model):
 
         Columns: ``lender``, ``lender_name``, ``vintage``, ``months_on_book``,
         ``cum_writeoff_rate``; with competing lenders, the one that takes the applicants
-        the other refuses shows it here (adverse selection).
+        the other refuses shows it here (measured in tests/test_competition.py: at the
+        test's settings the rival's losses fell, as multi-lending fell with it).
         """
         columns = ["lender", "lender_name", "vintage", "months_on_book", "cum_writeoff_rate"]
         frames = [

@@ -578,8 +578,8 @@ class Lender(mesa.Agent):
         (3-month average) it steps back.
         """
         target = self.policy.share_target
-        if target is None:
-            return
+        if target is None or not self.can_lend:
+            return  # a lender that cannot lend holds its terms: it competes for nothing
         self._shares.append(origination_share)
         share = sum(self._shares) / len(self._shares)
         step = 1.0 / self.policy.competition_months

@@ -64,7 +64,7 @@ class MarketRules(Parameters):
         label="Re-application share",
         description="Share of refused applicants who apply at once, the same month, to "
         "their next choice of lender (where they hold no loan): a lender that tightens "
-        "sends the applicants it refuses to its rivals (adverse selection).",
+        "sends the applicants it refuses to its rivals.",
     )
     rejection_memory: int = lever(
         6,
@@ -152,7 +152,7 @@ class MarketRules(Parameters):
         group="funding",
         label="Investors' overdue sensitivity",
         description="Confidence investors lose per unit of the lender's overdue rate (1+ "
-        "DPD, share of its book) above investor_overdue_norm: platforms publish their "
+        "DPD, share of its loans) above investor_overdue_norm: platforms publish their "
         "overdue rates and investors read them before losses are booked (0: investors "
         "watch losses only).",
     )
@@ -160,11 +160,12 @@ class MarketRules(Parameters):
         0.05,
         low=0,
         high=1,
-        unit="share of the book",
+        unit="share of loans",
         group="funding",
         label="Investors' overdue norm",
-        description="Overdue rate investors take as normal (DOMAIN.md: 3-5% in a baseline "
-        "economy); only the excess over it costs confidence.",
+        description="Overdue rate (1+ DPD, share of the lender's loans) investors take as "
+        "normal (DOMAIN.md: low single digits; the source platforms report 3.2-5.2%); only "
+        "the excess over it costs confidence.",
     )
     investor_contagion: float = lever(
         0.0,
