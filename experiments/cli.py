@@ -376,7 +376,9 @@ def _reading(folder: Path, command: str) -> Iterator[None]:
     """
     from experiments import store
 
-    with store.lock_folder(folder, create=False):  # creates nothing
+    with store.lock_folder(folder, create=False) as locked:  # creates nothing
+        if locked:
+            store.settle_killed_run(folder)  # no one writes it: a "running" run was killed
         try:
             yield
         except (ConfigError, OSError):

@@ -475,11 +475,12 @@ def clear_results(out_dir: Path) -> list[Path]:
 
 
 @contextmanager
-def lock_folder(out_dir: Path, create: bool = True) -> Iterator[None]:
+def lock_folder(out_dir: Path, create: bool = True) -> Iterator[bool]:
     """Hold the results folder's lock: one writer at a time.
 
     An advisory ``flock`` on ``out_dir/.lock``, released when the process ends however
-    it ends; the file holds the holder's process id.
+    it ends; the file holds the holder's process id. Yields whether the lock is held
+    (not on a folder no run has locked, nor on a file system without locks).
 
     Args:
         out_dir: The results folder.
@@ -493,7 +494,7 @@ def lock_folder(out_dir: Path, create: bool = True) -> Iterator[None]:
     if create:
         out_dir.mkdir(parents=True, exist_ok=True)
     if fcntl is None or not (create or (out_dir / LOCK).is_file()):
-        yield
+        yield False
         return
     fd = os.open(out_dir / LOCK, os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
     try:
@@ -513,9 +514,33 @@ def lock_folder(out_dir: Path, create: bool = True) -> Iterator[None]:
         if locked:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
+        yield locked
     finally:
         os.close(fd)
+
+
+def settle_killed_run(out_dir: Path) -> bool:
+    """Mark a manifest left ``running`` by a killed process as ``interrupted``.
+
+    A run killed outright (SIGKILL, a power cut) cannot rewrite its manifest. Call this
+    only while holding the folder's lock (:func:`lock_folder` yielded True): then no
+    process is writing the folder, so ``running`` is stale.
+
+    Returns:
+        Whether the manifest was rewritten.
+    """
+    try:
+        manifest = read_manifest(out_dir)
+    except (OSError, ValueError):
+        return False
+    if not isinstance(manifest, dict) or manifest.get("status") != "running":
+        return False
+    manifest.update(
+        status="interrupted",
+        stopped_by="killed (the process writing the folder ended without a clean stop)",
+    )
+    write_manifest(out_dir, manifest)
+    return True
 
 
 def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:

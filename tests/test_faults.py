@@ -313,6 +313,32 @@ def test_a_running_sweep_locks_its_folder_and_stops_cleanly_on_sigterm(slow, tmp
         pass
 
 
+def test_a_manifest_left_running_by_a_killed_sweep_is_settled_once_the_lock_is_free(slow, tmp_path):
+    """Before: SIGKILL of the sweep left manifest.json saying "running" for ever (until a
+    --resume). Now the next command that takes the folder's lock finds no writer and
+    marks the run interrupted (killed); while a sweep runs, nothing is touched."""
+    out = tmp_path / "out"
+    proc = start(slow, out, "--workers", "1")
+    try:
+        wait_for(lambda: (out / "runs").is_dir() and len(done(out)) >= 1, proc)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+    finally:
+        stop_group(proc)
+    assert json.loads((out / "manifest.json").read_text())["status"] == "running"
+    with store.lock_folder(out, create=False) as locked:
+        assert locked
+        assert store.settle_killed_run(out)
+        assert not store.settle_killed_run(out)  # once
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted" and "killed" in manifest["stopped_by"]
+    # Commands that read the folder settle it too (here after a second kill).
+    manifest["status"] = "running"
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    main(["charts", str(out)])
+    assert json.loads((out / "manifest.json").read_text())["status"] == "interrupted"
+
+
 def test_a_dead_worker_fails_only_the_runs_it_did_not_store(slow, tmp_path):
     """Before: a worker's death marked every run of its batch failed, stored ones included,
     so the manifest counted more runs than the design (finished + failed > total)."""
