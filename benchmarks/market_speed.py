@@ -11,11 +11,12 @@ Run alone: ``python -m benchmarks.market_speed [BORROWERS MONTHS REPEAT]``.
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import time
 from typing import Any
+
+from benchmarks.step_speed import peak_rss_mb
 
 SCENARIO = "severe_recession"
 #: Most a 5-lender market may cost per borrower-month, as a multiple of one lender.
@@ -61,7 +62,7 @@ def measure(market: bool, borrowers: int, months: int) -> dict[str, Any]:
         "burn_in": eco.burn_in,
         "seconds": seconds,
         "ns_per_borrower_month": seconds / (borrowers * steps) * 1e9,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
