@@ -50,8 +50,8 @@ def _count(text: str) -> int:
     return int(text)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the suite and return the exit status."""
+def _parser() -> _Parser:
+    """The command line of the suite."""
     parser = _Parser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes only (under a minute)")
     parser.add_argument(
@@ -76,7 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--json", default="results/benchmarks/latest.json", help="where to write the figures"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite and return the exit status."""
+    args = _parser().parse_args(argv)
     if args.quick:
         sizes, reference, sweep = [(10_000, 60)], (2_000, 12), (8, 5_000, 24)
         market_size = (10_000, 24)

@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any
 
-from benchmarks.step_speed import peak_rss_mb
+from benchmarks.step_speed import ROOT, peak_rss_mb
 
 SCENARIO = "severe_recession"
 #: Most a 5-lender market may cost per borrower-month, as a multiple of one lender.
@@ -72,7 +72,7 @@ def _in_subprocess(market: bool, borrowers: int, months: int) -> dict[str, Any]:
         f"print(json.dumps(measure({market}, {borrowers}, {months})))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT
     ).stdout
     return json.loads(out.strip().splitlines()[-1])
 

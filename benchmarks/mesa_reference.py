@@ -71,7 +71,9 @@ are free to choose; screening, sizing, pricing, term choice and funding order of
 ``Lender.originate``; the write-off and credit-record tests; the market row's economy
 columns. The market's rules (``MarketRules``) apply as in the model (the APR cap, the
 funding line, collection caps through ``stage_effects``, the shared bureau), except a
-failed lender's borrowers defaulting strategically, which is not written here. The
+failed lender's borrowers defaulting strategically, which is not written here, nor are
+same-month re-application (``reapply_share``) and the competition rule (``share_target``),
+which it refuses. The
 inline numbers of that code (0.95, 1e-6 and 1e-12 in the labour market,
 the 120-month illness cap, the 0.05 income floor) are repeated here.
 """
@@ -920,6 +922,18 @@ class BorrowerAgent(mesa.Agent):
 
 
 # ------------------------------------------------------------------------ economy
+def _check_written_here(market: MarketRules, policies: Sequence[RiskPolicy]) -> None:
+    """Refuse the rules this reference does not write (it would silently diverge).
+
+    Raises:
+        ValueError: For re-application or a lender's share target.
+    """
+    if market.reapply_share > 0:
+        raise ValueError("reapply_share: same-month re-application is not written here; use 0")
+    if any(p.share_target is not None for p in policies):
+        raise ValueError("share_target: the competition rule is not written here; use none")
+
+
 class PerAgentEconomy(mesa.Model):
     """The rules of ``CreditEconomy``, one Mesa agent per borrower (see the module doc).
 
@@ -952,6 +966,7 @@ class PerAgentEconomy(mesa.Model):
     ) -> None:
         inputs = resolve_inputs(n_borrowers, scenario, policy, seed, population, burn_in)
         self.market = MarketRules.of(market)
+        _check_written_here(self.market, inputs.policies)
         seq, n = inputs.seeds, inputs.n_borrowers
         self.seed_entropy = seq.entropy
         super().__init__(seed=int(seq.generate_state(1)[0]))

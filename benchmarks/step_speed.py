@@ -10,7 +10,10 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+#: The repository root, where ``benchmarks`` is imported from in a measuring subprocess.
+ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = "severe_recession"
 #: The sizes timed by default, and the target of each (ns per recorded borrower-month,
 #: one core, construction and burn-in included).
@@ -71,7 +74,7 @@ def measure_in_subprocess(
         f"print(json.dumps(measure({n_borrowers}, {months})))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT
     ).stdout
     return json.loads(out.strip().splitlines()[-1])
 

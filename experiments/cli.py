@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -378,7 +378,8 @@ def _reading(folder: Path, command: str) -> Iterator[None]:
 
     with store.lock_folder(folder, create=False) as locked:  # creates nothing
         if locked:
-            store.settle_killed_run(folder)  # no one writes it: a "running" run was killed
+            with suppress(OSError):  # a read-only folder is still read
+                store.settle_killed_run(folder)  # no one writes it: "running" was killed
         try:
             yield
         except (ConfigError, OSError):

@@ -421,7 +421,8 @@ class ExperimentConfig:
             "experiment": {
                 k: getattr(self, k)
                 for k in _EXPERIMENT_KEYS
-                if getattr(self, k) not in (None, False)  # save_loan_tape only when on
+                if getattr(self, k) is not None
+                and (k != "save_loan_tape" or self.save_loan_tape)  # only when on: old hashes
             },
             "scenario": [s.to_dict() for s in self.scenarios],
             "policy": [p.to_dict() for p in self.policies if isinstance(p, PolicySpec)],

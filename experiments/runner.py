@@ -177,7 +177,7 @@ def _check_arguments(
 RESUMABLE_CHANGES = ("replications", "save_loan_tape")
 
 
-def _without_replications(config: dict[str, Any]) -> str:
+def _without_resumable(config: dict[str, Any]) -> str:
     """Canonical JSON of a normalised config, its :data:`RESUMABLE_CHANGES` left out."""
     experiment = {
         k: v for k, v in config.get("experiment", {}).items() if k not in RESUMABLE_CHANGES
@@ -256,7 +256,7 @@ def _runs_to_carry_over(
         ConfigError: If the config differs otherwise, or has fewer replications.
     """
     previous, previous_config = manifest["config_hash"], manifest["config"]
-    if _without_replications(previous_config) == _without_replications(config.to_dict()):
+    if _without_resumable(previous_config) == _without_resumable(config.to_dict()):
         before = previous_config["experiment"].get("replications", 1)
         if isinstance(before, int) and before <= config.replications:
             runs = manifest.get("runs")

@@ -288,7 +288,8 @@ def _intact(out_dir: Path, run_id: str, required: tuple[str, ...] = TABLES) -> f
 
     A table is intact when its content hash is the one in the marker (markers written
     before hashes were kept: when its row count is). A run whose marker lacks one of the
-    ``required`` tables (a loan tape asked for since) is not intact.
+    ``required`` tables (a loan tape asked for since) is not intact; a listed table that
+    is not required and whose file is gone (a tape deleted to free disk) is not checked.
     """
     try:
         marker = _marker(out_dir, run_id)
@@ -298,6 +299,8 @@ def _intact(out_dir: Path, run_id: str, required: tuple[str, ...] = TABLES) -> f
             return None
         for name in listed:
             path = run_file(out_dir, run_id, name)
+            if name not in required and not path.exists():
+                continue
             if digests is not None:
                 if hashlib.sha256(path.read_bytes()).hexdigest() != digests[name]:
                     return None
@@ -368,6 +371,8 @@ def adopt_runs(out_dir: Path, previous: list[dict[str, Any]], specs: list[RunSpe
             continue
         tables = {}
         for name in _marker(out_dir, old_id)["rows"]:
+            if not run_file(out_dir, old_id, name).exists():
+                continue  # an optional table deleted since (checked by _intact)
             table = pq.read_table(run_file(out_dir, old_id, name))
             ids = pa.array([spec.run_id] * table.num_rows, pa.string())
             tables[name] = table.set_column(table.schema.get_field_index("run_id"), "run_id", ids)
@@ -384,19 +389,20 @@ def finished(
     """Run ids stored intact in ``out_dir``, with their recorded run time (seconds).
 
     A run whose marker or files are missing, truncated or corrupt, or that lacks one
-    of ``tables`` (:func:`run_tables`), is not finished: its leftovers are removed so
-    that it is run again.
+    of ``tables`` (:func:`run_tables`), is not finished, so it is run again; a damaged
+    run's leftovers are removed, while an intact run lacking only its loan tape is kept
+    until the rerun replaces it (each file atomically).
     """
     done = {}
     for spec in specs:
         if not run_file(out_dir, spec.run_id, "done").exists():
             continue
         seconds = _intact(out_dir, spec.run_id, tables)
-        if seconds is None:
+        if seconds is not None:
+            done[spec.run_id] = seconds
+        elif _intact(out_dir, spec.run_id) is None:  # damaged, not only lacking a tape
             for name in (*TABLES, *RUN_TABLES, "done"):
                 run_file(out_dir, spec.run_id, name).unlink(missing_ok=True)
-        else:
-            done[spec.run_id] = seconds
     return done
 
 
@@ -558,7 +564,7 @@ def read_manifest(out_dir: Path) -> dict[str, Any]:
 
 
 def read_table(out_dir: Path, name: str, columns: list[str] | None = None) -> pd.DataFrame:
-    """Read one consolidated table (``summary``, ``timeseries``, ``rollrates``, ``vintages``)."""
+    """Read one consolidated table (a name of :data:`TABLES`, e.g. ``summary``)."""
     return pq.read_table(out_dir / f"{name}.parquet", columns=columns).to_pandas()
 
 
@@ -571,6 +577,10 @@ def read_loan_tape(out_dir: Path, run_id: str) -> pd.DataFrame:
     Raises:
         ConfigError: If the run stored no intact loan tape.
     """
+    if not RUN_ID_RE.match(str(run_id)):
+        raise ConfigError(
+            f"run_id must be a run id of the folder (e.g. 00000-1a2b3c4d), got {run_id!r}"
+        )
     path = run_file(Path(out_dir), run_id, "loan_tape")
     if _intact(Path(out_dir), run_id, (*TABLES, *RUN_TABLES)) is None:
         raise ConfigError(

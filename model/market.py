@@ -64,7 +64,8 @@ class MarketRules(Parameters):
         label="Re-application share",
         description="Share of refused applicants who apply at once, the same month, to "
         "their next choice of lender (where they hold no loan): a lender that tightens "
-        "sends the applicants it refuses to its rivals.",
+        "sends the applicants it refuses to its rivals. Each re-application counts as an "
+        "application at the second lender (approval rates are per application).",
     )
     rejection_memory: int = lever(
         6,

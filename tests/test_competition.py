@@ -132,3 +132,51 @@ def test_a_lender_chasing_share_takes_it_by_easing_price_and_cut_off():
     assert cutoffs.min() < 640.0 and np.all(cutoffs >= 640.0 - 60.0)
     # DOMAIN.md fact 6: chasing volume by loosening screening adds risky loans.
     assert _loss_at(chasing, 1, 12) > _loss_at(still, 1, 12)
+
+
+def test_a_refused_applicant_reapplies_only_to_another_lender_where_they_hold_no_loan():
+    eco = CreditEconomy(
+        4000,
+        "severe_recession",
+        ["conservative", "balanced", "aggressive"],
+        seed=23,
+        burn_in=12,
+        market={"reapply_share": 1.0},
+    )
+    calls = []
+    original = eco._apply_to_chosen
+
+    def spy(applicants, target, m):
+        free = ~eco.book.active[np.maximum(target, 0), applicants]
+        refused = original(applicants, target, m)
+        calls.append((m.number, applicants.copy(), target.copy(), free, refused))
+        return refused
+
+    eco._apply_to_chosen = spy
+    eco.run(6)
+    rounds = {}
+    for month, applicants, target, free, refused in calls:
+        rounds.setdefault(month, []).append((applicants, target, free, refused))
+    seen_second = 0
+    for pair in rounds.values():
+        (first, first_target, _, first_refused) = pair[0]
+        if len(pair) == 1:
+            continue
+        second, second_target, second_free, _ = pair[1]
+        seen_second += second.size
+        where = {b: k for k, b in enumerate(first)}
+        k = np.array([where[b] for b in second])
+        assert first_refused[k].all()  # only the refused try again
+        assert np.all(second_target != first_target[k])  # never the lender that refused
+        chosen = second_target >= 0
+        assert second_free[chosen].all()  # never a lender holding a loan of theirs
+    assert seen_second > 0
+
+
+def test_a_lender_that_cannot_lend_holds_its_easing():
+    lender = _lender(share_target=0.5, competition_months=4)
+    lender._compete(0.0)
+    lender.failed = True
+    for _ in range(3):
+        lender._compete(0.0)
+    assert lender.easing == pytest.approx(0.25)

@@ -137,6 +137,18 @@ def test_workers_do_not_change_results(reference, tmp_path):
     assert digests(tmp_path / "par") == digests(out)
 
 
+def test_workers_do_not_change_results_with_zero_seed_and_burn_in(tmp_path):
+    """Workers rebuild the config from to_dict(): a 0 must not turn into the default."""
+    path = tmp_path / "zero.toml"
+    path.write_text(
+        '[experiment]\nname = "zero"\nseed = 0\nburn_in = 0\nmonths = 4\nborrowers = 300\n'
+        'replications = 2\n[[scenario]]\npreset = "baseline"\n[[policy]]\npreset = "balanced"\n'
+    )
+    assert run(path, tmp_path / "one", "--workers", "1", "--no-charts") == 0
+    assert run(path, tmp_path / "two", "--workers", "2", "--no-charts") == 0
+    assert digests(tmp_path / "two") == digests(tmp_path / "one")
+
+
 def test_resume_after_lost_files(reference, tmp_path):
     config, out = reference
     copy = tmp_path / "copy"

@@ -308,3 +308,23 @@ def test_severity_of_a_custom_path_is_checked_as_declared():
     raw["sweep"] = {"scenario.severity": [1.0, 6.0]}
     with pytest.raises(ConfigError, match=r"scenario.severity=6.0: severity must be in"):
         build_design(parse_config(raw))
+
+
+@pytest.mark.parametrize("save_loan_tape", [False, True])
+def test_zero_seed_and_burn_in_survive_the_round_trip(save_loan_tape):
+    """0 is a value, not an absence: workers rebuild the config from to_dict()."""
+    raw = {
+        "experiment": {
+            "name": "z",
+            "seed": 0,
+            "burn_in": 0,
+            "save_loan_tape": save_loan_tape,
+        },
+        "scenario": [{"preset": "baseline"}],
+        "policy": [{"preset": "balanced"}],
+    }
+    config = parse_config(raw)
+    back = parse_config(config.to_dict())
+    assert back == config
+    assert (back.seed, back.burn_in, back.save_loan_tape) == (0, 0, save_loan_tape)
+    assert ("save_loan_tape" in config.to_dict()["experiment"]) is save_loan_tape

@@ -796,3 +796,17 @@ def test_agrees_with_credit_economy(agreement_runs, config, metric):
         f"tolerance {tolerance:.4%}"
     )
     assert abs(mean) < tolerance
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "lever"),
+    [
+        ({"market": {"reapply_share": 0.5}}, "reapply_share"),
+        ({"policy": ["balanced", RiskPolicy.preset("balanced", share_target=0.5)]}, "share_target"),
+    ],
+)
+def test_the_reference_refuses_rules_it_does_not_write(kwargs, lever):
+    """It would silently diverge from the model: it says so instead."""
+    args = {"n_borrowers": 50, "seed": 1, "burn_in": 0, **kwargs}
+    with pytest.raises(ValueError, match=lever):
+        PerAgentEconomy(**args)

@@ -55,6 +55,8 @@ def test_the_stored_tape_is_the_runs_tape(saved):
     eco = build_economy(config, spec)
     eco.run(config.months)
     stored = store.read_loan_tape(out, spec.run_id)
+    assert list(stored.columns[:4]) == ["run_id", "scenario", "policy", "replication"]
+    assert list(stored.columns[4:]) == list(COLUMNS)
     assert set(stored.run_id) == {spec.run_id} and set(stored.replication) == {1}
     pd.testing.assert_frame_equal(stored[list(COLUMNS)], eco.loan_tape())
 
@@ -132,3 +134,43 @@ def test_tape_dpd_is_thirty_times_the_unpaid_instalments(saved):
     open_ = tape[tape.status.isin(["current", "delinquent"])]
     assert np.all(open_.dpd % 30 == 0)
     assert np.all((open_.dpd > 0) == (open_.arrears > 1e-9))
+
+
+def _two_policies(save: bool, replications: int):
+    raw = {
+        **RAW,
+        "experiment": {**RAW["experiment"], "save_loan_tape": save, "replications": replications},
+        "policy": [{"preset": "balanced"}, {"preset": "aggressive"}],
+    }
+    return parse_config(raw)
+
+
+def test_tape_on_with_more_replications_moves_the_old_runs_and_tapes_them(tmp_path):
+    """Run ids shift when replications are added: finished runs move, then get a tape."""
+    _run(_two_policies(False, 2), tmp_path)
+    before = store.read_table(tmp_path, "summary").set_index(["policy", "replication"])
+    report = _run(_two_policies(True, 3), tmp_path, resume=True)
+    assert (report.skipped, report.done) == (0, 6)
+    after = store.read_table(tmp_path, "summary").set_index(["policy", "replication"])
+    metrics = [c for c in before.columns if c != "run_id"]
+    pd.testing.assert_frame_equal(after.loc[before.index, metrics], before[metrics])
+    for spec in build_design(_two_policies(True, 3)):
+        assert len(store.read_loan_tape(tmp_path, spec.run_id)) > 0
+
+
+def test_a_tape_deleted_with_the_tape_off_does_not_undo_the_run(tmp_path):
+    _run(_config(True), tmp_path)
+    for path in (tmp_path / "runs").glob("*.loan_tape.parquet"):
+        path.unlink()  # to free disk
+    report = _run(_config(False), tmp_path, resume=True)
+    assert (report.skipped, report.done) == (2, 0)
+
+
+def test_a_run_lacking_only_its_tape_keeps_its_files_until_rerun(tmp_path):
+    config = _config(False)
+    _run(config, tmp_path)
+    specs = build_design(config)
+    assert store.finished(tmp_path, specs, store.run_tables(True)) == {}
+    for spec in specs:  # not finished, but nothing deleted
+        assert store.run_file(tmp_path, spec.run_id, "summary").is_file()
+        assert store.run_file(tmp_path, spec.run_id, "done").is_file()
