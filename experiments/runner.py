@@ -21,6 +21,7 @@ from experiments import charts, store
 from experiments.config import BYTES_PER_RUN, ConfigError, ExperimentConfig, design_size
 from experiments.design import RunSpec, build_design, param_types, replication_seeds
 from experiments.execute import (
+    BURN_IN_CACHE_BYTES,
     RunOutcome,
     SchedulerLostError,
     Terminated,
@@ -28,7 +29,7 @@ from experiments.execute import (
     execute,
     stop_on_signals,
 )
-from model.economy import available_memory, memory_estimate
+from model.economy import BASE_BYTES, available_memory, memory_estimate
 
 _PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "scipy", "matplotlib", "tqdm")
 
@@ -95,9 +96,21 @@ def package_versions() -> dict[str, str]:
 
 
 def _check_memory(config: ExperimentConfig, parallel: int, runs: int) -> None:
-    """Refuse up front a sweep whose parallel runs (and design) would not fit in memory."""
+    """Refuse up front a sweep whose parallel runs (and design) would not fit in memory.
+
+    Each parallel process holds a run's economy, the burned-in economy it shares with the
+    next runs (``execute.BurnInCache``, bounded) and, with ``save_loan_tape``, the tape
+    being written.
+    """
     lenders = max(len(p.lender_names) for p in config.policies)
-    simulations = memory_estimate(config.borrowers, lenders) * parallel
+    one = memory_estimate(config.borrowers, lenders)
+    kept = min(one - BASE_BYTES, BURN_IN_CACHE_BYTES)  # a process's shared burn-in
+    tape = (
+        store.TAPE_BYTES_PER_BORROWER_MONTH * config.borrowers * config.months
+        if config.save_loan_tape
+        else 0.0
+    )
+    simulations = (one + kept + tape) * parallel
     bookkeeping = runs * BYTES_PER_RUN
     need, have = simulations + bookkeeping, available_memory()
     if have is not None and need > have:

@@ -208,6 +208,7 @@ def test_cluster_run_matches_local_run(reference, dask_processes, tmp_path):
     assert digests(out) == digests(local)
 
 
+@pytest.mark.slow  # 14 s (run with -m slow)
 @needs_dask
 def test_sweep_survives_a_killed_worker(dask_processes, tmp_path):
     from distributed import Client
@@ -396,6 +397,7 @@ def test_cluster_command_bad_arguments(argv, fragment, capsys):
     assert err == f"error: {fragment}\n" or (fragment in err and err.count("\n") == 1), err
 
 
+@pytest.mark.slow  # 13 s (run with -m slow)
 @needs_dask
 def test_lost_scheduler_stops_with_one_line_and_resume_completes(dask_processes, tmp_path):
     config = write_config(tmp_path, borrowers=20000, months=48)  # ~0.3 s a run

@@ -877,6 +877,7 @@ def _browse(page, tmp_path: Path) -> None:
         _table_uncovered(page, width, height)
 
 
+@pytest.mark.slow  # 20 s: a real browser (run with -m slow)
 @pytest.mark.timeout(90)
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
 def test_browser_shows_controls_and_charts_that_move(tmp_path):

@@ -213,6 +213,7 @@ def test_full_or_read_only_disk_stops_with_one_line_and_no_partial_files(
     assert digests(out) == reference
 
 
+@pytest.mark.slow  # 12 s; test_resume_after_kill covers one kill by default (-m slow)
 def test_killed_at_random_moments_then_resumed_ends_identical(config, reference, tmp_path):
     """SIGKILL of the main process (only) at random moments of the sweep, then --resume.
 

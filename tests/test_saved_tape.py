@@ -174,3 +174,15 @@ def test_a_run_lacking_only_its_tape_keeps_its_files_until_rerun(tmp_path):
     for spec in specs:  # not finished, but nothing deleted
         assert store.run_file(tmp_path, spec.run_id, "summary").is_file()
         assert store.run_file(tmp_path, spec.run_id, "done").is_file()
+
+
+def test_the_memory_check_counts_the_tape(monkeypatch):
+    """A sweep that saves tapes needs more memory; the refusal says so up front."""
+    import experiments.runner as runner
+
+    monkeypatch.setattr(runner, "available_memory", lambda: 1.5e9)
+    raw = {**RAW, "experiment": {**RAW["experiment"], "borrowers": 1_000_000, "months": 60}}
+    runner._check_memory(parse_config(raw), 1, 2)  # fits without the tape
+    with_tape = {**raw, "experiment": {**raw["experiment"], "save_loan_tape": True}}
+    with pytest.raises(ConfigError, match="needs about 2.2 GB"):
+        runner._check_memory(parse_config(with_tape), 1, 2)
