@@ -6,6 +6,9 @@ from pathlib import Path
 
 from model import MacroScenario, RiskPolicy
 
+#: The shipped experiment configs (``python -m experiments list`` lists them).
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
 
 def config_question(path: Path) -> str:
     """The question a config answers: its leading ``#`` comment lines, joined."""

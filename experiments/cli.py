@@ -18,12 +18,11 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from experiments.catalog import CONFIG_DIR
 from experiments.config import ConfigError
 
 if TYPE_CHECKING:
     from experiments.config import ExperimentConfig
-
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 
 class _Parser(argparse.ArgumentParser):

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from experiments import designs
+from experiments.errors import ConfigError
 from experiments.summaries import SUMMARY_METRICS
 from model import EXTRA_COLUMNS, METRIC_COLUMNS, MacroScenario, PopulationParams, RiskPolicy
 from model.macro import SERIES_BOUNDS, ScenarioParams, StochasticParams
@@ -103,10 +104,6 @@ _TOP_KEYS = (
     "calibration",  # read by `python -m experiments calibrate` (experiments.calibrate)
     "reverse_stress",  # read by `python -m experiments reverse-stress` (experiments.reverse_stress)
 )
-
-
-class ConfigError(ValueError):
-    """A config (or command-line argument) is invalid; the message is one line."""
 
 
 @dataclass(frozen=True)

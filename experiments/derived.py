@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.config import ConfigError
+from experiments.errors import ConfigError
 from experiments.summaries import SUMMARIES
 from model.metrics import METRICS, UNITS
 

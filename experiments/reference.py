@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from experiments import store
-from experiments.cli import CONFIG_DIR
+from experiments.catalog import CONFIG_DIR
 from experiments.config import load_config
 from experiments.runner import run_experiment
 

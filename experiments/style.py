@@ -25,7 +25,7 @@ import difflib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from experiments.config import ConfigError
+from experiments.errors import ConfigError
 
 #: Settings every figure starts from, before the preset.
 BASE: dict[str, Any] = {
