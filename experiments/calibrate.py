@@ -37,7 +37,6 @@ import json
 import math
 import multiprocessing
 import time
-import tomllib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -46,7 +45,13 @@ from typing import Any
 
 import numpy as np
 
-from experiments.config import ConfigError, ExperimentConfig, lever_fields, parse_config
+from experiments.config import (
+    ConfigError,
+    ExperimentConfig,
+    lever_fields,
+    parse_config,
+    read_toml,
+)
 from experiments.design import RunSpec, build_design
 from experiments.summaries import SUMMARIES
 
@@ -102,13 +107,7 @@ def load_calibration(path: str | Path) -> tuple[ExperimentConfig, CalibrationSpe
     Raises:
         ConfigError: One line naming the key and what is allowed.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file '{path}' not found")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config '{path}' is not valid TOML: {exc}") from None
+    raw, _ = read_toml(path)
     config = parse_config(raw)
     table = raw.get("calibration")
     if not isinstance(table, dict):

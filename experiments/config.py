@@ -460,12 +460,24 @@ def load_config(path: str | Path) -> ExperimentConfig:
 def read_config(path: str | Path) -> tuple[ExperimentConfig, str]:
     """Read and validate a TOML config file; return the config and the file's text.
 
-    The file is read once: a regular file of UTF-8 text (a leading byte-order mark is
-    ignored), at most :data:`MAX_CONFIG_BYTES` long.
+    Raises:
+        ConfigError: If the file cannot be read as TOML (:func:`read_toml`) or any value
+            is invalid.
+    """
+    raw, text = read_toml(path)
+    return parse_config(raw), text
+
+
+def read_toml(path: str | Path) -> tuple[dict[str, Any], str]:
+    """Read a TOML config file once; return its tables and its text, not yet validated.
+
+    The file must be a regular file of UTF-8 text (a leading byte-order mark is
+    ignored), at most :data:`MAX_CONFIG_BYTES` long. Commands with tables of their own
+    (``[calibration]``, ``[reverse_stress]``) read their configs with it too.
 
     Raises:
-        ConfigError: If the file is missing, not a regular file, too large, not valid
-            TOML, or any value is invalid.
+        ConfigError: If the file is missing, not a regular file, too large or not valid
+            TOML.
     """
     path = Path(path)
     try:
@@ -507,7 +519,7 @@ def read_config(path: str | Path) -> tuple[ExperimentConfig, str]:
             f"config '{path}' is not valid TOML for an experiment: arrays or tables are nested "
             "too deeply"
         ) from None
-    return parse_config(raw), text
+    return raw, text
 
 
 def parse_config(raw: dict[str, Any]) -> ExperimentConfig:

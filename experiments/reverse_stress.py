@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import tomllib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ from typing import Any
 import pandas as pd
 
 from experiments import store
-from experiments.config import ConfigError, ExperimentConfig, parse_config
+from experiments.config import ConfigError, ExperimentConfig, parse_config, read_toml
 from experiments.design import build_design, build_economy, model_inputs
 from experiments.risk import binomial_interval
 from model import CreditEconomy, MacroScenario
@@ -105,13 +104,7 @@ def load(path: str | Path) -> tuple[ExperimentConfig, ReverseStressSpec]:
     Raises:
         ConfigError: One line naming the key and what is allowed.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file '{path}' not found")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config '{path}' is not valid TOML: {exc}") from None
+    raw, _ = read_toml(path)
     config = parse_config(raw)
     table = raw.get("reverse_stress")
     if not isinstance(table, dict):
