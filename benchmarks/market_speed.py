@@ -10,13 +10,11 @@ Run alone: ``python -m benchmarks.market_speed [BORROWERS MONTHS REPEAT]``.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import time
 from typing import Any
 
-from benchmarks.step_speed import ROOT, peak_rss_mb
+from benchmarks.step_speed import in_subprocess, peak_rss_mb
 
 SCENARIO = "severe_recession"
 #: Most a 5-lender market may cost per borrower-month, as a multiple of one lender.
@@ -66,22 +64,17 @@ def measure(market: bool, borrowers: int, months: int) -> dict[str, Any]:
     }
 
 
-def _in_subprocess(market: bool, borrowers: int, months: int) -> dict[str, Any]:
-    code = (
-        "import json; from benchmarks.market_speed import measure; "
-        f"print(json.dumps(measure({market}, {borrowers}, {months})))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
-
-
 def main(borrowers: int = 100_000, months: int = 60, repeat: int = 3) -> dict[str, Any]:
     """Time one lender and the 5-lender market (fastest of ``repeat`` each); print the ratio."""
     fastest = {}
     for market in (False, True):
-        runs = [_in_subprocess(market, borrowers, months) for _ in range(repeat)]
+        runs = [
+            in_subprocess(
+                "from benchmarks.market_speed import measure",
+                f"measure({market}, {borrowers}, {months})",
+            )
+            for _ in range(repeat)
+        ]
         fastest[market] = min(runs, key=lambda r: r["seconds"])
     one, five = fastest[False], fastest[True]
     ratio = five["ns_per_borrower_month"] / one["ns_per_borrower_month"]

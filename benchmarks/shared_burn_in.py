@@ -22,11 +22,9 @@ CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "configs" / "loss
 
 
 def _config(paths: int | None, borrowers: int | None) -> Any:
-    import tomllib
+    from experiments.config import parse_config, read_toml
 
-    from experiments.config import parse_config
-
-    raw = tomllib.loads(CONFIG.read_text(encoding="utf-8"))
+    raw, _ = read_toml(CONFIG)
     if paths is not None:
         raw["scenario"][0]["stochastic"]["paths"] = paths
     config = parse_config(raw)

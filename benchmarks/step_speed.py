@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 #: The repository root, where ``benchmarks`` is imported from in a measuring subprocess.
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,10 +71,18 @@ def measure_in_subprocess(
     (as ``python -m experiments`` does in its run processes).
     """
     setup = "from model import reuse_freed_memory; reuse_freed_memory(); " if reuse_memory else ""
-    code = (
-        f"import json; {setup}from benchmarks.step_speed import measure; "
-        f"print(json.dumps(measure({n_borrowers}, {months})))"
+    return in_subprocess(
+        f"{setup}from benchmarks.step_speed import measure", f"measure({n_borrowers}, {months})"
     )
+
+
+def in_subprocess(imports: str, call: str) -> dict[str, Any]:
+    """Run ``imports`` then ``call`` in a fresh interpreter; return the call's dict result.
+
+    The interpreter starts in the repository root (``benchmarks`` is imported from there),
+    so its peak memory is its own run's.
+    """
+    code = f"import json; {imports}; print(json.dumps({call}))"
     out = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT
     ).stdout

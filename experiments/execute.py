@@ -238,7 +238,8 @@ def _simulate(config: ExperimentConfig, spec: RunSpec) -> RunResult:
     }
 
     def tag(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame.assign(**ids)
+        """``frame`` with the run's identifier columns first."""
+        return frame.assign(**ids)[[*ids, *frame.columns]]
 
     summary = pd.DataFrame([{**ids, "seed": spec.seed, **summarise_timeseries(monthly)}])
     return RunResult(
@@ -248,13 +249,8 @@ def _simulate(config: ExperimentConfig, spec: RunSpec) -> RunResult:
         vintages=tag(eco.vintage_table()),
         lender_vintages=tag(eco.lender_vintage_table()),
         summary=summary,
-        loan_tape=_identified(eco.loan_tape(), ids) if config.save_loan_tape else None,
+        loan_tape=tag(eco.loan_tape()) if config.save_loan_tape else None,
     )
-
-
-def _identified(frame: pd.DataFrame, ids: dict[str, Any]) -> pd.DataFrame:
-    """``frame`` with the run's identifier columns first."""
-    return frame.assign(**ids)[[*ids, *frame.columns]]
 
 
 def _failure(run_id: str, seconds: float, exc: BaseException) -> RunOutcome:
