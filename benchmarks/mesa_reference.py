@@ -646,6 +646,11 @@ class BorrowerAgent(mesa.Agent):
             value = self._month_draws[stream, cell] = self.model.draws.uniform(stream, cell)
         return value
 
+    def _slot_draw(self, stream: str, lender: int) -> float:
+        """The month's draw of a per-lender random-access stream at this borrower's slot
+        with ``lender`` (cell ``index * lenders + lender``)."""
+        return self._month_draw(stream, self.index * len(self.loans) + lender)
+
     # ------------------------------------------------------------ the passes
     def step_dues(self) -> None:
         """Pass 1: labour market, illness, income, dues, spending needs; borrow to repay."""
@@ -778,12 +783,14 @@ class BorrowerAgent(mesa.Agent):
         for j in owing:
             loan = self.loans[j]
             effect[j] = loan.lender.pay_effect[min(loan.dpd, DEFAULT_DPD_MONTHS)]
+        market = len(due) > 1  # a market draws per slot, where something is due
         if len(owing) > 1:
-            tie = {j: self._draw("payment_order", j) for j in owing}
+            tie = {j: self._slot_draw("market_payment_order", j) for j in owing}
             owing.sort(key=lambda j: (-effect[j], tie[j]))
         willingness = self.willingness
         for j in owing:
-            if self._draw("repayment", j) < pay_threshold(willingness, effect[j]):
+            draw = self._slot_draw("market_repayment", j) if market else self._draw("repayment")
+            if draw < pay_threshold(willingness, effect[j]):
                 pay = min(due[j], available)
                 paid[j] = pay
                 available -= pay
@@ -875,9 +882,7 @@ class BorrowerAgent(mesa.Agent):
         month, market = model.month, model.market
         pairs = zip(self.loans, lenders, strict=True)
         free = np.array([[loan is None and lender.can_lend] for loan, lender in pairs])
-        taste = [
-            self._month_draw("lender_taste", self.index * n_lenders + j) for j in range(n_lenders)
-        ]
+        taste = [self._slot_draw("lender_taste", j) for j in range(n_lenders)]
         rates = np.array([x.policy.annual_rate(0, model.macro.policy_rate) for x in lenders])
         brand = np.array([x.policy.brand for x in lenders])
         rejected = np.array([[month - at <= market.rejection_memory] for at in self.refused_at])

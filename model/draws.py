@@ -4,11 +4,13 @@ Every monthly draw is tied to a borrower's position, never to what a policy did,
 so two policies run on the same seed see the same shocks (common random numbers):
 
 - Draws every borrower needs every month (job loss, illness onset, income shock,
-  willingness to pay, the decision to apply) come from sequential numpy streams,
-  one per purpose (``STREAMS``), each drawing a whole array in a fixed shape.
+  willingness to pay with one lender, the decision to apply) come from sequential
+  numpy streams, one per purpose (``STREAMS``), each drawing a whole array in a fixed
+  shape.
 - Draws only a few borrowers need, and which few depends on the policy (the lender
   tried first, the loan amount wanted, the answer to a relief offer, the length of
-  a new illness, the loan term), come from :class:`RandomAccessUniform`: the draw of
+  a new illness, the loan term, a market's payment draws per loan slot), come from
+  :class:`RandomAccessUniform`: the draw of
   borrower ``i`` in month ``m`` is a fixed function of the seed, ``m`` and ``i``,
   computed only for the borrowers that ask. The same value comes back whichever subset
   asks, without drawing the whole array (``KEYED_STREAMS``).
@@ -36,10 +38,9 @@ STREAMS = (
     "illness",
     "income",
     "repayment",
-    "payment_order",
     "applications",
 )
-#: Random-access streams.
+#: Random-access streams (the ``market_`` ones are used only with several lenders).
 KEYED_STREAMS = (
     "illness_duration",
     "lender_taste",
@@ -48,7 +49,12 @@ KEYED_STREAMS = (
     "relief_contact",
     "strategic_default",
     "reapply",
+    "market_repayment",
+    "market_payment_order",
 )
+
+#: Random-access streams with a draw per borrower and lender (the others: per borrower).
+PER_LENDER_STREAMS = ("lender_taste", "market_repayment", "market_payment_order")
 
 
 def stream_key(name: str) -> int:
@@ -133,6 +139,16 @@ class RandomAccessUniform:
         """Draws per month (the borrowers, or the cells of a per-lender stream)."""
         return self._n
 
+    def address(self, month: int) -> tuple[np.uint64, np.uint64]:
+        """``(key, offset)`` of ``month``'s draws, for compiled code.
+
+        The draw of cell ``i`` is ``uniform_at(key, offset, i)`` (:func:`uniform_at`),
+        the same value as ``self(month, [i])``.
+        """
+        if month < self._first:
+            raise ValueError(f"month must be >= {self._first}, got {month}")
+        return np.uint64(self._key), np.uint64((month - self._first) * self._n + 1)
+
     def __call__(self, month: int, index: np.ndarray) -> np.ndarray:
         """The draws of borrowers ``index`` in ``month``, as float64 in [0, 1)."""
         if month < self._first:
@@ -157,15 +173,32 @@ class RandomAccessUniform:
         return lambda index: self(month, index)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def uniform_at(key: np.uint64, offset: np.uint64, cell: int) -> float:
+    """Draw ``cell`` of a month of a :class:`RandomAccessUniform` (see ``address``).
+
+    SplitMix64 output number ``offset + cell`` of the generator keyed by ``key``, as a
+    float64 in [0, 1): one draw computed where compiled code needs it.
+    """
+    z = (np.uint64(cell) + offset) * _GAMMA + key
+    z ^= z >> np.uint64(30)
+    z *= _MIX1
+    z ^= z >> np.uint64(27)
+    z *= _MIX2
+    z ^= z >> np.uint64(31)
+    return float(z >> np.uint64(11)) * 2.0**-53
+
+
 def keyed_streams(
     seeds: np.random.SeedSequence, n_borrowers: int, n_lenders: int, first_month: int
 ) -> dict[str, RandomAccessUniform]:
     """One random-access stream per name of :data:`KEYED_STREAMS`, each seeded by its name.
 
-    Each stream has a draw per borrower and month, ``lender_taste`` one per borrower,
-    lender and month; ``first_month`` is the first burn-in month.
+    Each stream has a draw per borrower and month, the per-lender streams
+    (:data:`PER_LENDER_STREAMS`) one per borrower, lender and month (cell
+    ``borrower * n_lenders + lender``); ``first_month`` is the first burn-in month.
     """
-    width = {"lender_taste": n_borrowers * n_lenders}
+    width = {name: n_borrowers * n_lenders for name in PER_LENDER_STREAMS}
     return {
         name: RandomAccessUniform(
             stream_seed(seeds, name), width.get(name, n_borrowers), first_month

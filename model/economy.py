@@ -502,6 +502,7 @@ class CreditEconomy(mesa.Model):
         m.due = np.empty((len(self.lenders), self.n_borrowers))
         for lender in self.lenders:
             m.due[lender.index] = lender.accrue(self.book)
+        m.total_due = m.due[0] if len(self.lenders) == 1 else m.due.sum(axis=0)
 
     def _spending_needs(self, m: Month) -> None:
         """Spending: essentials and medical costs come first; part of the habit is kept."""
@@ -516,24 +517,28 @@ class CreditEconomy(mesa.Model):
         """
         if len(self.lenders) == 1 or not self.params.borrow_to_repay:
             return
-        available = repayment.available_cash(self.book.dpd, self._squeeze, m.cash, m.protected)
-        shortfall = m.due.sum(axis=0) - available
-        short = np.flatnonzero(shortfall > 1e-6)
+        owing = np.flatnonzero(m.total_due > 1e-6)  # no one else can be short
+        available = repayment.available_cash(
+            self.book.dpd, self._squeeze, m.cash, m.protected, owing
+        )
+        shortfall = m.total_due[owing] - available
+        is_short = shortfall > 1e-6
+        short, shortfall = owing[is_short], shortfall[is_short]
         target = self._choose_lender(short, m)
         for lender in self.lenders:
-            idx = short[target == lender.index]
-            if idx.size:
-                m.cash[idx] += self._apply(lender, idx, m, shortfall[idx])
+            at = target == lender.index
+            if at.any():
+                m.cash[short[at]] += self._apply(lender, short[at], m, shortfall[at])
 
     def _pay(self, m: Month) -> None:
         """Borrowers pay their dues (pressing lenders first), then recoveries on old debt."""
-        n_lenders = len(self.lenders)
-        uniform = self.streams["repayment"].random((n_lenders, self.n_borrowers))
-        if n_lenders > 1:
-            tie_break = self.streams["payment_order"].random((n_lenders, self.n_borrowers))
-        else:
+        if len(self.lenders) == 1:
+            uniform = self.streams["repayment"].random((1, self.n_borrowers))
             tie_break = np.zeros((1, 1))  # one lender: no order to break ties in
-        m.paid, available = repayment.pay_loans(
+        else:  # draws only for the slots with something due
+            uniform = self.keyed["market_repayment"].address(m.number)
+            tie_break = self.keyed["market_payment_order"].address(m.number)
+        m.paid, available, m.total_paid = repayment.pay_loans(
             self.book.dpd,
             m.due,
             m.cash,
@@ -543,8 +548,9 @@ class CreditEconomy(mesa.Model):
             tie_break,
             self._pay_effect,
             self._squeeze,
+            m.total_due,
         )
-        m.remaining = m.cash - m.paid[0] if n_lenders == 1 else m.cash - m.paid.sum(axis=0)
+        m.remaining = m.cash - m.total_paid
         shares = [repayment.recovery_share(x.policy.collection_intensity) for x in self.lenders]
         by_lender, by_loan = self.recoveries.collect(
             shares, available, self.state.income, m.remaining
@@ -562,10 +568,7 @@ class CreditEconomy(mesa.Model):
             m.repaid[j] = done.repaid
             lender.close_loans(self.book, self.tape, np.flatnonzero(done.repaid), m.number)
         state = self.state
-        if len(self.lenders) == 1:
-            state.missed = m.paid[0] < m.due[0] - 1e-6
-        else:
-            state.missed = m.paid.sum(axis=0) < m.due.sum(axis=0) - 1e-6
+        state.missed = m.total_paid < m.total_due - 1e-6
         state.distressed = state.missed | (m.remaining < m.protected)
 
     def _spend_and_save(self, m: Month) -> None:

@@ -28,7 +28,9 @@ class Month:
         cash: Savings + income - essentials - medical costs, per borrower.
         protected: Discretionary spending a borrower keeps before paying debt.
         due: Amount due per loan slot, shape (lenders, borrowers).
+        total_due: Amount due per borrower, all lenders together.
         paid: Amount paid per loan slot.
+        total_paid: Amount paid per borrower, all lenders together.
         remaining: Cash each borrower has left after debt, for spending and saving.
         repaid: Loan slots repaid in full (closed) this month.
         written_off: Loan slots written off this month.
@@ -41,7 +43,9 @@ class Month:
     cash: np.ndarray = field(default=None, repr=False)
     protected: np.ndarray = field(default=None, repr=False)
     due: np.ndarray = field(default=None, repr=False)
+    total_due: np.ndarray = field(default=None, repr=False)
     paid: np.ndarray = field(default=None, repr=False)
+    total_paid: np.ndarray = field(default=None, repr=False)
     remaining: np.ndarray = field(default=None, repr=False)
     repaid: np.ndarray = field(default=None, repr=False)
     written_off: np.ndarray = field(default=None, repr=False)

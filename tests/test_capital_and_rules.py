@@ -98,7 +98,7 @@ def test_payment_order_ties_are_broken_at_random_not_by_lender_index():
     due = np.full((2, n), 100.0)
     cash = np.full(n, 100.0)  # enough for one of the two dues
     stages = np.zeros((2, 5))
-    paid, left = pay_loans(
+    paid, left, _ = pay_loans(
         np.zeros((2, n), np.int16),
         due,
         cash,
@@ -119,7 +119,7 @@ def test_the_lender_pressing_hardest_is_paid_first():
     dpd = np.zeros((2, n), np.int16)
     dpd[1] = 3  # lender 1's loans are 61-90 DPD: its agency stage presses harder
     effect = np.array([[0.1, 0.2, 0.3, 0.4, 0.5]] * 2)
-    paid, _ = pay_loans(
+    paid, _, _ = pay_loans(
         dpd,
         np.full((2, n), 100.0),
         np.full(n, 100.0),
@@ -141,7 +141,7 @@ def test_collection_squeezes_protected_spending_and_persuades_the_reluctant():
     out = available_cash(dpd, squeeze, np.array([100.0, 100.0]), np.array([60.0, 60.0]))
     assert out.tolist() == [40.0, 100.0 - 60.0 * 0.5]
     effect = np.array([[0.0, 0.0, 0.9, 0.0, 0.0]])
-    paid, _ = pay_loans(
+    paid, _, _ = pay_loans(
         dpd,
         np.array([[10.0, 10.0]]),
         np.array([100.0, 100.0]),

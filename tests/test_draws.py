@@ -99,3 +99,15 @@ def test_streams_are_seeded_by_name_and_independent_of_the_others():
     assert len({stream_key(name) for name in STREAMS}) == len(STREAMS)
     assert stream_key("income") == stream_key("income")  # stable: a hash of the name
     assert seq.n_children_spawned == 0  # nothing was spawned from the caller's sequence
+
+
+def test_compiled_code_computes_a_keyed_draw_from_the_streams_address():
+    from model.draws import uniform_at
+
+    draw = _draw(5, 50, first_month=-3)
+    for month in (-3, 0, 7):
+        key, offset = draw.address(month)
+        cells = np.array([0, 1, 17, 49])
+        assert [uniform_at(key, offset, int(c)) for c in cells] == draw(month, cells).tolist()
+    with pytest.raises(ValueError, match="month must be >= -3"):
+        draw.address(-4)

@@ -37,7 +37,7 @@ def _pay(
     lenders = shape[0]
     effect = np.zeros((lenders, 5)) if effect is None else np.atleast_2d(effect)
     squeeze = np.zeros((lenders, 5)) if squeeze is None else np.atleast_2d(squeeze)
-    return pay_loans(
+    paid, left, total = pay_loans(
         dpd,
         due,
         np.array(np.broadcast_to(np.asarray(cash, float), (n,))),
@@ -48,6 +48,8 @@ def _pay(
         np.asarray(effect, float),
         np.asarray(squeeze, float),
     )
+    np.testing.assert_allclose(total, paid.sum(axis=0), rtol=1e-12)  # every borrower's sum
+    return paid, left
 
 
 # --------------------------------------------------------------- available cash
@@ -207,8 +209,8 @@ def test_payments_never_exceed_dues_or_the_cash_available():
     n, lenders = 500, 3
     effect = rng.uniform(0, 1, (lenders, 5))
     squeeze = rng.uniform(0, 1, (lenders, 5))
-    dpd = rng.integers(0, 6, (lenders, n)).astype(np.int16)
     due = rng.uniform(0, 100, (lenders, n)) * (rng.random((lenders, n)) < 0.7)
+    dpd = (rng.integers(0, 6, (lenders, n)) * (due > 0)).astype(np.int16)  # late ones owe
     cash, protected = rng.uniform(-50, 250, n), rng.uniform(0, 80, n)
     paid, left = _pay(
         dpd,
@@ -232,3 +234,28 @@ def test_recovery_share_rises_with_collection_intensity():
     assert recovery_share(0.0) == RECOVERY_BASE
     assert recovery_share(1.0) == pytest.approx(RECOVERY_BASE + RECOVERY_COLLECTION)
     assert recovery_share(0.5) == pytest.approx(RECOVERY_BASE + 0.5 * RECOVERY_COLLECTION)
+
+
+def test_a_market_computes_its_draws_per_slot_from_the_streams_addresses():
+    """Keyed draws (``RandomAccessUniform.address``) pay exactly as the same draws given
+    as arrays: the draw of slot (lender j, borrower i) is cell ``i * lenders + j``."""
+    from model.draws import RandomAccessUniform
+
+    n, lenders, month = 3000, 3, 4
+    rng = np.random.default_rng(2)
+    repayment = RandomAccessUniform(np.random.SeedSequence(1), n * lenders, first_month=-2)
+    order = RandomAccessUniform(np.random.SeedSequence(2), n * lenders, first_month=-2)
+    as_array = {
+        name: stream(month, np.arange(n * lenders)).reshape(n, lenders).T.copy()
+        for name, stream in (("u", repayment), ("tie", order))
+    }
+    due = np.where(rng.random((lenders, n)) < 0.5, 100.0, 0.0)
+    dpd = rng.integers(0, 5, (lenders, n)).astype(np.int16)
+    effect = np.tile([0.0, 0.2, 0.2, 0.5, 0.5], (lenders, 1))  # ties within a stage
+    squeeze = np.tile([0.0, 0.1, 0.2, 0.3, 0.4], (lenders, 1))
+    args = (dpd, due, rng.uniform(0, 300, n), rng.uniform(0, 50, n), rng.uniform(0.3, 1, n))
+    keyed = pay_loans(*args, repayment.address(month), order.address(month), effect, squeeze)
+    arrays = pay_loans(*args, as_array["u"], as_array["tie"], effect, squeeze)
+    for mine, theirs in zip(keyed, arrays, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    assert 0 < (keyed[0] > 0).sum() < (due > 0).sum()  # some paid, some not
