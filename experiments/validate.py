@@ -22,6 +22,7 @@ from experiments import facts as F
 from experiments import store
 from experiments import validation_figures as figures
 from experiments.config import ConfigError
+from experiments.miss_diagnoses import DIAGNOSED_ON, diagnosis
 
 #: Default validation config, relative to the package.
 CONFIG = Path(__file__).parent / "configs" / "validation.toml"
@@ -139,6 +140,20 @@ def _validated_section(validated: list[F.Fact]) -> list[str]:
             f"| {f.key} | {f.statement} | {f.measured} | {'yes' if f.passed else '**no**'} |"
             for f in validated
         ),
+        "",
+        *_misses_section(validated),
+    ]
+
+
+def _misses_section(validated: list[F.Fact]) -> list[str]:
+    """Each miss with its likely reason (``experiments.miss_diagnoses``)."""
+    misses = [f for f in validated if not f.passed]
+    if not misses:
+        return []
+    return [
+        f"### The misses and their likely reasons (diagnosed {DIAGNOSED_ON})",
+        "",
+        *(f"- **{f.key}.** {diagnosis(f.key)}" for f in misses),
         "",
     ]
 
