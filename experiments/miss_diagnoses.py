@@ -40,7 +40,7 @@ MISS_DIAGNOSES: dict[str, str] = {
         "charge-off rate reached 10.2% in 2009 Q3, one quarter after delinquency peaked."
     ),
     "7": (
-        "The hiding is small at default settings (first-year overdue 0.04 pp lower), so "
+        "The hiding is small at default settings (first-year overdue 0.03-0.04 pp lower), so "
         "the later amplification it could cause is within the noise of the 60-month loss "
         "difference over the replications; the fact holds in direction for overdue but "
         "not, measurably, for losses."

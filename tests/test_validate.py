@@ -56,3 +56,20 @@ def test_update_docs_without_a_report_is_one_line(tmp_path, capsys):
 def test_validate_rejects_bad_workers(tmp_path):
     assert main(["validate", "--workers", "0", "--out", str(tmp_path / "x")]) == 2
     assert not Path(tmp_path / "x").exists()
+
+
+def test_the_report_gives_each_miss_its_likely_reason_and_no_pass_one():
+    from experiments.facts import Fact
+    from experiments.miss_diagnoses import MISS_DIAGNOSES
+    from experiments.validate import _misses_section
+
+    facts = [
+        Fact("2f", "s", "m", False),
+        Fact("zz", "s", "m", False),
+        Fact("8", "s", "m", True),
+    ]
+    lines = "\n".join(_misses_section(facts))
+    assert f"- **2f.** {MISS_DIAGNOSES['2f']}" in lines
+    assert "- **zz.** Not yet diagnosed." in lines
+    assert "**8.**" not in lines
+    assert _misses_section([Fact("2f", "s", "m", True)]) == []
