@@ -400,25 +400,38 @@ def true_quality(
     employment, over-spending, income risk, literacy and illness.
     """
     s = state
-    w_slack, w_buffer, w_will, w_job, w_over, w_risk, w_literacy, w_ill = params.quality_weights
-    income = np.maximum(s.smoothed_income[idx], 1.0)
-    slack = (
-        income
-        - s.essentials[idx] * price_index
-        - s.habit[idx] * s.protect_share[idx]
-        - debt_service
-    ) / income
-    buffer = np.minimum(s.savings[idx] / income, MAX_BUFFER_MONTHS)
-    return (
-        w_slack * np.clip(slack, -1.0, 1.0)
-        + w_buffer * buffer
-        + w_will * (s.willingness[idx] - 1.0)
-        + w_job * s.employed[idx]
-        - w_over * s.overspender[idx]
-        - w_risk * s.shock_sd[idx]
-        + w_literacy * s.literacy[idx]
-        - w_ill * (s.ill_months[idx] > 0)
-    )
+    out = np.empty(len(idx))
+    _quality(
+        np.asarray(idx), np.asarray(debt_service, float), float(price_index),
+        np.asarray(params.quality_weights, float), s.smoothed_income, s.essentials, s.habit,
+        s.protect_share, s.savings, s.willingness, s.employed, s.overspender, s.shock_sd,
+        s.literacy, s.ill_months, out,
+    )  # fmt: skip
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _quality(idx, debt_service, price_index, weights, smoothed_income, essentials, habit,
+             protect_share, savings, willingness, employed, overspender, shock_sd, literacy,
+             ill_months, out):  # fmt: skip
+    w_slack, w_buffer, w_will, w_job, w_over, w_risk, w_literacy, w_ill = weights
+    for k in range(idx.size):
+        i = idx[k]
+        income = max(smoothed_income[i], 1.0)
+        slack = (
+            income - essentials[i] * price_index - habit[i] * protect_share[i] - debt_service[k]
+        ) / income
+        buffer = min(savings[i] / income, MAX_BUFFER_MONTHS)
+        out[k] = (
+            w_slack * min(max(slack, -1.0), 1.0)
+            + w_buffer * buffer
+            + w_will * (willingness[i] - 1.0)
+            + w_job * employed[i]
+            - w_over * overspender[i]
+            - w_risk * shock_sd[i]
+            + w_literacy * literacy[i]
+            - w_ill * (ill_months[i] > 0)
+        )
 
 
 @njit(cache=True, nogil=True)

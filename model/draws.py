@@ -108,7 +108,6 @@ Draw = Callable[[np.ndarray], np.ndarray]
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
-_SHIFTS = (np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11))
 
 
 class RandomAccessUniform:
@@ -151,22 +150,12 @@ class RandomAccessUniform:
 
     def __call__(self, month: int, index: np.ndarray) -> np.ndarray:
         """The draws of borrowers ``index`` in ``month``, as float64 in [0, 1)."""
-        if month < self._first:
-            raise ValueError(f"month must be >= {self._first}, got {month}")
         index = np.atleast_1d(np.asarray(index))
-        if index.size and (index.min() < 0 or index.max() >= self._n):
+        out = np.empty(index.size)
+        key, offset = self.address(month)
+        if not _uniforms(key, offset, index, self._n, out):
             raise ValueError(f"borrower indices must be in [0, {self._n - 1}]")
-        z = index.astype(np.uint64) + np.uint64((month - self._first) * self._n + 1)
-        z *= _GAMMA  # integer arithmetic on arrays wraps modulo 2**64, as SplitMix64 needs
-        z += self._key
-        s30, s27, s31, s11 = _SHIFTS
-        z ^= z >> s30
-        z *= _MIX1
-        z ^= z >> s27
-        z *= _MIX2
-        z ^= z >> s31
-        z >>= s11  # the top 53 bits, a multiple of 2**-53 in [0, 1)
-        return z.astype(np.float64) * 2.0**-53
+        return out
 
     def for_month(self, month: int) -> Draw:
         """The draws of ``month`` as a function of the borrower indices."""
@@ -187,6 +176,17 @@ def uniform_at(key: np.uint64, offset: np.uint64, cell: int) -> float:
     z *= _MIX2
     z ^= z >> np.uint64(31)
     return float(z >> np.uint64(11)) * 2.0**-53
+
+
+@njit(cache=True, nogil=True)
+def _uniforms(key, offset, index, n, out):
+    """Fill ``out`` with the draws of cells ``index``; False if a cell is outside [0, n)."""
+    for k in range(index.size):
+        cell = index[k]
+        if cell < 0 or cell >= n:
+            return False
+        out[k] = uniform_at(key, offset, cell)
+    return True
 
 
 def keyed_streams(

@@ -254,6 +254,17 @@ def _empty_slots(borrowers, active, loan_id, balance, arrears, fees_due, dpd, mo
         forborne[i] = False
 
 
+@njit(cache=True, nogil=True)
+def _debt_service(instalment, active, borrowers, out):
+    for k in range(borrowers.size):
+        i = borrowers[k]
+        total = 0.0
+        for j in range(active.shape[0]):  # in lender order, as a sum over axis 0
+            if active[j, i]:
+                total += instalment[j, i]
+        out[k] = total
+
+
 class BookSummary(NamedTuple):
     """A lender's open loans by DPD bucket (``BUCKETS`` order): all, and the forborne.
 
@@ -405,7 +416,9 @@ class LoanBook:
         """
         if lender is not None:
             return self.instalment[lender, borrowers] * self.active[lender, borrowers]
-        return (self.instalment[:, borrowers] * self.active[:, borrowers]).sum(axis=0)
+        out = np.empty(len(borrowers))
+        _debt_service(self.instalment, self.active, np.asarray(borrowers), out)
+        return out
 
     def originate(
         self,

@@ -293,3 +293,32 @@ def test_settle_spending_spends_the_habit_saves_the_rest_and_spends_down_the_exc
     # Savings above the buffer target (2 months of smoothed income) fall by 20%.
     np.testing.assert_allclose(s.savings, [0.0, 1000.0, 4700.0 - 0.2 * 700.0])
     np.testing.assert_allclose(s.habit, 300.0 + 0.1 * (0.3 * np.array([1000, 1000, 2000]) - 300))
+
+
+def test_true_quality_is_the_documented_weighted_sum():
+    """``quality_weights`` weigh slack after essentials, protected spending and debt
+    service (capped at +-1 of income), savings (capped at MAX_BUFFER_MONTHS), willingness,
+    employment, over-spending, income risk, literacy and illness."""
+    p, s = _state(2000, seed=3)
+    rng = np.random.default_rng(4)
+    s.ill_months[:200] = 2
+    s.employed[200:700] = False
+    idx = np.sort(rng.choice(2000, 900, replace=False))
+    debt = rng.uniform(0, 800, idx.size)
+    price = 1.07
+    w = p.quality_weights
+    income = np.maximum(s.smoothed_income[idx], 1.0)
+    slack = income - s.essentials[idx] * price - s.habit[idx] * s.protect_share[idx] - debt
+    expected = (
+        w[0] * np.clip(slack / income, -1, 1)
+        + w[1] * np.minimum(s.savings[idx] / income, rules.MAX_BUFFER_MONTHS)
+        + w[2] * (s.willingness[idx] - 1)
+        + w[3] * s.employed[idx]
+        - w[4] * s.overspender[idx]
+        - w[5] * s.shock_sd[idx]
+        + w[6] * s.literacy[idx]
+        - w[7] * (s.ill_months[idx] > 0)
+    )
+    got = rules.true_quality(s, p, idx, debt, price)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert np.ptp(np.clip(slack / income, -1, 1)) > 1  # slack spans the cap's range
