@@ -352,6 +352,28 @@ def settle_spending(state: BorrowerState, params: PopulationParams, remaining: n
     )
 
 
+@njit(cache=True, nogil=True)
+def _mark_distress(total_paid, total_due, remaining, protected, missed, distressed):
+    for i in range(missed.size):
+        missed[i] = total_paid[i] < total_due[i] - 1e-6
+        distressed[i] = missed[i] or remaining[i] < protected[i]
+
+
+def mark_distress(
+    state: BorrowerState,
+    total_paid: np.ndarray,
+    total_due: np.ndarray,
+    remaining: np.ndarray,
+    protected: np.ndarray,
+) -> None:
+    """Note who missed a payment this month and who is in distress, in place.
+
+    A borrower missed when they paid less than was due (all lenders together); they are
+    distressed when they missed or were left with less than their protected spending.
+    """
+    _mark_distress(total_paid, total_due, remaining, protected, state.missed, state.distressed)
+
+
 def asks_for_relief(
     state: BorrowerState,
     params: PopulationParams,

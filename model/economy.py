@@ -567,9 +567,7 @@ class CreditEconomy(mesa.Model):
             done = lender.settle(self.book, m.due[j], m.paid[j], m.number, self.relief_cohorts)
             m.repaid[j] = done.repaid
             lender.close_loans(self.book, self.tape, np.flatnonzero(done.repaid), m.number)
-        state = self.state
-        state.missed = m.total_paid < m.total_due - 1e-6
-        state.distressed = state.missed | (m.remaining < m.protected)
+        rules.mark_distress(self.state, m.total_paid, m.total_due, m.remaining, m.protected)
 
     def _spend_and_save(self, m: Month) -> None:
         """Spending: the rest of the habit is spent, the rest saved; the habit adapts."""

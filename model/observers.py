@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
 from model.loans import BUCKETS, DEFAULT_DPD_MONTHS, LoanBook
 from model.month import Month
@@ -18,35 +19,61 @@ from model.month import Month
 ROLL_STATES = (*BUCKETS, "written_off", "repaid")
 
 
+@njit(cache=True, nogil=True)
+def _note_open(active, dpd, balance, opened, bucket, opening_balance):
+    k = 0
+    for s in range(active.size):
+        if active[s]:
+            opened[k] = s
+            bucket[k] = min(dpd[s], DEFAULT_DPD_MONTHS)
+            opening_balance[k] = balance[s]
+            k += 1
+
+
+@njit(cache=True, nogil=True)
+def _add_transitions(opened, bucket, opening_balance, dpd, repaid, written_off, flows):
+    """Sum each (start bucket, end state) pair's opening balance into ``flows`` (flat)."""
+    width = len(ROLL_STATES)
+    for k in range(opened.size):
+        s = opened[k]
+        if written_off[s]:
+            end = 5
+        elif repaid[s]:
+            end = 6
+        else:
+            end = min(dpd[s], DEFAULT_DPD_MONTHS)
+        flows[bucket[k] * width + end] += opening_balance[k]
+
+
 class RollRates:
     """Balance flowing between DPD buckets month to month, summed over the recorded months."""
 
     def __init__(self) -> None:
         self.flows = np.zeros((len(BUCKETS), len(ROLL_STATES)))
         self._opened = np.empty(0, np.intp)
-        self._bucket = np.empty(0, np.int16)
+        self._bucket = np.empty(0, np.intp)
         self._balance = np.empty(0)
 
     def begin(self, book: LoanBook, month: Month) -> None:
         """Note the loans open at the start of a recorded month, their buckets and balances."""
         if not month.record:
             return
-        self._opened = np.flatnonzero(book.active)  # flat (lender, borrower) slots
-        self._bucket = np.minimum(book.dpd.ravel()[self._opened], DEFAULT_DPD_MONTHS)
-        self._balance = book.balance.ravel()[self._opened]
+        active = book.active.ravel()  # flat (lender, borrower) slots
+        n = np.count_nonzero(active)
+        self._opened = np.empty(n, np.intp)
+        self._bucket = np.empty(n, np.intp)
+        self._balance = np.empty(n)
+        _note_open(active, book.dpd.ravel(), book.balance.ravel(), self._opened, self._bucket,
+                   self._balance)  # fmt: skip
 
     def end(self, book: LoanBook, month: Month) -> None:
         """Add the month's transitions of the loans that were open at its start."""
         if not month.record:
             return
-        opened = self._opened
-        end = np.minimum(book.dpd.ravel()[opened], DEFAULT_DPD_MONTHS).astype(np.intp)
-        end[month.repaid.ravel()[opened]] = 6
-        end[month.written_off.ravel()[opened]] = 5
-        idx = self._bucket.astype(np.intp) * len(ROLL_STATES) + end
-        self.flows += np.bincount(idx, weights=self._balance, minlength=self.flows.size).reshape(
-            self.flows.shape
-        )
+        flows = np.zeros(self.flows.size)
+        _add_transitions(self._opened, self._bucket, self._balance, book.dpd.ravel(),
+                         month.repaid.ravel(), month.written_off.ravel(), flows)  # fmt: skip
+        self.flows += flows.reshape(self.flows.shape)
 
     def table(self) -> pd.DataFrame:
         """Roll-rate matrix: share of each starting bucket's balance by end state."""

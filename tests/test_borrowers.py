@@ -322,3 +322,13 @@ def test_true_quality_is_the_documented_weighted_sum():
     got = rules.true_quality(s, p, idx, debt, price)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
     assert np.ptp(np.clip(slack / income, -1, 1)) > 1  # slack spans the cap's range
+
+
+def test_a_borrower_who_pays_less_than_due_missed_and_is_distressed():
+    _, s = _state(4)
+    paid, due = np.array([100.0, 99.0, 100.0, 0.0]), np.array([100.0, 100.0, 100.0, 0.0])
+    remaining, protected = np.array([50.0, 50.0, 10.0, 0.0]), np.array([20.0, 20.0, 20.0, 0.0])
+    rules.mark_distress(s, paid, due, remaining, protected)
+    assert s.missed.tolist() == [False, True, False, False]
+    # missed, or left with less than the protected spending
+    assert s.distressed.tolist() == [False, True, True, False]
