@@ -38,6 +38,13 @@ MISS_DIAGNOSES: dict[str, str] = {
         "securitised card loans brought onto bank balance sheets by FAS 166/167 (Federal "
         "Reserve data note on the Call Report of March 31, 2010); before it, the Fed's "
         "charge-off rate reached 10.2% in 2009 Q3, one quarter after delinquency peaked."
+        " Tested on the same replay without changing the fact (3-month means, quarterly "
+        "peaks): with relief off, with job-finding elasticities 0.7-1.2, savings buffers "
+        "of 0.5-2 months, benefits for 6-23 months, unemployed borrowers keeping 1-3 "
+        "months of essentials before paying debt, or the lender's dynamic tightening on "
+        "(targets 2.5% and 3%), delinquency peaks in 2009 Q3 or Q4 and charge-offs in "
+        "2009 Q4: the lag stays at 0-1 quarters, so it is set by the unemployment path, "
+        "not by these levers."
     ),
     "7": (
         "The hiding is small at default settings (first-year overdue 0.03-0.04 pp lower), so "

@@ -20,17 +20,6 @@ ROLL_STATES = (*BUCKETS, "written_off", "repaid")
 
 
 @njit(cache=True, nogil=True)
-def _note_open(active, dpd, balance, opened, bucket, opening_balance):
-    k = 0
-    for s in range(active.size):
-        if active[s]:
-            opened[k] = s
-            bucket[k] = min(dpd[s], DEFAULT_DPD_MONTHS)
-            opening_balance[k] = balance[s]
-            k += 1
-
-
-@njit(cache=True, nogil=True)
 def _add_transitions(opened, bucket, opening_balance, dpd, repaid, written_off, flows):
     """Sum each (start bucket, end state) pair's opening balance into ``flows`` (flat)."""
     width = len(ROLL_STATES)
@@ -58,13 +47,10 @@ class RollRates:
         """Note the loans open at the start of a recorded month, their buckets and balances."""
         if not month.record:
             return
-        active = book.active.ravel()  # flat (lender, borrower) slots
-        n = np.count_nonzero(active)
-        self._opened = np.empty(n, np.intp)
-        self._bucket = np.empty(n, np.intp)
-        self._balance = np.empty(n)
-        _note_open(active, book.dpd.ravel(), book.balance.ravel(), self._opened, self._bucket,
-                   self._balance)  # fmt: skip
+        self._opened = np.flatnonzero(book.active)  # flat (lender, borrower) slots
+        dpd = book.dpd.ravel()[self._opened]
+        self._bucket = np.minimum(dpd, DEFAULT_DPD_MONTHS).astype(np.intp)
+        self._balance = book.balance.ravel()[self._opened]
 
     def end(self, book: LoanBook, month: Month) -> None:
         """Add the month's transitions of the loans that were open at its start."""
