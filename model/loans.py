@@ -255,6 +255,33 @@ def _empty_slots(borrowers, active, loan_id, balance, arrears, fees_due, dpd, mo
 
 
 @njit(cache=True, nogil=True)
+def _open_slots(borrowers, amount, monthly_rate, term, tier, month, new_id, new_instalment,
+                active, loan_id, balance, principal, arrears, fees_due, rate, instalment,
+                term_row, months_left, dpd, age, vintage, tier_row, relieved, forborne,
+                regular, redefaulted):  # fmt: skip
+    for k in range(borrowers.size):
+        i = borrowers[k]
+        active[i] = True
+        loan_id[i] = new_id[k]
+        balance[i] = amount[k]
+        principal[i] = amount[k]
+        arrears[i] = 0.0
+        fees_due[i] = 0.0
+        rate[i] = monthly_rate[k]
+        instalment[i] = new_instalment[k]
+        term_row[i] = term[k]
+        months_left[i] = term[k]
+        dpd[i] = 0
+        age[i] = 0
+        vintage[i] = month
+        tier_row[i] = tier[k]
+        relieved[i] = False
+        forborne[i] = False
+        regular[i] = 0
+        redefaulted[i] = False
+
+
+@njit(cache=True, nogil=True)
 def _debt_service(instalment, active, borrowers, out):
     for k in range(borrowers.size):
         i = borrowers[k]
@@ -438,24 +465,15 @@ class LoanBook:
         """
         j = lender
         instalment = annuity_payment(amount, monthly_rate, term)
-        self.active[j, borrowers] = True
-        self.loan_id[j, borrowers] = loan_id
-        self.balance[j, borrowers] = amount
-        self.principal[j, borrowers] = amount
-        self.arrears[j, borrowers] = 0.0
-        self.fees_due[j, borrowers] = 0.0
-        self.rate[j, borrowers] = monthly_rate
-        self.instalment[j, borrowers] = instalment
-        self.term[j, borrowers] = term
-        self.months_left[j, borrowers] = term
-        self.dpd[j, borrowers] = 0
-        self.age[j, borrowers] = 0
-        self.vintage[j, borrowers] = month
-        self.tier[j, borrowers] = tier
-        self.relieved[j, borrowers] = False
-        self.forborne[j, borrowers] = False
-        self.regular[j, borrowers] = 0
-        self.redefaulted[j, borrowers] = False
+        _open_slots(
+            np.asarray(borrowers), np.asarray(amount, float), np.asarray(monthly_rate, float),
+            np.asarray(term), np.asarray(tier), int(month), np.asarray(loan_id),
+            np.asarray(instalment, float), self.active[j], self.loan_id[j], self.balance[j],
+            self.principal[j], self.arrears[j], self.fees_due[j], self.rate[j],
+            self.instalment[j], self.term[j], self.months_left[j], self.dpd[j], self.age[j],
+            self.vintage[j], self.tier[j], self.relieved[j], self.forborne[j], self.regular[j],
+            self.redefaulted[j],
+        )  # fmt: skip
         return instalment
 
     def close(self, lender: int, borrowers: np.ndarray) -> None:
