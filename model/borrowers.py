@@ -411,10 +411,10 @@ def asks_for_relief(
 def true_quality(
     state: BorrowerState,
     params: PopulationParams,
-    idx: np.ndarray,
-    debt_service: np.ndarray,
+    idx: np.ndarray | int,
+    debt_service: np.ndarray | float,
     price_index: float,
-) -> np.ndarray:
+) -> np.ndarray | float:
     """True creditworthiness of borrowers ``idx`` (unobserved by lenders), unstandardised.
 
     A weighted sum (``quality_weights``) of the monthly slack after essentials, protected
@@ -422,14 +422,17 @@ def true_quality(
     employment, over-spending, income risk, literacy and illness.
     """
     s = state
-    out = np.empty(len(idx))
+    one = np.ndim(idx) == 0  # one borrower (the per-agent reference asks so)
+    idx = np.atleast_1d(np.asarray(idx))
+    debt_service = np.broadcast_to(np.asarray(debt_service, float), idx.shape)
+    out = np.empty(idx.size)
     _quality(
-        np.asarray(idx), np.asarray(debt_service, float), float(price_index),
+        idx, np.ascontiguousarray(debt_service), float(price_index),
         np.asarray(params.quality_weights, float), s.smoothed_income, s.essentials, s.habit,
         s.protect_share, s.savings, s.willingness, s.employed, s.overspender, s.shock_sd,
         s.literacy, s.ill_months, out,
     )  # fmt: skip
-    return out
+    return out[0] if one else out
 
 
 @njit(cache=True, nogil=True)

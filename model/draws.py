@@ -94,6 +94,25 @@ def standard_normal(rng: np.random.Generator, n: int) -> np.ndarray:
     return out
 
 
+@njit(cache=True, nogil=True)
+def _fill_uniform(rng, out):
+    for i in range(out.size):
+        out[i] = rng.random()
+
+
+def uniform(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``rng.random(n)``, drawn one number at a time by numba.
+
+    The same numbers, and the generator left in the same state, as numpy's own method
+    (tested), about a third faster for the month's whole-population draws.
+    """
+    if not isinstance(rng, np.random.Generator):  # a stand-in (tests record the draws)
+        return rng.random(n)
+    out = np.empty(n)
+    _fill_uniform(rng, out)
+    return out
+
+
 def named_streams(seeds: np.random.SeedSequence) -> dict[str, np.random.Generator]:
     """One generator per name of :data:`STREAMS`, each seeded by its name."""
     return {name: np.random.default_rng(stream_seed(seeds, name)) for name in STREAMS}

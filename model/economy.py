@@ -15,7 +15,7 @@ from model import borrowers as rules
 from model import repayment
 from model._checks import check_number
 from model.borrowers import Borrower
-from model.draws import keyed_streams, named_streams, normal_quantile, standard_normal
+from model.draws import keyed_streams, named_streams, normal_quantile, standard_normal, uniform
 from model.lender import RECORD_MONTHS, Lender
 from model.loans import DEFAULT_DPD_MONTHS, LoanBook, RedefaultCohorts
 from model.macro import MacroScenario
@@ -475,7 +475,7 @@ class CreditEconomy(mesa.Model):
             m.macro.unemployment,
             self.start_unemployment,
             self.params,
-            self.streams["labour"].random(self.n_borrowers),
+            uniform(self.streams["labour"], self.n_borrowers),
         )
 
     def _illness_and_income(self, m: Month) -> None:
@@ -485,7 +485,7 @@ class CreditEconomy(mesa.Model):
             self.state,
             self.params,
             m.macro.illness_factor,
-            self.streams["illness"].random(n),
+            uniform(self.streams["illness"], n),
             self.keyed["illness_duration"].for_month(m.number),
         )
         rules.income(
@@ -533,10 +533,10 @@ class CreditEconomy(mesa.Model):
     def _pay(self, m: Month) -> None:
         """Borrowers pay their dues (pressing lenders first), then recoveries on old debt."""
         if len(self.lenders) == 1:
-            uniform = self.streams["repayment"].random((1, self.n_borrowers))
+            draws = uniform(self.streams["repayment"], self.n_borrowers)[None, :]
             tie_break = np.zeros((1, 1))  # one lender: no order to break ties in
         else:  # draws only for the slots with something due
-            uniform = self.keyed["market_repayment"].address(m.number)
+            draws = self.keyed["market_repayment"].address(m.number)
             tie_break = self.keyed["market_payment_order"].address(m.number)
         m.paid, available, m.total_paid = repayment.pay_loans(
             self.book.dpd,
@@ -544,7 +544,7 @@ class CreditEconomy(mesa.Model):
             m.cash,
             m.protected,
             self.state.willingness,
-            uniform,
+            draws,
             tie_break,
             self._pay_effect,
             self._squeeze,
@@ -619,8 +619,8 @@ class CreditEconomy(mesa.Model):
         """Applicants (more in distress) are scored, screened, sized, priced and funded."""
         state = self.state
         repaid_any = m.repaid[0] if len(self.lenders) == 1 else m.repaid.any(axis=0)
-        uniform = self.streams["applications"].random(self.n_borrowers)
-        applicants = rules.applicants(state, self.params, repaid_any, uniform)
+        draws = uniform(self.streams["applications"], self.n_borrowers)
+        applicants = rules.applicants(state, self.params, repaid_any, draws)
         target = self._choose_lender(applicants, m)
         refused = self._apply_to_chosen(applicants, target, m)
         share = self.market.reapply_share

@@ -111,3 +111,12 @@ def test_compiled_code_computes_a_keyed_draw_from_the_streams_address():
         assert [uniform_at(key, offset, int(c)) for c in cells] == draw(month, cells).tolist()
     with pytest.raises(ValueError, match="month must be >= -3"):
         draw.address(-4)
+
+
+def test_numbas_uniforms_are_numpys_and_leave_the_same_state():
+    from model.draws import uniform
+
+    ours, theirs = np.random.default_rng(9), np.random.default_rng(9)
+    for n in (0, 1, 7, 100_003):
+        assert np.array_equal(uniform(ours, n), theirs.random(n))
+    assert ours.random() == theirs.random()
