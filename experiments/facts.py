@@ -251,12 +251,27 @@ def quarterly(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.groupby("quarter")[columns].mean()
 
 
+def monthly_peaks(frame: pd.DataFrame) -> dict[str, int]:
+    """Month of the peak of each replay series, on 3-month centred means.
+
+    Finer than quarters; reported beside the quarterly lags, not used by the criteria.
+    """
+    columns = ["overdue_rate_30", "chargeoff_rate", "scenario_unemployment"]
+    smooth = frame.groupby("month")[columns].mean().rolling(3, center=True).mean()
+    return {column: int(smooth[column].idxmax()) for column in columns}
+
+
 def replay_facts(frame: pd.DataFrame) -> list[Fact]:
     """Facts 2e, 2f: the replay's timing against unemployment and the Fed card series."""
     q = quarterly(frame)
     delinquency, chargeoff = int(q["overdue_rate_30"].idxmax()), int(q["chargeoff_rate"].idxmax())
     unemployment = int(q["scenario_unemployment"].idxmax())
     fed_d, fed_c = fed.peak(fed.DELINQUENCY).quarter, fed.peak(fed.CHARGE_OFFS).quarter
+    months = monthly_peaks(frame)
+    monthly = (
+        f"; by month (3-month means): delinquency {months['overdue_rate_30']}, charge-offs "
+        f"{months['chargeoff_rate']}, unemployment {months['scenario_unemployment']}"
+    )
     size = (
         f"sizes: 31+ DPD from {pct(q['overdue_rate_30'].iloc[:4].mean())} (2007) to "
         f"{pct(q['overdue_rate_30'].max())}, charge-offs from "
@@ -273,7 +288,8 @@ def replay_facts(frame: pd.DataFrame) -> list[Fact]:
             "two quarters before unemployment).",
             f"delinquency peaks in quarter {delinquency} ({_quarter(delinquency)}), "
             f"unemployment in {unemployment} ({_quarter(unemployment)}): lead "
-            f"{unemployment - delinquency} quarters (Fed: {fed.UNEMPLOYMENT_PEAK_QUARTER - fed_d})",
+            f"{unemployment - delinquency} quarters (Fed: {fed.UNEMPLOYMENT_PEAK_QUARTER - fed_d})"
+            + monthly,
             delinquency <= unemployment,
         ),
         Fact(
@@ -282,7 +298,10 @@ def replay_facts(frame: pd.DataFrame) -> list[Fact]:
             "by about the charge-off horizon; the Fed card series peaked in 2010 Q2, four "
             "quarters after delinquency).",
             f"charge-offs peak in quarter {chargeoff} ({_quarter(chargeoff)}), "
-            f"{chargeoff - delinquency} quarters after delinquency (Fed: {fed_c - fed_d}); " + size,
+            f"{chargeoff - delinquency} quarters after delinquency (Fed: {fed_c - fed_d})"
+            + monthly
+            + "; "
+            + size,
             chargeoff - delinquency >= 2,
         ),
     ]

@@ -64,3 +64,27 @@ def test_bad_arguments(kwargs, fragment):
     args = {"rho": 0.2, "pd": 0.05, "n_borrowers": 10, "draws": 1, "seed": 0, **kwargs}
     with pytest.raises(ValueError, match=fragment):
         one_factor_default_fractions(**args)
+
+
+def test_the_replays_monthly_peaks_are_read_on_3_month_centred_means():
+    import pandas as pd
+
+    from experiments.facts import monthly_peaks
+
+    months = np.arange(24)
+    bump = np.exp(-0.5 * ((months - 10) / 2.0) ** 2)
+    spike = bump.copy()
+    spike[16] = 1.5  # one month alone: the centred mean of 15-17 stays below the bump's
+    frame = pd.DataFrame(
+        {
+            "month": np.tile(months, 2),
+            "overdue_rate_30": np.tile(bump, 2),
+            "chargeoff_rate": np.tile(np.roll(bump, 4), 2),
+            "scenario_unemployment": np.tile(spike, 2),
+        }
+    )
+    assert monthly_peaks(frame) == {
+        "overdue_rate_30": 10,
+        "chargeoff_rate": 14,
+        "scenario_unemployment": 10,
+    }
