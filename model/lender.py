@@ -342,9 +342,11 @@ class Lender(mesa.Agent):
         hit = loans.write_off(book, j, self.policy.writeoff_dpd // 30)
         amount = book.balance[j, hit]
         ids = book.loan_id[j, hit]
+        relieved = book.relieved[j, hit]
         tape.close(book, j, hit, month, written_off=True)
         book.close(j, hit)
         self.accounts["writeoffs"] += float(amount.sum())
+        self.accounts["writeoffs_after_relief"] += float(amount[relieved].sum())
         return hit, ids, amount
 
     def score(

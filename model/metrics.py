@@ -333,6 +333,14 @@ _METRICS: tuple[Metric, ...] = (
         label="Re-default rate of relieved loans",
     ),
     _share(
+        "relieved_writeoff_share",
+        "writeoffs_after_relief",
+        "writeoffs",
+        "Share of the balance written off on loans that had been granted relief: how much "
+        "of the loss relief only delayed.",
+        label="Write-offs after relief (share)",
+    ),
+    _share(
         "new_delinquency_rate",
         "newly_delinquent_balance",
         "current_balance",
@@ -362,6 +370,12 @@ _METRICS: tuple[Metric, ...] = (
         "last",
     ),
     _flow("redefaults", "count", "Forborne loans that missed a payment for the first time."),
+    _flow(
+        "writeoffs_after_relief",
+        "currency",
+        "Of the write-offs, the balance of loans that had been granted relief (forbearance "
+        "that failed).",
+    ),
     _flow("current_balance", "currency", "Balance of the loans current before payments."),
     _flow("newly_delinquent_balance", "currency", "Of that, the balance that fell 1+ DPD."),
     _flow("dividends", "currency", "Equity above the target ratio paid out."),

@@ -84,6 +84,22 @@ def test_write_offs_and_recoveries_on_the_tape_add_up_to_the_monthly_metrics(eco
     assert written.recovered.sum() <= df.recoveries.sum() + 1e-6
 
 
+def test_write_offs_after_relief_are_the_tapes_relieved_write_offs(economy):
+    tape, df = economy.loan_tape(), economy.metrics()
+    written = tape[tape.status == "written_off"]
+    after_relief = written.written_off[written.relieved].sum()
+    assert 0 < after_relief < written.written_off.sum()  # some relieved, some not
+    assert df.writeoffs_after_relief.sum() == pytest.approx(after_relief, rel=1e-9)
+    share = df.writeoffs_after_relief / df.writeoffs.where(df.writeoffs > 0)
+    np.testing.assert_allclose(df.relieved_writeoff_share, share.fillna(0.0), rtol=1e-12)
+
+
+def test_without_relief_no_write_off_follows_relief():
+    policy = RiskPolicy.preset("balanced", relief_enabled=False)
+    df = CreditEconomy(2000, "severe_recession", policy, seed=3, burn_in=24).run(24)
+    assert df.writeoffs.sum() > 0 and df.writeoffs_after_relief.sum() == 0
+
+
 def test_the_vintage_view_is_computed_from_the_tape(economy):
     tape, vintages = economy.loan_tape(), economy.vintage_table()
     last = economy.month - 1
