@@ -483,6 +483,8 @@ class LenderAgent(Lender):
     def write_off_loan(self, loan: Loan, borrower: BorrowerAgent, month: int) -> None:
         """Write the loan off; its recovery starts, on its own clock, at the borrower."""
         self.accounts["writeoffs"] += loan.balance
+        if loan.relieved:
+            self.accounts["writeoffs_after_relief"] += loan.balance
         loan.close(month, written_off=True)
         loan.owed, loan.horizon = loan.balance, self.policy.recovery_months
         self._remove(loan, borrower)
