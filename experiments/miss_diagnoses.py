@@ -17,8 +17,9 @@ MISS_DIAGNOSES: dict[str, str] = {
         "The multiple is of a low baseline: the baseline annual net loss misses its own "
         "calibration target (C2, below 2%), while delinquency's multiple is in the band. The "
         "baseline's roll rates (`CreditEconomy.roll_rate_table`, 20,000 borrowers x 36 "
-        "months) show many late cures: each month 25% of 31-60 DPD and 14% of 61-90 DPD "
-        "balances return to current, so few delinquent loans reach write-off in normal "
+        "months) show many late cures: each month 21-25% of 31-60 DPD and 13-14% of 61-90 "
+        "DPD balances return to current, nearly all by catch-up payments (relief re-ages "
+        "about 4% a month), so few delinquent loans reach write-off in normal "
         "times, and a recession, which stops the cures, multiplies charge-offs more than "
         "delinquency. DOMAIN.md gives no roll-rate magnitudes to check the cures against."
     ),
