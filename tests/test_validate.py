@@ -73,3 +73,14 @@ def test_the_report_gives_each_miss_its_likely_reason_and_no_pass_one():
     assert "- **zz.** Not yet diagnosed." in lines
     assert "**8.**" not in lines
     assert _misses_section([Fact("2f", "s", "m", True)]) == []
+
+
+def test_the_committed_report_gives_each_miss_todays_diagnosis():
+    """docs/validation.md's misses carry the text of experiments/miss_diagnoses.py."""
+    from experiments.miss_diagnoses import diagnosis
+
+    report = (Path(__file__).resolve().parent.parent / "docs" / "validation.md").read_text()
+    shown = dict(re.findall(r"^- \*\*([0-9A-Za-z]+)\.\*\* (.+)$", report, flags=re.M))
+    assert shown  # the report has misses, each with its reason
+    for key, text in shown.items():
+        assert text == diagnosis(key), key
