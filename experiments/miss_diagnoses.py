@@ -43,22 +43,27 @@ MISS_DIAGNOSES: dict[str, str] = {
         "peaks): with relief off, with job-finding elasticities 0.7-1.2, savings buffers "
         "of 0.5-2 months, benefits for 6-23 months, unemployed borrowers keeping 1-3 "
         "months of essentials before paying debt, or the lender's dynamic tightening on "
-        "(targets 2.5% and 3%), delinquency peaks in 2009 Q3 or Q4 and charge-offs in "
+        "(targets 2.5% and 3%), or without the business-cycle income loss, delinquency "
+        "peaks in 2009 Q3 or Q4 and charge-offs in "
         "2009 Q4: the lag stays at 0-1 quarters, so it is set by the unemployment path, "
         "not by these levers."
     ),
     "7": (
-        "The hiding is small at default settings (first-year overdue 0.03-0.04 pp lower), so "
-        "the later amplification it could cause is within the noise of the 60-month loss "
-        "difference over the replications; the fact holds in direction for overdue but "
-        "not, measurably, for losses."
+        "Few borrowers short of their dues get a loan to repay with: they have little slack "
+        "and fall below the score cut-off, so fewer than one such application in a hundred "
+        "is approved (docs/model.md section 10). Borrowing to repay then hides little "
+        "(first-year overdue 0.03-0.04 pp lower) and amplifies nothing measurable over 60 "
+        "months. The score sees current income, savings and employment through true "
+        "quality, more than an online lender would; with staler information the mechanism "
+        "would be stronger."
     ),
     "8": (
-        "The presets' common income factor (`income_common_share`) leaves income shocks "
-        "mostly idiosyncratic, so yearly write-off rates vary little beyond binomial "
-        "noise; the Vasicek check (fact V) shows the machinery reproduces a given "
-        "correlation when configured as a one-factor model, so the miss is in the "
-        "presets' calibration of the common factor, which no target pins down yet."
+        "The common income factor is drawn afresh each month and the income shock is "
+        "transitory, so a bad month for everyone is followed by an independent one, savings "
+        "absorb it, and it averages out over a year; on the flat baseline path nothing "
+        "else moves all borrowers together. `income_common_share` sets the month's "
+        "correlation, not a persistent one; the Vasicek check (fact V) shows the machinery "
+        "reproduces a given correlation when configured as a one-factor model."
     ),
 }
 
