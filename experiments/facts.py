@@ -257,7 +257,7 @@ def monthly_peaks(frame: pd.DataFrame) -> dict[str, int]:
     Finer than quarters; reported beside the quarterly lags, not used by the criteria.
     """
     columns = ["overdue_rate_30", "chargeoff_rate", "scenario_unemployment"]
-    smooth = frame.groupby("month")[columns].mean().rolling(3, center=True).mean()
+    smooth = frame.groupby("month")[columns].mean().rolling(3, center=True, min_periods=2).mean()
     return {column: int(smooth[column].idxmax()) for column in columns}
 
 

@@ -454,7 +454,7 @@ def _quality(idx, debt_service, price_index, weights, smoothed_income, essential
             + w_job * employed[i]
             - w_over * overspender[i]
             - w_risk * shock_sd[i]
-            + w_literacy * literacy[i]
+            + np.float32(w_literacy) * literacy[i]  # float32, as numpy computes it
             - w_ill * (ill_months[i] > 0)
         )
 

@@ -172,9 +172,9 @@ class RandomAccessUniform:
         index = np.atleast_1d(np.asarray(index))
         out = np.empty(index.size)
         key, offset = self.address(month)
-        if not _uniforms(key, offset, index, self._n, out):
+        if not _uniforms(key, offset, index.ravel(), self._n, out):
             raise ValueError(f"borrower indices must be in [0, {self._n - 1}]")
-        return out
+        return out.reshape(index.shape)
 
     def for_month(self, month: int) -> Draw:
         """The draws of ``month`` as a function of the borrower indices."""

@@ -254,6 +254,14 @@ def _empty_slots(borrowers, active, loan_id, balance, arrears, fees_due, dpd, mo
         forborne[i] = False
 
 
+def _as_index(borrowers: np.ndarray) -> np.ndarray:
+    """Borrower indices as an integer array (a boolean mask selects, as in numpy)."""
+    index = np.asarray(borrowers)
+    if index.dtype == bool:
+        return np.flatnonzero(index)
+    return index.astype(np.intp, copy=False) if index.size == 0 else index
+
+
 @njit(cache=True, nogil=True)
 def _open_slots(borrowers, amount, monthly_rate, term, tier, month, new_id, new_instalment,
                 active, loan_id, balance, principal, arrears, fees_due, rate, instalment,
@@ -443,8 +451,9 @@ class LoanBook:
         """
         if lender is not None:
             return self.instalment[lender, borrowers] * self.active[lender, borrowers]
-        out = np.empty(len(borrowers))
-        _debt_service(self.instalment, self.active, np.asarray(borrowers), out)
+        borrowers = _as_index(borrowers)
+        out = np.empty(borrowers.size)
+        _debt_service(self.instalment, self.active, borrowers, out)
         return out
 
     def originate(
@@ -464,11 +473,16 @@ class LoanBook:
             Their instalments.
         """
         j = lender
+        borrowers = _as_index(borrowers)
         instalment = annuity_payment(amount, monthly_rate, term)
+
+        def per_loan(values, dtype=None):  # scalars broadcast, as numpy assignment does
+            return np.ascontiguousarray(np.broadcast_to(np.asarray(values, dtype), borrowers.shape))
+
         _open_slots(
-            np.asarray(borrowers), np.asarray(amount, float), np.asarray(monthly_rate, float),
-            np.asarray(term), np.asarray(tier), int(month), np.asarray(loan_id),
-            np.asarray(instalment, float), self.active[j], self.loan_id[j], self.balance[j],
+            borrowers, per_loan(amount, float), per_loan(monthly_rate, float), per_loan(term),
+            per_loan(tier), int(month), per_loan(loan_id), per_loan(instalment, float),
+            self.active[j], self.loan_id[j], self.balance[j],
             self.principal[j], self.arrears[j], self.fees_due[j], self.rate[j],
             self.instalment[j], self.term[j], self.months_left[j], self.dpd[j], self.age[j],
             self.vintage[j], self.tier[j], self.relieved[j], self.forborne[j], self.regular[j],

@@ -118,7 +118,6 @@ def _pay(dpd, due, total_due, cash, protected, willingness, uniform, tie_break, 
                     order[b], order[b - 1] = order[b - 1], order[b]
                     b -= 1
         w = willingness[i]
-        spent = 0.0
         for k in range(n_due):
             j = order[k]
             u = _slot_draw(uniform, keyed, keys[0], keys[1], j, i, n_lenders)
@@ -126,8 +125,10 @@ def _pay(dpd, due, total_due, cash, protected, willingness, uniform, tie_break, 
                 pay = min(due[j, i], available)
                 paid[j, i] = pay
                 available -= pay
-                spent += pay
         left[i] = available
+        spent = 0.0
+        for j in range(n_lenders):  # in lender order, as a sum over the lenders' axis
+            spent += paid[j, i]
         total[i] = spent
 
 

@@ -120,3 +120,10 @@ def test_numbas_uniforms_are_numpys_and_leave_the_same_state():
     for n in (0, 1, 7, 100_003):
         assert np.array_equal(uniform(ours, n), theirs.random(n))
     assert ours.random() == theirs.random()
+
+
+def test_keyed_draws_keep_the_shape_of_the_index():
+    draw = _draw(2, 50)
+    grid = np.arange(12).reshape(3, 4)
+    assert draw(0, grid).shape == (3, 4)
+    assert np.array_equal(draw(0, grid).ravel(), draw(0, grid.ravel()))

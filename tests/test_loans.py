@@ -421,3 +421,16 @@ def test_redefault_cohorts_grow_on_demand_and_close_after_their_window():
     assert cohorts.closed_cohorts(1, 0) == (10, 1)  # cohorts -3 and -2
     assert cohorts.closed_cohorts(1, 1) == (6, 0)  # cohorts -2 and -1
     assert cohorts.closed_cohorts(0, 1) == (0, 0)
+
+
+def test_the_book_takes_masks_and_scalars_as_numpy_indexing_would():
+    from model.loans import LoanBook
+
+    book = LoanBook(2, 6)
+    book.originate(1, np.array([1, 4]), np.array([100.0, 200.0]), 0.01, 12, 2, 0, np.array([7, 8]))
+    assert book.term[1].tolist() == [0, 12, 0, 0, 12, 0] and book.tier[1, 4] == 2
+    mask = np.zeros(6, bool)
+    mask[[1, 2]] = True
+    assert book.debt_service(mask).tolist() == book.debt_service(np.array([1, 2])).tolist()
+    assert book.debt_service(mask)[0] == book.instalment[1, 1] > 0
+    assert book.debt_service(np.array([], float)).size == 0

@@ -259,3 +259,22 @@ def test_a_market_computes_its_draws_per_slot_from_the_streams_addresses():
     for mine, theirs in zip(keyed, arrays, strict=True):
         np.testing.assert_array_equal(mine, theirs)
     assert 0 < (keyed[0] > 0).sum() < (due > 0).sum()  # some paid, some not
+
+
+def test_in_the_economy_a_slot_with_nothing_due_is_empty_or_current(monkeypatch):
+    """The pay kernel's shortcut for borrowers owing nothing rests on this book invariant
+    (DPD > 0 means unpaid instalments, which are due): checked at every month's payment."""
+    from model import CreditEconomy
+
+    checked = []
+    original = CreditEconomy._pay
+
+    def pay(self, m):
+        late = self.book.dpd > 0
+        assert not np.any(late & (m.due <= 0.0))
+        checked.append(int(late.sum()))
+        original(self, m)
+
+    monkeypatch.setattr(CreditEconomy, "_pay", pay)
+    CreditEconomy(3000, "severe_recession", ["balanced", "aggressive"], seed=2, burn_in=12).run(24)
+    assert len(checked) == 36 and max(checked) > 0
