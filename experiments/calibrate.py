@@ -48,9 +48,10 @@ import numpy as np
 from experiments.config import (
     ConfigError,
     ExperimentConfig,
+    check_keys,
     lever_fields,
     parse_config,
-    read_toml,
+    read_config_with_table,
 )
 from experiments.design import RunSpec, build_design
 from experiments.summaries import SUMMARIES
@@ -107,11 +108,7 @@ def load_calibration(path: str | Path) -> tuple[ExperimentConfig, CalibrationSpe
     Raises:
         ConfigError: One line naming the key and what is allowed.
     """
-    raw, _ = read_toml(path)
-    config = parse_config(raw)
-    table = raw.get("calibration")
-    if not isinstance(table, dict):
-        raise ConfigError("config needs a [calibration] table (targets and free parameters)")
+    config, table = read_config_with_table(path, "calibration", "targets and free parameters")
     return config, parse_calibration(table, config)
 
 
@@ -122,7 +119,7 @@ def parse_calibration(table: dict[str, Any], config: ExperimentConfig) -> Calibr
         ConfigError: One line naming the key and what is allowed.
     """
     where = "config [calibration]"
-    _check_keys(where, table, _KEYS)
+    check_keys(where, table, _KEYS)
     evaluations = table.get("max_evaluations", 40)
     if isinstance(evaluations, bool) or not isinstance(evaluations, int) or evaluations < 1:
         raise ConfigError(f"{where} max_evaluations must be an integer >= 1, got {evaluations!r}")
@@ -147,12 +144,6 @@ def _tables(table: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return value
 
 
-def _check_keys(where: str, table: dict[str, Any], allowed: Sequence[str]) -> None:
-    for key in table:
-        if key not in allowed:
-            raise ConfigError(f"{where}: unknown key '{key}'; allowed: {', '.join(allowed)}")
-
-
 def _number(where: str, key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ConfigError(f"{where} {key} must be a finite number, got {value!r}")
@@ -170,7 +161,7 @@ def _pair(where: str, key: str, value: Any) -> tuple[float, float]:
 
 def _target(i: int, table: dict[str, Any], config: ExperimentConfig) -> Target:
     where = f"config [[calibration.target]] #{i}"
-    _check_keys(where, table, _TARGET_KEYS)
+    check_keys(where, table, _TARGET_KEYS)
     for key in ("name", "metric", "value", "band", "source"):
         if key not in table:
             raise ConfigError(f"{where} needs '{key}'")
@@ -203,7 +194,7 @@ def _target(i: int, table: dict[str, Any], config: ExperimentConfig) -> Target:
 
 def _parameter(i: int, table: dict[str, Any], config: ExperimentConfig) -> FreeParameter:
     where = f"config [[calibration.parameter]] #{i}"
-    _check_keys(where, table, _PARAMETER_KEYS)
+    check_keys(where, table, _PARAMETER_KEYS)
     lever = table.get("lever")
     group, _, name = str(lever).partition(".")
     fields = lever_fields()

@@ -14,6 +14,7 @@ import math
 import re
 import stat
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -468,6 +469,30 @@ def read_config(path: str | Path) -> tuple[ExperimentConfig, str]:
     return parse_config(raw), text
 
 
+def read_config_with_table(
+    path: str | Path, name: str, needs: str
+) -> tuple[ExperimentConfig, dict[str, Any]]:
+    """Read a config whose command has a table of its own (``[calibration]``, ...).
+
+    Args:
+        path: The TOML file.
+        name: The command's table.
+        needs: What the table holds, for the error when it is missing.
+
+    Returns:
+        The validated experiment and the command's table, not yet validated.
+
+    Raises:
+        ConfigError: As :func:`read_config`, or when the table is missing.
+    """
+    raw, _ = read_toml(path)
+    config = parse_config(raw)
+    table = raw.get(name)
+    if not isinstance(table, dict):
+        raise ConfigError(f"config needs a [{name}] table ({needs})")
+    return config, table
+
+
 def read_toml(path: str | Path) -> tuple[dict[str, Any], str]:
     """Read a TOML config file once; return its tables and its text, not yet validated.
 
@@ -528,9 +553,9 @@ def parse_config(raw: dict[str, Any]) -> ExperimentConfig:
     Raises:
         ConfigError: Naming the offending key and what is allowed.
     """
-    _check_keys("config", raw, _TOP_KEYS)
+    check_keys("config", raw, _TOP_KEYS)
     exp = _table(raw, "experiment", required=True)
-    _check_keys("config [experiment]", exp, _EXPERIMENT_KEYS)
+    check_keys("config [experiment]", exp, _EXPERIMENT_KEYS)
     if "name" not in exp:
         raise ConfigError("config [experiment] needs 'name' (the output folder name)")
     name = exp["name"]
@@ -646,7 +671,8 @@ def _array(raw: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return value
 
 
-def _check_keys(where: str, table: dict[str, Any], allowed: tuple[str, ...] | list[str]) -> None:
+def check_keys(where: str, table: dict[str, Any], allowed: Sequence[str]) -> None:
+    """Refuse a key of ``table`` not in ``allowed``, naming ``where`` and what is allowed."""
     for key in table:
         if key not in allowed:
             raise ConfigError(f"{where}: unknown key '{key}'; allowed: {', '.join(allowed)}")
@@ -690,7 +716,7 @@ def _scenarios(tables: list[dict[str, Any]], months: int, seed: int) -> tuple[Sc
     specs: list[ScenarioSpec] = []
     for i, table in enumerate(tables, start=1):
         where = f"config [[scenario]] #{i}"
-        _check_keys(where, table, allowed)
+        check_keys(where, table, allowed)
         if "stochastic" in table:
             specs += _stochastic_scenario(where, table, months, seed)
             continue
@@ -745,7 +771,7 @@ def _stochastic_scenario(
             f"{where} must be a table, e.g. {{ paths = 1000 }}; keys: "
             f"{', '.join((*STOCHASTIC_KEYS, *params_allowed))}"
         )
-    _check_keys(where, raw, (*STOCHASTIC_KEYS, *params_allowed))
+    check_keys(where, raw, (*STOCHASTIC_KEYS, *params_allowed))
     if ("paths" in raw) == ("path_seed" in raw):
         raise ConfigError(
             f"{where} needs 'paths' (the number of paths to draw, in [1, {MAX_PATHS}])"
@@ -1021,7 +1047,7 @@ def _check_sample_keys(where: str, table: dict[str, Any], method: str, module: M
                 f"{where}: key '{key}' belongs to method {' or '.join(owners)}, "
                 f"not to '{method}'; allowed: {', '.join(allowed)}"
             )
-    _check_keys(where, table, allowed)
+    check_keys(where, table, allowed)
 
 
 def _sample_ranges(where: str, ranges_raw: Any) -> dict[str, tuple[float, float]]:
@@ -1069,7 +1095,7 @@ def _charts(tables: list[dict[str, Any]], config: ExperimentConfig) -> tuple[Cha
     specs = []
     for i, table in enumerate(tables, start=1):
         where = f"config [[chart]] #{i}"
-        _check_keys(where, table, ("kind", "metric", "x", "y", "band"))
+        check_keys(where, table, ("kind", "metric", "x", "y", "band"))
         kind = table.get("kind")
         if kind not in CHART_KINDS:
             raise ConfigError(f"{where} kind must be one of {', '.join(CHART_KINDS)}, got {kind!r}")

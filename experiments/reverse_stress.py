@@ -43,7 +43,13 @@ from typing import Any
 import pandas as pd
 
 from experiments import store
-from experiments.config import ConfigError, ExperimentConfig, parse_config, read_toml
+from experiments.config import (
+    ConfigError,
+    ExperimentConfig,
+    check_keys,
+    parse_config,
+    read_config_with_table,
+)
 from experiments.design import build_design, build_economy, model_inputs
 from experiments.risk import binomial_interval
 from model import CreditEconomy, MacroScenario
@@ -104,11 +110,7 @@ def load(path: str | Path) -> tuple[ExperimentConfig, ReverseStressSpec]:
     Raises:
         ConfigError: One line naming the key and what is allowed.
     """
-    raw, _ = read_toml(path)
-    config = parse_config(raw)
-    table = raw.get("reverse_stress")
-    if not isinstance(table, dict):
-        raise ConfigError("config needs a [reverse_stress] table (family, condition, bracket)")
+    config, table = read_config_with_table(path, "reverse_stress", "family, condition, bracket")
     return config, parse_reverse_stress(table, config)
 
 
@@ -119,9 +121,7 @@ def parse_reverse_stress(table: dict[str, Any], config: ExperimentConfig) -> Rev
         ConfigError: One line naming the key and what is allowed.
     """
     where = "config [reverse_stress]"
-    for key in table:
-        if key not in _KEYS:
-            raise ConfigError(f"{where}: unknown key '{key}'; allowed: {', '.join(_KEYS)}")
+    check_keys(where, table, _KEYS)
     family = _choice(where, "family", table.get("family", "severity"), FAMILIES)
     condition = _choice(where, "condition", table.get("condition", "capital_breach"), CONDITIONS)
     if config.sweep or config.sample:
