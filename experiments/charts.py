@@ -366,10 +366,12 @@ def timeseries_chart(res: Results, spec: ChartSpec) -> list[Figure]:
             stats = _monthly_stats(part, metric, band)
             _draw_lines(ax, stats, series, colors, band)
             title = res.shown_scenario[scenario]
-            ax.set_title(title if policy is None else f"{title} / {res.shown_policy[policy]}")
-            ax.set_xlabel("Month")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_ylabel(res.names.label(metric))
+            _label_panel(
+                ax,
+                title if policy is None else f"{title} / {res.shown_policy[policy]}",
+                "Month",
+                res.names.label(metric),
+            )
             _format_axis(ax.yaxis, res.names.unit(metric))
         _title(fig, f"{res.names.name(metric)} by scenario", page, len(pages))
         handles, labels = _unique_handles(axes)
@@ -855,6 +857,14 @@ def _cell_panels(res: Results) -> list[tuple[str, str]]:
     return [(s, p) for s in res.scenarios for p in res.policies]
 
 
+def _label_panel(ax: Axes, title: str, xlabel: str, ylabel: str) -> None:
+    """A panel's title and axis labels; the x axis counts whole months."""
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(ylabel)
+
+
 def _cell_title(res: Results, scenario: str, policy: str) -> str:
     return f"{res.shown_scenario[scenario]} / {res.shown_policy[policy]}"
 
@@ -876,10 +886,7 @@ def composition_chart(res: Results, spec: ChartSpec | None = None) -> list[Figur
             runs = ts[(ts["scenario"] == scenario) & (ts["policy"] == policy)]
             mean = runs.groupby("month")[list(_BUCKET_SHARES)].mean()
             ax.stackplot(mean.index, mean.to_numpy().T, labels=_BUCKET_NAMES, colors=palette)
-            ax.set_title(_cell_title(res, scenario, policy))
-            ax.set_xlabel("Month")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_ylabel("Share of open loans (%)")
+            _label_panel(ax, _cell_title(res, scenario, policy), "Month", "Share of open loans (%)")
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         _title(fig, "Overdue loans by days past due (the rest are current)", page, len(pages))
         handles, labels = _unique_handles(axes)
@@ -912,10 +919,12 @@ def vintage_chart(res: Results, spec: ChartSpec | None = None) -> list[Figure]:
                         color=cmap(k / max(1, len(chosen) - 1)),
                         label=f"Month {vintage}",
                     )
-            ax.set_title(_cell_title(res, scenario, policy))
-            ax.set_xlabel("Months on book")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_ylabel("Cum. write-offs (% of vintage)")
+            _label_panel(
+                ax,
+                _cell_title(res, scenario, policy),
+                "Months on book",
+                "Cum. write-offs (% of vintage)",
+            )
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         _title(fig, "Vintage loss curves", page, len(pages))
         handles, labels = _unique_handles(axes)
@@ -1011,10 +1020,7 @@ def lenders_chart(res: Results, spec: ChartSpec) -> list[Figure]:
             series = _Series(runs["lender_name"], names, dict.fromkeys(names, "-"), "lender", 1)
             _draw_lines(ax, stats, series, colors, band)
             failures += sum(_failure_ticks(ax, runs, name, colors[name]) for name in names)
-            ax.set_title(_cell_title(res, scenario, policy))
-            ax.set_xlabel("Month")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_ylabel(res.names.label(metric))
+            _label_panel(ax, _cell_title(res, scenario, policy), "Month", res.names.label(metric))
             _format_axis(ax.yaxis, res.names.unit(metric))
         _title(fig, f"{res.names.name(metric)} by lender", page, len(pages))
         what = f"mean and 95% CI over {res.replications} replications{_pooled_note(res)}"
@@ -1038,10 +1044,9 @@ def market_share_chart(res: Results, spec: ChartSpec | None = None) -> list[Figu
             share = runs.pivot_table("balance_share", "month", "lender_name", aggfunc="mean")
             share = share.reindex(columns=names).fillna(0.0)
             ax.stackplot(share.index, share.to_numpy().T, labels=names, colors=_colors(len(names)))
-            ax.set_title(_cell_title(res, scenario, policy))
-            ax.set_xlabel("Month")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_ylabel("Share of the balance (%)")
+            _label_panel(
+                ax, _cell_title(res, scenario, policy), "Month", "Share of the balance (%)"
+            )
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
             ax.set_ylim(0, 1)
         _title(fig, "Market share by lender (balance)", page, len(pages))
