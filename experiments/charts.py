@@ -1209,6 +1209,27 @@ def _save(fig: Figure, path: Path, fmt: str) -> None:
     fig.savefig(path, format=fmt, dpi=DPI, metadata=metadata)
 
 
+def save_figure(fig: Figure, folder: Path, name: str) -> list[Path]:
+    """Save ``fig`` as ``name`` in each of :data:`FORMATS` in ``folder``, then close it.
+
+    As the experiment charts are saved: at :data:`DPI`, laid out once for every format,
+    without timestamps (the same figure gives the same files).
+
+    Returns:
+        The paths written.
+    """
+    paths = []
+    try:
+        for fmt in FORMATS:
+            path = folder / f"{name}.{fmt}"
+            _save(fig, path, fmt)
+            fig.set_layout_engine("none")
+            paths.append(path)
+    finally:
+        plt.close(fig)
+    return paths
+
+
 def draw_all(out_dir: Path | str) -> list[Path]:
     """Draw every chart of a results folder from its files (no simulation).
 

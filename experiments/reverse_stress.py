@@ -78,8 +78,6 @@ SHOCK_START = 3
 #: Files written into the results folder.
 CSV = "reverse_stress.csv"
 MARKDOWN = "reverse_stress.md"
-#: Resolution of the PNG chart.
-DPI = 300
 
 
 @dataclass(frozen=True)
@@ -497,6 +495,7 @@ def draw(result: ReverseStressResult, folder: Path | str) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from experiments.charts import save_figure
     from experiments.style import style_context
 
     out = Path(folder) / store.FIGURES_DIR
@@ -518,13 +517,7 @@ def draw(result: ReverseStressResult, folder: Path | str) -> list[Path]:
         ax.set_title(
             f"Reverse stress: the mildest scenario with {spec.condition.replace('_', ' ')}"
         )
-        paths = []
-        for fmt in ("png", "pdf"):
-            path = out / f"reverse_stress.{fmt}"
-            fig.savefig(path, format=fmt, dpi=DPI)
-            paths.append(path)
-        plt.close(fig)
-    return paths
+        return save_figure(fig, out, "reverse_stress")
 
 
 def write(result: ReverseStressResult, folder: Path | str) -> list[Path]:

@@ -50,8 +50,6 @@ BASEL_RETAIL = (0.03, 0.16)
 #: Files written into the results folder.
 CSV = "risk.csv"
 MARKDOWN = "risk.md"
-#: Resolution of the PNG charts.
-DPI = 300
 
 
 # ---------------------------------------------------------------- risk measures
@@ -436,6 +434,7 @@ def draw(result: RiskResult, folder: Path | str) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from experiments.charts import save_figure
     from experiments.style import style_context
 
     out = Path(folder) / store.FIGURES_DIR
@@ -443,12 +442,7 @@ def draw(result: RiskResult, folder: Path | str) -> list[Path]:
     paths = []
     with style_context(result.config.style, result.config.rcparams):
         for name, make in (("risk_loss_histogram", _histograms), ("risk_exceedance", _exceedance)):
-            fig = make(result, plt)
-            for fmt in ("png", "pdf"):
-                path = out / f"{name}.{fmt}"
-                fig.savefig(path, format=fmt, dpi=DPI)
-                paths.append(path)
-            plt.close(fig)
+            paths += save_figure(make(result, plt), out, name)
     return paths
 
 
