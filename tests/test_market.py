@@ -118,16 +118,15 @@ def test_investor_confidence_closes_a_share_of_the_gap_to_its_target():
     assert investor_confidence(1.0, 0.0, 0.25, 0.0, watching) == pytest.approx(0.6)
 
 
+def _investor_funded(**market):
+    """An investor-funded aggressive lender in a severe recession, with these market rules."""
+    policy = RiskPolicy.preset("aggressive").replace(funding="investors")
+    return CreditEconomy(3000, "severe_recession", policy, seed=4, burn_in=24, market=market)
+
+
 def test_investors_who_read_overdue_shrink_the_line_before_losses_are_booked():
     def run(sensitivity):
-        eco = CreditEconomy(
-            3000,
-            "severe_recession",
-            RiskPolicy.preset("aggressive").replace(funding="investors"),
-            seed=4,
-            burn_in=24,
-            market={"investor_overdue_sensitivity": sensitivity, "investor_speed": 1.0},
-        )
+        eco = _investor_funded(investor_overdue_sensitivity=sensitivity, investor_speed=1.0)
         return eco.run(12)
 
     blind, reading = run(0.0), run(3.0)
@@ -138,14 +137,7 @@ def test_investors_who_read_overdue_shrink_the_line_before_losses_are_booked():
 
 
 def test_a_funding_run_stops_lending_and_costs_the_run_spread():
-    eco = CreditEconomy(
-        3000,
-        "severe_recession",
-        RiskPolicy.preset("aggressive").replace(funding="investors"),
-        seed=4,
-        burn_in=24,
-        market={"investor_loss_tolerance": 0.01, "investor_speed": 1.0, "run_spread": 0.3},
-    )
+    eco = _investor_funded(investor_loss_tolerance=0.01, investor_speed=1.0, run_spread=0.3)
     df = eco.run(12)
     below = df.funding_line < df.balance.shift(1)  # the line at the start of next month
     assert below.iloc[:-1].any()
