@@ -47,6 +47,8 @@ CLEAR_NOISE, NOISY_NOISE = 0.1, 1.5
 #: card series), and months 0-71 are January 2007 - December 2012.
 REPLAY_POLICY = RiskPolicy.preset("balanced", writeoff_dpd=180).replace(name="card_like")
 REPLAY_MONTHS = 72
+#: The replay's series whose peaks are timed (facts 2e, 2f).
+REPLAY_SERIES = ("overdue_rate_30", "chargeoff_rate", "scenario_unemployment")
 #: Fact 7 measures the first year of the recession (the severe path starts in month 3).
 HIDING_MONTHS = (3, 15)
 
@@ -247,8 +249,7 @@ def replay(borrowers: int, replications: int, seed: int) -> pd.DataFrame:
 
 def quarterly(frame: pd.DataFrame) -> pd.DataFrame:
     """Quarterly means over months and replications of the replay's series."""
-    columns = ["overdue_rate_30", "chargeoff_rate", "scenario_unemployment"]
-    return frame.groupby("quarter")[columns].mean()
+    return frame.groupby("quarter")[list(REPLAY_SERIES)].mean()
 
 
 def monthly_peaks(frame: pd.DataFrame) -> dict[str, int]:
@@ -256,7 +257,7 @@ def monthly_peaks(frame: pd.DataFrame) -> dict[str, int]:
 
     Finer than quarters; reported beside the quarterly lags, not used by the criteria.
     """
-    columns = ["overdue_rate_30", "chargeoff_rate", "scenario_unemployment"]
+    columns = list(REPLAY_SERIES)
     smooth = frame.groupby("month")[columns].mean().rolling(3, center=True, min_periods=2).mean()
     return {column: int(smooth[column].idxmax()) for column in columns}
 
