@@ -243,7 +243,9 @@ def _title(fig: Figure, text: str, page: int, pages: int) -> None:
     fig.suptitle(text if pages == 1 else f"{text} ({page} of {pages})")
 
 
-def _legend(fig: Figure, handles: list, labels: list[str], title: str | None = None) -> None:
+def _legend(fig: Figure, axes: Sequence[Axes], title: str | None = None) -> None:
+    """One legend below the figure for the labelled lines of all ``axes`` (each label once)."""
+    handles, labels = _unique_handles(axes)
     if not handles:
         return
     ncols = min(len(labels), _legend_cols(labels))
@@ -374,8 +376,7 @@ def timeseries_chart(res: Results, spec: ChartSpec) -> list[Figure]:
             )
             _format_axis(ax.yaxis, res.names.unit(metric))
         _title(fig, f"{res.names.name(metric)} by scenario", page, len(pages))
-        handles, labels = _unique_handles(axes)
-        _legend(fig, handles, labels, f"{kind} ({what} {_over(res, series)}{note})")
+        _legend(fig, axes, f"{kind} ({what} {_over(res, series)}{note})")
         figures.append(fig)
     return figures
 
@@ -489,8 +490,7 @@ def sweep_chart(res: Results, spec: ChartSpec) -> list[Figure]:
             _format_axis(ax.xaxis, names.unit(x))
             _format_axis(ax.yaxis, names.unit(metric))
         _title(fig, f"{names.name(metric)} against {names.name(x).lower()}", page, len(pages))
-        handles, labels = _unique_handles(axes)
-        _legend(fig, handles, labels, _sweep_what(res, lines))
+        _legend(fig, axes, _sweep_what(res, lines))
         figures.append(fig)
     return figures
 
@@ -744,8 +744,7 @@ def frontier_chart(res: Results, spec: ChartSpec | None = None) -> list[Figure]:
             what += ", mean and 95% CI" if bars else " (mean over replications)"
             if joined:
                 what += f"; joined by {names.name(res.params[0]).lower()}"
-        handles, labels = _unique_handles(axes)
-        _legend(fig, handles, labels, what)
+        _legend(fig, axes, what)
         figures.append(fig)
     return figures
 
@@ -847,8 +846,7 @@ def summary_chart(res: Results, spec: ChartSpec) -> list[Figure]:
         what = f"mean and 95% CI over {_over(res, series)}"
         if series.pooled > 1:
             what = f"mean of {_over(res, series)}"
-        handles, labels = _unique_handles([ax])
-        _legend(fig, handles, labels, f"Scenario ({what})")
+        _legend(fig, [ax], f"Scenario ({what})")
         figures.append(fig)
     return figures
 
@@ -889,8 +887,7 @@ def composition_chart(res: Results, spec: ChartSpec | None = None) -> list[Figur
             _label_panel(ax, _cell_title(res, scenario, policy), "Month", "Share of open loans (%)")
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         _title(fig, "Overdue loans by days past due (the rest are current)", page, len(pages))
-        handles, labels = _unique_handles(axes)
-        _legend(fig, handles, labels, f"Bucket (mean of runs{_pooled_note(res)})")
+        _legend(fig, axes, f"Bucket (mean of runs{_pooled_note(res)})")
         figures.append(fig)
     return figures
 
@@ -927,8 +924,7 @@ def vintage_chart(res: Results, spec: ChartSpec | None = None) -> list[Figure]:
             )
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         _title(fig, "Vintage loss curves", page, len(pages))
-        handles, labels = _unique_handles(axes)
-        _legend(fig, handles, labels, f"Vintage: month lent (mean of runs{_pooled_note(res)})")
+        _legend(fig, axes, f"Vintage: month lent (mean of runs{_pooled_note(res)})")
         figures.append(fig)
     return figures
 
@@ -1025,8 +1021,7 @@ def lenders_chart(res: Results, spec: ChartSpec) -> list[Figure]:
         _title(fig, f"{res.names.name(metric)} by lender", page, len(pages))
         what = f"mean and 95% CI over {res.replications} replications{_pooled_note(res)}"
         ticks = f"; | a run's failure month ({failures} failures)" if failures else ""
-        handles, labels = _unique_handles(axes)
-        _legend(fig, handles, labels, f"Lender ({what}{ticks})")
+        _legend(fig, axes, f"Lender ({what}{ticks})")
         figures.append(fig)
     return figures
 
@@ -1050,8 +1045,7 @@ def market_share_chart(res: Results, spec: ChartSpec | None = None) -> list[Figu
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
             ax.set_ylim(0, 1)
         _title(fig, "Market share by lender (balance)", page, len(pages))
-        handles, labels = _unique_handles(axes)
-        _legend(fig, handles, labels, f"Lender (mean of runs{_pooled_note(res)})")
+        _legend(fig, axes, f"Lender (mean of runs{_pooled_note(res)})")
         figures.append(fig)
     return figures
 
