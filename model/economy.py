@@ -500,9 +500,12 @@ class CreditEconomy(mesa.Model):
     def _fall_due(self, m: Month) -> None:
         """Loans: interest accrues and the month's instalments fall due."""
         m.due = np.empty((len(self.lenders), self.n_borrowers))
-        for lender in self.lenders:
-            m.due[lender.index] = lender.accrue(self.book)
-        m.total_due = m.due[0] if len(self.lenders) == 1 else m.due.sum(axis=0)
+        if len(self.lenders) == 1:
+            m.total_due = self.lenders[0].accrue(self.book, m.due[0])
+            return
+        m.total_due = np.zeros(self.n_borrowers)
+        for lender in self.lenders:  # in lender order, as a sum over the lenders' axis
+            lender.accrue(self.book, m.due[lender.index], m.total_due)
 
     def _spending_needs(self, m: Month) -> None:
         """Spending: essentials and medical costs come first; part of the habit is kept."""

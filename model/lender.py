@@ -242,9 +242,15 @@ class Lender(mesa.Agent):
         """Collection intensity in force: the policy's, within the market's cap."""
         return min(self.policy.collection_intensity, self.rules.max_collection_intensity)
 
-    def accrue(self, book: LoanBook) -> np.ndarray:
-        """Accrue the month's interest on this lender's loans and book it; return what is due."""
-        interest, due = loans.fall_due(book, self.index, self.policy.penalty_rate / 12)
+    def accrue(
+        self, book: LoanBook, due: np.ndarray | None = None, total_due: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Accrue the month's interest on this lender's loans and book it; return what is due.
+
+        ``due`` and ``total_due`` as in ``model.loans.fall_due``.
+        """
+        penalty = self.policy.penalty_rate / 12
+        interest, due = loans.fall_due(book, self.index, penalty, due, total_due)
         self.accounts["interest_income"] += interest
         return due
 

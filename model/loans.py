@@ -112,10 +112,12 @@ def next_dpd(dpd: int, before: int, after: int) -> int:
 # ---------------------------------------------------------------- the book's rows
 @njit(cache=True, nogil=True)
 def _fall_due_row(
-    active, balance, arrears, fees_due, rate, instalment, months_left, age, penalty, due
-):
+    active, balance, arrears, fees_due, rate, instalment, months_left, age, penalty, due,
+    total_due,
+):  # fmt: skip
     interest_total = 0.0
     penalty_total = 0.0
+    keep_total = total_due.size > 0
     for i in range(active.size):
         if not active[i]:
             due[i] = 0.0
@@ -133,6 +135,8 @@ def _fall_due_row(
             months_left[i] = 0
         age[i] += 1
         due[i] = fees_due[i] + arrears[i]
+        if keep_total:
+            total_due[i] += due[i]
         interest_total += interest
         penalty_total += charge
     return interest_total, penalty_total
@@ -522,15 +526,32 @@ class LoanBook:
 
 
 # ------------------------------------------------------------- the month's rules
-def fall_due(book: LoanBook, lender: int, penalty_monthly: float) -> tuple[float, np.ndarray]:
+def fall_due(
+    book: LoanBook,
+    lender: int,
+    penalty_monthly: float,
+    due: np.ndarray | None = None,
+    total_due: np.ndarray | None = None,
+) -> tuple[float, np.ndarray]:
     """Accrue the month's interest on ``lender``'s loans and let the instalments fall due.
+
+    Args:
+        book: The loan book (this lender's row updated in place).
+        lender: Row of the lender.
+        penalty_monthly: Penalty interest rate on arrears, monthly.
+        due: Where to write the amount due per borrower (a new array if None).
+        total_due: Each borrower's dues at the lenders before this one, if kept (None:
+            not kept): this lender's dues are added, so lenders taken in order sum as
+            ``due.sum(axis=0)`` does.
 
     Returns:
         ``(interest, due)``: interest and penalty interest accrued in total, and the
         amount due per borrower (fees due plus arrears).
     """
     j = lender
-    due = np.empty(book.active.shape[1])
+    n = book.active.shape[1]
+    due = np.empty(n) if due is None else due
+    total_due = np.empty(0) if total_due is None else total_due
     interest, penalty = _fall_due_row(
         book.active[j],
         book.balance[j],
@@ -542,6 +563,7 @@ def fall_due(book: LoanBook, lender: int, penalty_monthly: float) -> tuple[float
         book.age[j],
         float(penalty_monthly),
         due,
+        total_due,
     )
     return interest + penalty, due
 

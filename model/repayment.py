@@ -91,7 +91,9 @@ def _pay(dpd, due, total_due, cash, protected, willingness, uniform, tie_break, 
     for j in range(n_lenders):
         current = max(current, squeeze[j, 0])
     for i in range(cash.size):
-        if total_due[i] <= 0.0:  # nothing to pay (``paid`` comes zeroed)
+        for j in range(n_lenders):
+            paid[j, i] = 0.0
+        if total_due[i] <= 0.0:  # nothing to pay
             left[i] = max(cash[i] - protected[i] * (1.0 - current), 0.0)
             total[i] = 0.0
             continue
@@ -204,7 +206,7 @@ def pay_loans(
         _pay_one(dpd[0], due[0], cash, protected, willingness, uniform[0], effect[0],
                  squeeze[0], paid[0], left)  # fmt: skip
         return paid, left, paid[0]
-    paid, total = np.zeros_like(due), np.empty(cash.size)
+    paid, total = np.empty_like(due), np.empty(cash.size)
     if total_due is None:
         total_due = due.sum(axis=0)
     if isinstance(uniform, tuple):

@@ -434,3 +434,28 @@ def test_the_book_takes_masks_and_scalars_as_numpy_indexing_would():
     assert book.debt_service(mask).tolist() == book.debt_service(np.array([1, 2])).tolist()
     assert book.debt_service(mask)[0] == book.instalment[1, 1] > 0
     assert book.debt_service(np.array([], float)).size == 0
+
+
+def test_fall_due_writes_the_given_row_and_adds_to_the_borrowers_total_due():
+    # Three lenders, loans at some borrowers each: the dues written in place, and the
+    # running total after the lenders in order equals the sum over the lenders' axis,
+    # bit for bit (the pay step and the borrowers' distress read it).
+    rng = np.random.default_rng(3)
+    book = LoanBook(3, 50)
+    for j in range(3):
+        idx = np.flatnonzero(rng.random(50) < 0.5)
+        n = idx.size
+        book.originate(
+            j, idx, rng.uniform(100, 5000, n), rng.uniform(0.005, 0.04, n),
+            rng.integers(1, 24, n).astype(np.int16), np.zeros(n, np.int8), month=0,
+            loan_id=np.arange(n),
+        )  # fmt: skip
+        book.arrears[j, idx[::3]] = rng.uniform(10, 300, idx[::3].size)  # some in arrears
+    due = np.full((3, 50), np.nan)
+    total = np.zeros(50)
+    for j in range(3):
+        _, returned = loans.fall_due(book, j, 0.01, due[j], total)
+        assert returned is due[j] or np.shares_memory(returned, due[j])
+    assert np.isfinite(due).all() and (due[~book.active] == 0).all()
+    assert np.array_equal(total, due.sum(axis=0))
+    assert (total > 0).sum() == book.active.any(axis=0).sum()
