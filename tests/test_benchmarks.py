@@ -68,3 +68,14 @@ def test_the_market_benchmark_times_five_lenders_against_one_on_the_same_footing
         steps = r["burn_in"] + 6
         assert r["ns_per_borrower_month"] == pytest.approx(r["seconds"] / (1_000 * steps) * 1e9)
     assert market_speed.TARGET_RATIO == 2.0
+
+
+def test_rule_times_times_every_rule_of_the_schedule_in_order():
+    from benchmarks import rule_times
+
+    rules = rule_times.schedule()
+    assert rules[0] == "_begin_month" and rules[-1] == "_end_month"
+    assert {"_fall_due", "_pay", "_settle", "_originate"} <= set(rules)
+    times = rule_times.rule_times(True, 300, 2)
+    assert list(times) == rules
+    assert all(ms >= 0 for ms in times.values()) and sum(times.values()) > 0
