@@ -126,7 +126,8 @@ from model.tape import COLUMNS, DPD_BUCKETS, STATUSES, dpd_bucket_codes
 
 SCENARIO_FOR_SPEEDUP = "severe_recession"
 
-#: The fields of a ``model.loans.LoanBook`` slot, one attribute each on a :class:`Loan`.
+#: The fields of a loan in a ``model.loans.LoanBook`` (``active``: held; not its key and
+#: flag, nor the month's ``due`` and ``paid``), one attribute each on a :class:`Loan`.
 BOOK_FIELDS = (
     "active",
     "loan_id",
@@ -443,10 +444,11 @@ class LenderAgent(Lender):
         """
         loans = list(self.loans.values())
         book = LoanBook(self.index + 1, len(loans))
-        row = self.index
-        columns = zip(*map(_book_fields_of, loans), strict=True)
-        for name, values in zip(BOOK_FIELDS, columns, strict=False):  # none if no loans
-            getattr(book, name)[row] = values
+        columns = dict(
+            zip(BOOK_FIELDS, zip(*map(_book_fields_of, loans), strict=True), strict=False)
+        )
+        columns.pop("active", None)  # (none if no loans)
+        book.insert(self.index, np.arange(len(loans)), **columns)
         return book
 
     def service(self) -> None:

@@ -15,6 +15,7 @@ from numba import njit
 
 from model._agent_ids import MODEL_IDS
 from model.draws import Draw
+from model.loans import describe_borrower
 from model.macro import MacroState
 from model.population import SEGMENTS, BorrowerState, PopulationParams
 
@@ -570,28 +571,33 @@ class Borrower(mesa.Agent):
         """Whether the credit record shows a 90+ DPD default."""
         return bool(self._state.record_damaged_until[self.index] >= self.model.month)
 
+    def _loan_values(self, name: str) -> list[Any]:
+        """Field ``name`` of the borrower's open loans, in lender order."""
+        book = self.model.book
+        return [book.columns[name][j, p] for j, p in book.loans_of(self.index)]
+
     @property
     def dpd(self) -> int:
         """Days past due of the borrower's worst loan (0 when current or no loan)."""
-        return int(self.model.book.dpd[:, self.index].max()) * 30
+        return int(max(self._loan_values("dpd"), default=0)) * 30
 
     @property
     def debt(self) -> float:
         """Total balance owed on active loans, over all lenders."""
-        return float(self.model.book.balance[:, self.index].sum())
+        return float(sum(self._loan_values("balance")))
 
     @property
     def loans(self) -> list[dict[str, Any]]:
         """The borrower's active loans, one dict per lender holding one."""
-        return self.model.book.describe_borrower(self.index)
+        return describe_borrower(self.model.book, self.index)
 
     @property
     def status(self) -> str:
         """``no loan``, ``current``, ``overdue`` (1-90 DPD) or ``default`` (90+ DPD)."""
-        book = self.model.book
-        if not book.active[:, self.index].any():
+        dpd = self._loan_values("dpd")
+        if not dpd:
             return "no loan"
-        worst = int(book.dpd[:, self.index].max())
+        worst = int(max(dpd))
         return "current" if worst == 0 else ("overdue" if worst < 4 else "default")
 
     def __repr__(self) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from model import borrowers as rules
-from model import repayment
+from model import loans, repayment
 from model._checks import check_number
 from model.borrowers import Borrower
 from model.draws import keyed_streams, named_streams, normal_quantile, standard_normal, uniform
@@ -464,7 +464,7 @@ class CreditEconomy(mesa.Model):
         share = self.market.strategic_default
         if share <= 0 or lender.collecting:
             return
-        borrowers = np.flatnonzero(self.book.active[lender.index])
+        borrowers = self.book.borrowers(lender.index).copy()
         defecting = borrowers[self.keyed["strategic_default"](m.number, borrowers) < share]
         self.state.willingness[defecting] = 0.0
 
@@ -499,13 +499,9 @@ class CreditEconomy(mesa.Model):
 
     def _fall_due(self, m: Month) -> None:
         """Loans: interest accrues and the month's instalments fall due."""
-        m.due = np.empty((len(self.lenders), self.n_borrowers))
-        if len(self.lenders) == 1:
-            m.total_due = self.lenders[0].accrue(self.book, m.due[0])
-            return
-        m.total_due = np.zeros(self.n_borrowers)
-        for lender in self.lenders:  # in lender order, as a sum over the lenders' axis
-            lender.accrue(self.book, m.due[lender.index], m.total_due)
+        m.total_due = np.empty(self.n_borrowers)
+        for lender in self.lenders:  # in lender order: the dues summed as over lenders
+            lender.accrue(self.book, m.total_due, first=lender.index == 0)
 
     def _spending_needs(self, m: Month) -> None:
         """Spending: essentials and medical costs come first; part of the habit is kept."""
@@ -521,9 +517,7 @@ class CreditEconomy(mesa.Model):
         if len(self.lenders) == 1 or not self.params.borrow_to_repay:
             return
         owing = np.flatnonzero(m.total_due > 1e-6)  # no one else can be short
-        available = repayment.available_cash(
-            self.book.dpd, self._squeeze, m.cash, m.protected, owing
-        )
+        available = repayment.available_cash(self.book, self._squeeze, m.cash, m.protected, owing)
         shortfall = m.total_due[owing] - available
         is_short = shortfall > 1e-6
         short, shortfall = owing[is_short], shortfall[is_short]
@@ -541,9 +535,8 @@ class CreditEconomy(mesa.Model):
         else:  # draws only for the slots with something due
             draws = self.keyed["market_repayment"].address(m.number)
             tie_break = self.keyed["market_payment_order"].address(m.number)
-        m.paid, available, m.total_paid = repayment.pay_loans(
-            self.book.dpd,
-            m.due,
+        available, m.total_paid = repayment.pay_loans(
+            self.book,
             m.cash,
             m.protected,
             self.state.willingness,
@@ -564,12 +557,11 @@ class CreditEconomy(mesa.Model):
 
     def _settle(self, m: Month) -> None:
         """Lenders book the payments: arrears age contractually, fees fall, loans close."""
-        m.repaid = np.zeros_like(self.book.active)
+        m.repaid = np.zeros((len(self.lenders), self.n_borrowers), bool)
         for lender in self.lenders:
-            j = lender.index
-            done = lender.settle(self.book, m.due[j], m.paid[j], m.number, self.relief_cohorts)
-            m.repaid[j] = done.repaid
-            lender.close_loans(self.book, self.tape, np.flatnonzero(done.repaid), m.number)
+            done = lender.settle(self.book, m.number, self.relief_cohorts)
+            m.repaid[lender.index, done.repaid] = True
+            lender.close_loans(self.book, self.tape, done.repaid, m.number)
         rules.mark_distress(self.state, m.total_paid, m.total_due, m.remaining, m.protected)
 
     def _spend_and_save(self, m: Month) -> None:
@@ -598,7 +590,7 @@ class CreditEconomy(mesa.Model):
         horizon (91-120 DPD for a 120-DPD policy) before they are charged off; recovery
         starts on each loan written off.
         """
-        m.written_off = np.zeros_like(self.book.active)
+        m.written_off = np.zeros((len(self.lenders), self.n_borrowers), bool)
         for lender in self.lenders:
             hit, ids, amounts = lender.write_off(self.book, self.tape, m.number)
             m.written_off[lender.index, hit] = True
@@ -612,7 +604,7 @@ class CreditEconomy(mesa.Model):
         until = m.number + RECORD_MONTHS - 1  # shown in this month and the 35 after
         for j in range(len(self.lenders)):
             damaged[m.written_off[j]] = until
-            damaged[self.book.dpd[j] >= DEFAULT_DPD_MONTHS] = until
+            damaged[loans.past_due(self.book, j, DEFAULT_DPD_MONTHS)] = until
 
     def _expire_recoveries(self, m: Month) -> None:
         """Written-off loans paid off or past their recovery horizon are dropped."""
@@ -666,9 +658,14 @@ class CreditEconomy(mesa.Model):
         ]
 
     def _end_month(self, m: Month) -> None:
-        """Observers read the month; the market's row of metrics is recorded."""
+        """Observers read the month; the market's row of metrics is recorded.
+
+        The loan book's sparse rows are rebuilt shorter (``LoanBook.tidy``: storage only,
+        no loan changes).
+        """
         for observer in self.observers:
             observer.end(self.book, m)
+        self.book.tidy()
         if m.record:
             row = combine(self._lender_rows)
             row["month"] = m.number
@@ -726,7 +723,7 @@ class CreditEconomy(mesa.Model):
         state, p = self.state, self.params
         sees_all = lender.policy.sees_other_loans or self.market.shared_bureau
         visible = None if sees_all else lender.index
-        debt_service = self.book.debt_service(idx, visible)
+        debt_service = loans.debt_service(self.book, idx, visible)
         raw = rules.true_quality(state, p, idx, debt_service, m.macro.price_index)
         quality = (raw - self._quality_center) / self._quality_scale
         damaged = state.record_damaged_until[idx] >= m.number

@@ -194,7 +194,7 @@ class Lender(mesa.Agent):
         A lender that starts without a book (no burn-in) holds ``capital_ratio`` times its
         funding line instead, or its first month's costs would break it.
         """
-        self._book = float(book.balance[self.index].sum())
+        self._book = book.total("balance", self.index)
         self._capital_base = self._book if self._book > 0 else self.funding_limit
         self.capital = self.policy.capital_ratio * self._capital_base
         self.cum_net_loss = 0.0
@@ -206,11 +206,11 @@ class Lender(mesa.Agent):
         ``run_spread`` on top.
         """
         self.accounts = dict.fromkeys(FLOW_FIELDS, 0.0)
-        opening = float(book.balance[self.index].sum())
+        opening = book.total("balance", self.index)
         cost = opening * (policy_rate + self.policy.funding_spread) / 12
         cost += max(opening - self.funding_line, 0.0) * self.rules.run_spread / 12
         self.accounts["funding_cost"] = cost
-        open_loans = int(np.count_nonzero(book.active[self.index]))
+        open_loans = int(book.n_open[self.index])
         self.accounts["servicing_cost"] = open_loans * self.policy.servicing_cost
 
     def stage_effects(self) -> tuple[np.ndarray, np.ndarray]:
@@ -243,22 +243,20 @@ class Lender(mesa.Agent):
         return min(self.policy.collection_intensity, self.rules.max_collection_intensity)
 
     def accrue(
-        self, book: LoanBook, due: np.ndarray | None = None, total_due: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Accrue the month's interest on this lender's loans and book it; return what is due.
+        self, book: LoanBook, total_due: np.ndarray | None = None, first: bool = False
+    ) -> None:
+        """Accrue the month's interest on this lender's loans and book it.
 
-        ``due`` and ``total_due`` as in ``model.loans.fall_due``.
+        The instalments fall due; their dues go to ``total_due`` (per borrower) if given
+        (``model.loans.fall_due``, as are ``first``).
         """
         penalty = self.policy.penalty_rate / 12
-        interest, due = loans.fall_due(book, self.index, penalty, due, total_due)
+        interest = loans.fall_due(book, self.index, penalty, total_due, first=first)
         self.accounts["interest_income"] += interest
-        return due
 
     def settle(
         self,
         book: LoanBook,
-        due: np.ndarray,
-        paid: np.ndarray,
         month: int,
         redefaults: RedefaultCohorts,
     ) -> Settlement:
@@ -267,8 +265,6 @@ class Lender(mesa.Agent):
         done = loans.settle(
             book,
             self.index,
-            due,
-            paid,
             late_fee=p.late_fee,
             payment_order=p.payment_order,
             probation_months=p.probation_months,
@@ -277,7 +273,7 @@ class Lender(mesa.Agent):
         )
         a = self.accounts
         a["fee_income"] += done.fees
-        a["repayments"] += float(paid.sum())
+        a["repayments"] += done.repayments
         a["redefaults"] += float(done.redefaulted.size)
         a["current_balance"] += done.current_balance
         a["newly_delinquent_balance"] += done.newly_delinquent
@@ -288,7 +284,7 @@ class Lender(mesa.Agent):
     ) -> None:
         """Close the loans of ``borrowers`` repaid in full."""
         tape.close(book, self.index, borrowers, month, written_off=False)
-        book.close(self.index, borrowers)
+        book.remove(self.index, borrowers)
 
     def receive_recoveries(self, amount: float) -> None:
         """Book cash recovered on written-off debt."""
@@ -299,7 +295,7 @@ class Lender(mesa.Agent):
         top = self.rules.max_collection_stage
         if not self.collecting or top == 0:
             return
-        counts = book.bucket_counts(self.index)
+        counts = loans.bucket_counts(book, self.index)
         costs = np.asarray(self.policy.collection_costs)[np.minimum(np.arange(4), top - 1)]
         cost = counts[1:] @ costs + counts[0] * costs[0] * PREDUE_REMINDER_SHARE
         self.accounts["collection_cost"] += float(cost * self.intensity)
@@ -314,9 +310,8 @@ class Lender(mesa.Agent):
         if not self.policy.relief_enabled or not self.collecting:
             return np.empty(0, np.intp)
         j = self.index
-        dpd = book.dpd[j]
-        idx = np.flatnonzero((dpd >= 1) & (dpd <= 3))  # only open loans have DPD
-        return idx[~book.relieved[j, idx]]
+        dpd = book.slots("dpd", j)  # free slots hold DPD 0
+        return book.where(j, (dpd >= 1) & (dpd <= 3) & ~book.slots("relieved", j))
 
     def grant_relief(
         self, book: LoanBook, borrowers: np.ndarray, month: int, redefaults: RedefaultCohorts
@@ -346,11 +341,12 @@ class Lender(mesa.Agent):
         """
         j = self.index
         hit = loans.write_off(book, j, self.policy.writeoff_dpd // 30)
-        amount = book.balance[j, hit]
-        ids = book.loan_id[j, hit]
-        relieved = book.relieved[j, hit]
+        at = book.positions(j, hit)
+        amount = book.slots("balance", j)[at]
+        ids = book.slots("loan_id", j)[at]
+        relieved = book.slots("relieved", j)[at]
         tape.close(book, j, hit, month, written_off=True)
-        book.close(j, hit)
+        book.remove(j, hit)
         self.accounts["writeoffs"] += float(amount.sum())
         self.accounts["writeoffs_after_relief"] += float(amount[relieved].sum())
         return hit, ids, amount
@@ -417,9 +413,10 @@ class Lender(mesa.Agent):
         chosen = applicants[approve]
         amounts, monthly = lent[approve], offers.apr[approve] / 12
         ids = tape.open(j, chosen, amounts, monthly, month)
-        book.originate(
-            j, chosen, amounts, monthly, offers.term[approve], offers.tier[approve], month, ids
-        )
+        loans.originate(
+            book, j, chosen, amounts, monthly, offers.term[approve], offers.tier[approve], month,
+            ids,
+        )  # fmt: skip
         self._count("approvals", chosen.size, np.count_nonzero(approve & subprime), to_repay)
         self.accounts["originations"] += float(lent.sum())
         self.accounts["acquisition_cost"] += chosen.size * self.policy.acquisition_cost
@@ -462,8 +459,11 @@ class Lender(mesa.Agent):
         approve = (score >= self._cutoff_for(score)) & (offers.amount >= MIN_LOAN)
         if self.rules.apr_cap is not None:  # a tier priced above the cap cannot be lent to
             approve &= offers.apr <= self.rules.apr_cap
-        capacity = self.funding_line - float(book.balance[self.index].sum())
-        _ration(approve, offers.amount, score, capacity)
+        wanted = float(offers.amount[approve].sum())
+        if wanted > self.funding_line - book.total_at_most("balance", self.index):
+            # funding may bind: ration on the exact room
+            capacity = self.funding_line - book.total("balance", self.index)
+            _ration(approve, offers.amount, score, capacity)
         return approve
 
     def _cutoff_for(self, score: np.ndarray) -> float:
@@ -509,7 +509,7 @@ class Lender(mesa.Agent):
             The month's row of this lender's metrics.
         """
         a = self.accounts
-        summary = book.summary(self.index)
+        summary = loans.summary(book, self.index)
         provisions = self._allowance(summary)
         a["provision_charge"] = provisions - self.provisions
         self.provisions = provisions

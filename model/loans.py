@@ -1,7 +1,8 @@
-"""The loan book and its contractual accounting: amortising instalment loans as arrays.
+"""The contractual accounting of the loan book: amortising instalment loans.
 
-Every array has shape ``(n_lenders, n_borrowers)``: a borrower holds at most one loan
-at each lender at a time (so a borrower may hold loans at several lenders).
+The rules run over each lender's open loans, packed in borrower order
+(:class:`~model.loan_book.LoanBook`): a borrower holds at most one loan at each lender
+at a time (so a borrower may hold loans at several lenders).
 
 A loan owes its ``balance``: the principal and interest not yet paid, of which
 ``arrears`` are instalments that have fallen due and are unpaid, and ``fees_due`` late
@@ -12,14 +13,14 @@ credit-risk function uses):
    penalty interest at the policy's rate on the arrears (added to the fees due); the
    month's instalment falls due (the whole remainder in the final month or after
    maturity).
-2. :func:`settle`: the payment goes to fees and penalty interest first, then to the
-   oldest unpaid instalment (``PAYMENT_ORDERS``: a lender may take arrears before
-   fees). If an instalment is left unpaid a late fee is charged. Days past due are
-   contractual: ``dpd`` counts the months since the oldest unpaid instalment fell
-   due, which is the number of instalments due and unpaid (30 days each) before
-   maturity; a partial payment that clears whole instalments rolls the loan back a
-   bucket, and the loan is current only when its arrears are cleared. A loan whose
-   balance is paid closes.
+2. :func:`settle`: the payment (each loan's ``paid``, set by ``model.repayment``) goes
+   to fees and penalty interest first, then to the oldest unpaid instalment
+   (``PAYMENT_ORDERS``: a lender may take arrears before fees). If an instalment is
+   left unpaid a late fee is charged. Days past due are contractual: ``dpd`` counts
+   the months since the oldest unpaid instalment fell due, which is the number of
+   instalments due and unpaid (30 days each) before maturity; a partial payment that
+   clears whole instalments rolls the loan back a bucket, and the loan is current only
+   when its arrears are cleared. A loan whose balance is paid closes.
 3. :func:`write_off` at the policy's DPD; :func:`restructure` for relief (forbearance).
 
 Money identity, per lender and month (tested)::
@@ -33,6 +34,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit
+
+from model.loan_book import LoanBook
 
 #: Names of the monthly DPD buckets, indexed by ``min(dpd, 4)``.
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
@@ -112,15 +115,18 @@ def next_dpd(dpd: int, before: int, after: int) -> int:
 # ---------------------------------------------------------------- the book's rows
 @njit(cache=True, nogil=True)
 def _fall_due_row(
-    active, balance, arrears, fees_due, rate, instalment, months_left, age, penalty, due,
-    total_due,
+    borrower, is_open, balance, arrears, fees_due, rate, instalment, months_left, age, due,
+    penalty, total_due, mode,
 ):  # fmt: skip
+    # mode: 0 total_due not kept; 1 dues added to it; 2 dues written to it, one slot per
+    # borrower (a dense row), free slots 0. ``borrower`` is empty for a dense row.
+    dense = borrower.size == 0
     interest_total = 0.0
     penalty_total = 0.0
-    keep_total = total_due.size > 0
-    for i in range(active.size):
-        if not active[i]:
-            due[i] = 0.0
+    for i in range(balance.size):
+        if not is_open[i]:
+            if mode == 2:
+                total_due[i] = 0.0
             continue
         interest = (balance[i] - fees_due[i]) * rate[i]
         charge = arrears[i] * penalty
@@ -135,8 +141,10 @@ def _fall_due_row(
             months_left[i] = 0
         age[i] += 1
         due[i] = fees_due[i] + arrears[i]
-        if keep_total:
-            total_due[i] += due[i]
+        if mode == 1:
+            total_due[i if dense else borrower[i]] += due[i]
+        elif mode == 2:
+            total_due[i] = due[i]
         interest_total += interest
         penalty_total += charge
     return interest_total, penalty_total
@@ -184,7 +192,7 @@ def _probation(missed, dpd, regular, redefaulted, probation_months):
 
 @njit(cache=True, nogil=True)
 def _settle_row(
-    active,
+    is_open,
     balance,
     arrears,
     fees_due,
@@ -209,11 +217,10 @@ def _settle_row(
     fees_charged = 0.0
     current_balance = 0.0
     newly_delinquent = 0.0
-    n_new = 0
-    for i in range(active.size):
-        repaid[i] = False
-        if not active[i] or due[i] <= 0.0:
-            continue  # no loan, or made this month (it owes nothing yet)
+    n_new = n_repaid = 0
+    for i in range(balance.size):
+        if not is_open[i] or due[i] <= 0.0:
+            continue  # a free slot, or a loan made this month (it owes nothing yet)
         was_current = dpd[i] == 0
         owed = balance[i]
         before = unpaid_instalments(arrears[i], instalment[i])
@@ -240,68 +247,21 @@ def _settle_row(
         if balance[i] <= MONEY_TOLERANCE and not missed:
             balance[i] = 0.0
             fees_due[i] = 0.0
-            repaid[i] = True
-    return fees_charged, current_balance, newly_delinquent, n_new
+            repaid[n_repaid] = i
+            n_repaid += 1
+    return fees_charged, current_balance, newly_delinquent, n_new, n_repaid
 
 
 @njit(cache=True, nogil=True)
-def _empty_slots(borrowers, active, loan_id, balance, arrears, fees_due, dpd, months_left,
-                 forborne):  # fmt: skip
-    for i in borrowers:
-        active[i] = False
-        loan_id[i] = -1
-        balance[i] = 0.0
-        arrears[i] = 0.0
-        fees_due[i] = 0.0
-        dpd[i] = 0
-        months_left[i] = 0
-        forborne[i] = False
-
-
-def _as_index(borrowers: np.ndarray) -> np.ndarray:
-    """Borrower indices as an integer array (a boolean mask selects, as in numpy)."""
-    index = np.asarray(borrowers)
-    if index.dtype == bool:
-        return np.flatnonzero(index)
-    return index.astype(np.intp, copy=False) if index.size == 0 else index
-
-
-@njit(cache=True, nogil=True)
-def _open_slots(borrowers, amount, monthly_rate, term, tier, month, new_id, new_instalment,
-                active, loan_id, balance, principal, arrears, fees_due, rate, instalment,
-                term_row, months_left, dpd, age, vintage, tier_row, relieved, forborne,
-                regular, redefaulted):  # fmt: skip
+def _debt_service(slot_of, is_open, instalment, dense, borrowers, out):
     for k in range(borrowers.size):
-        i = borrowers[k]
-        active[i] = True
-        loan_id[i] = new_id[k]
-        balance[i] = amount[k]
-        principal[i] = amount[k]
-        arrears[i] = 0.0
-        fees_due[i] = 0.0
-        rate[i] = monthly_rate[k]
-        instalment[i] = new_instalment[k]
-        term_row[i] = term[k]
-        months_left[i] = term[k]
-        dpd[i] = 0
-        age[i] = 0
-        vintage[i] = month
-        tier_row[i] = tier[k]
-        relieved[i] = False
-        forborne[i] = False
-        regular[i] = 0
-        redefaulted[i] = False
-
-
-@njit(cache=True, nogil=True)
-def _debt_service(instalment, active, borrowers, out):
-    for k in range(borrowers.size):
-        i = borrowers[k]
-        total = 0.0
-        for j in range(active.shape[0]):  # in lender order, as a sum over axis 0
-            if active[j, i]:
-                total += instalment[j, i]
-        out[k] = total
+        out[k] = 0.0
+    for j in range(slot_of.shape[0]):  # in lender order, as a sum over lenders
+        for k in range(borrowers.size):
+            i = borrowers[k]
+            s = i if dense[j] else slot_of[j, i]
+            if s >= 0 and is_open[j, s]:
+                out[k] += instalment[j, s]
 
 
 class BookSummary(NamedTuple):
@@ -323,12 +283,12 @@ class BookSummary(NamedTuple):
 
 
 @njit(cache=True, nogil=True)
-def _summarise_row(active, dpd, balance, forborne, redefaulted, counts, balances):
+def _summarise_row(is_open, dpd, balance, forborne, redefaulted, counts, balances):
     # Local sums of the common case (not forborne) stay in registers.
     c0 = c1 = c2 = c3 = c4 = 0
     b0 = b1 = b2 = b3 = b4 = 0.0
-    for i in range(active.size):
-        if not active[i]:
+    for i in range(dpd.size):
+        if not is_open[i]:
             continue
         d = dpd[i]
         if forborne[i]:
@@ -361,12 +321,13 @@ class Settlement(NamedTuple):
 
     Attributes:
         fees: Late fees charged, in total.
-        repaid: Mask over borrowers of the loans repaid in full (still to be closed).
-        redefaulted: Borrower indices of forborne loans that missed for the first time
-            since relief (re-defaults).
+        repaid: Borrowers whose loans were repaid in full (still to be closed), sorted.
+        redefaulted: Borrowers whose forborne loans missed for the first time since
+            relief (re-defaults).
         current_balance: Balance (after the month's interest) of the loans that were
             current before the payment.
         newly_delinquent: Of that, the balance of loans that fell 1+ DPD.
+        repayments: Payments booked, in total.
     """
 
     fees: float
@@ -374,205 +335,180 @@ class Settlement(NamedTuple):
     redefaulted: np.ndarray
     current_balance: float
     newly_delinquent: float
+    repayments: float
 
 
-class LoanBook:
-    """Structure of arrays for every loan slot, shape ``(n_lenders, n_borrowers)``.
+# ------------------------------------------------------------- reading the book
+def bucket_counts(book: LoanBook, lender: int) -> np.ndarray:
+    """Open loans per DPD bucket (``BUCKETS`` order) at ``lender`` (counts only: fast).
 
-    Attributes:
-        active: Whether the slot holds an open loan.
-        loan_id: Row of the loan in the loan tape (-1 when empty).
-        balance: Principal, interest, fees and penalty interest owed.
-        arrears: Instalments due and unpaid (principal and interest).
-        fees_due: Late fees and penalty interest due and unpaid.
-        principal: Amount lent.
-        rate: Monthly contract rate (cut by relief).
-        instalment: Scheduled monthly instalment.
-        term: Contract term in months (extended by relief).
-        months_left: Instalments not yet fallen due.
-        dpd: Months since the oldest unpaid instalment fell due (days past due / 30).
-        age: Months on book.
-        vintage: Month of origination.
-        tier: Risk tier at origination (0 = A ... 3 = D).
-        relieved: Whether the loan was ever granted relief (once per loan).
-        forborne: Whether the loan is under forbearance (relief granted, probation not
-            yet served).
-        regular: Consecutive months of regular payment since relief (probation).
-        redefaulted: Whether the loan missed a payment while forborne.
-        relief_month: Month relief was granted.
+    Free slots hold DPD 0, so they are counted out of the current bucket.
     """
+    dpd = book.slots("dpd", lender)
+    late = [np.count_nonzero(dpd == k) for k in range(1, DEFAULT_DPD_MONTHS)]
+    late.append(np.count_nonzero(dpd >= DEFAULT_DPD_MONTHS))
+    return np.array([book.n_open[lender] - sum(late), *late], dtype=np.int64)
 
-    def __init__(self, n_lenders: int, n_borrowers: int) -> None:
-        shape = (n_lenders, n_borrowers)
-        self.active = np.zeros(shape, bool)
-        self.loan_id = np.full(shape, -1, np.int64)
-        self.balance = np.zeros(shape)
-        self.arrears = np.zeros(shape)
-        self.fees_due = np.zeros(shape)
-        self.principal = np.zeros(shape)
-        self.rate = np.zeros(shape)
-        self.instalment = np.zeros(shape)
-        self.term = np.zeros(shape, np.int16)
-        self.months_left = np.zeros(shape, np.int16)
-        self.dpd = np.zeros(shape, np.int16)
-        self.age = np.zeros(shape, np.int16)
-        self.vintage = np.zeros(shape, np.int32)
-        self.tier = np.zeros(shape, np.int8)
-        self.relieved = np.zeros(shape, bool)
-        self.forborne = np.zeros(shape, bool)
-        self.regular = np.zeros(shape, np.int16)
-        self.redefaulted = np.zeros(shape, bool)
-        self.relief_month = np.zeros(shape, np.int32)
 
-    def bucket_counts(self, lender: int) -> np.ndarray:
-        """Open loans per DPD bucket (``BUCKETS`` order) at ``lender`` (counts only: fast).
+def summary(book: LoanBook, lender: int) -> BookSummary:
+    """Counts and balances of ``lender``'s open loans by DPD bucket (one pass)."""
+    counts = np.zeros((3, len(BUCKETS)), np.int64)
+    balances = np.zeros((3, len(BUCKETS)))
+    _summarise_row(
+        *(book.slots(name, lender) for name in ("open", "dpd", "balance", "forborne",
+                                                  "redefaulted")), counts, balances,
+    )  # fmt: skip
+    return BookSummary(
+        counts.sum(axis=0), balances.sum(axis=0), counts[1] + counts[2], balances[1],
+        balances[2],
+    )  # fmt: skip
 
-        Closed slots hold DPD 0, so they are counted out of the current bucket.
-        """
-        dpd = self.dpd[lender]
-        late = [np.count_nonzero(dpd == k) for k in range(1, DEFAULT_DPD_MONTHS)]
-        late.append(np.count_nonzero(dpd >= DEFAULT_DPD_MONTHS))
-        total = np.count_nonzero(self.active[lender])
-        return np.array([total - sum(late), *late], dtype=np.int64)
 
-    def summary(self, lender: int) -> BookSummary:
-        """Counts and balances of ``lender``'s open loans by DPD bucket (one pass)."""
-        counts = np.zeros((3, len(BUCKETS)), np.int64)
-        balances = np.zeros((3, len(BUCKETS)))
-        _summarise_row(
-            self.active[lender], self.dpd[lender], self.balance[lender], self.forborne[lender],
-            self.redefaulted[lender], counts, balances,
-        )  # fmt: skip
-        return BookSummary(
-            counts.sum(axis=0), balances.sum(axis=0), counts[1] + counts[2], balances[1],
-            balances[2],
-        )  # fmt: skip
+def debt_service(book: LoanBook, borrowers: np.ndarray, lender: int | None = None) -> np.ndarray:
+    """Scheduled instalments of the open loans of ``borrowers``.
 
-    def debt_service(self, borrowers: np.ndarray, lender: int | None = None) -> np.ndarray:
-        """Scheduled instalments of the open loans of ``borrowers``.
+    Counts the loans at ``lender`` only if given, else at every lender.
+    """
+    borrowers = np.ascontiguousarray(borrowers, dtype=np.int64)
+    out = np.empty(borrowers.size)
+    c = book.columns
+    rows = slice(None) if lender is None else slice(lender, lender + 1)
+    _debt_service(book.slot_of[rows], c["open"][rows], c["instalment"][rows],
+                  book.dense_flags()[rows], borrowers, out)  # fmt: skip
+    return out
 
-        Counts the loans at ``lender`` only if given, else at every lender.
-        """
-        if lender is not None:
-            return self.instalment[lender, borrowers] * self.active[lender, borrowers]
-        borrowers = _as_index(borrowers)
-        out = np.empty(borrowers.size)
-        _debt_service(self.instalment, self.active, borrowers, out)
-        return out
 
-    def originate(
-        self,
-        lender: int,
-        borrowers: np.ndarray,
-        amount: np.ndarray,
-        monthly_rate: np.ndarray,
-        term: np.ndarray,
-        tier: np.ndarray,
-        month: int,
-        loan_id: np.ndarray,
-    ) -> np.ndarray:
-        """Open new loans at ``lender`` for the given borrower indices.
+def describe_borrower(book: LoanBook, index: int) -> list[dict[str, Any]]:
+    """The open loans of borrower ``index`` as plain dicts (for inspection)."""
+    out = []
+    for j, p in book.loans_of(index):
+        c = {name: col[j, p] for name, col in book.columns.items()}
+        out.append(
+            {
+                "lender": j,
+                "loan_id": int(c["loan_id"]),
+                "balance": float(c["balance"]),
+                "principal": float(c["principal"]),
+                "instalment": float(c["instalment"]),
+                "annual_rate": float(c["rate"] * 12),
+                "arrears": float(c["arrears"]),
+                "fees_due": float(c["fees_due"]),
+                "dpd": int(c["dpd"]) * 30,
+                "months_left": int(c["months_left"]),
+                "months_on_book": int(c["age"]),
+                "forborne": bool(c["forborne"]),
+            }
+        )
+    return out
 
-        Returns:
-            Their instalments.
-        """
-        j = lender
-        borrowers = _as_index(borrowers)
-        instalment = annuity_payment(amount, monthly_rate, term)
 
-        def per_loan(values, dtype=None):  # scalars broadcast, as numpy assignment does
-            return np.ascontiguousarray(np.broadcast_to(np.asarray(values, dtype), borrowers.shape))
+def past_due(book: LoanBook, lender: int, months: int) -> np.ndarray:
+    """Borrowers whose loan at ``lender`` is ``months`` (>= 1) or more months past due.
 
-        _open_slots(
-            borrowers, per_loan(amount, float), per_loan(monthly_rate, float), per_loan(term),
-            per_loan(tier), int(month), per_loan(loan_id), per_loan(instalment, float),
-            self.active[j], self.loan_id[j], self.balance[j],
-            self.principal[j], self.arrears[j], self.fees_due[j], self.rate[j],
-            self.instalment[j], self.term[j], self.months_left[j], self.dpd[j], self.age[j],
-            self.vintage[j], self.tier[j], self.relieved[j], self.forborne[j], self.regular[j],
-            self.redefaulted[j],
-        )  # fmt: skip
-        return instalment
-
-    def close(self, lender: int, borrowers: np.ndarray) -> None:
-        """Empty the slots of closed or written-off loans."""
-        j = lender
-        _empty_slots(
-            borrowers, self.active[j], self.loan_id[j], self.balance[j], self.arrears[j],
-            self.fees_due[j], self.dpd[j], self.months_left[j], self.forborne[j],
-        )  # fmt: skip
-
-    def describe_borrower(self, index: int) -> list[dict[str, Any]]:
-        """The open loans of borrower ``index`` as plain dicts (for inspection)."""
-        out = []
-        for j in np.flatnonzero(self.active[:, index]):
-            out.append(
-                {
-                    "lender": int(j),
-                    "loan_id": int(self.loan_id[j, index]),
-                    "balance": float(self.balance[j, index]),
-                    "principal": float(self.principal[j, index]),
-                    "instalment": float(self.instalment[j, index]),
-                    "annual_rate": float(self.rate[j, index] * 12),
-                    "arrears": float(self.arrears[j, index]),
-                    "fees_due": float(self.fees_due[j, index]),
-                    "dpd": int(self.dpd[j, index]) * 30,
-                    "months_left": int(self.months_left[j, index]),
-                    "months_on_book": int(self.age[j, index]),
-                    "forborne": bool(self.forborne[j, index]),
-                }
-            )
-        return out
+    Sorted; free slots hold DPD 0.
+    """
+    return book.where(lender, book.slots("dpd", lender) >= max(months, 1))
 
 
 # ------------------------------------------------------------- the month's rules
+def originate(
+    book: LoanBook,
+    lender: int,
+    borrowers: np.ndarray,
+    amount: np.ndarray,
+    monthly_rate: np.ndarray,
+    term: np.ndarray,
+    tier: np.ndarray,
+    month: int,
+    loan_id: np.ndarray,
+) -> np.ndarray:
+    """Open new amortising loans at ``lender`` for ``borrowers``; return their instalments."""
+    index = np.asarray(borrowers, np.int64).ravel()
+    instalment = annuity_payment(amount, monthly_rate, term)
+
+    def per_loan(values, dtype):  # scalars broadcast, as numpy assignment does
+        return np.ascontiguousarray(np.broadcast_to(np.asarray(values, dtype), index.shape))
+
+    slots = book.open_slots(lender, index)
+    _open_loans(
+        slots, per_loan(loan_id, np.int64), per_loan(amount, float),
+        per_loan(monthly_rate, float), per_loan(instalment, float), per_loan(term, np.int16),
+        per_loan(tier, np.int8), int(month),
+        *(book.columns[name][lender] for name in _NEW_LOAN_FIELDS),
+    )  # fmt: skip
+    return instalment
+
+
+#: The fields :func:`_open_loans` sets (every field of the book but its key and flag, and
+#: ``paid``, which the next payment sets).
+_NEW_LOAN_FIELDS = ("loan_id", "balance", "principal", "rate", "instalment", "term",
+                    "months_left", "vintage", "tier", "arrears", "fees_due", "due", "dpd", "age",
+                    "relieved", "forborne", "regular", "redefaulted", "relief_month")  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def _open_loans(slots, new_id, amount, monthly_rate, new_instalment, term, tier, month,
+                loan_id, balance, principal, rate, instalment, term_row, months_left,
+                vintage, tier_row, arrears, fees_due, due, dpd, age, relieved, forborne, regular,
+                redefaulted, relief_month):  # fmt: skip
+    for k in range(slots.size):
+        s = slots[k]
+        loan_id[s] = new_id[k]
+        balance[s] = principal[s] = amount[k]
+        rate[s] = monthly_rate[k]
+        instalment[s] = new_instalment[k]
+        term_row[s] = months_left[s] = term[k]
+        vintage[s] = month
+        tier_row[s] = tier[k]
+        arrears[s] = fees_due[s] = due[s] = 0.0  # (``paid``: set by the next payment)
+        dpd[s] = age[s] = regular[s] = 0
+        relief_month[s] = 0
+        relieved[s] = forborne[s] = redefaulted[s] = False
+
+
 def fall_due(
     book: LoanBook,
     lender: int,
     penalty_monthly: float,
-    due: np.ndarray | None = None,
     total_due: np.ndarray | None = None,
-) -> tuple[float, np.ndarray]:
+    *,
+    first: bool = False,
+) -> float:
     """Accrue the month's interest on ``lender``'s loans and let the instalments fall due.
+
+    Sets each loan's ``due`` (fees due plus arrears; ``model.repayment`` then sets its
+    ``paid``).
 
     Args:
         book: The loan book (this lender's row updated in place).
         lender: Row of the lender.
         penalty_monthly: Penalty interest rate on arrears, monthly.
-        due: Where to write the amount due per borrower (a new array if None).
-        total_due: Each borrower's dues at the lenders before this one, if kept (None:
-            not kept): this lender's dues are added, so lenders taken in order sum as
-            ``due.sum(axis=0)`` does.
+        total_due: Each borrower's dues, if kept: this lender's dues are added, so
+            lenders taken in order sum as over the lenders' axis.
+        first: Whether ``lender`` is the first lender added to ``total_due`` (its
+            values are then overwritten, not added to).
 
     Returns:
-        ``(interest, due)``: interest and penalty interest accrued in total, and the
-        amount due per borrower (fees due plus arrears).
+        Interest and penalty interest accrued, in total.
     """
-    j = lender
-    n = book.active.shape[1]
-    due = np.empty(n) if due is None else due
-    total_due = np.empty(0) if total_due is None else total_due
+    mode = 0 if total_due is None else (2 if first and book.is_dense(lender) else 1)
+    if total_due is None:
+        total_due = np.empty(0)
+    elif first and mode == 1:
+        total_due[:] = 0.0
+    names = ("open", "balance", "arrears", "fees_due", "rate", "instalment", "months_left",
+             "age", "due")  # fmt: skip
+    keys = np.empty(0, np.int64) if book.is_dense(lender) else book.slots("borrower", lender)
     interest, penalty = _fall_due_row(
-        book.active[j],
-        book.balance[j],
-        book.arrears[j],
-        book.fees_due[j],
-        book.rate[j],
-        book.instalment[j],
-        book.months_left[j],
-        book.age[j],
-        float(penalty_monthly),
-        due,
-        total_due,
-    )
-    return interest + penalty, due
+        keys, *(book.slots(name, lender) for name in names), float(penalty_monthly), total_due,
+        mode,
+    )  # fmt: skip
+    return interest + penalty
 
 
 def settle(
     book: LoanBook,
     lender: int,
-    due: np.ndarray,
-    paid: np.ndarray,
     *,
     late_fee: float,
     payment_order: str,
@@ -580,18 +516,17 @@ def settle(
     month: int,
     redefaults: RedefaultCohorts,
 ) -> Settlement:
-    """Book the month's payments on ``lender``'s loans (see the module docstring).
+    """Book the month's payments (each loan's ``paid``) on ``lender``'s loans.
 
-    Also serves forbearance: a forborne loan paid in full counts one more month of
-    regular payment and leaves forbearance after ``probation_months``; a forborne loan
-    that misses re-defaults at once (counted once per loan, in ``redefaults`` by its
-    relief month).
+    See the module docstring. Also serves forbearance: a forborne loan paid in full
+    counts one more month of regular payment and leaves forbearance after
+    ``probation_months``; a forborne loan that misses re-defaults at once (counted once
+    per loan, in ``redefaults`` by its relief month). Loans with nothing due (made this
+    month) are left alone.
 
     Args:
         book: The loan book (this lender's row updated in place).
         lender: Row of the lender.
-        due: Amount due per borrower (from :func:`fall_due`; 0 for loans made this month).
-        paid: Amount paid per borrower (at most ``due``).
         late_fee: Late fee per missed instalment, as a share of the instalment.
         payment_order: One of :data:`PAYMENT_ORDERS`.
         probation_months: Months of regular payment a forborne loan needs to leave
@@ -599,38 +534,31 @@ def settle(
         month: This month's number.
         redefaults: Re-default counts by relief month.
     """
-    j = lender
-    repaid = np.empty(book.active.shape[1], bool)
-    new = np.empty(book.active.shape[1], np.intp)
-    fees, current, newly, n_new = _settle_row(
-        book.active[j],
-        book.balance[j],
-        book.arrears[j],
-        book.fees_due[j],
-        book.instalment[j],
-        book.dpd[j],
-        book.forborne[j],
-        book.regular[j],
-        book.redefaulted[j],
-        book.relief_month[j],
-        due,
-        paid,
+    n = int(book.n_open[lender])
+    repaid, new = np.empty(n, np.int64), np.empty(n, np.int64)
+    names = ("open", "balance", "arrears", "fees_due", "instalment", "dpd", "forborne",
+             "regular", "redefaulted", "relief_month", "due", "paid")  # fmt: skip
+    fees, current, newly, n_new, n_repaid = _settle_row(
+        *(book.slots(name, lender) for name in names),
         float(late_fee),
         payment_order == "fees_first",
         int(probation_months),
         int(month),
         int(redefaults.window),
-        redefaults.redefaults[j],
+        redefaults.redefaults[lender],
         int(redefaults.first_month),
         repaid,
         new,
     )
-    return Settlement(fees, repaid, new[:n_new].copy(), current, newly)
+    paid = book.total("paid", lender)
+    repaid_borrowers = book.borrowers_at(lender, repaid[:n_repaid])
+    return Settlement(fees, repaid_borrowers, book.borrowers_at(lender, new[:n_new]), current,
+                      newly, paid)  # fmt: skip
 
 
 def write_off(book: LoanBook, lender: int, writeoff_months: int) -> np.ndarray:
-    """Borrower indices of ``lender``'s loans at or past ``writeoff_months`` months past due."""
-    return np.flatnonzero(book.dpd[lender] >= writeoff_months)  # only open loans have DPD
+    """Borrowers whose loans at ``lender`` are at or past ``writeoff_months`` months past due."""
+    return past_due(book, lender, writeoff_months)
 
 
 def restructure(
@@ -654,22 +582,23 @@ def restructure(
     Returns:
         The amount waived per loan.
     """
-    j, idx = lender, borrowers
-    waived = waiver * (book.arrears[j, idx] + book.fees_due[j, idx])
-    book.balance[j, idx] -= waived
-    book.arrears[j, idx] = 0.0
-    book.fees_due[j, idx] = 0.0
-    book.dpd[j, idx] = 0
-    book.rate[j, idx] *= 1.0 - rate_cut
-    left = np.maximum(book.months_left[j, idx], 1) + extension
-    book.months_left[j, idx] = left
-    book.term[j, idx] += extension
-    book.instalment[j, idx] = annuity_payment(book.balance[j, idx], book.rate[j, idx], left)
-    book.relieved[j, idx] = True
-    book.forborne[j, idx] = True
-    book.regular[j, idx] = 0
-    book.redefaulted[j, idx] = False
-    book.relief_month[j, idx] = month
+    idx = book.positions(lender, borrowers)
+    c = {name: col[lender] for name, col in book.columns.items()}
+    waived = waiver * (c["arrears"][idx] + c["fees_due"][idx])
+    c["balance"][idx] -= waived
+    c["arrears"][idx] = 0.0
+    c["fees_due"][idx] = 0.0
+    c["dpd"][idx] = 0
+    c["rate"][idx] *= 1.0 - rate_cut
+    left = np.maximum(c["months_left"][idx], 1) + extension
+    c["months_left"][idx] = left
+    c["term"][idx] += extension
+    c["instalment"][idx] = annuity_payment(c["balance"][idx], c["rate"][idx], left)
+    c["relieved"][idx] = True
+    c["forborne"][idx] = True
+    c["regular"][idx] = 0
+    c["redefaulted"][idx] = False
+    c["relief_month"][idx] = month
     return waived
 
 

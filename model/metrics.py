@@ -460,7 +460,7 @@ def book_measures(summary: BookSummary) -> dict[str, float]:
     """The ``"book"`` metrics of one lender's loans at the end of a month.
 
     Args:
-        summary: The lender's open loans by DPD bucket (``LoanBook.summary``).
+        summary: The lender's open loans by DPD bucket (``model.loans.summary``).
     """
     current, m1, m2, m3, npl = (int(c) for c in summary.counts)
     forborne = summary.forborne_counts

@@ -27,13 +27,12 @@ class Month:
         fell_ill: Borrowers who fell ill this month (they bear the one-off cost).
         cash: Savings + income - essentials - medical costs, per borrower.
         protected: Discretionary spending a borrower keeps before paying debt.
-        due: Amount due per loan slot, shape (lenders, borrowers).
-        total_due: Amount due per borrower, all lenders together.
-        paid: Amount paid per loan slot.
+        total_due: Amount due per borrower, all lenders together (each loan's own
+            ``due`` and ``paid`` are fields of the loan book).
         total_paid: Amount paid per borrower, all lenders together.
         remaining: Cash each borrower has left after debt, for spending and saving.
-        repaid: Loan slots repaid in full (closed) this month.
-        written_off: Loan slots written off this month.
+        repaid: Loan slots repaid in full (closed) this month, shape (lenders, borrowers).
+        written_off: Loan slots written off this month, shape (lenders, borrowers).
     """
 
     number: int
@@ -42,9 +41,7 @@ class Month:
     fell_ill: np.ndarray = field(default=None, repr=False)
     cash: np.ndarray = field(default=None, repr=False)
     protected: np.ndarray = field(default=None, repr=False)
-    due: np.ndarray = field(default=None, repr=False)
     total_due: np.ndarray = field(default=None, repr=False)
-    paid: np.ndarray = field(default=None, repr=False)
     total_paid: np.ndarray = field(default=None, repr=False)
     remaining: np.ndarray = field(default=None, repr=False)
     repaid: np.ndarray = field(default=None, repr=False)

@@ -20,17 +20,26 @@ ROLL_STATES = (*BUCKETS, "written_off", "repaid")
 
 
 @njit(cache=True, nogil=True)
-def _add_transitions(opened, bucket, opening_balance, dpd, repaid, written_off, flows):
-    """Sum each (start bucket, end state) pair's opening balance into ``flows`` (flat)."""
+def _add_transitions(borrowers, bucket, opening_balance, slot_of, dense, is_open, dpd, repaid,
+                     written_off, flows):  # fmt: skip
+    """Sum each (start bucket, end state) pair's opening balance into ``flows`` (flat).
+
+    For one lender's loans open at the start (``borrowers``); a loan still open at the
+    end is found in the lender's row through ``slot_of`` (a dense row: at the borrower's
+    own index, where a free slot holds DPD 0).
+    """
     width = len(ROLL_STATES)
-    for k in range(opened.size):
-        s = opened[k]
-        if written_off[s]:
+    for k in range(borrowers.size):
+        i = borrowers[k]
+        if written_off[i]:
             end = 5
-        elif repaid[s]:
+        elif repaid[i]:
             end = 6
+        elif dense:
+            end = min(dpd[i], DEFAULT_DPD_MONTHS)
         else:
-            end = min(dpd[s], DEFAULT_DPD_MONTHS)
+            slot = slot_of[i]
+            end = min(dpd[slot], DEFAULT_DPD_MONTHS) if slot >= 0 and is_open[slot] else 0
         flows[bucket[k] * width + end] += opening_balance[k]
 
 
@@ -39,26 +48,27 @@ class RollRates:
 
     def __init__(self) -> None:
         self.flows = np.zeros((len(BUCKETS), len(ROLL_STATES)))
-        self._opened = np.empty(0, np.intp)
-        self._bucket = np.empty(0, np.intp)
-        self._balance = np.empty(0)
+        self._opened: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def begin(self, book: LoanBook, month: Month) -> None:
         """Note the loans open at the start of a recorded month, their buckets and balances."""
         if not month.record:
             return
-        self._opened = np.flatnonzero(book.active)  # flat (lender, borrower) slots
-        dpd = book.dpd.ravel()[self._opened]
-        self._bucket = np.minimum(dpd, DEFAULT_DPD_MONTHS).astype(np.intp)
-        self._balance = book.balance.ravel()[self._opened]
+        self._opened = []
+        for j in range(book.n_lenders):  # per lender: borrowers, DPD buckets, balances
+            held = np.flatnonzero(book.slots("open", j))
+            dpd = np.minimum(book.slots("dpd", j)[held], DEFAULT_DPD_MONTHS).astype(np.intp)
+            self._opened.append((book.borrowers_at(j, held), dpd, book.slots("balance", j)[held]))
 
     def end(self, book: LoanBook, month: Month) -> None:
         """Add the month's transitions of the loans that were open at its start."""
         if not month.record:
             return
         flows = np.zeros(self.flows.size)
-        _add_transitions(self._opened, self._bucket, self._balance, book.dpd.ravel(),
-                         month.repaid.ravel(), month.written_off.ravel(), flows)  # fmt: skip
+        for j, (borrowers, bucket, balance) in enumerate(self._opened):  # in lender order
+            _add_transitions(borrowers, bucket, balance, book.slot_of[j], book.is_dense(j),
+                             book.slots("open", j), book.slots("dpd", j), month.repaid[j],
+                             month.written_off[j], flows)  # fmt: skip
         self.flows += flows.reshape(self.flows.shape)
 
     def table(self) -> pd.DataFrame:

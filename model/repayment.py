@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit
 
 from model.draws import uniform_at
+from model.loan_book import LoanBook
 from model.loans import DEFAULT_DPD_MONTHS
 
 #: A month's draws per loan slot: an array (lenders, borrowers), or the ``(key, offset)``
@@ -44,30 +45,57 @@ def pay_threshold(willingness: np.ndarray | float, pay_effect: np.ndarray | floa
 
 
 @njit(cache=True, nogil=True)
-def _squeezed(dpd, squeeze, i):
-    """Largest squeeze the lenders put on borrower ``i`` (stage 0 squeezes nothing)."""
+def _find(slot_of, is_open, i, at):
+    """Each lender's slot of borrower ``i``'s open loan (-1: none)."""
+    for j in range(slot_of.shape[0]):
+        s = slot_of[j, i]
+        at[j] = s if s >= 0 and is_open[j, s] else -1
+
+
+@njit(cache=True, nogil=True)
+def _squeezed(dpd, squeeze, at):
+    """Largest squeeze the lenders put on a borrower (no loan, or stage 0, squeezes nothing)."""
     strongest = 0.0
-    for j in range(dpd.shape[0]):
-        strongest = max(strongest, squeeze[j, min(dpd[j, i], DEFAULT_DPD_MONTHS)])
+    for j in range(at.size):
+        stage = min(dpd[j, at[j]], DEFAULT_DPD_MONTHS) if at[j] >= 0 else 0
+        strongest = max(strongest, squeeze[j, stage])
     return strongest
 
 
 @njit(cache=True, nogil=True)
-def _available(dpd, squeeze, cash, protected, borrowers, out):
+def _available(slot_of, is_open, dpd, squeeze, cash, protected, borrowers, out):
+    at = np.empty(slot_of.shape[0], np.int64)
     for k in range(borrowers.size):
         i = borrowers[k]
-        keep = protected[i] * (1.0 - _squeezed(dpd, squeeze, i))
+        _find(slot_of, is_open, i, at)
+        keep = protected[i] * (1.0 - _squeezed(dpd, squeeze, at))
         out[k] = max(cash[i] - keep, 0.0)
 
 
 @njit(cache=True, nogil=True)
-def _pay_one(dpd, due, cash, protected, willingness, uniform, effect, squeeze, paid, left):
+def _pay_one(slot_of, is_open, dpd, due, paid, cash, protected, willingness, uniform, effect,
+             squeeze, left, total):  # fmt: skip
+    """Pay one lender's loans, borrower by borrower.
+
+    A dense row (``slot_of`` empty): borrower i's slot is i, a free slot owes nothing at
+    DPD 0, and ``total`` is ``paid`` itself; else loans are found by their slots.
+    """
+    dense = slot_of.size == 0
     for i in range(cash.size):
-        bucket = min(dpd[i], DEFAULT_DPD_MONTHS)
+        if dense:
+            c, has = i, True
+        else:
+            c = slot_of[i]
+            has = c >= 0 and is_open[c]
+        bucket = min(dpd[c], DEFAULT_DPD_MONTHS) if has else 0
+        owed = due[c] if has else 0.0
         available = max(cash[i] - protected[i] * (1.0 - squeeze[bucket]), 0.0)
         w = willingness[i]
-        pay = min(due[i], available) if uniform[i] < w + (1.0 - w) * effect[bucket] else 0.0
-        paid[i] = pay
+        pay = min(owed, available) if uniform[i] < w + (1.0 - w) * effect[bucket] else 0.0
+        if has:
+            paid[c] = pay
+        if not dense:
+            total[i] = pay
         left[i] = available - pay
 
 
@@ -80,29 +108,32 @@ def _slot_draw(values, keyed, key, offset, j, i, n_lenders):
 
 
 @njit(cache=True, nogil=True)
-def _pay(dpd, due, total_due, cash, protected, willingness, uniform, tie_break, keys, effect,
-         squeeze, paid, left, total):  # fmt: skip
-    n_lenders = dpd.shape[0]
+def _pay(slot_of, is_open, dpd, due, paid, total_due, cash, protected, willingness, uniform,
+         tie_break, keys, effect, squeeze, left, total):  # fmt: skip
+    n_lenders = slot_of.shape[0]
     keyed = keys.size == 4  # (repayment key, offset, order key, offset), or arrays
     order = np.empty(n_lenders, np.int64)
     key = np.empty(n_lenders)
     tie = np.empty(n_lenders)
-    current = 0.0  # the squeeze on a borrower owing nothing: every slot is current or empty
+    at = np.empty(n_lenders, np.int64)
+    current = 0.0  # the squeeze on a borrower owing nothing: every loan is current
     for j in range(n_lenders):
         current = max(current, squeeze[j, 0])
     for i in range(cash.size):
-        for j in range(n_lenders):
-            paid[j, i] = 0.0
-        if total_due[i] <= 0.0:  # nothing to pay
+        if total_due[i] <= 0.0:  # nothing to pay (``paid`` comes zeroed)
             left[i] = max(cash[i] - protected[i] * (1.0 - current), 0.0)
             total[i] = 0.0
             continue
+        _find(slot_of, is_open, i, at)
         strongest = 0.0  # the largest squeeze the lenders put on borrower i
-        n_due = 0  # a slot with nothing due is paid nothing, in any order: left out
+        n_due = 0  # a loan with nothing due is paid nothing, in any order: left out
         for j in range(n_lenders):
-            stage = min(dpd[j, i], DEFAULT_DPD_MONTHS)
+            if at[j] < 0:
+                strongest = max(strongest, squeeze[j, 0])
+                continue
+            stage = min(dpd[j, at[j]], DEFAULT_DPD_MONTHS)
             strongest = max(strongest, squeeze[j, stage])
-            if due[j, i] > 0.0:
+            if due[j, at[j]] > 0.0:
                 order[n_due] = j
                 key[j] = -effect[j, stage]
                 n_due += 1
@@ -120,22 +151,31 @@ def _pay(dpd, due, total_due, cash, protected, willingness, uniform, tie_break, 
                     order[b], order[b - 1] = order[b - 1], order[b]
                     b -= 1
         w = willingness[i]
+        spent = 0.0
         for k in range(n_due):
             j = order[k]
             u = _slot_draw(uniform, keyed, keys[0], keys[1], j, i, n_lenders)
-            if u < w + (1.0 - w) * effect[j, min(dpd[j, i], DEFAULT_DPD_MONTHS)]:
-                pay = min(due[j, i], available)
-                paid[j, i] = pay
+            if u < w + (1.0 - w) * effect[j, min(dpd[j, at[j]], DEFAULT_DPD_MONTHS)]:
+                pay = min(due[j, at[j]], available)
+                paid[j, at[j]] = pay
                 available -= pay
         left[i] = available
-        spent = 0.0
         for j in range(n_lenders):  # in lender order, as a sum over the lenders' axis
-            spent += paid[j, i]
+            if at[j] >= 0:
+                spent += paid[j, at[j]]
         total[i] = spent
 
 
+def total_due(book: LoanBook) -> np.ndarray:
+    """Each borrower's dues at all lenders (the loans' ``due``, summed in lender order)."""
+    out = np.zeros(book.n_borrowers)
+    for j in range(book.n_lenders):
+        np.add.at(out, book.borrowers(j), book.row("due", j))
+    return out
+
+
 def available_cash(
-    dpd: np.ndarray,
+    book: LoanBook,
     squeeze: np.ndarray,
     cash: np.ndarray,
     protected: np.ndarray,
@@ -147,7 +187,7 @@ def available_cash(
     collection stage a borrower faces makes them give up part of it.
 
     Args:
-        dpd: Months past due per loan slot, shape (lenders, borrowers).
+        book: The loan book (the stage of each loan is its DPD bucket).
         squeeze: Each lender's squeeze by DPD bucket, shape (lenders, 5).
         cash: Savings + income - essentials - medical costs, per borrower.
         protected: Discretionary spending kept before debt, per borrower.
@@ -158,14 +198,15 @@ def available_cash(
     """
     if borrowers is None:
         borrowers = np.arange(cash.size)
+    borrowers = np.asarray(borrowers, np.int64)
     out = np.empty(borrowers.size)
-    _available(dpd, squeeze, cash, protected, borrowers, out)
+    _available(book.slot_of, book.columns["open"], book.columns["dpd"], squeeze, cash, protected,
+               borrowers, out)  # fmt: skip
     return out
 
 
 def pay_loans(
-    dpd: np.ndarray,
-    due: np.ndarray,
+    book: LoanBook,
     cash: np.ndarray,
     protected: np.ndarray,
     willingness: np.ndarray,
@@ -173,19 +214,18 @@ def pay_loans(
     tie_break: SlotDraws,
     effect: np.ndarray,
     squeeze: np.ndarray,
-    total_due: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pay this month's dues out of the cash a borrower can spare.
+    dues: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pay this month's dues (each loan's ``due``) out of the cash a borrower can spare.
 
-    The draws come as arrays of shape (lenders, borrowers), or, with several lenders, as
-    the addresses ``(key, offset)`` of random-access streams
+    Each loan's payment goes to its ``paid``. The
+    draws come as arrays of shape (lenders, borrowers), one per loan slot, or, with
+    several lenders, as the addresses ``(key, offset)`` of random-access streams
     (``RandomAccessUniform.address``) whose cell ``borrower * lenders + lender`` is the
-    slot's draw: then only the slots with something due compute one. A slot with
-    nothing due is empty or current (DPD 0), as in the loan book.
+    slot's draw: then only the loans with something due compute one.
 
     Args:
-        dpd: Months past due per loan slot, shape (lenders, borrowers).
-        due: Amount due per loan slot (0 where there is no loan).
+        book: The loan book.
         cash: Savings + income - essentials - medical costs, per borrower.
         protected: Discretionary spending kept before debt, per borrower.
         willingness: Each borrower's willingness to pay.
@@ -194,26 +234,33 @@ def pay_loans(
             lender: any array).
         effect: Each lender's pay effect by DPD bucket, shape (lenders, 5).
         squeeze: Each lender's squeeze by DPD bucket, shape (lenders, 5).
-        total_due: Each borrower's dues at all lenders (``due.sum(axis=0)``), if known.
+        dues: Each borrower's dues at all lenders (:func:`total_due`), if known.
 
     Returns:
-        ``(paid, available, total)``: payments per slot, the cash each borrower could
-        still put to debt after them, and each borrower's payments in all.
+        ``(available, total)``: the cash each borrower could still put to debt after the
+        payments, and each borrower's payments in all (with one lender whose row is dense,
+        a view of its ``paid``, which holds until the next payment).
     """
-    left = np.empty(cash.size)
-    if due.shape[0] == 1 and not isinstance(uniform, tuple):
-        paid = np.empty_like(due)
-        _pay_one(dpd[0], due[0], cash, protected, willingness, uniform[0], effect[0],
-                 squeeze[0], paid[0], left)  # fmt: skip
-        return paid, left, paid[0]
-    paid, total = np.empty_like(due), np.empty(cash.size)
-    if total_due is None:
-        total_due = due.sum(axis=0)
+    left, total = np.empty(cash.size), np.empty(cash.size)
+    c = book.columns
+    for j in range(book.n_lenders):  # free slots keep last month's: the kernels set loans'
+        if not (book.n_lenders == 1 and book.is_dense(j)):
+            book.slots("paid", j)[:] = 0.0
+    if book.n_lenders == 1 and not isinstance(uniform, tuple):
+        slot_of = book.slot_of[0]
+        if book.is_dense(0):  # every slot is paid (0 if free): the totals are the payments
+            slot_of, total = np.empty(0, np.int32), c["paid"][0, : cash.size]
+        _pay_one(slot_of, *(c[name][0] for name in ("open", "dpd", "due", "paid")),
+                 cash, protected, willingness, uniform[0], effect[0], squeeze[0], left,
+                 total)  # fmt: skip
+        return left, total
+    if dues is None:
+        dues = total_due(book)
     if isinstance(uniform, tuple):
         keys = np.array([*uniform, *tie_break], np.uint64)
         uniform = tie_break = np.zeros((1, 1))
     else:
         keys = np.empty(0, np.uint64)
-    _pay(dpd, due, total_due, cash, protected, willingness, uniform, tie_break, keys, effect,
-         squeeze, paid, left, total)  # fmt: skip
-    return paid, left, total
+    _pay(book.slot_of, c["open"], c["dpd"], c["due"], c["paid"], dues, cash, protected,
+         willingness, uniform, tie_break, keys, effect, squeeze, left, total)  # fmt: skip
+    return left, total

@@ -76,9 +76,8 @@ def dpd_bucket_codes(dpd_months: np.ndarray) -> np.ndarray:
     return np.searchsorted(_BUCKET_EDGES, dpd_months, side="left")
 
 
-def status_codes(book: LoanBook, lender: np.ndarray, borrower: np.ndarray) -> np.ndarray:
-    """Index into :data:`STATUSES` of open loans at slots ``(lender, borrower)``."""
-    dpd, forborne = book.dpd[lender, borrower], book.forborne[lender, borrower]
+def status_codes(dpd: np.ndarray, forborne: np.ndarray) -> np.ndarray:
+    """Index into :data:`STATUSES` of open loans with these DPD and forbearance flags."""
     late = dpd > 0
     codes = np.where(late, 1, 0).astype(np.int8)
     codes[forborne & late] = STATUSES.index("forborne")
@@ -86,13 +85,18 @@ def status_codes(book: LoanBook, lender: np.ndarray, borrower: np.ndarray) -> np
     return codes
 
 
+#: The book's fields a closing loan's row of the tape takes (in ``_record_closing``'s order).
+_CLOSED_FROM_BOOK = ("loan_id", "balance", "arrears", "fees_due", "instalment", "dpd", "term",
+                     "relieved", "age")  # fmt: skip
+
+
 @njit(cache=True, nogil=True)
 def _record_closing(
-    borrowers, loan_id, balance, arrears, fees_due, instalment, dpd, term, relieved, age,
+    positions, loan_id, balance, arrears, fees_due, instalment, dpd, term, relieved, age,
     month, status, written_off, t_closed, t_status, t_balance, t_arrears, t_fees_due,
     t_instalment, t_dpd, t_term, t_relieved, t_months_on_book, t_written_off,
 ):  # fmt: skip
-    for i in borrowers:
+    for i in positions:
         k = loan_id[i]
         t_closed[k] = month
         t_status[k] = status
@@ -167,12 +171,10 @@ class LoanTape:
     def close(
         self, book: LoanBook, lender: int, borrowers: np.ndarray, month: int, written_off: bool
     ) -> None:
-        """Record the closing values of ``lender``'s loans of ``borrowers`` (before emptying)."""
-        c, j = self._cols, lender
+        """Record the closing values of ``lender``'s loans of ``borrowers`` (before removal)."""
+        c, names = self._cols, _CLOSED_FROM_BOOK
         _record_closing(
-            borrowers,
-            book.loan_id[j], book.balance[j], book.arrears[j], book.fees_due[j],
-            book.instalment[j], book.dpd[j], book.term[j], book.relieved[j], book.age[j],
+            book.positions(lender, borrowers), *(book.slots(name, lender) for name in names),
             month, _WRITTEN_OFF if written_off else _CLOSED, written_off,
             c["closed_month"], c["status"], c["balance"], c["arrears"], c["fees_due"],
             c["instalment"], c["dpd"], c["term"], c["relieved"], c["months_on_book"],
@@ -198,19 +200,20 @@ class LoanTape:
             col[: kept.size] = kept
             col[kept.size : self.size] = _OPEN if name == "closed_month" else 0
         self.size = int(keep.sum())
-        held = book.loan_id >= 0
-        book.loan_id[held] = new_ids[book.loan_id[held]]
+        for j in range(book.n_lenders):
+            ids, held = book.slots("loan_id", j), book.slots("open", j)
+            ids[held] = new_ids[ids[held]]
         return new_ids
 
     def frame(self, book: LoanBook) -> pd.DataFrame:
         """The tape as a table (:data:`COLUMNS`), open loans read from ``book``."""
         c = {name: self.column(name).copy() for name in self._cols}
-        lender, borrower = np.nonzero(book.active)
-        ids = book.loan_id[lender, borrower]
-        c["status"][ids] = status_codes(book, lender, borrower)
-        for name in ("balance", "arrears", "fees_due", "instalment", "dpd", "term", "relieved"):
-            c[name][ids] = getattr(book, name)[lender, borrower]
-        c["months_on_book"][ids] = book.age[lender, borrower]
+        for j in range(book.n_lenders):
+            ids = book.row("loan_id", j)
+            c["status"][ids] = status_codes(book.row("dpd", j), book.row("forborne", j))
+            for name in ("balance", "arrears", "fees_due", "instalment", "dpd", "term", "relieved"):
+                c[name][ids] = book.row(name, j)
+            c["months_on_book"][ids] = book.row("age", j)
         frame = pd.DataFrame(
             {
                 "loan_id": np.arange(self.size, dtype=np.int64),

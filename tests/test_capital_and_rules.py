@@ -2,16 +2,16 @@
 
 import numpy as np
 import pytest
+from slot_books import book_of_slots, pay_slots
 
 from model import CreditEconomy, RiskPolicy
 from model.recoveries import Recoveries
-from model.repayment import pay_loans
 
 
 def test_capital_starts_at_the_ratio_of_the_book_and_pays_out_the_excess():
     eco = CreditEconomy(3000, "baseline", "balanced", seed=2, burn_in=24)
     lender = eco.lenders[0]
-    book = float(eco.book.balance[0].sum())
+    book = eco.book.total("balance", 0)
     assert lender.capital == pytest.approx(lender.policy.capital_ratio * book)
     df = eco.run(12)
     assert (df.dividends > 0).any()  # a profitable lender above its target pays out
@@ -22,7 +22,7 @@ def test_capital_starts_at_the_ratio_of_the_book_and_pays_out_the_excess():
 def test_below_the_minimum_ratio_the_lender_stops_lending_and_collects_on():
     eco = CreditEconomy(3000, "baseline", "balanced", seed=2, burn_in=24)
     lender = eco.lenders[0]
-    lender.capital = 0.5 * lender.policy.min_capital_ratio * float(eco.book.balance[0].sum())
+    lender.capital = 0.5 * lender.policy.min_capital_ratio * eco.book.total("balance", 0)
     df = eco.run(3)
     assert df.approvals.iloc[0] == 0 and df.applications.iloc[0] > 0
     assert (df.repayments > 0).all()
@@ -98,7 +98,7 @@ def test_payment_order_ties_are_broken_at_random_not_by_lender_index():
     due = np.full((2, n), 100.0)
     cash = np.full(n, 100.0)  # enough for one of the two dues
     stages = np.zeros((2, 5))
-    paid, left, _ = pay_loans(
+    paid, left, _ = pay_slots(
         np.zeros((2, n), np.int16),
         due,
         cash,
@@ -119,7 +119,7 @@ def test_the_lender_pressing_hardest_is_paid_first():
     dpd = np.zeros((2, n), np.int16)
     dpd[1] = 3  # lender 1's loans are 61-90 DPD: its agency stage presses harder
     effect = np.array([[0.1, 0.2, 0.3, 0.4, 0.5]] * 2)
-    paid, _, _ = pay_loans(
+    paid, _, _ = pay_slots(
         dpd,
         np.full((2, n), 100.0),
         np.full(n, 100.0),
@@ -138,10 +138,11 @@ def test_collection_squeezes_protected_spending_and_persuades_the_reluctant():
 
     dpd = np.array([[0, 2]], np.int16)
     squeeze = np.array([[0.0, 0.3, 0.5, 0.7, 0.8]])
-    out = available_cash(dpd, squeeze, np.array([100.0, 100.0]), np.array([60.0, 60.0]))
+    cash, protected = np.array([100.0, 100.0]), np.array([60.0, 60.0])
+    out = available_cash(book_of_slots(dpd), squeeze, cash, protected)
     assert out.tolist() == [40.0, 100.0 - 60.0 * 0.5]
     effect = np.array([[0.0, 0.0, 0.9, 0.0, 0.0]])
-    paid, _, _ = pay_loans(
+    paid, _, _ = pay_slots(
         dpd,
         np.array([[10.0, 10.0]]),
         np.array([100.0, 100.0]),

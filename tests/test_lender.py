@@ -11,6 +11,7 @@ import mesa
 import numpy as np
 import pytest
 
+from model import loans
 from model.lender import (
     DAMAGED_RECORD_PENALTY,
     MIN_LOAN,
@@ -79,11 +80,11 @@ def _book(balance, dpd=None, forborne=None, n=None, redefaulted=None):
     """One lender's hand-made open loans (slots beyond ``balance`` stay empty)."""
     k = len(balance)
     book = LoanBook(1, n or k)
-    book.active[0, :k] = True
-    book.balance[0, :k] = balance
-    book.dpd[0, :k] = dpd if dpd is not None else 0
-    book.forborne[0, :k] = forborne if forborne is not None else False
-    book.redefaulted[0, :k] = redefaulted if redefaulted is not None else False
+    book.insert(
+        0, np.arange(k), balance=balance, dpd=dpd if dpd is not None else 0,
+        forborne=forborne if forborne is not None else False,
+        redefaulted=redefaulted if redefaulted is not None else False,
+    )  # fmt: skip
     return book
 
 
@@ -300,10 +301,11 @@ def test_open_month_resets_the_flows_and_charges_funding_and_servicing():
     assert a["servicing_cost"] == 70.0
 
 
-def test_accrue_books_interest_and_penalty_interest_and_returns_what_is_due():
+def test_accrue_books_interest_and_penalty_interest_and_sets_what_is_due():
     lender = _lender(penalty_rate=0.12)
     book = LoanBook(1, 2)
-    book.originate(
+    loans.originate(
+        book,
         0,
         np.arange(2),
         np.full(2, 1200.0),
@@ -315,7 +317,8 @@ def test_accrue_books_interest_and_penalty_interest_and_returns_what_is_due():
     )
     book.arrears[0, 1] = 100.0
     inst = book.instalment[0, 0]
-    due = lender.accrue(book)
+    lender.accrue(book)
+    due = book.due[0]
     assert lender.accounts["interest_income"] == pytest.approx(2 * 1200.0 * 0.02 + 100.0 * 0.01)
     assert due[0] == pytest.approx(inst)
     assert due[1] == pytest.approx(100.0 + inst + 1.0)  # arrears, instalment, penalty
@@ -324,7 +327,8 @@ def test_accrue_books_interest_and_penalty_interest_and_returns_what_is_due():
 def test_settle_books_fees_repayments_and_the_new_delinquency_flow():
     lender = _lender(late_fee=0.05)
     book = LoanBook(1, 3)
-    book.originate(
+    loans.originate(
+        book,
         0,
         np.arange(3),
         np.full(3, 1200.0),
@@ -335,10 +339,11 @@ def test_settle_books_fees_repayments_and_the_new_delinquency_flow():
         np.arange(3),
     )
     book.forborne[0, 2] = True
-    due = lender.accrue(book)
+    lender.accrue(book)
+    due = book.due[0]
     owed = book.balance[0].copy()
-    paid = np.array([due[0], 0.0, 0.0])
-    done = lender.settle(book, due, paid, month=1, redefaults=RedefaultCohorts(1, 0, 12))
+    book.paid[0] = [due[0], 0.0, 0.0]
+    done = lender.settle(book, month=1, redefaults=RedefaultCohorts(1, 0, 12))
     a = lender.accounts
     inst = book.instalment[0, 0]
     assert a["fee_income"] == pytest.approx(2 * 0.05 * inst) == pytest.approx(done.fees)

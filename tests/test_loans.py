@@ -22,7 +22,8 @@ RATE = 0.24 / 12
 def _book(amount=1200.0, rate=RATE, term=12, n=1):
     book = LoanBook(1, n)
     idx = np.arange(n)
-    book.originate(
+    loans.originate(
+        book,
         0,
         idx,
         np.full(n, amount),
@@ -37,14 +38,14 @@ def _book(amount=1200.0, rate=RATE, term=12, n=1):
 
 def _month(book, pay, month=1, late_fee=0.05, penalty=0.0, order="fees_first", cohorts=None):
     """One month of one loan: fall due, pay ``pay(due)``, settle. Returns (due, paid, result)."""
-    _, due = loans.fall_due(book, 0, penalty)
+    loans.fall_due(book, 0, penalty)
+    due = book.due[0]
     paid = np.minimum(np.asarray(pay(due), float), due)
+    book.paid[0] = paid
     cohorts = cohorts or RedefaultCohorts(1, 0, 60)
     result = loans.settle(
         book,
         0,
-        due,
-        paid,
         late_fee=late_fee,
         payment_order=order,
         probation_months=12,
@@ -60,7 +61,7 @@ def test_annuity_repays_exactly_over_the_term():
     for month in range(1, 13):
         due, paid, result = _month(book, lambda d: d, month)
         payments.append(paid[0])
-    assert result.repaid[0]
+    assert result.repaid.tolist() == [0]
     assert book.balance[0, 0] == 0.0 and book.arrears[0, 0] == 0.0
     assert payments[0] == pytest.approx(book.instalment[0, 0])
     assert payments[-1] == pytest.approx(payments[0], rel=1e-9)
@@ -238,8 +239,8 @@ def test_dpd_is_thirty_days_per_instalment_due_and_unpaid(shares, term, order, p
             assert b.dpd[0, 0] == unpaid
         else:
             assert b.dpd[0, 0] >= min(unpaid, 1)
-        if result.repaid[0]:
-            book.close(0, np.array([0]))
+        if 0 in result.repaid:
+            book.remove(0, np.array([0]))
 
 
 def test_a_borrower_paying_90_percent_of_each_instalment_is_not_written_off_early():
@@ -248,29 +249,27 @@ def test_a_borrower_paying_90_percent_of_each_instalment_is_not_written_off_earl
     inst = book.instalment[0, 0]
     for month in range(1, 40):
         _, _, result = _month(book, lambda d: np.minimum(0.9 * inst, d), month=month)
-        if result.repaid[0]:
+        if 0 in result.repaid:
             break
         assert 1 <= book.dpd[0, 0] < 6
         assert loans.write_off(book, 0, 6).size == 0
-    assert result.repaid[0] and month > 12  # repaid late, never written off
+    assert 0 in result.repaid and month > 12  # repaid late, never written off
 
 
 # ------------------------------------------------------------- the book's views
 def _hand_book(balance, dpd, forborne=None, n_lenders=1):
     """Hand-made open loans (balance 0: an empty slot)."""
     balance = np.atleast_2d(np.asarray(balance, float))
-    book = LoanBook(n_lenders, balance.shape[1])
-    book.balance[:] = balance
-    book.active[:] = balance > 0
-    book.dpd[:] = np.where(book.active, np.atleast_2d(dpd), 0)
+    held = balance > 0
+    fields = {"balance": balance, "dpd": np.where(held, np.atleast_2d(dpd), 0)}
     if forborne is not None:
-        book.forborne[:] = np.atleast_2d(forborne)
-    return book
+        fields["forborne"] = np.broadcast_to(np.atleast_2d(forborne), held.shape) & held
+    return LoanBook.from_dense(held, **fields)
 
 
 def test_bucket_counts_count_open_loans_only():
     book = _hand_book([100.0, 0.0, 50.0, 50.0, 50.0, 50.0, 50.0, 0.0], [0, 0, 0, 1, 2, 3, 6, 0])
-    assert book.bucket_counts(0).tolist() == [2, 1, 1, 1, 1]
+    assert loans.bucket_counts(book, 0).tolist() == [2, 1, 1, 1, 1]
 
 
 def test_summary_splits_counts_and_balances_by_bucket_with_the_forborne_apart():
@@ -279,7 +278,7 @@ def test_summary_splits_counts_and_balances_by_bucket_with_the_forborne_apart():
         [0, 0, 1, 5, 0, 0],
         forborne=[False, True, True, False, False, False],
     )
-    s = book.summary(0)
+    s = loans.summary(book, 0)
     assert s.counts.tolist() == [3, 1, 0, 0, 1]
     assert s.balances.tolist() == [800.0, 300.0, 0.0, 0.0, 400.0]
     assert s.forborne_counts.tolist() == [1, 1, 0, 0, 0]
@@ -287,17 +286,21 @@ def test_summary_splits_counts_and_balances_by_bucket_with_the_forborne_apart():
 
 
 def test_debt_service_counts_open_loans_at_one_lender_or_all():
-    book = _hand_book([[100.0, 100.0, 0.0], [100.0, 0.0, 0.0]], 0, n_lenders=2)
-    book.instalment[:] = [[10.0, 20.0, 99.0], [5.0, 99.0, 99.0]]  # 99: empty slots
+    book = _hand_book([[100.0, 100.0, 100.0], [100.0, 100.0, 0.0]], 0, n_lenders=2)
+    book.instalment[:] = [[10.0, 20.0, 99.0], [5.0, 99.0, 0.0]]
+    book.remove(0, [2])  # closed loans keep their instalment in the free slot: not counted
+    book.remove(1, [1])
     idx = np.array([0, 1, 2])
-    assert book.debt_service(idx).tolist() == [15.0, 20.0, 0.0]
-    assert book.debt_service(idx, lender=1).tolist() == [5.0, 0.0, 0.0]
+    assert loans.debt_service(book, idx).tolist() == [15.0, 20.0, 0.0]
+    assert loans.debt_service(book, idx, lender=1).tolist() == [5.0, 0.0, 0.0]
 
 
 def test_originate_opens_a_fresh_loan_and_close_empties_the_slot():
     book = _book(n=2)
     book.dpd[0, 0], book.forborne[0, 0], book.relieved[0, 0] = 2, True, True
-    inst = book.originate(
+    book.remove(0, np.array([0]))  # the slot keeps what closing does not reset
+    inst = loans.originate(
+        book,
         0,
         np.array([0]),
         np.array([600.0]),
@@ -311,7 +314,7 @@ def test_originate_opens_a_fresh_loan_and_close_empties_the_slot():
     assert book.loan_id[0, 0] == 9 and book.vintage[0, 0] == 5 and book.tier[0, 0] == 2
     assert book.dpd[0, 0] == 0 and not book.forborne[0, 0] and not book.relieved[0, 0]
     assert book.months_left[0, 0] == 6 and book.balance[0, 0] == 600.0
-    book.close(0, np.array([0]))
+    book.remove(0, np.array([0]))
     assert not book.active[0, 0] and book.loan_id[0, 0] == -1 and book.balance[0, 0] == 0
     assert book.active[0, 1]  # the other slot stays open
 
@@ -319,18 +322,18 @@ def test_originate_opens_a_fresh_loan_and_close_empties_the_slot():
 def test_describe_borrower_lists_open_loans_with_dpd_in_days():
     book = _book()
     book.dpd[0, 0] = 2
-    (loan,) = book.describe_borrower(0)
+    (loan,) = loans.describe_borrower(book, 0)
     assert loan["dpd"] == 60 and loan["annual_rate"] == pytest.approx(RATE * 12)
     assert loan["principal"] == 1200.0 and loan["lender"] == 0
-    book.close(0, np.array([0]))
-    assert book.describe_borrower(0) == []
+    book.remove(0, np.array([0]))
+    assert loans.describe_borrower(book, 0) == []
 
 
 def test_contract_interest_is_charged_on_the_balance_net_of_fees():
     book = _book()
     book.balance[0, 0] += 50.0
     book.fees_due[0, 0] = 50.0
-    interest, _ = loans.fall_due(book, 0, 0.0)
+    interest = loans.fall_due(book, 0, 0.0)
     assert interest == pytest.approx(1200.0 * RATE)
 
 
@@ -338,26 +341,24 @@ def test_the_final_instalment_brings_everything_left_due():
     book = _book(term=2)
     _month(book, lambda d: d, month=1)
     book.balance[0, 0] += 7.0  # say, a rounding left over from the schedule
-    _, due = loans.fall_due(book, 0, 0.0)
-    assert due[0] == pytest.approx(book.balance[0, 0])
+    loans.fall_due(book, 0, 0.0)
+    assert book.due[0, 0] == pytest.approx(book.balance[0, 0])
     assert book.months_left[0, 0] == 0
 
 
 def test_a_loan_made_this_month_owes_nothing_and_is_left_alone():
     book = _book()
     before = book.balance.copy()
-    result = loans.settle(
+    result = loans.settle(  # nothing due: as made this month
         book,
         0,
-        np.zeros(1),
-        np.zeros(1),
         late_fee=0.05,
         payment_order="fees_first",
         probation_months=12,
         month=1,
         redefaults=RedefaultCohorts(1, 0, 12),
     )
-    assert result.fees == 0 and not result.repaid[0] and book.dpd[0, 0] == 0
+    assert result.fees == 0 and result.repaid.size == 0 and book.dpd[0, 0] == 0
     assert result.current_balance == 0.0  # not yet in the new-delinquency flow
     np.testing.assert_array_equal(book.balance, before)
 
@@ -366,14 +367,12 @@ def test_settle_measures_the_flow_of_current_balance_into_delinquency():
     book = _book(n=3)
     book.dpd[0, 2] = 1
     book.arrears[0, 2] = book.instalment[0, 2]
-    _, due = loans.fall_due(book, 0, 0.0)
+    loans.fall_due(book, 0, 0.0)
     owed = book.balance[0].copy()
-    paid = np.array([due[0], 0.0, 0.0])
+    book.paid[0, 0] = book.due[0, 0]
     result = loans.settle(
         book,
         0,
-        due,
-        paid,
         late_fee=0.0,
         payment_order="fees_first",
         probation_months=12,
@@ -390,19 +389,18 @@ def test_a_loan_is_repaid_only_when_its_balance_is_paid():
     book.balance[0, 2] = book.instalment[0, 2] = 100.0
     book.balance[0, 2] += 0.5  # half a unit beyond the final instalment, not yet due
     book.months_left[0, 2] = 2
-    _, due = loans.fall_due(book, 0, 0.0)
+    loans.fall_due(book, 0, 0.0)
+    book.paid[0] = book.due[0] * [1.0, 0.999, 1.0]
     result = loans.settle(
         book,
         0,
-        due,
-        due * [1.0, 0.999, 1.0],
         late_fee=0.0,
         payment_order="fees_first",
         probation_months=12,
         month=1,
         redefaults=RedefaultCohorts(1, 0, 12),
     )
-    assert result.repaid.tolist() == [True, False, False]
+    assert result.repaid.tolist() == [0]
     assert book.balance[0, 0] == 0.0 and book.dpd[0, 1] == 1
     assert book.balance[0, 2] == pytest.approx(0.5) and book.dpd[0, 2] == 0
 
@@ -424,38 +422,37 @@ def test_redefault_cohorts_grow_on_demand_and_close_after_their_window():
 
 
 def test_the_book_takes_masks_and_scalars_as_numpy_indexing_would():
-    from model.loans import LoanBook
-
     book = LoanBook(2, 6)
-    book.originate(1, np.array([1, 4]), np.array([100.0, 200.0]), 0.01, 12, 2, 0, np.array([7, 8]))
+    loans.originate(book, 1, np.array([1, 4]), np.array([100.0, 200.0]), 0.01, 12, 2, 0,
+                    np.array([7, 8]))  # fmt: skip
     assert book.term[1].tolist() == [0, 12, 0, 0, 12, 0] and book.tier[1, 4] == 2
     mask = np.zeros(6, bool)
     mask[[1, 2]] = True
-    assert book.debt_service(mask).tolist() == book.debt_service(np.array([1, 2])).tolist()
-    assert book.debt_service(mask)[0] == book.instalment[1, 1] > 0
-    assert book.debt_service(np.array([], float)).size == 0
+    both = loans.debt_service(book, np.array([1, 2]))
+    assert loans.debt_service(book, np.flatnonzero(mask)).tolist() == both.tolist()
+    assert both[0] == book.instalment[1, 1] > 0
+    assert loans.debt_service(book, np.array([], int)).size == 0
 
 
-def test_fall_due_writes_the_given_row_and_adds_to_the_borrowers_total_due():
-    # Three lenders, loans at some borrowers each: the dues written in place, and the
-    # running total after the lenders in order equals the sum over the lenders' axis,
-    # bit for bit (the pay step and the borrowers' distress read it).
+def test_fall_due_sets_each_loans_due_and_adds_it_to_the_borrowers_total_due():
+    # Three lenders, loans at some borrowers each: each loan's due set, and the running
+    # total after the lenders in order equals the sum over the lenders' axis, bit for bit
+    # (the pay step and the borrowers' distress read it).
     rng = np.random.default_rng(3)
     book = LoanBook(3, 50)
     for j in range(3):
         idx = np.flatnonzero(rng.random(50) < 0.5)
         n = idx.size
-        book.originate(
-            j, idx, rng.uniform(100, 5000, n), rng.uniform(0.005, 0.04, n),
+        loans.originate(
+            book, j, idx, rng.uniform(100, 5000, n), rng.uniform(0.005, 0.04, n),
             rng.integers(1, 24, n).astype(np.int16), np.zeros(n, np.int8), month=0,
             loan_id=np.arange(n),
         )  # fmt: skip
         book.arrears[j, idx[::3]] = rng.uniform(10, 300, idx[::3].size)  # some in arrears
-    due = np.full((3, 50), np.nan)
-    total = np.zeros(50)
+    total = np.full(50, np.nan)  # the first lender's dues overwrite it
     for j in range(3):
-        _, returned = loans.fall_due(book, j, 0.01, due[j], total)
-        assert returned is due[j] or np.shares_memory(returned, due[j])
-    assert np.isfinite(due).all() and (due[~book.active] == 0).all()
+        loans.fall_due(book, j, 0.01, total, first=j == 0)
+    due = np.asarray(book.due)
+    assert (due[~book.active] == 0).all() and (due[book.active] > 0).all()
     assert np.array_equal(total, due.sum(axis=0))
     assert (total > 0).sum() == book.active.any(axis=0).sum()

@@ -6,7 +6,7 @@ import mesa
 import numpy as np
 import pytest
 
-from model import CreditEconomy, RiskPolicy
+from model import CreditEconomy, RiskPolicy, loans
 from model.lender import TIER_BOUNDS, Lender
 from model.loans import LoanBook
 from model.market import (
@@ -268,10 +268,7 @@ def test_collection_limits_cap_the_stage_and_the_intensity():
 
 
 def test_collection_limits_bind_on_the_stages_charged():
-    book = LoanBook(1, 5)
-    book.active[0] = True
-    book.balance[0] = 100.0
-    book.dpd[0] = [0, 1, 2, 3, 4]
+    book = LoanBook.from_dense(np.ones((1, 5), bool), balance=100.0, dpd=[[0, 1, 2, 3, 4]])
     costs = {}
     for top in (4, 1):
         lender = _lender({"max_collection_stage": top})
@@ -287,7 +284,9 @@ def test_a_mandatory_bureau_shows_every_lenders_loans_to_screening(monkeypatch):
 
     def spy(self, book, tape, applicants, score, wanted, reported, debt, *rest, **kw):
         """Note, per applicant, whether they hold a loan elsewhere and whether it counted."""
-        other = book.debt_service(applicants) - book.debt_service(applicants, self.index)
+        other = loans.debt_service(book, applicants) - loans.debt_service(
+            book, applicants, self.index
+        )
         calls.append((other > 0, debt > 0))
         return original(self, book, tape, applicants, score, wanted, reported, debt, *rest, **kw)
 

@@ -21,11 +21,9 @@ def _month(number, book):
 
 
 def _book(n_lenders, balance, dpd):
-    book = LoanBook(n_lenders, len(balance[0]))
-    book.balance[:] = balance
-    book.dpd[:] = dpd
-    book.active[:] = np.asarray(balance) > 0
-    return book
+    held = np.asarray(balance) > 0
+    assert held.shape[0] == n_lenders
+    return LoanBook.from_dense(held, balance=balance, dpd=dpd)
 
 
 def _flow(roll, start, end):
@@ -45,7 +43,7 @@ def test_balances_flow_from_the_start_bucket_to_the_end_state():
     book.dpd[0] = [1, 0, 0, 4, 7, 0]  # roll, stay, cure, roll to 90+, stay 90+
     book.balance[0] *= 1.01  # balances at the end do not matter: the start's are weighed
     # A new loan in the empty slot is not counted: it was not open at the start.
-    book.active[0, 5], book.balance[0, 5] = True, 1000.0
+    book.insert(0, [5], balance=1000.0)
     roll.end(book, m)
     assert _flow(roll, "current", "1-30") == 100.0
     assert _flow(roll, "current", "current") == 200.0
@@ -60,7 +58,7 @@ def test_repaid_and_written_off_loans_land_in_their_own_states():
     roll = RollRates()
     m = _month(3, book)
     roll.begin(book, m)
-    book.close(0, np.array([0, 1]))  # emptied slots show dpd 0, as the rules leave them
+    book.remove(0, np.array([0, 1]))  # emptied slots show dpd 0, as the rules leave them
     m.repaid[0, 0] = True
     m.written_off[0, 1] = True
     roll.end(book, m)

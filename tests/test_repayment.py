@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
+from slot_books import book_of_slots, pay_slots
 
 from model.repayment import (
     RECOVERY_BASE,
     RECOVERY_COLLECTION,
     available_cash,
-    pay_loans,
     pay_threshold,
     recovery_share,
 )
@@ -37,7 +37,7 @@ def _pay(
     lenders = shape[0]
     effect = np.zeros((lenders, 5)) if effect is None else np.atleast_2d(effect)
     squeeze = np.zeros((lenders, 5)) if squeeze is None else np.atleast_2d(squeeze)
-    paid, left, total = pay_loans(
+    paid, left, total = pay_slots(
         dpd,
         due,
         np.array(np.broadcast_to(np.asarray(cash, float), (n,))),
@@ -55,7 +55,7 @@ def _pay(
 # --------------------------------------------------------------- available cash
 def test_available_cash_is_cash_less_protected_spending_never_negative():
     out = available_cash(
-        np.zeros((1, 3), np.int16),
+        book_of_slots(np.zeros((1, 3), np.int16)),
         np.zeros((1, 5)),
         np.array([100.0, 50.0, -20.0]),
         np.array([30.0, 80.0, 0.0]),
@@ -66,7 +66,7 @@ def test_available_cash_is_cash_less_protected_spending_never_negative():
 def test_the_strongest_stage_across_lenders_sets_the_squeeze():
     squeeze = np.array([[0.0, 0.3, 0.5, 0.7, 0.8], [0.0, 0.1, 0.2, 0.9, 0.95]])
     dpd = np.array([[2, 0, 1, 9], [1, 0, 3, 0]], np.int16)  # 9 months: the 90+ stage
-    out = available_cash(dpd, squeeze, np.full(4, 100.0), np.full(4, 100.0))
+    out = available_cash(book_of_slots(dpd), squeeze, np.full(4, 100.0), np.full(4, 100.0))
     # squeezes: max(0.5, 0.1), none, max(0.3, 0.9), max(0.8, 0.0)
     np.testing.assert_allclose(out, [50.0, 0.0, 90.0, 80.0])
 
@@ -223,7 +223,7 @@ def test_payments_never_exceed_dues_or_the_cash_available():
         effect=effect,
         squeeze=squeeze,
     )
-    available = available_cash(dpd, squeeze, cash, protected)
+    available = available_cash(book_of_slots(dpd), squeeze, cash, protected)
     assert np.all(paid >= 0) and np.all(paid <= due)
     np.testing.assert_allclose(paid.sum(axis=0) + left, available)
     assert np.all(left >= -1e-9)
@@ -254,8 +254,8 @@ def test_a_market_computes_its_draws_per_slot_from_the_streams_addresses():
     effect = np.tile([0.0, 0.2, 0.2, 0.5, 0.5], (lenders, 1))  # ties within a stage
     squeeze = np.tile([0.0, 0.1, 0.2, 0.3, 0.4], (lenders, 1))
     args = (dpd, due, rng.uniform(0, 300, n), rng.uniform(0, 50, n), rng.uniform(0.3, 1, n))
-    keyed = pay_loans(*args, repayment.address(month), order.address(month), effect, squeeze)
-    arrays = pay_loans(*args, as_array["u"], as_array["tie"], effect, squeeze)
+    keyed = pay_slots(*args, repayment.address(month), order.address(month), effect, squeeze)
+    arrays = pay_slots(*args, as_array["u"], as_array["tie"], effect, squeeze)
     for mine, theirs in zip(keyed, arrays, strict=True):
         np.testing.assert_array_equal(mine, theirs)
     assert 0 < (keyed[0] > 0).sum() < (due > 0).sum()  # some paid, some not
@@ -270,8 +270,8 @@ def test_in_the_economy_a_slot_with_nothing_due_is_empty_or_current(monkeypatch)
     original = CreditEconomy._pay
 
     def pay(self, m):
-        late = self.book.dpd > 0
-        assert not np.any(late & (m.due <= 0.0))
+        late = np.asarray(self.book.dpd) > 0
+        assert not np.any(late & (np.asarray(self.book.due) <= 0.0))
         checked.append(int(late.sum()))
         original(self, m)
 
