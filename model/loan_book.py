@@ -4,18 +4,20 @@ A borrower holds at most one loan at each lender. Row ``j`` of every column
 (:data:`LOAN_FIELDS`) holds lender ``j``'s slots: the first ``n_slots[j]`` entries, each
 keyed by a borrower (``borrower``, strictly increasing along the row) and either holding
 that borrower's open loan (``open``) or free; ``slot_of[j, i]`` is borrower ``i``'s slot
-(-1 if the row has none). A loan that closes leaves its slot free, amounts zeroed
-(:data:`_CLEARED`); a borrower who borrows again takes it back in place.
+(-1 if the row has none). A loan that closes leaves its slot free, its balances, DPD
+and flags zeroed (:data:`_CLEARED`; its terms and the month's ``paid`` stay until the
+slot is reused); a borrower who borrows again takes it back in place.
 
 A row is *dense*, a slot per borrower (slot ``i`` is borrower ``i``'s, as in a
 ``(lenders, borrowers)`` array), or *short*: its loans, each followed by up to
 :data:`ROOM` free slots. Once a month (:meth:`LoanBook.tidy`, after the month's rules) a
 row where fewer than one slot in :data:`SPARSE` has held a loan for
-:data:`SPARSE_MONTHS` months is rebuilt short, and a short row where one borrower in
-:data:`DENSE` holds a loan is rebuilt dense. A new borrower in a short row takes a free
-neighbouring slot (re-keyed) or shifts the slots up to the nearest free one; the row is
-rebuilt when none is within :data:`MAX_SHIFT`. So a lender's monthly passes cost about
-its loans, not the population, while opening and closing loans writes a few slots.
+:data:`SPARSE_MONTHS` months is rebuilt short, and a short row where at least one
+borrower in :data:`DENSE` holds a loan is rebuilt dense. A new borrower in a short row
+takes a free neighbouring slot (re-keyed) or shifts the slots up to the nearest free
+one; the row is rebuilt when none is within :data:`MAX_SHIFT`. So a lender's monthly
+passes cost about its loans, not the population, while opening and closing loans writes
+a few slots.
 
 The monthly rules run over a row's slots in order and skip free ones
 (:meth:`LoanBook.slots`), so every sum runs in borrower order, and
@@ -60,6 +62,8 @@ LOAN_FIELDS: dict[str, type] = {
 #: The fields a closing loan's slot resets (to 0; ``loan_id`` to -1).
 _CLEARED = ("open", "loan_id", "balance", "arrears", "fees_due", "due", "dpd", "months_left",
             "forborne")  # fmt: skip
+#: The fields :meth:`LoanBook.total` sums (free slots hold them at 0).
+_TOTALS = ("balance", "arrears", "fees_due", "due", "paid")
 #: What a dense view shows where a borrower holds no loan (0 for the other fields).
 _NO_LOAN = {"loan_id": -1}
 #: A row is rebuilt shorter when fewer than one slot in ``SPARSE`` has held an open loan
@@ -273,6 +277,11 @@ class LoanBook:
         }
         self.columns = {name: self._blocks[dtype][k] for name, (dtype, k) in where.items()}
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in LOAN_FIELDS:  # e.g. ``book.balance += x``: write by index instead
+            raise AttributeError(f"book.{name} is a view: write book.{name}[...] = values")
+        super().__setattr__(name, value)
+
     def __getattr__(self, name: str) -> DenseView:
         if name in LOAN_FIELDS and "columns" in self.__dict__:
             return DenseView(self, name)
@@ -338,7 +347,7 @@ class LoanBook:
         Raises:
             KeyError: Naming a borrower without an open loan at ``lender``.
         """
-        index = _as_index(borrowers, self.n_borrowers)
+        index = as_index(borrowers, self.n_borrowers)
         flat = index.ravel()
         if not self._held[lender, flat].all():
             missing = int(flat[~self._held[lender, flat]][0])
@@ -362,7 +371,7 @@ class LoanBook:
             raise ValueError(
                 f"unknown loan field(s) {sorted(unknown)}; allowed: {list(LOAN_FIELDS)[2:]}"
             )
-        index = _as_index(borrowers, self.n_borrowers).ravel()
+        index = as_index(borrowers, self.n_borrowers).ravel()
         order = None
         if index.size > 1 and not (index[1:] > index[:-1]).all():
             order = np.argsort(index, kind="stable")
@@ -374,7 +383,7 @@ class LoanBook:
                 continue
             value = np.asarray(given.get(name, 0))
             if order is not None and value.ndim:
-                value = value.ravel()[order]
+                value = np.broadcast_to(value.ravel(), index.shape)[order]
             col[lender, slot] = value
         return slot
 
@@ -451,7 +460,7 @@ class LoanBook:
 
     def remove(self, lender: int, borrowers: np.ndarray) -> None:
         """Close the loans of ``borrowers`` at ``lender`` (repaid or written off)."""
-        index = _as_index(borrowers, self.n_borrowers).ravel()
+        index = np.unique(as_index(borrowers, self.n_borrowers))  # (a repeat closes once)
         if index.size == 0:
             return
         slot = self.positions(lender, index)
@@ -485,9 +494,14 @@ class LoanBook:
     def total(self, name: str, lender: int) -> float:
         """Sum of field ``name`` over ``lender``'s loans, as ``np.sum`` of its dense row.
 
-        ``name`` must be a field free slots hold at 0: a money amount of the loan, or
-        ``paid`` between the month's payment and the closing of the loans it repaid.
+        ``name`` is a field free slots hold at 0 (:data:`_TOTALS`); for ``paid``, between
+        the month's payment and the closing of the loans it repaid.
+
+        Raises:
+            ValueError: For another field (free slots keep it: the sum would count them).
         """
+        if name not in _TOTALS:
+            raise ValueError(f"total: {name!r} cannot be summed; one of {list(_TOTALS)}")
         if self.n_slots[lender] == self.n_borrowers:  # the row is the dense row
             return float(self.slots(name, lender).sum())
         return dense_sum(self.slots("borrower", lender), self.slots(name, lender), self.n_borrowers)
@@ -511,7 +525,7 @@ class LoanBook:
         return out
 
 
-def _as_index(borrowers: Any, n_borrowers: int) -> np.ndarray:
+def as_index(borrowers: Any, n_borrowers: int) -> np.ndarray:
     """Borrower indices as an integer array (a mask or a slice selects, as in numpy)."""
     if isinstance(borrowers, slice):
         return np.arange(n_borrowers)[borrowers]
@@ -524,12 +538,15 @@ def _as_index(borrowers: Any, n_borrowers: int) -> np.ndarray:
 class DenseView(np.lib.mixins.NDArrayOperatorsMixin):
     """One loan field seen as a ``(lenders, borrowers)`` array (0 where there is no loan).
 
-    Reading builds the array (``numpy`` indexing, operators and functions apply);
-    writing sets the field of the loans the key selects, and refuses nonzero values
-    where a borrower holds no loan.
+    Reading builds the array (``numpy`` indexing, operators and functions apply), so
+    index once to write: ``book.balance[0, 1] = v`` (``book.balance[0][1] = v`` changes
+    a copy). Writing sets the field of the loans the key selects and refuses values
+    other than the no-loan value (0; -1 for ``loan_id``) where a borrower holds none.
     """
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if any(isinstance(x, DenseView) for x in kwargs.get("out", ())):
+            raise TypeError("a loan field is written by index: book.<field>[...] = values")
         arrays = [np.asarray(x) if isinstance(x, DenseView) else x for x in inputs]
         return getattr(ufunc, method)(*arrays, **kwargs)
 
@@ -566,13 +583,13 @@ class DenseView(np.lib.mixins.NDArrayOperatorsMixin):
         book = self._book
         lenders, borrowers = key if isinstance(key, tuple) else (key, slice(None))
         rows = np.arange(book.n_lenders)[lenders]
-        index = _as_index(borrowers, book.n_borrowers)
+        index = as_index(borrowers, book.n_borrowers)
         shape = (*np.shape(rows), *index.shape)
         values = np.broadcast_to(np.asarray(value), shape).reshape(np.size(rows), -1)
         for row_values, j in zip(values, np.atleast_1d(rows).tolist(), strict=True):
             flat = index.ravel()
             held = book._held[j, flat]
-            if np.any(row_values[~held] != 0):
+            if np.any(row_values[~held] != _NO_LOAN.get(self._name, 0)):
                 raise KeyError(
                     f"lender {j} holds no loan of borrower {int(flat[~held][0])}: "
                     "insert it before setting its fields"

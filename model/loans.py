@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numba import njit
 
-from model.loan_book import LoanBook
+from model.loan_book import LoanBook, as_index
 
 #: Names of the monthly DPD buckets, indexed by ``min(dpd, 4)``.
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
@@ -369,7 +369,7 @@ def debt_service(book: LoanBook, borrowers: np.ndarray, lender: int | None = Non
 
     Counts the loans at ``lender`` only if given, else at every lender.
     """
-    borrowers = np.ascontiguousarray(borrowers, dtype=np.int64)
+    borrowers = np.ascontiguousarray(as_index(borrowers, book.n_borrowers), dtype=np.int64)
     out = np.empty(borrowers.size)
     c = book.columns
     rows = slice(None) if lender is None else slice(lender, lender + 1)

@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit
 
 from model.draws import uniform_at
-from model.loan_book import LoanBook
+from model.loan_book import LoanBook, as_index
 from model.loans import DEFAULT_DPD_MONTHS
 
 #: A month's draws per loan slot: an array (lenders, borrowers), or the ``(key, offset)``
@@ -196,9 +196,8 @@ def available_cash(
     Returns:
         The available cash of ``borrowers``, in their order.
     """
-    if borrowers is None:
-        borrowers = np.arange(cash.size)
-    borrowers = np.asarray(borrowers, np.int64)
+    borrowers = np.arange(cash.size) if borrowers is None else as_index(borrowers, cash.size)
+    borrowers = borrowers.astype(np.int64, copy=False)
     out = np.empty(borrowers.size)
     _available(book.slot_of, book.columns["open"], book.columns["dpd"], squeeze, cash, protected,
                borrowers, out)  # fmt: skip
@@ -239,14 +238,15 @@ def pay_loans(
     Returns:
         ``(available, total)``: the cash each borrower could still put to debt after the
         payments, and each borrower's payments in all (with one lender whose row is dense,
-        a view of its ``paid``, which holds until the next payment).
+        a view of its ``paid``: it holds until the next payment or ``LoanBook.tidy``).
     """
     left, total = np.empty(cash.size), np.empty(cash.size)
     c = book.columns
+    one = book.n_lenders == 1 and not isinstance(uniform, tuple)
     for j in range(book.n_lenders):  # free slots keep last month's: the kernels set loans'
-        if not (book.n_lenders == 1 and book.is_dense(j)):
+        if not (one and book.is_dense(j)):  # (a dense row's kernel sets every slot)
             book.slots("paid", j)[:] = 0.0
-    if book.n_lenders == 1 and not isinstance(uniform, tuple):
+    if one:
         slot_of = book.slot_of[0]
         if book.is_dense(0):  # every slot is paid (0 if free): the totals are the payments
             slot_of, total = np.empty(0, np.int32), c["paid"][0, : cash.size]

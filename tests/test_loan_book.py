@@ -180,3 +180,27 @@ def test_bad_openings_and_lookups_are_refused_with_the_borrower_named():
         book.active[0, 0] = True  # loans open with insert
     book.balance[0, [1, 3]] = [7.0, 8.0]
     assert np.asarray(book.balance).tolist() == [[0.0, 7.0, 0.0, 8.0, 0.0]]
+
+
+def test_a_repeated_borrower_closes_once_and_only_money_amounts_are_summed():
+    book = LoanBook(1, 6)
+    book.insert(0, [1, 3, 4], balance=10.0, principal=100.0)
+    book.remove(0, [3, 3])
+    assert book.n_open[0] == 2 and loans.bucket_counts(book, 0).tolist() == [2, 0, 0, 0, 0]
+    assert book.total("balance", 0) == 20.0
+    with pytest.raises(ValueError, match="'principal' cannot be summed"):
+        book.total("principal", 0)  # a freed slot keeps its principal
+
+
+def test_a_dense_view_is_written_by_index_only():
+    book = LoanBook(1, 4)
+    book.insert(0, [2], balance=5.0, loan_id=[7])
+    book.loan_id[0] = np.asarray(book.loan_id)[0]  # -1 where there is no loan: accepted
+    assert np.asarray(book.loan_id).tolist() == [[-1, -1, 7, -1]]
+    with pytest.raises(TypeError, match="written by index"):
+        book.balance += 1.0
+    with pytest.raises(AttributeError, match="is a view"):
+        book.balance = np.zeros((1, 4))
+    assert book.balance[0, 2] == 5.0
+    book.insert(0, np.array([3, 0]), balance=np.array([1.0]))  # unsorted, one value for all
+    assert np.asarray(book.balance).tolist() == [[1.0, 0.0, 5.0, 1.0]]

@@ -278,3 +278,29 @@ def test_in_the_economy_a_slot_with_nothing_due_is_empty_or_current(monkeypatch)
     monkeypatch.setattr(CreditEconomy, "_pay", pay)
     CreditEconomy(3000, "severe_recession", ["balanced", "aggressive"], seed=2, burn_in=12).run(24)
     assert len(checked) == 36 and max(checked) > 0
+
+
+def test_one_lender_paid_by_keyed_draws_books_this_months_payments_only():
+    """Keyed draws send one lender to the market's kernel, which sets only the loans paid:
+    the payments of an earlier month must not survive in the others."""
+    from model.draws import keyed_streams
+    from model.repayment import pay_loans
+
+    streams = keyed_streams(np.random.SeedSequence(1), 4, 1, 0)
+    book = book_of_slots(np.zeros((1, 4), np.int16), np.full((1, 4), 10.0))
+    book.columns["paid"][0, :] = 777.0  # last month's
+    left, total = pay_loans(
+        book, np.full(4, 100.0), np.zeros(4), np.zeros(4),  # unwilling: pays nothing
+        streams["market_repayment"].address(0), streams["market_payment_order"].address(0),
+        np.zeros((1, 5)), np.zeros((1, 5)),
+    )  # fmt: skip
+    assert total.tolist() == [0.0] * 4 and book.total("paid", 0) == 0.0
+
+
+def test_available_cash_takes_a_mask_of_borrowers():
+    book = book_of_slots(np.array([[0, 2, 0]], np.int16))
+    squeeze = np.array([[0.0, 0.3, 0.5, 0.7, 0.8]])
+    cash, protected = np.full(3, 100.0), np.full(3, 60.0)
+    mask = np.array([False, True, True])
+    by_index = available_cash(book, squeeze, cash, protected, np.array([1, 2]))
+    assert available_cash(book, squeeze, cash, protected, mask).tolist() == by_index.tolist()
