@@ -79,3 +79,12 @@ def test_rule_times_times_every_rule_of_the_schedule_in_order():
     times = rule_times.rule_times(True, 300, 2)
     assert list(times) == rules
     assert all(ms >= 0 for ms in times.values()) and sum(times.values()) > 0
+
+
+@pytest.mark.slow  # compiles the revision's kernels afresh (about 20 s)
+def test_paired_runs_this_checkout_against_a_revision_in_one_process():
+    from benchmarks import paired
+
+    out = paired.compare("HEAD", 300, 2, ["balanced", "aggressive"])
+    assert out["same_metrics"]  # (HEAD's model is this checkout's, unless edited)
+    assert set(out["month_seconds"]) == {"base", "new"} and out["ratio"] > 0
