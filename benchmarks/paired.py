@@ -50,6 +50,13 @@ def load_revision(revision: str, into: Path) -> Any:
     return importlib.import_module("model_base.economy")
 
 
+def _unload(into: Path) -> None:
+    """Forget a loaded revision, so a later one is imported afresh."""
+    for name in [m for m in sys.modules if m == "model_base" or m.startswith("model_base.")]:
+        del sys.modules[name]
+    sys.path.remove(str(into))
+
+
 def compare(revision: str, borrowers: int, months: int, lenders: list[str]) -> dict[str, Any]:
     """Build both versions' economies and step them alternately; return their timings."""
     from model.economy import CreditEconomy
@@ -71,6 +78,7 @@ def compare(revision: str, borrowers: int, months: int, lenders: list[str]) -> d
                 built[name][0].step()
                 spent[name] += time.perf_counter() - start
         same = built["base"][0].metrics().equals(built["new"][0].metrics())
+        _unload(Path(tmp))
     return {
         "build_seconds": {name: b[1] for name, b in built.items()},
         "month_seconds": spent,

@@ -120,8 +120,8 @@ def _place(b_int64, b_bool, b_float64, b_int16, b_int32, b_int8, slot_of, j, n_s
     """Choose a slot in row ``j`` for each new borrower of ``new`` (sorted); mark it open.
 
     Reuses the borrower's own free slot or a free neighbour (re-keyed), else shifts the
-    slots up to the nearest free one (every column; at most ``max_shift`` slots, or to the
-    end of the row). Writes the slots to ``out``.
+    slots between its place and the nearest free slot, left or right, or up to the end of
+    the row (every column; at most ``max_shift`` slots). Writes the slots to ``out``.
 
     Returns:
         ``(n_slots, placed)``: the row's new length, and how many were placed (fewer than
