@@ -29,6 +29,7 @@ holds no loan (built on each read; the rules never use it).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -177,39 +178,73 @@ def _place(b_int64, b_bool, b_float64, b_int16, b_int32, b_int8, slot_of, j, n_s
     return n_slots, new.size
 
 
-@njit(cache=True, nogil=True)
-def _pairwise(pos, val, lo, n, a, b):
-    """Numpy's pairwise sum of ``x[lo:lo + n]``, whose nonzeros are ``val[a:b]`` at ``pos[a:b]``.
+@functools.lru_cache(maxsize=8)
+def _pairwise_plan(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How ``np.sum`` adds ``size`` float64 values: numpy's pairwise summation.
 
-    The same additions in the same order as ``np.sum`` over the dense array (blocks of
-    at most 128 summed in 8 lanes, larger ranges split in halves at a multiple of 8);
-    the zeros are skipped, as adding 0.0 changes no sum.
+    Ranges of more than 128 values split in halves at a multiple of 8 until the leaves
+    (blocks of at most 128, summed in 8 lanes) are reached. Returns the leaves' starts
+    and lengths, and the post-order program combining them: ``k >= 0`` pushes leaf
+    ``k``'s sum, ``-1`` replaces the top two sums by ``first + second``.
     """
-    if a == b:
-        return 0.0
-    if n < 8:
+    starts: list[int] = []
+    lengths: list[int] = []
+    program: list[int] = []
+
+    def split(lo: int, n: int) -> None:
+        if n <= 128:
+            program.append(len(starts))
+            starts.append(lo)
+            lengths.append(n)
+            return
+        half = n // 2
+        half -= half % 8
+        split(lo, half)
+        split(lo + half, n - half)
+        program.append(-1)
+
+    split(0, size)
+    return np.array(starts, np.int64), np.array(lengths, np.int64), np.array(program, np.int64)
+
+
+@njit(cache=True, nogil=True)
+def _planned_sum(pos, val, starts, lengths, program):
+    """The pairwise sum (``_pairwise_plan``) of the zeros holding ``val`` at sorted ``pos``.
+
+    Each leaf adds its nonzeros as numpy adds the block (8 lanes, then the tail in
+    order); the zeros are skipped, as adding 0.0 changes no sum.
+    """
+    sums = np.zeros(starts.size)
+    lanes = np.empty(8)
+    t = 0
+    for k in range(starts.size):
+        lo, end = starts[k], starts[k] + lengths[k]
+        if t == pos.size or pos[t] >= end:
+            continue  # an empty leaf sums to 0
         res = 0.0
-        for t in range(a, b):
-            res += val[t]
-        return res
-    if n <= 128:
-        lanes = np.zeros(8)
-        main_end = lo + n - n % 8
-        t = a
-        while t < b and pos[t] < main_end:
-            lanes[(pos[t] - lo) % 8] += val[t]
-            t += 1
-        res = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + (
-            (lanes[4] + lanes[5]) + (lanes[6] + lanes[7])
-        )
-        while t < b:
+        if lengths[k] >= 8:
+            lanes[:] = 0.0
+            main_end = end - lengths[k] % 8
+            while t < pos.size and pos[t] < main_end:
+                lanes[(pos[t] - lo) % 8] += val[t]
+                t += 1
+            res = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + (
+                (lanes[4] + lanes[5]) + (lanes[6] + lanes[7])
+            )
+        while t < pos.size and pos[t] < end:
             res += val[t]
             t += 1
-        return res
-    half = n // 2
-    half -= half % 8
-    m = a + np.searchsorted(pos[a:b], lo + half)
-    return _pairwise(pos, val, lo, half, a, m) + _pairwise(pos, val, lo + half, n - half, m, b)
+        sums[k] = res
+    stack = np.empty(64)  # depth: log2(size / 128) + 2
+    top = 0
+    for op in program:
+        if op >= 0:
+            stack[top] = sums[op]
+            top += 1
+        else:
+            top -= 1
+            stack[top - 1] = stack[top - 1] + stack[top]
+    return stack[0]
 
 
 def dense_sum(positions: np.ndarray, values: np.ndarray, size: int) -> float:
@@ -218,7 +253,7 @@ def dense_sum(positions: np.ndarray, values: np.ndarray, size: int) -> float:
     Bit for bit (tested): a lender's totals do not depend on how its loans are stored.
     """
     values = np.asarray(values, float)
-    return float(0.0 + _pairwise(positions, values, 0, size, 0, positions.size))
+    return float(0.0 + _planned_sum(positions, values, *_pairwise_plan(int(size))))
 
 
 class LoanBook:

@@ -53,23 +53,14 @@ def _find(slot_of, is_open, i, at):
 
 
 @njit(cache=True, nogil=True)
-def _squeezed(dpd, squeeze, at):
-    """Largest squeeze the lenders put on a borrower (no loan, or stage 0, squeezes nothing)."""
-    strongest = 0.0
-    for j in range(at.size):
-        stage = min(dpd[j, at[j]], DEFAULT_DPD_MONTHS) if at[j] >= 0 else 0
-        strongest = max(strongest, squeeze[j, stage])
-    return strongest
-
-
-@njit(cache=True, nogil=True)
-def _available(slot_of, is_open, dpd, squeeze, cash, protected, borrowers, out):
-    at = np.empty(slot_of.shape[0], np.int64)
-    for k in range(borrowers.size):
-        i = borrowers[k]
-        _find(slot_of, is_open, i, at)
-        keep = protected[i] * (1.0 - _squeezed(dpd, squeeze, at))
-        out[k] = max(cash[i] - keep, 0.0)
+def _squeeze_loans(keys, is_open, dpd, n_slots, squeeze, strongest):
+    """Raise each borrower's ``strongest`` to the squeeze of each of their loans' stages."""
+    for j in range(n_slots.size):
+        for s in range(n_slots[j]):
+            if is_open[j, s]:
+                value = squeeze[j, min(dpd[j, s], DEFAULT_DPD_MONTHS)]
+                if value > strongest[keys[j, s]]:
+                    strongest[keys[j, s]] = value
 
 
 @njit(cache=True, nogil=True)
@@ -188,20 +179,29 @@ def available_cash(
 
     Args:
         book: The loan book (the stage of each loan is its DPD bucket).
-        squeeze: Each lender's squeeze by DPD bucket, shape (lenders, 5).
+        squeeze: Each lender's squeeze by DPD bucket, shape (lenders, 5); no stage
+            squeezes less than the current one (column 0), as ``Lender.stage_effects``
+            builds them.
         cash: Savings + income - essentials - medical costs, per borrower.
         protected: Discretionary spending kept before debt, per borrower.
-        borrowers: The borrowers to compute it for (indices; default all).
+        borrowers: The borrowers to compute it for (indices or a mask; default all).
 
     Returns:
         The available cash of ``borrowers``, in their order.
+
+    Raises:
+        ValueError: If a stage of ``squeeze`` squeezes less than the current one.
     """
-    borrowers = np.arange(cash.size) if borrowers is None else as_index(borrowers, cash.size)
-    borrowers = borrowers.astype(np.int64, copy=False)
-    out = np.empty(borrowers.size)
-    _available(book.slot_of, book.columns["open"], book.columns["dpd"], squeeze, cash, protected,
-               borrowers, out)  # fmt: skip
-    return out
+    squeeze = np.asarray(squeeze, float)
+    if np.any(squeeze < squeeze[:, :1]):
+        raise ValueError("squeeze: no stage may squeeze less than the current one (column 0)")
+    strongest = np.full(cash.size, squeeze[:, 0].max())  # a lender where none is held
+    c = book.columns
+    _squeeze_loans(c["borrower"], c["open"], c["dpd"], book.n_slots, squeeze, strongest)
+    if borrowers is not None:
+        borrowers = as_index(borrowers, cash.size)
+        cash, protected, strongest = cash[borrowers], protected[borrowers], strongest[borrowers]
+    return np.maximum(cash - protected * (1.0 - strongest), 0.0)
 
 
 def pay_loans(

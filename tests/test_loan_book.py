@@ -13,7 +13,7 @@ from model.loans import RedefaultCohorts
 
 
 # ----------------------------------------------------------------- dense_sum
-@pytest.mark.parametrize("size", [1, 7, 8, 9, 127, 128, 129, 1000, 8193, 100_000])
+@pytest.mark.parametrize("size", [0, 1, 7, 8, 9, 127, 128, 129, 1000, 8193, 100_000, 300_001])
 @pytest.mark.parametrize("density", [0.01, 0.3, 1.0])
 def test_dense_sum_is_numpys_sum_of_the_dense_array_bit_for_bit(size, density):
     rng = np.random.default_rng(size)

@@ -208,7 +208,7 @@ def test_payments_never_exceed_dues_or_the_cash_available():
     rng = np.random.default_rng(7)
     n, lenders = 500, 3
     effect = rng.uniform(0, 1, (lenders, 5))
-    squeeze = rng.uniform(0, 1, (lenders, 5))
+    squeeze = np.sort(rng.uniform(0, 1, (lenders, 5)), axis=1)  # stronger stages squeeze more
     due = rng.uniform(0, 100, (lenders, n)) * (rng.random((lenders, n)) < 0.7)
     dpd = (rng.integers(0, 6, (lenders, n)) * (due > 0)).astype(np.int16)  # late ones owe
     cash, protected = rng.uniform(-50, 250, n), rng.uniform(0, 80, n)
@@ -295,6 +295,12 @@ def test_one_lender_paid_by_keyed_draws_books_this_months_payments_only():
         np.zeros((1, 5)), np.zeros((1, 5)),
     )  # fmt: skip
     assert total.tolist() == [0.0] * 4 and book.total("paid", 0) == 0.0
+
+
+def test_available_cash_refuses_a_stage_squeezing_less_than_the_current_one():
+    squeeze = np.array([[0.2, 0.1, 0.5, 0.7, 0.8]])
+    with pytest.raises(ValueError, match="squeeze"):
+        available_cash(book_of_slots(np.zeros((1, 2), np.int16)), squeeze, np.ones(2), np.ones(2))
 
 
 def test_available_cash_takes_a_mask_of_borrowers():
