@@ -19,7 +19,7 @@ from model.draws import keyed_streams, named_streams, normal_quantile, standard_
 from model.lender import RECORD_MONTHS, Lender
 from model.loans import DEFAULT_DPD_MONTHS, LoanBook, RedefaultCohorts
 from model.macro import MacroScenario
-from model.market import MarketMemory, MarketRules, choose_lenders, utilities
+from model.market import MarketMemory, MarketRules, choose_applied_lenders
 from model.metrics import EXTRA_COLUMNS, LENDER_COLUMNS, METRIC_COLUMNS, combine
 from model.month import Month
 from model.observers import RollRates
@@ -697,18 +697,23 @@ class CreditEconomy(mesa.Model):
         book, n_lenders = self.book, len(self.lenders)
         if n_lenders == 1:
             return np.where(book.active[0, idx], -1, 0)
-        lenders = np.arange(n_lenders)
-        open_ = np.array([x.can_lend for x in self.lenders])  # failed lenders take no applications
-        cells = (idx[None, :] * n_lenders + lenders[:, None]).ravel()
+        lends = np.array([x.can_lend for x in self.lenders])  # failed lenders take no applications
+        cells = (idx[None, :] * n_lenders + np.arange(n_lenders)[:, None]).ravel()
         taste = self.keyed["lender_taste"](m.number, cells).reshape(n_lenders, idx.size)
         rates = np.array([x.annual_rates(m.macro.policy_rate)[0] for x in self.lenders])
         brand = np.array([x.policy.brand for x in self.lenders])
-        rejected, usual = self.memory.view(idx, m.number, self.market.rejection_memory)
-        utility = utilities(rates, brand, rejected, usual, self.market)
-        free = ~book.active[:, idx] & open_[:, None]
-        if exclude is not None:
-            free &= lenders[:, None] != exclude[None, :]
-        return choose_lenders(utility, free, taste)
+        return choose_applied_lenders(
+            idx,
+            m.number,
+            self.memory,
+            self.market,
+            rates,
+            brand,
+            book.active,
+            lends,
+            taste,
+            exclude,
+        )
 
     def _apply(
         self,

@@ -4,9 +4,11 @@
 unit and meaning); the functions here are the market's rules over arrays:
 
 - :func:`choose_lenders`: each applicant picks, among the lenders where they hold no
-  loan, the one of highest utility plus a Gumbel taste draw (a multinomial logit over
-  price, the lender's brand, a rejection remembered for some months, and the lender of
-  the borrower's last loan). With every coefficient 0 the choice is uniform at random.
+  loan, the one of highest utility (:func:`utilities`) plus a Gumbel taste draw (a
+  multinomial logit over price, the lender's brand, a rejection remembered for some
+  months, and the lender of the borrower's last loan). With every coefficient 0 the
+  choice is uniform at random. :func:`choose_applied_lenders` is the same choice read
+  from the borrowers' :class:`MarketMemory` in one compiled pass (the same result).
 - :func:`investor_confidence`: an investor-funded lender's funding line follows its
   investors' confidence, which falls with its own losses and overdue and with failures
   of peers (the common signal of the 2018 P2P runs, DOMAIN.md).
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+from numba import njit
 
 from model.params import Parameters, lever
 
@@ -256,21 +259,85 @@ def utilities(
     return base[:, None] - rules.rejection_penalty * rejected + rules.switching_cost * usual
 
 
+def gumbel(uniform: np.ndarray) -> np.ndarray:
+    """Gumbel taste draws ``-log(-log(u))`` of U(0,1) draws (clipped away from 0 and 1)."""
+    return -np.log(-np.log(np.clip(uniform, 1e-300, 1.0 - 1e-16)))
+
+
 def choose_lenders(utility: np.ndarray, free: np.ndarray, uniform: np.ndarray) -> np.ndarray:
     """The lender each applicant applies to: the free lender of highest utility + taste.
 
     Args:
         utility: Utility of each lender to each applicant, shape (lenders, applicants).
         free: Whether the applicant holds no loan at the lender, same shape.
-        uniform: U(0,1) per lender and applicant: Gumbel taste draws ``-log(-log(u))``.
+        uniform: U(0,1) per lender and applicant: Gumbel taste draws (:func:`gumbel`).
 
     Returns:
         The chosen lender per applicant (-1 where every lender holds a loan of theirs).
     """
-    taste = -np.log(-np.log(np.clip(uniform, 1e-300, 1.0 - 1e-16)))
-    score = np.where(free, utility + taste, -np.inf)
+    score = np.where(free, utility + gumbel(uniform), -np.inf)
     choice = np.argmax(score, axis=0)
     return np.where(free.any(axis=0), choice, -1)
+
+
+def choose_applied_lenders(
+    idx: np.ndarray,
+    month: int,
+    memory: MarketMemory,
+    rules: MarketRules,
+    rates: np.ndarray,
+    brand: np.ndarray,
+    held: np.ndarray,
+    lends: np.ndarray,
+    uniform: np.ndarray,
+    exclude: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`choose_lenders` over :func:`utilities` for borrowers ``idx``, in one pass.
+
+    What the borrowers remember (a refusal within ``rules.rejection_memory`` months, the
+    lender of their last loan) is read from ``memory``; the result is the same, bit for
+    bit (tested), without the (lenders, applicants) arrays.
+
+    Args:
+        idx: The applicants (borrower indices).
+        month: This month's number.
+        memory: What borrowers remember of the lenders.
+        rules: The market's choice levers.
+        rates: Each lender's posted annual rate (its best tier's), shape (lenders,).
+        brand: Each lender's brand term, shape (lenders,).
+        held: Whether each borrower holds a loan at each lender, (lenders, borrowers).
+        lends: Whether each lender takes applications, shape (lenders,).
+        uniform: U(0,1) per lender and applicant, shape (lenders, applicants).
+        exclude: A lender per applicant left out (e.g. the one that just refused them).
+
+    Returns:
+        The chosen lender per applicant (-1 where none is free).
+    """
+    base = brand - rules.price_sensitivity * rates
+    out = np.empty(idx.size, np.int64)
+    exclude = np.full(idx.size, -1, np.int64) if exclude is None else exclude
+    _choose(np.asarray(idx, np.int64), base, float(rules.rejection_penalty),
+            float(rules.switching_cost), memory.refused, memory.last_lender, int(month),
+            int(rules.rejection_memory), held, np.asarray(lends, np.bool_),
+            np.asarray(exclude, np.int64), gumbel(uniform), out)  # fmt: skip
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _choose(idx, base, penalty, switching, refused, last_lender, month, remembered, held,
+            lends, exclude, taste, out):  # fmt: skip
+    """Each applicant's free lender of highest utility + taste (the first of equals)."""
+    for k in range(idx.size):
+        i = idx[k]
+        best, choice = -np.inf, -1
+        for j in range(base.size):
+            if held[j, i] or not lends[j] or exclude[k] == j:
+                continue
+            utility = base[j] - penalty * (month - refused[j, i] <= remembered)
+            score = (utility + switching * (last_lender[i] == j)) + taste[j, k]
+            if choice < 0 or score > best:
+                best, choice = score, j
+        out[k] = choice
 
 
 def investor_confidence(
@@ -310,17 +377,6 @@ class MarketMemory:
     def __init__(self, n_lenders: int, n_borrowers: int) -> None:
         self.refused = np.full((n_lenders, n_borrowers), self.NEVER, np.int32)
         self.last_lender = np.full(n_borrowers, -1, np.int16)
-
-    def view(self, idx: np.ndarray, month: int, memory: int) -> tuple[np.ndarray, np.ndarray]:
-        """What borrowers ``idx`` remember of each lender.
-
-        Returns:
-            ``(refused, usual)``: whether the lender refused them within ``memory`` months,
-            and whether it made their last loan; both shape (lenders, borrowers).
-        """
-        rejected = month - self.refused[:, idx] <= memory
-        lenders = np.arange(self.refused.shape[0])[:, None]
-        return rejected, self.last_lender[idx][None, :] == lenders
 
     def record(self, lender: int, idx: np.ndarray, approved: np.ndarray, month: int) -> None:
         """Remember ``lender``'s answers to borrowers ``idx`` in ``month``."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import mesa
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from model.loans import LoanBook
 from model.market import (
     MarketMemory,
     MarketRules,
+    choose_applied_lenders,
     choose_lenders,
     investor_confidence,
     utilities,
@@ -62,13 +65,49 @@ def test_price_brand_refusals_and_the_last_lender_move_utility():
     assert u[0, 1] == pytest.approx(-2.0 - 2.0)  # refused recently
 
 
+def _remembered(memory, idx, month, months):
+    """What borrowers ``idx`` remember: refused within ``months``, and their last lender."""
+    lenders = np.arange(memory.refused.shape[0])[:, None]
+    return month - memory.refused[:, idx] <= months, memory.last_lender[idx][None, :] == lenders
+
+
 def test_refusals_are_remembered_for_the_memory_months_and_approvals_set_the_last_lender():
+    rules = MarketRules(rejection_penalty=50.0, rejection_memory=3)
     memory = MarketMemory(2, 3)
     memory.record(1, np.array([0, 2]), np.array([False, True]), month=5)
-    rejected, usual = memory.view(np.arange(3), month=8, memory=3)
-    assert rejected[:, 0].tolist() == [False, True] and not rejected[:, 1:].any()
-    assert usual[:, 2].tolist() == [False, True] and not usual[:, :2].any()
-    assert not memory.view(np.arange(3), month=9, memory=3)[0].any()  # forgotten
+    assert memory.refused[:, 0].tolist() == [MarketMemory.NEVER, 5]
+    assert memory.last_lender.tolist() == [-1, -1, 1]
+    held, lends, taste = np.zeros((2, 3), bool), np.ones(2, bool), np.full((2, 3), 0.5)
+    prices = np.zeros(2), np.array([0.0, 1.0])  # lender 1's brand wins, unless refused
+    choose = functools.partial(choose_applied_lenders, np.arange(3), memory=memory, rules=rules)
+    assert choose(month=8, rates=prices[0], brand=prices[1], held=held, lends=lends,
+                  uniform=taste).tolist() == [0, 1, 1]  # fmt: skip
+    assert choose(month=9, rates=prices[0], brand=prices[1], held=held, lends=lends,
+                  uniform=taste).tolist() == [1, 1, 1]  # forgotten  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_compiled_choice_is_the_logit_over_the_remembered_utilities_bit_for_bit(seed):
+    rng = np.random.default_rng(seed)
+    n_lenders, n_borrowers, month = 4, 300, 20
+    rules = MarketRules(price_sensitivity=8.0, rejection_penalty=0.7, rejection_memory=4,
+                        switching_cost=0.4)  # fmt: skip
+    memory = MarketMemory(n_lenders, n_borrowers)
+    for past in range(10, month):
+        lender, idx = int(rng.integers(n_lenders)), np.flatnonzero(rng.random(n_borrowers) < 0.2)
+        memory.record(lender, idx, rng.random(idx.size) < 0.5, past)
+    held = rng.random((n_lenders, n_borrowers)) < 0.3
+    lends = np.array([True, True, False, True])
+    rates, brand = rng.uniform(0.1, 0.3, n_lenders), rng.normal(0, 0.5, n_lenders)
+    idx = np.sort(rng.choice(n_borrowers, 120, replace=False))
+    uniform = rng.random((n_lenders, idx.size))
+    exclude = rng.integers(-1, n_lenders, idx.size)
+    rejected, usual = _remembered(memory, idx, month, rules.rejection_memory)
+    free = ~held[:, idx] & lends[:, None] & (np.arange(n_lenders)[:, None] != exclude)
+    expected = choose_lenders(utilities(rates, brand, rejected, usual, rules), free, uniform)
+    got = choose_applied_lenders(idx, month, memory, rules, rates, brand, held, lends, uniform,
+                                 exclude)  # fmt: skip
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_a_cheaper_lender_wins_applicants_when_borrowers_weigh_price():
