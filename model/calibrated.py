@@ -7,9 +7,10 @@ values as their defaults.
 
 #: Fitted population parameters.
 POPULATION = {
-    "oversight_rate": 0.0027621,
-    "low_willingness_share": 0.125714,
-    "habit_protected": 0.319305,
+    "oversight_rate": 0.00175051,
+    "low_willingness_share": 0.20173,
+    "habit_protected": 0.144327,
+    "low_willingness": 0.40702,
 }
 #: Fitted policy levers (every preset's default).
 POLICY = {}
