@@ -68,9 +68,9 @@ _TOTALS = ("balance", "arrears", "fees_due", "due", "paid")
 #: What a dense view shows where a borrower holds no loan (0 for the other fields).
 _NO_LOAN = {"loan_id": -1}
 #: A row is rebuilt shorter when fewer than one slot in ``SPARSE`` has held an open loan
-#: for ``SPARSE_MONTHS`` months running (a lender whose book is still growing stays dense).
+#: for ``SPARSE_MONTHS`` months running (a row sparse for a month or two keeps its layout).
 SPARSE = 8
-SPARSE_MONTHS = 12
+SPARSE_MONTHS = 4
 #: A row is rebuilt dense (a slot per borrower) when at least one borrower in ``DENSE``
 #: holds a loan there.
 DENSE = 6
