@@ -407,20 +407,41 @@ class Lender(mesa.Agent):
         self._count("applications", applicants.size, np.count_nonzero(subprime), to_repay)
         if not self.can_lend:
             return np.zeros(applicants.size)
-        offers = self._offers(score, wanted, reported_income, debt_service, term_draw, policy_rate)
-        approve = self._approve(book, score, offers)
-        lent = np.where(approve, offers.amount, 0.0)
-        chosen = applicants[approve]
-        amounts, monthly = lent[approve], offers.apr[approve] / 12
-        ids = tape.open(j, chosen, amounts, monthly, month)
+        approved, offers = self._decide(
+            book, score, wanted, reported_income, debt_service, term_draw, policy_rate
+        )
+        lent = np.zeros(applicants.size)
+        lent[approved] = offers.amount
+        chosen, monthly = applicants[approved], offers.apr / 12
+        ids = tape.open(j, chosen, offers.amount, monthly, month)
         loans.originate(
-            book, j, chosen, amounts, monthly, offers.term[approve], offers.tier[approve], month,
-            ids,
-        )  # fmt: skip
-        self._count("approvals", chosen.size, np.count_nonzero(approve & subprime), to_repay)
+            book, j, chosen, offers.amount, monthly, offers.term, offers.tier, month, ids
+        )
+        self._count("approvals", chosen.size, np.count_nonzero(subprime[approved]), to_repay)
         self.accounts["originations"] += float(lent.sum())
         self.accounts["acquisition_cost"] += chosen.size * self.policy.acquisition_cost
         return lent
+
+    def _decide(
+        self,
+        book: LoanBook,
+        score: np.ndarray,
+        wanted: np.ndarray,
+        reported_income: np.ndarray,
+        debt_service: np.ndarray,
+        term_draw: np.ndarray,
+        policy_rate: float,
+    ) -> tuple[np.ndarray, _Offers]:
+        """The applications approved (positions among the applicants) and their offers.
+
+        Screening first: only the applications that clear the cut-off are sized and
+        priced (arguments as :meth:`originate`).
+        """
+        screened = np.flatnonzero(score >= self._cutoff_for(score))
+        offers = self._offers(score[screened], wanted[screened], reported_income[screened],
+                              debt_service[screened], term_draw[screened], policy_rate)  # fmt: skip
+        approve = self._approve(book, score[screened], offers)
+        return screened[approve], _Offers(*(field[approve] for field in offers))
 
     def _count(self, kind: str, n: int, n_subprime: int, to_repay: bool) -> None:
         """Count ``n`` applications or approvals (``kind``), ``n_subprime`` of them subprime."""
@@ -455,8 +476,12 @@ class Lender(mesa.Agent):
         return _Offers(tier, annual[tier], self._terms[k], amount)
 
     def _approve(self, book: LoanBook, score: np.ndarray, offers: _Offers) -> np.ndarray:
-        """The applications approved (see :meth:`originate`); best scores first if funding binds."""
-        approve = (score >= self._cutoff_for(score)) & (offers.amount >= MIN_LOAN)
+        """Which screened applications are approved (see :meth:`originate`).
+
+        ``score`` and ``offers`` are those of applications that cleared the cut-off; the
+        best scores go first if funding binds.
+        """
+        approve = offers.amount >= MIN_LOAN
         if self.rules.apr_cap is not None:  # a tier priced above the cap cannot be lent to
             approve &= offers.apr <= self.rules.apr_cap
         wanted = float(offers.amount[approve].sum())
