@@ -495,7 +495,9 @@ class LoanBook:
 
     def remove(self, lender: int, borrowers: np.ndarray) -> None:
         """Close the loans of ``borrowers`` at ``lender`` (repaid or written off)."""
-        index = np.unique(as_index(borrowers, self.n_borrowers))  # (a repeat closes once)
+        index = as_index(borrowers, self.n_borrowers).ravel()
+        if index.size > 1 and not (index[1:] > index[:-1]).all():
+            index = np.unique(index)  # (a repeat closes once)
         if index.size == 0:
             return
         slot = self.positions(lender, index)
