@@ -407,9 +407,8 @@ class Lender(mesa.Agent):
         self._count("applications", applicants.size, np.count_nonzero(subprime), to_repay)
         if not self.can_lend:
             return np.zeros(applicants.size)
-        approved, offers = self._decide(
-            book, score, wanted, reported_income, debt_service, term_draw, policy_rate
-        )
+        terms = (wanted, reported_income, debt_service, term_draw)
+        approved, offers = self._decide(book, score, terms, policy_rate)
         lent = np.zeros(applicants.size)
         lent[approved] = offers.amount
         chosen, monthly = applicants[approved], offers.apr / 12
@@ -423,23 +422,16 @@ class Lender(mesa.Agent):
         return lent
 
     def _decide(
-        self,
-        book: LoanBook,
-        score: np.ndarray,
-        wanted: np.ndarray,
-        reported_income: np.ndarray,
-        debt_service: np.ndarray,
-        term_draw: np.ndarray,
-        policy_rate: float,
+        self, book: LoanBook, score: np.ndarray, terms: tuple[np.ndarray, ...], policy_rate: float
     ) -> tuple[np.ndarray, _Offers]:
         """The applications approved (positions among the applicants) and their offers.
 
         Screening first: only the applications that clear the cut-off are sized and
-        priced (arguments as :meth:`originate`).
+        priced. ``terms`` are :meth:`_offers`'s per-application arguments after the score
+        (wanted, reported income, debt service, term draw), as :meth:`originate` takes them.
         """
         screened = np.flatnonzero(score >= self._cutoff_for(score))
-        offers = self._offers(score[screened], wanted[screened], reported_income[screened],
-                              debt_service[screened], term_draw[screened], policy_rate)  # fmt: skip
+        offers = self._offers(score[screened], *(x[screened] for x in terms), policy_rate)
         approve = self._approve(book, score[screened], offers)
         return screened[approve], _Offers(*(field[approve] for field in offers))
 
