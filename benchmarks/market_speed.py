@@ -3,7 +3,15 @@
 The target (issue 13): a market of 5 lenders at 100,000 borrowers costs no more than
 2x a single lender per borrower-month. Both economies are built as ``python -m
 experiments run`` builds them (``experiments.design.build_economy``), construction and
-burn-in included, in a severe recession; each measurement runs in a fresh subprocess.
+burn-in included, in a severe recession, two ways:
+
+- *warm* (the target's reading): in one fresh subprocess, every compiled kernel loaded
+  first, the two economies built one after the other and then stepped month by month
+  alternately, so a drifting machine slows both alike; the simulation's own cost, as in
+  a sweep's worker;
+- *cold*: each economy alone in a fresh subprocess, as one ``experiments run`` pays it,
+  loading the compiled kernels from the cache included (a fixed cost of a few tenths of
+  a second that dilutes the ratio at this size).
 
 Run alone: ``python -m benchmarks.market_speed [BORROWERS MONTHS REPEAT]``.
 """
@@ -13,6 +21,8 @@ from __future__ import annotations
 import sys
 import time
 from typing import Any
+
+import numpy as np
 
 from benchmarks.step_speed import in_subprocess, peak_rss_mb
 
@@ -64,6 +74,40 @@ def measure(market: bool, borrowers: int, months: int) -> dict[str, Any]:
     }
 
 
+def measure_warm(borrowers: int, months: int) -> dict[str, Any]:
+    """One lender and the market in this process, kernels loaded first (see the module).
+
+    Returns:
+        Seconds of each (construction and burn-in, then the months stepped alternately)
+        and the ratio of their costs per borrower-month.
+    """
+    from experiments.config import parse_config
+    from experiments.design import build_design, build_economy
+
+    def build(market: bool, n: int, m: int) -> Any:
+        config = parse_config(config_of(market, n, m))
+        return build_economy(config, build_design(config)[0])
+
+    for market in (False, True):  # load every kernel both use, untimed
+        build(market, 2_000, 2).run(2)
+    economies, seconds = {}, {}
+    for market in (False, True):
+        start = time.perf_counter()
+        economies[market] = build(market, borrowers, months)
+        seconds[market] = time.perf_counter() - start
+    for _ in range(months):
+        for market in (False, True):
+            start = time.perf_counter()
+            economies[market].step()
+            seconds[market] += time.perf_counter() - start
+    per_month = {m: seconds[m] / (months + economies[m].burn_in) for m in (False, True)}
+    return {
+        "one_lender_seconds": seconds[False],
+        "market_seconds": seconds[True],
+        "ratio": per_month[True] / per_month[False],
+    }
+
+
 def main(borrowers: int = 100_000, months: int = 60, repeat: int = 3) -> dict[str, Any]:
     """Time one lender and the 5-lender market (fastest of ``repeat`` each); print the ratio.
 
@@ -80,20 +124,40 @@ def main(borrowers: int = 100_000, months: int = 60, repeat: int = 3) -> dict[st
                 )
             )
     one, five = (min(runs[market], key=lambda r: r["seconds"]) for market in (False, True))
-    ratio = five["ns_per_borrower_month"] / one["ns_per_borrower_month"]
+    cold = five["ns_per_borrower_month"] / one["ns_per_borrower_month"]
+    warm = [
+        in_subprocess(
+            "from benchmarks.market_speed import measure_warm",
+            f"measure_warm({borrowers}, {months})",
+        )
+        for _ in range(repeat)
+    ]
+    ratio = float(np.median([w["ratio"] for w in warm]))
     verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
     print(
         f"market of {five['lenders']} lenders against one, {borrowers:,} borrowers x {months} "
-        f"months, {SCENARIO}, burn-in included, fastest of {repeat}:"
+        f"months, {SCENARIO}, burn-in included:"
     )
     for r in (one, five):
         print(
-            f"  {r['lenders']} lender(s): {r['seconds']:.2f} s, "
+            f"  cold, {r['lenders']} lender(s): {r['seconds']:.2f} s (fastest of {repeat}), "
             f"{r['ns_per_borrower_month']:.0f} ns per borrower-month, "
             f"burn-in {r['burn_in']}, peak RSS {r['peak_rss_mb']:.0f} MB"
         )
-    print(f"  ratio {ratio:.2f}x per borrower-month (target <= {TARGET_RATIO:.1f}x: {verdict})")
-    return {"one_lender": one, "market": five, "ratio": ratio, "target_ratio": TARGET_RATIO}
+    print(f"  cold ratio {cold:.2f}x (kernel loading included)")
+    runs_text = ", ".join(f"{w['ratio']:.2f}x" for w in warm)
+    print(
+        f"  warm ratio {ratio:.2f}x per borrower-month, median of {repeat} ({runs_text}; "
+        f"target <= {TARGET_RATIO:.1f}x: {verdict})"
+    )
+    return {
+        "one_lender": one,
+        "market": five,
+        "cold_ratio": cold,
+        "warm": warm,
+        "ratio": ratio,
+        "target_ratio": TARGET_RATIO,
+    }
 
 
 if __name__ == "__main__":

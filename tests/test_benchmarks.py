@@ -70,6 +70,14 @@ def test_the_market_benchmark_times_five_lenders_against_one_on_the_same_footing
     assert market_speed.TARGET_RATIO == 2.0
 
 
+def test_the_warm_market_benchmark_steps_both_economies_in_one_process():
+    out = market_speed.measure_warm(1_000, 4)
+    assert out["one_lender_seconds"] > 0 and out["market_seconds"] > 0
+    steps = 4 + 46  # the severe recession's burn-in, the same for both
+    per_month = [out[k] / steps for k in ("one_lender_seconds", "market_seconds")]
+    assert out["ratio"] == pytest.approx(per_month[1] / per_month[0])
+
+
 def test_rule_times_times_every_rule_of_the_schedule_in_order():
     from benchmarks import rule_times
 
