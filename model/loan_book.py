@@ -204,7 +204,10 @@ def _pairwise_plan(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         program.append(-1)
 
     split(0, size)
-    return np.array(starts, np.int64), np.array(lengths, np.int64), np.array(program, np.int64)
+    plan = (np.array(starts, np.int64), np.array(lengths, np.int64), np.array(program, np.int64))
+    for array in plan:  # cached: shared by every caller
+        array.flags.writeable = False
+    return plan
 
 
 @njit(cache=True, nogil=True)

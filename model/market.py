@@ -260,7 +260,14 @@ def utilities(
 
 
 def gumbel(uniform: np.ndarray) -> np.ndarray:
-    """Gumbel taste draws ``-log(-log(u))`` of U(0,1) draws (clipped away from 0 and 1)."""
+    """Gumbel taste draws from U(0,1) draws.
+
+    Args:
+        uniform: U(0,1) draws, any shape (clipped to [1e-300, 1 - 1e-16]).
+
+    Returns:
+        ``-log(-log(u))`` of each draw, the same shape.
+    """
     return -np.log(-np.log(np.clip(uniform, 1e-300, 1.0 - 1e-16)))
 
 
@@ -308,15 +315,28 @@ def choose_applied_lenders(
         held: Whether each borrower holds a loan at each lender, (lenders, borrowers).
         lends: Whether each lender takes applications, shape (lenders,).
         uniform: U(0,1) per lender and applicant, shape (lenders, applicants).
-        exclude: A lender per applicant left out (e.g. the one that just refused them).
+        exclude: A lender per applicant left out (e.g. the one that just refused them;
+            -1: none), or None.
 
     Returns:
         The chosen lender per applicant (-1 where none is free).
+
+    Raises:
+        ValueError: If an applicant is not a borrower of ``held``, or ``uniform`` or
+            ``exclude`` does not match the applicants.
     """
+    idx = np.asarray(idx, np.int64)
+    n_lenders, n_borrowers = held.shape
+    if idx.size and (idx.min() < 0 or idx.max() >= n_borrowers):
+        raise ValueError(f"idx: borrower indices in [0, {n_borrowers})")
+    if np.shape(uniform) != (n_lenders, idx.size):
+        raise ValueError(f"uniform: shape {np.shape(uniform)}, expected {(n_lenders, idx.size)}")
+    exclude = np.full(idx.size, -1, np.int64) if exclude is None else exclude
+    if np.shape(exclude) != idx.shape:
+        raise ValueError(f"exclude: one lender per applicant ({idx.size})")
     base = brand - rules.price_sensitivity * rates
     out = np.empty(idx.size, np.int64)
-    exclude = np.full(idx.size, -1, np.int64) if exclude is None else exclude
-    _choose(np.asarray(idx, np.int64), base, float(rules.rejection_penalty),
+    _choose(idx, base, float(rules.rejection_penalty),
             float(rules.switching_cost), memory.refused, memory.last_lender, int(month),
             int(rules.rejection_memory), held, np.asarray(lends, np.bool_),
             np.asarray(exclude, np.int64), gumbel(uniform), out)  # fmt: skip

@@ -25,6 +25,9 @@ from model.loans import DEFAULT_DPD_MONTHS
 #: address of a random-access stream (``RandomAccessUniform.address``).
 SlotDraws = np.ndarray | tuple[np.uint64, np.uint64]
 
+#: Columns of the stage tables: the DPD buckets current, 1-30, 31-60, 61-90 and 90+.
+BUCKETS = DEFAULT_DPD_MONTHS + 1
+
 #: Share of a borrower's spare cash (at most the month's income) collected each month on
 #: written-off debt with no collection effort, and the extra share at full intensity.
 RECOVERY_BASE, RECOVERY_COLLECTION = 0.003, 0.01
@@ -190,12 +193,17 @@ def available_cash(
         The available cash of ``borrowers``, in their order.
 
     Raises:
-        ValueError: If a stage of ``squeeze`` squeezes less than the current one.
+        ValueError: If ``squeeze`` is not (lenders, 5), a stage squeezes less than the
+            current one, or ``cash`` or ``protected`` is not one value per borrower.
     """
     squeeze = np.asarray(squeeze, float)
+    if squeeze.shape != (book.n_lenders, BUCKETS):
+        raise ValueError(f"squeeze: shape {squeeze.shape}, expected ({book.n_lenders}, {BUCKETS})")
     if np.any(squeeze < squeeze[:, :1]):
         raise ValueError("squeeze: no stage may squeeze less than the current one (column 0)")
-    strongest = np.full(cash.size, squeeze[:, 0].max())  # a lender where none is held
+    if cash.size != book.n_borrowers or protected.size != book.n_borrowers:
+        raise ValueError(f"cash and protected: one value per borrower ({book.n_borrowers})")
+    strongest = np.full(cash.size, max(float(squeeze[:, 0].max()), 0.0))  # no loan: stage 0
     c = book.columns
     _squeeze_loans(c["borrower"], c["open"], c["dpd"], book.n_slots, squeeze, strongest)
     if borrowers is not None:

@@ -70,7 +70,7 @@ def test_any_sequence_of_openings_closings_and_tidies_keeps_the_book_exact(data)
             book.remove(j, gone)
             for i in gone:
                 del reference[(j, int(i))]
-        elif action == "tidy":  # a year of month-ends: a sparse row is rebuilt short
+        elif action == "tidy":  # a month-end: a row sparse for months is rebuilt short
             for _ in range(SPARSE_MONTHS):
                 book.tidy()
         _check(book, reference)
@@ -78,11 +78,11 @@ def test_any_sequence_of_openings_closings_and_tidies_keeps_the_book_exact(data)
 
 def _tidy_until_short(book):
     for month in range(SPARSE_MONTHS):
-        assert book.is_dense(0), month  # still growing, perhaps: the row waits
+        assert book.is_dense(0), month  # sparse for fewer months: the row waits
         book.tidy()
 
 
-def test_a_row_sparse_for_a_year_is_rebuilt_short_and_a_crowded_one_dense():
+def test_a_row_sparse_for_months_is_rebuilt_short_and_a_crowded_one_dense():
     n = 1000
     book = LoanBook(1, n)
     few = np.arange(0, n, 50)  # 2% of the borrowers
@@ -132,6 +132,31 @@ def test_the_rules_give_the_same_numbers_whatever_the_layout():
     for name in f1:
         assert np.array_equal(f1[name], f2[name]), name
     assert loans.summary(dense, 0).balances.tolist() == loans.summary(short, 0).balances.tolist()
+
+
+def test_available_cash_is_the_strongest_stage_of_each_borrower_whatever_the_layout():
+    from model.repayment import available_cash
+
+    n, rng = 3000, np.random.default_rng(8)
+    held = [np.flatnonzero(rng.random(n) < p) for p in (0.05, 0.3)]  # short and dense rows
+    dpd = [rng.integers(0, 7, h.size) for h in held]
+    dense, short = LoanBook(2, n), LoanBook(2, n)
+    for book in (dense, short):
+        for j in range(2):
+            book.insert(j, held[j], balance=1.0, dpd=dpd[j])
+    for _ in range(SPARSE_MONTHS):
+        short.tidy()
+    assert not short.is_dense(0) and short.is_dense(1) and dense.is_dense(0)
+    squeeze = np.array([[0.05, 0.3, 0.5, 0.7, 0.8], [0.1, 0.2, 0.4, 0.6, 0.9]])
+    cash, protected = rng.uniform(-50, 300, n), rng.uniform(0, 200, n)
+    each = np.empty((2, n))  # each lender's squeeze: its loan's stage, else the current one
+    for j in range(2):
+        each[j] = squeeze[j, 0]
+        each[j, held[j]] = squeeze[j, np.minimum(dpd[j], 4)]
+    strongest = each.max(axis=0)
+    expected = np.maximum(cash - protected * (1.0 - strongest), 0.0)
+    for book in (dense, short):
+        np.testing.assert_array_equal(available_cash(book, squeeze, cash, protected), expected)
 
 
 # ----------------------------------------------------------- copies and errors

@@ -86,6 +86,20 @@ def test_refusals_are_remembered_for_the_memory_months_and_approvals_set_the_las
                   uniform=taste).tolist() == [1, 1, 1]  # forgotten  # fmt: skip
 
 
+def test_the_compiled_choice_takes_the_first_of_equal_lenders_and_checks_its_input():
+    memory, rules = MarketMemory(3, 4), MarketRules()
+    held = np.array([[True, False, False, False], [False] * 4, [False] * 4])
+    lenders = (np.zeros(3), np.zeros(3), held, np.ones(3, bool))  # rates, brand, held, lends
+    taste = np.full((3, 4), 0.5)  # equal utilities and tastes: ties everywhere
+    exclude = np.array([-1, -1, 0, 1])
+    got = choose_applied_lenders(np.arange(4), 0, memory, rules, *lenders, taste, exclude)
+    assert got.tolist() == [1, 0, 1, 0]  # the first free lender not excluded
+    with pytest.raises(ValueError, match="idx"):
+        choose_applied_lenders(np.array([7]), 0, memory, rules, *lenders, taste[:, :1])
+    with pytest.raises(ValueError, match="exclude"):
+        choose_applied_lenders(np.arange(4), 0, memory, rules, *lenders, taste, np.array([0]))
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_the_compiled_choice_is_the_logit_over_the_remembered_utilities_bit_for_bit(seed):
     rng = np.random.default_rng(seed)
