@@ -412,10 +412,11 @@ class Lender(mesa.Agent):
         lent = np.zeros(applicants.size)
         lent[approved] = offers.amount
         chosen, monthly = applicants[approved], offers.apr / 12
-        ids = tape.open(j, chosen, offers.amount, monthly, month)
-        loans.originate(
-            book, j, chosen, offers.amount, monthly, offers.term, offers.tier, month, ids
-        )
+        if chosen.size:  # (most applications to repay are all refused)
+            ids = tape.open(j, chosen, offers.amount, monthly, month)
+            loans.originate(
+                book, j, chosen, offers.amount, monthly, offers.term, offers.tier, month, ids
+            )
         self._count("approvals", chosen.size, np.count_nonzero(subprime[approved]), to_repay)
         self.accounts["originations"] += float(lent.sum())
         self.accounts["acquisition_cost"] += chosen.size * self.policy.acquisition_cost
