@@ -102,21 +102,68 @@ def _slot_draw(values, keyed, key, offset, j, i, n_lenders):
 
 
 @njit(cache=True, nogil=True)
+def _holdings(borrower, is_open, n_slots, count, only, slot):
+    """Each borrower's number of open loans, and the lender and slot of the last one."""
+    for j in range(n_slots.size):
+        for s in range(n_slots[j]):
+            if is_open[j, s]:
+                i = borrower[j, s]
+                count[i] += 1
+                only[i], slot[i] = j, s
+
+
+@njit(cache=True, nogil=True)
+def _order_by_pressure(order, key, tie, n_due):
+    """Sort ``order[:n_due]`` (lenders) by ``key``, ties by ``tie`` (insertion sort)."""
+    for a in range(1, n_due):
+        b = a
+        while b > 0 and (
+            key[order[b]] < key[order[b - 1]]
+            or (key[order[b]] == key[order[b - 1]] and tie[order[b]] < tie[order[b - 1]])
+        ):
+            order[b], order[b - 1] = order[b - 1], order[b]
+            b -= 1
+
+
+@njit(cache=True, nogil=True)
+def _squeeze_elsewhere(squeeze):
+    """For each lender j, the largest current-stage squeeze of the others (at least 0)."""
+    n_lenders = squeeze.shape[0]
+    others = np.zeros(n_lenders)
+    for j in range(n_lenders):
+        for k in range(n_lenders):
+            if k != j:
+                others[j] = max(others[j], squeeze[k, 0])
+    return others
+
+
+@njit(cache=True, nogil=True)
 def _pay(slot_of, is_open, dpd, due, paid, total_due, cash, protected, willingness, uniform,
-         tie_break, keys, effect, squeeze, left, total):  # fmt: skip
+         tie_break, keys, effect, squeeze, count, only, slot, left, total):  # fmt: skip
     n_lenders = slot_of.shape[0]
     keyed = keys.size == 4  # (repayment key, offset, order key, offset), or arrays
     order = np.empty(n_lenders, np.int64)
-    key = np.empty(n_lenders)
-    tie = np.empty(n_lenders)
+    key, tie = np.empty(n_lenders), np.empty(n_lenders)  # each loan's pressure, tie draw
     at = np.empty(n_lenders, np.int64)
-    current = 0.0  # the squeeze on a borrower owing nothing: every loan is current
-    for j in range(n_lenders):
-        current = max(current, squeeze[j, 0])
+    others = _squeeze_elsewhere(squeeze)
+    current = max(others[0], squeeze[0, 0])  # a borrower owing nothing: every loan current
     for i in range(cash.size):
         if total_due[i] <= 0.0:  # nothing to pay (``paid`` comes zeroed)
             left[i] = max(cash[i] - protected[i] * (1.0 - current), 0.0)
             total[i] = 0.0
+            continue
+        if count[i] == 1:  # one loan (most borrowers): no lender to search or order
+            j, s = only[i], slot[i]
+            strongest = max(others[j], squeeze[j, min(dpd[j, s], DEFAULT_DPD_MONTHS)])
+            available = max(cash[i] - protected[i] * (1.0 - strongest), 0.0)
+            u = _slot_draw(uniform, keyed, keys[0], keys[1], j, i, n_lenders)
+            w = willingness[i]
+            if u < w + (1.0 - w) * effect[j, min(dpd[j, s], DEFAULT_DPD_MONTHS)]:
+                pay = min(due[j, s], available)
+                paid[j, s] = pay
+                available -= pay
+            left[i] = available
+            total[i] = 0.0 + paid[j, s]
             continue
         _find(slot_of, is_open, i, at)
         strongest = 0.0  # the largest squeeze the lenders put on borrower i
@@ -132,20 +179,12 @@ def _pay(slot_of, is_open, dpd, due, paid, total_due, cash, protected, willingne
                 key[j] = -effect[j, stage]
                 n_due += 1
         available = max(cash[i] - protected[i] * (1.0 - strongest), 0.0)
-        if n_due > 1:
+        if n_due > 1:  # pressing hardest first, ties by the random draw
             for k in range(n_due):
-                j = order[k]
-                tie[j] = _slot_draw(tie_break, keyed, keys[2], keys[3], j, i, n_lenders)
-            for a in range(1, n_due):  # pressing hardest first, ties by the random draw
-                b = a
-                while b > 0 and (
-                    key[order[b]] < key[order[b - 1]]
-                    or (key[order[b]] == key[order[b - 1]] and tie[order[b]] < tie[order[b - 1]])
-                ):
-                    order[b], order[b - 1] = order[b - 1], order[b]
-                    b -= 1
+                tie[order[k]] = _slot_draw(tie_break, keyed, keys[2], keys[3], order[k], i,
+                                           n_lenders)  # fmt: skip
+            _order_by_pressure(order, key, tie, n_due)
         w = willingness[i]
-        spent = 0.0
         for k in range(n_due):
             j = order[k]
             u = _slot_draw(uniform, keyed, keys[0], keys[1], j, i, n_lenders)
@@ -154,6 +193,7 @@ def _pay(slot_of, is_open, dpd, due, paid, total_due, cash, protected, willingne
                 paid[j, at[j]] = pay
                 available -= pay
         left[i] = available
+        spent = 0.0
         for j in range(n_lenders):  # in lender order, as a sum over the lenders' axis
             if at[j] >= 0:
                 spent += paid[j, at[j]]
@@ -262,13 +302,35 @@ def pay_loans(
                  cash, protected, willingness, uniform[0], effect[0], squeeze[0], left,
                  total)  # fmt: skip
         return left, total
-    if dues is None:
-        dues = total_due(book)
+    dues = total_due(book) if dues is None else dues
+    _pay_several(book, dues, cash, protected, willingness, uniform, tie_break, effect, squeeze,
+                 left, total)  # fmt: skip
+    return left, total
+
+
+def _pay_several(
+    book: LoanBook,
+    dues: np.ndarray,
+    cash: np.ndarray,
+    protected: np.ndarray,
+    willingness: np.ndarray,
+    uniform: SlotDraws,
+    tie_break: SlotDraws,
+    effect: np.ndarray,
+    squeeze: np.ndarray,
+    left: np.ndarray,
+    total: np.ndarray,
+) -> None:
+    """:func:`pay_loans` with several lenders (or keyed draws): ``left`` and ``total`` set."""
+    c = book.columns
     if isinstance(uniform, tuple):
         keys = np.array([*uniform, *tie_break], np.uint64)
         uniform = tie_break = np.zeros((1, 1))
     else:
         keys = np.empty(0, np.uint64)
+    count = np.zeros(book.n_borrowers, np.int32)
+    only, slot = np.empty(book.n_borrowers, np.int32), np.empty(book.n_borrowers, np.int64)
+    _holdings(c["borrower"], c["open"], book.n_slots, count, only, slot)
     _pay(book.slot_of, c["open"], c["dpd"], c["due"], c["paid"], dues, cash, protected,
-         willingness, uniform, tie_break, keys, effect, squeeze, left, total)  # fmt: skip
-    return left, total
+         willingness, uniform, tie_break, keys, effect, squeeze, count, only, slot, left,
+         total)  # fmt: skip

@@ -204,6 +204,32 @@ def test_an_empty_second_slot_changes_nothing_for_the_first_lender():
     np.testing.assert_array_equal(left_two, left_one)
 
 
+def test_a_borrower_with_one_loan_among_several_lenders_pays_as_with_that_lender_alone():
+    rng = np.random.default_rng(11)
+    n, lenders = 600, 3
+    at = rng.integers(0, lenders, n)  # each borrower's one lender
+    due, dpd = np.zeros((lenders, n)), np.zeros((lenders, n), np.int16)
+    due[at, np.arange(n)] = rng.uniform(0, 100, n) * (rng.random(n) < 0.9)
+    dpd[at, np.arange(n)] = rng.integers(0, 7, n)
+    dpd[due == 0] = 0  # a loan past due owes its arrears
+    squeeze = np.sort(rng.uniform(0, 1, (lenders, 5)), axis=1)
+    squeeze[:, 0] = 0.0  # no squeeze from a lender where none is held
+    levers = {
+        "protected": rng.uniform(0, 80, n),
+        "willingness": rng.random(n),
+        "effect": rng.uniform(0, 1, (lenders, 5)),
+        "squeeze": squeeze,
+    }
+    uniform, cash = rng.random((lenders, n)), rng.uniform(-50, 250, n)
+    paid, left = _pay(dpd, due, cash, uniform=uniform, **levers)
+    for j in range(lenders):
+        mine = at == j
+        alone = {**levers, "effect": levers["effect"][j], "squeeze": squeeze[j]}
+        paid_j, left_j = _pay(dpd[j], due[j], cash, uniform=uniform[j], **alone)
+        np.testing.assert_array_equal(paid[j, mine], paid_j[0, mine])
+        np.testing.assert_array_equal(left[mine], left_j[mine])
+
+
 def test_payments_never_exceed_dues_or_the_cash_available():
     rng = np.random.default_rng(7)
     n, lenders = 500, 3
