@@ -303,34 +303,24 @@ def pay_loans(
                  total)  # fmt: skip
         return left, total
     dues = total_due(book) if dues is None else dues
-    _pay_several(book, dues, cash, protected, willingness, uniform, tie_break, effect, squeeze,
-                 left, total)  # fmt: skip
+    keys, uniform, tie_break = _keys_of(uniform, tie_break)
+    _pay(book.slot_of, c["open"], c["dpd"], c["due"], c["paid"], dues, cash, protected,
+         willingness, uniform, tie_break, keys, effect, squeeze, *_holdings_of(book), left,
+         total)  # fmt: skip
     return left, total
 
 
-def _pay_several(
-    book: LoanBook,
-    dues: np.ndarray,
-    cash: np.ndarray,
-    protected: np.ndarray,
-    willingness: np.ndarray,
-    uniform: SlotDraws,
-    tie_break: SlotDraws,
-    effect: np.ndarray,
-    squeeze: np.ndarray,
-    left: np.ndarray,
-    total: np.ndarray,
-) -> None:
-    """:func:`pay_loans` with several lenders (or keyed draws): ``left`` and ``total`` set."""
-    c = book.columns
+def _keys_of(uniform: SlotDraws, tie_break: SlotDraws) -> tuple[np.ndarray, ...]:
+    """``(keys, uniform, tie_break)`` for :func:`_pay`: keyed streams' addresses, or arrays."""
     if isinstance(uniform, tuple):
-        keys = np.array([*uniform, *tie_break], np.uint64)
-        uniform = tie_break = np.zeros((1, 1))
-    else:
-        keys = np.empty(0, np.uint64)
+        return np.array([*uniform, *tie_break], np.uint64), np.zeros((1, 1)), np.zeros((1, 1))
+    return np.empty(0, np.uint64), uniform, tie_break
+
+
+def _holdings_of(book: LoanBook) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each borrower's number of open loans, and the lender and slot of the last one."""
     count = np.zeros(book.n_borrowers, np.int32)
     only, slot = np.empty(book.n_borrowers, np.int32), np.empty(book.n_borrowers, np.int64)
+    c = book.columns
     _holdings(c["borrower"], c["open"], book.n_slots, count, only, slot)
-    _pay(book.slot_of, c["open"], c["dpd"], c["due"], c["paid"], dues, cash, protected,
-         willingness, uniform, tie_break, keys, effect, squeeze, count, only, slot, left,
-         total)  # fmt: skip
+    return count, only, slot
