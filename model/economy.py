@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import mesa
 import numpy as np
@@ -33,6 +33,17 @@ MAX_BORROWERS = 100_000_000
 #: Months the burn-in adds to the write-off horizon and the 36-month memories (time for
 #: the book to fill and the first loans to fall overdue).
 BURN_IN_LEAD = 6
+
+
+class _Applications(NamedTuple):
+    """What a round's applicants bring to any lender (``CreditEconomy._applications``)."""
+
+    debt_service: np.ndarray  # instalments at every lender
+    quality: np.ndarray  # standardised true quality with that debt service
+    damaged: np.ndarray  # the credit record shows a default
+    wanted: np.ndarray  # the amount asked for
+    reported: np.ndarray  # the income reported
+    term_draw: np.ndarray  # U(0,1): the term, from the lender's mix
 
 
 def default_burn_in(policies: Sequence[RiskPolicy]) -> int:
@@ -523,10 +534,9 @@ class CreditEconomy(mesa.Model):
         is_short = shortfall > 1e-6
         short, shortfall = owing[is_short], shortfall[is_short]
         target = self._choose_lender(short, m)
-        for lender in self.lenders:
-            at = target == lender.index
-            if at.any():
-                m.cash[short[at]] += self._apply(lender, short[at], m, shortfall[at])
+        lent = self._apply_round(short, target, m, shortfall)
+        applied = target >= 0
+        m.cash[short[applied]] += lent[applied]
 
     def _pay(self, m: Month) -> None:
         """Borrowers pay their dues (pressing lenders first), then recoveries on old debt."""
@@ -628,18 +638,13 @@ class CreditEconomy(mesa.Model):
 
     def _apply_to_chosen(self, applicants: np.ndarray, target: np.ndarray, m: Month) -> np.ndarray:
         """Applicants apply to their chosen lenders; return whether each was refused."""
-        refused = np.zeros(applicants.size, bool)
-        for lender in self.lenders:
-            at = target == lender.index
-            idx = applicants[at]
-            if idx.size == 0:
-                continue
-            lent = self._apply(lender, idx, m)
-            refused[at] = lent == 0
-            # Borrowers who missed a payment keep the proceeds as cash to repay (borrowing
-            # to repay); others spend them.
-            self.state.savings[idx] += lent * self.state.missed[idx]
-        return refused
+        lent = self._apply_round(applicants, target, m)
+        applied = target >= 0
+        idx = applicants[applied]
+        # Borrowers who missed a payment keep the proceeds as cash to repay (borrowing to
+        # repay); others spend them.
+        self.state.savings[idx] += lent[applied] * self.state.missed[idx]
+        return applied & (lent == 0)
 
     def _close_books(self, m: Month) -> None:
         """Lenders close their accounts: provisions, profit, capital, dynamic and share rules."""
@@ -715,25 +720,38 @@ class CreditEconomy(mesa.Model):
             exclude,
         )
 
-    def _apply(
+    def _apply_round(
         self,
-        lender: Lender,
-        idx: np.ndarray,
+        applicants: np.ndarray,
+        target: np.ndarray,
         m: Month,
         at_least: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Borrowers ``idx`` apply to ``lender``; return the amounts lent (0 if refused).
+        """Each applicant applies to its ``target`` lender (-1: none); return the amounts lent.
 
-        The amount wanted is the borrower's usual need, or ``at_least`` if larger.
+        The amount wanted is the borrower's usual need, or ``at_least`` if larger. What
+        does not depend on the lender (``_applications``) is worked out once for the round:
+        an applicant applies to one lender a round, so the loans opened earlier in the
+        round are other borrowers'.
         """
+        lent = np.zeros(applicants.size)
+        asked = np.flatnonzero(target >= 0)
+        apps = self._applications(
+            applicants[asked], m, None if at_least is None else at_least[asked]
+        )
+        for lender in self.lenders:
+            at = target[asked] == lender.index
+            if at.any():
+                own = _Applications(*(field[at] for field in apps))
+                lent[asked[at]] = self._apply(lender, applicants[asked[at]], m, own, at_least)
+        return lent
+
+    def _applications(
+        self, idx: np.ndarray, m: Month, at_least: np.ndarray | None
+    ) -> _Applications:
+        """What borrowers ``idx`` bring to any lender (debt service at every lender)."""
         state, p = self.state, self.params
-        sees_all = lender.policy.sees_other_loans or self.market.shared_bureau
-        visible = None if sees_all else lender.index
-        debt_service = loans.debt_service(self.book, idx, visible)
-        raw = rules.true_quality(state, p, idx, debt_service, m.macro.price_index)
-        quality = (raw - self._quality_center) / self._quality_scale
-        damaged = state.record_damaged_until[idx] >= m.number
-        score = lender.score(quality, self.score_error[lender.index, idx], damaged, p)
+        debt_service = loans.debt_service(self.book, idx)
         sd = p.loan_need_dispersion
         wanted = (
             p.loan_need_months
@@ -742,16 +760,49 @@ class CreditEconomy(mesa.Model):
         )
         if at_least is not None:
             wanted = np.maximum(wanted, at_least)
-        reported = state.income[idx] * state.misreport[idx]
+        return _Applications(
+            debt_service,
+            self._quality(idx, debt_service, m),
+            state.record_damaged_until[idx] >= m.number,
+            wanted,
+            state.income[idx] * state.misreport[idx],
+            self.keyed["loan_term"](m.number, idx),
+        )
+
+    def _quality(self, idx: np.ndarray, debt_service: np.ndarray, m: Month) -> np.ndarray:
+        """Standardised true quality of borrowers ``idx`` with this debt service."""
+        raw = rules.true_quality(self.state, self.params, idx, debt_service, m.macro.price_index)
+        return (raw - self._quality_center) / self._quality_scale
+
+    def _apply(
+        self,
+        lender: Lender,
+        idx: np.ndarray,
+        m: Month,
+        apps: _Applications,
+        at_least: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Borrowers ``idx`` apply to ``lender`` with ``apps``; return the amounts lent.
+
+        A lender that sees only its own loans sees no debt service (an applicant holds no
+        loan there). ``at_least`` marks applications to repay (their amounts are in
+        ``apps``).
+        """
+        debt_service, quality = apps.debt_service, apps.quality
+        if not (lender.policy.sees_other_loans or self.market.shared_bureau):
+            debt_service = loans.debt_service(self.book, idx, lender.index)
+            quality = self._quality(idx, debt_service, m)
+        error = self.score_error[lender.index, idx]
+        score = lender.score(quality, error, apps.damaged, self.params)
         lent = lender.originate(
             self.book,
             self.tape,
             idx,
             score,
-            wanted,
-            reported,
+            apps.wanted,
+            apps.reported,
             debt_service,
-            self.keyed["loan_term"](m.number, idx),
+            apps.term_draw,
             m.macro.policy_rate,
             m.number,
             to_repay=at_least is not None,

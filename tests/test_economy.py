@@ -243,8 +243,8 @@ def test_applications_to_repay_are_counted_apart():
     made = []
     apply = eco._apply
 
-    def recording(lender, idx, macro, at_least=None):
-        lent = apply(lender, idx, macro, at_least)
+    def recording(lender, idx, month, apps, at_least=None):
+        lent = apply(lender, idx, month, apps, at_least)
         if at_least is not None:
             made.append((idx.size, int((lent > 0).sum())))
         return lent

@@ -672,8 +672,8 @@ def _capture_loans_to_repay(eco):
     mask = np.zeros_like(eco.book.active)
     apply = eco._apply
 
-    def recording(lender, idx, month, at_least=None):
-        lent = apply(lender, idx, month, at_least)
+    def recording(lender, idx, month, apps, at_least=None):
+        lent = apply(lender, idx, month, apps, at_least)
         if at_least is not None:
             mask[lender.index, idx[lent > 0]] = True
         return lent
