@@ -80,6 +80,14 @@ ROOM = 2
 MAX_SHIFT = 64
 #: The dtypes of the column blocks (one 3-d array each: fields x lenders x slots).
 _BLOCK_DTYPES = tuple(dict.fromkeys(np.dtype(t) for t in LOAN_FIELDS.values()))
+#: Each field's place: its block's dtype and its index in the block (fields in order).
+_PLACES = {
+    name: (
+        np.dtype(t),
+        [n for n, u in LOAN_FIELDS.items() if np.dtype(u) == np.dtype(t)].index(name),
+    )
+    for name, t in LOAN_FIELDS.items()
+}
 
 
 @njit(cache=True, nogil=True)
@@ -305,15 +313,15 @@ class LoanBook:
 
     def _allocate(self, capacity: int) -> None:
         """Zeroed column blocks of ``capacity`` slots per row, one per dtype, and their views."""
-        counts = {dtype: 0 for dtype in _BLOCK_DTYPES}
-        where = {}
-        for name, dtype in LOAN_FIELDS.items():
-            where[name] = (np.dtype(dtype), counts[np.dtype(dtype)])
-            counts[np.dtype(dtype)] += 1
+        counts = {dtype: sum(d == dtype for d, _ in _PLACES.values()) for dtype in _BLOCK_DTYPES}
         self._blocks = {
             dtype: np.zeros((n, self.n_lenders, capacity), dtype) for dtype, n in counts.items()
         }
-        self.columns = {name: self._blocks[dtype][k] for name, (dtype, k) in where.items()}
+        self._bind_columns()
+
+    def _bind_columns(self) -> None:
+        """``columns``: each field's view into its block."""
+        self.columns = {name: self._blocks[dtype][k] for name, (dtype, k) in _PLACES.items()}
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in LOAN_FIELDS:  # e.g. ``book.balance += x``: write by index instead
@@ -326,13 +334,8 @@ class LoanBook:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)  # (copies rebind the views to the copied blocks)
-        self.columns = {name: self._find_view(name) for name in LOAN_FIELDS}
-
-    def _find_view(self, name: str) -> np.ndarray:
-        dtype = np.dtype(LOAN_FIELDS[name])
-        k = [n for n, t in LOAN_FIELDS.items() if np.dtype(t) == dtype].index(name)
-        return self._blocks[dtype][k]
+        self.__dict__.update(state)
+        self._bind_columns()  # (copies rebind the views to the copied blocks)
 
     def __getstate__(self) -> dict[str, Any]:
         return {key: value for key, value in self.__dict__.items() if key != "columns"}

@@ -255,8 +255,19 @@ def utilities(
         usual: Whether the lender made the applicant's last loan, (lenders, applicants).
         rules: The market's choice levers.
     """
-    base = brand - rules.price_sensitivity * rates
+    base = posted_utility(rates, brand, rules)
     return base[:, None] - rules.rejection_penalty * rejected + rules.switching_cost * usual
+
+
+def posted_utility(rates: np.ndarray, brand: np.ndarray, rules: MarketRules) -> np.ndarray:
+    """Each lender's utility before what a borrower remembers: brand less price.
+
+    Args:
+        rates: Each lender's posted annual rate, shape (lenders,).
+        brand: Each lender's brand term, shape (lenders,).
+        rules: The market's choice levers (``price_sensitivity``).
+    """
+    return brand - rules.price_sensitivity * rates
 
 
 def gumbel(uniform: np.ndarray) -> np.ndarray:
@@ -334,7 +345,7 @@ def choose_applied_lenders(
     exclude = np.full(idx.size, -1, np.int64) if exclude is None else exclude
     if np.shape(exclude) != idx.shape:
         raise ValueError(f"exclude: one lender per applicant ({idx.size})")
-    base = brand - rules.price_sensitivity * rates
+    base = posted_utility(rates, brand, rules)
     out = np.empty(idx.size, np.int64)
     _choose(idx, base, float(rules.rejection_penalty),
             float(rules.switching_cost), memory.refused, memory.last_lender, int(month),

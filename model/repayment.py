@@ -154,11 +154,11 @@ def _pay(slot_of, is_open, dpd, due, paid, total_due, cash, protected, willingne
             continue
         if count[i] == 1:  # one loan (most borrowers): no lender to search or order
             j, s = only[i], slot[i]
-            strongest = max(others[j], squeeze[j, min(dpd[j, s], DEFAULT_DPD_MONTHS)])
-            available = max(cash[i] - protected[i] * (1.0 - strongest), 0.0)
+            stage = min(dpd[j, s], DEFAULT_DPD_MONTHS)
+            available = max(cash[i] - protected[i] * (1.0 - max(others[j], squeeze[j, stage])), 0.0)
             u = _slot_draw(uniform, keyed, keys[0], keys[1], j, i, n_lenders)
             w = willingness[i]
-            if u < w + (1.0 - w) * effect[j, min(dpd[j, s], DEFAULT_DPD_MONTHS)]:
+            if u < w + (1.0 - w) * effect[j, stage]:
                 pay = min(due[j, s], available)
                 paid[j, s] = pay
                 available -= pay
