@@ -716,8 +716,9 @@ class BorrowerAgent(mesa.Agent):
             else:
                 log_shock = self.shock_sd * e
             value = math.exp(log_shock - self.shock_half_var) * self.base_income * macro.wage_index
-            if model.cycle_gap > 0:
-                value *= max(1.0 - self.cycle_beta * model.cycle_gap, MIN_CYCLE_FACTOR)
+            if model.cycle_gap > 0 or model.hours_cut > 0:
+                cut = 1.0 - self.cycle_beta * model.cycle_gap - model.hours_cut
+                value *= max(cut, MIN_CYCLE_FACTOR)
         else:
             benefit = self.months_unemployed <= p.benefit_months
             ratio = p.replacement_ratio if benefit else p.assistance_ratio
@@ -839,7 +840,8 @@ class BorrowerAgent(mesa.Agent):
         left = max(remaining - self.habit, 0.0)
         excess = max(left - self.buffer_target * self.smoothed_income, 0.0) * p.savings_spend_down
         self.savings = left - excess
-        self.habit += (self.disc_share * self.smoothed_income - self.habit) * p.habit_adjustment
+        target = max(self.disc_share - p.precautionary_saving * self.model.cycle_gap, 0.0)
+        self.habit += (target * self.smoothed_income - self.habit) * p.habit_adjustment
 
     def asks_for_relief(self, reach: float) -> bool:
         """6b. In temporary trouble and asking, or reached (``borrowers.asks_for_relief``)."""
@@ -1185,6 +1187,7 @@ class PerAgentEconomy(mesa.Model):
         self.common_factor = self.draws.common_factor()
         self.relief_cohorts.grow(self.month)
         self.cycle_gap = max(macro.unemployment - self.start_unemployment, 0.0)
+        self.hours_cut = p.hours_cut * self.scenario.unemployment_rise(self.month, p.hours_window)
         self.illness_rate = min(p.illness_rate * macro.illness_factor, 1.0)
         stay = 1.0 - 1.0 / p.illness_months
         self.illness_log_stay = math.log(stay) if stay > 0 else None

@@ -16,7 +16,7 @@ from numba import njit
 from model._agent_ids import MODEL_IDS
 from model.draws import Draw
 from model.loans import describe_borrower
-from model.macro import MacroState
+from model.macro import MacroScenario, MacroState
 from model.population import SEGMENTS, BorrowerState, PopulationParams
 
 if TYPE_CHECKING:
@@ -187,6 +187,7 @@ def _earn(
     ill_months,
     wage_index,
     gap,
+    hours_cut,
     benefit_months,
     replacement,
     assistance,
@@ -198,8 +199,8 @@ def _earn(
     for i in range(base_income.size):
         if employed[i]:
             value = shock[i] * base_income[i] * wage_index
-            if gap > 0:
-                value *= max(1.0 - cycle_beta[i] * gap, MIN_CYCLE_FACTOR)
+            if gap > 0 or hours_cut > 0:
+                value *= max(1.0 - cycle_beta[i] * gap - hours_cut, MIN_CYCLE_FACTOR)
         else:
             ratio = replacement if months_unemployed[i] <= benefit_months else assistance
             value = base_income[i] * wage_index * ratio
@@ -209,17 +210,30 @@ def _earn(
         smoothed[i] = smoothed[i] * (1.0 - weight) + weight * value
 
 
+def hours_cut(scenario: MacroScenario, month: int, params: PopulationParams) -> float:
+    """Share of income the employed lose to shorter hours this month.
+
+    ``hours_cut`` x the rise of the scenario's unemployment over the last
+    ``hours_window`` months: firms cut hours as they cut jobs and restore them before
+    they hire again, so the loss follows the flow of job losses and is gone while
+    unemployment stays high but stops rising.
+    """
+    return float(params.hours_cut) * scenario.unemployment_rise(month, params.hours_window)
+
+
 def income(
     state: BorrowerState,
     params: PopulationParams,
     macro: MacroState,
-    start_unemployment: float,
+    cycle_gap: float,
+    hours_cut: float,
     common_shock: float,
     idiosyncratic: np.ndarray,
 ) -> None:
     """Set this month's income.
 
-    Employed: permanent income x wage index x business-cycle loss x a transitory
+    Employed: permanent income x wage index x business-cycle loss (``1 - beta x
+    cycle_gap - hours_cut``, floored at ``MIN_CYCLE_FACTOR``) x a transitory
     log-normal shock whose driver is ``sqrt(rho)*Z + sqrt(1-rho)*e`` (one-factor
     model, ``rho = income_common_share``). Unemployed: benefit at the replacement
     ratio for ``benefit_months``, then assistance. Illness cuts income.
@@ -228,7 +242,9 @@ def income(
         state: Borrower state; ``income`` and ``smoothed_income`` updated in place.
         params: Population parameters.
         macro: This month's macro conditions.
-        start_unemployment: Month-0 unemployment (the business-cycle reference).
+        cycle_gap: The scenario's unemployment above month 0 (0 or more).
+        hours_cut: Share of income every employed borrower loses to shorter hours
+            (:func:`hours_cut`).
         common_shock: This month's common factor Z ~ N(0, 1).
         idiosyncratic: One N(0, 1) draw per borrower.
     """
@@ -251,7 +267,8 @@ def income(
         state.months_unemployed,
         state.ill_months,
         float(macro.wage_index),
-        max(macro.unemployment - start_unemployment, 0.0),
+        float(cycle_gap),
+        float(hours_cut),
         int(params.benefit_months),
         float(params.replacement_ratio),
         float(params.assistance_ratio),
@@ -320,26 +337,34 @@ def spending_needs(
 
 @njit(cache=True, nogil=True)
 def _spend_and_save(
-    remaining, habit, buffer_target, smoothed, disc_share, spend_down, adjustment, savings
+    remaining, habit, buffer_target, smoothed, disc_share, cut, spend_down, adjustment, savings
 ):
     for i in range(remaining.size):
         left = max(remaining[i] - habit[i], 0.0)  # after the habit (never negative)
         left -= max(left - buffer_target[i] * smoothed[i], 0.0) * spend_down
         savings[i] = left
-        habit[i] += (disc_share[i] * smoothed[i] - habit[i]) * adjustment
+        habit[i] += (max(disc_share[i] - cut, 0.0) * smoothed[i] - habit[i]) * adjustment
 
 
-def settle_spending(state: BorrowerState, params: PopulationParams, remaining: np.ndarray) -> None:
+def settle_spending(
+    state: BorrowerState,
+    params: PopulationParams,
+    remaining: np.ndarray,
+    unemployment_gap: float,
+) -> None:
     """Spend the rest of the month's discretionary habit, save what is left, adapt the habit.
 
     The habit moves a share ``habit_adjustment`` of the way toward its target
-    (``disc_share`` x smoothed income), so a fall in income bites for months.
-    Savings above the buffer target are spent down at ``savings_spend_down`` a month.
+    (``disc_share`` x smoothed income), so a fall in income bites for months. While
+    unemployment is above month 0, households save for precaution: the target share
+    falls by ``precautionary_saving`` x the gap (not below 0). Savings above the buffer
+    target are spent down at ``savings_spend_down`` a month.
 
     Args:
         state: Borrower state; ``savings`` and ``habit`` updated in place.
         params: Population parameters.
         remaining: Cash left after essentials and debt payments.
+        unemployment_gap: The scenario's unemployment above month 0 (0 or more).
     """
     _spend_and_save(
         remaining,
@@ -347,6 +372,7 @@ def settle_spending(state: BorrowerState, params: PopulationParams, remaining: n
         state.buffer_target,
         state.smoothed_income,
         state.disc_share,
+        float(params.precautionary_saving) * max(float(unemployment_gap), 0.0),
         float(params.savings_spend_down),
         float(params.habit_adjustment),
         state.savings,

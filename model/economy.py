@@ -504,7 +504,8 @@ class CreditEconomy(mesa.Model):
             self.state,
             self.params,
             m.macro,
-            self.start_unemployment,
+            self._unemployment_gap(m),
+            rules.hours_cut(self.scenario, m.number, self.params),
             m.common_factor,
             standard_normal(self.streams["income"], n),
         )
@@ -577,7 +578,11 @@ class CreditEconomy(mesa.Model):
 
     def _spend_and_save(self, m: Month) -> None:
         """Spending: the rest of the habit is spent, the rest saved; the habit adapts."""
-        rules.settle_spending(self.state, self.params, m.remaining)
+        rules.settle_spending(self.state, self.params, m.remaining, self._unemployment_gap(m))
+
+    def _unemployment_gap(self, m: Month) -> float:
+        """The scenario's unemployment above month 0 (0 when below)."""
+        return max(m.macro.unemployment - self.start_unemployment, 0.0)
 
     def _collect(self, m: Month) -> None:
         """Lenders run graded collection by DPD bucket (its cost; its effect is in 5c)."""

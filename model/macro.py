@@ -74,8 +74,9 @@ SERIES: tuple[Series, ...] = (
         PATH,
         "Unemployment rate",
         "share of the labour force",
-        "The scenario's unemployment rate; drives job loss and re-employment, and the "
-        "income of self-employed and young borrowers.",
+        "The scenario's unemployment rate; drives job loss and re-employment, the "
+        "income of self-employed and young borrowers, hours while it rises, and "
+        "precautionary saving.",
         low=0.0,
         high=0.6,
         baseline=0.042,
@@ -580,6 +581,17 @@ class MacroScenario:
     def months(self) -> int:
         """Number of months in the path."""
         return int(getattr(self, next(iter(SERIES_BOUNDS))).size)
+
+    def unemployment_rise(self, month: int, window: int) -> float:
+        """The rise of unemployment over the ``window`` months up to ``month`` (0 if it fell).
+
+        Reads the path as :meth:`state` does: months past the end repeat the last month,
+        burn-in months (before 0) month 0, so the burn-in sees no rise.
+        """
+        last = self.months - 1
+        now = float(self.unemployment[min(max(month, 0), last)])
+        before = float(self.unemployment[min(max(month - window, 0), last)])
+        return max(now - before, 0.0)
 
     def state(self, month: int) -> MacroState:
         """Conditions of ``month``.

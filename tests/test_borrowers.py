@@ -6,7 +6,7 @@ import pytest
 from model import CreditEconomy, PopulationParams, RiskPolicy
 from model import borrowers as rules
 from model.lender import DAMAGED_RECORD_PENALTY
-from model.macro import MacroState
+from model.macro import MacroScenario, MacroState
 from model.population import BorrowerState, init_population
 
 CALM = MacroState(
@@ -54,7 +54,7 @@ def test_unemployed_get_benefit_then_assistance_and_illness_cuts_income():
     s.employed[:] = [True] * 5 + [False] * 5
     s.months_unemployed[:] = [0] * 5 + [1, 1, 7, 7, 7]
     s.ill_months[:] = [0, 2, 0, 0, 0, 0, 0, 0, 0, 0]
-    rules.income(s, p, CALM, 0.042, 0.0, np.zeros(10))
+    rules.income(s, p, CALM, 0.0, 0.0, 0.0, np.zeros(10))
     base = s.base_income
     assert s.income[0] == pytest.approx(base[0])
     assert s.income[1] == pytest.approx(base[1] * (1 - p.illness_income_loss))
@@ -64,7 +64,7 @@ def test_unemployed_get_benefit_then_assistance_and_illness_cuts_income():
 
 def test_common_factor_correlates_incomes():
     p, s = _state(n=50_000, income_common_share=0.8)
-    rules.income(s, p, CALM, 0.042, -2.0, np.random.default_rng(2).standard_normal(len(s)))
+    rules.income(s, p, CALM, 0.0, 0.0, -2.0, np.random.default_rng(2).standard_normal(len(s)))
     ratio = s.income[s.employed] / s.base_income[s.employed]
     assert np.median(ratio) < 0.97  # a bad common draw lowers most incomes
 
@@ -73,7 +73,7 @@ def test_habit_adjusts_slowly_so_an_income_fall_bites():
     p, s = _state(n=100)
     habit0 = s.habit.copy()
     s.smoothed_income *= 0.5
-    rules.settle_spending(s, p, np.full(100, 1e6))
+    rules.settle_spending(s, p, np.full(100, 1e6), 0.0)
     assert np.all(s.habit < habit0) and np.all(s.habit > 0.5 * habit0)
     assert np.all(s.savings >= 0)
 
@@ -214,11 +214,11 @@ def test_income_of_the_employed_follows_the_wage_index_the_cycle_and_the_shock()
     p = PopulationParams(income_common_share=0.25, income_smoothing=0.5)
     sd = 0.2
     s = _hand_state(4, shock_sd=sd, shock_half_var=0.5 * sd**2, cycle_beta=[0.0, 2.0, 30.0, 0.0])
-    macro = CALM._replace(wage_index=1.1, unemployment=0.092)  # 5 points above the start
+    macro = CALM._replace(wage_index=1.1)
     e = np.array([0.0, 0.0, 0.0, 1.0])
-    rules.income(s, p, macro, 0.042, -1.0, e)
+    rules.income(s, p, macro, 0.05, 0.02, -1.0, e)  # 5 points of cycle gap, 2% hours cut
     shock = np.exp(sd * (np.sqrt(0.75) * e + np.sqrt(0.25) * -1.0) - 0.5 * sd**2)
-    cycle = np.array([1.0, 1.0 - 2.0 * 0.05, 0.05, 1.0])  # 1 - 30 x 0.05 hits the floor
+    cycle = np.array([0.98, 1.0 - 2.0 * 0.05 - 0.02, 0.05, 0.98])  # 1 - 30 x 0.05: the floor
     expected = 1000.0 * 1.1 * shock * cycle
     np.testing.assert_allclose(s.income, expected)
     np.testing.assert_allclose(s.smoothed_income, 0.5 * 1000.0 + 0.5 * expected)
@@ -236,14 +236,43 @@ def test_income_of_the_unemployed_is_benefit_up_to_benefit_months_then_assistanc
         shock_sd=0.5,
         cycle_beta=5.0,
     )
-    rules.income(s, p, CALM._replace(wage_index=1.2, unemployment=0.2), 0.042, 2.0, np.ones(4))
+    rules.income(s, p, CALM._replace(wage_index=1.2), 0.158, 0.03, 2.0, np.ones(4))
     np.testing.assert_allclose(s.income, 1200.0 * np.array([0.5, 0.5, 0.2, 0.2 * 0.6]))
+
+
+def test_hours_are_cut_by_the_rise_of_unemployment_over_the_window_not_its_level():
+    path = MacroScenario.from_knots(
+        "rise_and_plateau", 24, unemployment=[(0, 0.04), (10, 0.09), (24, 0.09)]
+    )
+    p = PopulationParams(hours_cut=1.5, hours_window=6)
+    u = path.unemployment
+    assert rules.hours_cut(path, 8, p) == pytest.approx(1.5 * (u[8] - u[2]))
+    assert rules.hours_cut(path, 3, p) == pytest.approx(1.5 * (u[3] - u[0]))  # from month 0
+    assert rules.hours_cut(path, 16, p) == 0.0  # high but no longer rising: hours recover
+    assert rules.hours_cut(path, 30, p) == 0.0  # past the end: the last month repeats
+    assert rules.hours_cut(path, -1, p) == 0.0  # the burn-in sees no rise
+    falling = MacroScenario.from_knots("fall", 12, unemployment=[(0, 0.09), (11, 0.05)])
+    assert rules.hours_cut(falling, 8, p) == 0.0  # never a pay rise
+    assert rules.hours_cut(path, 8, PopulationParams(hours_cut=0.0)) == 0.0
+
+
+def test_precautionary_saving_lowers_the_habit_target_by_the_unemployment_gap():
+    p = PopulationParams(precautionary_saving=2.0, habit_adjustment=1.0)
+    s = _hand_state(3, disc_share=[0.3, 0.3, 0.05])
+    s.smoothed_income[:] = 1000.0
+    rules.settle_spending(s, p, np.zeros(3), 0.0)
+    np.testing.assert_allclose(s.habit, [300.0, 300.0, 50.0])
+    rules.settle_spending(s, p, np.zeros(3), 0.05)  # target share 0.3 - 2 x 0.05 = 0.2
+    np.testing.assert_allclose(s.habit, [200.0, 200.0, 0.0])  # never below 0
+    q = PopulationParams(precautionary_saving=0.0, habit_adjustment=1.0)
+    rules.settle_spending(s, q, np.zeros(3), 0.05)
+    np.testing.assert_allclose(s.habit, [300.0, 300.0, 50.0])
 
 
 def test_illness_cuts_the_income_of_the_employed():
     p = PopulationParams(illness_income_loss=0.4)
     s = _hand_state(2, ill_months=[0, 1])
-    rules.income(s, p, CALM, 0.042, 0.0, np.zeros(2))
+    rules.income(s, p, CALM, 0.0, 0.0, 0.0, np.zeros(2))
     np.testing.assert_allclose(s.income, [1000.0, 600.0])
 
 
@@ -289,7 +318,7 @@ def test_spending_needs_keep_essentials_medical_costs_and_the_protected_habit():
 def test_settle_spending_spends_the_habit_saves_the_rest_and_spends_down_the_excess():
     p = PopulationParams(savings_spend_down=0.2, habit_adjustment=0.1)
     s = _hand_state(3, smoothed_income=[1000.0, 1000.0, 2000.0], habit=300.0)
-    rules.settle_spending(s, p, np.array([200.0, 1300.0, 5000.0]))
+    rules.settle_spending(s, p, np.array([200.0, 1300.0, 5000.0]), 0.0)
     # Savings above the buffer target (2 months of smoothed income) fall by 20%.
     np.testing.assert_allclose(s.savings, [0.0, 1000.0, 4700.0 - 0.2 * 700.0])
     np.testing.assert_allclose(s.habit, 300.0 + 0.1 * (0.3 * np.array([1000, 1000, 2000]) - 300))

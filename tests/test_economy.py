@@ -102,6 +102,40 @@ def test_simulated_unemployment_tracks_the_scenario():
     assert pandemic["unemployment_rate"].iloc[4] > 0.16
 
 
+def _jump(months=4):
+    """Unemployment 4.2% at month 0, 9.2% from month 1: a 5-point gap and a 5-point rise."""
+    return MacroScenario.from_knots(
+        "jump", months, unemployment=[(0, 0.042), (1, 0.092), (months - 1, 0.092)]
+    )
+
+
+def test_the_economy_cuts_the_hours_of_the_employed_by_the_rise_of_unemployment():
+    calm = {"income_shock_sd": (0.0, 0.0, 0.0), "illness_rate": 0.0, "hours_cut": 1.5}
+    eco = CreditEconomy(2000, _jump(), seed=3, burn_in=2, population=calm)
+    eco.step()  # month 0 (the burn-in ran in the constructor)
+    eco.step()  # month 1
+    s = eco.state
+    salaried = s.employed & (s.segment == 0)  # no cyclical loss of their own
+    wage = eco.scenario.state(1).wage_index
+    ratio = s.income[salaried] / (s.base_income[salaried] * wage)
+    np.testing.assert_allclose(ratio, 1.0 - 1.5 * 0.05, rtol=1e-9)
+
+
+def test_the_economy_saves_for_precaution_when_unemployment_is_up():
+    """Month 1 of the jump, with and without precautionary saving: all else equal up to
+    the habit's update, the habit differs by the cut in its target."""
+    habits = []
+    for share in (0.0, 1.0):
+        population = {"precautionary_saving": share}
+        eco = CreditEconomy(2000, _jump(), seed=3, burn_in=2, population=population)
+        eco.step()  # month 0: no gap, the same habits
+        eco.step()  # month 1: a gap of 5 points
+        habits.append(eco.state.habit)
+    adjustment, disc = eco.params.habit_adjustment, eco.state.disc_share
+    cut = np.minimum(disc, 1.0 * 0.05) * eco.state.smoothed_income
+    np.testing.assert_allclose(habits[0] - habits[1], adjustment * cut, rtol=1e-9)
+
+
 def test_book_starts_seasoned_not_empty():
     eco = CreditEconomy(5000, "baseline", seed=2)
     ages = eco.book.age[eco.book.active]
