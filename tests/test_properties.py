@@ -158,3 +158,31 @@ def test_more_severe_scenario_does_not_lower_losses(seed, name):
         df = CreditEconomy(4000, sc, "balanced", seed=seed, burn_in=24).run(36)
         losses.append(df["writeoffs"].sum() / max(df["originations"].sum(), 1.0))
     assert losses[1] >= losses[0] * 0.9  # same seed: only noise could reverse the order
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    levels=st.lists(st.floats(0.02, 0.3), min_size=2, max_size=6),
+    window=st.integers(1, 12),
+    cut=st.floats(0.0, 5.0),
+    month=st.integers(-5, 40),
+)
+def test_hours_cut_reads_only_the_past_and_the_rise(levels, window, cut, month):
+    """The hours cut is cut x the rise of unemployment over the window (0 if it fell), and
+    a month's cut does not depend on the path after it: a run's early months are the same
+    whatever its length."""
+    from model.borrowers import hours_cut
+    from model.population import PopulationParams
+
+    knots = [(6 * k, u) for k, u in enumerate(levels)]
+    months = 6 * len(levels)
+    path = MacroScenario.from_knots("p", months, unemployment=knots)
+    params = PopulationParams(hours_cut=cut, hours_window=window)
+    value = hours_cut(path, month, params)
+    u = path.unemployment
+    now, before = (u[min(max(t, 0), months - 1)] for t in (month, month - window))
+    assert value >= 0.0
+    assert value == (cut * (now - before) if now > before else 0.0)
+    if 0 <= month < months - 1:
+        head = MacroScenario.from_knots("p", month + 1, unemployment=knots)
+        assert hours_cut(head, month, params) == value
