@@ -267,8 +267,8 @@ def income(
         state.months_unemployed,
         state.ill_months,
         float(macro.wage_index),
-        float(cycle_gap),
-        float(hours_cut),
+        max(float(cycle_gap), 0.0),  # never a pay rise
+        max(float(hours_cut), 0.0),
         int(params.benefit_months),
         float(params.replacement_ratio),
         float(params.assistance_ratio),

@@ -100,17 +100,19 @@ class PopulationParams(Parameters):
     )
     hours_cut: float = lever(
         1.0,
-        unit="share of income per point",
+        unit="% of income per point",
         label="Hours cut per point of rising unemployment",
         low=0,
         high=20,
         group="income",
         description="Income every employed borrower loses (shorter hours, lost overtime) "
         "per unit of the rise in unemployment over the last ``hours_window`` months: "
-        "hours move with the flow of job cuts and recover while unemployment stays high "
-        "(US production workers' average weekly hours fell about 2.4%, 33.8 to 33.0, from "
-        "2007 to mid-2009, when unemployment's six-month rise peaked near 2.5 points, and "
-        "recovered in 2010 with unemployment near 10%; BLS CES).",
+        "hours move with the flow of job cuts, not the level of unemployment (US "
+        "production workers' average weekly hours fell about 2.4%, 33.8 to 33.0, from 2007 "
+        "to mid-2009, when unemployment's six-month rise peaked near 2.5 points, and were "
+        "partly back, 33.4-33.5, in 2010 with unemployment near 10%; BLS CES). The size "
+        "follows from those figures and the 6-month window, which is a judgement: a "
+        "12-month window would give about 0.6.",
     )
     hours_window: int = lever(
         6,
@@ -120,7 +122,8 @@ class PopulationParams(Parameters):
         high=24,
         integer=True,
         group="income",
-        description="Months over which the rise in unemployment that cuts hours is measured.",
+        description="Months over which the rise in unemployment that cuts hours is measured "
+        "(a judgement: about the time from the first job cuts to rehiring in 2008-09).",
     )
     job_loss_relative: tuple[float, float, float] = lever(
         (0.8, 1.3, 1.8),
@@ -291,7 +294,7 @@ class PopulationParams(Parameters):
     )
     precautionary_saving: float = lever(
         0.5,
-        unit="share of income per point",
+        unit="% of income per point",
         label="Precautionary saving",
         low=0,
         high=10,
@@ -299,7 +302,8 @@ class PopulationParams(Parameters):
         description="Cut in the discretionary spending target, as a share of income, per "
         "unit of unemployment above month 0 (0.5: 2.5% of income at +5 points; the US "
         "personal saving rate rose about 2.5 points of income while unemployment rose 5, "
-        "2007-09, BEA NIPA table 2.1). 0 = no precautionary response.",
+        "2007-09, BEA NIPA table 2.1; part of that rise came from the 2008-09 tax rebates "
+        "and stimulus, so 0.5 is an upper figure). 0 = no precautionary response.",
     )
     overspender_share: tuple[float, float, float] = lever(
         (0.08, 0.1, 0.3),

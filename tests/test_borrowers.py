@@ -269,6 +269,13 @@ def test_precautionary_saving_lowers_the_habit_target_by_the_unemployment_gap():
     np.testing.assert_allclose(s.habit, [300.0, 300.0, 50.0])
 
 
+def test_the_hours_cut_alone_lowers_the_income_of_the_employed_not_benefits():
+    p = PopulationParams()
+    s = _hand_state(3, employed=[True, True, False], cycle_beta=[0.0, 2.0, 0.0])
+    rules.income(s, p, CALM, 0.0, 0.03, 0.0, np.zeros(3))  # no gap, a 3% hours cut
+    np.testing.assert_allclose(s.income, [970.0, 970.0, 1000.0 * p.replacement_ratio])
+
+
 def test_illness_cuts_the_income_of_the_employed():
     p = PopulationParams(illness_income_loss=0.4)
     s = _hand_state(2, ill_months=[0, 1])

@@ -102,38 +102,41 @@ def test_simulated_unemployment_tracks_the_scenario():
     assert pandemic["unemployment_rate"].iloc[4] > 0.16
 
 
-def _jump(months=4):
-    """Unemployment 4.2% at month 0, 9.2% from month 1: a 5-point gap and a 5-point rise."""
+def _steps():
+    """Unemployment 4.2% at month 0, 5.2% at month 1, 9.2% from month 2: at month 2 the
+    gap over month 0 is 5 points and the rise over one month 4."""
     return MacroScenario.from_knots(
-        "jump", months, unemployment=[(0, 0.042), (1, 0.092), (months - 1, 0.092)]
+        "steps", 5, unemployment=[(0, 0.042), (1, 0.052), (2, 0.092), (4, 0.092)]
     )
 
 
 def test_the_economy_cuts_the_hours_of_the_employed_by_the_rise_of_unemployment():
-    calm = {"income_shock_sd": (0.0, 0.0, 0.0), "illness_rate": 0.0, "hours_cut": 1.5}
-    eco = CreditEconomy(2000, _jump(), seed=3, burn_in=2, population=calm)
-    eco.step()  # month 0 (the burn-in ran in the constructor)
-    eco.step()  # month 1
-    s = eco.state
-    salaried = s.employed & (s.segment == 0)  # no cyclical loss of their own
-    wage = eco.scenario.state(1).wage_index
-    ratio = s.income[salaried] / (s.base_income[salaried] * wage)
-    np.testing.assert_allclose(ratio, 1.0 - 1.5 * 0.05, rtol=1e-9)
+    calm = {"income_shock_sd": (0.0, 0.0, 0.0), "illness_rate": 0.0}
+    calm.update(hours_cut=1.5, hours_window=1)
+    eco = CreditEconomy(2000, _steps(), seed=3, burn_in=2, population=calm)
+    ratios = []
+    for month in range(4):  # the burn-in ran in the constructor
+        eco.step()
+        s = eco.state
+        salaried = s.employed & (s.segment == 0)  # no cyclical loss of their own
+        wage = eco.scenario.state(month).wage_index
+        ratios.append(s.income[salaried] / (s.base_income[salaried] * wage))
+    for month, rise in ((0, 0.0), (1, 0.01), (2, 0.04), (3, 0.0)):  # month 3: high, flat
+        np.testing.assert_allclose(ratios[month], 1.0 - 1.5 * rise, rtol=1e-9)
 
 
-def test_the_economy_saves_for_precaution_when_unemployment_is_up():
-    """Month 1 of the jump, with and without precautionary saving: all else equal up to
-    the habit's update, the habit differs by the cut in its target."""
-    habits = []
-    for share in (0.0, 1.0):
-        population = {"precautionary_saving": share}
-        eco = CreditEconomy(2000, _jump(), seed=3, burn_in=2, population=population)
-        eco.step()  # month 0: no gap, the same habits
-        eco.step()  # month 1: a gap of 5 points
-        habits.append(eco.state.habit)
-    adjustment, disc = eco.params.habit_adjustment, eco.state.disc_share
-    cut = np.minimum(disc, 1.0 * 0.05) * eco.state.smoothed_income
-    np.testing.assert_allclose(habits[0] - habits[1], adjustment * cut, rtol=1e-9)
+def test_the_economy_saves_for_precaution_by_the_gap_of_unemployment():
+    """The habit moves toward its target less precautionary_saving x the gap over month 0
+    (not the month's rise), from the habit and usual income the month had."""
+    population = {"precautionary_saving": 1.0, "hours_window": 1}
+    eco = CreditEconomy(2000, _steps(), seed=3, burn_in=2, population=population)
+    eco.step()
+    eco.step()  # months 0 and 1
+    habit = eco.state.habit.copy()
+    eco.step()  # month 2: a gap of 5 points, a rise of 4
+    s, adjustment = eco.state, eco.params.habit_adjustment
+    target = np.maximum(s.disc_share - 1.0 * 0.05, 0.0) * s.smoothed_income
+    np.testing.assert_allclose(s.habit, habit + (target - habit) * adjustment, rtol=1e-9)
 
 
 def test_book_starts_seasoned_not_empty():

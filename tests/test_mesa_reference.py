@@ -85,7 +85,6 @@ def test_money_and_capital_identities_per_lender():
     eco = PerAgentEconomy(400, "severe_recession", ["balanced", "aggressive"], seed=2, burn_in=12)
     opening = [(lender.balance, lender.capital, lender.provisions) for lender in eco.lenders]
     eco.run(12)
-    dividends = 0.0
     for lender, (balance, capital, provisions) in zip(eco.lenders, opening, strict=True):
         flows = pd.DataFrame(lender.history)
         change = (
@@ -106,8 +105,7 @@ def test_money_and_capital_identities_per_lender():
         np.testing.assert_allclose(
             flows.provisions - provisions_before, flows.provision_charge, atol=1e-6
         )
-        dividends += flows.dividends.sum()
-    assert dividends > 0  # the capital identity is exercised with dividends paid
+        assert (flows.dividends > 0).any()
 
 
 def test_loan_tape_accounts_for_every_loan():

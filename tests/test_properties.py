@@ -169,8 +169,7 @@ def test_more_severe_scenario_does_not_lower_losses(seed, name):
 )
 def test_hours_cut_reads_only_the_past_and_the_rise(levels, window, cut, month):
     """The hours cut is cut x the rise of unemployment over the window (0 if it fell), and
-    a month's cut does not depend on the path after it: a run's early months are the same
-    whatever its length."""
+    a month's cut does not depend on the path after that month."""
     from model.borrowers import hours_cut
     from model.population import PopulationParams
 
