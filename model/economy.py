@@ -63,6 +63,11 @@ def default_burn_in(policies: Sequence[RiskPolicy]) -> int:
 DEFAULT_BURN_IN = default_burn_in([RiskPolicy()])
 
 
+#: Rows the loan tape holds before it first grows, per borrower: a burn-in adds about 1-1.2
+#: (most closed again and dropped at month 0) and a 60-month run about 1.6-1.9 with the
+#: presets, so most runs never copy the tape to grow it (untouched rows cost no memory).
+TAPE_ROWS_PER_BORROWER = 2
+
 #: Measured peak memory (a 60-month run; docs/scaling.md): the interpreter, its imports
 #: and compiled kernels (a first run compiling them, with numba's cache cold, peaks about
 #: 90 MB higher), then per borrower (state, scratch, tape and recoveries) and per slot.
@@ -255,7 +260,7 @@ class CreditEconomy(mesa.Model):
         )
         self.book = LoanBook(n_lenders, n_borrowers)
         self.memory = MarketMemory(n_lenders, n_borrowers)
-        self.tape = LoanTape()
+        self.tape = LoanTape(capacity=TAPE_ROWS_PER_BORROWER * n_borrowers)
         self.recoveries = Recoveries()
         self.relief_cohorts = RedefaultCohorts(n_lenders, -self.burn_in, self.burn_in + 60)
         self.lenders = [
