@@ -214,9 +214,9 @@ def hours_cut(scenario: MacroScenario, month: int, params: PopulationParams) -> 
     """Share of income the employed lose to shorter hours this month.
 
     ``hours_cut`` x the rise of the scenario's unemployment over the last
-    ``hours_window`` months: firms cut hours as they cut jobs and restore them before
-    they hire again, so the loss follows the flow of job losses and is gone while
-    unemployment stays high but stops rising.
+    ``hours_window`` months: firms cut hours as they cut jobs, so the loss follows the
+    flow of job losses and is gone once unemployment has stopped rising for
+    ``hours_window`` months, however high it stays.
     """
     return float(params.hours_cut) * scenario.unemployment_rise(month, params.hours_window)
 

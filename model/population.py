@@ -123,7 +123,7 @@ class PopulationParams(Parameters):
         integer=True,
         group="income",
         description="Months over which the rise in unemployment that cuts hours is measured "
-        "(a judgement: about the time from the first job cuts to rehiring in 2008-09).",
+        "(a judgement; see hours_cut).",
     )
     job_loss_relative: tuple[float, float, float] = lever(
         (0.8, 1.3, 1.8),
