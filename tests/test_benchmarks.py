@@ -76,6 +76,9 @@ def test_the_warm_market_benchmark_steps_both_economies_in_one_process():
     steps = 4 + 46  # the severe recession's burn-in, the same for both
     per_month = [out[k] / steps for k in ("one_lender_seconds", "market_seconds")]
     assert out["ratio"] == pytest.approx(per_month[1] / per_month[0])
+    market_stepped = out["market_ms_per_recorded_month"] * 4 / 1e3
+    assert 0 < market_stepped < out["market_seconds"]  # the recorded months are a part
+    assert out["recorded_ratio"] > 0
 
 
 def test_rule_times_times_every_rule_of_the_schedule_in_order():
