@@ -36,9 +36,9 @@ BURN_IN_LEAD = 6
 
 
 class _Applications(NamedTuple):
-    """What a round's applicants bring to any lender (``CreditEconomy._applications``)."""
+    """What a round's applicants bring to a lender (``CreditEconomy._applications``)."""
 
-    debt_service: np.ndarray  # instalments at every lender
+    debt_service: np.ndarray  # instalments the lender sees
     quality: np.ndarray  # standardised true quality with that debt service
     damaged: np.ndarray  # the credit record shows a default
     wanted: np.ndarray  # the amount asked for
@@ -740,28 +740,33 @@ class CreditEconomy(mesa.Model):
         """Each applicant applies to its ``target`` lender (-1: none); return the amounts lent.
 
         The amount wanted is the borrower's usual need, or ``at_least`` if larger. What
-        does not depend on the lender (``_applications``) is worked out once for the round:
-        an applicant applies to one lender a round, so the loans opened earlier in the
-        round are other borrowers'.
+        an application shows (``_applications``) is worked out once for the round, for
+        each kind of lender there: one that sees every loan, and one that sees only its own
+        (an applicant holds no loan where it applies, so it sees no debt service). An
+        applicant applies to one lender a round, so the loans opened earlier in the round
+        are other borrowers'.
         """
         lent = np.zeros(applicants.size)
         asked = np.flatnonzero(target >= 0)
-        apps = self._applications(
-            applicants[asked], m, None if at_least is None else at_least[asked]
-        )
+        wanted_at_least = None if at_least is None else at_least[asked]
+        sees_all = [x.policy.sees_other_loans or self.market.shared_bureau for x in self.lenders]
+        apps = {
+            sees: self._applications(applicants[asked], m, wanted_at_least, sees)
+            for sees in set(sees_all)
+        }
         for lender in self.lenders:
             at = target[asked] == lender.index
             if at.any():
-                own = _Applications(*(field[at] for field in apps))
+                own = _Applications(*(field[at] for field in apps[sees_all[lender.index]]))
                 lent[asked[at]] = self._apply(lender, applicants[asked[at]], m, own, at_least)
         return lent
 
     def _applications(
-        self, idx: np.ndarray, m: Month, at_least: np.ndarray | None
+        self, idx: np.ndarray, m: Month, at_least: np.ndarray | None, sees_all: bool
     ) -> _Applications:
-        """What borrowers ``idx`` bring to any lender (debt service at every lender)."""
+        """What borrowers ``idx`` show a lender that sees every loan, or only its own."""
         state, p = self.state, self.params
-        debt_service = loans.debt_service(self.book, idx)
+        debt_service = loans.debt_service(self.book, idx) if sees_all else np.zeros(idx.size)
         sd = p.loan_need_dispersion
         wanted = (
             p.loan_need_months
@@ -794,16 +799,10 @@ class CreditEconomy(mesa.Model):
     ) -> np.ndarray:
         """Borrowers ``idx`` apply to ``lender`` with ``apps``; return the amounts lent.
 
-        A lender that sees only its own loans sees no debt service (an applicant holds no
-        loan there). ``at_least`` marks applications to repay (their amounts are in
-        ``apps``).
+        ``at_least`` marks applications to repay (their amounts are in ``apps``).
         """
-        debt_service, quality = apps.debt_service, apps.quality
-        if not (lender.policy.sees_other_loans or self.market.shared_bureau):
-            debt_service = loans.debt_service(self.book, idx, lender.index)
-            quality = self._quality(idx, debt_service, m)
         error = self.score_error[lender.index, idx]
-        score = lender.score(quality, error, apps.damaged, self.params)
+        score = lender.score(apps.quality, error, apps.damaged, self.params)
         lent = lender.originate(
             self.book,
             self.tape,
@@ -811,7 +810,7 @@ class CreditEconomy(mesa.Model):
             score,
             apps.wanted,
             apps.reported,
-            debt_service,
+            apps.debt_service,
             apps.term_draw,
             m.macro.policy_rate,
             m.number,

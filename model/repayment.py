@@ -19,14 +19,11 @@ from numba import njit
 
 from model.draws import uniform_at
 from model.loan_book import LoanBook, as_index
-from model.loans import DEFAULT_DPD_MONTHS
+from model.loans import BUCKETS, DEFAULT_DPD_MONTHS
 
 #: A month's draws per loan slot: an array (lenders, borrowers), or the ``(key, offset)``
 #: address of a random-access stream (``RandomAccessUniform.address``).
 SlotDraws = np.ndarray | tuple[np.uint64, np.uint64]
-
-#: Columns of the stage tables: the DPD buckets current, 1-30, 31-60, 61-90 and 90+.
-BUCKETS = DEFAULT_DPD_MONTHS + 1
 
 #: Share of a borrower's spare cash (at most the month's income) collected each month on
 #: written-off debt with no collection effort, and the extra share at full intensity.
@@ -237,8 +234,10 @@ def available_cash(
             current one, or ``cash`` or ``protected`` is not one value per borrower.
     """
     squeeze = np.asarray(squeeze, float)
-    if squeeze.shape != (book.n_lenders, BUCKETS):
-        raise ValueError(f"squeeze: shape {squeeze.shape}, expected ({book.n_lenders}, {BUCKETS})")
+    if squeeze.shape != (book.n_lenders, len(BUCKETS)):  # a column per DPD bucket
+        raise ValueError(
+            f"squeeze: shape {squeeze.shape}, expected ({book.n_lenders}, {len(BUCKETS)})"
+        )
     if np.any(squeeze < squeeze[:, :1]):
         raise ValueError("squeeze: no stage may squeeze less than the current one (column 0)")
     if cash.size != book.n_borrowers or protected.size != book.n_borrowers:
