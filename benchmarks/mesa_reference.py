@@ -788,14 +788,12 @@ class BorrowerAgent(mesa.Agent):
         for j in owing:
             loan = self.loans[j]
             effect[j] = loan.lender.pay_effect[min(loan.dpd, DEFAULT_DPD_MONTHS)]
-        market = len(due) > 1  # a market draws per slot, where something is due
-        if len(owing) > 1:
-            tie = {j: self._slot_draw("market_payment_order", j) for j in owing}
+        if len(owing) > 1:  # a draw per slot, where something is due
+            tie = {j: self._slot_draw("payment_order", j) for j in owing}
             owing.sort(key=lambda j: (-effect[j], tie[j]))
         willingness = self.willingness
         for j in owing:
-            draw = self._slot_draw("market_repayment", j) if market else self._draw("repayment")
-            if draw < pay_threshold(willingness, effect[j]):
+            if self._slot_draw("repayment", j) < pay_threshold(willingness, effect[j]):
                 pay = min(due[j], available)
                 paid[j] = pay
                 available -= pay

@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from model._agent_ids import MODEL_IDS
-from model.draws import Draw
+from model.draws import Draw, Uniforms, draw_at, kernel_draws
 from model.loans import describe_borrower
 from model.macro import MacroScenario, MacroState
 from model.population import SEGMENTS, BorrowerState, PopulationParams
@@ -91,9 +91,9 @@ def _employment_counts(segment, employed):
 
 
 @njit(cache=True, nogil=True)
-def _move_jobs(segment, employed, months_unemployed, table, uniform):
+def _move_jobs(segment, employed, months_unemployed, table, values, key, offset):
     for i in range(segment.size):
-        if uniform[i] < table[segment[i] + 3 * employed[i]]:
+        if draw_at(values, key, offset, i) < table[segment[i] + 3 * employed[i]]:
             employed[i] = not employed[i]
         months_unemployed[i] = 0 if employed[i] else months_unemployed[i] + 1
 
@@ -103,44 +103,45 @@ def labour_market(
     target_unemployment: float,
     start_unemployment: float,
     params: PopulationParams,
-    uniform: np.ndarray,
+    uniform: Uniforms,
 ) -> np.ndarray:
     """Move borrowers between employment and unemployment for one month.
 
     Each borrower loses or finds a job with the probability :func:`labour_hazards` gives
-    their segment, drawn against ``uniform``.
+    their segment, drawn against their draw of ``uniform``.
 
     Args:
         state: Borrower state, updated in place (``employed``, ``months_unemployed``).
         target_unemployment: The scenario's unemployment rate for this month.
         start_unemployment: Month-0 unemployment (anchors the finding rate).
         params: Population parameters.
-        uniform: One U(0,1) draw per borrower.
+        uniform: One U(0,1) draw per borrower (an array or a stream's address).
 
     Returns:
         The hazards used (see :func:`labour_hazards`).
     """
     working, jobless = _employment_counts(state.segment, state.employed)
     table = labour_hazards(working, jobless, target_unemployment, start_unemployment, params)
-    _move_jobs(state.segment, state.employed, state.months_unemployed, table, uniform)
+    draws = kernel_draws(uniform, state.segment.size)
+    _move_jobs(state.segment, state.employed, state.months_unemployed, table, *draws)
     return table
 
 
 @njit(cache=True, nogil=True)
-def _age_illness(ill_months, rate, uniform, onset):
+def _age_illness(ill_months, rate, values, key, offset, onset):
     for i in range(ill_months.size):
         if ill_months[i] > 0:
             ill_months[i] -= 1
             onset[i] = False
-        else:
-            onset[i] = uniform[i] < rate
+        else:  # only the well draw
+            onset[i] = draw_at(values, key, offset, i) < rate
 
 
 def illness(
     state: BorrowerState,
     params: PopulationParams,
     illness_factor: float,
-    onset_uniform: np.ndarray,
+    onset_uniform: Uniforms,
     duration_draw: Draw,
 ) -> np.ndarray:
     """Age ongoing illnesses and start new ones.
@@ -149,7 +150,8 @@ def illness(
         state: Borrower state, ``ill_months`` updated in place.
         params: Population parameters.
         illness_factor: The scenario's multiplier on illness incidence.
-        onset_uniform: U(0,1) per borrower: falls ill when below the incidence.
+        onset_uniform: U(0,1) per borrower (an array or a stream's address): a borrower
+            who is well falls ill when it is below the incidence.
         duration_draw: U(0,1) draws for given borrower indices: set a new illness's length.
 
     Returns:
@@ -157,7 +159,7 @@ def illness(
     """
     rate = min(params.illness_rate * illness_factor, 1.0)
     onset = np.empty(state.ill_months.size, bool)
-    _age_illness(state.ill_months, rate, onset_uniform, onset)
+    _age_illness(state.ill_months, rate, *kernel_draws(onset_uniform, onset.size), onset)
     new = np.flatnonzero(onset)
     # Geometric duration on 1, 2, ... months with mean ``illness_months``.
     stay = 1.0 - 1.0 / params.illness_months
@@ -487,7 +489,8 @@ def _quality(idx, debt_service, price_index, weights, smoothed_income, essential
 
 
 @njit(cache=True, nogil=True)
-def _choose_applicants(apply_base, distressed, repaid_any, multiplier, reborrow, uniform, out):
+def _choose_applicants(apply_base, distressed, repaid_any, multiplier, reborrow, values, key,
+                       offset, out):  # fmt: skip
     n = 0
     for i in range(apply_base.size):
         if repaid_any[i]:
@@ -496,14 +499,14 @@ def _choose_applicants(apply_base, distressed, repaid_any, multiplier, reborrow,
             prob = apply_base[i] * multiplier
         else:
             prob = apply_base[i]
-        if uniform[i] < prob:
+        if draw_at(values, key, offset, i) < prob:
             out[n] = i
             n += 1
     return n
 
 
 def applicants(
-    state: BorrowerState, params: PopulationParams, repaid_any: np.ndarray, uniform: np.ndarray
+    state: BorrowerState, params: PopulationParams, repaid_any: np.ndarray, uniform: Uniforms
 ) -> np.ndarray:
     """The borrowers who apply for a loan this month (indices, ascending).
 
@@ -515,16 +518,17 @@ def applicants(
         state: Borrower state (read).
         params: Population parameters.
         repaid_any: Whether each borrower repaid a loan in full this month.
-        uniform: One U(0,1) draw per borrower: applies when below the probability.
+        uniform: One U(0,1) draw per borrower (an array or a stream's address): applies
+            when below the probability.
     """
-    out = np.empty(uniform.size, np.intp)
+    out = np.empty(state.apply_base.size, np.intp)
     n = _choose_applicants(
         state.apply_base,
         state.distressed,
         repaid_any,
         float(params.distress_apply_multiplier),
         float(params.reborrow_probability),
-        uniform,
+        *kernel_draws(uniform, out.size),
         out,
     )
     return out[:n].copy()

@@ -7,10 +7,10 @@ values as their defaults.
 
 #: Fitted population parameters.
 POPULATION = {
-    "oversight_rate": 0.00175051,
-    "low_willingness_share": 0.20173,
-    "habit_protected": 0.144327,
-    "low_willingness": 0.40702,
+    "oversight_rate": 0.00190596,
+    "low_willingness_share": 0.212921,
+    "habit_protected": 0.0870646,
+    "low_willingness": 0.376952,
 }
 #: Fitted policy levers (every preset's default).
 POLICY = {}

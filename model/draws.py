@@ -3,17 +3,16 @@
 Every monthly draw is tied to a borrower's position, never to what a policy did,
 so two policies run on the same seed see the same shocks (common random numbers):
 
-- Draws every borrower needs every month (job loss, illness onset, income shock,
-  willingness to pay with one lender, the decision to apply) come from sequential
-  numpy streams, one per purpose (``STREAMS``), each drawing a whole array in a fixed
-  shape.
-- Draws only a few borrowers need, and which few depends on the policy (the lender
-  tried first, the loan amount wanted, the answer to a relief offer, the length of
-  a new illness, the loan term, a market's payment draws per loan slot), come from
-  :class:`RandomAccessUniform`: the draw of
-  borrower ``i`` in month ``m`` is a fixed function of the seed, ``m`` and ``i``,
-  computed only for the borrowers that ask. The same value comes back whichever subset
-  asks, without drawing the whole array (``KEYED_STREAMS``).
+- Draws made in a fixed shape whatever happens (the population, the lenders' score
+  errors, the month's common factor, every borrower's income shock) come from
+  sequential numpy streams, one per purpose (``STREAMS``).
+- Every other draw comes from a :class:`RandomAccessUniform`: the draw of borrower
+  ``i`` (or of a loan slot) in month ``m`` is a fixed function of the seed, ``m`` and
+  ``i``, computed only where a rule needs it, inside the compiled rule, without
+  drawing a whole array (``KEYED_STREAMS``): job loss and finding, illness onset and
+  length, willingness to pay, the order of lenders paid, the decision to apply, the
+  lender tried, the loan wanted, relief contact, strategic default and re-application.
+  The same value comes back whichever subset asks.
 
 Every stream is seeded by its name (:func:`stream_seed`): its seed sequence is the
 economy's with a stable key of the name appended to the spawn key, so adding,
@@ -30,31 +29,25 @@ from numba import njit
 from scipy.special import ndtri
 
 #: Sequential streams, one per purpose.
-STREAMS = (
-    "population",
-    "screening",
-    "macro",
+STREAMS = ("population", "screening", "macro", "income")
+#: Random-access streams.
+KEYED_STREAMS = (
     "labour",
     "illness",
-    "income",
-    "repayment",
-    "applications",
-)
-#: Random-access streams (the ``market_`` ones are used only with several lenders).
-KEYED_STREAMS = (
     "illness_duration",
+    "repayment",
+    "payment_order",
+    "applications",
     "lender_taste",
     "loan_need",
     "loan_term",
     "relief_contact",
     "strategic_default",
     "reapply",
-    "market_repayment",
-    "market_payment_order",
 )
 
 #: Random-access streams with a draw per borrower and lender (the others: per borrower).
-PER_LENDER_STREAMS = ("lender_taste", "market_repayment", "market_payment_order")
+PER_LENDER_STREAMS = ("lender_taste", "repayment", "payment_order")
 
 
 def stream_key(name: str) -> int:
@@ -88,21 +81,6 @@ def standard_normal(rng: np.random.Generator, n: int) -> np.ndarray:
     (tested), about three times faster: the income shocks are the month's largest draw.
     """
     return _drawn_by_numba(rng, n, _fill_standard_normal, "standard_normal")
-
-
-@njit(cache=True, nogil=True)
-def _fill_uniform(rng, out):
-    for i in range(out.size):
-        out[i] = rng.random()
-
-
-def uniform(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``rng.random(n)``, drawn one number at a time by numba.
-
-    The same numbers, and the generator left in the same state, as numpy's own method
-    (tested), about a third faster for the month's whole-population draws.
-    """
-    return _drawn_by_numba(rng, n, _fill_uniform, "random")
 
 
 def _drawn_by_numba(rng: np.random.Generator, n: int, fill, method: str) -> np.ndarray:
@@ -210,6 +188,38 @@ def _uniforms(key, offset, index, n, out):
             return False
         out[k] = uniform_at(key, offset, cell)
     return True
+
+
+#: A rule's U(0,1) draws: one value per borrower (a test's hand-made draws), or the
+#: ``(key, offset)`` address of a month of a random-access stream
+#: (:meth:`RandomAccessUniform.address`), from which the compiled rule computes only the
+#: draws it uses.
+Uniforms = np.ndarray | tuple[np.uint64, np.uint64]
+
+_NO_VALUES = np.empty(0)
+
+
+def kernel_draws(draws: Uniforms, n: int) -> tuple[np.ndarray, np.uint64, np.uint64]:
+    """``(values, key, offset)`` for :func:`draw_at` from a rule's draws.
+
+    Raises:
+        ValueError: If ``draws`` is an array without one value per borrower (``n``).
+    """
+    if isinstance(draws, tuple):
+        key, offset = draws
+        return _NO_VALUES, np.uint64(key), np.uint64(offset)
+    values = np.ascontiguousarray(draws, float)
+    if values.shape != (n,):
+        raise ValueError(f"draws: one value per borrower ({n}), got shape {values.shape}")
+    return values, np.uint64(0), np.uint64(0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def draw_at(values, key, offset, i):
+    """Borrower ``i``'s draw: ``values[i]``, or computed from the address when none."""
+    if values.size == 0:
+        return uniform_at(key, offset, i)
+    return values[i]
 
 
 def keyed_streams(

@@ -15,7 +15,7 @@ from model import borrowers as rules
 from model import loans, repayment
 from model._checks import check_number
 from model.borrowers import Borrower
-from model.draws import keyed_streams, named_streams, normal_quantile, standard_normal, uniform
+from model.draws import keyed_streams, named_streams, normal_quantile, standard_normal
 from model.lender import RECORD_MONTHS, Lender
 from model.loans import DEFAULT_DPD_MONTHS, LoanBook, RedefaultCohorts
 from model.macro import MacroScenario
@@ -68,10 +68,10 @@ DEFAULT_BURN_IN = default_burn_in([RiskPolicy()])
 #: presets, so most runs never copy the tape to grow it (untouched rows cost no memory).
 TAPE_ROWS_PER_BORROWER = 2
 
-#: Measured peak memory (a 60-month run; docs/scaling.md): the interpreter, its imports
+#: Measured peak memory (24- and 60-month runs; docs/model.md 2.7): the interpreter, its imports
 #: and compiled kernels (a first run compiling them, with numba's cache cold, peaks about
 #: 90 MB higher), then per borrower (state, scratch, tape and recoveries) and per slot.
-BASE_BYTES, BYTES_PER_BORROWER, BYTES_PER_LOAN_SLOT = 320e6, 330, 150
+BASE_BYTES, BYTES_PER_BORROWER, BYTES_PER_LOAN_SLOT = 270e6, 250, 200
 
 
 def memory_estimate(n_borrowers: int, n_lenders: int = 1) -> float:
@@ -492,7 +492,7 @@ class CreditEconomy(mesa.Model):
             m.macro.unemployment,
             self.start_unemployment,
             self.params,
-            uniform(self.streams["labour"], self.n_borrowers),
+            self.keyed["labour"].address(m.number),
         )
 
     def _illness_and_income(self, m: Month) -> None:
@@ -502,7 +502,7 @@ class CreditEconomy(mesa.Model):
             self.state,
             self.params,
             m.macro.illness_factor,
-            uniform(self.streams["illness"], n),
+            self.keyed["illness"].address(m.number),
             self.keyed["illness_duration"].for_month(m.number),
         )
         rules.income(
@@ -546,19 +546,13 @@ class CreditEconomy(mesa.Model):
 
     def _pay(self, m: Month) -> None:
         """Borrowers pay their dues (pressing lenders first), then recoveries on old debt."""
-        if len(self.lenders) == 1:
-            draws = uniform(self.streams["repayment"], self.n_borrowers)[None, :]
-            tie_break = np.zeros((1, 1))  # one lender: no order to break ties in
-        else:  # draws only for the slots with something due
-            draws = self.keyed["market_repayment"].address(m.number)
-            tie_break = self.keyed["market_payment_order"].address(m.number)
         available, m.total_paid = repayment.pay_loans(
             self.book,
             m.cash,
             m.protected,
             self.state.willingness,
-            draws,
-            tie_break,
+            self.keyed["repayment"].address(m.number),  # drawn only for slots with dues
+            self.keyed["payment_order"].address(m.number),
             self._pay_effect,
             self._squeeze,
             m.total_due,
@@ -635,7 +629,7 @@ class CreditEconomy(mesa.Model):
         """Applicants (more in distress) are scored, screened, sized, priced and funded."""
         state = self.state
         repaid_any = m.repaid[0] if len(self.lenders) == 1 else m.repaid.any(axis=0)
-        draws = uniform(self.streams["applications"], self.n_borrowers)
+        draws = self.keyed["applications"].address(m.number)
         applicants = rules.applicants(state, self.params, repaid_any, draws)
         target = self._choose_lender(applicants, m)
         refused = self._apply_to_chosen(applicants, target, m)

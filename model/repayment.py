@@ -64,13 +64,15 @@ def _squeeze_loans(keys, is_open, dpd, n_slots, squeeze, strongest):
 
 
 @njit(cache=True, nogil=True)
-def _pay_one(slot_of, is_open, dpd, due, paid, cash, protected, willingness, uniform, effect,
-             squeeze, left, total):  # fmt: skip
+def _pay_one(slot_of, is_open, dpd, due, paid, cash, protected, willingness, uniform, keys,
+             effect, squeeze, left, total):  # fmt: skip
     """Pay one lender's loans, borrower by borrower.
 
     A dense row (``slot_of`` empty): borrower i's slot is i, a free slot owes nothing at
-    DPD 0, and ``total`` is ``paid`` itself; else loans are found by their slots.
+    DPD 0, and ``total`` is ``paid`` itself; else loans are found by their slots. Only a
+    borrower with something due draws.
     """
+    keyed = keys.size == 4
     dense = slot_of.size == 0
     for i in range(cash.size):
         if dense:
@@ -81,8 +83,12 @@ def _pay_one(slot_of, is_open, dpd, due, paid, cash, protected, willingness, uni
         bucket = min(dpd[c], DEFAULT_DPD_MONTHS) if has else 0
         owed = due[c] if has else 0.0
         available = max(cash[i] - protected[i] * (1.0 - squeeze[bucket]), 0.0)
-        w = willingness[i]
-        pay = min(owed, available) if uniform[i] < w + (1.0 - w) * effect[bucket] else 0.0
+        pay = 0.0
+        if owed > 0.0:
+            w = willingness[i]
+            u = _slot_draw(uniform, keyed, keys[0], keys[1], 0, i, 1)
+            if u < w + (1.0 - w) * effect[bucket]:
+                pay = min(owed, available)
         if has:
             paid[c] = pay
         if not dense:
@@ -264,11 +270,11 @@ def pay_loans(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pay this month's dues (each loan's ``due``) out of the cash a borrower can spare.
 
-    Each loan's payment goes to its ``paid``. The
-    draws come as arrays of shape (lenders, borrowers), one per loan slot, or, with
-    several lenders, as the addresses ``(key, offset)`` of random-access streams
-    (``RandomAccessUniform.address``) whose cell ``borrower * lenders + lender`` is the
-    slot's draw: then only the loans with something due compute one.
+    Each loan's payment goes to its ``paid``. The draws come as arrays of shape
+    (lenders, borrowers), one per loan slot, or as the addresses ``(key, offset)`` of
+    random-access streams (``RandomAccessUniform.address``) whose cell
+    ``borrower * lenders + lender`` is the slot's draw: then only the loans with
+    something due compute one.
 
     Args:
         book: The loan book.
@@ -277,7 +283,7 @@ def pay_loans(
         willingness: Each borrower's willingness to pay.
         uniform: U(0,1) per slot: the willingness draws.
         tie_break: U(0,1) per slot: orders lenders pressing equally hard (unused with one
-            lender: any array).
+            lender).
         effect: Each lender's pay effect by DPD bucket, shape (lenders, 5).
         squeeze: Each lender's squeeze by DPD bucket, shape (lenders, 5).
         dues: Each borrower's dues at all lenders (:func:`total_due`), if known.
@@ -289,20 +295,20 @@ def pay_loans(
     """
     left, total = np.empty(cash.size), np.empty(cash.size)
     c = book.columns
-    one = book.n_lenders == 1 and not isinstance(uniform, tuple)
+    one = book.n_lenders == 1
     for j in range(book.n_lenders):  # free slots keep last month's: the kernels set loans'
         if not (one and book.is_dense(j)):  # (a dense row's kernel sets every slot)
             book.slots("paid", j)[:] = 0.0
+    keys, uniform, tie_break = _keys_of(uniform, tie_break)
     if one:
         slot_of = book.slot_of[0]
         if book.is_dense(0):  # every slot is paid (0 if free): the totals are the payments
             slot_of, total = np.empty(0, np.int32), c["paid"][0, : cash.size]
         _pay_one(slot_of, *(c[name][0] for name in ("open", "dpd", "due", "paid")),
-                 cash, protected, willingness, uniform[0], effect[0], squeeze[0], left,
+                 cash, protected, willingness, uniform, keys, effect[0], squeeze[0], left,
                  total)  # fmt: skip
         return left, total
     dues = total_due(book) if dues is None else dues
-    keys, uniform, tie_break = _keys_of(uniform, tie_break)
     _pay(book.slot_of, c["open"], c["dpd"], c["due"], c["paid"], dues, cash, protected,
          willingness, uniform, tie_break, keys, effect, squeeze, *_holdings_of(book), left,
          total)  # fmt: skip

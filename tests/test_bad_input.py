@@ -320,7 +320,7 @@ def test_a_large_design_must_fit_in_memory(tmp_path, capsys, monkeypatch):
 
 def test_api_refuses_a_population_that_would_not_fit(monkeypatch):
     monkeypatch.setattr(model.economy, "available_memory", lambda: 1e9)
-    with pytest.raises(ValueError, match=r"n_borrowers=5,000,000 .* needs about 2\.7 GB"):
+    with pytest.raises(ValueError, match=r"n_borrowers=5,000,000 .* needs about 2\.5 GB"):
         CreditEconomy(5_000_000)
 
 

@@ -368,3 +368,26 @@ def test_a_borrower_who_pays_less_than_due_missed_and_is_distressed():
     assert s.missed.tolist() == [False, True, False, False]
     # missed, or left with less than the protected spending
     assert s.distressed.tolist() == [False, True, True, False]
+
+
+def test_labour_illness_and_applications_draw_from_a_streams_address_as_from_its_array():
+    """A rule given a random-access stream's address (as the economy passes it) computes
+    borrower i's draw as cell i of the month: the same outcome as the draws as an array."""
+    from model.draws import RandomAccessUniform
+
+    p = PopulationParams()
+    stream = RandomAccessUniform(np.random.SeedSequence(4), 5000, first_month=0)
+    values, address = stream(3, np.arange(5000)), stream.address(3)
+
+    def outcome(draws):
+        _, s = _state(n=5000, seed=3)
+        s.ill_months[::3] = 2  # the ill do not draw: their cells are skipped, not shifted
+        hazards = rules.labour_market(s, 0.2, 0.042, p, draws)
+        onset = rules.illness(s, p, 30.0, draws, lambda idx: np.full(idx.size, 0.5))
+        apply = rules.applicants(s, p.replace(reborrow_probability=0.3), s.segment == 1, draws)
+        return hazards, s.employed.copy(), onset, apply
+
+    for mine, theirs in zip(outcome(address), outcome(values), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    _, employed, onset, apply = outcome(values)
+    assert onset.sum() > 0 and apply.size > 0 and (~employed).sum() > 0

@@ -113,13 +113,18 @@ def test_compiled_code_computes_a_keyed_draw_from_the_streams_address():
         draw.address(-4)
 
 
-def test_numbas_uniforms_are_numpys_and_leave_the_same_state():
-    from model.draws import uniform
+def test_a_rules_draws_as_an_address_are_the_streams_draws_as_an_array():
+    from model.draws import draw_at, kernel_draws
 
-    ours, theirs = np.random.default_rng(9), np.random.default_rng(9)
-    for n in (0, 1, 7, 100_003):
-        assert np.array_equal(uniform(ours, n), theirs.random(n))
-    assert ours.random() == theirs.random()
+    draw = _draw(3, 40, first_month=-2)
+    values = draw(5, np.arange(40))
+    from_address = kernel_draws(draw.address(5), 40)
+    from_array = kernel_draws(values, 40)
+    assert from_address[0].size == 0 and np.array_equal(from_array[0], values)
+    for cell in (0, 9, 39):
+        assert draw_at(*from_address, cell) == draw_at(*from_array, cell) == values[cell]
+    with pytest.raises(ValueError, match=r"draws: one value per borrower \(40\)"):
+        kernel_draws(values[:39], 40)
 
 
 def test_keyed_draws_keep_the_shape_of_the_index():

@@ -262,12 +262,14 @@ def test_recovery_share_rises_with_collection_intensity():
     assert recovery_share(0.5) == pytest.approx(RECOVERY_BASE + 0.5 * RECOVERY_COLLECTION)
 
 
-def test_a_market_computes_its_draws_per_slot_from_the_streams_addresses():
+@pytest.mark.parametrize("lenders", [1, 3])
+def test_payments_compute_their_draws_per_slot_from_the_streams_addresses(lenders):
     """Keyed draws (``RandomAccessUniform.address``) pay exactly as the same draws given
-    as arrays: the draw of slot (lender j, borrower i) is cell ``i * lenders + j``."""
+    as arrays, with one lender (its own kernel) or several: the draw of slot (lender j,
+    borrower i) is cell ``i * lenders + j``."""
     from model.draws import RandomAccessUniform
 
-    n, lenders, month = 3000, 3, 4
+    n, month = 3000, 4
     rng = np.random.default_rng(2)
     repayment = RandomAccessUniform(np.random.SeedSequence(1), n * lenders, first_month=-2)
     order = RandomAccessUniform(np.random.SeedSequence(2), n * lenders, first_month=-2)
@@ -307,8 +309,8 @@ def test_in_the_economy_a_slot_with_nothing_due_is_empty_or_current(monkeypatch)
 
 
 def test_one_lender_paid_by_keyed_draws_books_this_months_payments_only():
-    """Keyed draws send one lender to the market's kernel, which sets only the loans paid:
-    the payments of an earlier month must not survive in the others."""
+    """With keyed draws, one lender's kernel sets only the loans paid this month: the
+    payments of an earlier month must not survive in the others."""
     from model.draws import keyed_streams
     from model.repayment import pay_loans
 
@@ -317,7 +319,7 @@ def test_one_lender_paid_by_keyed_draws_books_this_months_payments_only():
     book.columns["paid"][0, :] = 777.0  # last month's
     left, total = pay_loans(
         book, np.full(4, 100.0), np.zeros(4), np.zeros(4),  # unwilling: pays nothing
-        streams["market_repayment"].address(0), streams["market_payment_order"].address(0),
+        streams["repayment"].address(0), streams["payment_order"].address(0),
         np.zeros((1, 5)), np.zeros((1, 5)),
     )  # fmt: skip
     assert total.tolist() == [0.0] * 4 and book.total("paid", 0) == 0.0
