@@ -171,7 +171,7 @@ class RandomDraws:
         """The month's common income factor Z ~ N(0, 1)."""
         return self._gauss(0.0, 1.0)
 
-    def uniform(self, stream: str, borrower: int, lender: int = 0) -> float:
+    def uniform(self, stream: str, cell: int) -> float:
         """A U(0, 1) draw."""
         return self._random()
 
@@ -185,9 +185,9 @@ class RecordedDraws:
 
     Args:
         draws: Stream name (``model.draws.STREAMS`` and ``KEYED_STREAMS``) -> what it drew
-            in the month: ``"macro"`` the common factor, the other sequential streams
-            their arrays (per borrower, or per lender and borrower), the random-access
-            streams every borrower's draw of the month.
+            in the month: ``"macro"`` the common factor, ``"income"`` its array (one per
+            borrower), the random-access streams every cell's draw of the month (one per
+            borrower, or per borrower and lender: cell ``borrower * lenders + lender``).
     """
 
     def __init__(self, draws: Mapping[str, Any]) -> None:
@@ -197,10 +197,9 @@ class RecordedDraws:
         """The month's common income factor."""
         return float(self._draws["macro"])
 
-    def uniform(self, stream: str, borrower: int, lender: int = 0) -> float:
-        """Borrower ``borrower``'s draw of ``stream`` (at ``lender`` for per-slot streams)."""
-        values = self._draws[stream]
-        return float(values[lender, borrower] if values.ndim == 2 else values[borrower])
+    def uniform(self, stream: str, cell: int) -> float:
+        """The month's draw of ``stream`` at ``cell`` (a borrower, or a loan slot)."""
+        return float(self._draws[stream][cell])
 
     def normal(self, stream: str, borrower: int) -> float:
         """Borrower ``borrower``'s draw of a normal stream."""
@@ -638,8 +637,8 @@ class BorrowerAgent(mesa.Agent):
         self._month_draws: dict[tuple[str, int], float] = {}
 
     # ------------------------------------------------------------------ draws
-    def _draw(self, stream: str, lender: int = 0) -> float:
-        return self.model.draws.uniform(stream, self.index, lender)
+    def _draw(self, stream: str) -> float:
+        return self.model.draws.uniform(stream, self.index)
 
     def _month_draw(self, stream: str, cell: int | None = None) -> float:
         """The month's draw of a random-access stream: one per borrower (or ``cell``) and

@@ -6,13 +6,14 @@ so two policies run on the same seed see the same shocks (common random numbers)
 - Draws made in a fixed shape whatever happens (the population, the lenders' score
   errors, the month's common factor, every borrower's income shock) come from
   sequential numpy streams, one per purpose (``STREAMS``).
-- Every other draw comes from a :class:`RandomAccessUniform`: the draw of borrower
-  ``i`` (or of a loan slot) in month ``m`` is a fixed function of the seed, ``m`` and
-  ``i``, computed only where a rule needs it, inside the compiled rule, without
-  drawing a whole array (``KEYED_STREAMS``): job loss and finding, illness onset and
-  length, willingness to pay, the order of lenders paid, the decision to apply, the
-  lender tried, the loan wanted, relief contact, strategic default and re-application.
-  The same value comes back whichever subset asks.
+- Every other draw comes from a :class:`RandomAccessUniform` (``KEYED_STREAMS``): the
+  draw of borrower ``i`` (or of a loan slot) in month ``m`` is a fixed function of the
+  seed, ``m`` and ``i``, computed only where a rule needs it, without drawing a whole
+  array; the same value comes back whichever subset asks. The compiled rules compute
+  theirs inline from the stream's address (job loss and finding, illness onset,
+  willingness to pay, the order of lenders paid, the decision to apply); the others are
+  asked for the borrowers that need one (illness length, the lender tried, the loan
+  wanted and its term, relief contact, strategic default, re-application).
 
 Every stream is seeded by its name (:func:`stream_seed`): its seed sequence is the
 economy's with a stable key of the name appended to the spawn key, so adding,
@@ -119,7 +120,8 @@ class RandomAccessUniform:
 
     Args:
         seed: Seed of this stream (its key is drawn from it).
-        n_borrowers: Number of borrowers (draws per month).
+        n_borrowers: Draws per month (cells): the borrowers, or borrowers x lenders for
+            a stream with a draw per loan slot.
         first_month: Earliest month that will be asked for (the first burn-in month).
 
     Example:

@@ -64,15 +64,14 @@ def _squeeze_loans(keys, is_open, dpd, n_slots, squeeze, strongest):
 
 
 @njit(cache=True, nogil=True)
-def _pay_one(slot_of, is_open, dpd, due, paid, cash, protected, willingness, uniform, keys,
-             effect, squeeze, left, total):  # fmt: skip
+def _pay_one(slot_of, is_open, dpd, due, paid, cash, protected, willingness, uniform, keyed,
+             keys, effect, squeeze, left, total):  # fmt: skip
     """Pay one lender's loans, borrower by borrower.
 
     A dense row (``slot_of`` empty): borrower i's slot is i, a free slot owes nothing at
     DPD 0, and ``total`` is ``paid`` itself; else loans are found by their slots. Only a
     borrower with something due draws.
     """
-    keyed = keys.size == 4
     dense = slot_of.size == 0
     for i in range(cash.size):
         if dense:
@@ -105,17 +104,6 @@ def _slot_draw(values, keyed, key, offset, j, i, n_lenders):
 
 
 @njit(cache=True, nogil=True)
-def _holdings(borrower, is_open, n_slots, count, only, slot):
-    """Each borrower's number of open loans, and the lender and slot of the last one."""
-    for j in range(n_slots.size):
-        for s in range(n_slots[j]):
-            if is_open[j, s]:
-                i = borrower[j, s]
-                count[i] += 1
-                only[i], slot[i] = j, s
-
-
-@njit(cache=True, nogil=True)
 def _order_by_pressure(order, key, tie, n_due):
     """Sort ``order[:n_due]`` (lenders) by ``key``, ties by ``tie`` (insertion sort)."""
     for a in range(1, n_due):
@@ -129,44 +117,19 @@ def _order_by_pressure(order, key, tie, n_due):
 
 
 @njit(cache=True, nogil=True)
-def _squeeze_elsewhere(squeeze):
-    """For each lender j, the largest current-stage squeeze of the others (at least 0)."""
-    n_lenders = squeeze.shape[0]
-    others = np.zeros(n_lenders)
-    for j in range(n_lenders):
-        for k in range(n_lenders):
-            if k != j:
-                others[j] = max(others[j], squeeze[k, 0])
-    return others
-
-
-@njit(cache=True, nogil=True)
 def _pay(slot_of, is_open, dpd, due, paid, total_due, cash, protected, willingness, uniform,
-         tie_break, keys, effect, squeeze, count, only, slot, left, total):  # fmt: skip
+         tie_break, keyed, keys, effect, squeeze, left, total):  # fmt: skip
     n_lenders = slot_of.shape[0]
-    keyed = keys.size == 4  # (repayment key, offset, order key, offset), or arrays
     order = np.empty(n_lenders, np.int64)
     key, tie = np.empty(n_lenders), np.empty(n_lenders)  # each loan's pressure, tie draw
     at = np.empty(n_lenders, np.int64)
-    others = _squeeze_elsewhere(squeeze)
-    current = max(others[0], squeeze[0, 0])  # a borrower owing nothing: every loan current
+    current = 0.0  # a borrower owing nothing: every loan current, the strongest squeeze
+    for j in range(n_lenders):
+        current = max(current, squeeze[j, 0])
     for i in range(cash.size):
         if total_due[i] <= 0.0:  # nothing to pay (``paid`` comes zeroed)
             left[i] = max(cash[i] - protected[i] * (1.0 - current), 0.0)
             total[i] = 0.0
-            continue
-        if count[i] == 1:  # one loan (most borrowers): no lender to search or order
-            j, s = only[i], slot[i]
-            stage = min(dpd[j, s], DEFAULT_DPD_MONTHS)
-            available = max(cash[i] - protected[i] * (1.0 - max(others[j], squeeze[j, stage])), 0.0)
-            u = _slot_draw(uniform, keyed, keys[0], keys[1], j, i, n_lenders)
-            w = willingness[i]
-            if u < w + (1.0 - w) * effect[j, stage]:
-                pay = min(due[j, s], available)
-                paid[j, s] = pay
-                available -= pay
-            left[i] = available
-            total[i] = 0.0 + paid[j, s]
             continue
         _find(slot_of, is_open, i, at)
         strongest = 0.0  # the largest squeeze the lenders put on borrower i
@@ -282,8 +245,8 @@ def pay_loans(
         protected: Discretionary spending kept before debt, per borrower.
         willingness: Each borrower's willingness to pay.
         uniform: U(0,1) per slot: the willingness draws.
-        tie_break: U(0,1) per slot: orders lenders pressing equally hard (unused with one
-            lender).
+        tie_break: U(0,1) per slot: orders lenders pressing equally hard (never read with
+            one lender, but of the same kind as ``uniform``: arrays or addresses).
         effect: Each lender's pay effect by DPD bucket, shape (lenders, 5).
         squeeze: Each lender's squeeze by DPD bucket, shape (lenders, 5).
         dues: Each borrower's dues at all lenders (:func:`total_due`), if known.
@@ -299,33 +262,35 @@ def pay_loans(
     for j in range(book.n_lenders):  # free slots keep last month's: the kernels set loans'
         if not (one and book.is_dense(j)):  # (a dense row's kernel sets every slot)
             book.slots("paid", j)[:] = 0.0
-    keys, uniform, tie_break = _keys_of(uniform, tie_break)
+    keyed, keys, uniform, tie_break = _keys_of(uniform, tie_break)
     if one:
         slot_of = book.slot_of[0]
         if book.is_dense(0):  # every slot is paid (0 if free): the totals are the payments
             slot_of, total = np.empty(0, np.int32), c["paid"][0, : cash.size]
         _pay_one(slot_of, *(c[name][0] for name in ("open", "dpd", "due", "paid")),
-                 cash, protected, willingness, uniform, keys, effect[0], squeeze[0], left,
-                 total)  # fmt: skip
+                 cash, protected, willingness, uniform, keyed, keys, effect[0], squeeze[0],
+                 left, total)  # fmt: skip
         return left, total
     dues = total_due(book) if dues is None else dues
     _pay(book.slot_of, c["open"], c["dpd"], c["due"], c["paid"], dues, cash, protected,
-         willingness, uniform, tie_break, keys, effect, squeeze, *_holdings_of(book), left,
-         total)  # fmt: skip
+         willingness, uniform, tie_break, keyed, keys, effect, squeeze, left, total)  # fmt: skip
     return left, total
 
 
-def _keys_of(uniform: SlotDraws, tie_break: SlotDraws) -> tuple[np.ndarray, ...]:
-    """``(keys, uniform, tie_break)`` for :func:`_pay`: keyed streams' addresses, or arrays."""
+def _keys_of(
+    uniform: SlotDraws, tie_break: SlotDraws
+) -> tuple[bool, np.ndarray, np.ndarray, np.ndarray]:
+    """``(keyed, keys, uniform, tie_break)`` for the payment kernels.
+
+    ``keys`` holds the streams' four address numbers (zeros, never read, with arrays);
+    with addresses the arrays are a stand-in.
+
+    Raises:
+        ValueError: If one of the draws is an address and the other an array.
+    """
+    if isinstance(uniform, tuple) != isinstance(tie_break, tuple):
+        raise ValueError("uniform and tie_break: both arrays or both stream addresses")
     if isinstance(uniform, tuple):
-        return np.array([*uniform, *tie_break], np.uint64), np.zeros((1, 1)), np.zeros((1, 1))
-    return np.empty(0, np.uint64), uniform, tie_break
-
-
-def _holdings_of(book: LoanBook) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each borrower's number of open loans, and the lender and slot of the last one."""
-    count = np.zeros(book.n_borrowers, np.int32)
-    only, slot = np.empty(book.n_borrowers, np.int32), np.empty(book.n_borrowers, np.int64)
-    c = book.columns
-    _holdings(c["borrower"], c["open"], book.n_slots, count, only, slot)
-    return count, only, slot
+        keys = np.array([*uniform, *tie_break], np.uint64)
+        return True, keys, np.zeros((1, 1)), np.zeros((1, 1))
+    return False, np.zeros(4, np.uint64), uniform, tie_break

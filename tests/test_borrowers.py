@@ -370,24 +370,36 @@ def test_a_borrower_who_pays_less_than_due_missed_and_is_distressed():
     assert s.distressed.tolist() == [False, True, True, False]
 
 
-def test_labour_illness_and_applications_draw_from_a_streams_address_as_from_its_array():
-    """A rule given a random-access stream's address (as the economy passes it) computes
-    borrower i's draw as cell i of the month: the same outcome as the draws as an array."""
+def test_labour_illness_and_applications_draw_cell_i_of_the_month_from_an_address():
+    """A rule given a random-access stream's address (as the economy passes it) compares
+    borrower i's draw, cell i of the month, with i's probability: the same outcome as the
+    draws as an array, and as the rule written out on them."""
     from model.draws import RandomAccessUniform
 
-    p = PopulationParams()
+    p = PopulationParams(reborrow_probability=0.3)
     stream = RandomAccessUniform(np.random.SeedSequence(4), 5000, first_month=0)
-    values, address = stream(3, np.arange(5000)), stream.address(3)
+    u, address = stream(3, np.arange(5000)), stream.address(3)
 
     def outcome(draws):
         _, s = _state(n=5000, seed=3)
         s.ill_months[::3] = 2  # the ill do not draw: their cells are skipped, not shifted
+        before = s.employed.copy(), s.ill_months.copy(), s.segment.copy()
         hazards = rules.labour_market(s, 0.2, 0.042, p, draws)
         onset = rules.illness(s, p, 30.0, draws, lambda idx: np.full(idx.size, 0.5))
-        apply = rules.applicants(s, p.replace(reborrow_probability=0.3), s.segment == 1, draws)
-        return hazards, s.employed.copy(), onset, apply
+        apply = rules.applicants(s, p, s.segment == 1, draws)
+        return before, s, hazards, onset, apply
 
-    for mine, theirs in zip(outcome(address), outcome(values), strict=True):
-        np.testing.assert_array_equal(mine, theirs)
-    _, employed, onset, apply = outcome(values)
-    assert onset.sum() > 0 and apply.size > 0 and (~employed).sum() > 0
+    (employed, ill, segment), s, hazards, onset, apply = outcome(address)
+    np.testing.assert_array_equal(s.employed != employed, u < hazards[segment + 3 * employed])
+    np.testing.assert_array_equal(onset, (ill == 0) & (u < p.illness_rate * 30.0))
+    prob = np.where(
+        segment == 1,
+        p.reborrow_probability,
+        np.where(s.distressed, s.apply_base * p.distress_apply_multiplier, s.apply_base),
+    )
+    np.testing.assert_array_equal(apply, np.flatnonzero(u < prob))
+    _, theirs, _, their_onset, their_apply = outcome(u)
+    np.testing.assert_array_equal(s.employed, theirs.employed)
+    np.testing.assert_array_equal(onset, their_onset)
+    np.testing.assert_array_equal(apply, their_apply)
+    assert onset.sum() > 0 and apply.size > 0 and (~s.employed).sum() > 0

@@ -338,3 +338,16 @@ def test_available_cash_takes_a_mask_of_borrowers():
     mask = np.array([False, True, True])
     by_index = available_cash(book, squeeze, cash, protected, np.array([1, 2]))
     assert available_cash(book, squeeze, cash, protected, mask).tolist() == by_index.tolist()
+
+
+def test_payment_draws_must_be_both_arrays_or_both_addresses():
+    from model.draws import keyed_streams
+    from model.repayment import pay_loans
+
+    streams = keyed_streams(np.random.SeedSequence(1), 4, 1, 0)
+    book = book_of_slots(np.zeros((1, 4), np.int16), np.full((1, 4), 10.0))
+    with pytest.raises(ValueError, match="both arrays or both stream addresses"):
+        pay_loans(
+            book, np.full(4, 100.0), np.zeros(4), np.ones(4), streams["repayment"].address(0),
+            np.zeros((1, 4)), np.zeros((1, 5)), np.zeros((1, 5)),
+        )  # fmt: skip
