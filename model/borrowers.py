@@ -499,9 +499,8 @@ def _choose_applicants(apply_base, distressed, repaid_any, multiplier, reborrow,
             prob = apply_base[i] * multiplier
         else:
             prob = apply_base[i]
-        if draw_at(values, key, offset, i) < prob:
-            out[n] = i
-            n += 1
+        out[n] = i  # kept if it applies: no branch on the draw (applying is rare, at random)
+        n += draw_at(values, key, offset, i) < prob
     return n
 
 

