@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -112,6 +113,17 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 
 
+class Address(NamedTuple):
+    """A month of a random-access stream, for compiled code.
+
+    Cell ``i`` (``0 <= i < width``) draws ``uniform_at(key, offset, i)``.
+    """
+
+    key: np.uint64
+    offset: np.uint64
+    width: int
+
+
 class RandomAccessUniform:
     """U(0,1) draws addressed by (month, borrower), computed only where asked.
 
@@ -141,21 +153,22 @@ class RandomAccessUniform:
         """Draws per month (the borrowers, or the cells of a per-lender stream)."""
         return self._n
 
-    def address(self, month: int) -> tuple[np.uint64, np.uint64]:
-        """``(key, offset)`` of ``month``'s draws, for compiled code.
+    def address(self, month: int) -> Address:
+        """``month``'s draws for compiled code (:class:`Address`).
 
         The draw of cell ``i`` is ``uniform_at(key, offset, i)`` (:func:`uniform_at`),
         the same value as ``self(month, [i])``.
         """
         if month < self._first:
             raise ValueError(f"month must be >= {self._first}, got {month}")
-        return np.uint64(self._key), np.uint64((month - self._first) * self._n + 1)
+        offset = np.uint64((month - self._first) * self._n + 1)
+        return Address(np.uint64(self._key), offset, self._n)
 
     def __call__(self, month: int, index: np.ndarray) -> np.ndarray:
         """The draws of borrowers ``index`` in ``month``, as float64 in [0, 1)."""
         index = np.atleast_1d(np.asarray(index))
         out = np.empty(index.size)
-        key, offset = self.address(month)
+        key, offset, _ = self.address(month)
         if not _uniforms(key, offset, index.ravel(), self._n, out):
             raise ValueError(f"borrower indices must be in [0, {self._n - 1}]")
         return out.reshape(index.shape)
@@ -193,10 +206,9 @@ def _uniforms(key, offset, index, n, out):
 
 
 #: A rule's U(0,1) draws: one value per borrower (a test's hand-made draws), or the
-#: ``(key, offset)`` address of a month of a random-access stream
-#: (:meth:`RandomAccessUniform.address`), from which the compiled rule computes only the
-#: draws it uses.
-Uniforms = np.ndarray | tuple[np.uint64, np.uint64]
+#: address of a month of a random-access stream (:meth:`RandomAccessUniform.address`),
+#: from which the compiled rule computes only the draws it uses.
+Uniforms = np.ndarray | Address
 
 _NO_VALUES = np.empty(0)
 
@@ -205,11 +217,14 @@ def kernel_draws(draws: Uniforms, n: int) -> tuple[np.ndarray, np.uint64, np.uin
     """``(values, key, offset)`` for :func:`draw_at` from a rule's draws.
 
     Raises:
-        ValueError: If ``draws`` is an array without one value per borrower (``n``).
+        ValueError: If ``draws`` is not one value (or cell) per borrower (``n``).
     """
-    if isinstance(draws, tuple):
-        key, offset = draws
-        return _NO_VALUES, np.uint64(key), np.uint64(offset)
+    if isinstance(draws, Address):
+        if draws.width != n:
+            raise ValueError(
+                f"draws: a stream of {draws.width} cells a month, expected one per borrower ({n})"
+            )
+        return _NO_VALUES, np.uint64(draws.key), np.uint64(draws.offset)
     values = np.ascontiguousarray(draws, float)
     if values.shape != (n,):
         raise ValueError(f"draws: one value per borrower ({n}), got shape {values.shape}")

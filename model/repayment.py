@@ -17,13 +17,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from model.draws import uniform_at
+from model.draws import Address, uniform_at
 from model.loan_book import LoanBook, as_index
 from model.loans import BUCKETS, DEFAULT_DPD_MONTHS
 
-#: A month's draws per loan slot: an array (lenders, borrowers), or the ``(key, offset)``
-#: address of a random-access stream (``RandomAccessUniform.address``).
-SlotDraws = np.ndarray | tuple[np.uint64, np.uint64]
+#: A month's draws per loan slot: an array (lenders, borrowers), or the address of a
+#: random-access stream with a cell per slot (``RandomAccessUniform.address``).
+SlotDraws = np.ndarray | Address
 
 #: Share of a borrower's spare cash (at most the month's income) collected each month on
 #: written-off debt with no collection effort, and the extra share at full intensity.
@@ -254,10 +254,9 @@ def pay_loans(
     """Pay this month's dues (each loan's ``due``) out of the cash a borrower can spare.
 
     Each loan's payment goes to its ``paid``. The draws come as arrays of shape
-    (lenders, borrowers), one per loan slot, or as the addresses ``(key, offset)`` of
-    random-access streams (``RandomAccessUniform.address``) whose cell
-    ``borrower * lenders + lender`` is the slot's draw: then only the loans with
-    something due compute one.
+    (lenders, borrowers), one per loan slot, or as the addresses of random-access streams
+    (``RandomAccessUniform.address``) whose cell ``borrower * lenders + lender`` is the
+    slot's draw: then only the loans with something due compute one.
 
     Args:
         book: The loan book.
@@ -282,7 +281,7 @@ def pay_loans(
     for j in range(book.n_lenders):  # free slots keep last month's: the kernels set loans'
         if not (one and book.is_dense(j)):  # (a dense row's kernel sets every slot)
             book.slots("paid", j)[:] = 0.0
-    keyed, keys, uniform, tie_break = _keys_of(uniform, tie_break)
+    keyed, keys, uniform, tie_break = _keys_of(uniform, tie_break, book.n_lenders * cash.size)
     if one:
         slot_of = book.slot_of[0]
         if book.is_dense(0):  # every slot is paid (0 if free): the totals are the payments
@@ -298,19 +297,26 @@ def pay_loans(
 
 
 def _keys_of(
-    uniform: SlotDraws, tie_break: SlotDraws
+    uniform: SlotDraws, tie_break: SlotDraws, cells: int
 ) -> tuple[bool, np.ndarray, np.ndarray, np.ndarray]:
     """``(keyed, keys, uniform, tie_break)`` for the payment kernels.
 
-    ``keys`` holds the streams' four address numbers (zeros, never read, with arrays);
-    with addresses the arrays are a stand-in.
+    ``keys`` holds the streams' keys and offsets (zeros, never read, with arrays); with
+    addresses the arrays are a stand-in.
 
     Raises:
-        ValueError: If one of the draws is an address and the other an array.
+        ValueError: If one of the draws is an address and the other an array, or an
+            address is of a stream without a cell per slot (``cells``).
     """
-    if isinstance(uniform, tuple) != isinstance(tie_break, tuple):
+    if isinstance(uniform, Address) != isinstance(tie_break, Address):
         raise ValueError("uniform and tie_break: both arrays or both stream addresses")
-    if isinstance(uniform, tuple):
-        keys = np.array([*uniform, *tie_break], np.uint64)
-        return True, keys, np.zeros((1, 1)), np.zeros((1, 1))
-    return False, np.zeros(4, np.uint64), uniform, tie_break
+    if not isinstance(uniform, Address):
+        return False, np.zeros(4, np.uint64), uniform, tie_break
+    for name, draws in (("uniform", uniform), ("tie_break", tie_break)):
+        if draws.width != cells:
+            raise ValueError(
+                f"{name}: a stream of {draws.width} cells a month, expected one per loan "
+                f"slot ({cells})"
+            )
+    keys = np.array([uniform.key, uniform.offset, tie_break.key, tie_break.offset], np.uint64)
+    return True, keys, np.zeros((1, 1)), np.zeros((1, 1))

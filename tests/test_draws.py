@@ -106,7 +106,8 @@ def test_compiled_code_computes_a_keyed_draw_from_the_streams_address():
 
     draw = _draw(5, 50, first_month=-3)
     for month in (-3, 0, 7):
-        key, offset = draw.address(month)
+        key, offset, width = draw.address(month)
+        assert width == draw.n_draws == 50
         cells = np.array([0, 1, 17, 49])
         assert [uniform_at(key, offset, int(c)) for c in cells] == draw(month, cells).tolist()
     with pytest.raises(ValueError, match="month must be >= -3"):
@@ -125,6 +126,8 @@ def test_a_rules_draws_as_an_address_are_the_streams_draws_as_an_array():
         assert draw_at(*from_address, cell) == draw_at(*from_array, cell) == values[cell]
     with pytest.raises(ValueError, match=r"draws: one value per borrower \(40\)"):
         kernel_draws(values[:39], 40)
+    with pytest.raises(ValueError, match=r"draws: a stream of 40 cells a month, expected one"):
+        kernel_draws(draw.address(5), 39)  # e.g. a stream with a cell per loan slot
 
 
 def test_keyed_draws_keep_the_shape_of_the_index():

@@ -351,3 +351,17 @@ def test_payment_draws_must_be_both_arrays_or_both_addresses():
             book, np.full(4, 100.0), np.zeros(4), np.ones(4), streams["repayment"].address(0),
             np.zeros((1, 4)), np.zeros((1, 5)), np.zeros((1, 5)),
         )  # fmt: skip
+
+
+def test_payment_draws_by_address_need_a_cell_per_loan_slot():
+    from model.draws import keyed_streams
+    from model.repayment import pay_loans
+
+    per_borrower = keyed_streams(np.random.SeedSequence(1), 4, 1, 0)  # 4 cells a month
+    book = book_of_slots(np.zeros((2, 4), np.int16), np.full((2, 4), 10.0))  # 8 slots
+    with pytest.raises(ValueError, match=r"uniform: a stream of 4 cells a month, .* \(8\)"):
+        pay_loans(
+            book, np.full(4, 100.0), np.zeros(4), np.ones(4),
+            per_borrower["repayment"].address(0), per_borrower["payment_order"].address(0),
+            np.zeros((2, 5)), np.zeros((2, 5)),
+        )  # fmt: skip
