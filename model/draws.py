@@ -81,19 +81,12 @@ def standard_normal(rng: np.random.Generator, n: int) -> np.ndarray:
 
     The same numbers, and the generator left in the same state, as numpy's own method
     (tested), about three times faster: the income shocks are the month's largest draw.
-    """
-    return _drawn_by_numba(rng, n, _fill_standard_normal, "standard_normal")
-
-
-def _drawn_by_numba(rng: np.random.Generator, n: int, fill, method: str) -> np.ndarray:
-    """``n`` draws of ``rng``, filled by the numba kernel ``fill``.
-
-    A stand-in generator (tests use one to record the draws) is asked by its ``method``.
+    A stand-in generator (tests use one to record the draws) is asked by the method.
     """
     if not isinstance(rng, np.random.Generator):
-        return getattr(rng, method)(n)
+        return rng.standard_normal(n)
     out = np.empty(n)
-    fill(rng, out)
+    _fill_standard_normal(rng, out)
     return out
 
 
@@ -213,6 +206,19 @@ Uniforms = np.ndarray | Address
 _NO_VALUES = np.empty(0)
 
 
+def address_keys(address: Address, cells: int, name: str, per: str) -> tuple[np.uint64, ...]:
+    """``(key, offset)`` of ``address``, checked to have ``cells`` cells a month.
+
+    Raises:
+        ValueError: Naming ``name`` and what a cell is (``per``), if the width differs.
+    """
+    if address.width != cells:
+        raise ValueError(
+            f"{name}: a stream of {address.width} cells a month, expected one per {per} ({cells})"
+        )
+    return np.uint64(address.key), np.uint64(address.offset)
+
+
 def kernel_draws(draws: Uniforms, n: int) -> tuple[np.ndarray, np.uint64, np.uint64]:
     """``(values, key, offset)`` for :func:`draw_at` from a rule's draws.
 
@@ -220,11 +226,7 @@ def kernel_draws(draws: Uniforms, n: int) -> tuple[np.ndarray, np.uint64, np.uin
         ValueError: If ``draws`` is not one value (or cell) per borrower (``n``).
     """
     if isinstance(draws, Address):
-        if draws.width != n:
-            raise ValueError(
-                f"draws: a stream of {draws.width} cells a month, expected one per borrower ({n})"
-            )
-        return _NO_VALUES, np.uint64(draws.key), np.uint64(draws.offset)
+        return _NO_VALUES, *address_keys(draws, n, "draws", "borrower")
     values = np.ascontiguousarray(draws, float)
     if values.shape != (n,):
         raise ValueError(f"draws: one value per borrower ({n}), got shape {values.shape}")

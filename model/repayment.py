@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from model.draws import Address, uniform_at
+from model.draws import Address, address_keys, uniform_at
 from model.loan_book import LoanBook, as_index
 from model.loans import BUCKETS, DEFAULT_DPD_MONTHS
 
@@ -312,11 +312,6 @@ def _keys_of(
         raise ValueError("uniform and tie_break: both arrays or both stream addresses")
     if not isinstance(uniform, Address):
         return False, np.zeros(4, np.uint64), uniform, tie_break
-    for name, draws in (("uniform", uniform), ("tie_break", tie_break)):
-        if draws.width != cells:
-            raise ValueError(
-                f"{name}: a stream of {draws.width} cells a month, expected one per loan "
-                f"slot ({cells})"
-            )
-    keys = np.array([uniform.key, uniform.offset, tie_break.key, tie_break.offset], np.uint64)
-    return True, keys, np.zeros((1, 1)), np.zeros((1, 1))
+    keys = [*address_keys(uniform, cells, "uniform", "loan slot")]
+    keys += address_keys(tie_break, cells, "tie_break", "loan slot")
+    return True, np.array(keys, np.uint64), np.zeros((1, 1)), np.zeros((1, 1))
