@@ -143,6 +143,7 @@ def illness(
     illness_factor: float,
     onset_uniform: Uniforms,
     duration_draw: Draw,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Age ongoing illnesses and start new ones.
 
@@ -153,12 +154,14 @@ def illness(
         onset_uniform: U(0,1) per borrower (an array or a stream's address): a borrower
             who is well falls ill when it is below the incidence.
         duration_draw: U(0,1) draws for given borrower indices: set a new illness's length.
+        out: A boolean array (one per borrower) to write the result to.
 
     Returns:
-        Boolean mask of borrowers who fell ill this month (they bear the one-off cost).
+        Boolean mask of borrowers who fell ill this month (they bear the one-off cost):
+        ``out`` if given.
     """
     rate = min(params.illness_rate * illness_factor, 1.0)
-    onset = np.empty(state.ill_months.size, bool)
+    onset = np.empty(state.ill_months.size, bool) if out is None else out
     _age_illness(state.ill_months, rate, *kernel_draws(onset_uniform, onset.size), onset)
     new = np.flatnonzero(onset)
     # Geometric duration on 1, 2, ... months with mean ``illness_months``.
@@ -231,6 +234,7 @@ def income(
     hours_cut: float,
     common_shock: float,
     idiosyncratic: np.ndarray,
+    overwrite_draws: bool = False,
 ) -> None:
     """Set this month's income.
 
@@ -249,9 +253,11 @@ def income(
             (:func:`hours_cut`).
         common_shock: This month's common factor Z ~ N(0, 1).
         idiosyncratic: One N(0, 1) draw per borrower.
+        overwrite_draws: Whether ``idiosyncratic`` may be overwritten (it then holds
+            each borrower's shock factor), saving a temporary array.
     """
     # The exponential is numpy's (vectorised; numba's scalar one is five times slower).
-    shock = np.empty(idiosyncratic.size)
+    shock = idiosyncratic if overwrite_draws else np.empty(idiosyncratic.size)
     _shock_exponent(
         state.shock_sd,
         state.shock_half_var,
@@ -308,18 +314,20 @@ def spending_needs(
     params: PopulationParams,
     macro: MacroState,
     fell_ill: np.ndarray,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cash on hand after essentials, and the discretionary spending a borrower protects.
 
     Essentials scale with prices; falling ill costs ``illness_cost`` months of income.
     Over-spenders protect their whole habit before paying debt; others part of it.
+    ``out`` (two arrays, one value per borrower) receives the result if given.
 
     Returns:
         ``(cash, protected)``: savings + income - essentials - medical costs (may be
         negative), and the discretionary amount spent before debt.
     """
     n = state.savings.size
-    cash, protected = np.empty(n), np.empty(n)
+    cash, protected = (np.empty(n), np.empty(n)) if out is None else out
     medical = float(params.illness_cost * macro.wage_index)
     _needs(
         state.savings,

@@ -21,7 +21,7 @@ from model.loans import DEFAULT_DPD_MONTHS, LoanBook, RedefaultCohorts
 from model.macro import MacroScenario
 from model.market import MarketMemory, MarketRules, choose_applied_lenders
 from model.metrics import EXTRA_COLUMNS, LENDER_COLUMNS, METRIC_COLUMNS, combine
-from model.month import Month
+from model.month import Month, MonthScratch
 from model.observers import RollRates
 from model.policy import RiskPolicy
 from model.population import BorrowerState, PopulationParams, init_population
@@ -276,6 +276,7 @@ class CreditEconomy(mesa.Model):
         self.month = -self.burn_in
         self.roll_rates = RollRates()
         self.observers = (self.roll_rates,)
+        self._scratch = MonthScratch(n_borrowers, n_lenders)
         self._rows: list[dict[str, float]] = []
         self._lender_rows: list[dict[str, float]] = []
         self.datacollector = mesa.DataCollector(
@@ -458,7 +459,8 @@ class CreditEconomy(mesa.Model):
     def _begin_month(self) -> Month:
         """Macro: read the month's conditions and draw the common income factor."""
         macro = self.scenario.state(self.month)
-        m = Month(self.month, macro, float(self.streams["macro"].standard_normal()))
+        z = float(self.streams["macro"].standard_normal())
+        m = Month.start(self.month, macro, z, self._scratch)
         self.relief_cohorts.grow(m.number)
         for observer in self.observers:
             observer.begin(self.book, m)
@@ -498,12 +500,13 @@ class CreditEconomy(mesa.Model):
     def _illness_and_income(self, m: Month) -> None:
         """Income: illness, then wages with idiosyncratic and common shocks, or benefit."""
         n = self.n_borrowers
-        m.fell_ill = rules.illness(
+        rules.illness(
             self.state,
             self.params,
             m.macro.illness_factor,
             self.keyed["illness"].address(m.number),
             self.keyed["illness_duration"].for_month(m.number),
+            out=m.fell_ill,
         )
         rules.income(
             self.state,
@@ -512,18 +515,20 @@ class CreditEconomy(mesa.Model):
             self._unemployment_gap(m),
             rules.hours_cut(self.scenario, m.number, self.params),
             m.common_factor,
-            standard_normal(self.streams["income"], n),
+            standard_normal(self.streams["income"], n, out=self._scratch.normals),
+            overwrite_draws=True,
         )
 
     def _fall_due(self, m: Month) -> None:
         """Loans: interest accrues and the month's instalments fall due."""
-        m.total_due = np.empty(self.n_borrowers)
         for lender in self.lenders:  # in lender order: the dues summed as over lenders
             lender.accrue(self.book, m.total_due, first=lender.index == 0)
 
     def _spending_needs(self, m: Month) -> None:
         """Spending: essentials and medical costs come first; part of the habit is kept."""
-        m.cash, m.protected = rules.spending_needs(self.state, self.params, m.macro, m.fell_ill)
+        rules.spending_needs(
+            self.state, self.params, m.macro, m.fell_ill, out=(m.cash, m.protected)
+        )
 
     def _borrow_to_repay(self, m: Month) -> None:
         """Borrowers short of their dues apply at a lender where they hold no loan.
@@ -556,8 +561,9 @@ class CreditEconomy(mesa.Model):
             self._pay_effect,
             self._squeeze,
             m.total_due,
+            out=(self._scratch.available, m.total_paid),
         )
-        m.remaining = m.cash - m.total_paid
+        np.subtract(m.cash, m.total_paid, out=m.remaining)
         shares = [repayment.recovery_share(x.policy.collection_intensity) for x in self.lenders]
         by_lender, by_loan = self.recoveries.collect(
             shares, available, self.state.income, m.remaining
@@ -568,7 +574,7 @@ class CreditEconomy(mesa.Model):
 
     def _settle(self, m: Month) -> None:
         """Lenders book the payments: arrears age contractually, fees fall, loans close."""
-        m.repaid = np.zeros((len(self.lenders), self.n_borrowers), bool)
+        m.repaid.fill(False)
         for lender in self.lenders:
             done = lender.settle(self.book, m.number, self.relief_cohorts)
             m.repaid[lender.index, done.repaid] = True
@@ -605,7 +611,7 @@ class CreditEconomy(mesa.Model):
         horizon (91-120 DPD for a 120-DPD policy) before they are charged off; recovery
         starts on each loan written off.
         """
-        m.written_off = np.zeros((len(self.lenders), self.n_borrowers), bool)
+        m.written_off.fill(False)
         for lender in self.lenders:
             hit, ids, amounts = lender.write_off(self.book, self.tape, m.number)
             m.written_off[lender.index, hit] = True

@@ -120,7 +120,7 @@ BLOCK = 1024
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _open_in(is_open, start, end, buf):
+def open_in_block(is_open, start, end, buf):
     """List the open slots of ``start .. end - 1`` in ``buf``, in order; return how many."""
     k = 0
     for i in range(start, end):
@@ -144,7 +144,7 @@ def _fall_due_row(
         end = min(start + BLOCK, balance.size)
         if mode == 2:
             total_due[start:end] = 0.0  # a free slot owes nothing
-        for t in range(_open_in(is_open, start, end, buf)):
+        for t in range(open_in_block(is_open, start, end, buf)):
             i = buf[t]
             interest = (balance[i] - fees_due[i]) * rate[i]
             charge = arrears[i] * penalty
@@ -220,7 +220,7 @@ def _settle_row(
     n_new = n_repaid = 0
     buf = np.empty(BLOCK, np.int64)
     for start in range(0, balance.size, BLOCK):
-        for t in range(_open_in(is_open, start, min(start + BLOCK, balance.size), buf)):
+        for t in range(open_in_block(is_open, start, min(start + BLOCK, balance.size), buf)):
             i = buf[t]
             if due[i] <= 0.0:
                 continue  # a loan made this month (it owes nothing yet)
@@ -292,7 +292,7 @@ def _summarise_row(is_open, dpd, balance, forborne, redefaulted, counts, balance
     b0 = b1 = b2 = b3 = b4 = 0.0
     buf = np.empty(BLOCK, np.int64)
     for start in range(0, dpd.size, BLOCK):
-        for t in range(_open_in(is_open, start, min(start + BLOCK, dpd.size), buf)):
+        for t in range(open_in_block(is_open, start, min(start + BLOCK, dpd.size), buf)):
             i = buf[t]
             d = dpd[i]
             if forborne[i]:

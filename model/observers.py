@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from model.loans import BUCKETS, DEFAULT_DPD_MONTHS, LoanBook
+from model.loans import BLOCK, BUCKETS, DEFAULT_DPD_MONTHS, LoanBook, open_in_block
 from model.month import Month
 
 #: Roll-rate destinations: the five buckets, then written off and repaid.
@@ -43,6 +43,27 @@ def _add_transitions(borrowers, bucket, opening_balance, slot_of, dense, is_open
         flows[bucket[k] * width + end] += opening_balance[k]
 
 
+@njit(cache=True, nogil=True)
+def _list_open(keys, is_open, dpd, balance, borrowers, bucket, opening_balance):
+    """Each open slot's borrower, DPD bucket and balance, in slot order (one pass).
+
+    ``keys`` is the row's borrowers (empty for a dense row, whose slot is the borrower).
+    Returns the number of open slots (only as many as the outputs hold are written).
+    """
+    dense = keys.size == 0
+    buf = np.empty(BLOCK, np.int64)
+    k = 0
+    for start in range(0, is_open.size, BLOCK):  # a block's open slots first: no branch
+        for t in range(open_in_block(is_open, start, min(start + BLOCK, is_open.size), buf)):
+            s = buf[t]
+            if k < borrowers.size:
+                borrowers[k] = s if dense else keys[s]
+                bucket[k] = min(dpd[s], DEFAULT_DPD_MONTHS)
+                opening_balance[k] = balance[s]
+            k += 1
+    return k
+
+
 class RollRates:
     """Balance flowing between DPD buckets month to month, summed over the recorded months."""
 
@@ -56,9 +77,14 @@ class RollRates:
             return
         self._opened = []
         for j in range(book.n_lenders):  # per lender: borrowers, DPD buckets, balances
-            held = np.flatnonzero(book.slots("open", j))
-            dpd = np.minimum(book.slots("dpd", j)[held], DEFAULT_DPD_MONTHS).astype(np.intp)
-            self._opened.append((book.borrowers_at(j, held), dpd, book.slots("balance", j)[held]))
+            n = int(book.n_open[j])
+            opened = np.empty(n, np.int64), np.empty(n, np.intp), np.empty(n)
+            keys = np.empty(0, np.int64) if book.is_dense(j) else book.slots("borrower", j)
+            found = _list_open(keys, book.slots("open", j), book.slots("dpd", j),
+                               book.slots("balance", j), *opened)  # fmt: skip
+            if found != n:
+                raise RuntimeError(f"lender {j}: {found} open slots, the book counts {n}")
+            self._opened.append(opened)
 
     def end(self, book: LoanBook, month: Month) -> None:
         """Add the month's transitions of the loans that were open at its start."""

@@ -11,8 +11,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numba import njit
 
 from model.loans import MONEY_TOLERANCE
+
+
+@njit(cache=True, nogil=True)
+def _collect(lender, debtor, owed, shares, available, income, remaining, by_lender):
+    """Each row takes its share of its debtor's spare cash (as it was before any row took)."""
+    take = np.empty(owed.size)
+    for k in range(owed.size):
+        d = debtor[k]
+        take[k] = max(min(owed[k], shares[lender[k]] * min(available[d], income[d])), 0.0)
+    for k in range(owed.size):  # in row order, as the sums over rows
+        d = debtor[k]
+        owed[k] -= take[k]
+        available[d] -= take[k]
+        remaining[d] -= take[k]
+        by_lender[lender[k]] += take[k]
+    return take
 
 
 class Recoveries:
@@ -71,14 +88,9 @@ class Recoveries:
         """
         if not len(self):
             return np.zeros(len(shares)), np.empty(0)
-        debtors = self.borrower
-        share = np.asarray(shares)[self.lender]
-        take = np.minimum(self.owed, share * np.minimum(available[debtors], income[debtors]))
-        np.maximum(take, 0.0, out=take)
-        self.owed -= take
-        np.subtract.at(available, debtors, take)
-        np.subtract.at(remaining, debtors, take)
-        by_lender = np.bincount(self.lender, weights=take, minlength=len(shares))
+        by_lender = np.zeros(len(shares))
+        take = _collect(self.lender, self.borrower, self.owed, np.asarray(shares, float),
+                        available, income, remaining, by_lender)  # fmt: skip
         return by_lender, take
 
     def expire(self, month: int) -> None:

@@ -250,6 +250,7 @@ def pay_loans(
     effect: np.ndarray,
     squeeze: np.ndarray,
     dues: np.ndarray | None = None,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pay this month's dues (each loan's ``due``) out of the cash a borrower can spare.
 
@@ -269,13 +270,15 @@ def pay_loans(
         effect: Each lender's pay effect by DPD bucket, shape (lenders, 5).
         squeeze: Each lender's squeeze by DPD bucket, shape (lenders, 5).
         dues: Each borrower's dues at all lenders (:func:`total_due`), if known.
+        out: Two arrays (one value per borrower) to hold the result (the second is
+            left unused where the payments' totals are a view, as below).
 
     Returns:
         ``(available, total)``: the cash each borrower could still put to debt after the
         payments, and each borrower's payments in all (with one lender whose row is dense,
         a view of its ``paid``: it holds until the next payment or ``LoanBook.tidy``).
     """
-    left, total = np.empty(cash.size), np.empty(cash.size)
+    left, total = (np.empty(cash.size), np.empty(cash.size)) if out is None else out
     c = book.columns
     one = book.n_lenders == 1
     for j in range(book.n_lenders):  # free slots keep last month's: the kernels set loans'

@@ -112,6 +112,14 @@ def _record_closing(
             t_written_off[k] = balance[i]
 
 
+@njit(cache=True, nogil=True)
+def _add_by_id(column, ids, amounts):
+    """Add ``amounts`` to ``column`` at ``ids``, in order (ids < 0 left out)."""
+    for k in range(ids.size):
+        if ids[k] >= 0:
+            column[ids[k]] += amounts[k]
+
+
 class LoanTape:
     """Growing arrays, one element per loan; a loan's id is its row.
 
@@ -182,9 +190,14 @@ class LoanTape:
         )  # fmt: skip
 
     def add_recovered(self, ids: np.ndarray, amounts: np.ndarray) -> None:
-        """Add cash recovered on written-off loans ``ids`` (ids < 0 are loans no longer kept)."""
-        kept = ids >= 0
-        np.add.at(self._cols["recovered"], ids[kept], amounts[kept])
+        """Add cash recovered on written-off loans ``ids`` (ids < 0 are loans no longer kept).
+
+        Raises:
+            IndexError: If an id is not on the tape.
+        """
+        if ids.size and ids.max() >= self.size:
+            raise IndexError(f"loan id {int(ids.max())} is not on the tape ({self.size} loans)")
+        _add_by_id(self._cols["recovered"], ids, amounts)
 
     def drop_closed(self, book: LoanBook) -> np.ndarray:
         """Drop the loans closed so far and renumber the rest (at the end of the burn-in).

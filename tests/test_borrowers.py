@@ -403,3 +403,27 @@ def test_labour_illness_and_applications_draw_cell_i_of_the_month_from_an_addres
     np.testing.assert_array_equal(onset, their_onset)
     np.testing.assert_array_equal(apply, their_apply)
     assert onset.sum() > 0 and apply.size > 0 and (~s.employed).sum() > 0
+
+
+def test_rules_write_into_given_arrays_the_values_they_would_return():
+    """``out`` (and ``overwrite_draws``) only saves allocations: the same numbers."""
+    p, s = _state(n=500)
+    ill = np.arange(500) % 7 == 0
+    cash, protected = rules.spending_needs(s, p, CALM, ill)
+    out = np.full(500, np.nan), np.full(500, np.nan)
+    got = rules.spending_needs(s, p, CALM, ill, out=out)
+    assert got[0] is out[0] and got[1] is out[1]
+    assert np.array_equal(out[0], cash) and np.array_equal(out[1], protected)
+
+    draws = np.random.default_rng(3).random(500)
+    twin = init_population(p, 500, 0.042, np.random.default_rng(0))
+    onset = rules.illness(s, p, 2.0, draws, lambda idx: draws[idx])
+    into = np.ones(500, bool)
+    assert rules.illness(twin, p, 2.0, draws, lambda idx: draws[idx], out=into) is into
+    assert np.array_equal(into, onset) and np.array_equal(twin.ill_months, s.ill_months)
+
+    normals = np.random.default_rng(4).standard_normal(500)
+    rules.income(s, p, CALM, 0.01, 0.0, 0.5, normals)
+    rules.income(twin, p, CALM, 0.01, 0.0, 0.5, normals.copy(), overwrite_draws=True)
+    assert np.array_equal(twin.income, s.income)
+    assert np.array_equal(twin.smoothed_income, s.smoothed_income)

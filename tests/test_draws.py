@@ -135,3 +135,12 @@ def test_keyed_draws_keep_the_shape_of_the_index():
     grid = np.arange(12).reshape(3, 4)
     assert draw(0, grid).shape == (3, 4)
     assert np.array_equal(draw(0, grid).ravel(), draw(0, grid.ravel()))
+
+
+def test_fast_normals_fill_a_given_array_with_the_same_draws():
+    from model.draws import standard_normal
+
+    out = np.full(1000, np.nan)
+    ours, theirs = np.random.default_rng(12), np.random.default_rng(12)
+    assert standard_normal(ours, 1000, out=out) is out
+    assert np.array_equal(out, theirs.standard_normal(1000))

@@ -324,3 +324,35 @@ def test_memory_stays_flat_over_many_runs_in_one_process():
         one_run(seed)
     gc.collect()
     assert _rss_bytes() <= 1.10 * after_20
+
+
+def test_the_months_arrays_are_allocated_once_and_forks_get_their_own(monkeypatch):
+    """A month's per-borrower arrays are reused month after month (model.month.MonthScratch):
+    allocated afresh, their memory was handed back to the system and faulted in again."""
+    seen = []
+    original = CreditEconomy._end_month
+
+    def end_month(self, m):
+        seen.append((id(self), m.cash, m.protected, m.total_due, m.remaining, m.repaid))
+        original(self, m)
+
+    eco = CreditEconomy(300, seed=2, burn_in=2)
+    monkeypatch.setattr(CreditEconomy, "_end_month", end_month)
+    eco.run(2)
+    twin = eco.fork()
+    twin.run(1)
+    first, second, forked = seen
+    assert all(a is b for a, b in zip(first[1:], second[1:], strict=True))
+    assert not any(a is b for a, b in zip(first[1:], forked[1:], strict=True))
+
+
+def test_a_fork_stepped_between_months_of_its_original_changes_neither():
+    eco = CreditEconomy(1500, "severe_recession", seed=4, burn_in=6)
+    alone = CreditEconomy(1500, "severe_recession", seed=4, burn_in=6)
+    twin = eco.fork()
+    for _ in range(6):
+        eco.step()
+        twin.step()
+        alone.step()
+    pd.testing.assert_frame_equal(eco.metrics(), alone.metrics(), check_exact=True)
+    pd.testing.assert_frame_equal(twin.metrics(), alone.metrics(), check_exact=True)

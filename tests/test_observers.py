@@ -104,3 +104,30 @@ def test_the_table_is_the_share_of_each_start_buckets_balance():
     assert table.loc["current", "current"] == pytest.approx(0.75)
     assert table.loc["1-30", "31-60"] == 1.0
     assert (table.loc["90+"] == 0.0).all()  # no balance started there: zeros, not NaN
+
+
+def test_a_short_row_keyed_by_borrower_is_read_as_a_dense_one():
+    balance = np.zeros((1, 100))
+    balance[0, [3, 50, 97]] = [100.0, 200.0, 300.0]
+    dpd = np.zeros((1, 100), np.int16)
+    dpd[0, 97] = 2
+    book = _book(1, balance, dpd)
+    for _ in range(4):
+        book.tidy()
+    assert not book.is_dense(0)  # the row was rebuilt short: slots keyed by borrower
+    roll = RollRates()
+    m = _month(0, book)
+    roll.begin(book, m)
+    book.columns["dpd"][0, book.positions(0, [3, 50])] = [1, 0]
+    m.repaid[0, 97] = True
+    roll.end(book, m)
+    assert _flow(roll, "current", "1-30") == 100.0
+    assert _flow(roll, "current", "current") == 200.0
+    assert _flow(roll, "31-60", "repaid") == 300.0
+
+
+def test_a_book_whose_count_of_open_loans_is_off_is_refused():
+    book = _book(1, [[100.0, 200.0]], [[0, 0]])
+    book.n_open[0] = 1
+    with pytest.raises(RuntimeError, match="2 open slots, the book counts 1"):
+        RollRates().begin(book, _month(0, book))

@@ -365,3 +365,19 @@ def test_payment_draws_by_address_need_a_cell_per_loan_slot():
             per_borrower["repayment"].address(0), per_borrower["payment_order"].address(0),
             np.zeros((2, 5)), np.zeros((2, 5)),
         )  # fmt: skip
+
+
+@pytest.mark.parametrize("lenders", [1, 3])
+def test_payments_written_into_given_arrays_are_those_returned(lenders):
+    from model.repayment import pay_loans
+
+    rng = np.random.default_rng(5)
+    dpd = rng.integers(0, 4, (lenders, 50)).astype(np.int16)
+    draws = rng.random((lenders, 50)), rng.random((lenders, 50))
+    effects = np.full((lenders, 5), 0.5), np.zeros((lenders, 5))
+    args = (np.full(50, 30.0), np.zeros(50), np.full(50, 0.8), *draws, *effects)
+    left, total = pay_loans(book_of_slots(dpd, np.full((lenders, 50), 12.0)), *args)
+    out = np.full(50, np.nan), np.full(50, np.nan)
+    into = pay_loans(book_of_slots(dpd, np.full((lenders, 50), 12.0)), *args, out=out)
+    assert into[0] is out[0] and np.array_equal(out[0], left)
+    assert np.array_equal(into[1], total) and 0 < total.sum() < 50 * 12.0 * lenders

@@ -129,3 +129,14 @@ def test_save_loan_tape_frame_round_trips_through_parquet(tmp_path, economy):
     tape.to_parquet(path)
     back = pd.read_parquet(path)
     pd.testing.assert_frame_equal(back, tape)
+
+
+def test_recoveries_add_to_their_loans_rows_and_skip_loans_no_longer_kept():
+    from model.tape import LoanTape
+
+    tape = LoanTape(capacity=2)
+    tape.open(0, np.arange(3), np.full(3, 100.0), np.full(3, 0.01), month=0)
+    tape.add_recovered(np.array([0, -1, 2, 0]), np.array([1.0, 5.0, 2.0, 3.0]))
+    assert tape.column("recovered").tolist() == [4.0, 0.0, 2.0]
+    with pytest.raises(IndexError, match="loan id 3 is not on the tape"):
+        tape.add_recovered(np.array([3]), np.array([1.0]))
