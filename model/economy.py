@@ -71,7 +71,7 @@ TAPE_ROWS_PER_BORROWER = 2
 #: Measured peak memory (24- and 60-month runs; docs/model.md 2.7): the interpreter, its imports
 #: and compiled kernels (a first run compiling them, with numba's cache cold, peaks about
 #: 90 MB higher), then per borrower (state, scratch, tape and recoveries) and per slot.
-BASE_BYTES, BYTES_PER_BORROWER, BYTES_PER_LOAN_SLOT = 270e6, 250, 200
+BASE_BYTES, BYTES_PER_BORROWER, BYTES_PER_LOAN_SLOT = 360e6, 325, 135
 
 
 def memory_estimate(n_borrowers: int, n_lenders: int = 1) -> float:

@@ -184,5 +184,5 @@ def test_the_memory_check_counts_the_tape(monkeypatch):
     raw = {**RAW, "experiment": {**RAW["experiment"], "borrowers": 1_000_000, "months": 60}}
     runner._check_memory(parse_config(raw), 1, 2)  # fits without the tape
     with_tape = {**raw, "experiment": {**raw["experiment"], "save_loan_tape": True}}
-    with pytest.raises(ConfigError, match="needs about 2.1 GB"):
+    with pytest.raises(ConfigError, match="needs about 2.2 GB"):
         runner._check_memory(parse_config(with_tape), 1, 2)
