@@ -29,7 +29,7 @@ from experiments.execute import (
     execute,
     stop_on_signals,
 )
-from model.economy import BASE_BYTES, available_memory, memory_estimate
+from model.economy import BASE_BYTES, LIBRARY_BYTES, available_memory, memory_estimate
 
 _PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "scipy", "matplotlib", "tqdm")
 
@@ -100,7 +100,7 @@ def _check_memory(config: ExperimentConfig, parallel: int, runs: int) -> None:
 
     Each parallel process holds a run's economy, the burned-in economy it shares with the
     next runs (``execute.BurnInCache``, bounded) and, with ``save_loan_tape``, the tape
-    being written.
+    being written; the libraries' pages are counted once.
     """
     lenders = max(len(p.lender_names) for p in config.policies)
     one = memory_estimate(config.borrowers, lenders)
@@ -110,7 +110,8 @@ def _check_memory(config: ExperimentConfig, parallel: int, runs: int) -> None:
         if config.save_loan_tape
         else 0.0
     )
-    simulations = (one + kept + tape) * parallel
+    # The libraries' pages are shared: once for all the processes.
+    simulations = (one - LIBRARY_BYTES + kept + tape) * parallel + LIBRARY_BYTES
     bookkeeping = runs * BYTES_PER_RUN
     need, have = simulations + bookkeeping, available_memory()
     if have is not None and need > have:

@@ -68,14 +68,25 @@ DEFAULT_BURN_IN = default_burn_in([RiskPolicy()])
 #: presets, so most runs never copy the tape to grow it (untouched rows cost no memory).
 TAPE_ROWS_PER_BORROWER = 2
 
+#: The libraries' file-backed pages a process holds resident (shared code and data: numpy,
+#: pandas, numba, Mesa). Measured 136-214 MB: as much when freshly installed (all in the page
+#: cache), less once the system has evicted part of them; shared by every process.
+LIBRARY_BYTES = 220e6
+
 #: Measured peak memory (24- and 60-month runs; docs/model.md 2.7): the interpreter, its imports
-#: and compiled kernels (a first run compiling them, with numba's cache cold, peaks about
-#: 90 MB higher), then per borrower (state, scratch, tape and recoveries) and per slot.
-BASE_BYTES, BYTES_PER_BORROWER, BYTES_PER_LOAN_SLOT = 360e6, 325, 135
+#: and compiled kernels, private (a first run compiling them, with numba's cache cold, peaks
+#: about 90 MB higher) with the libraries' pages; then per borrower (state, scratch, tape and
+#: recoveries) and per slot.
+BASE_BYTES = 135e6 + LIBRARY_BYTES
+BYTES_PER_BORROWER, BYTES_PER_LOAN_SLOT = 340, 125
 
 
 def memory_estimate(n_borrowers: int, n_lenders: int = 1) -> float:
-    """Estimated peak memory of an economy, in bytes (within about 10% when measured)."""
+    """Estimated peak resident memory of an economy in a process of its own, in bytes.
+
+    Private memory is within about 10% of measured peaks; the libraries' shared pages are
+    counted at their most (``LIBRARY_BYTES``).
+    """
     return BASE_BYTES + n_borrowers * (BYTES_PER_BORROWER + BYTES_PER_LOAN_SLOT * n_lenders)
 
 
@@ -564,7 +575,7 @@ class CreditEconomy(mesa.Model):
             out=(self._scratch.available, m.total_paid),
         )
         np.subtract(m.cash, m.total_paid, out=m.remaining)
-        shares = [repayment.recovery_share(x.policy.collection_intensity) for x in self.lenders]
+        shares = [repayment.recovery_share(lender.intensity) for lender in self.lenders]
         by_lender, by_loan = self.recoveries.collect(
             shares, available, self.state.income, m.remaining
         )

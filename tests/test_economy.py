@@ -16,6 +16,7 @@ from model import (
     MacroScenario,
     RiskPolicy,
 )
+from model import borrowers as model_borrowers
 
 CONTRACT_COLUMNS = [
     "month",
@@ -294,6 +295,100 @@ def test_applications_to_repay_are_counted_apart():
     assert (df["applications_to_repay"] <= df["applications"]).all()
     one = CreditEconomy(1000, "severe_recession", "balanced", seed=2, burn_in=12).run(6)
     assert (one["applications_to_repay"] == 0).all() and (one["approvals_to_repay"] == 0).all()
+
+
+def _recording_rounds(eco):
+    """Record every application round of ``eco``: (applicants, amounts lent, to repay?)."""
+    rounds, apply_round = [], eco._apply_round
+
+    def recording(applicants, target, m, at_least=None):
+        lent = apply_round(applicants, target, m, at_least)
+        rounds.append((applicants.copy(), lent.copy(), at_least is not None))
+        return lent
+
+    eco._apply_round = recording
+    return rounds
+
+
+def _lent_to(rounds, n, to_repay):
+    lent = np.zeros(n)
+    for who, amounts, kind in rounds:
+        if kind == to_repay:
+            np.add.at(lent, who, amounts)
+    return lent
+
+
+def _watch_cash(eco, rule, read):
+    """Wrap the month's ``rule`` to keep ``read(m)`` before and after it, what its rounds lent
+    each borrower, and who missed a payment this month."""
+    seen, original, rounds = [], getattr(eco, rule), _recording_rounds(eco)
+
+    def watched(m):
+        rounds.clear()
+        before = read(m).copy()
+        original(m)
+        lent = _lent_to(rounds, before.size, to_repay=rule != "_originate")
+        seen.append((before, read(m).copy(), lent, eco.state.missed.copy()))
+
+    setattr(eco, rule, watched)
+    return seen
+
+
+def test_borrowing_to_repay_adds_the_proceeds_to_the_months_cash():
+    loose = RiskPolicy.preset("aggressive", sees_other_loans=False)
+    eco = CreditEconomy(3000, "severe_recession", [loose, loose.replace(name="b")], seed=2,
+                        burn_in=12, population={"borrow_to_repay": True})  # fmt: skip
+    seen = _watch_cash(eco, "_borrow_to_repay", lambda m: m.cash)
+    eco.run(6)
+    assert sum(lent.sum() for _, _, lent, _ in seen) > 0
+    for before, after, lent, _ in seen:
+        assert after - before == pytest.approx(lent)
+
+
+def test_new_loans_proceeds_are_kept_by_those_who_missed_a_payment_and_spent_by_others():
+    loose = RiskPolicy.preset("aggressive", sees_other_loans=False)
+    eco = CreditEconomy(3000, "severe_recession", [loose, loose.replace(name="b")], seed=3,
+                        burn_in=12)  # fmt: skip
+    seen = _watch_cash(eco, "_originate", lambda m: eco.state.savings)
+    eco.run(6)
+    missed = []
+    for before, after, lent, missed_payment in seen:
+        kept = lent * missed_payment
+        assert after - before == pytest.approx(kept)
+        missed.append(kept.sum())
+    assert sum(missed) > 0 and sum(lent.sum() for _, _, lent, _ in seen) > sum(missed)
+
+
+def test_a_borrower_who_repaid_at_any_lender_reborrows_with_the_reborrow_probability():
+    policies = [RiskPolicy.preset("balanced"), RiskPolicy.preset("balanced").replace(name="b")]
+    eco = CreditEconomy(3000, "baseline", policies, seed=4, burn_in=24,
+                        population={"reborrow_probability": 1.0})  # fmt: skip
+    found, applicants = [], model_borrowers.applicants
+
+    def recording(state, params, repaid_any, draws):
+        chosen = applicants(state, params, repaid_any, draws)
+        repaid = eco._scratch.repaid  # this month's repayments, lender by lender
+        found.append((repaid[1] & ~repaid[0]).sum())
+        assert np.isin(np.flatnonzero(repaid.any(axis=0)), chosen).all()
+        return chosen
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(model_borrowers, "applicants", recording)
+        eco.run(6)
+    assert sum(found) > 0  # some repaid at the second lender only
+
+
+def test_the_credit_record_shows_a_default_for_36_months_from_91_dpd_or_a_write_off():
+    eco = CreditEconomy(3000, "severe_recession", "aggressive", seed=9, burn_in=30)
+    damaged = eco.state.record_damaged_until
+    for _ in range(6):
+        eco.step()
+        month, book = eco.month - 1, eco.book
+        late = (book.active & (book.dpd >= 4)).any(axis=0)  # 91+ DPD at month end
+        defaulted = late | eco._scratch.written_off.any(axis=0)
+        assert defaulted.any()
+        assert (damaged[defaulted] == month + 35).all()  # shown this month and 35 more
+        assert (damaged[~defaulted] < month + 35).all()
 
 
 def _rss_bytes() -> int:

@@ -108,6 +108,8 @@ def test_a_miss_ages_one_bucket_charges_a_late_fee_and_a_full_payment_cures():
     due, _, _ = _month(book, lambda d: 0 * d, month=2)
     assert due[0] == pytest.approx(2 * inst + 0.05 * inst)  # two instalments and the fee
     assert book.dpd[0, 0] == 2
+    # A fee per missed instalment, not a share of all the arrears: 5% of one instalment again.
+    assert book.fees_due[0, 0] == pytest.approx(2 * 0.05 * inst)
     _month(book, lambda d: d, month=3)
     assert book.dpd[0, 0] == 0 and book.arrears[0, 0] == 0 and book.fees_due[0, 0] == 0
 
@@ -403,6 +405,20 @@ def test_a_loan_is_repaid_only_when_its_balance_is_paid():
     assert result.repaid.tolist() == [0]
     assert book.balance[0, 0] == 0.0 and book.dpd[0, 1] == 1
     assert book.balance[0, 2] == pytest.approx(0.5) and book.dpd[0, 2] == 0
+
+
+@pytest.mark.parametrize(("window", "counted"), [(12, 1), (11, 0)])
+def test_a_redefault_counts_in_its_cohort_up_to_window_months_after_relief(window, counted):
+    book = _book(term=36)
+    cohorts = RedefaultCohorts(1, 0, 60, window)
+    _month(book, lambda d: 0 * d, cohorts=cohorts)
+    loans.restructure(book, 0, np.array([0]), waiver=0, rate_cut=0, extension=0, month=1)
+    cohorts.record_grants(0, 1, 1)
+    for month in range(2, 13):  # 11 regular payments: still in probation (12 months)
+        _month(book, lambda d: d, month=month, cohorts=cohorts)
+    _, _, result = _month(book, lambda d: 0 * d, month=13, cohorts=cohorts)  # 12 after relief
+    assert result.redefaulted.tolist() == [0]
+    assert cohorts.redefaults[0, 1] == counted
 
 
 def test_redefault_cohorts_grow_on_demand_and_close_after_their_window():

@@ -8,7 +8,7 @@ import mesa
 import numpy as np
 import pytest
 
-from model import CreditEconomy, RiskPolicy, loans
+from model import CreditEconomy, RiskPolicy, loans, repayment
 from model.lender import TIER_BOUNDS, Lender
 from model.loans import LoanBook
 from model.market import (
@@ -169,6 +169,21 @@ def test_investor_confidence_closes_a_share_of_the_gap_to_its_target():
     watching = MarketRules(investor_overdue_sensitivity=2.0, investor_speed=1.0)
     assert investor_confidence(1.0, 0.0, 0.05, 0.0, watching) == 1.0  # at the norm
     assert investor_confidence(1.0, 0.0, 0.25, 0.0, watching) == pytest.approx(0.6)
+    # Overdue under the norm earns no confidence back: losses alone set the target (0.5).
+    assert investor_confidence(1.0, 0.1, 0.0, 0.0, watching) == pytest.approx(0.5)
+
+
+def test_investors_read_the_months_losses_net_of_recoveries():
+    lender = _lender(funding="investors")
+    month = {"balance": 1200.0, "overdue_rate": 0.0}
+    lender._update_funding({**month, "writeoffs": 10.0, "recoveries": 10.0}, 0.0)
+    assert lender.confidence == 1.0  # all recovered: no loss
+    lender._update_funding({**month, "writeoffs": 10.0, "recoveries": 4.0}, 0.0)
+    loss = 12 * (10.0 - 4.0) / 1200.0  # annualised, on the book
+    assert lender.confidence == pytest.approx(
+        investor_confidence(1.0, loss, 0.0, 0.0, lender.rules)
+    )
+    assert lender.funding_line == pytest.approx(lender.confidence * lender.funding_limit)
 
 
 def _investor_funded(**market):
@@ -320,6 +335,20 @@ def test_collection_limits_cap_the_stage_and_the_intensity():
     assert soft.stage_effects()[0] == pytest.approx(effect * 0.4 / 0.8)
 
 
+def test_recoveries_on_written_off_debt_are_pursued_within_the_collection_cap(monkeypatch):
+    policy = RiskPolicy.preset("balanced", collection_intensity=0.8)
+    market = {"max_collection_intensity": 0.2}
+    eco = CreditEconomy(3000, "severe_recession", policy, seed=5, burn_in=30, market=market)
+    shares, collect = [], eco.recoveries.collect
+    monkeypatch.setattr(
+        eco.recoveries, "collect", lambda s, *rest: shares.append(list(s)) or collect(s, *rest)
+    )
+    df = eco.run(3)
+    assert df.recoveries.sum() > 0 and len(shares) == 3
+    capped = repayment.RECOVERY_BASE + repayment.RECOVERY_COLLECTION * 0.2
+    assert shares == [[pytest.approx(capped)]] * 3
+
+
 def test_collection_limits_bind_on_the_stages_charged():
     book = LoanBook.from_dense(np.ones((1, 5), bool), balance=100.0, dpd=[[0, 1, 2, 3, 4]])
     costs = {}
@@ -329,6 +358,16 @@ def test_collection_limits_bind_on_the_stages_charged():
         lender.collect(book)
         costs[top] = lender.accounts["collection_cost"]
     assert 0 < costs[1] < costs[4]
+
+
+def test_a_month_when_no_one_lends_is_an_equal_share_for_the_competition_rule():
+    policy = RiskPolicy.preset(
+        "balanced", score_cutoff=850.0, share_target=0.5, competition_max_loosening=0.0
+    )
+    eco = CreditEconomy(2000, "baseline", [policy, policy.replace(name="b")], seed=3, burn_in=6)
+    df = eco.run(6)
+    assert (df.approvals == 0).all()  # no one clears the cut-off, eased or not
+    assert [lender.easing for lender in eco.lenders] == [0.0, 0.0]  # half each: on target
 
 
 def test_a_mandatory_bureau_shows_every_lenders_loans_to_screening(monkeypatch):

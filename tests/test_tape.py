@@ -61,6 +61,27 @@ def test_open_loans_on_the_tape_are_the_book(economy):
     assert ((open_.dpd > 0) | forborne).sum() == row.underlying_overdue_loans
 
 
+def test_forborne_loans_are_overdue_and_loans_in_probation_current(economy):
+    open_ = economy.loan_tape().query("closed_month.isna()")
+    assert (open_.dpd[open_.status == "forborne"] > 0).all()
+    assert (open_.dpd[open_.status == "probation"] == 0).all()
+    relieved = economy.book.forborne[economy.book.active]
+    assert open_.status.isin(["forborne", "probation"]).sum() == relieved.sum() > 0
+
+
+def test_months_on_book_count_the_months_since_origination(economy):
+    """Open loans at the last month's end; repaid ones at closing; written-off ones at the
+    month-end before their write-off (write-off comes first in a month)."""
+    tape, last = economy.loan_tape(), economy.month - 1
+    open_ = tape[tape.closed_month.isna()]
+    assert (open_.months_on_book == last - open_.vintage).all()
+    repaid = tape[tape.status == "closed"]
+    assert (repaid.months_on_book == repaid.closed_month - repaid.vintage).all()
+    written = tape[tape.status == "written_off"]
+    assert len(written) > 0
+    assert (written.months_on_book == written.closed_month - 1 - written.vintage).all()
+
+
 def test_closed_loans_keep_their_values_at_closing(economy):
     tape = economy.loan_tape()
     closed = tape[tape.status == "closed"]
