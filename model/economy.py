@@ -631,7 +631,7 @@ class CreditEconomy(mesa.Model):
             )
 
     def _mark_credit_records(self, m: Month) -> None:
-        """The credit record shows a default for 36 months after 90+ DPD or a write-off."""
+        """The credit record shows a default for 36 months from the last 91+ DPD or write-off."""
         damaged = self.state.record_damaged_until
         until = m.number + RECORD_MONTHS - 1  # shown in this month and the 35 after
         for j in range(len(self.lenders)):

@@ -55,7 +55,13 @@ class Recoveries:
         month: int,
         horizon: int,
     ) -> None:
-        """Start the recovery of loans written off by ``lender`` in ``month``."""
+        """Start the recovery of loans written off by ``lender`` in ``month``.
+
+        ``horizon`` is the months each is pursued, the write-off month included; with 0
+        (a lender that does not pursue written-off debt) no row is added.
+        """
+        if horizon <= 0:
+            return
         n = borrowers.size
         self.loan_id = np.concatenate([self.loan_id, loan_ids])
         self.lender = np.concatenate([self.lender, np.full(n, lender, np.int16)])

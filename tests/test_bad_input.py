@@ -349,7 +349,7 @@ def test_memory_estimate_is_close_to_measured():
     peak, files = (float(x) for x in done.stdout.split()[-2:])
     private = model.economy.memory_estimate(200_000, 2) - model.economy.LIBRARY_BYTES
     assert private == pytest.approx(peak - files, rel=0.15)
-    assert files <= model.economy.LIBRARY_BYTES
+    assert peak <= model.economy.memory_estimate(200_000, 2) * 1.15  # libraries at their most
 
 
 def test_resume_refuses_results_made_by_other_code(tmp_path, capsys, monkeypatch):

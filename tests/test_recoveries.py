@@ -62,6 +62,14 @@ def test_a_loan_is_pursued_for_its_horizon_from_the_write_off_month():
     assert len(rec) == 0
 
 
+def test_a_horizon_of_zero_months_pursues_nothing():
+    rec = Recoveries()
+    rec.add(0, np.array([7]), np.array([1]), np.array([100.0]), month=4, horizon=0)
+    assert len(rec) == 0
+    by_lender, by_loan = rec.collect([0.5], np.array([1e3] * 8), np.array([1e3] * 8), np.zeros(8))
+    assert by_lender.sum() == 0 and by_loan.size == 0
+
+
 def test_a_loan_paid_off_is_dropped_and_the_rest_kept_in_order():
     rec = _rows()
     rec.owed[0] = MONEY_TOLERANCE / 2

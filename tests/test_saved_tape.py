@@ -176,6 +176,21 @@ def test_a_run_lacking_only_its_tape_keeps_its_files_until_rerun(tmp_path):
         assert store.run_file(tmp_path, spec.run_id, "done").is_file()
 
 
+def test_parallel_runs_count_the_libraries_pages_once(monkeypatch):
+    """Each parallel process needs its own memory; the libraries' pages are shared."""
+    import experiments.runner as runner
+    from model.economy import BASE_BYTES, LIBRARY_BYTES, memory_estimate
+
+    monkeypatch.setattr(runner, "available_memory", lambda: 1.0)  # refuse, to read the sum
+    config = parse_config({**RAW, "experiment": {**RAW["experiment"], "borrowers": 1_000_000}})
+    one = memory_estimate(1_000_000, 1)
+    own = one - LIBRARY_BYTES + min(one - BASE_BYTES, runner.BURN_IN_CACHE_BYTES)
+    for parallel in (1, 4):
+        with pytest.raises(ConfigError, match=f"{(own * parallel + LIBRARY_BYTES) / 1e9:.1f} GB "):
+            runner._check_memory(config, parallel, 1)
+    assert 4 * own + LIBRARY_BYTES < 4 * (own + LIBRARY_BYTES) - 0.5e9  # not counted 4 times
+
+
 def test_the_memory_check_counts_the_tape(monkeypatch):
     """A sweep that saves tapes needs more memory; the refusal says so up front."""
     import experiments.runner as runner
