@@ -271,8 +271,14 @@ def _probabilities(frame: pd.DataFrame) -> dict[str, float]:
 
 
 def _correlation(yearly: pd.DataFrame) -> dict[str, float]:
-    """Vasicek fits of the yearly write-off rates (NaN where they cannot be fitted)."""
+    """Vasicek fits of the yearly write-off rates (NaN where they cannot be fitted).
+
+    Both fits read the rates in (0, 1): a year whose write-offs exceed its mean balance (a
+    book running off, as after a failure) is no default rate, and one such year would
+    otherwise set the moments' variance alone.
+    """
     rates = yearly["rate"].dropna()
+    rates = rates[(rates > 0) & (rates < 1)]
     try:
         pd_, rho = fit_vasicek(rates.to_numpy())
         moments = implied_asset_correlation(rates.to_numpy(), yearly.loc[rates.index, "loans"])
@@ -410,7 +416,8 @@ def _correlation_lines(result: RiskResult) -> list[str]:
         "## Implied asset correlation",
         "",
         "Vasicek fits of the yearly write-off rates (write-offs in a year / the year's mean "
-        "balance, every whole year of every run): maximum likelihood, and moments net of "
+        "balance, every whole year of every run, the rates in (0, 1): a year whose write-offs "
+        "exceed its mean balance is a book running off): maximum likelihood, and moments net of "
         f"binomial noise. Basel retail: {BASEL_RETAIL[0]:g}-{BASEL_RETAIL[1]:g} for other "
         "retail (the last column at the fitted PD), 0.04 for qualifying revolving, 0.15 for "
         "mortgages.",

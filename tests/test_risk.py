@@ -49,6 +49,16 @@ def test_the_vasicek_fit_recovers_its_parameters():
     assert fitted_rho == pytest.approx(rho, rel=0.05)
 
 
+def test_both_correlation_fits_leave_out_a_year_of_a_book_running_off():
+    rng = np.random.default_rng(3)
+    rates = stats.norm.cdf((stats.norm.ppf(0.03) + np.sqrt(0.05) * rng.standard_normal(200))
+                           / np.sqrt(0.95))  # fmt: skip
+    yearly = pd.DataFrame({"rate": rates, "loans": 5000.0})
+    ran_off = pd.concat([yearly, pd.DataFrame({"rate": [53.0], "loans": [10.0]})])
+    assert risk._correlation(ran_off.reset_index(drop=True)) == risk._correlation(yearly)
+    assert 0.02 < risk._correlation(yearly)["rho_moments"] < 0.1
+
+
 def test_basel_retail_correlation_falls_from_016_to_003_with_pd():
     assert risk.basel_retail_correlation(1e-6) == pytest.approx(0.16, abs=1e-4)
     assert risk.basel_retail_correlation(0.5) == pytest.approx(0.03, abs=1e-4)
