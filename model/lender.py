@@ -108,8 +108,8 @@ class Lender(mesa.Agent):
         funding_limit: Largest loan book the lender can fund.
         capital: Equity (None during the burn-in): ``capital_ratio`` times the book at the
             end of the burn-in, then moved by profit and dividends.
-        failed: Whether equity reached zero: the lender stops lending (its book runs off
-            and is still collected).
+        failed: Whether equity reached zero: the lender stops lending and its book runs
+            off, collected only with the market's ``collect_after_failure`` (the default).
         provisions: Loss allowance held against the book at the end of the last month.
         cum_net_loss: Net loss since month 0.
         accounts: This month's flows (``model.metrics.FLOW_FIELDS``), reset every month;

@@ -427,3 +427,33 @@ def test_rules_write_into_given_arrays_the_values_they_would_return():
     rules.income(twin, p, CALM, 0.01, 0.0, 0.5, normals.copy(), overwrite_draws=True)
     assert np.array_equal(twin.income, s.income)
     assert np.array_equal(twin.smoothed_income, s.smoothed_income)
+
+
+# ------------------------------------------- rules' own meaning (mutation audit, 2026-12-04)
+def test_the_job_finding_rate_is_capped_at_95_percent():
+    """``find = min(job_finding_rate * (u0/u*)^elasticity, 0.95)``: with a fast-falling
+    target the raw rate passes 1; the cap holds, and job loss absorbs the rest."""
+    p = PopulationParams(job_finding_rate=0.6, job_finding_elasticity=0.7)
+    working, jobless = np.array([900.0, 0, 0]), np.array([100.0, 0, 0])
+    assert 0.6 * (0.042 / 0.02) ** 0.7 > 1.0
+    table = rules.labour_hazards(working, jobless, 0.02, 0.042, p)
+    assert table[0] == pytest.approx(0.95)
+    assert _expected_unemployment(table, working, jobless) == pytest.approx(0.02)
+
+
+def test_months_unemployed_count_up_while_jobless_and_reset_with_a_job():
+    """``months_unemployed = 0 if employed else months_unemployed + 1`` (7.4)."""
+    s = _hand_state(4, employed=[True, True, False, False], months_unemployed=[0, 0, 3, 7])
+    # borrower 1 loses a job, borrower 3 finds one (draw 0); the others stay (draw 1)
+    rules.labour_market(s, 0.5, 0.042, PopulationParams(), np.array([1.0, 0.0, 1.0, 0.0]))
+    assert s.employed.tolist() == [True, False, False, True]
+    assert s.months_unemployed.tolist() == [0, 1, 4, 0]
+
+
+def test_the_medical_cost_is_a_share_of_usual_not_current_income():
+    """``cash = savings + income - essentials*price - fell_ill*illness_cost*base_income*
+    wage_index``: an ill borrower on benefits pays the cost on their usual income."""
+    p = PopulationParams(illness_cost=0.5)
+    s = _hand_state(2, employed=False, income=[400.0, 400.0], savings=100.0)
+    cash, _ = rules.spending_needs(s, p, CALM._replace(wage_index=1.2), np.array([False, True]))
+    np.testing.assert_allclose(cash, [100.0, 100.0 - 0.5 * 1000 * 1.2])

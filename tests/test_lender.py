@@ -23,6 +23,7 @@ from model.lender import (
     Lender,
 )
 from model.loans import LoanBook, RedefaultCohorts, annuity_factor, annuity_payment
+from model.market import MarketRules
 from model.policy import RiskPolicy
 from model.population import PopulationParams
 from model.tape import LoanTape
@@ -43,11 +44,11 @@ LEVERS = dict(
 )
 
 
-def _lender(n_borrowers=10, **levers):
+def _lender(n_borrowers=10, rules=None, **levers):
     policy = RiskPolicy.preset("balanced", **{**LEVERS, **levers})
     model = mesa.Model(seed=0)
     model.month = 0  # the economy's month, read when the lender fails
-    return Lender(model, 0, policy, n_borrowers)
+    return Lender(model, 0, policy, n_borrowers, rules)
 
 
 def _full(value, n):
@@ -612,3 +613,54 @@ def test_subprime_applications_and_approvals_are_counted_below_650():
     assert lent.tolist() == [0.0, 1000.0, 1000.0, 1000.0, 1000.0]  # cut-off 600
     assert lender.accounts["applications_subprime"] == 3  # 599, 640, 649.99
     assert lender.accounts["approvals_subprime"] == 2
+
+
+# ------------------------------------------- rules' own meaning (mutation audit, 2026-12-04)
+def test_a_margin_cut_never_takes_a_rate_below_zero():
+    """``annual = max(... - easing*competition_max_margin_cut, 0)`` (7.16, 7.19.6)."""
+    lender = _lender(
+        funding_spread=0.0, base_margin=0.01, tier_spread=0.01,
+        competition_max_margin_cut=0.05, share_target=0.5,
+    )  # fmt: skip
+    lender.easing = 1.0
+    np.testing.assert_allclose(lender.annual_rates(0.0), [0.0, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(lender.annual_rates(0.03), [0.0, 0.0, 0.01, 0.02], atol=1e-12)
+
+
+def test_a_tier_priced_exactly_at_the_apr_cap_is_lent_to():
+    """``approve &= annual[tier] <= apr_cap``: the cap is inclusive."""
+    cap = float(_lender().annual_rates(POLICY_RATE)[0])  # tier A's rate in force
+    lent, _, _ = _apply(_lender(rules=MarketRules(apr_cap=cap)), [720.0, 680.0])
+    assert lent.tolist() == [1000.0, 0.0]  # tier A at the cap; tier B above it
+
+
+def test_collection_cost_past_the_last_allowed_stage_is_charged_at_that_stage():
+    """``cost = intensity*(sum_b count_b*collection_costs[min(b, top) - 1] + predue)``."""
+    costs = (5.0, 30.0, 100.0, 200.0)
+    lender = _lender(
+        rules=MarketRules(max_collection_stage=2), collection_costs=costs,
+        collection_intensity=0.5,
+    )  # fmt: skip
+    lender.collect(_book([1000.0] * 5, dpd=[0, 1, 2, 3, 4]))
+    assert lender.accounts["collection_cost"] == pytest.approx(
+        0.5 * (5.0 + 30.0 + 30.0 + 30.0 + 5.0 * PREDUE_REMINDER_SHARE)
+    )
+
+
+def test_collection_cost_uses_the_intensity_within_the_markets_cap():
+    """``intensity = min(collection_intensity, max_collection_intensity)`` (7.12)."""
+    lender = _lender(
+        rules=MarketRules(max_collection_intensity=0.3),
+        collection_costs=(5.0, 30.0, 100.0, 200.0), collection_intensity=0.6,
+    )  # fmt: skip
+    lender.collect(_book([1000.0, 1000.0], dpd=[4, 4]))
+    assert lender.accounts["collection_cost"] == pytest.approx(0.3 * 2 * 200.0)
+
+
+def test_the_dynamic_rule_averages_only_the_months_in_its_window():
+    """``flow = mean of the window``: after one close the mean is that month's flow."""
+    lender = _lender(dynamic_target=0.05, dynamic_step=10.0)
+    lender.accounts["current_balance"] = 1000.0
+    lender.accounts["newly_delinquent_balance"] = 1000.0 * 0.1
+    lender.close_month(LoanBook(1, 1), record=False)
+    assert lender.tightening == 10.0  # a flow of 0.1 is above the target of 0.05

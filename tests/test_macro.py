@@ -203,3 +203,20 @@ def test_preset_knots_name_only_declared_paths():
 
     for name, knots in _PRESET_KNOTS.items():
         assert set(knots) <= set(SERIES_BOUNDS), name  # a typo would be ignored silently
+
+
+def test_indices_grow_into_month_0_through_the_burn_in():
+    """In the burn-in (``extra < 0``) ``index = index[0]*(1 + growth[0])^(extra/12)``."""
+    s = MacroScenario.preset("baseline", months=12)
+    assert s.state(-12).wage_index == pytest.approx(1 / 1.025)
+    assert s.state(-6).price_index == pytest.approx(1.025**-0.5)
+    assert s.state(0).wage_index == 1.0
+
+
+def test_a_months_growth_moves_the_index_from_the_next_month():
+    """``index[t] = prod_{s<t} (1 + growth[s])^(1/12)``: month t's own growth is not in it."""
+    s = MacroScenario.from_knots(
+        "jump", 4, wage_growth=[(0, 0.0), (1, 0.5), (3, 0.5)], inflation=[(0, 0.12), (3, 0.0)]
+    )
+    np.testing.assert_allclose(s.wage_index, [1.0, 1.0, 1.5 ** (1 / 12), 1.5 ** (2 / 12)])
+    assert s.price_index[1] == pytest.approx(1.12 ** (1 / 12))
