@@ -220,3 +220,17 @@ def test_a_months_growth_moves_the_index_from_the_next_month():
     )
     np.testing.assert_allclose(s.wage_index, [1.0, 1.0, 1.5 ** (1 / 12), 1.5 ** (2 / 12)])
     assert s.price_index[1] == pytest.approx(1.12 ** (1 / 12))
+
+
+def test_a_scaled_path_is_clipped_to_each_series_bounds():
+    """``clip(base + severity*(shocked - base), low, high)``: three times the severe
+    recession's rate cut takes the policy rate past its floor, where it stays."""
+    low, _ = SERIES_BOUNDS["policy_rate"]
+    base = MacroScenario.preset("baseline").policy_rate
+    one = MacroScenario.preset("severe_recession").policy_rate
+    assert (base + 3 * (one - base)).min() < low
+    assert MacroScenario.preset("severe_recession", severity=3.0).policy_rate.min() == low
+    for name in MacroScenario.PRESETS:
+        path = MacroScenario.preset(name, severity=5.0)
+        for series, (low, high) in SERIES_BOUNDS.items():
+            assert low <= getattr(path, series).min() <= getattr(path, series).max() <= high
