@@ -76,8 +76,8 @@ MISS_DIAGNOSES: dict[str, str] = {
         "`CreditEconomy(20000, 'baseline', 'balanced', seed=1000 + r)` for r = 0-7, 60 "
         "months, the fact's yearly rates; not the fact's own set-up, whose 40 run-years "
         "read 0.001), the implied correlation stays at 0.003, 0.003, 0.003 and 0.002 for "
-        "phi = 0, 0.8, 0.9 and 0.95, and reaches only 0.008 with half "
-        "the income-shock variance common (`income_common_share` 0.5) and phi = 0.95. "
+        "phi = 0, 0.8, 0.9 and 0.95, and reaches only 0.008 with half the income-shock "
+        "variance common (`income_common_share` 0.5) and phi = 0.95. "
         "Write-offs follow job loss and illness; on the flat baseline path the "
         "unemployment rate, and so every borrower's job-loss hazard, is the same each "
         "month, while income shocks are absorbed by savings and protected spending. "
@@ -88,10 +88,9 @@ MISS_DIAGNOSES: dict[str, str] = {
         "`experiments/configs/loss_distribution.toml` (`python -m experiments risk`) the "
         "balanced lender's yearly write-off rates imply 0.015 (maximum likelihood) or 0.022 "
         "(moments), against the Basel formula's 0.073 at their PD of 3.15%. The Basel "
-        "figures are through-the-cycle estimates "
-        "over histories with recessions, which the flat path lacks by construction; but "
-        "the model's yearly losses also move less with the economy's state than that "
-        "range implies."
+        "figures are through-the-cycle estimates over histories with recessions, which the "
+        "flat path lacks by construction; but the model's yearly losses also move less "
+        "with the economy's state than that range implies."
     ),
 }
 

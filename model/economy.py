@@ -73,10 +73,10 @@ TAPE_ROWS_PER_BORROWER = 2
 #: cache), less once the system has evicted part of them; shared by every process.
 LIBRARY_BYTES = 250e6
 
-#: Measured peak memory (24- and 60-month runs; docs/model.md 2.7): the interpreter, its imports
-#: and compiled kernels, private (a first run compiling them, with numba's cache cold, peaks
-#: about 90 MB higher) with the libraries' pages; then per borrower (state, scratch, tape and
-#: recoveries) and per slot.
+#: Measured peak memory (24- and 60-month runs; docs/model.md 2.7): the process's own memory
+#: for the interpreter, its imports and compiled kernels (a first run compiling them, with
+#: numba's cache cold, peaks about 90 MB higher) plus the libraries' pages; then per borrower
+#: (state, scratch, tape and recoveries) and per slot.
 BASE_BYTES = 135e6 + LIBRARY_BYTES
 BYTES_PER_BORROWER, BYTES_PER_LOAN_SLOT = 340, 125
 

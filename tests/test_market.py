@@ -340,9 +340,12 @@ def test_recoveries_on_written_off_debt_are_pursued_within_the_collection_cap(mo
     market = {"max_collection_intensity": 0.2}
     eco = CreditEconomy(3000, "severe_recession", policy, seed=5, burn_in=30, market=market)
     shares, collect = [], eco.recoveries.collect
-    monkeypatch.setattr(
-        eco.recoveries, "collect", lambda s, *rest: shares.append(list(s)) or collect(s, *rest)
-    )
+
+    def recording(lender_shares, *rest):
+        shares.append(list(lender_shares))
+        return collect(lender_shares, *rest)
+
+    monkeypatch.setattr(eco.recoveries, "collect", recording)
     df = eco.run(3)
     assert df.recoveries.sum() > 0 and len(shares) == 3
     capped = repayment.RECOVERY_BASE + repayment.RECOVERY_COLLECTION * 0.2
