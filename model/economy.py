@@ -758,18 +758,21 @@ class CreditEconomy(mesa.Model):
         are other borrowers'.
         """
         lent = np.zeros(applicants.size)
-        asked = np.flatnonzero(target >= 0)
-        wanted_at_least = None if at_least is None else at_least[asked]
+        # Applications grouped by lender (a stable sort keeps each lender's in order).
+        order = np.flatnonzero(target >= 0)
+        order = order[np.argsort(target[order], kind="stable")]
+        bounds = np.searchsorted(target[order], np.arange(len(self.lenders) + 1))
+        wanted_at_least = None if at_least is None else at_least[order]
         sees_all = [x.policy.sees_other_loans or self.market.shared_bureau for x in self.lenders]
         apps = {
-            sees: self._applications(applicants[asked], m, wanted_at_least, sees)
+            sees: self._applications(applicants[order], m, wanted_at_least, sees)
             for sees in set(sees_all)
         }
         for lender in self.lenders:
-            at = target[asked] == lender.index
-            if at.any():
+            at = slice(bounds[lender.index], bounds[lender.index + 1])
+            if at.stop > at.start:
                 own = _Applications(*(field[at] for field in apps[sees_all[lender.index]]))
-                lent[asked[at]] = self._apply(lender, applicants[asked[at]], m, own, at_least)
+                lent[order[at]] = self._apply(lender, applicants[order[at]], m, own, at_least)
         return lent
 
     def _applications(

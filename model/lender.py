@@ -47,6 +47,7 @@ MIN_LOAN = 300.0
 TIER_BOUNDS = (700.0, 650.0, 600.0)
 #: Risk tiers A-D (scores above each bound, and below the last).
 N_TIERS = len(TIER_BOUNDS) + 1
+_BOUNDS_ASCENDING = np.sort(TIER_BOUNDS)
 #: Applicants scoring below this are subprime (tiers C and D), for the access metrics.
 SUBPRIME_BELOW = TIER_BOUNDS[1]
 #: Months averaged by the dynamic rule's new-delinquency flow.
@@ -154,6 +155,7 @@ class Lender(mesa.Agent):
         terms = policy.terms()
         self._terms = np.array([t for t, _ in terms], np.int16)
         self._term_cdf = np.cumsum([share for _, share in terms])
+        self._prices_at: tuple[float, float] | None = None  # (policy rate, easing) priced
 
     @property
     def cutoff(self) -> float:
@@ -166,10 +168,23 @@ class Lender(mesa.Agent):
 
     def annual_rates(self, policy_rate: float) -> np.ndarray:
         """Annual rate of each risk tier (A-D) now: the policy's less the competitive cut."""
-        cut = self.easing * self.policy.competition_max_margin_cut
-        return np.array(
-            [max(self.policy.annual_rate(k, policy_rate) - cut, 0.0) for k in range(N_TIERS)]
-        )
+        return self._prices(policy_rate)[0]
+
+    def _prices(self, policy_rate: float) -> tuple[np.ndarray, np.ndarray]:
+        """Each tier's annual rate, and the annuity factor of each (tier, term), now.
+
+        Worked out once for a policy rate and easing (the month's applications share them).
+        """
+        if self._prices_at != (policy_rate, self.easing):
+            cut = self.easing * self.policy.competition_max_margin_cut
+            annual = np.array(
+                [max(self.policy.annual_rate(k, policy_rate) - cut, 0.0) for k in range(N_TIERS)]
+            )
+            factor = np.array(
+                [[annuity_factor(r / 12, int(t)) for t in self._terms] for r in annual]
+            )
+            self._prices_at, self._price_table = (policy_rate, self.easing), (annual, factor)
+        return self._price_table
 
     @property
     def capital_ratio(self) -> float | None:
@@ -458,11 +473,13 @@ class Lender(mesa.Agent):
         debt-to-income cap (with existing instalments); arguments as :meth:`originate`.
         """
         p = self.policy
-        tier = sum((score < bound).astype(np.int8) for bound in TIER_BOUNDS)
-        annual = self.annual_rates(policy_rate)
+        # The tier: how many tier bounds lie above the score (A = 0 ... D = 3).
+        tier = (N_TIERS - 1 - np.searchsorted(_BOUNDS_ASCENDING, score, side="right")).astype(
+            np.int8
+        )
+        annual, factor = self._prices(policy_rate)
         k = np.searchsorted(self._term_cdf, term_draw, side="right")
         k = np.minimum(k, len(self._terms) - 1)
-        factor = np.array([[annuity_factor(r / 12, int(t)) for t in self._terms] for r in annual])
         room = p.max_dti * reported_income - debt_service
         amount = np.minimum(wanted, p.max_loan_to_income * reported_income)
         amount = np.minimum(amount, np.maximum(room, 0.0) * factor[tier, k])

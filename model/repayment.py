@@ -64,6 +64,19 @@ def _squeeze_loans(keys, is_open, dpd, n_slots, squeeze, strongest):
 
 
 @njit(cache=True, nogil=True)
+def _squeeze_of(slot_of, is_open, dpd, dense, squeeze, borrowers, strongest):
+    """:func:`_squeeze_loans` for the borrowers ``borrowers`` only (``strongest`` theirs)."""
+    for j in range(slot_of.shape[0]):
+        for k in range(borrowers.size):
+            i = borrowers[k]
+            s = i if dense[j] else slot_of[j, i]
+            if s >= 0 and is_open[j, s]:
+                value = squeeze[j, min(dpd[j, s], DEFAULT_DPD_MONTHS)]
+                if value > strongest[k]:
+                    strongest[k] = value
+
+
+@njit(cache=True, nogil=True)
 def _pay_one(slot_of, is_open, dpd, due, paid, cash, protected, willingness, uniform, keyed,
              keys, effect, squeeze, left, total):  # fmt: skip
     """Pay one lender's loans, borrower by borrower.
@@ -231,12 +244,17 @@ def available_cash(
         raise ValueError("squeeze: no stage may squeeze less than the current one (column 0)")
     if cash.size != book.n_borrowers or protected.size != book.n_borrowers:
         raise ValueError(f"cash and protected: one value per borrower ({book.n_borrowers})")
-    strongest = np.full(cash.size, max(float(squeeze[:, 0].max()), 0.0))  # no loan: stage 0
+    least = max(float(squeeze[:, 0].max()), 0.0)  # a borrower without a loan: stage 0
     c = book.columns
-    _squeeze_loans(c["borrower"], c["open"], c["dpd"], book.n_slots, squeeze, strongest)
-    if borrowers is not None:
-        borrowers = as_index(borrowers, cash.size)
-        cash, protected, strongest = cash[borrowers], protected[borrowers], strongest[borrowers]
+    if borrowers is None:
+        strongest = np.full(cash.size, least)
+        _squeeze_loans(c["borrower"], c["open"], c["dpd"], book.n_slots, squeeze, strongest)
+    else:  # the borrowers' loans only, found by their slots
+        borrowers = np.ascontiguousarray(as_index(borrowers, cash.size), np.int64)
+        strongest = np.full(borrowers.size, least)
+        _squeeze_of(book.slot_of, c["open"], c["dpd"], book.dense_flags(), squeeze, borrowers,
+                    strongest)  # fmt: skip
+        cash, protected = cash[borrowers], protected[borrowers]
     return np.maximum(cash - protected * (1.0 - strongest), 0.0)
 
 

@@ -180,3 +180,16 @@ def test_a_lender_that_cannot_lend_holds_its_easing():
     for _ in range(3):
         lender._compete(0.0)
     assert lender.easing == pytest.approx(0.25)
+
+
+def test_rates_in_force_follow_easing_and_the_policy_rate_asked_again():
+    """A lender asked its rates twice in a month, easing or the policy rate moved between."""
+    lender = _lender(share_target=0.5, competition_months=4)
+    plain = lender.annual_rates(0.03).copy()
+    lender._compete(0.2)  # easing 0.25: a quarter of the 3-point margin cut
+    np.testing.assert_allclose(lender.annual_rates(0.03), plain - 0.0075)
+    np.testing.assert_allclose(lender.annual_rates(0.05), plain + 0.02 - 0.0075)
+    for share in (0.9, 0.9, 0.9):  # back above the target: easing steps back to 0
+        lender._compete(share)
+    assert lender.easing == 0.0
+    np.testing.assert_allclose(lender.annual_rates(0.03), plain)
