@@ -98,13 +98,7 @@ from model import market as market_rules
 from model._agent_ids import MODEL_IDS
 from model.draws import normal_quantile, stream_seed
 from model.economy import DEFAULT_BURN_IN, CreditEconomy, resolve_inputs
-from model.lender import (
-    MIN_LOAN,
-    RECORD_MONTHS,
-    SUBPRIME_BELOW,
-    TIER_BOUNDS,
-    Lender,
-)
+from model.lender import RECORD_MONTHS, Lender
 from model.loans import (
     DEFAULT_DPD_MONTHS,
     MONEY_TOLERANCE,
@@ -119,6 +113,7 @@ from model.loans import (
 from model.macro import MacroScenario
 from model.market import MarketMemory, MarketRules
 from model.metrics import combine
+from model.origination import MIN_LOAN, SUBPRIME_BELOW, TIER_BOUNDS
 from model.policy import RiskPolicy
 from model.population import BorrowerState, PopulationParams, init_population
 from model.repayment import pay_threshold, recovery_share
@@ -401,7 +396,7 @@ class LenderAgent(Lender):
     The lender's own methods run unchanged on :meth:`book_view` (its open loans as a
     ``LoanBook`` row): ``open_month``, ``collect``, ``relief_candidates``,
     ``start_capital`` and ``close_month``; so do ``score``, ``cutoff``, ``can_lend``,
-    ``relief_reach`` and the approval floor ``_cutoff_for``. Its loan-by-loan work is
+    ``relief_reach`` and the approval floor ``cutoff_for``. Its loan-by-loan work is
     done here on the ``Loan`` objects: :meth:`service` (relief, write-off) and
     :meth:`fund` (screening, sizing, pricing, funding).
     """
@@ -521,9 +516,9 @@ class LenderAgent(Lender):
         if not self.can_lend:
             self._remember(applications, set(), month)
             return
-        cutoff = self._cutoff_for(np.array([app.score for app in applications]))
+        cutoff = self.cutoff_for(np.array([app.score for app in applications]))
         annual = [p.annual_rate(tier, policy_rate) for tier in range(4)]
-        terms, cdf = self._terms.tolist(), self._term_cdf.tolist()
+        terms, cdf = self.terms.tolist(), self.term_cdf.tolist()
         approved = []
         for app in applications:
             tier = sum(app.score < bound for bound in TIER_BOUNDS)

@@ -23,6 +23,7 @@ from model.market import MarketMemory, MarketRules, choose_applied_lenders
 from model.metrics import EXTRA_COLUMNS, LENDER_COLUMNS, METRIC_COLUMNS, combine
 from model.month import Month, MonthScratch
 from model.observers import RollRates
+from model.origination import Applications, observed_score, originate_round, per_application
 from model.policy import RiskPolicy
 from model.population import BorrowerState, PopulationParams, init_population
 from model.recoveries import Recoveries
@@ -754,25 +755,39 @@ class CreditEconomy(mesa.Model):
         an application shows (``_applications``) is worked out once for the round, for
         each kind of lender there: one that sees every loan, and one that sees only its own
         (an applicant holds no loan where it applies, so it sees no debt service). An
-        applicant applies to one lender a round, so the loans opened earlier in the round
-        are other borrowers'.
+        applicant applies to one lender a round, so the loans opened in the round are
+        other borrowers'. The lenders screen, size, price and fund the round's
+        applications in one pass (``model.origination.originate_round``); lender ``j``
+        is ``self.lenders[j]``, row ``j`` of the book.
         """
-        lent = np.zeros(applicants.size)
         # Applications grouped by lender (a stable sort keeps each lender's in order).
         order = np.flatnonzero(target >= 0)
-        order = order[np.argsort(target[order], kind="stable")]
-        bounds = np.searchsorted(target[order], np.arange(len(self.lenders) + 1))
+        if len(self.lenders) > 1:
+            order = order[np.argsort(target[order], kind="stable")]
+        idx, at = applicants[order], target[order]
+        sees = np.array([x.policy.sees_other_loans for x in self.lenders])
+        sees |= self.market.shared_bureau
         wanted_at_least = None if at_least is None else at_least[order]
-        sees_all = [x.policy.sees_other_loans or self.market.shared_bureau for x in self.lenders]
-        apps = {
-            sees: self._applications(applicants[order], m, wanted_at_least, sees)
-            for sees in set(sees_all)
-        }
-        for lender in self.lenders:
-            at = slice(bounds[lender.index], bounds[lender.index + 1])
-            if at.stop > at.start:
-                own = _Applications(*(field[at] for field in apps[sees_all[lender.index]]))
-                lent[order[at]] = self._apply(lender, applicants[order[at]], m, own, at_least)
+        shown = self._applications(idx, m, wanted_at_least, bool(sees[0]))
+        if not sees.all() and sees.any():  # each applicant shows its lender what it sees
+            other = self._applications(idx, m, wanted_at_least, not sees[0])
+            mine = sees[at] == sees[0]
+            shown = _Applications(
+                *(np.where(mine, a, b) for a, b in zip(shown, other, strict=True))
+            )
+        noise = per_application([x.policy.score_noise for x in self.lenders], at)
+        error = self.score_error[0, idx] if len(self.lenders) == 1 else self.score_error[at, idx]
+        score = observed_score(shown.quality, error, shown.damaged, noise, self.params)
+        apps = Applications(idx, at, score, shown.wanted, shown.reported, shown.debt_service,
+                            shown.term_draw)  # fmt: skip
+        answered = originate_round(
+            self.lenders, self.book, self.tape, apps, m.macro.policy_rate, m.number,
+            to_repay=at_least is not None,
+        )  # fmt: skip
+        self.memory.record(per_application(range(len(self.lenders)), at), idx, answered > 0,
+                           m.number)  # fmt: skip
+        lent = np.zeros(applicants.size)
+        lent[order] = answered
         return lent
 
     def _applications(
@@ -802,33 +817,3 @@ class CreditEconomy(mesa.Model):
         """Standardised true quality of borrowers ``idx`` with this debt service."""
         raw = rules.true_quality(self.state, self.params, idx, debt_service, m.macro.price_index)
         return (raw - self._quality_center) / self._quality_scale
-
-    def _apply(
-        self,
-        lender: Lender,
-        idx: np.ndarray,
-        m: Month,
-        apps: _Applications,
-        at_least: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Borrowers ``idx`` apply to ``lender`` with ``apps``; return the amounts lent.
-
-        ``at_least`` marks applications to repay (their amounts are in ``apps``).
-        """
-        error = self.score_error[lender.index, idx]
-        score = lender.score(apps.quality, error, apps.damaged, self.params)
-        lent = lender.originate(
-            self.book,
-            self.tape,
-            idx,
-            score,
-            apps.wanted,
-            apps.reported,
-            apps.debt_service,
-            apps.term_draw,
-            m.macro.policy_rate,
-            m.number,
-            to_repay=at_least is not None,
-        )
-        self.memory.record(lender.index, idx, lent > 0, m.number)
-        return lent

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
@@ -19,6 +19,7 @@ from model.loans import (
 )
 from model.market import MarketRules, investor_confidence
 from model.metrics import FLOW_FIELDS, book_measures, derive
+from model.origination import N_TIERS, Applications, observed_score, originate_round, ration
 from model.policy import RiskPolicy
 from model.population import PopulationParams
 from model.tape import LoanTape
@@ -34,52 +35,16 @@ STAGE_PAY_EFFECT = np.array([0.8, 0.6, 0.7, 0.8, 0.85])
 STAGE_SQUEEZE = np.array([0.0, 0.3, 0.5, 0.7, 0.8])
 #: Cost of a pre-due reminder on a current loan, as a share of the reminder stage's cost.
 PREDUE_REMINDER_SHARE = 0.05
-#: Score points lost while the credit record shows a 90+ DPD default.
-DAMAGED_RECORD_PENALTY = 150.0
 #: Months a 90+ DPD default stays on the credit record (refused or penalised meanwhile).
 RECORD_MONTHS = 36
 #: Chance per month, at full collection intensity, that the collection team reaches a
 #: borrower in trouble who did not ask for relief.
 RELIEF_REACH = 0.3
-#: Smallest loan worth making.
-MIN_LOAN = 300.0
-#: Observed-score lower bounds of tiers A, B, C (below C is D).
-TIER_BOUNDS = (700.0, 650.0, 600.0)
-#: Risk tiers A-D (scores above each bound, and below the last).
-N_TIERS = len(TIER_BOUNDS) + 1
-_BOUNDS_ASCENDING = np.sort(TIER_BOUNDS)
-#: Applicants scoring below this are subprime (tiers C and D), for the access metrics.
-SUBPRIME_BELOW = TIER_BOUNDS[1]
 #: Months averaged by the dynamic rule's new-delinquency flow.
 FLOW_MONTHS = 3
 #: IFRS 9 stage of a forborne loan: stage 2 until it re-defaults (the provision rate of
 #: 31-60 DPD, index 2 of ``provision_rates``), stage 3 after (90+, index 4).
 FORBORNE_STAGE2, FORBORNE_STAGE3 = 2, 4
-
-
-class _Offers(NamedTuple):
-    """What a lender offers each applicant (see :meth:`Lender.originate`).
-
-    Attributes:
-        tier: Risk tier from the observed score (0 = A ... 3 = D).
-        apr: The tier's annual rate.
-        term: The loan's term in months.
-        amount: The amount it would lend (0 or less: none).
-    """
-
-    tier: np.ndarray
-    apr: np.ndarray
-    term: np.ndarray
-    amount: np.ndarray
-
-
-def _ration(approve: np.ndarray, amount: np.ndarray, score: np.ndarray, capacity: float) -> None:
-    """Keep the approvals the funding line has room for, best scores first (in place)."""
-    if approve.any() and amount[approve].sum() > capacity:
-        order = np.flatnonzero(approve)[np.argsort(-score[approve], kind="stable")]
-        fits = np.cumsum(amount[order]) <= capacity
-        approve[:] = False
-        approve[order[fits]] = True
 
 
 def _profit(accounts: dict[str, float]) -> float:
@@ -153,8 +118,9 @@ class Lender(mesa.Agent):
         self.easing = 0.0
         self._shares: deque[float] = deque(maxlen=FLOW_MONTHS)
         terms = policy.terms()
-        self._terms = np.array([t for t, _ in terms], np.int16)
-        self._term_cdf = np.cumsum([share for _, share in terms])
+        #: The policy's loan terms (months) and the cumulative shares of its mix.
+        self.terms = np.array([t for t, _ in terms], np.int16)
+        self.term_cdf = np.cumsum([share for _, share in terms])
         self._prices_at: tuple[float, float] | None = None  # (policy rate, easing) priced
 
     @property
@@ -168,9 +134,9 @@ class Lender(mesa.Agent):
 
     def annual_rates(self, policy_rate: float) -> np.ndarray:
         """Annual rate of each risk tier (A-D) now: the policy's less the competitive cut."""
-        return self._prices(policy_rate)[0]
+        return self.prices(policy_rate)[0]
 
-    def _prices(self, policy_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    def prices(self, policy_rate: float) -> tuple[np.ndarray, np.ndarray]:
         """Each tier's annual rate, and the annuity factor of each (tier, term), now.
 
         Worked out once for a policy rate and easing (the month's applications share them).
@@ -181,7 +147,7 @@ class Lender(mesa.Agent):
                 [max(self.policy.annual_rate(k, policy_rate) - cut, 0.0) for k in range(N_TIERS)]
             )
             factor = np.array(
-                [[annuity_factor(r / 12, int(t)) for t in self._terms] for r in annual]
+                [[annuity_factor(r / 12, int(t)) for t in self.terms] for r in annual]
             )
             self._prices_at, self._price_table = (policy_rate, self.easing), (annual, factor)
         return self._price_table
@@ -374,8 +340,7 @@ class Lender(mesa.Agent):
         params: PopulationParams,
     ) -> np.ndarray:
         """Observed score (300-850) from standardised true quality and this lender's error."""
-        raw = params.score_mean + params.score_sd * (quality + self.policy.score_noise * error)
-        return np.clip(raw - DAMAGED_RECORD_PENALTY * damaged, 300.0, 850.0)
+        return observed_score(quality, error, damaged, self.policy.score_noise, params)
 
     def originate(
         self,
@@ -417,91 +382,45 @@ class Lender(mesa.Agent):
         Returns:
             The amounts lent per applicant (0 where refused).
         """
-        j = self.index
-        subprime = score < SUBPRIME_BELOW
-        self._count("applications", applicants.size, np.count_nonzero(subprime), to_repay)
-        if not self.can_lend:
-            return np.zeros(applicants.size)
-        terms = (wanted, reported_income, debt_service, term_draw)
-        approved, offers = self._decide(book, score, terms, policy_rate)
-        lent = np.zeros(applicants.size)
-        lent[approved] = offers.amount
-        chosen, monthly = applicants[approved], offers.apr / 12
-        if chosen.size:  # (most applications to repay are all refused)
-            ids = tape.open(j, chosen, offers.amount, monthly, month)
-            loans.originate(
-                book, j, chosen, offers.amount, monthly, offers.term, offers.tier, month, ids
-            )
-        self._count("approvals", chosen.size, np.count_nonzero(subprime[approved]), to_repay)
-        self.accounts["originations"] += float(lent.sum())
-        self.accounts["acquisition_cost"] += chosen.size * self.policy.acquisition_cost
-        return lent
+        apps = Applications(applicants, np.zeros(applicants.size, np.int64), score, wanted,
+                            reported_income, debt_service, term_draw)  # fmt: skip
+        return originate_round([self], book, tape, apps, policy_rate, month, to_repay)
 
-    def _decide(
-        self, book: LoanBook, score: np.ndarray, terms: tuple[np.ndarray, ...], policy_rate: float
-    ) -> tuple[np.ndarray, _Offers]:
-        """The applications approved (positions among the applicants) and their offers.
+    def fund(
+        self, book: LoanBook, approve: np.ndarray, amount: np.ndarray, score: np.ndarray
+    ) -> None:
+        """Keep the approvals (``approve``, in place) the funding line has room for.
 
-        Screening first: only the applications that clear the cut-off are sized and
-        priced. ``terms`` are :meth:`_offers`'s per-application arguments after the score
-        (wanted, reported income, debt service, term draw), as :meth:`originate` takes them.
+        Best scores first when funding binds; ``amount`` and ``score`` are the
+        applications'.
         """
-        screened = np.flatnonzero(score >= self._cutoff_for(score))
-        offers = self._offers(score[screened], *(x[screened] for x in terms), policy_rate)
-        approve = self._approve(book, score[screened], offers)
-        return screened[approve], _Offers(*(field[approve] for field in offers))
-
-    def _count(self, kind: str, n: int, n_subprime: int, to_repay: bool) -> None:
-        """Count ``n`` applications or approvals (``kind``), ``n_subprime`` of them subprime."""
-        self.accounts[kind] += n
-        self.accounts[f"{kind}_subprime"] += n_subprime
-        if to_repay:
-            self.accounts[f"{kind}_to_repay"] += n
-
-    def _offers(
-        self,
-        score: np.ndarray,
-        wanted: np.ndarray,
-        reported_income: np.ndarray,
-        debt_service: np.ndarray,
-        term_draw: np.ndarray,
-        policy_rate: float,
-    ) -> _Offers:
-        """Price each application by its score's tier, draw its term and size the loan.
-
-        The amount is what the applicant wants within the loan-to-income cap and the
-        debt-to-income cap (with existing instalments); arguments as :meth:`originate`.
-        """
-        p = self.policy
-        # The tier: how many tier bounds lie above the score (A = 0 ... D = 3).
-        tier = (N_TIERS - 1 - np.searchsorted(_BOUNDS_ASCENDING, score, side="right")).astype(
-            np.int8
-        )
-        annual, factor = self._prices(policy_rate)
-        k = np.searchsorted(self._term_cdf, term_draw, side="right")
-        k = np.minimum(k, len(self._terms) - 1)
-        room = p.max_dti * reported_income - debt_service
-        amount = np.minimum(wanted, p.max_loan_to_income * reported_income)
-        amount = np.minimum(amount, np.maximum(room, 0.0) * factor[tier, k])
-        return _Offers(tier, annual[tier], self._terms[k], amount)
-
-    def _approve(self, book: LoanBook, score: np.ndarray, offers: _Offers) -> np.ndarray:
-        """Which screened applications are approved (see :meth:`originate`).
-
-        ``score`` and ``offers`` are those of applications that cleared the cut-off; the
-        best scores go first if funding binds.
-        """
-        approve = offers.amount >= MIN_LOAN
-        if self.rules.apr_cap is not None:  # a tier priced above the cap cannot be lent to
-            approve &= offers.apr <= self.rules.apr_cap
-        wanted = float(offers.amount[approve].sum())
+        wanted = float(amount[approve].sum())
         if wanted > self.funding_line - book.total_at_most("balance", self.index):
             # funding may bind: ration on the exact room
-            capacity = self.funding_line - book.total("balance", self.index)
-            _ration(approve, offers.amount, score, capacity)
-        return approve
+            ration(approve, amount, score, self.funding_line - book.total("balance", self.index))
 
-    def _cutoff_for(self, score: np.ndarray) -> float:
+    def book_round(
+        self,
+        applications: int,
+        subprime: int,
+        approvals: int,
+        approvals_subprime: int,
+        lent: float,
+        to_repay: bool,
+    ) -> None:
+        """Book a round of applications: counts, originations and acquisition cost."""
+        a = self.accounts
+        a["applications"] += applications
+        a["applications_subprime"] += subprime
+        a["approvals"] += approvals
+        a["approvals_subprime"] += approvals_subprime
+        if to_repay:
+            a["applications_to_repay"] += applications
+            a["approvals_to_repay"] += approvals
+        a["originations"] += lent
+        a["acquisition_cost"] += approvals * self.policy.acquisition_cost
+
+    def cutoff_for(self, score: np.ndarray) -> float:
         """The cut-off applied to these applicants: the floor on the share passing binds."""
         cutoff = self.cutoff
         if self.tightening <= 0 or score.size == 0:

@@ -409,7 +409,16 @@ class MarketMemory:
         self.refused = np.full((n_lenders, n_borrowers), self.NEVER, np.int32)
         self.last_lender = np.full(n_borrowers, -1, np.int16)
 
-    def record(self, lender: int, idx: np.ndarray, approved: np.ndarray, month: int) -> None:
-        """Remember ``lender``'s answers to borrowers ``idx`` in ``month``."""
-        self.refused[lender, idx[~approved]] = month
-        self.last_lender[idx[approved]] = lender
+    def record(
+        self, lender: int | np.ndarray, idx: np.ndarray, approved: np.ndarray, month: int
+    ) -> None:
+        """Remember the lenders' answers to borrowers ``idx`` in ``month``.
+
+        ``lender`` is the lender applied to: one for all, or one per borrower.
+        """
+        if np.ndim(lender) == 0:
+            self.refused[lender, idx[~approved]] = month
+            self.last_lender[idx[approved]] = lender
+        else:
+            self.refused[lender[~approved], idx[~approved]] = month
+            self.last_lender[idx[approved]] = lender[approved]

@@ -5,8 +5,8 @@ import pytest
 
 from model import CreditEconomy, PopulationParams, RiskPolicy
 from model import borrowers as rules
-from model.lender import DAMAGED_RECORD_PENALTY
 from model.macro import MacroScenario, MacroState
+from model.origination import DAMAGED_RECORD_PENALTY
 from model.population import BorrowerState, init_population
 
 CALM = MacroState(

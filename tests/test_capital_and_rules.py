@@ -92,7 +92,7 @@ def test_the_approval_floor_binds_on_the_cutoff():
     lender = eco.lenders[0]
     lender.tightening = 250.0  # cut-off 850: nobody passes without the floor
     scores = np.linspace(500, 800, 101)
-    cutoff = lender._cutoff_for(scores)
+    cutoff = lender.cutoff_for(scores)
     passing = np.count_nonzero(scores >= cutoff)
     assert passing == int(np.ceil(lender.policy.dynamic_min_approval * scores.size))
 

@@ -279,15 +279,15 @@ def test_applications_to_repay_are_counted_apart():
         population={"borrow_to_repay": True},
     )  # fmt: skip
     made = []
-    apply = eco._apply
+    apply_round = eco._apply_round
 
-    def recording(lender, idx, month, apps, at_least=None):
-        lent = apply(lender, idx, month, apps, at_least)
+    def recording(applicants, target, m, at_least=None):
+        lent = apply_round(applicants, target, m, at_least)
         if at_least is not None:
-            made.append((idx.size, int((lent > 0).sum())))
+            made.append((int((target >= 0).sum()), int((lent > 0).sum())))
         return lent
 
-    eco._apply = recording
+    eco._apply_round = recording
     df = eco.run(24)
     assert df["applications_to_repay"].sum() == sum(a for a, _ in made) > 0
     assert df["approvals_to_repay"].sum() == sum(f for _, f in made) > 0

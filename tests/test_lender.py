@@ -13,17 +13,15 @@ import pytest
 
 from model import loans
 from model.lender import (
-    DAMAGED_RECORD_PENALTY,
-    MIN_LOAN,
     PREDUE_REMINDER_SHARE,
     RELIEF_REACH,
     STAGE_PAY_EFFECT,
     STAGE_SQUEEZE,
-    TIER_BOUNDS,
     Lender,
 )
 from model.loans import LoanBook, RedefaultCohorts, annuity_factor, annuity_payment
 from model.market import MarketRules
+from model.origination import DAMAGED_RECORD_PENALTY, MIN_LOAN, TIER_BOUNDS
 from model.policy import RiskPolicy
 from model.population import PopulationParams
 from model.tape import LoanTape
@@ -107,16 +105,16 @@ def test_the_cutoff_in_force_adds_the_dynamic_tightening():
 def test_cutoff_for_is_the_cutoff_when_there_is_no_tightening():
     lender = _lender(dynamic_min_approval=0.9)
     scores = np.array([500.0, 550.0, 620.0])
-    assert lender._cutoff_for(scores) == 600.0  # the floor binds only on the tightening
+    assert lender.cutoff_for(scores) == 600.0  # the floor binds only on the tightening
     lender.tightening = 20.0
-    assert lender._cutoff_for(np.empty(0)) == 620.0
+    assert lender.cutoff_for(np.empty(0)) == 620.0
 
 
 def test_cutoff_for_keeps_the_tightened_cutoff_when_enough_pass():
     lender = _lender(dynamic_min_approval=0.2)
     lender.tightening = 50.0
     scores = np.array([600.0, 640.0, 650.0, 660.0, 700.0])  # 3 of 5 pass 650 >= ceil(1)
-    assert lender._cutoff_for(scores) == 650.0
+    assert lender.cutoff_for(scores) == 650.0
 
 
 def test_the_approval_floor_lowers_the_cutoff_to_let_its_share_pass():
@@ -124,7 +122,7 @@ def test_the_approval_floor_lowers_the_cutoff_to_let_its_share_pass():
     lender.tightening = 250.0  # cut-off 850: nobody passes without the floor
     scores = np.array([550.0, 600, 610, 620, 630, 640, 650, 660, 670, 680, 690])
     # ceil(0.2 * 11) = 3 must pass: the cut-off drops to the third best score.
-    assert lender._cutoff_for(scores) == 670.0
+    assert lender.cutoff_for(scores) == 670.0
     lent, _, _ = _apply(lender, scores)
     assert np.flatnonzero(lent).tolist() == [8, 9, 10]
 
@@ -133,9 +131,9 @@ def test_the_approval_floor_never_passes_more_than_the_policys_own_cutoff_would(
     lender = _lender(dynamic_min_approval=0.5)
     lender.tightening = 100.0
     scores = np.array([500.0, 520, 540, 560, 580, 590, 620])  # one passes 600
-    assert lender._cutoff_for(scores) == 620.0
+    assert lender.cutoff_for(scores) == 620.0
     nobody = np.array([500.0, 550.0, 599.0])  # nobody passes 600: no floor
-    assert lender._cutoff_for(nobody) == 700.0
+    assert lender.cutoff_for(nobody) == 700.0
 
 
 # --------------------------------------------------------------------- sizing

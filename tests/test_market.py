@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from model import CreditEconomy, RiskPolicy, loans, repayment
-from model.lender import TIER_BOUNDS, Lender
+from model.lender import Lender
 from model.loans import LoanBook
 from model.market import (
     MarketMemory,
@@ -19,6 +19,7 @@ from model.market import (
     investor_confidence,
     utilities,
 )
+from model.origination import TIER_BOUNDS
 from model.tape import LoanTape
 
 POLICY_RATE = 0.03
@@ -376,18 +377,22 @@ def test_a_month_when_no_one_lends_is_an_equal_share_for_the_competition_rule(ta
 
 
 def test_a_mandatory_bureau_shows_every_lenders_loans_to_screening(monkeypatch):
-    original = Lender.originate
+    import model.economy
+
+    original = model.economy.originate_round
     calls = []
 
-    def spy(self, book, tape, applicants, score, wanted, reported, debt, *rest, **kw):
+    def spy(lenders, book, tape, apps, *rest, **kw):
         """Note, per applicant, whether they hold a loan elsewhere and whether it counted."""
-        other = loans.debt_service(book, applicants) - loans.debt_service(
-            book, applicants, self.index
-        )
-        calls.append((other > 0, debt > 0))
-        return original(self, book, tape, applicants, score, wanted, reported, debt, *rest, **kw)
+        own = np.zeros(apps.borrower.size)
+        for j, lender in enumerate(lenders):
+            mine = apps.lender == j
+            own[mine] = loans.debt_service(book, apps.borrower[mine], lender.index)
+        other = loans.debt_service(book, apps.borrower) - own
+        calls.append((other > 0, apps.debt_service > 0))
+        return original(lenders, book, tape, apps, *rest, **kw)
 
-    monkeypatch.setattr(Lender, "originate", spy)
+    monkeypatch.setattr(model.economy, "originate_round", spy)
     seen = {}
     for bureau in (False, True):
         calls.clear()

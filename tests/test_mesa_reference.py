@@ -581,14 +581,14 @@ def _economy_before(policies, scenario, wanted: Callable[[CreditEconomy], bool],
 
 def _record_floor(lender):
     """Note in ``lender.floor_bound`` when the approval floor loosens the cut-off."""
-    cutoff_for = lender._cutoff_for
+    cutoff_for = lender.cutoff_for
 
     def recording(score):
         cutoff = cutoff_for(score)
         lender.floor_bound = lender.floor_bound or cutoff < lender.cutoff
         return cutoff
 
-    lender._cutoff_for = recording
+    lender.cutoff_for = recording
 
 
 def _last_row(eco):
@@ -675,15 +675,15 @@ def _two_lender_economy(month):
 def _capture_loans_to_repay(eco):
     """The (lenders, borrowers) mask of the loans to repay ``eco`` makes while it steps."""
     mask = np.zeros_like(eco.book.active)
-    apply = eco._apply
+    apply_round = eco._apply_round
 
-    def recording(lender, idx, month, apps, at_least=None):
-        lent = apply(lender, idx, month, apps, at_least)
+    def recording(applicants, target, m, at_least=None):
+        lent = apply_round(applicants, target, m, at_least)
         if at_least is not None:
-            mask[lender.index, idx[lent > 0]] = True
+            mask[target[lent > 0], applicants[lent > 0]] = True
         return lent
 
-    eco._apply = recording
+    eco._apply_round = recording
     return mask
 
 
