@@ -345,6 +345,35 @@ def test_borrowing_to_repay_adds_the_proceeds_to_the_months_cash():
         assert after - before == pytest.approx(lent)
 
 
+def test_those_who_borrow_to_repay_are_every_borrower_short_of_their_dues():
+    """Short: dues above the cash collection leaves them (``available_cash``), by 1e-6."""
+    from model import repayment
+
+    loose = RiskPolicy.preset("aggressive", sees_other_loans=False)
+    eco = CreditEconomy(3000, "severe_recession", [loose, loose.replace(name="b")], seed=2,
+                        burn_in=12)  # fmt: skip
+    asked, expected = [], []
+    choose, borrow = eco._choose_lender, eco._borrow_to_repay
+
+    def noting(idx, m, exclude=None):
+        asked.append(idx.copy())
+        return choose(idx, m, exclude)
+
+    def borrowing(m):
+        assert (m.protected >= 0).all()  # what the shortcut to the short relies on
+        everyone = repayment.available_cash(eco.book, eco._squeeze, m.cash, m.protected)
+        expected.append(np.flatnonzero(m.total_due - everyone > 1e-6))
+        asked.clear()
+        borrow(m)
+        expected[-1] = (expected[-1], asked[0])
+
+    eco._choose_lender, eco._borrow_to_repay = noting, borrowing
+    eco.run(6)
+    assert sum(short.size for short, _ in expected) > 0
+    for short, chose in expected:
+        np.testing.assert_array_equal(chose, short)
+
+
 def test_new_loans_proceeds_are_kept_by_those_who_missed_a_payment_and_spent_by_others():
     loose = RiskPolicy.preset("aggressive", sees_other_loans=False)
     eco = CreditEconomy(3000, "severe_recession", [loose, loose.replace(name="b")], seed=3,
