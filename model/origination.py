@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 TIER_BOUNDS = (700.0, 650.0, 600.0)
 #: Risk tiers A-D (scores above each bound, and below the last).
 N_TIERS = len(TIER_BOUNDS) + 1
-_BOUNDS_ASCENDING = np.sort(TIER_BOUNDS)
 #: Applicants scoring below this are subprime (tiers C and D), for the access metrics.
 SUBPRIME_BELOW = TIER_BOUNDS[1]
 #: Smallest loan worth making.
@@ -162,8 +161,7 @@ def _offers(
     debt-to-income cap (with existing instalments).
     """
     at, score = apps.lender[screened], apps.score[screened]
-    # The tier: how many tier bounds lie above the score (A = 0 ... D = 3).
-    tier = (N_TIERS - 1 - np.searchsorted(_BOUNDS_ASCENDING, score, side="right")).astype(np.int8)
+    tier = sum((score < bound).astype(np.int8) for bound in TIER_BOUNDS)  # bounds above it
     prices = [lender.prices(policy_rate) for lender in lenders]
     longest = max(lender.terms.size for lender in lenders)
     factor = np.zeros((len(lenders), N_TIERS, longest))
@@ -202,7 +200,8 @@ def _approve(
     approve = offers.amount >= MIN_LOAN
     cap = [np.inf if x.rules.apr_cap is None else x.rules.apr_cap for x in lenders]
     at = apps.lender[screened]
-    approve &= offers.apr <= per_application(cap, at)  # a tier priced above the cap: no loan
+    if min(cap) < np.inf:  # a tier priced above the cap: no loan
+        approve &= offers.apr <= per_application(cap, at)
     groups = np.searchsorted(at, np.arange(len(lenders) + 1))
     for k, lender in enumerate(lenders):
         mine = slice(groups[k], groups[k + 1])
