@@ -45,14 +45,6 @@ def pay_threshold(willingness: np.ndarray | float, pay_effect: np.ndarray | floa
 
 
 @njit(cache=True, nogil=True)
-def _find(slot_of, is_open, i, at):
-    """Each lender's slot of borrower ``i``'s open loan (-1: none)."""
-    for j in range(slot_of.shape[0]):
-        s = slot_of[j, i]
-        at[j] = s if s >= 0 and is_open[j, s] else -1
-
-
-@njit(cache=True, nogil=True)
 def _squeeze_loans(keys, is_open, dpd, n_slots, squeeze, strongest):
     """Raise each borrower's ``strongest`` to the squeeze of each of their loans' stages."""
     for j in range(n_slots.size):
@@ -149,6 +141,35 @@ def _order_by_pressure(order, key, tie, n_due):
             b -= 1
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _loans_of(slot_of, is_open, dpd, due, effect, squeeze, i, at, order, key):
+    """Borrower ``i``'s loans: their slots, the lenders with something due, the squeeze.
+
+    Fills each lender's slot (``at``, -1: none), the lenders with something due
+    (``order``, in lender order) and their pressure (``key``).
+
+    Returns:
+        ``(strongest, n_due)``: the largest squeeze the lenders put on the borrower (a
+        lender without a loan of theirs at its current stage) and how many loans are due.
+    """
+    strongest = 0.0
+    n_due = 0  # a loan with nothing due is paid nothing, in any order: left out
+    for j in range(slot_of.shape[0]):
+        s = slot_of[j, i]
+        if s < 0 or not is_open[j, s]:
+            at[j] = -1
+            strongest = max(strongest, squeeze[j, 0])
+            continue
+        at[j] = s
+        stage = min(dpd[j, s], DEFAULT_DPD_MONTHS)
+        strongest = max(strongest, squeeze[j, stage])
+        if due[j, s] > 0.0:
+            order[n_due] = j
+            key[j] = -effect[j, stage]
+            n_due += 1
+    return strongest, n_due
+
+
 @njit(cache=True, nogil=True)
 def _pay(slot_of, is_open, dpd, due, paid, total_due, cash, protected, willingness, uniform,
          tie_break, keyed, keys, effect, squeeze, left, total):  # fmt: skip
@@ -164,19 +185,8 @@ def _pay(slot_of, is_open, dpd, due, paid, total_due, cash, protected, willingne
             left[i] = max(cash[i] - protected[i] * (1.0 - current), 0.0)
             total[i] = 0.0
             continue
-        _find(slot_of, is_open, i, at)
-        strongest = 0.0  # the largest squeeze the lenders put on borrower i
-        n_due = 0  # a loan with nothing due is paid nothing, in any order: left out
-        for j in range(n_lenders):
-            if at[j] < 0:
-                strongest = max(strongest, squeeze[j, 0])
-                continue
-            stage = min(dpd[j, at[j]], DEFAULT_DPD_MONTHS)
-            strongest = max(strongest, squeeze[j, stage])
-            if due[j, at[j]] > 0.0:
-                order[n_due] = j
-                key[j] = -effect[j, stage]
-                n_due += 1
+        strongest, n_due = _loans_of(slot_of, is_open, dpd, due, effect, squeeze, i, at, order,
+                                     key)  # fmt: skip
         available = max(cash[i] - protected[i] * (1.0 - strongest), 0.0)
         if n_due > 1:  # pressing hardest first, ties by the random draw
             for k in range(n_due):
@@ -191,12 +201,15 @@ def _pay(slot_of, is_open, dpd, due, paid, total_due, cash, protected, willingne
                 pay = min(due[j, at[j]], available)
                 paid[j, at[j]] = pay
                 available -= pay
+        if n_due == 1:  # the sum below, of one payment and zeros
+            total[i] = paid[order[0], at[order[0]]]
+        else:
+            spent = 0.0
+            for j in range(n_lenders):  # in lender order, as a sum over the lenders' axis
+                if at[j] >= 0:
+                    spent += paid[j, at[j]]
+            total[i] = spent
         left[i] = available
-        spent = 0.0
-        for j in range(n_lenders):  # in lender order, as a sum over the lenders' axis
-            if at[j] >= 0:
-                spent += paid[j, at[j]]
-        total[i] = spent
 
 
 def total_due(book: LoanBook) -> np.ndarray:
