@@ -417,7 +417,7 @@ def past_due(book: LoanBook, lender: int, months: int) -> np.ndarray:
 # ------------------------------------------------------------- the month's rules
 def originate(
     book: LoanBook,
-    lender: int,
+    lender: int | np.ndarray,
     borrowers: np.ndarray,
     amount: np.ndarray,
     monthly_rate: np.ndarray,
@@ -426,19 +426,30 @@ def originate(
     month: int,
     loan_id: np.ndarray,
 ) -> np.ndarray:
-    """Open new amortising loans at ``lender`` for ``borrowers``; return their instalments."""
+    """Open new amortising loans for ``borrowers``; return their instalments.
+
+    ``lender`` is one lender for all the loans, or one per loan, grouped (non-decreasing);
+    a lender's borrowers are sorted and hold no loan there.
+    """
     index = np.asarray(borrowers, np.int64).ravel()
     instalment = annuity_payment(amount, monthly_rate, term)
 
     def per_loan(values, dtype):  # scalars broadcast, as numpy assignment does
         return np.ascontiguousarray(np.broadcast_to(np.asarray(values, dtype), index.shape))
 
-    slots = book.open_slots(lender, index)
+    rows = per_loan(lender, np.int64)
+    if np.ndim(lender) == 0:
+        slots = book.open_slots(int(lender), index)
+    else:  # each lender's group of loans, in its row
+        slots = np.empty(index.size, np.int64)
+        starts = np.flatnonzero(np.diff(rows, prepend=-1))  # each lender's first loan
+        for a, b in zip(starts, [*starts[1:], index.size], strict=True):
+            slots[a:b] = book.open_slots(int(rows[a]), index[a:b])
     _open_loans(
-        slots, per_loan(loan_id, np.int64), per_loan(amount, float),
+        rows, slots, per_loan(loan_id, np.int64), per_loan(amount, float),
         per_loan(monthly_rate, float), per_loan(instalment, float), per_loan(term, np.int16),
         per_loan(tier, np.int8), int(month),
-        *(book.columns[name][lender] for name in _NEW_LOAN_FIELDS),
+        *(book.columns[name] for name in _NEW_LOAN_FIELDS),
     )  # fmt: skip
     return instalment
 
@@ -451,23 +462,23 @@ _NEW_LOAN_FIELDS = ("loan_id", "balance", "principal", "rate", "instalment", "te
 
 
 @njit(cache=True, nogil=True)
-def _open_loans(slots, new_id, amount, monthly_rate, new_instalment, term, tier, month,
+def _open_loans(rows, slots, new_id, amount, monthly_rate, new_instalment, term, tier, month,
                 loan_id, balance, principal, rate, instalment, term_row, months_left,
                 vintage, tier_row, arrears, fees_due, due, dpd, age, relieved, forborne, regular,
                 redefaulted, relief_month):  # fmt: skip
     for k in range(slots.size):
-        s = slots[k]
-        loan_id[s] = new_id[k]
-        balance[s] = principal[s] = amount[k]
-        rate[s] = monthly_rate[k]
-        instalment[s] = new_instalment[k]
-        term_row[s] = months_left[s] = term[k]
-        vintage[s] = month
-        tier_row[s] = tier[k]
-        arrears[s] = fees_due[s] = due[s] = 0.0  # (``paid``: set by the next payment)
-        dpd[s] = age[s] = regular[s] = 0
-        relief_month[s] = 0
-        relieved[s] = forborne[s] = redefaulted[s] = False
+        j, s = rows[k], slots[k]
+        loan_id[j, s] = new_id[k]
+        balance[j, s] = principal[j, s] = amount[k]
+        rate[j, s] = monthly_rate[k]
+        instalment[j, s] = new_instalment[k]
+        term_row[j, s] = months_left[j, s] = term[k]
+        vintage[j, s] = month
+        tier_row[j, s] = tier[k]
+        arrears[j, s] = fees_due[j, s] = due[j, s] = 0.0  # (``paid``: the next payment sets it)
+        dpd[j, s] = age[j, s] = regular[j, s] = 0
+        relief_month[j, s] = 0
+        relieved[j, s] = forborne[j, s] = redefaulted[j, s] = False
 
 
 def fall_due(

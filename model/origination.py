@@ -219,20 +219,12 @@ def _open(
     offers: _Offers,
     month: int,
 ) -> None:
-    """Open the approved loans: their tape rows (lender by lender), then each lender's."""
+    """Open the approved loans (grouped by lender): their tape rows, then the loans."""
     at, chosen, monthly = apps.lender[approved], apps.borrower[approved], offers.apr / 12
-    ids = tape.open(
-        per_application([lender.index for lender in lenders], at), chosen, offers.amount,
-        monthly, month,
-    )  # fmt: skip
-    groups = np.searchsorted(at, np.arange(len(lenders) + 1))
-    for k, lender in enumerate(lenders):
-        mine = slice(groups[k], groups[k + 1])
-        if mine.stop > mine.start:
-            loans.originate(
-                book, lender.index, chosen[mine], offers.amount[mine], monthly[mine],
-                offers.term[mine], offers.tier[mine], month, ids[mine],
-            )  # fmt: skip
+    rows = per_application([lender.index for lender in lenders], at)
+    ids = tape.open(rows, chosen, offers.amount, monthly, month)
+    loans.originate(book, rows, chosen, offers.amount, monthly, offers.term, offers.tier, month,
+                    ids)  # fmt: skip
 
 
 def per_application(values: Sequence[Any], lender: np.ndarray) -> Any:
