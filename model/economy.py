@@ -765,7 +765,7 @@ class CreditEconomy(mesa.Model):
         # Applications grouped by lender (a stable sort keeps each lender's in order).
         order = np.flatnonzero(target >= 0)
         if len(self.lenders) > 1:
-            order = order[np.argsort(target[order], kind="stable")]
+            order = order[np.argsort(target[order].astype(np.int16), kind="stable")]  # radix
         idx, at = applicants[order], target[order]
         sees = np.array([x.policy.sees_other_loans for x in self.lenders])
         sees |= self.market.shared_bureau
@@ -778,7 +778,7 @@ class CreditEconomy(mesa.Model):
                 *(np.where(mine, a, b) for a, b in zip(shown, other, strict=True))
             )
         noise = per_application([x.policy.score_noise for x in self.lenders], at)
-        error = self.score_error[0, idx] if len(self.lenders) == 1 else self.score_error[at, idx]
+        error = self.score_error.ravel()[at * self.n_borrowers + idx]  # [at, idx], as one take
         score = observed_score(shown.quality, error, shown.damaged, noise, self.params)
         apps = Applications(idx, at, score, shown.wanted, shown.reported, shown.debt_service,
                             shown.term_draw)  # fmt: skip

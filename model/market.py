@@ -420,5 +420,6 @@ class MarketMemory:
             self.refused[lender, idx[~approved]] = month
             self.last_lender[idx[approved]] = lender
         else:
-            self.refused[lender[~approved], idx[~approved]] = month
+            cell = lender[~approved] * self.refused.shape[1] + idx[~approved]
+            self.refused.ravel()[cell] = month  # [lender, idx], as one scatter
             self.last_lender[idx[approved]] = lender[approved]
