@@ -121,7 +121,10 @@ class Lender(mesa.Agent):
         #: The policy's loan terms (months) and the cumulative shares of its mix.
         self.terms = np.array([t for t, _ in terms], np.int16)
         self.term_cdf = np.cumsum([share for _, share in terms])
-        self._prices_at: tuple[float, float] | None = None  # (policy rate, easing) priced
+        # The rates and annuity factors in force, for a (policy rate, easing); a new
+        # policy comes only through here, so it is priced afresh.
+        self._prices_at: tuple[float, float] | None = None
+        self._price_table: tuple[np.ndarray, np.ndarray] = (np.empty(0), np.empty((0, 0)))
 
     @property
     def cutoff(self) -> float:
@@ -133,13 +136,17 @@ class Lender(mesa.Agent):
         )
 
     def annual_rates(self, policy_rate: float) -> np.ndarray:
-        """Annual rate of each risk tier (A-D) now: the policy's less the competitive cut."""
+        """Annual rate of each risk tier (A-D) now: the policy's less the competitive cut.
+
+        Read-only (the lender's own, shared by the month's applications).
+        """
         return self.prices(policy_rate)[0]
 
     def prices(self, policy_rate: float) -> tuple[np.ndarray, np.ndarray]:
         """Each tier's annual rate, and the annuity factor of each (tier, term), now.
 
-        Worked out once for a policy rate and easing (the month's applications share them).
+        Worked out once for a policy rate and easing (the month's applications share them);
+        the arrays are read-only.
         """
         if self._prices_at != (policy_rate, self.easing):
             cut = self.easing * self.policy.competition_max_margin_cut
@@ -149,6 +156,7 @@ class Lender(mesa.Agent):
             factor = np.array(
                 [[annuity_factor(r / 12, int(t)) for t in self.terms] for r in annual]
             )
+            annual.flags.writeable = factor.flags.writeable = False
             self._prices_at, self._price_table = (policy_rate, self.easing), (annual, factor)
         return self._price_table
 
@@ -386,7 +394,7 @@ class Lender(mesa.Agent):
                             reported_income, debt_service, term_draw)  # fmt: skip
         return originate_round([self], book, tape, apps, policy_rate, month, to_repay)
 
-    def fund(
+    def ration_to_funding(
         self, book: LoanBook, approve: np.ndarray, amount: np.ndarray, score: np.ndarray
     ) -> None:
         """Keep the approvals (``approve``, in place) the funding line has room for.

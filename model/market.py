@@ -420,6 +420,7 @@ class MarketMemory:
             self.refused[lender, idx[~approved]] = month
             self.last_lender[idx[approved]] = lender
         else:
+            lender = np.asarray(lender, np.int64)  # (a narrower type would overflow below)
             cell = lender[~approved] * self.refused.shape[1] + idx[~approved]
             self.refused.ravel()[cell] = month  # [lender, idx], as one scatter
             self.last_lender[idx[approved]] = lender[approved]

@@ -206,7 +206,9 @@ def _approve(
     for k, lender in enumerate(lenders):
         mine = slice(groups[k], groups[k + 1])
         if mine.stop > mine.start:  # (a view: rationing writes through)
-            lender.fund(book, approve[mine], offers.amount[mine], apps.score[screened[mine]])
+            lender.ration_to_funding(
+                book, approve[mine], offers.amount[mine], apps.score[screened[mine]]
+            )
     return approve
 
 

@@ -157,13 +157,13 @@ class LoanTape:
 
     def open(
         self,
-        lender: int,
+        lender: int | np.ndarray,
         borrowers: np.ndarray,
         amount: np.ndarray,
         monthly_rate: np.ndarray,
         month: int,
     ) -> np.ndarray:
-        """Add new loans; return their ids."""
+        """Add new loans (at ``lender``: one for all, or one per loan); return their ids."""
         n = borrowers.size
         self._reserve(n)
         ids = np.arange(self.size, self.size + n, dtype=np.int64)

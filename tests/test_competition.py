@@ -193,3 +193,5 @@ def test_rates_in_force_follow_easing_and_the_policy_rate_asked_again():
         lender._compete(share)
     assert lender.easing == 0.0
     np.testing.assert_allclose(lender.annual_rates(0.03), plain)
+    with pytest.raises(ValueError):  # the lender's own prices: read-only
+        lender.annual_rates(0.03)[0] = 1.0

@@ -101,6 +101,24 @@ def test_the_compiled_choice_takes_the_first_of_equal_lenders_and_checks_its_inp
         choose_applied_lenders(np.arange(4), 0, memory, rules, *lenders, taste, np.array([0]))
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.int16])
+def test_a_rounds_answers_from_several_lenders_are_remembered_as_each_lenders_own(dtype):
+    """``record`` with a lender per borrower: as one call per lender, whatever its type."""
+    rng = np.random.default_rng(4)
+    n_lenders, n_borrowers = 3, 40_000
+    idx = np.sort(rng.choice(n_borrowers, 900, replace=False))
+    lender = rng.integers(0, n_lenders, idx.size).astype(dtype)
+    approved = rng.random(idx.size) < 0.4
+    together, apart = MarketMemory(n_lenders, n_borrowers), MarketMemory(n_lenders, n_borrowers)
+    together.record(lender, idx, approved, month=7)
+    for j in range(n_lenders):
+        mine = lender == j
+        apart.record(j, idx[mine], approved[mine], month=7)
+    np.testing.assert_array_equal(together.refused, apart.refused)
+    np.testing.assert_array_equal(together.last_lender, apart.last_lender)
+    assert (together.refused == 7).sum() == np.count_nonzero(~approved)
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_the_compiled_choice_is_the_logit_over_the_remembered_utilities_bit_for_bit(seed):
     rng = np.random.default_rng(seed)

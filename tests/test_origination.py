@@ -101,8 +101,10 @@ def test_a_round_at_several_lenders_is_the_same_as_lender_after_lender(case):
     if case == "floor_binds":  # the floor on the share passing loosened the cut-off
         scores = apps.score[apps.lender == 2]
         assert lenders[2].cutoff_for(scores) < lenders[2].cutoff
-    if case == "funding_binds":  # rationed: some loans it would make were refused
-        assert 0 < made[1] < np.count_nonzero((apps.lender == 1) & (apps.score >= 640))
+    if case == "funding_binds":  # rationed: fewer loans than with room for all
+        unrationed, unrationed_book = _market("plain")
+        free = originate_round(unrationed, unrationed_book, LoanTape(), apps, POLICY_RATE, MONTH)
+        assert 0 < made[1] < 0.5 * np.count_nonzero(free[apps.lender == 1])
     for name in LOAN_FIELDS:
         np.testing.assert_array_equal(round_book.dense(name), book.dense(name), err_msg=name)
     assert round_tape.size == tape.size == np.count_nonzero(lent)
@@ -127,6 +129,20 @@ def test_the_round_books_what_it_lent_and_to_whom():
         assert a["acquisition_cost"] == pytest.approx(
             a["approvals"] * lender.policy.acquisition_cost
         )
+    approved = lent > 0
+    for j, lender in enumerate(lenders):
+        mine = (apps.lender == j) & approved
+        assert lender.accounts["approvals_subprime"] == np.count_nonzero(apps.score[mine] < 650)
+    # each loan priced at its own lender's rate for its tier, sized within its own caps
+    tier = (apps.score < 700).astype(int) + (apps.score < 650) + (apps.score < 600)
+    rates = np.array([lender.annual_rates(POLICY_RATE) for lender in lenders])
+    expected = rates[apps.lender, tier][approved]  # (the tape keeps 12 x the monthly rate)
+    np.testing.assert_allclose(tape.column("rate"), expected, rtol=1e-12)
+    lti = np.array([lender.policy.max_loan_to_income for lender in lenders])[apps.lender]
+    assert (lent <= np.minimum(apps.wanted, lti * apps.reported_income) + 1e-9).all()
+    cutoff = np.array([lender.cutoff for lender in lenders])[apps.lender]
+    assert (apps.score[approved] >= cutoff[approved]).all()
+    assert len({lender.policy.max_loan_to_income for lender in lenders}) > 1  # they differ
     # tape rows lender after lender, borrowers in order within each
     np.testing.assert_array_equal(tape.column("lender"), apps.lender[lent > 0])
     np.testing.assert_array_equal(tape.column("borrower"), apps.borrower[lent > 0])
