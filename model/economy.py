@@ -786,8 +786,7 @@ class CreditEconomy(mesa.Model):
             self.lenders, self.book, self.tape, apps, m.macro.policy_rate, m.number,
             to_repay=at_least is not None,
         )  # fmt: skip
-        self.memory.record(per_application(range(len(self.lenders)), at), idx, answered > 0,
-                           m.number)  # fmt: skip
+        self.memory.record(at if len(self.lenders) > 1 else 0, idx, answered > 0, m.number)
         lent = np.zeros(applicants.size)
         lent[order] = answered
         return lent

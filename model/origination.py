@@ -126,8 +126,9 @@ def originate_round(
         for k, lender in enumerate(lenders)
     ])  # fmt: skip
     screened = np.flatnonzero(apps.score >= per_application(cutoff, apps.lender))
-    offers = _offers(lenders, apps, screened, policy_rate)
-    approve = _approve(lenders, book, apps, screened, offers)
+    groups = np.searchsorted(screened, bounds)  # each lender's screened applications
+    offers = _offers(lenders, apps, screened, groups, policy_rate)
+    approve = _approve(lenders, book, apps, screened, groups, offers)
     approved = screened[approve]
     lent = np.zeros(apps.borrower.size)
     lent[approved] = offers.amount[approve]
@@ -135,10 +136,8 @@ def originate_round(
         _open(lenders, book, tape, apps, approved, _Offers(*(x[approve] for x in offers)), month)
     subprime = apps.score < SUBPRIME_BELOW
     counts = [  # per lender: subprime applications, approvals, subprime approvals
-        [np.count_nonzero(chosen) if chosen.dtype == bool else chosen.size]
-        if len(lenders) == 1
-        else np.bincount(apps.lender[chosen], minlength=len(lenders))
-        for chosen in (subprime, approved, approved[subprime[approved]])
+        np.diff(np.searchsorted(chosen, bounds))  # (sorted positions, grouped by lender)
+        for chosen in (np.flatnonzero(subprime), approved, approved[subprime[approved]])
     ]
     for k, lender in enumerate(lenders):
         lender.book_round(
@@ -153,12 +152,17 @@ def originate_round(
 
 
 def _offers(
-    lenders: Sequence[Lender], apps: Applications, screened: np.ndarray, policy_rate: float
+    lenders: Sequence[Lender],
+    apps: Applications,
+    screened: np.ndarray,
+    groups: np.ndarray,
+    policy_rate: float,
 ) -> _Offers:
     """Price each screened application by its score's tier, draw its term, size the loan.
 
     The amount is what the applicant wants within the lender's loan-to-income cap and
-    debt-to-income cap (with existing instalments).
+    debt-to-income cap (with existing instalments). Lender ``k``'s screened applications
+    are ``screened[groups[k]:groups[k + 1]]``.
     """
     at, score = apps.lender[screened], apps.score[screened]
     tier = sum((score < bound).astype(np.int8) for bound in TIER_BOUNDS)  # bounds above it
@@ -167,7 +171,6 @@ def _offers(
     factor = np.zeros((len(lenders), N_TIERS, longest))
     terms = np.zeros((len(lenders), longest), np.int16)
     pick = np.empty(screened.size, np.int64)  # each application's term in its lender's mix
-    groups = np.searchsorted(at, np.arange(len(lenders) + 1))
     for k, lender in enumerate(lenders):
         factor[k, :, : lender.terms.size] = prices[k][1]
         terms[k, : lender.terms.size] = lender.terms
@@ -194,15 +197,14 @@ def _approve(
     book: LoanBook,
     apps: Applications,
     screened: np.ndarray,
+    groups: np.ndarray,
     offers: _Offers,
 ) -> np.ndarray:
     """Which screened applications are approved: large enough, within the APR cap, funded."""
     approve = offers.amount >= MIN_LOAN
     cap = [np.inf if x.rules.apr_cap is None else x.rules.apr_cap for x in lenders]
-    at = apps.lender[screened]
     if min(cap) < np.inf:  # a tier priced above the cap: no loan
-        approve &= offers.apr <= per_application(cap, at)
-    groups = np.searchsorted(at, np.arange(len(lenders) + 1))
+        approve &= offers.apr <= per_application(cap, apps.lender[screened])
     for k, lender in enumerate(lenders):
         mine = slice(groups[k], groups[k + 1])
         if mine.stop > mine.start:  # (a view: rationing writes through)
