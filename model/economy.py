@@ -592,7 +592,7 @@ class CreditEconomy(mesa.Model):
         for lender in self.lenders:
             done = lender.settle(self.book, m.number, self.relief_cohorts)
             m.repaid[lender.index, done.repaid] = True
-            lender.close_loans(self.book, self.tape, done.repaid, m.number)
+            lender.close_loans(self.book, self.tape, done.repaid, done.repaid_slots, m.number)
         rules.mark_distress(self.state, m.total_paid, m.total_due, m.remaining, m.protected)
 
     def _spend_and_save(self, m: Month) -> None:
@@ -612,11 +612,12 @@ class CreditEconomy(mesa.Model):
         """Overdue borrowers in temporary trouble who ask (or are reached) get relief."""
         contact = self.keyed["relief_contact"].for_month(m.number)
         for lender in self.lenders:
-            idx = lender.relief_candidates(self.book)
+            slots = lender.relief_candidates(self.book)
+            idx = self.book.borrowers_at(lender.index, slots)
             asking = rules.asks_for_relief(
                 self.state, self.params, idx, lender.relief_reach, contact(idx)
             )
-            lender.grant_relief(self.book, idx[asking], m.number, self.relief_cohorts)
+            lender.grant_relief(self.book, slots[asking], m.number, self.relief_cohorts)
 
     def _write_off(self, m: Month) -> None:
         """Lenders write off the loans that closed last month at their policy's DPD.

@@ -269,11 +269,11 @@ class Lender(mesa.Agent):
         return done
 
     def close_loans(
-        self, book: LoanBook, tape: LoanTape, borrowers: np.ndarray, month: int
+        self, book: LoanBook, tape: LoanTape, borrowers: np.ndarray, slots: np.ndarray, month: int
     ) -> None:
-        """Close the loans of ``borrowers`` repaid in full."""
-        tape.close(book, self.index, borrowers, month, written_off=False)
-        book.remove(self.index, borrowers)
+        """Close the loans of ``borrowers`` repaid in full, in this lender's ``slots``."""
+        tape.close(book, self.index, slots, month, written_off=False)
+        book.free(self.index, slots, borrowers)
 
     def receive_recoveries(self, amount: float) -> None:
         """Book cash recovered on written-off debt."""
@@ -295,30 +295,30 @@ class Lender(mesa.Agent):
         return RELIEF_REACH * self.intensity
 
     def relief_candidates(self, book: LoanBook) -> np.ndarray:
-        """Borrowers whose loan here qualifies for relief: 1-90 DPD, never relieved before."""
+        """Slots of the loans here that qualify for relief: 1-90 DPD, never relieved before."""
         if not self.policy.relief_enabled or not self.collecting:
             return np.empty(0, np.intp)
         j = self.index
         dpd = book.slots("dpd", j)  # free slots hold DPD 0
-        return book.where(j, (dpd >= 1) & (dpd <= 3) & ~book.slots("relieved", j))
+        return np.flatnonzero((dpd >= 1) & (dpd <= 3) & ~book.slots("relieved", j))
 
     def grant_relief(
-        self, book: LoanBook, borrowers: np.ndarray, month: int, redefaults: RedefaultCohorts
+        self, book: LoanBook, slots: np.ndarray, month: int, redefaults: RedefaultCohorts
     ) -> None:
-        """Restructure the loans of ``borrowers`` on the policy's relief terms and book it."""
+        """Restructure the loans in ``slots`` on the policy's relief terms and book it."""
         p = self.policy
         waived = loans.restructure(
             book,
             self.index,
-            borrowers,
+            slots,
             waiver=p.relief_waiver,
             rate_cut=p.relief_rate_cut,
             extension=p.relief_extension_months,
             month=month,
         )
-        redefaults.record_grants(self.index, month, borrowers.size)
+        redefaults.record_grants(self.index, month, slots.size)
         self.accounts["waived"] += float(waived.sum())
-        self.accounts["relief_granted"] += float(borrowers.size)
+        self.accounts["relief_granted"] += float(slots.size)
 
     def write_off(
         self, book: LoanBook, tape: LoanTape, month: int
@@ -329,13 +329,13 @@ class Lender(mesa.Agent):
             ``(borrowers, loan_ids, amounts)`` of the loans written off (slots emptied).
         """
         j = self.index
-        hit = loans.write_off(book, j, self.policy.writeoff_dpd // 30)
-        at = book.positions(j, hit)
+        at = loans.write_off(book, j, self.policy.writeoff_dpd // 30)
+        hit = book.borrowers_at(j, at)
         amount = book.slots("balance", j)[at]
         ids = book.slots("loan_id", j)[at]
         relieved = book.slots("relieved", j)[at]
-        tape.close(book, j, hit, month, written_off=True)
-        book.remove(j, hit)
+        tape.close(book, j, at, month, written_off=True)
+        book.free(j, at, hit)
         self.accounts["writeoffs"] += float(amount.sum())
         self.accounts["writeoffs_after_relief"] += float(amount[relieved].sum())
         return hit, ids, amount

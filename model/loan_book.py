@@ -506,10 +506,16 @@ class LoanBook:
             index = np.unique(index)  # (a repeat closes once)
         if index.size == 0:
             return
-        slot = self.positions(lender, index)
-        _clear(slot, *(self.columns[name][lender] for name in _CLEARED))
-        self.n_open[lender] -= index.size
-        self._held[lender, index] = False
+        self.free(lender, self.positions(lender, index), index)
+
+    def free(self, lender: int, slots: np.ndarray, borrowers: np.ndarray) -> None:
+        """Close the open loans in ``lender``'s ``slots`` (unique), held by ``borrowers``.
+
+        :meth:`remove` for a caller that has found the loans' slots already.
+        """
+        _clear(slots, *(self.columns[name][lender] for name in _CLEARED))
+        self.n_open[lender] -= slots.size
+        self._held[lender, borrowers] = False
 
     def tidy(self) -> None:
         """Rebuild the rows whose layout no longer fits (once a month; no loan changes).

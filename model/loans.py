@@ -332,6 +332,7 @@ class Settlement(NamedTuple):
             current before the payment.
         newly_delinquent: Of that, the balance of loans that fell 1+ DPD.
         repayments: Payments booked, in total.
+        repaid_slots: The slots of the loans repaid, in the lender's row (as ``repaid``).
     """
 
     fees: float
@@ -340,6 +341,7 @@ class Settlement(NamedTuple):
     current_balance: float
     newly_delinquent: float
     repayments: float
+    repaid_slots: np.ndarray
 
 
 # ------------------------------------------------------------- reading the book
@@ -566,27 +568,31 @@ def settle(
         new,
     )
     paid = book.total("paid", lender)
-    repaid_borrowers = book.borrowers_at(lender, repaid[:n_repaid])
-    return Settlement(fees, repaid_borrowers, book.borrowers_at(lender, new[:n_new]), current,
-                      newly, paid)  # fmt: skip
+    repaid = repaid[:n_repaid]
+    redefaulted = book.borrowers_at(lender, new[:n_new])
+    return Settlement(fees, book.borrowers_at(lender, repaid), redefaulted, current, newly, paid,
+                      repaid)  # fmt: skip
 
 
 def write_off(book: LoanBook, lender: int, writeoff_months: int) -> np.ndarray:
-    """Borrowers whose loans at ``lender`` are at or past ``writeoff_months`` months past due."""
-    return past_due(book, lender, writeoff_months)
+    """Slots of ``lender``'s loans at or past ``writeoff_months`` months past due, in order.
+
+    Free slots hold DPD 0 (``writeoff_months`` is at least 1).
+    """
+    return np.flatnonzero(book.slots("dpd", lender) >= max(writeoff_months, 1))
 
 
 def restructure(
     book: LoanBook,
     lender: int,
-    borrowers: np.ndarray,
+    slots: np.ndarray,
     *,
     waiver: float,
     rate_cut: float,
     extension: int,
     month: int,
 ) -> np.ndarray:
-    """Grant relief on ``lender``'s loans of ``borrowers``: forbearance.
+    """Grant relief on the loans in ``lender``'s ``slots`` (open, unique): forbearance.
 
     A share ``waiver`` of the arrears and fees due is waived; the rest is capitalised
     into a new schedule (an instalment plan for the arrears) at a rate cut by
@@ -597,8 +603,8 @@ def restructure(
     Returns:
         The amount waived per loan.
     """
-    idx = book.positions(lender, borrowers)
-    c = {name: col[lender] for name, col in book.columns.items()}
+    idx = slots
+    c = {name: book.columns[name][lender] for name in _RESTRUCTURED}
     waived = waiver * (c["arrears"][idx] + c["fees_due"][idx])
     c["balance"][idx] -= waived
     c["arrears"][idx] = 0.0
@@ -615,6 +621,12 @@ def restructure(
     c["redefaulted"][idx] = False
     c["relief_month"][idx] = month
     return waived
+
+
+#: The fields :func:`restructure` reads or sets.
+_RESTRUCTURED = ("balance", "arrears", "fees_due", "dpd", "rate", "months_left", "term",
+                 "instalment", "relieved", "forborne", "regular", "redefaulted",
+                 "relief_month")  # fmt: skip
 
 
 class RedefaultCohorts:

@@ -177,12 +177,12 @@ class LoanTape:
         return ids
 
     def close(
-        self, book: LoanBook, lender: int, borrowers: np.ndarray, month: int, written_off: bool
+        self, book: LoanBook, lender: int, slots: np.ndarray, month: int, written_off: bool
     ) -> None:
-        """Record the closing values of ``lender``'s loans of ``borrowers`` (before removal)."""
+        """Record the closing values of the loans in ``lender``'s ``slots`` (before removal)."""
         c, names = self._cols, _CLOSED_FROM_BOOK
         _record_closing(
-            book.positions(lender, borrowers), *(book.slots(name, lender) for name in names),
+            slots, *(book.slots(name, lender) for name in names),
             month, _WRITTEN_OFF if written_off else _CLOSED, written_off,
             c["closed_month"], c["status"], c["balance"], c["arrears"], c["fees_due"],
             c["instalment"], c["dpd"], c["term"], c["relieved"], c["months_on_book"],

@@ -165,7 +165,7 @@ def test_after_maturity_an_unpaid_loan_keeps_ageing():
 def test_write_off_picks_loans_at_the_horizon_only():
     book = _book(n=3)
     book.dpd[0] = [5, 6, 7]
-    assert loans.write_off(book, 0, 6).tolist() == [1, 2]
+    assert book.borrowers_at(0, loans.write_off(book, 0, 6)).tolist() == [1, 2]
 
 
 def test_relief_capitalises_the_arrears_and_makes_the_loan_forborne():
