@@ -551,9 +551,7 @@ class CreditEconomy(mesa.Model):
         """
         if len(self.lenders) == 1 or not self.params.borrow_to_repay:
             return
-        # Collection squeezes out at most the protected spending, so only those whose dues
-        # exceed their cash less all of it can be short (rounding is monotone: exact).
-        owing = np.flatnonzero(m.total_due - (m.cash - m.protected) > 1e-6)
+        owing = repayment.may_fall_short(m.total_due, m.cash, m.protected)
         available = repayment.available_cash(self.book, self._squeeze, m.cash, m.protected, owing)
         shortfall = m.total_due[owing] - available
         is_short = shortfall > 1e-6

@@ -19,7 +19,7 @@ from numba import njit
 
 from model.draws import Address, address_keys, uniform_at
 from model.loan_book import LoanBook, as_index
-from model.loans import BUCKETS, DEFAULT_DPD_MONTHS
+from model.loans import BUCKETS, DEFAULT_DPD_MONTHS, MONEY_TOLERANCE
 
 #: A month's draws per loan slot: an array (lenders, borrowers), or the address of a
 #: random-access stream with a cell per slot (``RandomAccessUniform.address``).
@@ -210,6 +210,26 @@ def _pay(slot_of, is_open, dpd, due, paid, total_due, cash, protected, willingne
                     spent += paid[j, at[j]]
             total[i] = spent
         left[i] = available
+
+
+@njit(cache=True, nogil=True)
+def _may_fall_short(dues, cash, protected, out):
+    n = 0
+    for i in range(dues.size):  # (branch-free: the index is written, then kept or not)
+        out[n] = i
+        n += dues[i] - (cash[i] - protected[i]) > MONEY_TOLERANCE
+    return n
+
+
+def may_fall_short(dues: np.ndarray, cash: np.ndarray, protected: np.ndarray) -> np.ndarray:
+    """The borrowers whose dues exceed their cash less all their protected spending.
+
+    Collection squeezes out at most the protected spending, so only they can fall short
+    of their dues (rounding is monotone: the test is exact). Sorted; one pass, without
+    temporaries over the population.
+    """
+    out = np.empty(dues.size, np.int64)
+    return out[: _may_fall_short(dues, cash, protected, out)]
 
 
 def total_due(book: LoanBook) -> np.ndarray:

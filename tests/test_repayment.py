@@ -8,6 +8,7 @@ from model.repayment import (
     RECOVERY_BASE,
     RECOVERY_COLLECTION,
     available_cash,
+    may_fall_short,
     pay_threshold,
     recovery_share,
 )
@@ -381,3 +382,11 @@ def test_payments_written_into_given_arrays_are_those_returned(lenders):
     into = pay_loans(book_of_slots(dpd, np.full((lenders, 50), 12.0)), *args, out=out)
     assert into[0] is out[0] and np.array_equal(out[0], left)
     assert np.array_equal(into[1], total) and 0 < total.sum() < 50 * 12.0 * lenders
+
+
+def test_may_fall_short_lists_those_whose_dues_exceed_cash_less_protected_spending():
+    rng = np.random.default_rng(3)
+    dues, cash, protected = (rng.choice([0.0, 1.0, 2.0, 3.0], 1000) for _ in range(3))
+    expected = np.flatnonzero(dues - (cash - protected) > 1e-6)
+    assert np.array_equal(may_fall_short(dues, cash, protected), expected)
+    assert may_fall_short(np.zeros(0), np.zeros(0), np.zeros(0)).size == 0
