@@ -16,7 +16,7 @@ from model import loans, repayment
 from model._checks import check_number
 from model.borrowers import Borrower
 from model.draws import keyed_streams, named_streams, normal_quantile, standard_normal
-from model.lender import RECORD_MONTHS, Lender
+from model.lender import RECORD_MONTHS, Lender, grant_relief
 from model.loans import DEFAULT_DPD_MONTHS, LoanBook, RedefaultCohorts
 from model.macro import MacroScenario
 from model.market import MarketMemory, MarketRules, choose_applied_lenders
@@ -608,14 +608,15 @@ class CreditEconomy(mesa.Model):
 
     def _relieve(self, m: Month) -> None:
         """Overdue borrowers in temporary trouble who ask (or are reached) get relief."""
-        contact = self.keyed["relief_contact"].for_month(m.number)
-        for lender in self.lenders:
-            slots = lender.relief_candidates(self.book)
-            idx = self.book.borrowers_at(lender.index, slots)
-            asking = rules.asks_for_relief(
-                self.state, self.params, idx, lender.relief_reach, contact(idx)
-            )
-            lender.grant_relief(self.book, slots[asking], m.number, self.relief_cohorts)
+        book, lenders = self.book, self.lenders  # every lender's candidates in one pass
+        found = [lender.relief_candidates(book) for lender in lenders]
+        at = np.repeat(np.arange(len(lenders)), [slots.size for slots in found])
+        slots = np.concatenate(found)
+        idx = book.columns["borrower"][at, slots]  # (a dense row's key of slot i is i)
+        reach = per_application([lender.relief_reach for lender in lenders], at)
+        contact = self.keyed["relief_contact"](m.number, idx)
+        asking = rules.asks_for_relief(self.state, self.params, idx, reach, contact)
+        grant_relief(lenders, book, at[asking], slots[asking], m.number, self.relief_cohorts)
 
     def _write_off(self, m: Month) -> None:
         """Lenders write off the loans that closed last month at their policy's DPD.
@@ -636,8 +637,8 @@ class CreditEconomy(mesa.Model):
         """The credit record shows a default for 36 months from the last 91+ DPD or write-off."""
         damaged = self.state.record_damaged_until
         until = m.number + RECORD_MONTHS - 1  # shown in this month and the 35 after
+        damaged[np.flatnonzero(m.written_off) % self.n_borrowers] = until  # every lender's
         for j in range(len(self.lenders)):
-            damaged[m.written_off[j]] = until
             damaged[loans.past_due(self.book, j, DEFAULT_DPD_MONTHS)] = until
 
     def _expire_recoveries(self, m: Month) -> None:

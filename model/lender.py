@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import mesa
@@ -19,7 +20,14 @@ from model.loans import (
 )
 from model.market import MarketRules, investor_confidence
 from model.metrics import FLOW_FIELDS, book_measures, derive
-from model.origination import N_TIERS, Applications, observed_score, originate_round, ration
+from model.origination import (
+    N_TIERS,
+    Applications,
+    observed_score,
+    originate_round,
+    per_application,
+    ration,
+)
 from model.policy import RiskPolicy
 from model.population import PopulationParams
 from model.tape import LoanTape
@@ -45,6 +53,28 @@ FLOW_MONTHS = 3
 #: IFRS 9 stage of a forborne loan: stage 2 until it re-defaults (the provision rate of
 #: 31-60 DPD, index 2 of ``provision_rates``), stage 3 after (90+, index 4).
 FORBORNE_STAGE2, FORBORNE_STAGE3 = 2, 4
+
+
+def grant_relief(
+    lenders: Sequence[Lender],
+    book: LoanBook,
+    at: np.ndarray,
+    slots: np.ndarray,
+    month: int,
+    redefaults: RedefaultCohorts,
+) -> None:
+    """Restructure loans on their lenders' relief terms, in one pass, and book it.
+
+    The loans are in ``slots`` of the rows of ``lenders[at]`` (``at`` non-decreasing).
+    """
+    terms = [(x.index, x.policy.relief_waiver, x.policy.relief_rate_cut,
+              x.policy.relief_extension_months) for x in lenders]  # fmt: skip
+    index, waiver, rate_cut, extension = (per_application(t, at) for t in zip(*terms, strict=True))
+    waived = loans.restructure(book, index, slots, waiver=waiver, rate_cut=rate_cut,
+                               extension=extension, month=month)  # fmt: skip
+    bounds = np.searchsorted(at, np.arange(len(lenders) + 1))
+    for k, lender in enumerate(lenders):
+        lender.book_relief(waived[bounds[k] : bounds[k + 1]], month, redefaults)
 
 
 def _profit(accounts: dict[str, float]) -> float:
@@ -302,23 +332,11 @@ class Lender(mesa.Agent):
         dpd = book.slots("dpd", j)  # free slots hold DPD 0
         return np.flatnonzero((dpd >= 1) & (dpd <= 3) & ~book.slots("relieved", j))
 
-    def grant_relief(
-        self, book: LoanBook, slots: np.ndarray, month: int, redefaults: RedefaultCohorts
-    ) -> None:
-        """Restructure the loans in ``slots`` on the policy's relief terms and book it."""
-        p = self.policy
-        waived = loans.restructure(
-            book,
-            self.index,
-            slots,
-            waiver=p.relief_waiver,
-            rate_cut=p.relief_rate_cut,
-            extension=p.relief_extension_months,
-            month=month,
-        )
-        redefaults.record_grants(self.index, month, slots.size)
+    def book_relief(self, waived: np.ndarray, month: int, redefaults: RedefaultCohorts) -> None:
+        """Book relief granted on loans here (``waived``: the amount waived on each)."""
+        redefaults.record_grants(self.index, month, waived.size)
         self.accounts["waived"] += float(waived.sum())
-        self.accounts["relief_granted"] += float(slots.size)
+        self.accounts["relief_granted"] += float(waived.size)
 
     def write_off(
         self, book: LoanBook, tape: LoanTape, month: int

@@ -584,12 +584,12 @@ def write_off(book: LoanBook, lender: int, writeoff_months: int) -> np.ndarray:
 
 def restructure(
     book: LoanBook,
-    lender: int,
+    lender: int | np.ndarray,
     slots: np.ndarray,
     *,
-    waiver: float,
-    rate_cut: float,
-    extension: int,
+    waiver: float | np.ndarray,
+    rate_cut: float | np.ndarray,
+    extension: int | np.ndarray,
     month: int,
 ) -> np.ndarray:
     """Grant relief on the loans in ``lender``'s ``slots`` (open, unique): forbearance.
@@ -599,12 +599,15 @@ def restructure(
     ``rate_cut`` over the remaining term plus ``extension`` months. The loan is current
     under its new terms but forborne: it serves a probation of regular payments (see
     :func:`settle`) and counts as overdue in the underlying overdue rate meanwhile.
+    ``lender`` and the terms are one for all the loans, or one per loan (several
+    lenders' loans in one pass).
 
     Returns:
         The amount waived per loan.
     """
-    idx = slots
-    c = {name: book.columns[name][lender] for name in _RESTRUCTURED}
+    capacity = book.columns["balance"].shape[1]
+    idx = np.asarray(lender, np.int64) * capacity + slots  # flat: (lender, slot) of each
+    c = {name: book.columns[name].reshape(-1) for name in _RESTRUCTURED}
     waived = waiver * (c["arrears"][idx] + c["fees_due"][idx])
     c["balance"][idx] -= waived
     c["arrears"][idx] = 0.0

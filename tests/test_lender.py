@@ -18,6 +18,7 @@ from model.lender import (
     STAGE_PAY_EFFECT,
     STAGE_SQUEEZE,
     Lender,
+    grant_relief,
 )
 from model.loans import LoanBook, RedefaultCohorts, annuity_factor, annuity_payment
 from model.market import MarketRules
@@ -392,7 +393,7 @@ def test_grant_relief_books_the_waiver_and_the_grant():
     book.months_left[0] = 6
     book.rate[0] = 0.01
     cohorts = RedefaultCohorts(1, -5, 20)
-    lender.grant_relief(book, np.array([0, 1]), month=3, redefaults=cohorts)
+    grant_relief([lender], book, np.zeros(2, np.int64), np.array([0, 1]), 3, cohorts)
     assert lender.accounts["waived"] == pytest.approx(0.25 * 320.0)
     assert lender.accounts["relief_granted"] == 2.0
     assert cohorts.granted[0, 3 + 5] == 2
