@@ -256,15 +256,14 @@ def _settle_row(
 
 
 @njit(cache=True, nogil=True)
-def _debt_service(slot_of, is_open, instalment, dense, borrowers, out):
+def _debt_service(held, slot_of, instalment, dense, borrowers, out):
     for k in range(borrowers.size):
         out[k] = 0.0
     for j in range(slot_of.shape[0]):  # in lender order, as a sum over lenders
         for k in range(borrowers.size):
             i = borrowers[k]
-            s = i if dense[j] else slot_of[j, i]
-            if s >= 0 and is_open[j, s]:
-                out[k] += instalment[j, s]
+            if held[j, i]:  # (a flag per borrower: denser in the cache than slot_of)
+                out[k] += instalment[j, i if dense[j] else slot_of[j, i]]
 
 
 class BookSummary(NamedTuple):
@@ -379,7 +378,7 @@ def debt_service(book: LoanBook, borrowers: np.ndarray, lender: int | None = Non
     out = np.empty(borrowers.size)
     c = book.columns
     rows = slice(None) if lender is None else slice(lender, lender + 1)
-    _debt_service(book.slot_of[rows], c["open"][rows], c["instalment"][rows],
+    _debt_service(book.active[rows], book.slot_of[rows], c["instalment"][rows],
                   book.dense_flags()[rows], borrowers, out)  # fmt: skip
     return out
 

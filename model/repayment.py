@@ -56,13 +56,13 @@ def _squeeze_loans(keys, is_open, dpd, n_slots, squeeze, strongest):
 
 
 @njit(cache=True, nogil=True)
-def _squeeze_of(slot_of, is_open, dpd, dense, squeeze, borrowers, strongest):
+def _squeeze_of(held, slot_of, dpd, dense, squeeze, borrowers, strongest):
     """:func:`_squeeze_loans` for the borrowers ``borrowers`` only (``strongest`` theirs)."""
     for j in range(slot_of.shape[0]):
         for k in range(borrowers.size):
             i = borrowers[k]
-            s = i if dense[j] else slot_of[j, i]
-            if s >= 0 and is_open[j, s]:
+            if held[j, i]:  # (a flag per borrower: denser in the cache than slot_of)
+                s = i if dense[j] else slot_of[j, i]
                 value = squeeze[j, min(dpd[j, s], DEFAULT_DPD_MONTHS)]
                 if value > strongest[k]:
                     strongest[k] = value
@@ -285,7 +285,7 @@ def available_cash(
     else:  # the borrowers' loans only, found by their slots
         borrowers = np.ascontiguousarray(as_index(borrowers, cash.size), np.int64)
         strongest = np.full(borrowers.size, least)
-        _squeeze_of(book.slot_of, c["open"], c["dpd"], book.dense_flags(), squeeze, borrowers,
+        _squeeze_of(book.active, book.slot_of, c["dpd"], book.dense_flags(), squeeze, borrowers,
                     strongest)  # fmt: skip
         cash, protected = cash[borrowers], protected[borrowers]
     return np.maximum(cash - protected * (1.0 - strongest), 0.0)
