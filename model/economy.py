@@ -16,7 +16,7 @@ from model import loans, repayment
 from model._checks import check_number
 from model.borrowers import Borrower
 from model.draws import keyed_streams, named_streams, normal_quantile, standard_normal
-from model.lender import RECORD_MONTHS, Lender, grant_relief
+from model.lender import RECORD_MONTHS, Lender, grant_relief, write_off
 from model.loans import DEFAULT_DPD_MONTHS, LoanBook, RedefaultCohorts
 from model.macro import MacroScenario
 from model.market import MarketMemory, MarketRules, choose_applied_lenders
@@ -626,12 +626,13 @@ class CreditEconomy(mesa.Model):
         starts on each loan written off.
         """
         m.written_off.fill(False)
+        at, hit, ids, amounts = write_off(self.lenders, self.book, self.tape, m.number)
+        m.written_off[at, hit] = True
+        bounds = np.searchsorted(at, np.arange(len(self.lenders) + 1))
         for lender in self.lenders:
-            hit, ids, amounts = lender.write_off(self.book, self.tape, m.number)
-            m.written_off[lender.index, hit] = True
-            self.recoveries.add(
-                lender.index, hit, ids, amounts, m.number, lender.policy.recovery_months
-            )
+            mine = slice(bounds[lender.index], bounds[lender.index + 1])
+            self.recoveries.add(lender.index, hit[mine], ids[mine], amounts[mine], m.number,
+                                lender.policy.recovery_months)  # fmt: skip
 
     def _mark_credit_records(self, m: Month) -> None:
         """The credit record shows a default for 36 months from the last 91+ DPD or write-off."""

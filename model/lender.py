@@ -77,6 +77,31 @@ def grant_relief(
         lender.book_relief(waived[bounds[k] : bounds[k + 1]], month, redefaults)
 
 
+def write_off(
+    lenders: Sequence[Lender], book: LoanBook, tape: LoanTape, month: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Write off every lender's loans at its policy's DPD, in one pass, and book the losses.
+
+    ``lenders[j]`` holds row ``j`` of the book (every lender of the economy).
+
+    Returns:
+        ``(lenders, borrowers, loan_ids, amounts)`` of the loans written off (slots
+        emptied), lender by lender in borrower order; ``lenders`` are rows.
+    """
+    rows, slots = loans.write_off(book, np.array([x.policy.writeoff_dpd // 30 for x in lenders]))
+    c = book.columns
+    hit, ids, amounts, relieved = (
+        c[name][rows, slots] for name in ("borrower", "loan_id", "balance", "relieved")
+    )  # (a dense row's key of slot i is i)
+    tape.close(book, rows, slots, month, written_off=True)
+    book.free(rows, slots, hit)
+    bounds = np.searchsorted(rows, np.arange(len(lenders) + 1))
+    for k, lender in enumerate(lenders):
+        mine = slice(bounds[k], bounds[k + 1])
+        lender.book_write_offs(amounts[mine], relieved[mine])
+    return rows, hit, ids, amounts
+
+
 def _profit(accounts: dict[str, float]) -> float:
     """A month's profit: income and recoveries less losses, provision charge and costs."""
     a = accounts
@@ -338,25 +363,10 @@ class Lender(mesa.Agent):
         self.accounts["waived"] += float(waived.sum())
         self.accounts["relief_granted"] += float(waived.size)
 
-    def write_off(
-        self, book: LoanBook, tape: LoanTape, month: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Write off this lender's loans at the policy's DPD and book the loss.
-
-        Returns:
-            ``(borrowers, loan_ids, amounts)`` of the loans written off (slots emptied).
-        """
-        j = self.index
-        at = loans.write_off(book, j, self.policy.writeoff_dpd // 30)
-        hit = book.borrowers_at(j, at)
-        amount = book.slots("balance", j)[at]
-        ids = book.slots("loan_id", j)[at]
-        relieved = book.slots("relieved", j)[at]
-        tape.close(book, j, at, month, written_off=True)
-        book.free(j, at, hit)
-        self.accounts["writeoffs"] += float(amount.sum())
-        self.accounts["writeoffs_after_relief"] += float(amount[relieved].sum())
-        return hit, ids, amount
+    def book_write_offs(self, amounts: np.ndarray, relieved: np.ndarray) -> None:
+        """Book the loss on loans written off here (their balances; whether once relieved)."""
+        self.accounts["writeoffs"] += float(amounts.sum())
+        self.accounts["writeoffs_after_relief"] += float(amounts[relieved].sum())
 
     def score(
         self,

@@ -508,14 +508,22 @@ class LoanBook:
             return
         self.free(lender, self.positions(lender, index), index)
 
-    def free(self, lender: int, slots: np.ndarray, borrowers: np.ndarray) -> None:
+    def free(self, lender: int | np.ndarray, slots: np.ndarray, borrowers: np.ndarray) -> None:
         """Close the open loans in ``lender``'s ``slots`` (unique), held by ``borrowers``.
 
-        :meth:`remove` for a caller that has found the loans' slots already.
+        :meth:`remove` for a caller that has found the loans' slots already; ``lender``
+        is one lender for all the loans, or one per loan (several lenders' at once).
         """
-        _clear(slots, *(self.columns[name][lender] for name in _CLEARED))
-        self.n_open[lender] -= slots.size
+        _clear(self.flat(lender, slots), *(self.columns[name].reshape(-1) for name in _CLEARED))
+        if np.ndim(lender):
+            self.n_open -= np.bincount(lender, minlength=self.n_lenders)
+        else:
+            self.n_open[lender] -= slots.size
         self._held[lender, borrowers] = False
+
+    def flat(self, lender: int | np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """Positions of ``lender``'s ``slots`` in a column's flattened array (``reshape(-1)``)."""
+        return np.asarray(lender, np.int64) * self.columns["open"].shape[1] + slots
 
     def tidy(self) -> None:
         """Rebuild the rows whose layout no longer fits (once a month; no loan changes).

@@ -573,12 +573,32 @@ def settle(
                       repaid)  # fmt: skip
 
 
-def write_off(book: LoanBook, lender: int, writeoff_months: int) -> np.ndarray:
-    """Slots of ``lender``'s loans at or past ``writeoff_months`` months past due, in order.
+@njit(cache=True, nogil=True)
+def _past_horizon(dpd, n_slots, horizon, rows, slots):
+    k = 0
+    for j in range(n_slots.size):
+        for s in range(n_slots[j]):
+            if dpd[j, s] >= horizon[j]:
+                rows[k] = j
+                slots[k] = s
+                k += 1
+    return k
 
-    Free slots hold DPD 0 (``writeoff_months`` is at least 1).
+
+def write_off(book: LoanBook, writeoff_months: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The loans at or past their lender's ``writeoff_months`` (one per lender) months past due.
+
+    Free slots hold DPD 0 (a horizon is at least 1 month).
+
+    Returns:
+        ``(lenders, slots)``: each loan's lender (row) and slot, lender by lender in slot
+        order.
     """
-    return np.flatnonzero(book.slots("dpd", lender) >= max(writeoff_months, 1))
+    horizon = np.maximum(np.asarray(writeoff_months, np.int64), 1)
+    n = int(book.n_open.sum())
+    rows, slots = np.empty(n, np.int64), np.empty(n, np.int64)
+    k = _past_horizon(book.columns["dpd"], book.n_slots, horizon, rows, slots)
+    return rows[:k], slots[:k]
 
 
 def restructure(

@@ -177,12 +177,20 @@ class LoanTape:
         return ids
 
     def close(
-        self, book: LoanBook, lender: int, slots: np.ndarray, month: int, written_off: bool
+        self,
+        book: LoanBook,
+        lender: int | np.ndarray,
+        slots: np.ndarray,
+        month: int,
+        written_off: bool,
     ) -> None:
-        """Record the closing values of the loans in ``lender``'s ``slots`` (before removal)."""
+        """Record the closing values of the loans in ``lender``'s ``slots`` (before removal).
+
+        ``lender`` is one lender for all the loans, or one per loan.
+        """
         c, names = self._cols, _CLOSED_FROM_BOOK
         _record_closing(
-            slots, *(book.slots(name, lender) for name in names),
+            book.flat(lender, slots), *(book.columns[name].reshape(-1) for name in names),
             month, _WRITTEN_OFF if written_off else _CLOSED, written_off,
             c["closed_month"], c["status"], c["balance"], c["arrears"], c["fees_due"],
             c["instalment"], c["dpd"], c["term"], c["relieved"], c["months_on_book"],

@@ -19,6 +19,7 @@ from model.lender import (
     STAGE_SQUEEZE,
     Lender,
     grant_relief,
+    write_off,
 )
 from model.loans import LoanBook, RedefaultCohorts, annuity_factor, annuity_payment
 from model.market import MarketRules
@@ -405,8 +406,8 @@ def test_write_off_closes_the_loans_at_the_policys_dpd_and_books_their_balance()
     book = _book([100.0, 200.0, 300.0, 400.0], dpd=[3, 4, 5, 0])
     tape = LoanTape()
     book.loan_id[0] = tape.open(0, np.arange(4), np.full(4, 500.0), np.full(4, 0.01), -3)
-    hit, ids, amounts = lender.write_off(book, tape, month=2)
-    assert hit.tolist() == [1, 2] and ids.tolist() == [1, 2]
+    at, hit, ids, amounts = write_off([lender], book, tape, month=2)
+    assert at.tolist() == [0, 0] and hit.tolist() == [1, 2] and ids.tolist() == [1, 2]
     assert amounts.tolist() == [200.0, 300.0]
     assert lender.accounts["writeoffs"] == 500.0
     assert book.active[0].tolist() == [True, False, False, True]
