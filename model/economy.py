@@ -16,7 +16,7 @@ from model import loans, repayment
 from model._checks import check_number
 from model.borrowers import Borrower
 from model.draws import keyed_streams, named_streams, normal_quantile, standard_normal
-from model.lender import RECORD_MONTHS, Lender, grant_relief, write_off
+from model.lender import RECORD_MONTHS, Lender, close_loans, grant_relief, write_off
 from model.loans import DEFAULT_DPD_MONTHS, LoanBook, RedefaultCohorts
 from model.macro import MacroScenario
 from model.market import MarketMemory, MarketRules, choose_applied_lenders
@@ -587,10 +587,12 @@ class CreditEconomy(mesa.Model):
     def _settle(self, m: Month) -> None:
         """Lenders book the payments: arrears age contractually, fees fall, loans close."""
         m.repaid.fill(False)
-        for lender in self.lenders:
-            done = lender.settle(self.book, m.number, self.relief_cohorts)
-            m.repaid[lender.index, done.repaid] = True
-            lender.close_loans(self.book, self.tape, done.repaid, done.repaid_slots, m.number)
+        done = [lender.settle(self.book, m.number, self.relief_cohorts) for lender in self.lenders]
+        at = np.repeat(np.arange(len(done)), [x.repaid.size for x in done])
+        repaid = np.concatenate([x.repaid for x in done])
+        m.repaid[at, repaid] = True
+        slots = np.concatenate([x.repaid_slots for x in done])
+        close_loans(self.book, self.tape, at, repaid, slots, m.number)  # every lender's at once
         rules.mark_distress(self.state, m.total_paid, m.total_due, m.remaining, m.protected)
 
     def _spend_and_save(self, m: Month) -> None:

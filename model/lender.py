@@ -77,6 +77,22 @@ def grant_relief(
         lender.book_relief(waived[bounds[k] : bounds[k + 1]], month, redefaults)
 
 
+def close_loans(
+    book: LoanBook,
+    tape: LoanTape,
+    lenders: int | np.ndarray,
+    borrowers: np.ndarray,
+    slots: np.ndarray,
+    month: int,
+) -> None:
+    """Close the loans of ``borrowers`` repaid in full, in ``slots`` of rows ``lenders``.
+
+    ``lenders`` is one row for all the loans, or one per loan (every lender's at once).
+    """
+    tape.close(book, lenders, slots, month, written_off=False)
+    book.free(lenders, slots, borrowers)
+
+
 def write_off(
     lenders: Sequence[Lender], book: LoanBook, tape: LoanTape, month: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -322,13 +338,6 @@ class Lender(mesa.Agent):
         a["current_balance"] += done.current_balance
         a["newly_delinquent_balance"] += done.newly_delinquent
         return done
-
-    def close_loans(
-        self, book: LoanBook, tape: LoanTape, borrowers: np.ndarray, slots: np.ndarray, month: int
-    ) -> None:
-        """Close the loans of ``borrowers`` repaid in full, in this lender's ``slots``."""
-        tape.close(book, self.index, slots, month, written_off=False)
-        book.free(self.index, slots, borrowers)
 
     def receive_recoveries(self, amount: float) -> None:
         """Book cash recovered on written-off debt."""

@@ -18,6 +18,7 @@ from model.lender import (
     STAGE_PAY_EFFECT,
     STAGE_SQUEEZE,
     Lender,
+    close_loans,
     grant_relief,
     write_off,
 )
@@ -416,11 +417,10 @@ def test_write_off_closes_the_loans_at_the_policys_dpd_and_books_their_balance()
 
 
 def test_close_loans_empties_the_repaid_slots_and_closes_them_on_the_tape():
-    lender = _lender()
     book = _book([0.0, 50.0])
     tape = LoanTape()
     book.loan_id[0] = tape.open(0, np.arange(2), np.full(2, 500.0), np.full(2, 0.01), 0)
-    lender.close_loans(book, tape, np.array([0]), np.array([0]), month=4)  # (a dense row)
+    close_loans(book, tape, 0, np.array([0]), np.array([0]), month=4)  # (a dense row)
     assert book.active[0].tolist() == [False, True] and book.loan_id[0, 0] == -1
     assert tape.column("closed_month")[0] == 4 and tape.column("written_off")[0] == 0.0
 
