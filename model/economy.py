@@ -641,8 +641,8 @@ class CreditEconomy(mesa.Model):
         damaged = self.state.record_damaged_until
         until = m.number + RECORD_MONTHS - 1  # shown in this month and the 35 after
         damaged[np.flatnonzero(m.written_off) % self.n_borrowers] = until  # every lender's
-        for j in range(len(self.lenders)):
-            damaged[loans.past_due(self.book, j, DEFAULT_DPD_MONTHS)] = until
+        rows, slots = loans.past_due(self.book, DEFAULT_DPD_MONTHS)
+        damaged[self.book.columns["borrower"][rows, slots]] = until  # (dense: slot i is i's)
 
     def _expire_recoveries(self, m: Month) -> None:
         """Written-off loans paid off or past their recovery horizon are dropped."""

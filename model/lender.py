@@ -104,7 +104,7 @@ def write_off(
         ``(lenders, borrowers, loan_ids, amounts)`` of the loans written off (slots
         emptied), lender by lender in borrower order; ``lenders`` are rows.
     """
-    rows, slots = loans.write_off(book, np.array([x.policy.writeoff_dpd // 30 for x in lenders]))
+    rows, slots = loans.past_due(book, np.array([x.policy.writeoff_dpd // 30 for x in lenders]))
     c = book.columns
     hit, ids, amounts, relieved = (
         c[name][rows, slots] for name in ("borrower", "loan_id", "balance", "relieved")

@@ -21,7 +21,7 @@ credit-risk function uses):
    instalments due and unpaid (30 days each) before maturity; a partial payment that
    clears whole instalments rolls the loan back a bucket, and the loan is current only
    when its arrears are cleared. A loan whose balance is paid closes.
-3. :func:`write_off` at the policy's DPD; :func:`restructure` for relief (forbearance).
+3. write-off at the policy's DPD (:func:`past_due`); :func:`restructure` for relief (forbearance).
 
 Money identity, per lender and month (tested)::
 
@@ -407,14 +407,6 @@ def describe_borrower(book: LoanBook, index: int) -> list[dict[str, Any]]:
     return out
 
 
-def past_due(book: LoanBook, lender: int, months: int) -> np.ndarray:
-    """Borrowers whose loan at ``lender`` is ``months`` (>= 1) or more months past due.
-
-    Sorted; free slots hold DPD 0.
-    """
-    return book.where(lender, book.slots("dpd", lender) >= max(months, 1))
-
-
 # ------------------------------------------------------------- the month's rules
 def originate(
     book: LoanBook,
@@ -574,30 +566,31 @@ def settle(
 
 
 @njit(cache=True, nogil=True)
-def _past_horizon(dpd, n_slots, horizon, rows, slots):
+def _past_due(dpd, n_slots, months, rows, slots):
     k = 0
     for j in range(n_slots.size):
         for s in range(n_slots[j]):
-            if dpd[j, s] >= horizon[j]:
+            if dpd[j, s] >= months[j]:
                 rows[k] = j
                 slots[k] = s
                 k += 1
     return k
 
 
-def write_off(book: LoanBook, writeoff_months: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The loans at or past their lender's ``writeoff_months`` (one per lender) months past due.
+def past_due(book: LoanBook, months: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
+    """The loans ``months`` (one for every lender, or one per lender) or more months past due.
 
-    Free slots hold DPD 0 (a horizon is at least 1 month).
+    In one pass over every lender's row (a write-off horizon is such a bound); free slots
+    hold DPD 0 (a bound is at least 1 month).
 
     Returns:
         ``(lenders, slots)``: each loan's lender (row) and slot, lender by lender in slot
-        order.
+        (borrower) order.
     """
-    horizon = np.maximum(np.asarray(writeoff_months, np.int64), 1)
+    bound = np.maximum(np.broadcast_to(np.asarray(months, np.int64), book.n_lenders), 1)
     n = int(book.n_open.sum())
     rows, slots = np.empty(n, np.int64), np.empty(n, np.int64)
-    k = _past_horizon(book.columns["dpd"], book.n_slots, horizon, rows, slots)
+    k = _past_due(book.columns["dpd"], book.n_slots, np.ascontiguousarray(bound), rows, slots)
     return rows[:k], slots[:k]
 
 

@@ -165,7 +165,7 @@ def test_after_maturity_an_unpaid_loan_keeps_ageing():
 def test_write_off_picks_loans_at_the_horizon_only():
     book = _book(n=3)
     book.dpd[0] = [5, 6, 7]
-    rows, slots = loans.write_off(book, np.array([6]))
+    rows, slots = loans.past_due(book, np.array([6]))
     assert rows.tolist() == [0, 0] and book.borrowers_at(0, slots).tolist() == [1, 2]
 
 
@@ -255,7 +255,7 @@ def test_a_borrower_paying_90_percent_of_each_instalment_is_not_written_off_earl
         if 0 in result.repaid:
             break
         assert 1 <= book.dpd[0, 0] < 6
-        assert loans.write_off(book, np.array([6]))[1].size == 0
+        assert loans.past_due(book, 6)[1].size == 0
     assert 0 in result.repaid and month > 12  # repaid late, never written off
 
 
