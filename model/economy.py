@@ -611,9 +611,7 @@ class CreditEconomy(mesa.Model):
     def _relieve(self, m: Month) -> None:
         """Overdue borrowers in temporary trouble who ask (or are reached) get relief."""
         book, lenders = self.book, self.lenders  # every lender's candidates in one pass
-        found = [lender.relief_candidates(book) for lender in lenders]
-        at = np.repeat(np.arange(len(lenders)), [slots.size for slots in found])
-        slots = np.concatenate(found)
+        at, slots = loans.relief_candidates(book, [x.offers_relief for x in lenders])
         idx = book.columns["borrower"][at, slots]  # (a dense row's key of slot i is i)
         reach = per_application([lender.relief_reach for lender in lenders], at)
         contact = self.keyed["relief_contact"](m.number, idx)

@@ -12,6 +12,7 @@ import numpy as np
 from model import loans
 from model._agent_ids import MODEL_IDS
 from model.loans import (
+    RELIEF_DPD_MONTHS,
     BookSummary,
     LoanBook,
     RedefaultCohorts,
@@ -358,13 +359,21 @@ class Lender(mesa.Agent):
         """Chance the collection team reaches a borrower in trouble who did not ask."""
         return RELIEF_REACH * self.intensity
 
+    @property
+    def offers_relief(self) -> bool:
+        """Whether the lender grants relief: its policy's, while it collects."""
+        return self.policy.relief_enabled and self.collecting
+
     def relief_candidates(self, book: LoanBook) -> np.ndarray:
-        """Slots of the loans here that qualify for relief: 1-90 DPD, never relieved before."""
-        if not self.policy.relief_enabled or not self.collecting:
+        """Slots of the loans here that qualify for relief: 1-90 DPD, never relieved before.
+
+        (``loans.relief_candidates`` finds every lender's at once.)
+        """
+        if not self.offers_relief:
             return np.empty(0, np.intp)
         j = self.index
         dpd = book.slots("dpd", j)  # free slots hold DPD 0
-        return np.flatnonzero((dpd >= 1) & (dpd <= 3) & ~book.slots("relieved", j))
+        return np.flatnonzero((dpd >= 1) & (dpd <= RELIEF_DPD_MONTHS) & ~book.slots("relieved", j))
 
     def book_relief(self, waived: np.ndarray, month: int, redefaults: RedefaultCohorts) -> None:
         """Book relief granted on loans here (``waived``: the amount waived on each)."""

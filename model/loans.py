@@ -44,6 +44,8 @@ DEFAULT_DPD_MONTHS = 4
 #: How a payment is split: fees and penalty interest first (the usual consumer-credit
 #: contract, and the snowball of the source material), or arrears first.
 PAYMENT_ORDERS = ("fees_first", "arrears_first")
+#: Most missed instalments at which a loan qualifies for relief (1-90 DPD).
+RELIEF_DPD_MONTHS = DEFAULT_DPD_MONTHS - 1
 #: Amounts below this are rounding: a loan owing less has paid.
 MONEY_TOLERANCE = 1e-6
 
@@ -592,6 +594,18 @@ def past_due(book: LoanBook, months: np.ndarray | int) -> tuple[np.ndarray, np.n
     rows, slots = np.empty(n, np.int64), np.empty(n, np.int64)
     k = _past_due(book.columns["dpd"], book.n_slots, np.ascontiguousarray(bound), rows, slots)
     return rows[:k], slots[:k]
+
+
+def relief_candidates(book: LoanBook, offers: list[bool]) -> tuple[np.ndarray, np.ndarray]:
+    """The loans that qualify for relief at the lenders that ``offers`` it (one per lender).
+
+    1-90 DPD and never relieved before; ``(lenders, slots)`` as :func:`past_due`.
+    """
+    never = np.iinfo(np.int16).max + 1  # a bound no DPD reaches: no candidates there
+    rows, slots = past_due(book, np.where(offers, 1, never))
+    c = book.columns
+    qualifies = (c["dpd"][rows, slots] <= RELIEF_DPD_MONTHS) & ~c["relieved"][rows, slots]
+    return rows[qualifies], slots[qualifies]
 
 
 def restructure(

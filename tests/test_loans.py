@@ -473,3 +473,13 @@ def test_fall_due_sets_each_loans_due_and_adds_it_to_the_borrowers_total_due():
     assert (due[~book.active] == 0).all() and (due[book.active] > 0).all()
     assert np.array_equal(total, due.sum(axis=0))
     assert (total > 0).sum() == book.active.any(axis=0).sum()
+
+
+def test_relief_candidates_are_1_to_90_dpd_never_relieved_at_lenders_offering_relief():
+    active = np.ones((3, 6), bool)
+    dpd = np.tile([0, 1, 2, 3, 4, 1], (3, 1))
+    relieved = np.zeros((3, 6), bool)
+    relieved[:, 5] = True
+    book = LoanBook.from_dense(active, dpd=dpd, relieved=relieved)
+    rows, slots = loans.relief_candidates(book, [True, False, True])
+    assert rows.tolist() == [0, 0, 0, 2, 2, 2] and slots.tolist() == [1, 2, 3, 1, 2, 3]
