@@ -100,3 +100,6 @@ def test_paired_runs_this_checkout_against_a_revision_in_one_process():
     assert out["same_metrics"]  # (HEAD's model is this checkout's, unless edited)
     assert set(out["month_seconds"]) == {"base", "new"} and out["ratio"] > 0
     assert "model_base" not in sys.modules  # a second revision would be imported afresh
+    forked = paired.compare("HEAD", 300, 2, ["balanced"], runs=3)
+    assert forked["same_metrics"] and len(forked["ratios"]) == 3
+    assert forked["ratio"] == sorted(forked["ratios"])[1]  # the median run's
