@@ -387,6 +387,27 @@ def test_relief_candidates_are_1_to_90_dpd_and_never_relieved():
     assert _lender(relief_enabled=False).relief_candidates(book).size == 0
 
 
+def test_a_failed_lender_that_no_longer_collects_offers_no_relief():
+    """Relief needs a lender that collects (7.13, 7.19.3): once failed without run-off, none.
+
+    A failed lender whose book the market runs off (``collect_after_failure``) still
+    restructures its overdue loans.
+    """
+    book = _book([1.0] * 3, dpd=[1, 2, 3])
+    for collect in (True, False):
+        lender = _lender(rules=MarketRules(collect_after_failure=collect))
+        lender.failed = True
+        assert lender.relief_candidates(book).tolist() == ([0, 1, 2] if collect else [])
+
+
+def test_the_markets_cap_on_collection_intensity_caps_the_reach_for_relief():
+    """The team reaches borrowers in trouble at ``RELIEF_REACH`` x the intensity in force,
+    the policy's within the market's ``max_collection_intensity`` (7.13, 7.19.4)."""
+    capped = _lender(rules=MarketRules(max_collection_intensity=0.25), collection_intensity=0.8)
+    assert capped.intensity == 0.25
+    assert capped.relief_reach == pytest.approx(0.25 * RELIEF_REACH)
+
+
 def test_grant_relief_books_the_waiver_and_the_grant():
     lender = _lender(relief_waiver=0.25, relief_rate_cut=0.0, relief_extension_months=0)
     book = _book([1000.0, 800.0], dpd=[2, 1])
