@@ -334,6 +334,31 @@ def _watch_cash(eco, rule, read):
     return seen
 
 
+def test_borrowing_to_repay_asks_for_at_least_the_shortfall():
+    """An application to repay asks for the larger of the usual need and the shortfall (7.8).
+
+    The usual need is the borrower's ordinary application of the month (the same keyed
+    draw); where the shortfall is larger, the application asks for all of it.
+    """
+    loose = RiskPolicy.preset("aggressive", sees_other_loans=False)
+    eco = CreditEconomy(3000, "severe_recession", [loose, loose.replace(name="b")], seed=2,
+                        burn_in=12, population={"borrow_to_repay": True})  # fmt: skip
+    asked, applications = [], eco._applications
+
+    def recording(idx, m, at_least, sees_all):
+        shown = applications(idx, m, at_least, sees_all)
+        if at_least is not None:
+            usual = applications(idx, m, None, sees_all).wanted
+            asked.append((shown.wanted, at_least, usual))
+        return shown
+
+    eco._applications = recording
+    eco.run(3)
+    wanted, shortfall, usual = (np.concatenate(column) for column in zip(*asked, strict=True))
+    assert wanted == pytest.approx(np.maximum(usual, shortfall))
+    assert (shortfall > usual).any() and (usual > shortfall).any()  # each side binds
+
+
 def test_borrowing_to_repay_adds_the_proceeds_to_the_months_cash():
     loose = RiskPolicy.preset("aggressive", sees_other_loans=False)
     eco = CreditEconomy(3000, "severe_recession", [loose, loose.replace(name="b")], seed=2,
