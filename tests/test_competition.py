@@ -101,6 +101,17 @@ def test_the_share_rule_eases_a_step_a_month_below_target_and_back_above():
     assert lender.easing < 1.0
 
 
+def test_the_share_rule_watches_a_three_month_average_of_the_share():
+    """The share rule compares the mean share of the last three months with its target
+    (7.17, 7.19.6): one good month after two poor ones does not stop the easing."""
+    lender = _lender(share_target=0.5, competition_months=4)
+    for share in (0.2, 0.2, 0.9):  # mean 0.43: still below the target
+        lender._compete(share)
+    assert lender.easing == pytest.approx(0.75)
+    lender._compete(0.9)  # 0.2, 0.9, 0.9: mean 0.67, above it
+    assert lender.easing == pytest.approx(0.5)
+
+
 def test_without_a_target_the_lender_never_eases():
     lender = _lender()
     for _ in range(5):
