@@ -371,6 +371,24 @@ def test_recoveries_on_written_off_debt_are_pursued_within_the_collection_cap(mo
     assert shares == [[pytest.approx(capped)]] * 3
 
 
+def test_a_failed_lender_that_stops_collecting_still_recovers_written_off_debt(monkeypatch):
+    """Recoveries on written-off debt continue for a failed lender that no longer collects,
+    at the share of its intensity in force (7.9, 7.19.3)."""
+    eco = _failed_economy(collect_after_failure=False)
+    eco.step()  # lender 0 fails at this close
+    shares, collect = [], eco.recoveries.collect
+
+    def recording(lender_shares, *rest):
+        shares.append(list(lender_shares))
+        return collect(lender_shares, *rest)
+
+    monkeypatch.setattr(eco.recoveries, "collect", recording)
+    eco.run(2)
+    failed = eco.lenders[0]
+    assert failed.failed and not failed.collecting
+    assert [s[0] for s in shares] == [pytest.approx(repayment.recovery_share(failed.intensity))] * 2
+
+
 def test_collection_limits_bind_on_the_stages_charged():
     book = LoanBook.from_dense(np.ones((1, 5), bool), balance=100.0, dpd=[[0, 1, 2, 3, 4]])
     costs = {}
