@@ -15,6 +15,7 @@ from model import (
     Lender,
     MacroScenario,
     RiskPolicy,
+    loans,
 )
 from model import borrowers as model_borrowers
 
@@ -430,6 +431,28 @@ def test_a_borrower_who_repaid_at_any_lender_reborrows_with_the_reborrow_probabi
         patch.setattr(model_borrowers, "applicants", recording)
         eco.run(6)
     assert sum(found) > 0  # some repaid at the second lender only
+
+
+def test_collection_is_charged_on_the_buckets_before_relief():
+    """Collection cost is booked on the buckets after settlement and before relief (3, 7.12):
+    a loan relieved this month is charged at its overdue stage, not as current."""
+    eco = CreditEconomy(2000, "severe_recession", "balanced", seed=1, burn_in=12)
+    lender, charged, before_relief = eco.lenders[0], [], []
+    collect, grant = lender.collect, lender.grant_relief
+
+    def collecting(book):
+        charged.append(loans.bucket_counts(book, 0))
+        collect(book)
+
+    def granting(book, borrowers, month, redefaults):
+        before_relief.append((loans.bucket_counts(book, 0), borrowers.size))
+        grant(book, borrowers, month, redefaults)
+
+    lender.collect, lender.grant_relief = collecting, granting
+    eco.run(6)
+    assert sum(granted for _, granted in before_relief) > 0
+    for counts, (unrelieved, _) in zip(charged, before_relief, strict=True):
+        assert counts.tolist() == unrelieved.tolist()
 
 
 def test_the_credit_record_shows_a_default_for_36_months_from_91_dpd_or_a_write_off():
