@@ -18,6 +18,7 @@ from model import (
     loans,
 )
 from model import borrowers as model_borrowers
+from model import economy as model_economy
 
 CONTRACT_COLUMNS = [
     "month",
@@ -438,18 +439,20 @@ def test_collection_is_charged_on_the_buckets_before_relief():
     a loan relieved this month is charged at its overdue stage, not as current."""
     eco = CreditEconomy(2000, "severe_recession", "balanced", seed=1, burn_in=12)
     lender, charged, before_relief = eco.lenders[0], [], []
-    collect, grant = lender.collect, lender.grant_relief
+    collect, grant = lender.collect, model_economy.grant_relief
 
     def collecting(book):
         charged.append(loans.bucket_counts(book, 0))
         collect(book)
 
-    def granting(book, borrowers, month, redefaults):
-        before_relief.append((loans.bucket_counts(book, 0), borrowers.size))
-        grant(book, borrowers, month, redefaults)
+    def granting(lenders, book, at, slots, month, redefaults):
+        before_relief.append((loans.bucket_counts(book, 0), int((at == 0).sum())))
+        grant(lenders, book, at, slots, month, redefaults)
 
-    lender.collect, lender.grant_relief = collecting, granting
-    eco.run(6)
+    lender.collect = collecting
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(model_economy, "grant_relief", granting)
+        eco.run(6)
     assert sum(granted for _, granted in before_relief) > 0
     for counts, (unrelieved, _) in zip(charged, before_relief, strict=True):
         assert counts.tolist() == unrelieved.tolist()
