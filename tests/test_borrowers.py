@@ -211,7 +211,7 @@ def test_the_job_loss_floor_holds_when_unemployment_falls_fast():
 
 
 def test_income_of_the_employed_follows_the_wage_index_the_cycle_and_the_shock():
-    p = PopulationParams(income_common_share=0.25, income_smoothing=0.5)
+    p = PopulationParams(income_common_share=0.25, income_smoothing=0.3)
     sd = 0.2
     s = _hand_state(4, shock_sd=sd, shock_half_var=0.5 * sd**2, cycle_beta=[0.0, 2.0, 30.0, 0.0])
     macro = CALM._replace(wage_index=1.1)
@@ -221,7 +221,8 @@ def test_income_of_the_employed_follows_the_wage_index_the_cycle_and_the_shock()
     cycle = np.array([0.98, 1.0 - 2.0 * 0.05 - 0.02, 0.05, 0.98])  # 1 - 30 x 0.05: the floor
     expected = 1000.0 * 1.1 * shock * cycle
     np.testing.assert_allclose(s.income, expected)
-    np.testing.assert_allclose(s.smoothed_income, 0.5 * 1000.0 + 0.5 * expected)
+    # smoothed income moves a share income_smoothing of the way to this month's
+    np.testing.assert_allclose(s.smoothed_income, 0.7 * 1000.0 + 0.3 * expected)
 
 
 def test_income_of_the_unemployed_is_benefit_up_to_benefit_months_then_assistance():

@@ -432,9 +432,19 @@ def test_write_off_closes_the_loans_at_the_policys_dpd_and_books_their_balance()
     assert at.tolist() == [0, 0] and hit.tolist() == [1, 2] and ids.tolist() == [1, 2]
     assert amounts.tolist() == [200.0, 300.0]
     assert lender.accounts["writeoffs"] == 500.0
+    assert lender.accounts["writeoffs_after_relief"] == 0.0  # neither was relieved
     assert book.active[0].tolist() == [True, False, False, True]
     assert tape.column("written_off").tolist() == [0.0, 200.0, 300.0, 0.0]
     assert tape.column("closed_month")[1:3].tolist() == [2, 2]
+
+
+def test_write_offs_after_relief_count_the_relieved_loans_only():
+    lender = _lender(writeoff_dpd=120)
+    book = _book([100.0, 200.0, 300.0], dpd=[4, 4, 4])
+    book.relieved[0, 1] = True
+    write_off([lender], book, LoanTape(), month=2)
+    assert lender.accounts["writeoffs"] == 600.0
+    assert lender.accounts["writeoffs_after_relief"] == 200.0
 
 
 def test_close_loans_empties_the_repaid_slots_and_closes_them_on_the_tape():

@@ -185,7 +185,22 @@ def test_relief_capitalises_the_arrears_and_makes_the_loan_forborne():
     assert book.forborne[0, 0] and book.relieved[0, 0]
     assert book.rate[0, 0] == pytest.approx(0.7 * RATE)
     assert book.months_left[0, 0] == 10 + 6
+    assert book.term[0, 0] == 12 + 6  # the contract is extended, not only the schedule
     assert book.instalment[0, 0] < inst * 1.2
+    # the new schedule amortises what is left after the waiver at the cut rate
+    assert book.instalment[0, 0] == pytest.approx(annuity_payment(owed - waived[0], 0.7 * RATE, 16))
+
+
+def test_relief_after_maturity_gives_at_least_a_month_to_pay():
+    """A loan past its last instalment, relieved without an extension, owes its balance
+    over one more month (never a schedule of zero months)."""
+    book = _book(term=2)
+    for month in (1, 2, 3):
+        _month(book, lambda d: 0 * d, month=month)
+    assert book.months_left[0, 0] == 0
+    loans.restructure(book, 0, np.array([0]), waiver=0, rate_cut=0, extension=0, month=3)
+    assert book.months_left[0, 0] == 1
+    assert book.instalment[0, 0] == pytest.approx(book.balance[0, 0] * (1 + RATE))
 
 
 def test_forborne_loan_leaves_forbearance_after_its_probation_of_regular_payments():
@@ -338,6 +353,18 @@ def test_contract_interest_is_charged_on_the_balance_net_of_fees():
     book.fees_due[0, 0] = 50.0
     interest = loans.fall_due(book, 0, 0.0)
     assert interest == pytest.approx(1200.0 * RATE)
+
+
+def test_penalty_interest_is_charged_on_the_arrears_only():
+    """Penalty interest accrues on the instalments due and unpaid, not on fees due
+    (fees bear no interest of either kind)."""
+    book = _book()
+    _month(book, lambda d: 0 * d, penalty=0.0)  # one instalment in arrears, a late fee due
+    arrears, fees = book.arrears[0, 0], book.fees_due[0, 0]
+    assert arrears > 0 and fees > 0
+    contract = (book.balance[0, 0] - fees) * RATE
+    accrued = loans.fall_due(book, 0, 0.03)
+    assert accrued == pytest.approx(contract + 0.03 * arrears)
 
 
 def test_the_final_instalment_brings_everything_left_due():
