@@ -4,11 +4,13 @@ import numpy as np
 import pytest
 from slot_books import book_of_slots, pay_slots
 
+from model.loan_book import SPARSE_MONTHS
 from model.repayment import (
     RECOVERY_BASE,
     RECOVERY_COLLECTION,
     available_cash,
     may_fall_short,
+    pay_loans,
     pay_threshold,
     recovery_share,
 )
@@ -84,6 +86,25 @@ def test_protected_spending_is_kept_unless_collection_squeezes_it():
     paid, left = _pay([[0, 1]], [[100.0, 100.0]], 100.0, protected=60.0, squeeze=squeeze)
     assert paid.tolist() == [[40.0, 70.0]]  # 100 - 60, and 100 - 60 * 0.5
     assert left.tolist() == [0.0, 0.0]
+
+
+def test_a_short_rows_loans_squeeze_by_their_own_bucket_too():
+    """The same rule when the lender's row holds few loans (slots found by borrower)."""
+    dpd, due = np.zeros((1, 20), np.int16), np.zeros((1, 20))
+    due[0, [3, 11]], dpd[0, 11] = 100.0, 1
+    book = book_of_slots(dpd, due)
+    for _ in range(SPARSE_MONTHS):
+        book.tidy()  # a sparse row is rebuilt short
+    assert not book.is_dense(0)
+    n, squeeze = 20, np.array([[0.0, 0.5, 0.5, 0.5, 0.5]])
+    cash, protected, draws = np.full(n, 100.0), np.full(n, 60.0), np.zeros((1, n))
+    left, total = pay_loans(
+        book, cash, protected, np.ones(n), draws, np.zeros((1, 1)), np.zeros((1, 5)), squeeze
+    )
+    paid = np.asarray(book.paid)
+    assert paid[0, [3, 11]].tolist() == [40.0, 70.0] and paid.sum() == total.sum() == 110.0
+    assert left[[3, 11]].tolist() == [0.0, 0.0]
+    assert (np.delete(left, [3, 11]) == 40.0).all()  # no loan: protected spending kept
 
 
 def test_a_reluctant_borrower_pays_when_the_draw_is_below_w_plus_the_closed_gap():
