@@ -123,6 +123,21 @@ def _shift_all(b_int64, b_bool, b_float64, b_int16, b_int32, b_int8, j, first, l
     _shift(b_int8, j, first, last, step)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _first_at_least(keys, lo, hi, i):
+    """``lo + np.searchsorted(keys[lo:hi], i)``, searching from ``lo`` in growing steps.
+
+    Near ``lo`` the search reads few slots, close together: the next new borrower's
+    place is usually a few loans past the previous one's.
+    """
+    step, bound = 1, lo
+    while bound < hi and keys[bound] < i:
+        lo = bound + 1
+        bound = lo + step
+        step *= 2
+    return lo + np.searchsorted(keys[lo : min(bound, hi)], i)
+
+
 @njit(cache=True, nogil=True)
 def _place(b_int64, b_bool, b_float64, b_int16, b_int32, b_int8, slot_of, j, n_slots, new,
            max_shift, out):  # fmt: skip
@@ -137,14 +152,13 @@ def _place(b_int64, b_bool, b_float64, b_int16, b_int32, b_int8, slot_of, j, n_s
         ``new.size`` when no free slot was in reach: the caller rebuilds the row).
     """
     keys, is_open = b_int64[0, j], b_bool[0, j]  # the first int64 and bool columns
+    lo = 0  # keys before ``lo`` are below the next borrower's (``new`` is sorted)
     for t in range(new.size):
         i = new[t]
-        if slot_of[i] >= 0:
-            out[t] = slot_of[i]  # the borrower's own free slot
-            is_open[slot_of[i]] = True
-            continue
-        p = np.searchsorted(keys[:n_slots], i)
-        if p > 0 and not is_open[p - 1]:
+        p = -1 if slot_of[i] >= 0 else _first_at_least(keys, lo, n_slots, i)
+        if p < 0:
+            slot = slot_of[i]  # the borrower's own free slot
+        elif p > 0 and not is_open[p - 1]:
             slot = p - 1  # a free slot just before takes the borrower's key
             slot_of[keys[slot]] = -1
         elif p < n_slots and not is_open[p]:
@@ -183,6 +197,7 @@ def _place(b_int64, b_bool, b_float64, b_int16, b_int32, b_int8, slot_of, j, n_s
         slot_of[i] = slot
         is_open[slot] = True
         out[t] = slot
+        lo = slot + 1
     return n_slots, new.size
 
 
