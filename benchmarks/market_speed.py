@@ -6,9 +6,11 @@ experiments run`` builds them (``experiments.design.build_economy``), constructi
 burn-in included, in a severe recession, two ways:
 
 - *warm* (the target's reading): in one fresh subprocess, every compiled kernel loaded
-  first, the two economies built one after the other and then stepped month by month
-  alternately, so a drifting machine slows both alike; the simulation's own cost, as in
-  a sweep's worker;
+  first, the two economies each built twice (one lender, market, market, one lender;
+  the builds averaged) and then stepped month by month alternately, so a drifting
+  machine slows both alike; the simulation's own cost, as in a sweep's worker. (Until
+  2026-12-04 each was built once, one lender first: a drift within the builds, about
+  half the time measured, then fell on one side only.)
 - *cold*: each economy alone in a fresh subprocess, as one ``experiments run`` pays it,
   loading the compiled kernels from the cache included (a fixed cost of a few tenths of
   a second that dilutes the ratio at this size).
@@ -29,6 +31,8 @@ from benchmarks.step_speed import in_subprocess, peak_rss_mb
 SCENARIO = "severe_recession"
 #: Most a 5-lender market may cost per borrower-month, as a multiple of one lender.
 TARGET_RATIO = 2.0
+#: The order the warm reading builds the economies in (False: one lender; True: the market).
+BUILD_ORDER = (False, True, True, False)
 #: The five lenders of the market: bank-like and investor-funded, three presets.
 MARKET_LENDERS = (
     {"name": "bank", "preset": "conservative"},
@@ -77,6 +81,10 @@ def measure(market: bool, borrowers: int, months: int) -> dict[str, Any]:
 def measure_warm(borrowers: int, months: int) -> dict[str, Any]:
     """One lender and the market in this process, kernels loaded first (see the module).
 
+    Construction and burn-in are timed twice for each, in :data:`BUILD_ORDER` (one
+    lender, the market, the market, one lender: a drift linear in time costs both
+    alike), and averaged; the second economy of each is stepped.
+
     Returns:
         Seconds of each (construction and burn-in, then the months stepped alternately),
         the ratio of their costs per borrower-month (the target's reading), and the ratio
@@ -92,11 +100,13 @@ def measure_warm(borrowers: int, months: int) -> dict[str, Any]:
 
     for market in (False, True):  # load every kernel both use, untimed
         build(market, 2_000, 2).run(2)
-    economies, seconds = {}, {}
-    for market in (False, True):
+    economies, builds, kept = {}, {False: [], True: []}, []
+    for market in BUILD_ORDER:  # each built twice, the second stepped; none freed meanwhile
         start = time.perf_counter()
         economies[market] = build(market, borrowers, months)
-        seconds[market] = time.perf_counter() - start
+        builds[market].append(time.perf_counter() - start)
+        kept.append(economies[market])
+    seconds = {m: sum(b) / len(b) for m, b in builds.items()}
     stepped = {False: 0.0, True: 0.0}
     for _ in range(months):
         for market in (False, True):
