@@ -355,6 +355,15 @@ def test_contract_interest_is_charged_on_the_balance_net_of_fees():
     assert interest == pytest.approx(1200.0 * RATE)
 
 
+def test_a_payment_short_by_a_rounding_error_pays_the_instalment():
+    """Amounts below MONEY_TOLERANCE are rounding: the loan stays current, no late fee."""
+    book = _book()
+    _month(book, lambda d: d - 1e-9)
+    assert book.arrears[0, 0] == 0.0 and book.fees_due[0, 0] == 0.0 and book.dpd[0, 0] == 0
+    _month(book, lambda d: d - 1e-3, month=2)  # a thousandth is not rounding
+    assert book.dpd[0, 0] == 1 and book.fees_due[0, 0] > 0
+
+
 def test_penalty_interest_is_charged_on_the_arrears_only():
     """Penalty interest accrues on the instalments due and unpaid, not on fees due
     (fees bear no interest of either kind)."""
