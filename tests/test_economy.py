@@ -531,3 +531,21 @@ def test_a_fork_stepped_between_months_of_its_original_changes_neither():
         alone.step()
     pd.testing.assert_frame_equal(eco.metrics(), alone.metrics(), check_exact=True)
     pd.testing.assert_frame_equal(twin.metrics(), alone.metrics(), check_exact=True)
+
+
+def test_recoveries_draw_on_the_cash_left_after_the_months_payments():
+    """Written-off debt is paid out of what a debtor has left after this month's dues
+    (7.9): the spare cash recoveries see never exceeds cash less the payments made."""
+    eco = CreditEconomy(4000, "severe_recession", "aggressive", seed=3, burn_in=24)
+    seen, collect = [], eco.recoveries.collect
+
+    def collecting(shares, available, income, remaining):
+        seen.append((available.copy(), np.maximum(remaining, 0.0), eco._scratch.total_paid.copy()))
+        return collect(shares, available, income, remaining)
+
+    eco.recoveries.collect = collecting
+    eco.run(6)
+    assert any((paid > 0).any() for *_, paid in seen)
+    for available, left_after_dues, _ in seen:
+        assert (available >= 0).all()
+        assert (available <= left_after_dues + 1e-9).all()
