@@ -549,3 +549,16 @@ def test_recoveries_draw_on_the_cash_left_after_the_months_payments():
     for available, left_after_dues, _ in seen:
         assert (available >= 0).all()
         assert (available <= left_after_dues + 1e-9).all()
+
+
+def test_applicants_report_this_months_income_scaled_by_their_misreporting():
+    """The affordability test reads the income reported now (income x misreport, 7.16):
+    a borrower whose pay fell this month reports the lower pay, not their usual income."""
+    eco = CreditEconomy(500, "baseline", "balanced", seed=2, burn_in=3)
+    eco.step()
+    state, idx = eco.state, np.array([10, 20, 30])
+    state.income[idx] = [100.0, 2500.0, 9000.0]
+    state.smoothed_income[idx] = 5000.0
+    state.misreport[idx] = [1.0, 1.5, 1.2]
+    apps = eco._applications(idx, eco._begin_month(), None, True)  # (next month's)
+    np.testing.assert_allclose(apps.reported, [100.0, 3750.0, 10800.0])
