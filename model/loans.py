@@ -590,7 +590,7 @@ def past_due(book: LoanBook, months: np.ndarray | int) -> tuple[np.ndarray, np.n
         (borrower) order.
     """
     bound = np.maximum(np.broadcast_to(np.asarray(months, np.int64), book.n_lenders), 1)
-    n = int(book.n_open.sum())
+    n = int(book.n_slots.sum())  # room for every slot: the kernel cannot write past it
     rows, slots = np.empty(n, np.int64), np.empty(n, np.int64)
     k = _past_due(book.columns["dpd"], book.n_slots, np.ascontiguousarray(bound), rows, slots)
     return rows[:k], slots[:k]
