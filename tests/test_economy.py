@@ -19,6 +19,7 @@ from model import (
 )
 from model import borrowers as model_borrowers
 from model import economy as model_economy
+from model.lender import RECORD_MONTHS
 
 CONTRACT_COLUMNS = [
     "month",
@@ -562,3 +563,29 @@ def test_applicants_report_this_months_income_scaled_by_their_misreporting():
     state.misreport[idx] = [1.0, 1.5, 1.2]
     apps = eco._applications(idx, eco._begin_month(), None, True)  # (next month's)
     np.testing.assert_allclose(apps.reported, [100.0, 3750.0, 10800.0])
+
+
+def test_a_default_this_month_shows_on_the_record_lenders_screen_this_month():
+    """Credit records are marked before the month's originations (the schedule, 3): a
+    borrower who first reaches 91+ DPD at one lender applies to another with a damaged
+    record (with one lender the order cannot show: a borrower holding a loan there does
+    not apply)."""
+    eco = CreditEconomy(4000, "severe_recession", ["aggressive", "aggressive"], seed=5, burn_in=24)
+    seen, applications = [], eco._applications
+
+    def recording(idx, m, at_least, sees_all):
+        apps = applications(idx, m, at_least, sees_all)
+        if at_least is None:  # the month's originations (borrowing to repay comes earlier)
+            seen.append((idx.copy(), apps.damaged.copy()))
+        return apps
+
+    eco._applications = recording
+    until, fresh = eco.state.record_damaged_until, 0
+    for _ in range(6):
+        month, before, seen[:] = eco.month, until.copy(), []
+        eco.step()
+        for idx, damaged in seen:
+            newly = (before[idx] < month) & (until[idx] == month + RECORD_MONTHS - 1)
+            fresh += int(newly.sum())
+            assert damaged[newly].all()
+    assert fresh > 0  # some applied in the month they first defaulted
