@@ -23,7 +23,13 @@ from model.market import MarketMemory, MarketRules, choose_applied_lenders
 from model.metrics import EXTRA_COLUMNS, LENDER_COLUMNS, METRIC_COLUMNS, combine
 from model.month import Month, MonthScratch
 from model.observers import RollRates
-from model.origination import Applications, observed_score, originate_round, per_application
+from model.origination import (
+    Applications,
+    lender_bounds,
+    observed_score,
+    originate_round,
+    per_application,
+)
 from model.policy import RiskPolicy
 from model.population import BorrowerState, PopulationParams, init_population
 from model.recoveries import Recoveries
@@ -628,7 +634,7 @@ class CreditEconomy(mesa.Model):
         m.written_off.fill(False)
         at, hit, ids, amounts = write_off(self.lenders, self.book, self.tape, m.number)
         m.written_off[at, hit] = True
-        bounds = np.searchsorted(at, np.arange(len(self.lenders) + 1))
+        bounds = lender_bounds(at, len(self.lenders))
         for lender in self.lenders:
             mine = slice(bounds[lender.index], bounds[lender.index + 1])
             self.recoveries.add(lender.index, hit[mine], ids[mine], amounts[mine], m.number,

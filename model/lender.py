@@ -12,7 +12,6 @@ import numpy as np
 from model import loans
 from model._agent_ids import MODEL_IDS
 from model.loans import (
-    RELIEF_DPD_MONTHS,
     BookSummary,
     LoanBook,
     RedefaultCohorts,
@@ -24,6 +23,7 @@ from model.metrics import FLOW_FIELDS, book_measures, derive
 from model.origination import (
     N_TIERS,
     Applications,
+    lender_bounds,
     observed_score,
     originate_round,
     per_application,
@@ -73,7 +73,7 @@ def grant_relief(
     index, waiver, rate_cut, extension = (per_application(t, at) for t in zip(*terms, strict=True))
     waived = loans.restructure(book, index, slots, waiver=waiver, rate_cut=rate_cut,
                                extension=extension, month=month)  # fmt: skip
-    bounds = np.searchsorted(at, np.arange(len(lenders) + 1))
+    bounds = lender_bounds(at, len(lenders))
     for k, lender in enumerate(lenders):
         lender.book_relief(waived[bounds[k] : bounds[k + 1]], month, redefaults)
 
@@ -112,7 +112,7 @@ def write_off(
     )  # (a dense row's key of slot i is i)
     tape.close(book, rows, slots, month, written_off=True)
     book.free(rows, slots, hit)
-    bounds = np.searchsorted(rows, np.arange(len(lenders) + 1))
+    bounds = lender_bounds(rows, len(lenders))
     for k, lender in enumerate(lenders):
         mine = slice(bounds[k], bounds[k + 1])
         lender.book_write_offs(amounts[mine], relieved[mine])
@@ -367,13 +367,10 @@ class Lender(mesa.Agent):
     def relief_candidates(self, book: LoanBook) -> np.ndarray:
         """Slots of the loans here that qualify for relief: 1-90 DPD, never relieved before.
 
-        (``loans.relief_candidates`` finds every lender's at once.)
+        ``loans.relief_candidates`` (which finds every lender's at once) for this lender.
         """
-        if not self.offers_relief:
-            return np.empty(0, np.intp)
-        j = self.index
-        dpd = book.slots("dpd", j)  # free slots hold DPD 0
-        return np.flatnonzero((dpd >= 1) & (dpd <= RELIEF_DPD_MONTHS) & ~book.slots("relieved", j))
+        offers = [j == self.index and self.offers_relief for j in range(book.n_lenders)]
+        return loans.relief_candidates(book, offers)[1]
 
     def book_relief(self, waived: np.ndarray, month: int, redefaults: RedefaultCohorts) -> None:
         """Book relief granted on loans here (``waived``: the amount waived on each)."""

@@ -120,7 +120,7 @@ def originate_round(
     Returns:
         The amount lent on each application (0 where refused).
     """
-    bounds = np.searchsorted(apps.lender, np.arange(len(lenders) + 1))
+    bounds = lender_bounds(apps.lender, len(lenders))
     cutoff = np.array([
         lender.cutoff_for(apps.score[bounds[k] : bounds[k + 1]]) if lender.can_lend else np.inf
         for k, lender in enumerate(lenders)
@@ -238,6 +238,14 @@ def per_application(values: Sequence[Any], lender: np.ndarray) -> Any:
     gather over the applications).
     """
     return values[0] if len(values) == 1 else np.asarray(values)[lender]
+
+
+def lender_bounds(lender: np.ndarray, n_lenders: int) -> np.ndarray:
+    """Where each lender's items start in an array grouped by ``lender`` (non-decreasing).
+
+    Lender ``k``'s are ``[bounds[k]:bounds[k + 1]]``.
+    """
+    return np.searchsorted(lender, np.arange(n_lenders + 1))
 
 
 def ration(approve: np.ndarray, amount: np.ndarray, score: np.ndarray, capacity: float) -> None:
