@@ -610,7 +610,7 @@ class CreditEconomy(mesa.Model):
         return max(m.macro.unemployment - self.start_unemployment, 0.0)
 
     def _collect(self, m: Month) -> None:
-        """Lenders run graded collection by DPD bucket (its cost; its effect is in 5c)."""
+        """Lenders run graded collection by DPD bucket (its cost; its effect is in _pay, 7.9)."""
         for lender in self.lenders:
             lender.collect(self.book)
 

@@ -214,7 +214,7 @@ _METRICS: tuple[Metric, ...] = (
     Metric(
         "capital",
         "currency",
-        "Equity: initial capital plus profit since month 0.",
+        "Equity: initial capital plus profit since month 0, less dividends paid.",
         "ledger",
         "sum",
         "last",

@@ -18,13 +18,19 @@ from model.loans import MONEY_TOLERANCE
 
 @njit(cache=True, nogil=True)
 def _collect(lender, debtor, owed, shares, available, income, remaining, by_lender):
-    """Each row takes its share of its debtor's spare cash (as it was before any row took)."""
+    """Each row takes its share of its debtor's spare cash (as it was before any row took).
+
+    The rows of one debtor never take more than that cash together (a row finding less
+    left than its share takes what is left): the shares are small, so this binds only
+    for a debtor with dozens of written-off loans in recovery.
+    """
     take = np.empty(owed.size)
     for k in range(owed.size):
         d = debtor[k]
         take[k] = max(min(owed[k], shares[lender[k]] * min(available[d], income[d])), 0.0)
     for k in range(owed.size):  # in row order, as the sums over rows
         d = debtor[k]
+        take[k] = min(take[k], max(available[d], 0.0))
         owed[k] -= take[k]
         available[d] -= take[k]
         remaining[d] -= take[k]

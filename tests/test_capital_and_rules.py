@@ -184,6 +184,20 @@ def test_recoveries_take_a_share_of_spare_cash_per_loan():
     assert by_lender[0] == 20.0 and remaining[1] == 990.0
 
 
+def test_a_debtors_recoveries_never_take_more_than_their_spare_cash():
+    # 120 written-off loans of one debtor, each at a 1% share of 1,000 spare: the shares
+    # add to 120%, so the later rows take what the earlier ones left, and no more.
+    rec = Recoveries()
+    n = 120
+    rec.add(0, np.zeros(n, np.int64), np.arange(n), np.full(n, 1e6), month=0, horizon=36)
+    available = np.array([1000.0])
+    remaining = available.copy()
+    by_lender, by_loan = rec.collect([0.01], available, np.array([5000.0]), remaining)
+    assert by_loan.sum() == pytest.approx(1000.0) and (by_loan >= 0).all()
+    assert by_loan[:100].tolist() == [10.0] * 100 and by_loan[100:].sum() == pytest.approx(0)
+    assert available[0] == pytest.approx(0) and remaining[0] >= -1e-9
+
+
 def test_terms_follow_the_policy_mix():
     mix = ((3, 0.5), (24, 0.5))
     eco = CreditEconomy(5000, "baseline", RiskPolicy.preset("balanced", term_mix=mix), seed=4)
