@@ -486,6 +486,8 @@ def _histograms(result: RiskResult, plt: object) -> object:
 
 
 def _exceedance(result: RiskResult, plt: object) -> object:
+    from matplotlib import ticker
+
     fig, ax = plt.subplots(figsize=(6.7, 3.2), layout="constrained")  # type: ignore[attr-defined]
     for label, losses, _ in _groups(result):
         x = np.sort(losses)
@@ -494,6 +496,10 @@ def _exceedance(result: RiskResult, plt: object) -> object:
     for q in LEVELS:
         ax.axhline(1 - q, color="0.5", linewidth=0.6, linestyle=":")
     ax.set_yscale("log")
+    # Plain tick labels (1, 0.1, 0.01): the charts draw text with mathtext off, so the log
+    # axis's default labels would show as written, "$\\mathdefault{10^{-1}}$".
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_xlabel("cumulative net loss, % of the month-0 book")
     ax.set_ylabel("probability of a larger loss")
     ax.legend()

@@ -111,6 +111,26 @@ def test_the_risk_command_writes_its_tables_and_charts(tmp_path, capsys):
         assert (tmp_path / "figures" / f"{name}.pdf").is_file()
 
 
+def test_the_exceedance_chart_labels_its_log_axis_in_plain_numbers(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from experiments.style import style_context
+
+    config = parse_config(_raw({"name": "mc", "stochastic": {"paths": 12}}))
+    run_experiment(config, tmp_path, workers=1, progress=False, draw=False)
+    result = risk.analyse_results(tmp_path)
+    with style_context(result.config.style, result.config.rcparams):  # mathtext off
+        fig = risk._exceedance(result, plt)
+        fig.canvas.draw()
+        labels = [t.get_text() for t in fig.axes[0].get_yticklabels() if t.get_text()]
+    plt.close(fig)
+    assert labels and not any("$" in text or "mathdefault" in text for text in labels)
+    assert all(float(text) > 0 for text in labels)
+
+
 def test_risk_on_a_folder_without_stochastic_paths_is_a_one_line_error(tmp_path, capsys):
     config = parse_config(_raw({"preset": "baseline"}))
     run_experiment(config, tmp_path, workers=1, progress=False, draw=False)
