@@ -4,7 +4,7 @@ A calibration config is an experiment config (its scenarios, policies, replicati
 seed say which runs measure the targets) with a ``[calibration]`` table::
 
     [calibration]
-    max_evaluations = 40
+    max_evaluations = 150   # of the objective, finite differences included
 
     [[calibration.target]]
     name = "baseline overdue"
@@ -134,6 +134,12 @@ def parse_calibration(table: dict[str, Any], config: ExperimentConfig) -> Calibr
         )
     if len({p.lever for p in params}) != len(params):
         raise ConfigError(f"{where}: a lever is freed twice")
+    if evaluations < len(params) + 2:
+        raise ConfigError(
+            f"{where} max_evaluations must be at least {len(params) + 2} with {len(params)} free "
+            f"parameter(s) (one step, its finite differences and the final evaluation), "
+            f"got {evaluations}"
+        )
     return CalibrationSpec(targets, params, evaluations)
 
 
@@ -315,10 +321,11 @@ class CalibrationResult:
     parameters: list[dict[str, Any]]
     targets: list[dict[str, Any]]
     cost: float
-    evaluations: int
+    evaluations: int  # of the objective, finite-difference ones and the final one included
     seconds: float
     status: str
     history: list[dict[str, Any]]
+    steps: int = 0
 
     def fitted(self) -> dict[str, float]:
         """Fitted value of each free lever."""
@@ -349,6 +356,11 @@ def calibrate(
             progress(f"evaluation {len(evaluator.history)}: {shown}; cost {0.5 * r @ r:.4g}")
         return r
 
+    # Each step of the fit costs one evaluation and, when accepted, one per parameter for
+    # the finite-difference Jacobian (scipy's max_nfev counts steps only); one more is the
+    # final evaluation at the optimum. So the steps are capped to keep every evaluation
+    # within the budget.
+    steps = max(1, (spec.max_evaluations - 1) // (len(spec.parameters) + 1))
     try:
         # The fit moves each parameter on its range scaled to [0, 1], so a finite-difference
         # step of DIFF_STEP is that share of the range whatever the parameter's units.
@@ -357,7 +369,7 @@ def calibrate(
             (np.array([p.start for p in spec.parameters]) - lows) / span,
             bounds=(0.0, 1.0),
             diff_step=DIFF_STEP,
-            max_nfev=spec.max_evaluations,
+            max_nfev=steps,
             method="trf",
         )
         theta = lows + fit.x * span
@@ -407,7 +419,14 @@ def _result(spec, theta, fit, jac, final, history, seconds) -> CalibrationResult
         for t, m, h in zip(spec.targets, means, half, strict=True)
     ]
     return CalibrationResult(
-        parameters, targets, float(fit.cost), int(fit.nfev), seconds, fit.message, history
+        parameters,
+        targets,
+        float(fit.cost),
+        len(history),
+        seconds,
+        fit.message,
+        history,
+        int(fit.nfev),
     )
 
 
@@ -435,7 +454,9 @@ def report(result: CalibrationResult, config: ExperimentConfig) -> str:
         "",
         f"{config.borrowers:,} borrowers, {config.months} months, {config.replications} "
         f"paired replications (seed {config.seed}); scipy.optimize.least_squares, "
-        f"{result.evaluations} evaluations, {result.seconds:.0f} s ({result.status}).",
+        f"{result.evaluations} evaluations of the objective in {result.steps} steps (each "
+        f"accepted step also evaluates every parameter's finite difference), "
+        f"{result.seconds:.0f} s ({result.status}).",
         "",
         "## Fitted parameters",
         "",

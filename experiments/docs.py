@@ -306,7 +306,9 @@ _CALIBRATION_KEYS: dict[str, tuple[str, str, str, str]] = {
         "integer",
         ">= 1",
         "40",
-        "Most evaluations of the objective (each runs every run of the config).",
+        "Most evaluations of the objective (each runs every run of the config), the "
+        "finite-difference ones and the final one included: the fit takes at most "
+        "(max_evaluations - 1) // (parameters + 1) steps. At least parameters + 2.",
     ),
     "target": (
         "array of tables",
@@ -532,7 +534,7 @@ style = "paper"
 """,
     "calibration": """\
 [calibration]
-max_evaluations = 30
+max_evaluations = 150
 
 [[calibration.target]]
 name = "baseline overdue rate"

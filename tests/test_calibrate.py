@@ -70,6 +70,21 @@ class _Linear(calibrate.Evaluator):
         pass
 
 
+def test_the_budget_of_evaluations_counts_the_finite_differences(tmp_path, monkeypatch):
+    config, _ = _spec(tmp_path)
+    target = calibrate.Target("t", "baseline", "balanced", "mean_overdue_rate", 0.5, 0.4, 0.6, "s")
+    params = (
+        calibrate.FreeParameter("population.oversight_rate", 0.0, 0.1, 0.05),
+        calibrate.FreeParameter("population.apply_rate", 0.0, 0.1, 0.05),
+    )
+    monkeypatch.setattr(calibrate, "Evaluator", _Linear)
+    for budget in (4, 7, 10, 25):
+        spec = calibrate.CalibrationSpec((target,) * 3, params, max_evaluations=budget)
+        result = calibrate.calibrate(config, spec)
+        assert result.evaluations == len(result.history) <= budget
+        assert result.steps <= (budget - 1) // 3
+
+
 def test_the_fit_recovers_known_parameters_and_their_sandwich_errors(tmp_path, monkeypatch):
     config, _ = _spec(tmp_path)
     truth = np.array([0.02, 0.03])
@@ -102,7 +117,9 @@ def test_the_fit_recovers_known_parameters_and_their_sandwich_errors(tmp_path, m
 def test_a_real_calibration_writes_its_record_and_the_defaults(tmp_path):
     config, spec = _spec(tmp_path)
     result = calibrate.calibrate(config, spec)
-    assert len(result.history) >= 3 and result.evaluations >= 1
+    # max_evaluations = 4 bounds every evaluation, finite differences and the final one
+    # included (scipy's max_nfev counts only steps): one step of the fit here.
+    assert result.evaluations == len(result.history) == 3 and result.steps == 1
     (param,) = result.parameters
     assert 0.001 <= param["value"] <= 0.05 and math.isfinite(param["se"])
     paths = calibrate.write(result, config, tmp_path / "out")
@@ -149,6 +166,7 @@ def test_the_shipped_calibration_states_its_targets_and_sources():
         (('lever = "population.oversight_rate"', 'lever = "population.nope"'), "dotted numeric"),
         (("bounds = [0.001, 0.05]", "bounds = [0.001]"), "must be [low, high]"),
         (("max_evaluations = 4", "max_evaluations = 0"), "max_evaluations"),
+        (("max_evaluations = 4", "max_evaluations = 2"), "max_evaluations must be at least 3"),
         (('source = "a test"', 'source = ""'), "source must be a non-empty string"),
         (('policy = "balanced"\npreset', 'policy = "balanced"\npreset'), None),
     ],
