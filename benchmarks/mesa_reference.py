@@ -346,6 +346,8 @@ class Loan:
         """
         p = self.lender.policy
         waived = p.relief_waiver * (self.arrears + self.fees_due)
+        if self.balance - waived <= MONEY_TOLERANCE:  # settled: the lender closes the loan
+            waived = self.balance
         self.balance -= waived
         self.arrears = self.fees_due = 0.0
         self.dpd = 0
@@ -455,10 +457,13 @@ class LenderAgent(Lender):
         reach = self.relief_reach
         for k in self.relief_candidates(book).tolist():
             loan = loans[k]
-            if model.borrowers[loan.borrower].asks_for_relief(reach):
+            borrower = model.borrowers[loan.borrower]
+            if borrower.asks_for_relief(reach):
                 self.accounts["waived"] += loan.restructure(month)
                 self.accounts["relief_granted"] += 1.0
                 cohorts.record_grants(self.index, month, 1)
+                if loan.balance == 0.0:
+                    self.close_loan(loan, borrower, month)
         until = month + RECORD_MONTHS - 1  # shown in this month and the 35 after
         for borrower in self.written_off_borrowers:
             borrower.record_damaged_until = until

@@ -622,7 +622,10 @@ class CreditEconomy(mesa.Model):
         reach = per_application([lender.relief_reach for lender in lenders], at)
         contact = self.keyed["relief_contact"](m.number, idx)
         asking = rules.asks_for_relief(self.state, self.params, idx, reach, contact)
-        grant_relief(lenders, book, at[asking], slots[asking], m.number, self.relief_cohorts)
+        at, slots, idx = at[asking], slots[asking], idx[asking]
+        settled = grant_relief(lenders, book, at, slots, m.number, self.relief_cohorts)
+        if settled.any():  # a waiver of everything owed closes the loan
+            close_loans(book, self.tape, at[settled], idx[settled], slots[settled], m.number)
 
     def _write_off(self, m: Month) -> None:
         """Lenders write off the loans that closed last month at their policy's DPD.

@@ -63,10 +63,13 @@ def grant_relief(
     slots: np.ndarray,
     month: int,
     redefaults: RedefaultCohorts,
-) -> None:
+) -> np.ndarray:
     """Restructure loans on their lenders' relief terms, in one pass, and book it.
 
     The loans are in ``slots`` of the rows of ``lenders[at]`` (``at`` non-decreasing).
+
+    Returns:
+        Which of the loans the waiver settled (nothing left owed): the caller closes them.
     """
     terms = [(x.index, x.policy.relief_waiver, x.policy.relief_rate_cut,
               x.policy.relief_extension_months) for x in lenders]  # fmt: skip
@@ -76,6 +79,7 @@ def grant_relief(
     bounds = lender_bounds(at, len(lenders))
     for k, lender in enumerate(lenders):
         lender.book_relief(waived[bounds[k] : bounds[k + 1]], month, redefaults)
+    return book.columns["balance"][index, slots] == 0.0
 
 
 def close_loans(

@@ -626,7 +626,9 @@ def restructure(
     under its new terms but forborne: it serves a probation of regular payments (see
     :func:`settle`) and counts as overdue in the underlying overdue rate meanwhile.
     ``lender`` and the terms are one for all the loans, or one per loan (several
-    lenders' loans in one pass).
+    lenders' loans in one pass). A waiver that leaves nothing owed (a matured loan whose
+    whole balance is arrears, with ``waiver = 1``) waives the whole balance and leaves
+    it at exactly 0: the debt is settled, and the caller closes the loan.
 
     Returns:
         The amount waived per loan.
@@ -635,6 +637,8 @@ def restructure(
     idx = np.asarray(lender, np.int64) * capacity + slots  # flat: (lender, slot) of each
     c = {name: book.columns[name].reshape(-1) for name in _RESTRUCTURED}
     waived = waiver * (c["arrears"][idx] + c["fees_due"][idx])
+    settled = c["balance"][idx] - waived <= MONEY_TOLERANCE
+    waived = np.where(settled, c["balance"][idx], waived)
     c["balance"][idx] -= waived
     c["arrears"][idx] = 0.0
     c["fees_due"][idx] = 0.0

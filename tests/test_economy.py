@@ -20,6 +20,7 @@ from model import (
 from model import borrowers as model_borrowers
 from model import economy as model_economy
 from model.lender import RECORD_MONTHS
+from model.loans import MONEY_TOLERANCE
 
 CONTRACT_COLUMNS = [
     "month",
@@ -448,7 +449,7 @@ def test_collection_is_charged_on_the_buckets_before_relief():
 
     def granting(lenders, book, at, slots, month, redefaults):
         before_relief.append((loans.bucket_counts(book, 0), int((at == 0).sum())))
-        grant(lenders, book, at, slots, month, redefaults)
+        return grant(lenders, book, at, slots, month, redefaults)
 
     lender.collect = collecting
     with pytest.MonkeyPatch.context() as patch:
@@ -589,3 +590,18 @@ def test_a_default_this_month_shows_on_the_record_lenders_screen_this_month():
             fresh += int(newly.sum())
             assert damaged[newly].all()
     assert fresh > 0  # some applied in the month they first defaulted
+
+
+def test_relief_that_waives_everything_owed_closes_the_loan():
+    """With the whole arrears waived (relief_waiver = 1, within the lever's range), a
+    matured loan relieved owes nothing: it closes (status closed), never stays open at a
+    zero balance, still charged servicing and blocking the borrower from that lender."""
+    policy = RiskPolicy.preset("balanced", relief_waiver=1.0, term_months=3)
+    eco = CreditEconomy(1000, "baseline", policy, seed=1)
+    df = eco.run(24)
+    open_ = eco.book.active
+    assert (np.asarray(eco.book.balance)[open_] > MONEY_TOLERANCE).all()
+    tape = eco.loan_tape()
+    assert (tape.balance >= 0).all() and (tape.arrears >= 0).all()
+    assert df["relief_granted"].sum() > 0
+    assert ((tape.status == "closed") & tape.relieved).any()

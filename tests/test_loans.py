@@ -203,6 +203,19 @@ def test_relief_after_maturity_gives_at_least_a_month_to_pay():
     assert book.instalment[0, 0] == pytest.approx(book.balance[0, 0] * (1 + RATE))
 
 
+def test_a_waiver_of_everything_owed_settles_the_loan_at_exactly_zero():
+    """A matured loan owes only arrears (and fees); waiving all of them leaves nothing,
+    not a rounding remainder of either sign that would keep a loan open owing nothing."""
+    book = _book(term=2)
+    for month in (1, 2, 3):
+        _month(book, lambda d: 0 * d, month=month)
+    owed = book.balance[0, 0]
+    assert book.arrears[0, 0] + book.fees_due[0, 0] == pytest.approx(owed)
+    waived = loans.restructure(book, 0, np.array([0]), waiver=1.0, rate_cut=0, extension=0,
+                               month=3)  # fmt: skip
+    assert waived[0] == owed and book.balance[0, 0] == 0.0 and book.instalment[0, 0] == 0.0
+
+
 def test_forborne_loan_leaves_forbearance_after_its_probation_of_regular_payments():
     book = _book(term=36)
     _month(book, lambda d: 0 * d)

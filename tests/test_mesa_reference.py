@@ -501,8 +501,13 @@ class _RecordingEconomy(CreditEconomy):
 
 @pytest.mark.parametrize(
     ("scenario", "policies"),
-    [("baseline", ["balanced"]), ("severe_recession", ["balanced", "aggressive"])],
-    ids=["one_lender", "two_lenders"],
+    [
+        ("baseline", ["balanced"]),
+        ("severe_recession", ["balanced", "aggressive"]),
+        # relief that waives all arrears settles (and closes) matured loans
+        ("severe_recession", [RiskPolicy.preset("balanced", relief_waiver=1.0, term_months=3)]),
+    ],
+    ids=["one_lender", "two_lenders", "settling_relief"],
 )
 def test_a_whole_run_replays_exactly(scenario, policies):
     """Fed a CreditEconomy's draws every month, burn-in and end of burn-in included, the
