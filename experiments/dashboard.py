@@ -315,6 +315,8 @@ class DashboardModel(mesa.Model):
                     "market share": "" if now is None else f"{now['balance_share']:.1%}",
                     "capital ratio": ""
                     if now is None or name in failures
+                    else "no book"
+                    if np.isnan(now["capital_ratio"])
                     else f"{now['capital_ratio']:.1%}",
                     "failed": f"month {failures[name]}" if name in failures else "no",
                 }

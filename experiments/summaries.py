@@ -44,7 +44,9 @@ _SUMMARIES = (
     ),
     SummaryMetric("failed_lenders", "count", "Lenders failed by the end of the run."),
     SummaryMetric(
-        "lowest_capital_ratio", "share", "Lowest month-end capital ratio (equity over book)."
+        "lowest_capital_ratio",
+        "share",
+        "Lowest month-end capital ratio (equity over book; months without a book skipped).",
     ),
 )
 #: What a lender's summary has beyond the run's (:func:`summarise_lender`).

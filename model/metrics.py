@@ -18,6 +18,7 @@ accounts (:data:`FLOW_FIELDS`), chart units and the docs all read this table.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -50,6 +51,9 @@ class Metric:
             (the value is then at most 1, rounding in the sums aside).
         label: Short readable name for charts and tables, without the unit, where the
             spaced name would be unclear ("" = the name, spaced: ``Active loans``).
+        when_empty: A ratio's value when its denominator is 0: 0 for rates of nothing
+            (no loans, no applications), NaN where the ratio is undefined (equity over
+            no book).
     """
 
     name: str
@@ -62,6 +66,7 @@ class Metric:
     contract: bool = False
     part_of_whole: bool = False
     label: str = ""
+    when_empty: float = 0.0
 
 
 def _flow(
@@ -350,11 +355,12 @@ _METRICS: tuple[Metric, ...] = (
     Metric(
         "capital_ratio",
         "share",
-        "Equity over the book.",
+        "Equity over the book; NaN while the lender has no book (undefined, not a breach).",
         "derived",
         "ratio",
         "mean",
         ("capital", "balance"),
+        when_empty=math.nan,
     ),
     _count("forborne_loans", "Open loans under forbearance."),
     _count("underlying_overdue_loans", "Open loans 1+ DPD or forborne."),
@@ -433,14 +439,15 @@ def unit_of(name: str) -> str | None:
 def derive(row: dict[str, float]) -> dict[str, float]:
     """Fill a row's derived metrics (ratios and net loss) from its other values, in place.
 
-    A ratio with a zero denominator is 0 (no loans, no applications); a part of a whole
-    is at most 1 (the two sums may round differently).
+    A ratio with a zero denominator is its metric's ``when_empty`` (0 for no loans or no
+    applications; NaN for the capital ratio without a book); a part of a whole is at most
+    1 (the two sums may round differently).
     """
     row["net_loss"] = row["writeoffs"] - row["recoveries"]
     for metric in _METRICS:
         if metric.lenders == "ratio":
             num, den = metric.ratio
-            value = row[num] / row[den] if row[den] else 0.0
+            value = row[num] / row[den] if row[den] else metric.when_empty
             row[metric.name] = min(value, 1.0) if metric.part_of_whole else value
     return row
 

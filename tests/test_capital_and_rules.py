@@ -207,3 +207,19 @@ def test_terms_follow_the_policy_mix():
     assert set(new.term) <= {3, 24, 24 + 6, 3 + 6}  # relief extends terms by 6 months
     share = (new.term == 3).mean()
     assert 0.4 < share < 0.6
+
+
+def test_a_lender_without_a_book_has_an_undefined_capital_ratio_and_no_breach():
+    """Equity over no book is undefined (NaN), as the lender's own test of its minimum
+    reads it (it may lend): never 0, which read as a breach of min_capital_ratio."""
+    from types import SimpleNamespace
+
+    from experiments.reverse_stress import breaks
+
+    policy = RiskPolicy.preset("balanced", score_cutoff=850)  # approves no one
+    eco = CreditEconomy(500, "baseline", policy, seed=2, burn_in=0)
+    df = eco.run(12)
+    lender = eco.lenders[0]
+    assert (df["balance"] == 0).all() and (df["capital"] > 0).all()
+    assert df["capital_ratio"].isna().all() and lender.can_lend
+    assert not breaks(eco, SimpleNamespace(condition="capital_breach"))
