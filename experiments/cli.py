@@ -62,7 +62,10 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
         "--workers", type=int, help="worker processes (default: CPU count; 1 = serial)"
     )
     run.add_argument(
-        "--resume", action="store_true", help="finish a folder made by the same config"
+        "--resume",
+        action="store_true",
+        help="finish a folder made by the same config, or by one with fewer replications or "
+        "without the loan tape (a folder of this very config is finished without it)",
     )
     run.add_argument("--force", action="store_true", help="overwrite the results in the folder")
     run.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -215,7 +215,8 @@ def prepare_output(
 
     Raises:
         ConfigError: If the folder holds results and neither ``--resume`` nor ``--force``
-            is given, or ``--resume`` meets results of a different config.
+            is given, or ``--resume`` meets results of a different config. (A run of the
+            folder's own config resumes without ``--resume``: see :func:`run_experiment`.)
     """
     if resume and force:
         raise ConfigError("argument --resume: not allowed with --force; choose one")
@@ -235,6 +236,19 @@ def prepare_output(
     if manifest["config_hash"] == config.config_hash():
         return None
     return _runs_to_carry_over(config, out_dir, manifest)
+
+
+def holds_results_of(config: ExperimentConfig, out_dir: Path) -> bool:
+    """Whether ``out_dir`` holds results of exactly ``config``, made by this code."""
+    if not store.has_results(out_dir):
+        return False
+    try:
+        manifest = store.read_manifest(out_dir)
+        return manifest["config_hash"] == config.config_hash() and same_code(
+            str(manifest.get("code_version", "unknown")), code_version()
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def _resumable_manifest(out_dir: Path) -> dict[str, Any]:
@@ -330,7 +344,9 @@ def run_experiment(
         config: The validated experiment.
         out_dir: Results folder (default ``results/<name>`` under the current directory).
         workers: Worker processes (default: CPU count); 1 runs serially in-process.
-        resume: Continue a folder made by the same config, skipping finished runs.
+        resume: Continue a folder made by the same config, skipping finished runs (or
+            made by a config with fewer replications, or without the loan tape). A
+            folder made by this very config and code is continued without it.
         force: Delete the results already in the folder first.
         progress: Show a tqdm progress bar over runs.
         source: The config file's text, kept in the manifest.
@@ -350,6 +366,9 @@ def run_experiment(
     out_dir = output_folder(config, out_dir)
     workers, parallel = _workers(config, workers, scheduler)
     specs = build_design(config)
+    # Rerunning a config on its own folder (same config, same code) finishes it: the runs
+    # are deterministic, so there is nothing to choose between resuming and refusing.
+    resume = resume or (not force and holds_results_of(config, out_dir))
     prepare_output(config, out_dir, resume, force)  # refuse early, writing nothing
     start = time.perf_counter()
     # Connect to the cluster (if any) before writing anything: a bad address writes nothing.

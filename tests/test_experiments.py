@@ -204,15 +204,33 @@ def test_resume_after_kill(tmp_path):
 def test_existing_results_are_refused_and_untouched(reference, tmp_path, capsys):
     config, out = reference
     before = snapshot(out)
-    assert run(config, out) == 2
+    other = write_config(tmp_path, seed=12)
+    assert run(other, out) == 2  # another config's results
     err = capsys.readouterr().err
     assert "--resume" in err and "--force" in err and err.count("\n") == 1
-    other = write_config(tmp_path, seed=12)
     assert run(other, out, "--resume") == 2
     assert "config differs" in capsys.readouterr().err
     assert run(config, out, "--resume", "--force") == 2
     capsys.readouterr()
     assert snapshot(out) == before
+
+
+def test_rerunning_a_config_on_its_own_folder_finishes_it(reference, tmp_path):
+    """The README's quickstart command run twice: the second run has nothing to do (the
+    same config and code: it resumes, as with --resume), and a folder missing runs is
+    finished to the very files of an uninterrupted run."""
+    config, out = reference
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    assert run(config, copy, "--workers", "1", "--no-charts") == 0
+    assert digests(copy) == digests(out)
+    assert json.loads((copy / "manifest.json").read_text())["counts"]["done_now"] == 0
+    done = sorted((copy / "runs").glob("*.done.json"))
+    (copy / "runs" / done[2].name.replace("done.json", "summary.parquet")).unlink()
+    done[2].unlink()
+    assert run(config, copy, "--workers", "1", "--no-charts") == 0
+    assert digests(copy) == digests(out)
+    assert json.loads((copy / "manifest.json").read_text())["counts"]["done_now"] == 1
 
 
 def test_force_overwrites(reference, tmp_path):
