@@ -499,6 +499,14 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_out_file(out: Path) -> None:
+    """A file ``--out`` can be written: not a folder, in a folder that exists."""
+    if out.is_dir():
+        raise ConfigError(f"argument --out: '{out}' is a folder; give a file name")
+    if not out.parent.is_dir():
+        raise ConfigError(f"argument --out: folder '{out.parent}' does not exist")
+
+
 def _comparison(
     args: argparse.Namespace, folder: Path, config: ExperimentConfig
 ) -> tuple[Any, str]:
@@ -513,9 +521,8 @@ def _comparison(
     metrics = _compared_metrics(args.metrics, config, per_lender)
     if args.by == "point" and not config.params:
         raise ConfigError("argument --by: 'point' needs a sweep; this experiment sweeps nothing")
-    out = Path(args.out) if args.out else None
-    if out is not None and out.is_dir():
-        raise ConfigError(f"argument --out: '{out}' is a folder; give a file name")
+    if args.out:
+        _check_out_file(Path(args.out))
     summary = _compared_runs(folder, config, args.lender) if per_lender else None
     if summary is None:
         from experiments.inputs import read_summary
@@ -745,13 +752,14 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from experiments import calibrate
+    from experiments import calibrate, store
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"argument --workers must be >= 1, got {args.workers}")
     config, spec = calibrate.load_calibration(args.config)
     workers = args.workers or os.cpu_count() or 1
     out = Path(args.out) if args.out else Path("results") / config.name
+    store.make_folder(out)  # before the fit, not after it
     result = calibrate.calibrate(config, spec, workers, progress=print)
     for path in calibrate.write(result, config, out):
         print(f"wrote {path}")

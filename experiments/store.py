@@ -484,6 +484,20 @@ def clear_results(out_dir: Path) -> list[Path]:
     return removed
 
 
+def make_folder(out_dir: Path) -> None:
+    """Create a results folder and its parents, or say in one line why it cannot be.
+
+    Raises:
+        ConfigError: Naming ``--out`` and the reason (a missing or read-only place).
+    """
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"argument --out: cannot create folder '{out_dir}': {exc.strerror or exc}"
+        ) from None
+
+
 @contextmanager
 def lock_folder(out_dir: Path, create: bool = True) -> Iterator[bool]:
     """Hold the results folder's lock: one writer at a time.
@@ -502,7 +516,7 @@ def lock_folder(out_dir: Path, create: bool = True) -> Iterator[bool]:
         OSError: If the lock file cannot be created.
     """
     if create:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        make_folder(out_dir)
     if fcntl is None or not (create or (out_dir / LOCK).is_file()):
         yield False
         return

@@ -364,3 +364,34 @@ def test_resume_refuses_results_made_by_other_code(tmp_path, capsys, monkeypatch
     err = capsys.readouterr().err
     assert "mix model versions" in err and "--force" in err
     assert sorted(p.name for p in out.rglob("*")) == before
+
+
+def test_compare_to_a_file_in_a_missing_folder_writes_nothing(tmp_path, capsys):
+    """The --out file's folder is checked before anything is written (the folder's
+    comparison.csv included), and the error names --out."""
+    config = tmp_path / "c.toml"
+    config.write_text(GOOD)
+    out = tmp_path / "o"
+    assert main(["run", str(config), "--out", str(out), "--quiet", "--no-charts"]) == 0
+    capsys.readouterr()
+    missing = tmp_path / "nowhere" / "t.tex"
+    assert main(["compare", str(out), "--format", "latex", "--out", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "argument --out: folder" in err and "does not exist" in err
+    assert not (out / "comparison.csv").exists() and not missing.parent.exists()
+
+
+def test_an_output_folder_that_cannot_be_made_is_named_before_any_work(tmp_path, capsys):
+    """run (and calibrate, before its fit) name --out when the folder cannot be created."""
+    config = tmp_path / "c.toml"
+    config.write_text(GOOD)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert main(["run", str(config), "--out", str(blocker / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "argument --out: cannot create folder" in err
+    calibration = Path(__file__).parents[1] / "experiments" / "configs" / "calibration.toml"
+    assert main(["calibrate", str(calibration), "--out", str(blocker / "c")]) == 2
+    captured = capsys.readouterr()
+    assert "argument --out: cannot create folder" in captured.err
+    assert "evaluation" not in captured.out  # refused before the fit
