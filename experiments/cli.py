@@ -638,17 +638,21 @@ def _risk(args: argparse.Namespace) -> int:
 
 
 def _reverse_stress(args: argparse.Namespace) -> int:
-    from experiments import reverse_stress
+    from experiments import reverse_stress, store
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"argument --workers must be >= 1, got {args.workers}")
     config, spec = reverse_stress.load(args.config)
     out = Path(args.out) if args.out else Path("results") / config.name
+    store.make_folder(out)  # before the search, not after it
     workers = args.workers or os.cpu_count() or 1
     result = reverse_stress.search(config, spec, workers=workers, progress=print)
     paths = reverse_stress.write(result, out)
+    tables = [p for p in paths if p.suffix in (".csv", ".md")]
     print(reverse_stress.format_markdown(result))
-    print(f"written: {', '.join(str(p) for p in paths[:2])} and {len(paths) - 2} chart files")
+    print(
+        f"written: {', '.join(str(p) for p in tables)} and {len(paths) - len(tables)} chart files"
+    )
     return 0
 
 
