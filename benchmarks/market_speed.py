@@ -31,6 +31,8 @@ from benchmarks.step_speed import in_subprocess, peak_rss_mb
 SCENARIO = "severe_recession"
 #: Most a 5-lender market may cost per borrower-month, as a multiple of one lender.
 TARGET_RATIO = 2.0
+#: The population the target is read at (issue 13: 100,000 borrowers).
+TARGET_BORROWERS = 100_000
 #: The order the warm reading builds the economies in (False: one lender; True: the market).
 BUILD_ORDER = (False, True, True, False)
 #: The five lenders of the market: bank-like and investor-funded, three presets.
@@ -151,6 +153,8 @@ def main(borrowers: int = 100_000, months: int = 60, repeat: int = 3) -> dict[st
     ]
     ratio = float(np.median([w["ratio"] for w in warm]))
     verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
+    if borrowers < TARGET_BORROWERS:  # fixed costs weigh more in a small economy
+        verdict = f"read at {TARGET_BORROWERS:,} borrowers, not judged at this size"
     print(
         f"market of {five['lenders']} lenders against one, {borrowers:,} borrowers x {months} "
         f"months, {SCENARIO}, burn-in included:"

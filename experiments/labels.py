@@ -56,8 +56,13 @@ SUMMARY_NAMES: dict[str, str] = {
 }
 
 
+#: Words of an identifier written in capitals when it is spaced (``p2p_thin`` -> ``P2P thin``).
+ACRONYMS = frozenset({"p2p", "apr", "us", "eu", "uk", "gdp", "cpi", "dti", "lti", "npl", "dpd"})
+
+
 def _spaced(name: str) -> str:
-    text = name.replace("_", " ")
+    words = [w.upper() if w in ACRONYMS else w for w in name.split("_")]
+    text = " ".join(words)
     return text[:1].upper() + text[1:]
 
 

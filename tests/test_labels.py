@@ -86,9 +86,10 @@ def test_values_and_points_are_written_for_readers():
 
 
 def test_display_names_space_identifiers_and_keep_other_names():
-    assert display_names(["severe_recession", "p2p", "A $x$ b", "no_relief"]) == {
+    assert display_names(["severe_recession", "p2p_thin", "A $x$ b", "no_relief", "us_2007"]) == {
         "severe_recession": "Severe recession",
-        "p2p": "P2p",
+        "p2p_thin": "P2P thin",  # acronyms in capitals
+        "us_2007": "US 2007",
         "A $x$ b": "A $x$ b",
         "no_relief": "No relief",
     }
