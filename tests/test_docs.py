@@ -115,3 +115,14 @@ def test_command_writes_and_checks_the_file(tmp_path, capsys, text):
     out.write_text(text.replace("Score cut-off", "Cut-off"), encoding="utf-8")
     assert main(["docs", "--check", "--out", str(out)]) == 1
     assert "out of date: run python -m experiments docs" in capsys.readouterr().out
+
+
+def test_the_domain_notes_the_reports_cite_ship_with_the_code():
+    """Validation criteria, calibration sources and configs cite DOMAIN.md: the copy in
+    docs/ is the team's current one (checked where the team's notes are at hand)."""
+    root = Path(__file__).resolve().parents[1]
+    shipped = root / "docs" / "DOMAIN.md"
+    assert shipped.is_file()
+    team = root.parent / "shared" / "DOMAIN.md"
+    if team.is_file():
+        assert shipped.read_text(encoding="utf-8") == team.read_text(encoding="utf-8")
