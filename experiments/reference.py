@@ -57,10 +57,17 @@ def compare(current: pd.DataFrame, reference: pd.DataFrame) -> list[str]:
             bad = (cur.astype(str) != ref.astype(str)).to_numpy()
         for row in np.flatnonzero(bad):
             lines.append(
-                f"{reference.loc[row, 'run_id']} {column}: {cur.iloc[row]!r} "
-                f"(reference {ref.iloc[row]!r})"
+                f"{reference.loc[row, 'run_id']} {column}: {_shown(cur.iloc[row])} "
+                f"(reference {_shown(ref.iloc[row])})"
             )
     return lines
+
+
+def _shown(value: object) -> str:
+    """A value as a reader wants it: ``0.0123`` for ``np.float64(0.0123)``, quoted text."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value)
 
 
 def check_reference() -> list[str]:

@@ -18,4 +18,6 @@ def test_compare_reports_a_changed_value():
     changed.loc[3, "bad_debt_loss_rate"] *= 1 + 1e-6
     lines = compare(changed, reference)
     assert len(lines) == 1 and "bad_debt_loss_rate" in lines[0]
+    assert "np.float64" not in lines[0]  # plain numbers, as a reader wants them
+    assert repr(float(changed.loc[3, "bad_debt_loss_rate"])) in lines[0]
     assert compare(reference.drop(columns="profit"), reference)[0].startswith("shape or columns")
