@@ -11,7 +11,8 @@ What the figures show:
   plain text (mathtext off), so a ``$`` in a name is shown as written.
 - Sizes are bounded: at most :data:`MAX_COLS` panels across and :data:`MAX_ROWS` down
   (:data:`MAX_WIDTH` inches wide, 2,010 px at 300 dpi). A chart with more panels is split
-  into pages, ``NN_kind_..._p1``, ``_p2``, ... Legends sit below the panels.
+  into pages, ``NN_kind_..._p1``, ``_p2``, ... Legends sit below the panels; a title wider
+  than its figure wraps (:func:`fit_width`).
 - At most :data:`MAX_SERIES` lines share a panel; beyond that sweep points are pooled
   (the legend says so). Sampled designs (``[sample]``) draw one dot per run.
 
@@ -30,6 +31,7 @@ import json
 import math
 import os
 import stat
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +45,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter  # noqa: E402
 
 from experiments import store  # noqa: E402
@@ -240,7 +243,29 @@ def _figure(
 
 
 def _title(fig: Figure, text: str, page: int, pages: int) -> None:
-    fig.suptitle(text if pages == 1 else f"{text} ({page} of {pages})")
+    title = fig.suptitle(text if pages == 1 else f"{text} ({page} of {pages})")
+    fit_width(title)
+
+
+def fit_width(text: Text, share: float = 0.96) -> None:
+    """Wrap a text at spaces until each line fits in ``share`` of its figure's width.
+
+    A figure title wider than its figure would be cut off at both sides; the text is
+    measured as drawn (font and size of the figure's style), and its own line breaks
+    are kept.
+    """
+    fig = text.get_figure()
+    renderer = fig.canvas.get_renderer()
+    room = share * fig.bbox.width
+    lines = text.get_text().split("\n")
+    longest = max(len(line) for line in lines)
+    width = text.get_window_extent(renderer).width
+    chars = longest
+    while width > room and chars > 12:
+        chars = min(chars - 1, int(chars * room / width))
+        wrap = textwrap.TextWrapper(max(chars, 12), break_long_words=False, break_on_hyphens=False)
+        text.set_text("\n".join(wrap.fill(line) for line in lines))
+        width = text.get_window_extent(renderer).width
 
 
 def _legend(fig: Figure, axes: Sequence[Axes], title: str | None = None) -> None:

@@ -284,6 +284,23 @@ def test_a_true_false_sweep_is_drawn_as_two_categories(tmp_path):
     assert all(line.get_linestyle() == "None" for line in ax.get_lines())
 
 
+def test_a_long_heatmap_title_wraps_to_fit_inside_the_figure(tmp_path):
+    # severity_sweep.toml's heatmap: one panel (4.5 in), a title wider than the figure.
+    body = (
+        '[[scenario]]\npreset = "severe_recession"\n[[policy]]\npreset = "balanced"\n'
+        '[sweep]\n"scenario.severity" = [0.0, 1.0, 2.0]\n"policy.score_cutoff" = [560, 640]\n'
+    )
+    res = charts.load_results(_folder(tmp_path, body, replications=2))
+    spec = ChartSpec("sweep", "bad_debt_loss_rate", "scenario.severity", "policy.score_cutoff")
+    (fig,) = _draw(res, spec)
+    fig.canvas.draw()
+    title = fig._suptitle
+    box, page = title.get_window_extent(), fig.bbox
+    assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1
+    words = "Mean bad-debt loss rate (of lending) by shock severity and score cut-off"
+    assert " ".join(title.get_text().split()) == words and "\n" in title.get_text()
+
+
 def test_derived_metrics_are_charted(tmp_path):
     body = TWO_BY_TWO + '[metrics]\nloss_per_approval = "bad_debt_loss / approvals"\n'
     folder = _folder(tmp_path, body)
