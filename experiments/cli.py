@@ -600,7 +600,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
         result = sensitivity.analyse_results(folder, metrics)
         paths = sensitivity.write(result, folder)
     print(sensitivity.format_markdown(result))
-    print(f"\nwritten: {', '.join(str(p) for p in paths[:2])} and {len(paths) - 2} charts")
+    print(f"\nwritten: {', '.join(str(p) for p in paths[:2])} and {len(paths) - 2} chart files")
     return 0
 
 

@@ -18,6 +18,7 @@ explain if it were independent from point to point.
 from __future__ import annotations
 
 import importlib.metadata
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ import pandas as pd
 from experiments import designs, store
 from experiments.config import ConfigError, ExperimentConfig, SampleSpec, parse_config
 from experiments.design import build_design, point_indices, sample_design
+from experiments.labels import NameTable, display_names, with_unit
 from experiments.summaries import SUMMARY_METRICS
 
 #: Metrics analysed by default (summary metrics of each run).
@@ -43,8 +45,6 @@ SENSITIVITY_METRICS = (
 #: Files written into the results folder.
 CSV = "sensitivity.csv"
 MARKDOWN = "sensitivity.md"
-#: Resolution of the bar charts.
-DPI = 300
 
 _EXPLAIN = {
     "morris": (
@@ -369,58 +369,100 @@ def format_markdown(result: SensitivityResult) -> str:
 
 
 def draw(result: SensitivityResult, folder: Path | str) -> list[Path]:
-    """One bar chart per metric (``figures/sensitivity_<metric>.png``), a panel per group.
+    """One bar chart per metric (``figures/sensitivity_<metric>.png`` and ``.pdf``).
 
-    Morris: bars of mu* with their confidence intervals, sigma as dots. Sobol' indices:
-    bars of S1 and ST with their confidence intervals.
+    A panel per scenario and policy. Morris: bars of mu* with their confidence
+    intervals, sigma as dots. Sobol' indices: bars of S1 and ST with their confidence
+    intervals. Drawn as the experiment charts are (:mod:`experiments.charts`): in the
+    config's style, at most :data:`~experiments.charts.MAX_WIDTH` inches wide, PNG at
+    300 dpi and PDF, levers and metrics named by the name table
+    (:class:`~experiments.labels.NameTable`), scenarios and policies by
+    :func:`~experiments.labels.display_names`. More panels than fit a page go onto
+    pages, ``sensitivity_<metric>_p1``, ``_p2``, ...
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from experiments.charts import MAX_COLS, MAX_ROWS, _pages, save_figure
+    from experiments.style import style_context
 
     out = Path(folder) / store.FIGURES_DIR
     out.mkdir(parents=True, exist_ok=True)
-    method = result.method
     paths = []
-    for metric, table in result.table.groupby("metric", sort=False):
-        groups = list(table.groupby(["scenario", "policy"], sort=False))
-        dims = table["lever"].nunique()
-        fig, axes = plt.subplots(
-            1,
-            len(groups),
-            figsize=(6.4 * len(groups), 1.2 + 0.45 * dims),
-            squeeze=False,
-            layout="constrained",
-        )
-        for ax, ((scenario, policy), frame) in zip(axes.flat, groups, strict=True):
-            frame = frame.sort_values(_RANK_BY[method], ascending=True, na_position="first")
-            y = np.arange(len(frame))
-            if method == "morris":
-                ax.barh(
-                    y,
-                    frame["mu_star"],
-                    xerr=frame["mu_star_conf"],
-                    color="tab:blue",
-                    capsize=3,
-                    label="mu* (95% CI)",
-                )
-                ax.plot(frame["sigma"], y, "o", color="tab:orange", label="sigma")
-                ax.set_xlabel("effect per change over the lever's range")
-            else:
-                ax.barh(y - 0.2, frame["S1"], 0.4, xerr=frame["S1_conf"], capsize=3, label="S1")
-                ax.barh(y + 0.2, frame["ST"], 0.4, xerr=frame["ST_conf"], capsize=3, label="ST")
-                ax.axvline(0, color="grey", linewidth=0.8)
-                ax.set_xlabel("share of variance (95% CI)")
-            ax.set_yticks(y, frame["lever"])
-            ax.set_title(f"{scenario} x {policy}", fontsize=10)
-            ax.legend(fontsize=8, loc="lower right")
-        fig.suptitle(f"Sensitivity of {metric.replace('_', ' ')}", fontsize=12)
-        path = out / f"sensitivity_{metric}.png"
-        fig.savefig(path, dpi=DPI)
-        plt.close(fig)
-        paths.append(path)
+    with style_context(result.config.style, result.config.rcparams):
+        for metric, table in result.table.groupby("metric", sort=False):
+            groups = list(table.groupby(["scenario", "policy"], sort=False))
+            rows = max(1, min(MAX_ROWS, int(9 / _panel_height(table["lever"].nunique()))))
+            pages = _pages(groups, most=MAX_COLS * rows)
+            for page, chunk in enumerate(pages, start=1):
+                fig = _bar_chart(result, str(metric), chunk, (page, len(pages)))
+                name = f"sensitivity_{metric}" + (f"_p{page}" if len(pages) > 1 else "")
+                paths += save_figure(fig, out, name)
     return paths
+
+
+def _panel_height(levers: int) -> float:
+    """Height of a row of bar panels, inches: room for each lever's bars and the axes."""
+    return 0.9 + 0.3 * levers
+
+
+def _bar_chart(result: SensitivityResult, metric: str, groups: list, page: tuple[int, int]) -> Any:
+    """The figure of one metric and page: a panel per ``((scenario, policy), frame)``."""
+    import matplotlib.pyplot as plt
+
+    from experiments.charts import MAX_COLS, MAX_WIDTH, SINGLE_WIDTH, _legend, _title
+
+    names, config = NameTable(), result.config
+    scenarios = display_names(s.name for s in config.scenarios)
+    policies = display_names(p.name for p in config.policies)
+    cols = 1 if len(groups) == 1 else MAX_COLS
+    rows = -(-len(groups) // cols)
+    height = rows * _panel_height(groups[0][1]["lever"].nunique()) + 0.8
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(SINGLE_WIDTH if cols == 1 else MAX_WIDTH, height),
+        squeeze=False,
+        layout="constrained",
+    )
+    shown = list(axes.flat)[: len(groups)]
+    for ax in list(axes.flat)[len(groups) :]:
+        ax.set_visible(False)
+    for ax, ((scenario, policy), frame) in zip(shown, groups, strict=True):
+        xlabel = _bars(ax, result.method, frame, names, names.unit(metric))
+        ax.set_xlabel(xlabel if cols == 1 else textwrap.fill(xlabel, 32))
+        ax.set_title(f"{scenarios.get(scenario, scenario)} / {policies.get(policy, policy)}")
+    what = "Morris sensitivity" if result.method == "morris" else "Sobol' indices"
+    _title(fig, f"{what}: {names.name(metric)}", *page)
+    _legend(fig, shown)
+    return fig
+
+
+def _bars(ax: Any, method: str, frame: pd.DataFrame, names: NameTable, unit: str | None) -> str:
+    """One panel: a lever per row, the most influential at the top; return the x label."""
+    from experiments.charts import _format_axis
+
+    frame = frame.sort_values(_RANK_BY[method], ascending=True, na_position="first")
+    y = np.arange(len(frame))
+    if method == "morris":
+        ax.barh(
+            y,
+            frame["mu_star"],
+            xerr=frame["mu_star_conf"],
+            color="tab:blue",
+            capsize=3,
+            label="mu* (95% CI)",
+        )
+        ax.plot(frame["sigma"], y, "o", color="tab:orange", label="sigma")
+        xlabel = with_unit("Effect of a change over the lever's range", unit)
+        _format_axis(ax.xaxis, unit)
+    else:
+        ax.barh(y - 0.2, frame["S1"], 0.4, xerr=frame["S1_conf"], capsize=3, label="S1")
+        ax.barh(y + 0.2, frame["ST"], 0.4, xerr=frame["ST_conf"], capsize=3, label="ST")
+        ax.axvline(0, color="grey", linewidth=0.8)
+        xlabel = "Share of the variance (95% CI)"
+    ax.set_yticks(y, [names.name(lever) for lever in frame["lever"]])
+    if frame[_RANK_BY[method]].isna().all():
+        note = "no indices:\na design point has no value"
+        ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center", size="small")
+    return xlabel
 
 
 def write(result: SensitivityResult, folder: Path | str) -> list[Path]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import struct
 from pathlib import Path
 
@@ -177,9 +178,55 @@ def test_sensitivity_command_on_a_results_folder(tmp_path, capsys):
     assert (table[table["metric"] == "peak_overdue_rate"]["ST"] == 0).all()  # constant
     report = (folder / "sensitivity.md").read_text()
     assert "### bad_debt_loss_rate" in report and "Note: profit: 2 runs give no value" in report
-    for metric in metrics:
+    for metric in metrics:  # PNG and PDF, as the experiment charts (one panel: 4.5 in)
         width, height = png_size(folder / "figures" / f"sensitivity_{metric}.png")
-        assert width == 6.4 * 300  # one panel, 300 dpi
+        assert width == 4.5 * 300
+        assert (folder / "figures" / f"sensitivity_{metric}.pdf").read_bytes().startswith(b"%PDF")
+
+
+def _drawn_texts(monkeypatch, folder: Path, *args: str) -> dict[str, list[str]]:
+    """Run the sensitivity command; return each saved figure's visible texts by name."""
+    from matplotlib.text import Text
+
+    from experiments import charts
+
+    texts, save = {}, charts.save_figure
+
+    def keep(fig, out, name):
+        shown = [t.get_text() for t in fig.findobj(Text) if t.get_visible() and t.get_text()]
+        texts[name] = [" ".join(t.split()) for t in shown]  # wrapped labels on one line
+        return save(fig, out, name)
+
+    monkeypatch.setattr(charts, "save_figure", keep)
+    assert main(["sensitivity", str(folder), *args]) == 0
+    return texts
+
+
+def test_sensitivity_charts_name_levers_metrics_scenarios_and_policies_readably(
+    tmp_path, monkeypatch, capsys
+):
+    text = CONFIG.format(method="morris", n=4, replications=1)
+    text = text.replace('[[policy]]\npreset = "balanced"', POLICIES)
+    folder = fake_results(tmp_path / "m", text)
+    texts = _drawn_texts(monkeypatch, folder, "--metric=bad_debt_loss_rate", "--metric=profit")
+    assert sorted(texts) == ["sensitivity_bad_debt_loss_rate", "sensitivity_profit"]
+    loss = texts["sensitivity_bad_debt_loss_rate"]
+    assert "Morris sensitivity: Bad-debt loss rate (of lending)" in loss
+    assert {"Severe recession / Balanced", "Severe recession / Loose P2P"} <= set(loss)
+    levers = {"Max. debt-to-income", "Savings buffer", "Shock severity", "Collection intensity"}
+    assert levers <= set(loss)
+    assert "Effect of a change over the lever's range (%)" in loss
+    assert (
+        "Effect of a change over the lever's range (currency units)" in texts["sensitivity_profit"]
+    )
+    raw = [t for ts in texts.values() for t in ts if re.search(r"[a-z]_[a-z]|[a-z]\.[a-z]", t)]
+    assert raw == [] and not any(" x " in t for ts in texts.values() for t in ts)
+    for name in texts:
+        assert (folder / "figures" / f"{name}.pdf").is_file()
+        assert png_size(folder / "figures" / f"{name}.png")[0] <= 6.7 * 300
+
+
+POLICIES = '[[policy]]\npreset = "balanced"\n[[policy]]\nname = "loose_p2p"\npreset = "aggressive"'
 
 
 def test_sensitivity_command_with_morris_matches_the_direct_analysis(tmp_path, capsys):
