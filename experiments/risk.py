@@ -28,7 +28,8 @@ curves) in it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from scipy import stats
 from experiments import store
 from experiments.config import ConfigError, ExperimentConfig, parse_config
 from experiments.design import build_design, model_inputs
+from experiments.labels import NameTable, display_names
 from model.validation import implied_asset_correlation
 
 #: Confidence levels of VaR and ES.
@@ -434,6 +436,10 @@ def _correlation_lines(result: RiskResult) -> list[str]:
 
 
 # ------------------------------------------------------------------ charts
+#: The loss axis of the charts.
+_LOSS_AXIS = "Cumulative net loss (% of the month-0 book)"
+
+
 def draw(result: RiskResult, folder: Path | str) -> list[Path]:
     """The loss histograms with VaR and ES marked, and the exceedance curves (PNG and PDF)."""
     import matplotlib
@@ -453,12 +459,36 @@ def draw(result: RiskResult, folder: Path | str) -> list[Path]:
     return paths
 
 
+def _shown_label(result: RiskResult) -> Callable[[pd.Series], str]:
+    """How a chart names a group (risk.md keeps the config's names).
+
+    Families and policies by their display names (:func:`~experiments.labels.display_names`),
+    swept levers by the name table (``Max. debt-to-income = 45%``).
+    """
+    names, config = NameTable(), result.config
+    shown = {
+        "family": display_names(families(config).values()),
+        "policy": display_names(p.name for p in config.policies),
+    }
+
+    def label(row: pd.Series) -> str:
+        return " / ".join(
+            shown[g].get(row[g], str(row[g]))
+            if g in shown
+            else f"{names.name(g)} = {names.value(g, row[g])}"
+            for g in result.groups
+        )
+
+    return label
+
+
 def _groups(result: RiskResult) -> list[tuple[str, np.ndarray, pd.Series]]:
-    """Label, loss rates and risk row of each group, in table order."""
+    """Chart label, loss rates and risk row of each group, in table order."""
     out = []
+    label = _shown_label(result)
     runs = result.runs.groupby(result.groups, sort=False, dropna=False)
     for (_, frame), (_, row) in zip(runs, result.table.iterrows(), strict=True):
-        out.append((_label(row, result.groups), frame["loss_rate"].dropna().to_numpy(), row))
+        out.append((label(row), frame["loss_rate"].dropna().to_numpy(), row))
     return out
 
 
@@ -467,7 +497,7 @@ def _histograms(result: RiskResult, plt: object) -> object:
     cols = min(len(groups), 3)
     rows = -(-len(groups) // cols)
     fig, axes = plt.subplots(  # type: ignore[attr-defined]
-        rows, cols, figsize=(6.7, 2.2 * rows + 0.4), squeeze=False, layout="constrained"
+        rows, cols, figsize=(6.7, 2.3 * rows + 0.6), squeeze=False, layout="constrained"
     )
     colours = ("tab:orange", "tab:red", "tab:purple")
     for ax, (label, losses, row) in zip(axes.flat, groups, strict=False):
@@ -476,12 +506,12 @@ def _histograms(result: RiskResult, plt: object) -> object:
             tag = f"{q * 100:g}"
             ax.axvline(row[f"var_{tag}"] * 100, color=colour, label=f"VaR {tag}%")
             ax.axvline(row[f"es_{tag}"] * 100, color=colour, linestyle="--", label=f"ES {tag}%")
-        ax.set_title(label)
-        ax.set_xlabel("cumulative net loss, % of the month-0 book")
-        ax.set_ylabel("paths")
+        ax.set_title(textwrap.fill(label, int(14 * 6.7 / cols)))  # a panel's width
+        ax.set_xlabel(textwrap.fill(_LOSS_AXIS, int(14 * 6.7 / cols)))
+        ax.set_ylabel("Paths")
     for ax in list(axes.flat)[len(groups) :]:
         ax.set_visible(False)
-    axes.flat[0].legend(fontsize=6, ncols=2)
+    fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="outside lower center", ncols=6)
     return fig
 
 
@@ -500,8 +530,8 @@ def _exceedance(result: RiskResult, plt: object) -> object:
     # axis's default labels would show as written, "$\\mathdefault{10^{-1}}$".
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
     ax.yaxis.set_minor_formatter(ticker.NullFormatter())
-    ax.set_xlabel("cumulative net loss, % of the month-0 book")
-    ax.set_ylabel("probability of a larger loss")
+    ax.set_xlabel(_LOSS_AXIS)
+    ax.set_ylabel("Probability of a larger loss")
     ax.legend()
     return fig
 

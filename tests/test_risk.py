@@ -137,3 +137,34 @@ def test_risk_on_a_folder_without_stochastic_paths_is_a_one_line_error(tmp_path,
     assert main(["risk", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "has no stochastic scenarios" in err and err.count("\n") == 1
+
+
+def test_the_risk_charts_name_families_policies_and_levers_readably(tmp_path):
+    import re
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    from experiments.style import style_context
+
+    raw = _raw({"name": "mild_shock", "stochastic": {"paths": 6}})
+    raw["policy"] = [{"name": "loose_p2p", "preset": "aggressive"}]
+    raw["sweep"] = {"policy.max_dti": [0.3, 0.5]}
+    config = parse_config(raw)
+    run_experiment(config, tmp_path, workers=1, progress=False, draw=False)
+    result = risk.analyse_results(tmp_path)
+    with style_context(result.config.style, result.config.rcparams):
+        figures = [risk._histograms(result, plt), risk._exceedance(result, plt)]
+    texts = [
+        [" ".join(t.get_text().split()) for t in fig.findobj(Text) if t.get_visible()]
+        for fig in figures
+    ]
+    for fig in figures:
+        plt.close(fig)
+    groups = {f"Mild shock / Loose P2P / Max. debt-to-income = {v}%" for v in (30, 50)}
+    assert groups <= set(texts[0]) and groups <= set(texts[1])  # panel titles, legend
+    raw_names = [t for ts in texts for t in ts if re.search(r"[a-z]_[a-z]|[a-z]\.[a-z]", t)]
+    assert raw_names == []
