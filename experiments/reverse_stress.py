@@ -51,6 +51,7 @@ from experiments.config import (
     read_config_with_table,
 )
 from experiments.design import build_design, build_economy, model_inputs
+from experiments.labels import display_names
 from experiments.risk import binomial_interval
 from model import CreditEconomy, MacroScenario
 from model.macro import SERIES_BOUNDS
@@ -488,36 +489,58 @@ def format_markdown(result: ReverseStressResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: How the chart's title names each condition.
+_CONDITION_TITLE = {
+    "capital_breach": "a capital breach",
+    "failure": "a lender's failure",
+    "loss_above": "a loss above {limit:.1%} of the book",
+}
+
+
 def draw(result: ReverseStressResult, folder: Path | str) -> list[Path]:
-    """The breaking boundary: policies as lines on duration x peak (or points on severity)."""
+    """The breaking boundary: policies as lines on duration x peak (or points on severity).
+
+    Policies and the scenario are named by :func:`~experiments.labels.display_names`;
+    the legend sits below the axes, clear of the data. PNG (300 dpi) and PDF.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from experiments.charts import save_figure
+    from experiments.charts import _legend, _title, save_figure
     from experiments.style import style_context
 
     out = Path(folder) / store.FIGURES_DIR
     out.mkdir(parents=True, exist_ok=True)
-    spec, table = result.spec, result.table
+    spec = result.spec
     with style_context(result.config.style, result.config.rcparams):
-        fig, ax = plt.subplots(figsize=(6.7, 3.2), layout="constrained")
-        for policy, frame in table.groupby("policy", sort=False):
-            if spec.durations:
-                ax.plot(frame["duration"], frame["boundary"] * 100, marker="o", label=policy)
-            else:
-                ax.plot([policy], frame["boundary"], marker="o", linestyle="none")
+        fig, ax = plt.subplots(figsize=(6.7, 3.4), layout="constrained")
+        _boundary(ax, result)
+        condition = _CONDITION_TITLE[spec.condition].format(limit=spec.loss_limit or 0)
+        _title(fig, f"Reverse stress: the mildest scenario with {condition}", 1, 1)
         if spec.durations:
-            ax.set_xlabel("months the peak is held")
-            ax.set_ylabel("peak unemployment that breaks, %")
-            ax.legend(title="policy")
-        else:
-            ax.set_ylabel(f"severity that breaks ('{spec.scenario}')")
-        ax.set_title(
-            f"Reverse stress: the mildest scenario with {spec.condition.replace('_', ' ')}"
-        )
+            _legend(fig, [ax], "Policy")
         return save_figure(fig, out, "reverse_stress")
+
+
+def _boundary(ax: Any, result: ReverseStressResult) -> None:
+    """Draw each policy's breaking boundary on ``ax``, with the axes' labels."""
+    spec, table = result.spec, result.table
+    shown = display_names(p.name for p in result.config.policies)
+    for policy, frame in table.groupby("policy", sort=False):
+        name = shown.get(policy, policy)
+        if spec.durations:
+            ax.plot(frame["duration"], frame["boundary"] * 100, marker="o", label=name)
+        else:
+            ax.plot([name], frame["boundary"], marker="o", linestyle="none")
+    if spec.durations:
+        ax.set_xticks(list(spec.durations))
+        ax.set_xlabel("Months the peak is held")
+        ax.set_ylabel("Peak unemployment that breaks (%)")
+    else:
+        scenarios = display_names(s.name for s in result.config.scenarios)
+        ax.set_ylabel(f"Severity that breaks ({scenarios[spec.scenario]})")
 
 
 def write(result: ReverseStressResult, folder: Path | str) -> list[Path]:

@@ -124,3 +124,71 @@ seed = 3
 [[scenario]]
 preset = "severe_recession"
 """
+
+
+def _drawn(monkeypatch, tmp_path, raw_table, rows):
+    """Draw the chart of a boundary table (no search); return the figure, laid out."""
+    import pandas as pd
+
+    from experiments import charts
+
+    config = parse_config(
+        {
+            **{k: v for k, v in _raw().items() if k not in ("reverse_stress", "policy")},
+            "scenario": [{"name": "deep_us_slump", "preset": "severe_recession"}],
+            "policy": [{"name": n, "preset": "balanced"} for n in ("capital_10", "loose_p2p")],
+        }
+    )
+    spec = rs.parse_reverse_stress(raw_table, config)
+    drawn, save = [], charts.save_figure
+
+    def keep(fig, out, name):
+        fig.canvas.draw()
+        drawn.append(fig)
+        return save(fig, out, name)
+
+    monkeypatch.setattr(charts, "save_figure", keep)
+    result = rs.ReverseStressResult(config, spec, pd.DataFrame(rows), pd.DataFrame())
+    paths = rs.draw(result, tmp_path)
+    assert sorted(p.name for p in paths) == ["reverse_stress.pdf", "reverse_stress.png"]
+    return drawn[0]
+
+
+def _texts(fig):
+    from matplotlib.text import Text
+
+    return {t.get_text() for t in fig.findobj(Text) if t.get_visible() and t.get_text()}
+
+
+def test_the_chart_names_policies_readably_with_its_legend_clear_of_the_data(monkeypatch, tmp_path):
+    import re
+
+    table = {"family": "peak_duration", "peak": [0.05, 0.4], "durations": [3, 12, 24]}
+    boundary = {"capital_10": [0.38, 0.3, 0.39], "loose_p2p": [0.2, 0.12, 0.4]}  # high at 24
+    rows = [
+        {"policy": p, "duration": d, "status": "found", "boundary": b}
+        for p, values in boundary.items()
+        for d, b in zip((3, 12, 24), values, strict=True)
+    ]
+    fig = _drawn(monkeypatch, tmp_path, table, rows)
+    texts = _texts(fig)
+    assert {"Capital 10", "Loose P2P", "Policy"} <= texts
+    assert not [t for t in texts if re.search(r"[a-z]_[a-z]", t)]
+    (ax,) = fig.axes
+    assert ax.get_legend() is None and len(fig.legends) == 1
+    box = fig.legends[0].get_window_extent()
+    assert box.y1 <= ax.get_window_extent().y0  # below the axes
+    for line in ax.get_lines():
+        for x, y in ax.transData.transform(line.get_xydata()):
+            assert not box.contains(x, y)
+
+
+def test_the_severity_chart_names_policies_and_the_scenario_readably(monkeypatch, tmp_path):
+    rows = [
+        {"policy": p, "duration": None, "status": "found", "boundary": b}
+        for p, b in (("capital_10", 1.5), ("loose_p2p", 0.8))
+    ]
+    fig = _drawn(monkeypatch, tmp_path, {"family": "severity"}, rows)
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["Capital 10", "Loose P2P"]
+    assert ax.get_ylabel() == "Severity that breaks (Deep US slump)"
