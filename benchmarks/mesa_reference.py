@@ -461,9 +461,10 @@ class LenderAgent(Lender):
             if borrower.asks_for_relief(reach):
                 self.accounts["waived"] += loan.restructure(month)
                 self.accounts["relief_granted"] += 1.0
-                cohorts.record_grants(self.index, month, 1)
-                if loan.balance == 0.0:
+                if loan.balance == 0.0:  # settled: closed, in no re-default cohort
                     self.close_loan(loan, borrower, month)
+                else:
+                    cohorts.record_grants(self.index, month, 1)
         until = month + RECORD_MONTHS - 1  # shown in this month and the 35 after
         for borrower in self.written_off_borrowers:
             borrower.record_damaged_until = until
@@ -800,7 +801,8 @@ class BorrowerAgent(mesa.Agent):
 
     def pay_recoveries(self, available: float, remaining: float) -> float:
         """5c. Each written-off loan recovers its lender's share of the spare cash (at most
-        the month's income), up to what it is owed (``Recoveries.collect``).
+        the month's income), up to what it is owed and to what cash is left
+        (``Recoveries.collect``).
 
         Returns:
             The cash remaining after recoveries.
@@ -811,6 +813,8 @@ class BorrowerAgent(mesa.Agent):
         for loan in self.recoveries:
             lender = loan.lender
             take = max(min(loan.owed, lender.recovery_share * spare), 0.0)
+            take = min(take, max(available, 0.0))  # together never more than the cash
+            available -= take
             loan.owed -= take
             loan.recovered += take
             lender.accounts["recoveries"] += take

@@ -360,7 +360,12 @@ def calibrate(
     # the finite-difference Jacobian (scipy's max_nfev counts steps only); one more is the
     # final evaluation at the optimum. So the steps are capped to keep every evaluation
     # within the budget.
-    steps = max(1, (spec.max_evaluations - 1) // (len(spec.parameters) + 1))
+    if spec.max_evaluations < len(spec.parameters) + 2:
+        raise ValueError(
+            f"max_evaluations must be at least {len(spec.parameters) + 2} with "
+            f"{len(spec.parameters)} free parameter(s), got {spec.max_evaluations}"
+        )
+    steps = (spec.max_evaluations - 1) // (len(spec.parameters) + 1)
     try:
         # The fit moves each parameter on its range scaled to [0, 1], so a finite-difference
         # step of DIFF_STEP is that share of the range whatever the parameter's units.

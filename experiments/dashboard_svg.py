@@ -241,8 +241,8 @@ def _curves(
         if len(y) == 0:
             continue
         xs, yp = plot.px(s.x), plot.py(y)
-        points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs, yp, strict=True))
         if stacked:
+            points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs, yp, strict=True))
             base = plot.py(previous) if previous is not None else plot.py(np.zeros_like(y))
             back = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs[::-1], base[::-1], strict=True))
             out.append(
@@ -251,12 +251,31 @@ def _curves(
             )
             previous = y
         else:
-            out.append(
-                f'<polyline data-series="{escape(s.label)}" points="{points}" fill="none" '
-                f'stroke="{s.color}" stroke-width="1.8" stroke-dasharray="{s.dash}" '
-                'stroke-linejoin="round"/>'
-            )
-            out.append(f'<circle cx="{xs[-1]:.1f}" cy="{yp[-1]:.1f}" r="2.5" fill="{s.color}"/>')
+            out += _polyline(s, xs, yp)
+    return out
+
+
+def _polyline(s: Series, xs: np.ndarray, yp: np.ndarray) -> list[str]:
+    """A curve as one polyline per run of defined values, a dot at the last defined one.
+
+    A NaN (the capital ratio of a lender without a book) leaves a gap in the curve.
+    """
+    finite = np.isfinite(yp)
+    if not finite.any():
+        return []
+    breaks = np.flatnonzero(np.diff(finite.astype(np.int8))) + 1
+    out = []
+    for run in np.split(np.arange(yp.size), breaks):
+        if not finite[run[0]]:
+            continue
+        points = " ".join(f"{xs[k]:.1f},{yp[k]:.1f}" for k in run)
+        out.append(
+            f'<polyline data-series="{escape(s.label)}" points="{points}" fill="none" '
+            f'stroke="{s.color}" stroke-width="1.8" stroke-dasharray="{s.dash}" '
+            'stroke-linejoin="round"/>'
+        )
+    last = np.flatnonzero(finite)[-1]
+    out.append(f'<circle cx="{xs[last]:.1f}" cy="{yp[last]:.1f}" r="2.5" fill="{s.color}"/>')
     return out
 
 

@@ -52,7 +52,9 @@ def compare(current: pd.DataFrame, reference: pd.DataFrame) -> list[str]:
     for column in reference.columns:
         ref, cur = reference[column], current[column]
         if pd.api.types.is_numeric_dtype(ref) and pd.api.types.is_numeric_dtype(cur):
-            bad = ~np.isclose(cur.to_numpy(float), ref.to_numpy(float), rtol=RTOL, atol=1e-12)
+            bad = ~np.isclose(
+                cur.to_numpy(float), ref.to_numpy(float), rtol=RTOL, atol=1e-12, equal_nan=True
+            )
         else:
             bad = (cur.astype(str) != ref.astype(str)).to_numpy()
         for row in np.flatnonzero(bad):

@@ -239,13 +239,21 @@ def prepare_output(
 
 
 def holds_results_of(config: ExperimentConfig, out_dir: Path) -> bool:
-    """Whether ``out_dir`` holds results of exactly ``config``, made by this code."""
+    """Whether ``out_dir`` holds results of exactly ``config``, made by this very code.
+
+    The code must be a known, clean commit on both sides: uncommitted edits (``+dirty``)
+    or a copy outside git (``unknown``) could differ unseen, so those folders are
+    resumed only on an explicit ``--resume``.
+    """
     if not store.has_results(out_dir):
+        return False
+    current = code_version()
+    if current == "unknown" or current.endswith("+dirty"):
         return False
     try:
         manifest = store.read_manifest(out_dir)
-        return manifest["config_hash"] == config.config_hash() and same_code(
-            str(manifest.get("code_version", "unknown")), code_version()
+        return manifest["config_hash"] == config.config_hash() and (
+            manifest.get("code_version") == current
         )
     except (OSError, ValueError, KeyError, TypeError):
         return False

@@ -488,13 +488,14 @@ def make_folder(out_dir: Path) -> None:
     """Create a results folder and its parents, or say in one line why it cannot be.
 
     Raises:
-        ConfigError: Naming ``--out`` and the reason (a missing or read-only place).
+        ConfigError: Naming the folder and the reason (a missing or read-only place).
     """
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(
-            f"argument --out: cannot create folder '{out_dir}': {exc.strerror or exc}"
+            f"cannot create results folder '{out_dir}': {exc.strerror or exc} "
+            "(choose another with --out)"
         ) from None
 
 
@@ -513,6 +514,7 @@ def lock_folder(out_dir: Path, create: bool = True) -> Iterator[bool]:
 
     Raises:
         FolderInUseError: At once, if another process holds the lock.
+        ConfigError: If the folder cannot be created (:func:`make_folder`).
         OSError: If the lock file cannot be created.
     """
     if create:

@@ -626,6 +626,7 @@ class CreditEconomy(mesa.Model):
         settled = grant_relief(lenders, book, at, slots, m.number, self.relief_cohorts)
         if settled.any():  # a waiver of everything owed closes the loan
             close_loans(book, self.tape, at[settled], idx[settled], slots[settled], m.number)
+            m.settled = at[settled], idx[settled]
 
     def _write_off(self, m: Month) -> None:
         """Lenders write off the loans that closed last month at their policy's DPD.

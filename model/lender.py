@@ -76,10 +76,12 @@ def grant_relief(
     index, waiver, rate_cut, extension = (per_application(t, at) for t in zip(*terms, strict=True))
     waived = loans.restructure(book, index, slots, waiver=waiver, rate_cut=rate_cut,
                                extension=extension, month=month)  # fmt: skip
+    settled = book.columns["balance"][index, slots] == 0.0
     bounds = lender_bounds(at, len(lenders))
     for k, lender in enumerate(lenders):
-        lender.book_relief(waived[bounds[k] : bounds[k + 1]], month, redefaults)
-    return book.columns["balance"][index, slots] == 0.0
+        mine = slice(bounds[k], bounds[k + 1])
+        lender.book_relief(waived[mine], month, redefaults, int(settled[mine].sum()))
+    return settled
 
 
 def close_loans(
@@ -376,9 +378,15 @@ class Lender(mesa.Agent):
         offers = [j == self.index and self.offers_relief for j in range(book.n_lenders)]
         return loans.relief_candidates(book, offers)[1]
 
-    def book_relief(self, waived: np.ndarray, month: int, redefaults: RedefaultCohorts) -> None:
-        """Book relief granted on loans here (``waived``: the amount waived on each)."""
-        redefaults.record_grants(self.index, month, waived.size)
+    def book_relief(
+        self, waived: np.ndarray, month: int, redefaults: RedefaultCohorts, settled: int = 0
+    ) -> None:
+        """Book relief granted on loans here (``waived``: the amount waived on each).
+
+        The ``settled`` of them (nothing left owed, so closed) count as relief but join no
+        re-default cohort: they cannot miss a payment again.
+        """
+        redefaults.record_grants(self.index, month, waived.size - settled)
         self.accounts["waived"] += float(waived.sum())
         self.accounts["relief_granted"] += float(waived.size)
 

@@ -39,6 +39,8 @@ class Month:
         remaining: Cash each borrower has left after debt, for spending and saving.
         repaid: Loan slots repaid in full (closed) this month, shape (lenders, borrowers).
         written_off: Loan slots written off this month, shape (lenders, borrowers).
+        settled: ``(lenders, borrowers)`` of the loans a relief waiver settled (closed)
+            this month, or None.
     """
 
     number: int
@@ -52,6 +54,7 @@ class Month:
     remaining: np.ndarray = field(default=None, repr=False)
     repaid: np.ndarray = field(default=None, repr=False)
     written_off: np.ndarray = field(default=None, repr=False)
+    settled: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def start(cls, number: int, macro: MacroState, common_factor: float,

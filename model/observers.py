@@ -15,7 +15,8 @@ from numba import njit
 from model.loans import BLOCK, BUCKETS, DEFAULT_DPD_MONTHS, LoanBook, open_in_block
 from model.month import Month
 
-#: Roll-rate destinations: the five buckets, then written off and repaid.
+#: Roll-rate destinations: the five buckets, then written off and repaid (closed: repaid
+#: in full, or settled by a relief waiver of everything owed).
 ROLL_STATES = (*BUCKETS, "written_off", "repaid")
 
 
@@ -91,9 +92,13 @@ class RollRates:
         if not month.record:
             return
         flows = np.zeros(self.flows.size)
+        closed = month.repaid
+        if month.settled is not None:  # settled by a relief waiver: closed, as if repaid
+            closed = closed.copy()
+            closed[month.settled] = True
         for j, (borrowers, bucket, balance) in enumerate(self._opened):  # in lender order
             _add_transitions(borrowers, bucket, balance, book.slot_of[j], book.is_dense(j),
-                             book.slots("open", j), book.slots("dpd", j), month.repaid[j],
+                             book.slots("open", j), book.slots("dpd", j), closed[j],
                              month.written_off[j], flows)  # fmt: skip
         self.flows += flows.reshape(self.flows.shape)
 

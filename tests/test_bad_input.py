@@ -389,9 +389,9 @@ def test_an_output_folder_that_cannot_be_made_is_named_before_any_work(tmp_path,
     blocker.write_text("not a folder")
     assert main(["run", str(config), "--out", str(blocker / "o"), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "argument --out: cannot create folder" in err
+    assert err.count("\n") == 1 and "cannot create results folder" in err
     calibration = Path(__file__).parents[1] / "experiments" / "configs" / "calibration.toml"
     assert main(["calibrate", str(calibration), "--out", str(blocker / "c")]) == 2
     captured = capsys.readouterr()
-    assert "argument --out: cannot create folder" in captured.err
+    assert "cannot create results folder" in captured.err
     assert "evaluation" not in captured.out  # refused before the fit

@@ -83,6 +83,9 @@ def test_the_budget_of_evaluations_counts_the_finite_differences(tmp_path, monke
         result = calibrate.calibrate(config, spec)
         assert result.evaluations == len(result.history) <= budget
         assert result.steps <= (budget - 1) // 3
+    too_small = calibrate.CalibrationSpec((target,) * 3, params, max_evaluations=3)
+    with pytest.raises(ValueError, match="at least 4"):  # one step needs 1 + 2 + the final
+        calibrate.calibrate(config, too_small)
 
 
 def test_the_fit_recovers_known_parameters_and_their_sandwich_errors(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import io
+import math
 import os
 import re
 import socket
@@ -515,6 +516,18 @@ def test_svg_legend_wraps_and_marks_events():
     assert 'data-month="1"' in mark and "<circle" in mark and ">failed</text>" in mark
     short = chart("x", "t", series[:2], percent)  # one row: the plot keeps its place
     assert '<rect x="58" y="46"' in short and '<g class="mark"' not in short
+
+
+def test_svg_curves_break_where_a_value_is_undefined():
+    """A lender's capital ratio is NaN while it has no book: the curve stops and resumes,
+    and no 'nan' reaches the SVG (which would make it invalid)."""
+    series = [Series("a", [0, 1, 2, 3, 4], [0.1, math.nan, math.nan, 0.12, 0.13], "#000")]
+    svg = chart("x", "t", series, percent)
+    assert "nan" not in svg.lower()
+    lines = re.findall(r'<polyline data-series="a" points="([^"]*)"', svg)
+    assert [len(points.split()) for points in lines] == [1, 2]
+    ending = chart("x", "t", [Series("b", [0, 1, 2], [0.1, 0.2, math.nan], "#000")], percent)
+    assert "nan" not in ending.lower() and ending.count("<circle") == 1
 
 
 def _tick_labels(svg: str) -> list[str]:

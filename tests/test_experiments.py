@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 import experiments.execute
+import experiments.runner
 from experiments.analysis import SUMMARY_METRICS
 from experiments.cli import CONFIG_DIR, main
 from experiments.config import load_config
@@ -215,13 +216,18 @@ def test_existing_results_are_refused_and_untouched(reference, tmp_path, capsys)
     assert snapshot(out) == before
 
 
-def test_rerunning_a_config_on_its_own_folder_finishes_it(reference, tmp_path):
+def test_rerunning_a_config_on_its_own_folder_finishes_it(reference, tmp_path, monkeypatch):
     """The README's quickstart command run twice: the second run has nothing to do (the
     same config and code: it resumes, as with --resume), and a folder missing runs is
     finished to the very files of an uninterrupted run."""
     config, out = reference
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
+    made_by = json.loads((copy / "manifest.json").read_text())["code_version"]
+    monkeypatch.setattr(experiments.runner, "code_version", lambda: made_by.removesuffix("+dirty"))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["code_version"] = made_by.removesuffix("+dirty")  # as made by a clean commit
+    (copy / "manifest.json").write_text(json.dumps(manifest))
     assert run(config, copy, "--workers", "1", "--no-charts") == 0
     assert digests(copy) == digests(out)
     assert json.loads((copy / "manifest.json").read_text())["counts"]["done_now"] == 0
@@ -231,6 +237,20 @@ def test_rerunning_a_config_on_its_own_folder_finishes_it(reference, tmp_path):
     assert run(config, copy, "--workers", "1", "--no-charts") == 0
     assert digests(copy) == digests(out)
     assert json.loads((copy / "manifest.json").read_text())["counts"]["done_now"] == 1
+
+
+@pytest.mark.parametrize("version", ["a" * 40 + "+dirty", "unknown"])
+def test_a_rerun_by_code_with_unseen_edits_is_refused(reference, tmp_path, monkeypatch, version):
+    """Uncommitted edits, or a copy outside git, could differ from the code that made the
+    folder without showing it: a plain rerun is refused, as another config's would be."""
+    config, out = reference
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["code_version"] = version
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setattr(experiments.runner, "code_version", lambda: version)
+    assert run(config, copy, "--workers", "1", "--no-charts") == 2
 
 
 def test_force_overwrites(reference, tmp_path):

@@ -423,6 +423,20 @@ def test_grant_relief_books_the_waiver_and_the_grant():
     assert book.forborne[0].all() and (book.dpd[0] == 0).all()
 
 
+def test_relief_that_settles_a_loan_counts_as_relief_but_in_no_redefault_cohort():
+    lender = _lender(relief_waiver=1.0, relief_rate_cut=0.0, relief_extension_months=0)
+    book = _book([300.0, 800.0], dpd=[3, 1])
+    book.arrears[0] = [280.0, 100.0]  # the first owes only arrears and fees (matured)
+    book.fees_due[0] = [20.0, 0.0]
+    book.months_left[0] = [0, 6]
+    book.rate[0] = 0.01
+    cohorts = RedefaultCohorts(1, -5, 20)
+    settled = grant_relief([lender], book, np.zeros(2, np.int64), np.array([0, 1]), 3, cohorts)
+    assert settled.tolist() == [True, False] and book.balance[0, 0] == 0.0
+    assert lender.accounts["relief_granted"] == 2.0 and lender.accounts["waived"] == 400.0
+    assert cohorts.granted[0, 3 + 5] == 1  # the settled loan cannot re-default
+
+
 def test_write_off_closes_the_loans_at_the_policys_dpd_and_books_their_balance():
     lender = _lender(writeoff_dpd=120)
     book = _book([100.0, 200.0, 300.0, 400.0], dpd=[3, 4, 5, 0])

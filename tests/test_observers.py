@@ -68,6 +68,21 @@ def test_repaid_and_written_off_loans_land_in_their_own_states():
     assert _flow(roll, "current", "current") == 0.0
 
 
+def test_a_loan_settled_by_relief_leaves_as_closed_not_as_cured():
+    """A waiver of everything owed closes the loan (7.13): its balance leaves the bucket
+    for 'repaid' (closed), where the emptied slot's DPD 0 would read as a cure."""
+    book = _book(1, [[100.0, 200.0]], [[2, 1]])
+    roll = RollRates()
+    m = _month(3, book)
+    roll.begin(book, m)
+    book.remove(0, np.array([0]))
+    m.settled = (np.array([0]), np.array([0]))
+    roll.end(book, m)
+    assert _flow(roll, "31-60", "repaid") == 100.0 and _flow(roll, "31-60", "current") == 0.0
+    assert _flow(roll, "1-30", "1-30") == 200.0
+    assert not m.repaid.any()  # the month's record of repaid loans is left as it was
+
+
 def test_slots_of_several_lenders_are_kept_apart():
     book = _book(2, [[100.0, 0.0], [0.0, 50.0]], [[0, 0], [0, 2]])
     roll = RollRates()

@@ -21,3 +21,6 @@ def test_compare_reports_a_changed_value():
     assert "np.float64" not in lines[0]  # plain numbers, as a reader wants them
     assert repr(float(changed.loc[3, "bad_debt_loss_rate"])) in lines[0]
     assert compare(reference.drop(columns="profit"), reference)[0].startswith("shape or columns")
+    undefined = reference.copy()
+    undefined.loc[0, "profit"] = float("nan")  # e.g. a capital ratio without a book
+    assert compare(undefined.copy(), undefined) == []
