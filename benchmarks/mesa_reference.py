@@ -207,7 +207,7 @@ class Loan:
 
     Besides :data:`BOOK_FIELDS`: ``lender`` (the ``LenderAgent``), ``borrower`` (its
     index), the tape's ``annual_rate`` at origination, ``status`` (open, closed or
-    written_off), ``closed_month``, ``written_off`` and ``recovered``; after a
+    written_off), ``closed_month``, ``written_off``, ``recovered`` and ``waived``; after a
     write-off, ``owed`` and ``horizon`` (months pursued) of its recovery.
     """
 
@@ -220,6 +220,7 @@ class Loan:
         "closed_month",
         "written_off",
         "recovered",
+        "waived",
         "owed",
         "horizon",
     )
@@ -233,7 +234,7 @@ class Loan:
         self.regular = self.relief_month = 0
         self.lender, self.borrower = lender, borrower
         self.annual_rate, self.status, self.closed_month = 0.0, "open", -1
-        self.written_off = self.recovered = self.owed = 0.0
+        self.written_off = self.recovered = self.waived = self.owed = 0.0
         self.horizon = 0
         for name, value in fields.items():
             setattr(self, name, value)
@@ -349,6 +350,7 @@ class Loan:
         if self.balance - waived <= MONEY_TOLERANCE:  # settled: the lender closes the loan
             waived = self.balance
         self.balance -= waived
+        self.waived += waived
         self.arrears = self.fees_due = 0.0
         self.dpd = 0
         self.rate *= 1.0 - p.relief_rate_cut
@@ -1078,7 +1080,8 @@ class PerAgentEconomy(mesa.Model):
             for i in np.flatnonzero(book.active[j]).tolist():
                 fields = {name: getattr(book, name)[j, i].item() for name in BOOK_FIELDS}
                 rate = float(tape.column("rate")[fields["loan_id"]])
-                loan = Loan(lender, i, annual_rate=rate, **fields)
+                waived = float(tape.column("waived")[fields["loan_id"]])
+                loan = Loan(lender, i, annual_rate=rate, waived=waived, **fields)
                 lender.loans[i] = loan
                 ref.borrowers[i].loans[j] = loan
                 ref.tape[loan.loan_id] = loan
@@ -1152,6 +1155,7 @@ class PerAgentEconomy(mesa.Model):
                 "written_off": [loan.written_off for loan in loans],
                 "recovered": [loan.recovered for loan in loans],
                 "relieved": [bool(loan.relieved) for loan in loans],
+                "waived": [loan.waived for loan in loans],
             }
         )
         return frame[list(COLUMNS)]
@@ -1277,6 +1281,7 @@ def _tape_fields(tape: Any, loan_id: int) -> dict[str, Any]:
         "relieved": "relieved",
         "written_off": "written_off",
         "recovered": "recovered",
+        "waived": "waived",
     }
     return {field: tape.column(column)[loan_id].item() for field, column in names.items()}
 

@@ -623,7 +623,8 @@ class CreditEconomy(mesa.Model):
         contact = self.keyed["relief_contact"](m.number, idx)
         asking = rules.asks_for_relief(self.state, self.params, idx, reach, contact)
         at, slots, idx = at[asking], slots[asking], idx[asking]
-        settled = grant_relief(lenders, book, at, slots, m.number, self.relief_cohorts)
+        waived, settled = grant_relief(lenders, book, at, slots, m.number, self.relief_cohorts)
+        self.tape.add_waived(book.columns["loan_id"][at, slots], waived)
         if settled.any():  # a waiver of everything owed closes the loan
             close_loans(book, self.tape, at[settled], idx[settled], slots[settled], m.number)
             m.settled = at[settled], idx[settled]

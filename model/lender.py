@@ -63,13 +63,14 @@ def grant_relief(
     slots: np.ndarray,
     month: int,
     redefaults: RedefaultCohorts,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Restructure loans on their lenders' relief terms, in one pass, and book it.
 
     The loans are in ``slots`` of the rows of ``lenders[at]`` (``at`` non-decreasing).
 
     Returns:
-        Which of the loans the waiver settled (nothing left owed): the caller closes them.
+        The amount waived on each loan, and which of them the waiver settled (nothing
+        left owed): the caller closes those.
     """
     terms = [(x.index, x.policy.relief_waiver, x.policy.relief_rate_cut,
               x.policy.relief_extension_months) for x in lenders]  # fmt: skip
@@ -81,7 +82,7 @@ def grant_relief(
     for k, lender in enumerate(lenders):
         mine = slice(bounds[k], bounds[k + 1])
         lender.book_relief(waived[mine], month, redefaults, int(settled[mine].sum()))
-    return settled
+    return waived, settled
 
 
 def close_loans(

@@ -46,6 +46,7 @@ COLUMNS = (
     "written_off",
     "recovered",
     "relieved",
+    "waived",
 )
 
 _STATIC = {
@@ -68,6 +69,7 @@ _CLOSING = {
     "written_off": np.float64,
     "recovered": np.float64,
     "relieved": np.bool_,
+    "waived": np.float64,
 }
 
 
@@ -207,6 +209,16 @@ class LoanTape:
             raise IndexError(f"loan id {int(ids.max())} is not on the tape ({self.size} loans)")
         _add_by_id(self._cols["recovered"], ids, amounts)
 
+    def add_waived(self, ids: np.ndarray, amounts: np.ndarray) -> None:
+        """Add arrears and fees waived under relief on open loans ``ids`` (their losses).
+
+        Raises:
+            IndexError: If an id is not on the tape.
+        """
+        if ids.size and ids.max() >= self.size:
+            raise IndexError(f"loan id {int(ids.max())} is not on the tape ({self.size} loans)")
+        _add_by_id(self._cols["waived"], ids, amounts)
+
     def drop_closed(self, book: LoanBook) -> np.ndarray:
         """Drop the loans closed so far and renumber the rest (at the end of the burn-in).
 
@@ -257,6 +269,7 @@ class LoanTape:
                 "written_off": c["written_off"],
                 "recovered": c["recovered"],
                 "relieved": c["relieved"],
+                "waived": c["waived"],
             }
         )
         return frame[list(COLUMNS)]

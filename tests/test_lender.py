@@ -431,7 +431,9 @@ def test_relief_that_settles_a_loan_counts_as_relief_but_in_no_redefault_cohort(
     book.months_left[0] = [0, 6]
     book.rate[0] = 0.01
     cohorts = RedefaultCohorts(1, -5, 20)
-    settled = grant_relief([lender], book, np.zeros(2, np.int64), np.array([0, 1]), 3, cohorts)
+    waived, settled = grant_relief(
+        [lender], book, np.zeros(2, np.int64), np.array([0, 1]), 3, cohorts
+    )
     assert settled.tolist() == [True, False] and book.balance[0, 0] == 0.0
     assert lender.accounts["relief_granted"] == 2.0 and lender.accounts["waived"] == 400.0
     assert cohorts.granted[0, 3 + 5] == 1  # the settled loan cannot re-default

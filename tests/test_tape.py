@@ -119,6 +119,18 @@ def test_write_offs_after_relief_are_the_tapes_relieved_write_offs(economy):
     np.testing.assert_allclose(df.relieved_writeoff_share, share.fillna(0.0), rtol=1e-12)
 
 
+def test_the_tapes_waivers_are_the_relief_losses_of_the_monthly_metrics():
+    """Each loan's row carries what relief waived on it: the tape's waivers add up to the
+    months' `waived` (every waiver is recorded without a burn-in), every relieved loan has
+    one (relief is for 1-90 DPD, so there are arrears to waive) and no other loan."""
+    eco = CreditEconomy(3000, "severe_recession", "balanced", seed=4, burn_in=0)
+    df = eco.run(24)
+    tape = eco.loan_tape()
+    assert df.waived.sum() > 0
+    assert tape.waived.sum() == pytest.approx(df.waived.sum(), rel=1e-12)
+    assert ((tape.waived > 0) == tape.relieved).all()
+
+
 def test_without_relief_no_write_off_follows_relief():
     policy = RiskPolicy.preset("balanced", relief_enabled=False)
     df = CreditEconomy(2000, "severe_recession", policy, seed=3, burn_in=24).run(24)
