@@ -205,9 +205,7 @@ class LoanTape:
         Raises:
             IndexError: If an id is not on the tape.
         """
-        if ids.size and ids.max() >= self.size:
-            raise IndexError(f"loan id {int(ids.max())} is not on the tape ({self.size} loans)")
-        _add_by_id(self._cols["recovered"], ids, amounts)
+        self._add("recovered", ids, amounts)
 
     def add_waived(self, ids: np.ndarray, amounts: np.ndarray) -> None:
         """Add arrears and fees waived under relief on open loans ``ids`` (their losses).
@@ -215,9 +213,12 @@ class LoanTape:
         Raises:
             IndexError: If an id is not on the tape.
         """
+        self._add("waived", ids, amounts)
+
+    def _add(self, column: str, ids: np.ndarray, amounts: np.ndarray) -> None:
         if ids.size and ids.max() >= self.size:
             raise IndexError(f"loan id {int(ids.max())} is not on the tape ({self.size} loans)")
-        _add_by_id(self._cols["waived"], ids, amounts)
+        _add_by_id(self._cols[column], ids, amounts)
 
     def drop_closed(self, book: LoanBook) -> np.ndarray:
         """Drop the loans closed so far and renumber the rest (at the end of the burn-in).
