@@ -203,14 +203,15 @@ def _money(value: float, _pos: int | None = None) -> str:
     return f"{value:g}"
 
 
-def _format_axis(axis: object, unit: str | None) -> None:
+def format_axis(axis: object, unit: str | None) -> None:
+    """Tick labels in the unit: shares as %, currency as 5k, 2m or 1bn, others as they come."""
     if unit == "share":
         axis.set_major_formatter(PercentFormatter(1.0))
     elif unit == "currency":
         axis.set_major_formatter(FuncFormatter(_money))
 
 
-def _pages(items: Sequence, most: int = MAX_COLS * MAX_ROWS) -> list[list]:
+def paged(items: Sequence, most: int = MAX_COLS * MAX_ROWS) -> list[list]:
     """``items`` in pages of at most ``most``, as even as can be (8 panels: 4 + 4, not 6 + 2)."""
     items = list(items)
     per_page = math.ceil(len(items) / max(1, math.ceil(len(items) / most))) if items else 1
@@ -242,7 +243,8 @@ def _figure(
     return fig, flat[:panels]
 
 
-def _title(fig: Figure, text: str, page: int, pages: int) -> None:
+def figure_title(fig: Figure, text: str, page: int, pages: int) -> None:
+    """The figure's title (``(page of pages)`` on a split chart), wrapped to its width."""
     title = fig.suptitle(text if pages == 1 else f"{text} ({page} of {pages})")
     fit_width(title)
 
@@ -268,7 +270,7 @@ def fit_width(text: Text, share: float = 0.96) -> None:
         width = text.get_window_extent(renderer).width
 
 
-def _legend(fig: Figure, axes: Sequence[Axes], title: str | None = None) -> None:
+def figure_legend(fig: Figure, axes: Sequence[Axes], title: str | None = None) -> None:
     """One legend below the figure for the labelled lines of all ``axes`` (each label once)."""
     handles, labels = _unique_handles(axes)
     if not handles:
@@ -383,7 +385,7 @@ def timeseries_chart(res: Results, spec: ChartSpec) -> list[Figure]:
         panels = [(s, None) for s in res.scenarios]
         kind = "Policy" if series.mode == "policy" else "Policy and sweep point"
     figures = []
-    pages = _pages(panels)
+    pages = paged(panels)
     for page, chunk in enumerate(pages, start=1):
         fig, axes = _figure(len(chunk), share=True, legend_rows=_legend_rows(series.order))
         for ax, (scenario, policy) in zip(axes, chunk, strict=True):
@@ -399,9 +401,9 @@ def timeseries_chart(res: Results, spec: ChartSpec) -> list[Figure]:
                 "Month",
                 res.names.label(metric),
             )
-            _format_axis(ax.yaxis, res.names.unit(metric))
-        _title(fig, f"{res.names.name(metric)} by scenario", page, len(pages))
-        _legend(fig, axes, f"{kind} ({what} {_over(res, series)}{note})")
+            format_axis(ax.yaxis, res.names.unit(metric))
+        figure_title(fig, f"{res.names.name(metric)} by scenario", page, len(pages))
+        figure_legend(fig, axes, f"{kind} ({what} {_over(res, series)}{note})")
         figures.append(fig)
     return figures
 
@@ -497,7 +499,7 @@ def sweep_chart(res: Results, spec: ChartSpec) -> list[Figure]:
     summary, names = res.summary, res.names
     lines = _sweep_lines(res, x)
     figures = []
-    pages = _pages(res.scenarios)
+    pages = paged(res.scenarios)
     legend_rows = _legend_rows(list(lines.labels.values()))
     for page, scenarios in enumerate(pages, start=1):
         fig, axes = _figure(len(scenarios), share=True, legend_rows=legend_rows)
@@ -512,10 +514,10 @@ def sweep_chart(res: Results, spec: ChartSpec) -> list[Figure]:
             ax.set_title(res.shown_scenario[scenario])
             ax.set_xlabel(names.label(x))
             ax.set_ylabel(names.label(metric))
-            _format_axis(ax.xaxis, names.unit(x))
-            _format_axis(ax.yaxis, names.unit(metric))
-        _title(fig, f"{names.name(metric)} against {names.name(x).lower()}", page, len(pages))
-        _legend(fig, axes, _sweep_what(res, lines))
+            format_axis(ax.xaxis, names.unit(x))
+            format_axis(ax.yaxis, names.unit(metric))
+        figure_title(fig, f"{names.name(metric)} against {names.name(x).lower()}", page, len(pages))
+        figure_legend(fig, axes, _sweep_what(res, lines))
         figures.append(fig)
     return figures
 
@@ -635,7 +637,7 @@ def _sweep_heatmaps(res: Results, spec: ChartSpec) -> list[Figure]:
     panels = [(s, p) for s in res.scenarios for p in res.policies]
     others = [p for p in res.params if p not in (x, y)]
     figures = []
-    pages = _pages(panels)
+    pages = paged(panels)
     for page, chunk in enumerate(pages, start=1):
         fig, axes = _figure(len(chunk), height=2.6, legend_rows=0)
         art = None
@@ -651,7 +653,7 @@ def _sweep_heatmaps(res: Results, spec: ChartSpec) -> list[Figure]:
         title += names.name(y).lower()
         if others:
             title += f"\n(pooled over {', '.join(names.name(o).lower() for o in others)})"
-        _title(fig, title, page, len(pages))
+        figure_title(fig, title, page, len(pages))
         figures.append(fig)
     return figures
 
@@ -693,8 +695,8 @@ def _heatmap_panel(
             vmax=vmax,
             linewidths=0,
         )
-        _format_axis(ax.xaxis, names.unit(x))
-        _format_axis(ax.yaxis, names.unit(y))
+        format_axis(ax.xaxis, names.unit(x))
+        format_axis(ax.yaxis, names.unit(y))
         return art
     grid = runs.pivot_table(index=y, columns=x, values=metric, aggfunc="mean") * scale
     art = ax.imshow(
@@ -745,7 +747,7 @@ def frontier_chart(res: Results, spec: ChartSpec | None = None) -> list[Figure]:
     how = (joined, bars, n_points == 1)
     colors = dict(zip(res.policies, _colors(len(res.policies)), strict=True))
     figures = []
-    pages = _pages(res.scenarios)
+    pages = paged(res.scenarios)
     for page, scenarios in enumerate(pages, start=1):
         fig, axes = _figure(len(scenarios), share=True)
         for ax, scenario in zip(axes, scenarios, strict=True):
@@ -757,9 +759,9 @@ def frontier_chart(res: Results, spec: ChartSpec | None = None) -> list[Figure]:
             ax.set_title(res.shown_scenario[scenario])
             ax.set_xlabel(names.label(_FRONTIER[0]))
             ax.set_ylabel(names.label(_FRONTIER[1]))
-            _format_axis(ax.xaxis, "share")
-            _format_axis(ax.yaxis, "share")
-        _title(fig, "Risk-volume frontier: loss rate against approval rate", page, len(pages))
+            format_axis(ax.xaxis, "share")
+            format_axis(ax.yaxis, "share")
+        figure_title(fig, "Risk-volume frontier: loss rate against approval rate", page, len(pages))
         if n_points == 1:
             what = f"mean and 95% CI over {res.replications} replications; dots = runs"
         elif res.sampled:
@@ -769,7 +771,7 @@ def frontier_chart(res: Results, spec: ChartSpec | None = None) -> list[Figure]:
             what += ", mean and 95% CI" if bars else " (mean over replications)"
             if joined:
                 what += f"; joined by {names.name(res.params[0]).lower()}"
-        _legend(fig, axes, what)
+        figure_legend(fig, axes, what)
         figures.append(fig)
     return figures
 
@@ -837,7 +839,7 @@ def summary_chart(res: Results, spec: ChartSpec) -> list[Figure]:
     rows = [s for s in series.order if s in set(frame["_s"])]
     colors = dict(zip(res.scenarios, _colors(len(res.scenarios)), strict=True))
     figures = []
-    pages = _pages(rows, MAX_SUMMARY_ROWS)
+    pages = paged(rows, MAX_SUMMARY_ROWS)
     for page, chunk in enumerate(pages, start=1):
         height = 0.28 * len(chunk) * max(1, len(res.scenarios) / 2) + 1.2
         fig, ax = plt.subplots(figsize=(MAX_WIDTH, min(height, 9.0)), layout="constrained")
@@ -865,13 +867,13 @@ def summary_chart(res: Results, spec: ChartSpec) -> list[Figure]:
         ax.set_yticks(range(len(chunk)), chunk)
         ax.invert_yaxis()
         ax.set_xlabel(names.label(metric))
-        _format_axis(ax.xaxis, names.unit(metric))
+        format_axis(ax.xaxis, names.unit(metric))
         ax.xaxis.set_major_locator(MaxNLocator(6))
-        _title(fig, names.name(metric), page, len(pages))
+        figure_title(fig, names.name(metric), page, len(pages))
         what = f"mean and 95% CI over {_over(res, series)}"
         if series.pooled > 1:
             what = f"mean of {_over(res, series)}"
-        _legend(fig, [ax], f"Scenario ({what})")
+        figure_legend(fig, [ax], f"Scenario ({what})")
         figures.append(fig)
     return figures
 
@@ -902,7 +904,7 @@ def composition_chart(res: Results, spec: ChartSpec | None = None) -> list[Figur
     ts = res.tables["timeseries"]
     palette = plt.get_cmap("YlOrRd")(np.linspace(0.35, 0.95, len(_BUCKET_SHARES)))
     figures = []
-    pages = _pages(_cell_panels(res))
+    pages = paged(_cell_panels(res))
     for page, chunk in enumerate(pages, start=1):
         fig, axes = _figure(len(chunk), share=True)
         for ax, (scenario, policy) in zip(axes, chunk, strict=True):
@@ -911,8 +913,8 @@ def composition_chart(res: Results, spec: ChartSpec | None = None) -> list[Figur
             ax.stackplot(mean.index, mean.to_numpy().T, labels=_BUCKET_NAMES, colors=palette)
             _label_panel(ax, _cell_title(res, scenario, policy), "Month", "Share of open loans (%)")
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-        _title(fig, "Overdue loans by days past due (the rest are current)", page, len(pages))
-        _legend(fig, axes, f"Bucket (mean of runs{_pooled_note(res)})")
+        figure_title(fig, "Overdue loans by days past due (the rest are current)", page, len(pages))
+        figure_legend(fig, axes, f"Bucket (mean of runs{_pooled_note(res)})")
         figures.append(fig)
     return figures
 
@@ -925,7 +927,7 @@ def vintage_chart(res: Results, spec: ChartSpec | None = None) -> list[Figure]:
     chosen = list(range(0, last + 1, step))
     cmap = plt.get_cmap("viridis")
     figures = []
-    pages = _pages(_cell_panels(res))
+    pages = paged(_cell_panels(res))
     for page, chunk in enumerate(pages, start=1):
         fig, axes = _figure(len(chunk), share=True)
         for ax, (scenario, policy) in zip(axes, chunk, strict=True):
@@ -948,8 +950,8 @@ def vintage_chart(res: Results, spec: ChartSpec | None = None) -> list[Figure]:
                 "Cum. write-offs (% of vintage)",
             )
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-        _title(fig, "Vintage loss curves", page, len(pages))
-        _legend(fig, axes, f"Vintage: month lent (mean of runs{_pooled_note(res)})")
+        figure_title(fig, "Vintage loss curves", page, len(pages))
+        figure_legend(fig, axes, f"Vintage: month lent (mean of runs{_pooled_note(res)})")
         figures.append(fig)
     return figures
 
@@ -959,7 +961,7 @@ def rollrate_chart(res: Results, spec: ChartSpec | None = None) -> list[Figure]:
     rollrates = res.tables["rollrates"]
     states = list(ROLL_STATES)
     figures = []
-    pages = _pages(_cell_panels(res))
+    pages = paged(_cell_panels(res))
     for page, chunk in enumerate(pages, start=1):
         fig, axes = _figure(len(chunk), height=2.5, legend_rows=0)
         art = None
@@ -991,7 +993,7 @@ def rollrate_chart(res: Results, spec: ChartSpec | None = None) -> list[Figure]:
         if art is not None:
             fig.colorbar(art, ax=axes, label="% of the bucket's balance", shrink=0.9)
         title = f"Monthly roll rates between DPD buckets (mean of runs{_pooled_note(res)})"
-        _title(fig, title, page, len(pages))
+        figure_title(fig, title, page, len(pages))
         figures.append(fig)
     return figures
 
@@ -1028,7 +1030,7 @@ def lenders_chart(res: Results, spec: ChartSpec) -> list[Figure]:
     """
     metric, lenders = spec.metric, res.tables["lender_timeseries"]
     figures = []
-    pages = _pages(_cell_panels(res))
+    pages = paged(_cell_panels(res))
     for page, chunk in enumerate(pages, start=1):
         fig, axes = _figure(len(chunk), share=True, legend_rows=2)
         failures = 0
@@ -1042,11 +1044,11 @@ def lenders_chart(res: Results, spec: ChartSpec) -> list[Figure]:
             _draw_lines(ax, stats, series, colors, band)
             failures += sum(_failure_ticks(ax, runs, name, colors[name]) for name in names)
             _label_panel(ax, _cell_title(res, scenario, policy), "Month", res.names.label(metric))
-            _format_axis(ax.yaxis, res.names.unit(metric))
-        _title(fig, f"{res.names.name(metric)} by lender", page, len(pages))
+            format_axis(ax.yaxis, res.names.unit(metric))
+        figure_title(fig, f"{res.names.name(metric)} by lender", page, len(pages))
         what = f"mean and 95% CI over {res.replications} replications{_pooled_note(res)}"
         ticks = f"; | a run's failure month ({failures} failures)" if failures else ""
-        _legend(fig, axes, f"Lender ({what}{ticks})")
+        figure_legend(fig, axes, f"Lender ({what}{ticks})")
         figures.append(fig)
     return figures
 
@@ -1055,7 +1057,7 @@ def market_share_chart(res: Results, spec: ChartSpec | None = None) -> list[Figu
     """Each lender's share of the market's balance over time (stacked, mean of runs)."""
     lenders = res.tables["lender_timeseries"]
     figures = []
-    pages = _pages(_cell_panels(res))
+    pages = paged(_cell_panels(res))
     for page, chunk in enumerate(pages, start=1):
         fig, axes = _figure(len(chunk), share=True, legend_rows=2)
         for ax, (scenario, policy) in zip(axes, chunk, strict=True):
@@ -1069,8 +1071,8 @@ def market_share_chart(res: Results, spec: ChartSpec | None = None) -> list[Figu
             )
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
             ax.set_ylim(0, 1)
-        _title(fig, "Market share by lender (balance)", page, len(pages))
-        _legend(fig, axes, f"Lender (mean of runs{_pooled_note(res)})")
+        figure_title(fig, "Market share by lender (balance)", page, len(pages))
+        figure_legend(fig, axes, f"Lender (mean of runs{_pooled_note(res)})")
         figures.append(fig)
     return figures
 

@@ -508,7 +508,7 @@ def draw(result: ReverseStressResult, folder: Path | str) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from experiments.charts import _legend, _title, save_figure
+    from experiments.charts import figure_legend, figure_title, save_figure
     from experiments.style import style_context
 
     out = Path(folder) / store.FIGURES_DIR
@@ -518,9 +518,9 @@ def draw(result: ReverseStressResult, folder: Path | str) -> list[Path]:
         fig, ax = plt.subplots(figsize=(6.7, 3.4), layout="constrained")
         _boundary(ax, result)
         condition = _CONDITION_TITLE[spec.condition].format(limit=spec.loss_limit or 0)
-        _title(fig, f"Reverse stress: the mildest scenario with {condition}", 1, 1)
+        figure_title(fig, f"Reverse stress: the mildest scenario with {condition}", 1, 1)
         if spec.durations:
-            _legend(fig, [ax], "Policy")
+            figure_legend(fig, [ax], "Policy")
         return save_figure(fig, out, "reverse_stress")
 
 

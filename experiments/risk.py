@@ -473,9 +473,7 @@ def _shown_label(result: RiskResult) -> Callable[[pd.Series], str]:
 
     def label(row: pd.Series) -> str:
         return " / ".join(
-            shown[g].get(row[g], str(row[g]))
-            if g in shown
-            else f"{names.name(g)} = {names.value(g, row[g])}"
+            shown[g].get(row[g], str(row[g])) if g in shown else names.point([g], [row[g]])
             for g in result.groups
         )
 

@@ -380,7 +380,7 @@ def draw(result: SensitivityResult, folder: Path | str) -> list[Path]:
     :func:`~experiments.labels.display_names`. More panels than fit a page go onto
     pages, ``sensitivity_<metric>_p1``, ``_p2``, ...
     """
-    from experiments.charts import MAX_COLS, MAX_ROWS, _pages, save_figure
+    from experiments.charts import MAX_COLS, MAX_ROWS, paged, save_figure
     from experiments.style import style_context
 
     out = Path(folder) / store.FIGURES_DIR
@@ -390,7 +390,7 @@ def draw(result: SensitivityResult, folder: Path | str) -> list[Path]:
         for metric, table in result.table.groupby("metric", sort=False):
             groups = list(table.groupby(["scenario", "policy"], sort=False))
             rows = max(1, min(MAX_ROWS, int(9 / _panel_height(table["lever"].nunique()))))
-            pages = _pages(groups, most=MAX_COLS * rows)
+            pages = paged(groups, most=MAX_COLS * rows)
             for page, chunk in enumerate(pages, start=1):
                 fig = _bar_chart(result, str(metric), chunk, (page, len(pages)))
                 name = f"sensitivity_{metric}" + (f"_p{page}" if len(pages) > 1 else "")
@@ -407,7 +407,7 @@ def _bar_chart(result: SensitivityResult, metric: str, groups: list, page: tuple
     """The figure of one metric and page: a panel per ``((scenario, policy), frame)``."""
     import matplotlib.pyplot as plt
 
-    from experiments.charts import MAX_COLS, MAX_WIDTH, SINGLE_WIDTH, _legend, _title
+    from experiments.charts import MAX_COLS, MAX_WIDTH, SINGLE_WIDTH, figure_legend, figure_title
 
     names, config = NameTable(), result.config
     scenarios = display_names(s.name for s in config.scenarios)
@@ -430,14 +430,14 @@ def _bar_chart(result: SensitivityResult, metric: str, groups: list, page: tuple
         ax.set_xlabel(xlabel if cols == 1 else textwrap.fill(xlabel, 32))
         ax.set_title(f"{scenarios.get(scenario, scenario)} / {policies.get(policy, policy)}")
     what = "Morris sensitivity" if result.method == "morris" else "Sobol' indices"
-    _title(fig, f"{what}: {names.name(metric)}", *page)
-    _legend(fig, shown)
+    figure_title(fig, f"{what}: {names.name(metric)}", *page)
+    figure_legend(fig, shown)
     return fig
 
 
 def _bars(ax: Any, method: str, frame: pd.DataFrame, names: NameTable, unit: str | None) -> str:
     """One panel: a lever per row, the most influential at the top; return the x label."""
-    from experiments.charts import _format_axis
+    from experiments.charts import format_axis
 
     frame = frame.sort_values(_RANK_BY[method], ascending=True, na_position="first")
     y = np.arange(len(frame))
@@ -452,7 +452,7 @@ def _bars(ax: Any, method: str, frame: pd.DataFrame, names: NameTable, unit: str
         )
         ax.plot(frame["sigma"], y, "o", color="tab:orange", label="sigma")
         xlabel = with_unit("Effect of a change over the lever's range", unit)
-        _format_axis(ax.xaxis, unit)
+        format_axis(ax.xaxis, unit)
     else:
         ax.barh(y - 0.2, frame["S1"], 0.4, xerr=frame["S1_conf"], capsize=3, label="S1")
         ax.barh(y + 0.2, frame["ST"], 0.4, xerr=frame["ST_conf"], capsize=3, label="ST")
